@@ -1,0 +1,1 @@
+# Install rules: placeholder, see issue 2 §6.

@@ -1,0 +1,82 @@
+// Numbered diagnostics, collected per file and rendered as
+//
+//   FILE:LINE:COL: error[E0001]: message
+//    LINE | source text
+//         |     ^
+//   hint: ...
+//
+// Every code is listed in docs/diagnostics.md and has a test case under
+// contracts/testdata/bad/E####-name.contract.
+#pragma once
+
+#include "ast.hpp"
+#include "source.hpp"
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace milkc {
+
+// The numbered diagnostics milkc can report. The number is part of the
+// user-facing interface: never renumber, only add.
+enum class DiagnosticCode : std::uint16_t {
+    SyntaxError = 1,            // E0001 unexpected token
+    InvalidCharacter = 2,       // E0002 a character that starts no token, unterminated comment
+    BadIntegerLiteral = 3,      // E0003 malformed or out-of-range integer literal
+    DuplicateType = 10,         // E0010 two enums/structs/contracts with one name
+    DuplicateField = 11,        // E0011 two fields of a struct or message with one name
+    DuplicateMessage = 12,      // E0012 two messages of a contract with one name
+    DuplicateState = 13,        // E0013 two states of a contract with one name
+    DuplicateEnumMember = 14,   // E0014 two enum members with one name
+    DuplicateEnumValue = 15,    // E0015 two enum members with one value
+    DuplicateTransition = 16,   // E0016 one message twice in one state
+    UnknownType = 20,           // E0020 a field names a type that does not exist
+    UnknownMessage = 21,        // E0021 a transition names a message that does not exist
+    UnknownState = 22,          // E0022 a transition targets a state that does not exist
+    MixedDirections = 30,       // E0030 a state with both send and recv
+    UnreachableState = 31,      // E0031 a state not reachable from initial
+    MissingInitial = 32,        // E0032 no initial state
+    DuplicateInitial = 33,      // E0033 more than one initial state
+    MessageTooLarge = 40,       // E0040 inline size exceeds the ring slot payload
+    EnumValueOverflow = 41,     // E0041 enum value does not fit the underlying type
+    ZeroArraySize = 42,         // E0042 T[0]
+    RecursiveStruct = 43,       // E0043 a struct containing itself
+    BytesNotAllowedHere = 44,   // E0044 bytes inside a struct or array
+    BadEnumUnderlying = 45,     // E0045 enum underlying type not u8..u64
+    EmptyEnum = 46,             // E0046 enum without members
+    Deadlock = 50,              // E0050 model check: a reachable configuration where nobody can move
+    UnspecifiedReception = 51,  // E0051 model check: a message arrives where the receiver cannot take it
+    ReservedName = 60,          // E0060 a name that is a C++ or C keyword, or reserved by milkc
+};
+
+// "E0001" for DiagnosticCode::SyntaxError.
+[[nodiscard]] std::string code_string(DiagnosticCode code);
+
+struct Diagnostic {
+    DiagnosticCode code;
+    Location location;
+    std::string message;
+    std::string hint;  // empty when there is none
+};
+
+// Collects the diagnostics of one file. Checks keep going after an error so
+// that a user sees every problem of a file at once.
+class DiagnosticSink {
+public:
+    explicit DiagnosticSink(const SourceFile& source) : m_source(&source) {}
+
+    void error(DiagnosticCode code, Location location, std::string message, std::string hint = {});
+
+    [[nodiscard]] bool has_errors() const { return !m_diagnostics.empty(); }
+    [[nodiscard]] const std::vector<Diagnostic>& diagnostics() const { return m_diagnostics; }
+
+    // All diagnostics in the order reported, rendered as documented above.
+    [[nodiscard]] std::string render() const;
+
+private:
+    const SourceFile* m_source;
+    std::vector<Diagnostic> m_diagnostics;
+};
+
+}  // namespace milkc

@@ -1,0 +1,76 @@
+// milk::ChannelEnd: one side of a channel, the runtime object inside every
+// generated endpoint.
+//
+// It owns the transport. Generated endpoints move it from state to state;
+// a moved-from ChannelEnd aborts on use with a message that names the
+// operation ("milk: use of a moved-from endpoint: PingPong::Client<Idle>::send").
+// Destroying a ChannelEnd that still holds a transport closes the channel, so
+// dropping an endpoint before `end` shows up as PeerClosed on the other side.
+#pragma once
+
+#include "buffer.hpp"
+#include "deadline.hpp"
+#include "result.hpp"
+#include "slot.hpp"
+#include "transport.hpp"
+
+#include <memory>
+#include <utility>
+
+namespace milk {
+
+class ChannelEnd {
+public:
+    ChannelEnd() = default;
+    explicit ChannelEnd(std::unique_ptr<Transport> transport) : m_transport(std::move(transport)) {}
+
+    ChannelEnd(ChannelEnd&&) noexcept = default;
+    ChannelEnd& operator=(ChannelEnd&& other) noexcept {
+        if (this != &other) {
+            close();
+            m_transport = std::move(other.m_transport);
+        }
+        return *this;
+    }
+    ChannelEnd(const ChannelEnd&) = delete;
+    ChannelEnd& operator=(const ChannelEnd&) = delete;
+    ~ChannelEnd() { close(); }
+
+    [[nodiscard]] bool valid() const { return m_transport != nullptr; }
+
+    // Aborts with "milk: use of a moved-from endpoint: <operation>" when the
+    // end was moved from. Generated code calls it first in every operation.
+    void require_valid(const char* operation) const;
+
+    [[nodiscard]] Result<void> send(const Slot& slot) { return m_transport->send(slot); }
+    [[nodiscard]] Result<Slot> receive(Deadline deadline) { return m_transport->receive(deadline); }
+    [[nodiscard]] Result<Buffer> allocate(std::size_t size) { return m_transport->allocate(size); }
+    [[nodiscard]] Result<WireBytes> export_buffer(Buffer&& buffer) { return m_transport->export_buffer(std::move(buffer)); }
+    [[nodiscard]] Result<Buffer> import_buffer(WireBytes wire) { return m_transport->import_buffer(wire); }
+
+    // Closes the channel because the peer broke the contract; the peer's
+    // receive reports `reason`. Generated decoders call it on the first
+    // violation and then return the same error to their caller.
+    Error fail(Error reason) {
+        if (m_transport) m_transport->close(&reason);
+        m_transport.reset();
+        return reason;
+    }
+
+    // Closes normally (after `end`, or when dropped). Idempotent.
+    void close() noexcept {
+        if (m_transport) m_transport->close(nullptr);
+        m_transport.reset();
+    }
+
+private:
+    std::unique_ptr<Transport> m_transport;
+};
+
+// Both ends of a new channel. Which one is the client is the caller's choice.
+struct ChannelPair {
+    ChannelEnd first;
+    ChannelEnd second;
+};
+
+}  // namespace milk

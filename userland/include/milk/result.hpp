@@ -1,0 +1,141 @@
+// Errors and the result type of every fallible runtime call.
+//
+// No exceptions: this header is also compiled into the kernel module, so a
+// fallible call returns a [[nodiscard]] Result<T>. Taking the value of a
+// failed result is the caller's bug and aborts with the error's description.
+#pragma once
+
+#include <cstdint>
+#include <new>
+#include <type_traits>
+#include <utility>
+
+namespace milk {
+
+enum class ErrorCode : std::uint8_t {
+    // The peer dropped its endpoint, closed the channel, or its process died.
+    PeerClosed = 1,
+    // A receive with a deadline found no message in time.
+    TimedOut,
+    // A non-blocking operation found nothing to do.
+    WouldBlock,
+    // The peer sent something its contract does not allow: a tag not allowed
+    // in the current state, an out-of-range enum, a bool other than 0 or 1.
+    ProtocolViolation,
+    // The peer sent a buffer handle that is out of bounds, not owned by it, or
+    // already in our hands.
+    BadBuffer,
+    // The peer corrupted shared ring indices.
+    CorruptRing,
+    // The exchange heap has no room for the requested buffer.
+    OutOfMemory,
+    // The caller asked for something impossible (a zero-size ring, say).
+    InvalidArgument,
+    // A system call failed; `detail` holds errno.
+    SystemError,
+};
+
+// A short, stable, human-readable name: "peer closed", "protocol violation"...
+[[nodiscard]] const char* describe(ErrorCode code);
+
+struct Error {
+    ErrorCode code;
+    // A static string saying what exactly went wrong ("tag 7 not allowed in
+    // state Waiting"), or nullptr. Static so that errors never allocate.
+    const char* what = nullptr;
+    // errno for SystemError; the offending value for validation errors.
+    std::int64_t detail = 0;
+
+    friend bool operator==(const Error& a, const Error& b) { return a.code == b.code; }
+};
+
+// Prints "milk: <context>: <error>" to stderr and aborts. Used when a caller
+// takes the value of a failed result.
+[[noreturn]] void die(const char* context, const Error& error);
+
+template <typename T>
+class [[nodiscard]] Result {
+public:
+    Result(T value) : m_ok(true) { new (&m_value) T(std::move(value)); }  // NOLINT: implicit by design
+    Result(Error error) : m_ok(false) { new (&m_error) Error(error); }    // NOLINT: implicit by design
+
+    Result(Result&& other) noexcept(std::is_nothrow_move_constructible_v<T>) : m_ok(other.m_ok) {
+        if (m_ok) new (&m_value) T(std::move(other.m_value));
+        else new (&m_error) Error(other.m_error);
+    }
+    Result& operator=(Result&& other) noexcept(std::is_nothrow_move_constructible_v<T>) {
+        if (this != &other) {
+            destroy();
+            m_ok = other.m_ok;
+            if (m_ok) new (&m_value) T(std::move(other.m_value));
+            else new (&m_error) Error(other.m_error);
+        }
+        return *this;
+    }
+    Result(const Result&) = delete;
+    Result& operator=(const Result&) = delete;
+    ~Result() { destroy(); }
+
+    [[nodiscard]] bool ok() const { return m_ok; }
+    explicit operator bool() const { return m_ok; }
+
+    // Precondition: !ok().
+    [[nodiscard]] const Error& error() const {
+        if (m_ok) die("Result::error() on a successful result", Error{ErrorCode::InvalidArgument});
+        return m_error;
+    }
+    // Precondition: ok(). Aborts with the error otherwise.
+    [[nodiscard]] T& value() & {
+        if (!m_ok) die("Result::value() on a failed result", m_error);
+        return m_value;
+    }
+    [[nodiscard]] T&& value() && {
+        if (!m_ok) die("Result::value() on a failed result", m_error);
+        return std::move(m_value);
+    }
+    T* operator->() { return &value(); }
+    T& operator*() & { return value(); }
+
+private:
+    void destroy() {
+        if (m_ok) m_value.~T();
+        else m_error.~Error();
+    }
+
+    bool m_ok;
+    union {
+        T m_value;
+        Error m_error;
+    };
+};
+
+template <>
+class [[nodiscard]] Result<void> {
+public:
+    Result() = default;
+    Result(Error error) : m_ok(false), m_error(error) {}  // NOLINT: implicit by design
+
+    [[nodiscard]] bool ok() const { return m_ok; }
+    explicit operator bool() const { return m_ok; }
+    [[nodiscard]] const Error& error() const {
+        if (m_ok) die("Result::error() on a successful result", Error{ErrorCode::InvalidArgument});
+        return m_error;
+    }
+    // Aborts with the error if the call failed.
+    void value() const {
+        if (!m_ok) die("Result::value() on a failed result", m_error);
+    }
+
+private:
+    bool m_ok = true;
+    Error m_error{ErrorCode::InvalidArgument};
+};
+
+}  // namespace milk
+
+// Propagates the error of a Result<T> expression; otherwise evaluates to nothing.
+#define MILK_TRY(expr)                                              \
+    do {                                                            \
+        auto&& milk_try_result_ = (expr);                           \
+        if (!milk_try_result_.ok()) return milk_try_result_.error(); \
+    } while (0)

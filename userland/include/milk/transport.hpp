@@ -1,0 +1,53 @@
+// The transport interface: how one side of a channel moves slots and buffers.
+//
+// Generated endpoints never see a transport directly; they hold a ChannelEnd
+// (channel.hpp), which owns one. `inproc` (this library), `process` and
+// `kernel` transports implement this interface, so the generated code is the
+// same whatever the placement.
+#pragma once
+
+#include "buffer.hpp"
+#include "deadline.hpp"
+#include "result.hpp"
+#include "slot.hpp"
+
+#include <cstddef>
+#include <span>
+
+namespace milk {
+
+class Transport {
+public:
+    virtual ~Transport() = default;
+
+    // Publishes one slot to the peer. Blocks while the ring is full. Fails
+    // with PeerClosed once the peer has gone.
+    [[nodiscard]] virtual Result<void> send(const Slot& slot) = 0;
+
+    // Publishes several slots with one index update and at most one wake-up.
+    [[nodiscard]] virtual Result<void> send_batch(std::span<const Slot> slots) = 0;
+
+    // Takes the next slot. Spins for the configured budget, then sleeps until
+    // a slot arrives, the peer closes (PeerClosed) or the deadline passes
+    // (TimedOut). Deadline::now() makes it a non-blocking poll (WouldBlock
+    // when empty). Slots the peer sent before closing are still delivered.
+    [[nodiscard]] virtual Result<Slot> receive(Deadline deadline) = 0;
+
+    // Allocates a buffer from this side's pool of the exchange heap.
+    [[nodiscard]] virtual Result<Buffer> allocate(std::size_t size) = 0;
+
+    // Turns a buffer this side holds into a wire handle for sending. The
+    // buffer is consumed; from now on the peer owns the region.
+    [[nodiscard]] virtual Result<WireBytes> export_buffer(Buffer&& buffer) = 0;
+
+    // Turns a received wire handle into a buffer this side owns, after
+    // checking it: in bounds of the sender's pool, not already held by us.
+    [[nodiscard]] virtual Result<Buffer> import_buffer(WireBytes wire) = 0;
+
+    // Closes this side with a reason the peer can read (nullptr: a normal
+    // close). Idempotent. The peer's pending and future receives end with
+    // PeerClosed (or the reason) once it has drained what was sent.
+    virtual void close(const Error* reason) noexcept = 0;
+};
+
+}  // namespace milk
