@@ -3,7 +3,7 @@
 //   FILE:LINE:COL: error[E0001]: message
 //    LINE | source text
 //         |     ^
-//   hint: ...
+//         = hint: ...
 //
 // Every code is listed in docs/diagnostics.md and has a test case under
 // contracts/testdata/bad/E####-name.contract.
@@ -45,6 +45,7 @@ enum class DiagnosticCode : std::uint16_t {
     BytesNotAllowedHere = 44,   // E0044 bytes inside a struct or array
     BadEnumUnderlying = 45,     // E0045 enum underlying type not u8..u64
     EmptyEnum = 46,             // E0046 enum without members
+    EmptyStruct = 47,           // E0047 struct without fields (C and C++ disagree on its size)
     Deadlock = 50,              // E0050 model check: a reachable configuration where nobody can move
     UnspecifiedReception = 51,  // E0051 model check: a message arrives where the receiver cannot take it
     ReservedName = 60,          // E0060 a name that is a C++ or C keyword, or reserved by milkc

@@ -1,1 +1,707 @@
-// Placeholder: being written.
+// The kernel-side C stubs: fs.contract -> fs.kstub.h.
+//
+// One self-contained C11 header per contract file. It must build in user
+// space (tests, fuzzers, the process transport) and inside the kernel module,
+// so it includes nothing: integer types come from the compiler's predefined
+// __UINT32_TYPE__ & co, offsetof from __builtin_offsetof, memcpy from
+// __builtin_memcpy. What the header holds and what the validator promises is
+// in docs/kernel-stubs.md.
+//
+// Naming. Everything starts with the package prefix P ("demo_ping_"); for a
+// contract C, enum E, struct T, message M, state S:
+//
+//   struct P T            user structs          P E_<member>     enum values
+//   struct P C__M         payload of M          P E__valid       enum check
+//   struct P C            a received message    P C_tag_M        tags
+//   P C_state_S           states                P C_state_end    `end`
+//   P C__tag_count        number of tags        P C_<verb>       functions:
+//   init, on_send, validate, step, payload_size, name_of_message,
+//   name_of_state, check_M.
+//
+// User names never contain `__` (E0060) and `end` is a keyword, so the
+// families with `__` or `end` cannot meet a user-derived name; struct P C
+// cannot meet struct P T because types and contracts share one namespace
+// (E0010); and no family of user-derived names starts with a function's verb.
+#include "emit.hpp"
+#include "emit_util.hpp"
+#include "layout.hpp"
+
+#include <cstdint>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+namespace milkc {
+
+namespace {
+
+using emit_util::append_doc_comment;
+
+// Bumped whenever the shared definitions below change, so that two stub
+// headers from different milkc versions cannot be mixed silently.
+constexpr int kstub_abi = 1;
+
+std::string primitive_c_type(PrimitiveKind kind) {
+    switch (kind) {
+    // bool is a byte on the wire and may hold anything there: as a C
+    // _Bool, a 2 would be undefined behaviour before we could reject it.
+    case PrimitiveKind::Bool:
+    case PrimitiveKind::U8: return "milk_ku8";
+    case PrimitiveKind::U16: return "milk_ku16";
+    case PrimitiveKind::U32: return "milk_ku32";
+    case PrimitiveKind::U64: return "milk_ku64";
+    case PrimitiveKind::I8: return "milk_ki8";
+    case PrimitiveKind::I16: return "milk_ki16";
+    case PrimitiveKind::I32: return "milk_ki32";
+    case PrimitiveKind::I64: return "milk_ki64";
+    // Floating point is carried as its IEEE-754 bits: the kernel is built
+    // without the FPU, and the validator never looks at the value.
+    case PrimitiveKind::F32: return "milk_ku32";
+    case PrimitiveKind::F64: return "milk_ku64";
+    case PrimitiveKind::Bytes: return "struct milk_kbytes";
+    }
+    std::abort();  // Our bug: a PrimitiveKind this switch does not know.
+}
+
+// The C literal suffix for a constant of an enum's underlying type.
+const char* literal_suffix(PrimitiveKind underlying) { return underlying == PrimitiveKind::U64 ? "ull" : "u"; }
+
+class KernelEmitter {
+public:
+    KernelEmitter(const File& file, const EmitContext& context)
+        : m_file(file), m_context(context), m_prefix(emit_util::c_prefix(file)) {}
+
+    std::string run() {
+        line("// " + emit_util::banner_text(m_context));
+        line("//");
+        line("// Kernel-side C stubs of package " + dotted_package() + ": the wire layout of every");
+        line("// message, tags and protocol states, and per contract a validator that checks a");
+        line("// received slot against the protocol state the receiver tracks itself. Plain C11");
+        line("// that includes nothing, for the kernel module and for user space alike; see");
+        line("// docs/kernel-stubs.md.");
+        std::string guard = "MILK_KSTUB_" + identifier_safe(m_prefix + stem(m_context.source_name)) + "_H";
+        line("#ifndef " + guard);
+        line("#define " + guard);
+        blank();
+        emit_common();
+        for (const EnumDecl& decl : m_file.enums) emit_enum(decl);
+        for (const StructDecl& decl : m_file.structs) emit_struct(decl);
+        for (const ContractDecl& decl : m_file.contracts) emit_contract(decl);
+        line("#endif  // " + guard);
+        return std::move(m_out);
+    }
+
+private:
+    // ---- output helpers ------------------------------------------------------
+
+    void line(const std::string& text) {
+        m_out += text;
+        m_out += '\n';
+    }
+    void blank() { m_out += '\n'; }
+
+    std::string dotted_package() const {
+        std::string dotted;
+        for (const std::string& part : m_file.package) {
+            if (!dotted.empty()) dotted += '.';
+            dotted += part;
+        }
+        return dotted.empty() ? "(none)" : dotted;
+    }
+
+    static std::string stem(const std::string& name) {
+        std::size_t dot = name.find('.');
+        return dot == std::string::npos ? name : name.substr(0, dot);
+    }
+
+    static std::string identifier_safe(const std::string& text) {
+        std::string out;
+        for (char c : text) {
+            bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+            out += ok ? c : '_';
+        }
+        return out;
+    }
+
+    // ---- types ---------------------------------------------------------------
+
+    // The C type of `type` without array dimensions, e.g. "struct demo_ping_Point".
+    std::string base_c_type(const TypeRef& type) const {
+        switch (type.kind) {
+        case TypeRef::Kind::Primitive: return primitive_c_type(type.primitive);
+        case TypeRef::Kind::Named:
+            if (const EnumDecl* decl = find_enum(type.name)) return primitive_c_type(decl->underlying);
+            return "struct " + m_prefix + type.name;
+        case TypeRef::Kind::Array: return base_c_type(*type.element);
+        }
+        std::abort();  // Our bug: a TypeRef kind this switch does not know.
+    }
+
+    // "[4][3]" for u8[4][3]: outermost dimension first, as C writes it.
+    static std::string array_suffix(const TypeRef& type) {
+        std::string suffix;
+        for (const TypeRef* t = &type; t->kind == TypeRef::Kind::Array; t = t->element.get()) {
+            suffix += "[" + std::to_string(t->array_size) + "u]";
+        }
+        return suffix;
+    }
+
+    const EnumDecl* find_enum(const std::string& name) const {
+        for (const EnumDecl& decl : m_file.enums) {
+            if (decl.name == name) return &decl;
+        }
+        return nullptr;
+    }
+    const StructDecl* find_struct(const std::string& name) const {
+        for (const StructDecl& decl : m_file.structs) {
+            if (decl.name == name) return &decl;
+        }
+        return nullptr;
+    }
+
+    // Whether a value of `type` can be ill-formed on the wire: a bool, an
+    // enum or a buffer handle somewhere inside.
+    bool needs_check(const TypeRef& type) const {
+        switch (type.kind) {
+        case TypeRef::Kind::Primitive:
+            return type.primitive == PrimitiveKind::Bool || type.primitive == PrimitiveKind::Bytes;
+        case TypeRef::Kind::Named:
+            if (find_enum(type.name) != nullptr) return true;
+            if (const StructDecl* decl = find_struct(type.name)) return fields_need_check(decl->fields);
+            return false;
+        case TypeRef::Kind::Array: return needs_check(*type.element);
+        }
+        return false;
+    }
+    bool fields_need_check(const std::vector<Field>& fields) const {
+        for (const Field& field : fields) {
+            if (needs_check(field.type)) return true;
+        }
+        return false;
+    }
+    bool fields_have_bytes(const std::vector<Field>& fields) const {
+        for (const Field& field : fields) {
+            if (field.type.kind == TypeRef::Kind::Primitive && field.type.primitive == PrimitiveKind::Bytes) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    // A struct definition with the field layout asserted against layout.hpp,
+    // so that a C compiler with another idea of alignment fails loudly
+    // instead of reading the wrong bytes.
+    void emit_record(const std::string& tag, const std::vector<Field>& fields) {
+        line("struct " + tag + " {");
+        for (const Field& field : fields) {
+            append_doc_comment(m_out, "    ", field.doc);
+            line("    " + base_c_type(field.type) + " " + field.name + array_suffix(field.type) + ";");
+        }
+        line("};");
+        RecordLayout layout = layout_of_fields(fields);
+        for (const FieldLayout& field : layout.fields) {
+            line("MILK_KSTATIC_ASSERT(__builtin_offsetof(struct " + tag + ", " + field.field->name +
+                 ") == " + std::to_string(field.offset) + "u, \"" + tag + "." + field.field->name +
+                 ": offset differs from the wire layout\");");
+        }
+        line("MILK_KSTATIC_ASSERT(sizeof(struct " + tag + ") == " + std::to_string(layout.size) + "u, \"" + tag +
+             ": size differs from the wire layout\");");
+        line("MILK_KSTATIC_ASSERT(MILK_KALIGNOF(struct " + tag + ") == " + std::to_string(layout.align) + "u, \"" + tag +
+             ": alignment differs from the wire layout\");");
+    }
+
+    void emit_enum(const EnumDecl& decl) {
+        std::string name = m_prefix + decl.name;
+        append_doc_comment(m_out, "", decl.doc);
+        line("// enum " + decl.name + " : " + primitive_c_type(decl.underlying) + " on the wire.");
+        // C enumeration constants must fit an int; larger values of u32 and
+        // u64 enums become macros instead.
+        bool fits_int = true;
+        for (const EnumMember& member : decl.members) {
+            if (member.value > 0x7fffffffu) fits_int = false;
+        }
+        if (fits_int) {
+            line("enum {");
+            for (const EnumMember& member : decl.members) {
+                append_doc_comment(m_out, "    ", member.doc);
+                line("    " + name + "_" + member.name + " = " + std::to_string(member.value) + ",");
+            }
+            line("};");
+        } else {
+            for (const EnumMember& member : decl.members) {
+                append_doc_comment(m_out, "", member.doc);
+                line("#define " + name + "_" + member.name + " " + std::to_string(member.value) +
+                     literal_suffix(decl.underlying));
+            }
+        }
+        line("// 1 when `value` is a declared " + decl.name + ", else 0.");
+        line("static inline int " + name + "__valid(milk_ku64 value)");
+        line("{");
+        line("    switch (value) {");
+        for (const EnumMember& member : decl.members) line("    case " + name + "_" + member.name + ":");
+        line("        return 1;");
+        line("    default:");
+        line("        return 0;");
+        line("    }");
+        line("}");
+        blank();
+    }
+
+    void emit_struct(const StructDecl& decl) {
+        append_doc_comment(m_out, "", decl.doc);
+        emit_record(m_prefix + decl.name, decl.fields);
+        blank();
+    }
+
+    // ---- checks of one value -------------------------------------------------
+
+    // Emits the statements that reject an ill-formed `expr` of type `type`.
+    // `path` names the value for the violation record; array elements show
+    // as `[]` (the value field of the record has the offending value).
+    void emit_value_check(const TypeRef& type, const std::string& expr, const std::string& path, int depth) {
+        if (!needs_check(type)) return;
+        std::string indent(static_cast<std::size_t>(4 * (depth + 1)), ' ');
+        switch (type.kind) {
+        case TypeRef::Kind::Primitive:
+            if (type.primitive == PrimitiveKind::Bool) {
+                line(indent + "if (" + expr + " > 1u)");
+                line(indent + "    return milk_kviolate(out, MILK_KV_BAD_BOOL, \"" + path + "\", " + expr + ");");
+            } else {
+                line(indent + "if (!milk_kbytes_ok(&" + expr + ", pool))");
+                line(indent + "    return milk_kviolate(out, MILK_KV_BAD_HANDLE, \"" + path + "\",");
+                line(indent + "                         ((milk_ku64)" + expr + ".offset << 32) | " + expr +
+                     ".length);");
+            }
+            return;
+        case TypeRef::Kind::Named:
+            if (const EnumDecl* enum_decl = find_enum(type.name)) {
+                line(indent + "if (!" + m_prefix + enum_decl->name + "__valid(" + expr + "))");
+                line(indent + "    return milk_kviolate(out, MILK_KV_BAD_ENUM, \"" + path + "\", " + expr + ");");
+            } else if (const StructDecl* struct_decl = find_struct(type.name)) {
+                for (const Field& field : struct_decl->fields) {
+                    emit_value_check(field.type, expr + "." + field.name, path + "." + field.name, depth);
+                }
+            }
+            return;
+        case TypeRef::Kind::Array: {
+            std::string index = "i" + std::to_string(depth);
+            line(indent + "for (milk_ku32 " + index + " = 0; " + index + " < " + std::to_string(type.array_size) +
+                 "u; ++" + index + ") {");
+            emit_value_check(*type.element, expr + "[" + index + "]", path + "[]", depth + 1);
+            line(indent + "}");
+            return;
+        }
+        }
+    }
+
+    // ---- contracts -----------------------------------------------------------
+
+    static std::uint32_t state_index(const ContractDecl& contract, const std::string& name) {
+        for (std::size_t i = 0; i < contract.states.size(); ++i) {
+            if (contract.states[i].name == name) return static_cast<std::uint32_t>(i);
+        }
+        return static_cast<std::uint32_t>(contract.states.size());
+    }
+
+    void emit_contract(const ContractDecl& contract) {
+        const std::string c = m_prefix + contract.name;
+        const std::string qualified = (m_file.package.empty() ? "" : dotted_package() + ".") + contract.name;
+        const std::string end = c + "_state_end";
+        std::size_t rule = contract.name.size() < 60 ? 60 - contract.name.size() : 3;
+        line("// ---- contract " + contract.name + " " + std::string(rule, '-'));
+        append_doc_comment(m_out, "", contract.doc);
+        blank();
+
+        // Tags.
+        line("// Message tags: 1-based declaration order; 0 is never a message.");
+        line("enum {");
+        for (std::size_t i = 0; i < contract.messages.size(); ++i) {
+            line("    " + c + "_tag_" + contract.messages[i].name + " = " + std::to_string(i + 1) + ",");
+        }
+        line("    " + c + "__tag_count = " + std::to_string(contract.messages.size()));
+        line("};");
+        blank();
+
+        // States.
+        line("// Protocol states: 0-based declaration order; `end` after the last.");
+        line("enum {");
+        for (std::size_t i = 0; i < contract.states.size(); ++i) {
+            line("    " + c + "_state_" + contract.states[i].name + " = " + std::to_string(i) + ",");
+        }
+        line("    " + end + " = " + std::to_string(contract.states.size()));
+        line("};");
+        blank();
+
+        // Payload structs.
+        for (const MessageDecl& message : contract.messages) {
+            append_doc_comment(m_out, "", message.doc);
+            if (message.fields.empty()) {
+                line("// " + message.name + " has no payload.");
+                blank();
+                continue;
+            }
+            emit_record(c + "__" + message.name, message.fields);
+            blank();
+        }
+
+        // The decoded message.
+        line("// A received message as the validator hands it out: the receiver's private");
+        line("// copy of the slot, laid out as the slot is. `body` is the member named by `tag`.");
+        line("struct " + c + " {");
+        line("    milk_ku16 tag;");
+        line("    milk_ku16 length;");
+        line("    milk_ku32 flags;");
+        line("    union {");
+        for (const MessageDecl& message : contract.messages) {
+            if (!message.fields.empty()) line("        struct " + c + "__" + message.name + " " + message.name + ";");
+        }
+        // `raw__`: a message may be called `raw`, but no user name has `__` (E0060).
+        line("        milk_ku8 raw__[MILK_KSLOT_PAYLOAD_SIZE];");
+        line("    } body;");
+        line("};");
+        line("MILK_KSTATIC_ASSERT(__builtin_offsetof(struct " + c + ", body) == MILK_KSLOT_HEADER_SIZE, \"" + c +
+             ": payload must follow the 8-byte header\");");
+        line("MILK_KSTATIC_ASSERT(sizeof(struct " + c + ") == MILK_KSLOT_SIZE, \"" + c +
+             ": a decoded message is exactly one slot\");");
+        blank();
+
+        // Names, for violation records and logs.
+        line("static inline const char *" + c + "_name_of_message(milk_ku32 tag)");
+        line("{");
+        line("    switch (tag) {");
+        for (const MessageDecl& message : contract.messages) {
+            line("    case " + c + "_tag_" + message.name + ":");
+            line("        return \"" + message.name + "\";");
+        }
+        line("    default:");
+        line("        return 0;");
+        line("    }");
+        line("}");
+        blank();
+        line("static inline const char *" + c + "_name_of_state(milk_ku32 state)");
+        line("{");
+        line("    switch (state) {");
+        for (const StateDecl& state : contract.states) {
+            line("    case " + c + "_state_" + state.name + ":");
+            line("        return \"" + state.name + "\";");
+        }
+        line("    case " + end + ":");
+        line("        return \"end\";");
+        line("    default:");
+        line("        return 0;");
+        line("    }");
+        line("}");
+        blank();
+
+        // Payload sizes.
+        line("// The payload length a message with `tag` must announce in its header.");
+        line("static inline milk_ku32 " + c + "_payload_size(milk_ku32 tag)");
+        line("{");
+        line("    switch (tag) {");
+        for (const MessageDecl& message : contract.messages) {
+            line("    case " + c + "_tag_" + message.name + ":");
+            line("        return " + std::to_string(layout_of(message).size) + "u;");
+        }
+        line("    default:");
+        line("        return 0;");
+        line("    }");
+        line("}");
+        blank();
+
+        // The transition function.
+        line("// The protocol: 1 and the next state in *next when `sender` may send the");
+        line("// message `tag` in `state`; 0 when it may not.");
+        line("static inline int " + c + "_step(milk_ku32 state, milk_ku32 sender, milk_ku32 tag, milk_ku32 *next)");
+        line("{");
+        line("    switch (state) {");
+        for (const StateDecl& state : contract.states) {
+            line("    case " + c + "_state_" + state.name + ":");
+            for (const Transition& transition : state.transitions) {
+                std::string sender =
+                    transition.direction == Direction::Send ? "MILK_KSIDE_CLIENT" : "MILK_KSIDE_SERVER";
+                std::string target = transition.ends() ? end : c + "_state_" + transition.target;
+                if (!transition.ends() && state_index(contract, transition.target) == contract.states.size()) {
+                    continue;  // an unresolved target; the checks rejected the contract
+                }
+                line("        if (sender == " + sender + " && tag == " + c + "_tag_" + transition.message + ") {");
+                line("            *next = " + target + ";");
+                line("            return 1;");
+                line("        }");
+            }
+            line("        return 0;");
+        }
+        line("    default:");
+        line("        return 0;");
+        line("    }");
+        line("}");
+        blank();
+
+        // Init and on_send.
+        const StateDecl* initial = contract.initial;
+        if (initial == nullptr) {
+            for (const StateDecl& state : contract.states) {
+                if (state.is_initial()) {
+                    initial = &state;
+                    break;
+                }
+            }
+        }
+        line("// Starts tracking a channel of " + contract.name + " at its initial state, for the");
+        line("// endpoint of `side` (the side whose received messages will be validated).");
+        line("static inline void " + c + "_init(struct milk_kstate *st, enum milk_kside side)");
+        line("{");
+        line("    st->state = " + (initial != nullptr ? c + "_state_" + initial->name : end) + ";");
+        line("    st->side = (milk_ku32)side;");
+        line("}");
+        blank();
+        line("// Records that the tracked side itself sent `tag`, so that the tracked state");
+        line("// follows both directions. Returns MILK_KV_TAG_NOT_ALLOWED, and keeps the state,");
+        line("// when the tracked side may not send `tag` now: a bug on the local side.");
+        line("static inline int " + c + "_on_send(struct milk_kstate *st, milk_ku32 tag)");
+        line("{");
+        line("    milk_ku32 next = 0;");
+        line("    if (st->side > MILK_KSIDE_SERVER || st->state > " + end + ")");
+        line("        return MILK_KV_BAD_STATE;");
+        line("    if (!" + c + "_step(st->state, st->side, tag, &next))");
+        line("        return MILK_KV_TAG_NOT_ALLOWED;");
+        line("    st->state = next;");
+        line("    return 0;");
+        line("}");
+        blank();
+
+        // Per-message payload checks.
+        std::vector<const MessageDecl*> checked;
+        for (const MessageDecl& message : contract.messages) {
+            if (!fields_need_check(message.fields)) continue;
+            checked.push_back(&message);
+            bool uses_pool = fields_have_bytes(message.fields);
+            line("static inline int " + c + "_check_" + message.name + "(const struct " + c + "__" + message.name +
+                 " *m, const struct milk_kpool *pool, struct milk_kviolation *out)");
+            line("{");
+            if (!uses_pool) line("    (void)pool;");
+            for (const Field& field : message.fields) emit_value_check(field.type, "m->" + field.name, field.name, 0);
+            line("    return 0;");
+            line("}");
+            blank();
+        }
+
+        // The validator.
+        line("// Validates the slot the peer published at `slot` (8-byte aligned; shared memory");
+        line("// the peer may be rewriting right now). Reads it exactly once into *msg, then");
+        line("// checks only that copy: the tracked state is not `end`, the tag is a message of");
+        line("// " + contract.name + " the peer may send in the tracked state, the length is that");
+        line("// message's payload size, the flags are zero, every bool is 0 or 1, every enum a");
+        line("// declared value, every buffer handle inside `pool` (the sender's pool; may be");
+        line("// 0 when the contract has no `bytes`). On success advances the tracked state and");
+        line("// returns 0: *msg is the message to use. On failure returns a negative MILK_KV_*");
+        line("// code, fills *out (if not 0) and leaves the state; the channel must be closed.");
+        line("static inline int " + c + "_validate(struct milk_kstate *st, const void *slot,");
+        line("        const struct milk_kpool *pool, struct " + c + " *msg, struct milk_kviolation *out)");
+        line("{");
+        line("    milk_ku32 next = 0;");
+        if (checked.empty()) {
+            line("    (void)pool;");
+        } else {
+            line("    int rc = 0;");
+        }
+        line("    milk_kread_slot(msg, slot);");
+        line("    if (out != 0) {");
+        line("        out->code = 0;");
+        line("        out->state = st->state;");
+        line("        out->tag = msg->tag;");
+        line("        out->contract = \"" + qualified + "\";");
+        line("        out->state_name = " + c + "_name_of_state(st->state);");
+        line("        out->message = " + c + "_name_of_message(msg->tag);");
+        line("        out->field = 0;");
+        line("        out->value = 0;");
+        line("    }");
+        line("    if (st->side > MILK_KSIDE_SERVER || st->state > " + end + ")");
+        line("        return milk_kviolate(out, MILK_KV_BAD_STATE, 0, st->state);");
+        line("    if (st->state == " + end + ")");
+        line("        return milk_kviolate(out, MILK_KV_ENDED, 0, msg->tag);");
+        line("    if (msg->tag == 0 || msg->tag > " + c + "__tag_count)");
+        line("        return milk_kviolate(out, MILK_KV_BAD_TAG, 0, msg->tag);");
+        line("    if (!" + c + "_step(st->state, MILK_KSIDE_SERVER - st->side, msg->tag, &next))");
+        line("        return milk_kviolate(out, MILK_KV_TAG_NOT_ALLOWED, 0, msg->tag);");
+        line("    if (msg->length != " + c + "_payload_size(msg->tag))");
+        line("        return milk_kviolate(out, MILK_KV_BAD_LENGTH, 0, msg->length);");
+        line("    if (msg->flags != 0)");
+        line("        return milk_kviolate(out, MILK_KV_BAD_FLAGS, 0, msg->flags);");
+        if (!checked.empty()) {
+            line("    switch (msg->tag) {");
+            for (const MessageDecl* message : checked) {
+                line("    case " + c + "_tag_" + message->name + ":");
+                line("        rc = " + c + "_check_" + message->name + "(&msg->body." + message->name + ", pool, out);");
+                line("        break;");
+            }
+            line("    default:");
+            line("        break;");
+            line("    }");
+            line("    if (rc != 0)");
+            line("        return rc;");
+        }
+        line("    st->state = next;");
+        line("    return 0;");
+        line("}");
+        blank();
+    }
+
+    // ---- definitions shared by all stub headers ------------------------------
+
+    void emit_common() {
+        std::string abi = std::to_string(kstub_abi);
+        line("// ---- definitions shared by every milk stub header --------------------------");
+        line("// Guarded on their own, so that the stubs of several contract files can be");
+        line("// included into one translation unit.");
+        line("#ifndef MILK_KSTUB_COMMON_ABI");
+        line("#define MILK_KSTUB_COMMON_ABI " + abi);
+        blank();
+        line("typedef __UINT8_TYPE__ milk_ku8;");
+        line("typedef __UINT16_TYPE__ milk_ku16;");
+        line("typedef __UINT32_TYPE__ milk_ku32;");
+        line("typedef __UINT64_TYPE__ milk_ku64;");
+        line("typedef __INT8_TYPE__ milk_ki8;");
+        line("typedef __INT16_TYPE__ milk_ki16;");
+        line("typedef __INT32_TYPE__ milk_ki32;");
+        line("typedef __INT64_TYPE__ milk_ki64;");
+        blank();
+        line("// C11 for the kernel; C++ spells these differently (the header also serves");
+        line("// C++ code such as user-space fuzzers of the validators).");
+        line("#ifdef __cplusplus");
+        line("#define MILK_KSTATIC_ASSERT(condition, text) static_assert(condition, text)");
+        line("#define MILK_KALIGNOF(type) alignof(type)");
+        line("#else");
+        line("#define MILK_KSTATIC_ASSERT(condition, text) _Static_assert(condition, text)");
+        line("#define MILK_KALIGNOF(type) _Alignof(type)");
+        line("#endif");
+        blank();
+        line("// The ring slot (userland/include/milk/slot.hpp): u16 tag, u16 length, u32 flags,");
+        line("// then the payload.");
+        line("#define MILK_KSLOT_SIZE " + std::to_string(slot_size) + "u");
+        line("#define MILK_KSLOT_HEADER_SIZE " + std::to_string(slot_header_size) + "u");
+        line("#define MILK_KSLOT_PAYLOAD_SIZE " + std::to_string(slot_payload_size) + "u");
+        blank();
+        line("// The two roles of a contract. `send` in a contract is the client speaking.");
+        line("enum milk_kside {");
+        line("    MILK_KSIDE_CLIENT = 0,");
+        line("    MILK_KSIDE_SERVER = 1");
+        line("};");
+        blank();
+        line("// What the validators return: 0, or the first violation found (negative).");
+        line("enum milk_kcode {");
+        line("    MILK_KV_OK = 0,");
+        line("    MILK_KV_BAD_TAG = -1,          // tag 0, or no message of the contract has it");
+        line("    MILK_KV_TAG_NOT_ALLOWED = -2,  // a message the peer may not send in the tracked state");
+        line("    MILK_KV_ENDED = -3,            // a message after the protocol reached `end`");
+        line("    MILK_KV_BAD_LENGTH = -4,       // the length is not the message's payload size");
+        line("    MILK_KV_BAD_FLAGS = -5,        // reserved flags not zero");
+        line("    MILK_KV_BAD_BOOL = -6,         // a bool that is neither 0 nor 1");
+        line("    MILK_KV_BAD_ENUM = -7,         // an enum value that is not declared");
+        line("    MILK_KV_BAD_HANDLE = -8,       // a buffer handle outside the sender's pool");
+        line("    MILK_KV_BAD_STATE = -9         // the tracker itself is corrupt (not the peer's doing)");
+        line("};");
+        blank();
+        line("// A `bytes` field on the wire: a region of the channel's exchange heap.");
+        line("struct milk_kbytes {");
+        line("    milk_ku32 offset;");
+        line("    milk_ku32 length;");
+        line("};");
+        line("MILK_KSTATIC_ASSERT(sizeof(struct milk_kbytes) == " + std::to_string(wire_bytes_size) +
+             "u, \"milk_kbytes: 8 bytes on the wire\");");
+        blank();
+        line("// The sender's pool: the heap offsets [base, base + size) its buffers may use.");
+        line("struct milk_kpool {");
+        line("    milk_ku64 base;");
+        line("    milk_ku64 size;");
+        line("};");
+        blank();
+        line("// The protocol state one endpoint tracks for itself; never shared with the peer.");
+        line("struct milk_kstate {");
+        line("    milk_ku32 state;  // a <contract>_state_* number");
+        line("    milk_ku32 side;   // the enum milk_kside of this endpoint");
+        line("};");
+        blank();
+        line("// What was wrong with a rejected message. The strings are static.");
+        line("struct milk_kviolation {");
+        line("    int code;                // a MILK_KV_* code");
+        line("    milk_ku32 state;         // the tracked state when the message came");
+        line("    milk_ku16 tag;           // the tag as received");
+        line("    const char *contract;    // \"package.Contract\"");
+        line("    const char *state_name;  // the tracked state's name");
+        line("    const char *message;     // the message's name, or 0 for an unknown tag");
+        line("    const char *field;       // the offending field (\"where.mode\", \"items[].ok\"), or 0");
+        line("    milk_ku64 value;         // the offending value; for a handle: offset << 32 | length");
+        line("};");
+        blank();
+        line("static inline const char *milk_kcode_name(int code)");
+        line("{");
+        line("    switch (code) {");
+        line("    case MILK_KV_OK: return \"ok\";");
+        line("    case MILK_KV_BAD_TAG: return \"bad tag\";");
+        line("    case MILK_KV_TAG_NOT_ALLOWED: return \"message not allowed in this state\";");
+        line("    case MILK_KV_ENDED: return \"message after end\";");
+        line("    case MILK_KV_BAD_LENGTH: return \"bad length\";");
+        line("    case MILK_KV_BAD_FLAGS: return \"reserved flags set\";");
+        line("    case MILK_KV_BAD_BOOL: return \"bool neither 0 nor 1\";");
+        line("    case MILK_KV_BAD_ENUM: return \"undeclared enum value\";");
+        line("    case MILK_KV_BAD_HANDLE: return \"buffer handle out of bounds\";");
+        line("    case MILK_KV_BAD_STATE: return \"corrupt protocol tracker\";");
+        line("    default: return \"unknown\";");
+        line("    }");
+        line("}");
+        blank();
+        line("static inline int milk_kviolate(struct milk_kviolation *out, int code, const char *field,");
+        line("                                milk_ku64 value)");
+        line("{");
+        line("    if (out != 0) {");
+        line("        out->code = code;");
+        line("        out->field = field;");
+        line("        out->value = value;");
+        line("    }");
+        line("    return code;");
+        line("}");
+        blank();
+        line("// Copies the 64-byte slot with eight volatile 8-byte loads: the only read of");
+        line("// shared memory. Everything after looks at the copy, so a peer that rewrites the");
+        line("// slot meanwhile cannot change a value between its check and its use.");
+        line("static inline void milk_kread_slot(void *copy, const void *slot)");
+        line("{");
+        line("    const volatile milk_ku64 *words = (const volatile milk_ku64 *)slot;");
+        line("    milk_ku64 local[MILK_KSLOT_SIZE / 8u];");
+        line("    for (milk_ku32 i = 0; i < MILK_KSLOT_SIZE / 8u; ++i)");
+        line("        local[i] = words[i];");
+        line("    __builtin_memcpy(copy, local, sizeof local);");
+        line("}");
+        blank();
+        line("// 1 when the handle lies inside the sender's pool, computed without overflow:");
+        line("// offset 0xFFFFFFF0 with length 0x20 must not wrap around to a small end. The");
+        line("// empty handle {0, 0} (a moved-from or empty buffer) references nothing and is");
+        line("// always accepted.");
+        line("static inline int milk_kbytes_ok(const struct milk_kbytes *b, const struct milk_kpool *pool)");
+        line("{");
+        line("    milk_ku64 offset = b->offset;");
+        line("    milk_ku64 length = b->length;");
+        line("    if (offset == 0 && length == 0)");
+        line("        return 1;");
+        line("    if (pool == 0 || offset < pool->base || length > pool->size)");
+        line("        return 0;");
+        line("    return offset - pool->base <= pool->size - length;");
+        line("}");
+        blank();
+        line("#elif MILK_KSTUB_COMMON_ABI != " + abi);
+        line("#error \"milk stub headers from milkc versions with different shared definitions\"");
+        line("#endif  // MILK_KSTUB_COMMON_ABI");
+        blank();
+    }
+
+    const File& m_file;
+    const EmitContext& m_context;
+    std::string m_prefix;
+    std::string m_out;
+};
+
+}  // namespace
+
+std::string emit_kernel(const File& file, const EmitContext& context) { return KernelEmitter(file, context).run(); }
+
+}  // namespace milkc

@@ -1,1 +1,264 @@
-// Placeholder: being written.
+// milkc: the contract compiler's command line.
+//
+//   milkc FILE.contract... --out DIR [--emit cpp,kernel,dot,promela]
+//   milkc --check FILE.contract...
+//
+// Every file is checked (syntax, the semantic checks, the model check) before
+// anything is written, and when any file has an error nothing is written at
+// all: a build never sees half of a contract's outputs. Exit status: 0 when
+// all is well, 1 on any error in a contract or on I/O, 2 on a bad command line.
+#include "emit.hpp"
+#include "frontend.hpp"
+#include "model_check.hpp"
+
+#include <CLI/CLI.hpp>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <unistd.h>
+
+#ifndef MILKC_VERSION
+#error "MILKC_VERSION must be defined by the build"
+#endif
+
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr int exit_ok = 0;
+constexpr int exit_error = 1;
+constexpr int exit_usage = 2;
+
+struct Emitter {
+    std::string_view name;       // as given to --emit
+    std::string_view extension;  // of the output file
+    std::string (*emit)(const milkc::File&, const milkc::EmitContext&);
+};
+
+const Emitter emitters[] = {
+    {"cpp", ".hpp", milkc::emit_cpp},
+    {"kernel", ".kstub.h", milkc::emit_kernel},
+    {"dot", ".dot", milkc::emit_dot},
+    {"promela", ".pml", milkc::emit_promela},
+};
+
+const Emitter* find_emitter(std::string_view name) {
+    for (const Emitter& emitter : emitters) {
+        if (emitter.name == name) return &emitter;
+    }
+    return nullptr;
+}
+
+void print_error(const std::string& message) { std::cerr << "milkc: error: " << message << '\n'; }
+
+std::optional<std::string> read_file(const std::string& path) {
+    // fopen rather than ifstream: its errno names the reason for the user.
+    std::FILE* file = std::fopen(path.c_str(), "rb");
+    if (file == nullptr) {
+        print_error("cannot read '" + path + "': " + std::strerror(errno));
+        return std::nullopt;
+    }
+    std::string text;
+    char buffer[65536];
+    std::size_t count = 0;
+    while ((count = std::fread(buffer, 1, sizeof buffer, file)) > 0) text.append(buffer, count);
+    bool failed = std::ferror(file) != 0;
+    int error = errno;
+    std::fclose(file);
+    if (failed) {
+        print_error("cannot read '" + path + "': " + std::strerror(error));
+        return std::nullopt;
+    }
+    return text;
+}
+
+// One contract file that passed every check.
+struct Checked {
+    std::string path;
+    milkc::File file;
+};
+
+// Lexes, parses, checks and model-checks one file. Diagnostics go to stderr;
+// with `summary`, one line per contract goes to stdout.
+std::optional<milkc::File> check_file(const std::string& path, bool summary) {
+    std::optional<std::string> text = read_file(path);
+    if (!text) return std::nullopt;
+    milkc::SourceFile source(path, std::move(*text));
+    milkc::DiagnosticSink sink(source);
+    std::optional<milkc::File> file = milkc::parse_and_check(source, sink);
+    if (file) {
+        for (const milkc::ContractDecl& contract : file->contracts) {
+            milkc::ModelCheckReport report = milkc::model_check(contract, sink);
+            if (summary) {
+                std::cout << path << ": contract " << contract.name << ": " << report.states << " states, "
+                          << report.transitions << " transitions, " << report.configurations
+                          << " configurations explored: " << (report.ok ? "ok" : "failed") << '\n';
+            }
+        }
+    }
+    std::cerr << sink.render();
+    if (sink.has_errors()) return std::nullopt;
+    return file;
+}
+
+struct Output {
+    fs::path path;
+    fs::path temporary;
+    std::string text;
+};
+
+bool write_temporary(const Output& output) {
+    std::ofstream stream(output.temporary, std::ios::binary | std::ios::trunc);
+    if (!stream) {
+        print_error("cannot write '" + output.temporary.string() + "': " + std::strerror(errno));
+        return false;
+    }
+    stream.write(output.text.data(), static_cast<std::streamsize>(output.text.size()));
+    stream.close();
+    if (!stream) {
+        print_error("cannot write '" + output.temporary.string() + "': " + std::strerror(errno));
+        return false;
+    }
+    return true;
+}
+
+// Writes every output through a temporary file in the same directory and
+// renames it into place, so that a reader sees either the old or the new
+// file, never a torn one. Temporaries are all written before the first
+// rename: a full disk then leaves the old outputs untouched.
+int write_outputs(std::vector<Output>& outputs) {
+    for (std::size_t i = 0; i < outputs.size(); ++i) {
+        if (write_temporary(outputs[i])) continue;
+        std::error_code ignored;
+        for (std::size_t j = 0; j <= i; ++j) fs::remove(outputs[j].temporary, ignored);
+        return exit_error;
+    }
+    for (const Output& output : outputs) {
+        std::error_code error;
+        fs::rename(output.temporary, output.path, error);
+        if (error) {
+            print_error("cannot write '" + output.path.string() + "': " + error.message());
+            std::error_code ignored;
+            for (const Output& other : outputs) fs::remove(other.temporary, ignored);
+            return exit_error;
+        }
+    }
+    return exit_ok;
+}
+
+int run(const std::vector<std::string>& files, bool check_only, const std::string& out_dir,
+        const std::vector<std::string>& emit_names) {
+    std::vector<const Emitter*> selected;
+    for (const std::string& name : emit_names) {
+        const Emitter* emitter = find_emitter(name);
+        if (std::find(selected.begin(), selected.end(), emitter) == selected.end()) selected.push_back(emitter);
+    }
+
+    // Two inputs with one base name would write the same outputs.
+    std::map<std::string, std::string> stems;
+    for (const std::string& path : files) {
+        std::string stem = fs::path(path).stem().string();
+        auto [previous, inserted] = stems.emplace(stem, path);
+        if (!inserted && !check_only) {
+            print_error("'" + previous->second + "' and '" + path + "' would write the same output files ('" + stem +
+                        ".*')");
+            return exit_usage;
+        }
+    }
+
+    bool failed = false;
+    std::vector<Checked> checked;
+    for (const std::string& path : files) {
+        std::optional<milkc::File> file = check_file(path, check_only);
+        if (!file) {
+            failed = true;
+            continue;
+        }
+        checked.push_back({path, std::move(*file)});
+    }
+    if (failed) return exit_error;
+    if (check_only) return exit_ok;
+
+    std::error_code error;
+    fs::create_directories(out_dir, error);
+    if (error) {
+        print_error("cannot create directory '" + out_dir + "': " + error.message());
+        return exit_error;
+    }
+    std::vector<Output> outputs;
+    std::string temporary_suffix = ".tmp." + std::to_string(::getpid());
+    for (const Checked& item : checked) {
+        milkc::EmitContext context;
+        context.source_name = fs::path(item.path).filename().string();
+        context.milkc_version = MILKC_VERSION;
+        std::string stem = fs::path(item.path).stem().string();
+        for (const Emitter* emitter : selected) {
+            Output output;
+            output.path = fs::path(out_dir) / (stem + std::string(emitter->extension));
+            output.temporary = output.path;
+            output.temporary += temporary_suffix;
+            output.text = emitter->emit(item.file, context);
+            outputs.push_back(std::move(output));
+        }
+    }
+    return write_outputs(outputs);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    CLI::App app{"milkc: compiles milk contracts into C++ bindings, kernel C stubs, Graphviz and Promela models",
+                 "milkc"};
+    app.set_version_flag("--version", std::string("milkc ") + MILKC_VERSION);
+
+    std::vector<std::string> files;
+    bool check_only = false;
+    std::string out_dir;
+    std::vector<std::string> emit_names;
+
+    app.add_option("files", files, "Contract files (*.contract)")->type_name("FILE");
+    auto* check = app.add_flag("--check", check_only,
+                               "Only check the contracts (syntax, checks, model check); print one line per contract");
+    auto* out = app.add_option("--out,-o", out_dir, "Directory for the generated files")->type_name("DIR");
+    auto* emit = app.add_option("--emit", emit_names, "What to generate: cpp, kernel, dot, promela (default: cpp,kernel)")
+                     ->delimiter(',')
+                     ->check(CLI::IsMember({"cpp", "kernel", "dot", "promela"}))
+                     ->type_name("LIST");
+    check->excludes(out);
+    check->excludes(emit);
+
+    try {
+        app.parse(argc, argv);
+        if (files.empty()) throw CLI::ValidationError("no contract file given");
+        if (!check_only && out_dir.empty()) throw CLI::ValidationError("--out DIR is required (or --check to check only)");
+    } catch (const CLI::CallForHelp& e) {
+        return app.exit(e);
+    } catch (const CLI::CallForAllHelp& e) {
+        return app.exit(e);
+    } catch (const CLI::CallForVersion& e) {
+        return app.exit(e);
+    } catch (const CLI::ParseError& e) {
+        print_error(e.what());
+        std::cerr << "Run 'milkc --help' for usage.\n";
+        return exit_usage;
+    }
+    if (emit_names.empty()) emit_names = {"cpp", "kernel"};
+    // A file named twice is checked and written once.
+    std::vector<std::string> unique_files;
+    for (const std::string& file : files) {
+        if (std::find(unique_files.begin(), unique_files.end(), file) == unique_files.end()) {
+            unique_files.push_back(file);
+        }
+    }
+    return run(unique_files, check_only, out_dir, emit_names);
+}

@@ -1,1 +1,18 @@
-// Placeholder: being written.
+// The out-of-line part of milk::ChannelEnd.
+#include "milk/channel.hpp"
+
+#include <cstdio>
+#include <cstdlib>
+
+namespace milk {
+
+void ChannelEnd::require_valid(const char* operation) const {
+    if (m_transport) return;
+    // A moved-from endpoint is a bug in the caller, not a channel error, so it
+    // aborts rather than returning a Result the caller might ignore.
+    std::fprintf(stderr, "milk: use of a moved-from endpoint: %s\n", operation);
+    std::fflush(stderr);
+    std::abort();
+}
+
+}  // namespace milk

@@ -4,8 +4,8 @@
 // A buffer has exactly one owner at a time. It is move-only; sending it in a
 // message moves it to the peer without copying a byte (the receiver's Buffer
 // points at the same memory). Touching a moved-from buffer aborts with
-// "milk: use of a moved-from Buffer". Destroying a buffer returns its memory
-// to the pool of the side that allocated it, through the channel.
+// "milk: use of a moved-from Buffer: <operation>". Destroying a buffer returns
+// its memory to the pool of the side that allocated it, through the channel.
 #pragma once
 
 #include <cstddef>
@@ -15,14 +15,34 @@
 
 namespace milk {
 
+class Buffer;
+
 // The side of an exchange heap a buffer came from; implemented by each
 // transport. Releasing may happen on any thread and after the channel closed,
 // so implementations are thread-safe and kept alive by the buffers.
 class BufferHome {
 public:
     virtual ~BufferHome() = default;
-    // Gives the region back to the pool that allocated it.
+    // Gives the region back to the pool that allocated it. `length` is the
+    // length the buffer had when it was made (before any truncate()).
     virtual void release(std::uint32_t offset, std::uint32_t length) noexcept = 0;
+
+protected:
+    // What a buffer held, taken out of it by detach().
+    struct Detached {
+        std::uint32_t offset = 0;
+        std::uint32_t length = 0;    // visible length (after truncate)
+        std::uint32_t capacity = 0;  // length when made
+    };
+
+    // Whether `buffer` came from this home. Transports use it to refuse a
+    // buffer of another channel.
+    [[nodiscard]] bool is_home_of(const Buffer& buffer) const noexcept;
+
+    // Empties `buffer` WITHOUT releasing its region: the region now travels
+    // to the peer. Only a transport (a BufferHome) may do this; there is
+    // deliberately no public way to take a region out of a Buffer.
+    [[nodiscard]] static Detached detach(Buffer&& buffer) noexcept;
 };
 
 class [[nodiscard]] Buffer {
@@ -38,7 +58,8 @@ public:
     Buffer& operator=(const Buffer&) = delete;
     ~Buffer();
 
-    // Preconditions for all of these: the buffer was not moved from.
+    // Preconditions for all of these: the buffer was not moved from
+    // (otherwise they abort with "milk: use of a moved-from Buffer: <name>").
     [[nodiscard]] std::byte* data() const;
     [[nodiscard]] std::size_t size() const;
     [[nodiscard]] std::span<std::byte> bytes() const;
@@ -49,10 +70,12 @@ public:
     [[nodiscard]] bool valid() const { return m_data != nullptr; }
 
     // Shrinks the visible length (a buffer allocated for 4 KiB that holds
-    // 100 bytes). Precondition: length <= size().
+    // 100 bytes). Precondition: length <= size(); aborts otherwise.
     void truncate(std::size_t length);
 
 private:
+    friend class BufferHome;
+
     void require_valid(const char* operation) const;
     void reset() noexcept;
 

@@ -15,6 +15,7 @@
 #include "transport.hpp"
 
 #include <memory>
+#include <span>
 #include <utility>
 
 namespace milk {
@@ -42,11 +43,34 @@ public:
     // end was moved from. Generated code calls it first in every operation.
     void require_valid(const char* operation) const;
 
-    [[nodiscard]] Result<void> send(const Slot& slot) { return m_transport->send(slot); }
-    [[nodiscard]] Result<Slot> receive(Deadline deadline) { return m_transport->receive(deadline); }
-    [[nodiscard]] Result<Buffer> allocate(std::size_t size) { return m_transport->allocate(size); }
-    [[nodiscard]] Result<WireBytes> export_buffer(Buffer&& buffer) { return m_transport->export_buffer(std::move(buffer)); }
-    [[nodiscard]] Result<Buffer> import_buffer(WireBytes wire) { return m_transport->import_buffer(wire); }
+    // Each operation checks validity itself too (one compare), so that even
+    // hand-written code that skips require_valid() gets the clear abort
+    // instead of a null dereference. Generated code checks first, so its
+    // message (naming the endpoint's state) is the one users see.
+    [[nodiscard]] Result<void> send(const Slot& slot) {
+        require_valid("ChannelEnd::send");
+        return m_transport->send(slot);
+    }
+    [[nodiscard]] Result<void> send_batch(std::span<const Slot> slots) {
+        require_valid("ChannelEnd::send_batch");
+        return m_transport->send_batch(slots);
+    }
+    [[nodiscard]] Result<Slot> receive(Deadline deadline) {
+        require_valid("ChannelEnd::receive");
+        return m_transport->receive(deadline);
+    }
+    [[nodiscard]] Result<Buffer> allocate(std::size_t size) {
+        require_valid("ChannelEnd::allocate");
+        return m_transport->allocate(size);
+    }
+    [[nodiscard]] Result<WireBytes> export_buffer(Buffer&& buffer) {
+        require_valid("ChannelEnd::export_buffer");
+        return m_transport->export_buffer(std::move(buffer));
+    }
+    [[nodiscard]] Result<Buffer> import_buffer(WireBytes wire) {
+        require_valid("ChannelEnd::import_buffer");
+        return m_transport->import_buffer(wire);
+    }
 
     // Closes the channel because the peer broke the contract; the peer's
     // receive reports `reason`. Generated decoders call it on the first

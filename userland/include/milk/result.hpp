@@ -56,7 +56,14 @@ struct Error {
 template <typename T>
 class [[nodiscard]] Result {
 public:
-    Result(T value) : m_ok(true) { new (&m_value) T(std::move(value)); }  // NOLINT: implicit by design
+    // By reference, not by value: milk::Slot is 64-byte aligned, and GCC
+    // prints an ABI note for every by-value parameter of such a type.
+    Result(T&& value) : m_ok(true) { new (&m_value) T(std::move(value)); }  // NOLINT: implicit by design
+    Result(const T& value)  // NOLINT: implicit by design
+        requires std::is_copy_constructible_v<T>
+        : m_ok(true) {
+        new (&m_value) T(value);
+    }
     Result(Error error) : m_ok(false) { new (&m_error) Error(error); }    // NOLINT: implicit by design
 
     Result(Result&& other) noexcept(std::is_nothrow_move_constructible_v<T>) : m_ok(other.m_ok) {

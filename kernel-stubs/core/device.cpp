@@ -1,0 +1,108 @@
+// The core's side of /dev/milk: per-file state and ioctl dispatch. The shim
+// calls these (include/milk_core.h) with the file's mutex held.
+#include "echo_channel.hpp"
+#include "kernel_log.hpp"
+#include "owned.hpp"
+#include "self_test.hpp"
+
+#include "milk_core.h"
+#include "milk_uapi.h"
+
+#include <milk/result.hpp>
+
+namespace milk::kernel {
+namespace {
+
+// What one open /dev/milk holds. One echo channel per file for now; named
+// channels to components come with the kernel transport.
+struct FileState {
+    Owned<EchoChannel> echo;
+};
+
+// The errno user space sees for a core error.
+long to_errno(const Error& error) {
+    switch (error.code) {
+    case ErrorCode::InvalidArgument: return -MILK_EINVAL;
+    case ErrorCode::OutOfMemory: return -MILK_ENOMEM;
+    case ErrorCode::PeerClosed: return -MILK_EPIPE;
+    case ErrorCode::CorruptRing:
+    case ErrorCode::ProtocolViolation:
+    case ErrorCode::BadBuffer: return -MILK_EPROTO;
+    default: return -MILK_EINVAL;
+    }
+}
+
+long ioctl_version(unsigned long argument) {
+    const milk_version version{MILK_ABI_VERSION, 0};
+    return milk_shim_copy_to_user(argument, &version, sizeof(version));
+}
+
+long ioctl_create_echo(FileState& state, unsigned long argument) {
+    if (state.echo) return -MILK_EBUSY;
+    milk_echo_create request{};
+    if (int copied = milk_shim_copy_from_user(&request, argument, sizeof(request)); copied != 0) return copied;
+    if (request.flags != 0) return -MILK_EINVAL;
+
+    auto channel = EchoChannel::try_create(request.ring_capacity);
+    if (!channel.ok()) return to_errno(channel.error());
+    const EchoLayout& layout = channel.value()->layout();
+    request.region_bytes = channel.value()->region().size();
+    request.status_offset = layout.status_offset;
+    request.to_kernel_ring_offset = layout.to_kernel_ring_offset;
+    request.from_kernel_ring_offset = layout.from_kernel_ring_offset;
+    // Only a channel whose description reached user space is kept: on
+    // EFAULT it is dropped here and the file stays as it was.
+    if (int copied = milk_shim_copy_to_user(argument, &request, sizeof(request)); copied != 0) return copied;
+    state.echo = std::move(channel).value();
+    return 0;
+}
+
+long ioctl_kick(FileState& state, unsigned long argument) {
+    if (argument != 0) return -MILK_EINVAL;
+    if (!state.echo) return -MILK_ENODEV;
+    auto echoed = state.echo->kick();
+    if (!echoed.ok()) return to_errno(echoed.error());
+    return echoed.value();
+}
+
+}  // namespace
+}  // namespace milk::kernel
+
+using milk::kernel::FileState;
+
+extern "C" int milk_core_init(void) {
+    auto checked = milk::kernel::run_self_test();
+    if (!checked.ok()) {
+        milk::kernel::log(MILK_LOG_ERR, checked.error().what, checked.error().detail);
+        return -MILK_EINVAL;
+    }
+    milk::kernel::log(MILK_LOG_INFO, "core self-test passed", checked.value());
+    return 0;
+}
+
+extern "C" void milk_core_exit(void) {}
+
+extern "C" void* milk_core_open(void) {
+    auto state = new (std::nothrow) FileState{};
+    return state;
+}
+
+extern "C" void milk_core_release(void* file_state) { delete static_cast<FileState*>(file_state); }
+
+extern "C" long milk_core_ioctl(void* file_state, unsigned int command, unsigned long argument) {
+    auto& state = *static_cast<FileState*>(file_state);
+    switch (command) {
+    case MILK_IOC_VERSION: return milk::kernel::ioctl_version(argument);
+    case MILK_IOC_CREATE_ECHO: return milk::kernel::ioctl_create_echo(state, argument);
+    case MILK_IOC_KICK: return milk::kernel::ioctl_kick(state, argument);
+    default: return -MILK_ENOTTY;
+    }
+}
+
+extern "C" int milk_core_mmap_region(void* file_state, void** region, milk_size_t* bytes) {
+    auto& state = *static_cast<FileState*>(file_state);
+    if (!state.echo) return -MILK_ENODEV;
+    *region = state.echo->region().base();
+    *bytes = state.echo->region().size();
+    return 0;
+}

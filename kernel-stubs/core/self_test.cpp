@@ -1,0 +1,77 @@
+// The self-test doubles as the proof that Boost.Hana and the runtime's
+// freestanding headers (result.hpp, slot.hpp, ring.hpp) compile and run
+// under the kernel's flags: a compile-time table of the ABI structs checked
+// by static_assert, and a run-time walk over a tuple of capacities.
+#include "self_test.hpp"
+
+#include "echo_channel.hpp"
+
+#include "milk_uapi.h"
+
+#include <milk/ring.hpp>
+#include <milk/slot.hpp>
+
+#include <boost/hana/at_key.hpp>
+#include <boost/hana/for_each.hpp>
+#include <boost/hana/integral_constant.hpp>
+#include <boost/hana/map.hpp>
+#include <boost/hana/pair.hpp>
+#include <boost/hana/size.hpp>
+#include <boost/hana/tuple.hpp>
+#include <boost/hana/type.hpp>
+
+#include <cstddef>
+#include <cstdint>
+
+namespace milk::kernel {
+namespace {
+
+namespace hana = boost::hana;
+
+// The size every user, 32-bit or 64-bit, agrees on for each ABI struct.
+constexpr auto abi_sizes = hana::make_map(
+    hana::make_pair(hana::type_c<milk_version>, hana::size_c<8>),
+    hana::make_pair(hana::type_c<milk_echo_create>, hana::size_c<40>),
+    hana::make_pair(hana::type_c<milk_channel_status>, hana::size_c<64>),
+    hana::make_pair(hana::type_c<Slot>, hana::size_c<slot_size>),
+    hana::make_pair(hana::type_c<RingHeader>, hana::size_c<2 * cache_line_size>));
+
+static_assert(hana::size(abi_sizes) == hana::size_c<5>);
+static_assert(abi_sizes[hana::type_c<milk_version>] == hana::size_c<sizeof(milk_version)>);
+static_assert(abi_sizes[hana::type_c<milk_echo_create>] == hana::size_c<sizeof(milk_echo_create)>);
+static_assert(abi_sizes[hana::type_c<milk_channel_status>] == hana::size_c<sizeof(milk_channel_status)>);
+static_assert(abi_sizes[hana::type_c<Slot>] == hana::size_c<sizeof(Slot)>);
+static_assert(abi_sizes[hana::type_c<RingHeader>] == hana::size_c<sizeof(RingHeader)>);
+
+constexpr auto probe_capacities = hana::make_tuple(hana::uint_c<MILK_ECHO_MIN_CAPACITY>, hana::uint_c<64>,
+                                                   hana::uint_c<MILK_ECHO_MAX_CAPACITY>);
+
+// Every ring of a layout starts on a cache line and the rings do not overlap.
+Result<void> check_layout(std::uint32_t capacity) {
+    auto layout = EchoLayout::compute(capacity);
+    if (!layout.ok()) return layout.error();
+    if (layout->to_kernel_ring_offset % cache_line_size != 0 || layout->from_kernel_ring_offset % cache_line_size != 0)
+        return Error{ErrorCode::InvalidArgument, "self-test: ring not cache-line aligned", capacity};
+    if (layout->from_kernel_ring_offset < layout->to_kernel_ring_offset + ring_region_bytes<Slot>(capacity))
+        return Error{ErrorCode::InvalidArgument, "self-test: rings overlap", capacity};
+    return {};
+}
+
+}  // namespace
+
+Result<int> run_self_test() {
+    int checked = 0;
+    Result<void> first_failure{};
+    hana::for_each(probe_capacities, [&](auto capacity) {
+        if (!first_failure.ok()) return;
+        if (auto result = check_layout(capacity); !result.ok()) first_failure = result.error();
+        ++checked;
+    });
+    if (!first_failure.ok()) return first_failure.error();
+    // Capacities outside the bounds must be refused, not rounded.
+    if (EchoLayout::compute(3).ok() || EchoLayout::compute(MILK_ECHO_MAX_CAPACITY * 2).ok())
+        return Error{ErrorCode::InvalidArgument, "self-test: bad capacity accepted", 0};
+    return checked;
+}
+
+}  // namespace milk::kernel

@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The boundary between the C shim (shim/milk_shim.c, the only code that
+ * includes kernel headers) and the freestanding C++ core (core/).
+ *
+ * Both sides compile this header, so it uses compiler builtin types only:
+ * kernel headers cannot be parsed as C++, and the C++ core must not see
+ * them. Nothing here is marked noreturn, because objtool checks each object
+ * alone and would see a call into another object as falling through.
+ */
+#ifndef MILK_CORE_H
+#define MILK_CORE_H
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef __SIZE_TYPE__ milk_size_t;
+
+/*
+ * errno values the core returns (negated), checked against the kernel's by
+ * BUILD_BUG_ON in the shim so the two can never drift apart.
+ */
+enum milk_errno {
+	MILK_EPERM = 1,
+	MILK_ENOMEM = 12,
+	MILK_EFAULT = 14,
+	MILK_EBUSY = 16,
+	MILK_ENODEV = 19,
+	MILK_EINVAL = 22,
+	MILK_ENOTTY = 25,
+	MILK_EPIPE = 32,
+	MILK_EPROTO = 71,
+};
+
+enum milk_log_level { MILK_LOG_ERR = 0, MILK_LOG_WARN = 1, MILK_LOG_INFO = 2 };
+
+/* --- provided by the shim, called by the core --------------------------- */
+
+/* kmalloc(GFP_KERNEL) / kfree; both counted in the live-allocation counter. */
+void *milk_shim_kmalloc(milk_size_t bytes);
+void milk_shim_kfree(void *pointer);
+/* vmalloc_user (zeroed, mappable into user space) / vfree; also counted. */
+void *milk_shim_vmalloc_user(milk_size_t bytes);
+void milk_shim_vfree(void *pointer);
+/* Allocations handed out and not yet returned. */
+long milk_shim_live_allocations(void);
+
+/* 0 on success, -MILK_EFAULT if any byte could not be copied. */
+int milk_shim_copy_from_user(void *to, unsigned long user_from, milk_size_t bytes);
+int milk_shim_copy_to_user(unsigned long user_to, const void *from, milk_size_t bytes);
+
+/* pr_err / pr_warn / pr_info of "milk: <text> (<value>)"; text is a C string. */
+void milk_shim_log(enum milk_log_level level, const char *text, long long value);
+
+/* BUG(): a broken invariant of the core (never a peer's misbehaviour). */
+void milk_shim_bug(void);
+
+/* The kernel's page size, for rounding channel regions. */
+milk_size_t milk_shim_page_size(void);
+
+/* --- provided by the core, called by the shim --------------------------- */
+
+/* Module init / exit: 0 or -errno. Run before/after the device exists. */
+int milk_core_init(void);
+void milk_core_exit(void);
+
+/* One per open file. NULL when out of memory. */
+void *milk_core_open(void);
+void milk_core_release(void *file_state);
+
+/*
+ * An ioctl on a file. The shim holds the file's mutex around every call on
+ * one file_state, so the core needs no locking of its own. Returns >= 0 or
+ * -errno.
+ */
+long milk_core_ioctl(void *file_state, unsigned int command, unsigned long argument);
+
+/*
+ * The region mmap() maps: its vmalloc_user address and size, or -errno
+ * (-MILK_ENODEV when the file has no channel yet).
+ */
+int milk_core_mmap_region(void *file_state, void **region, milk_size_t *bytes);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* MILK_CORE_H */

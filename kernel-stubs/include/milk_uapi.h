@@ -1,0 +1,95 @@
+/* SPDX-License-Identifier: (GPL-2.0 WITH Linux-syscall-note) OR MIT */
+/*
+ * The ioctl ABI of /dev/milk: the one header shared by the module's C shim
+ * (built with __KERNEL__), its freestanding C++ core and user programs.
+ *
+ * Every struct here has fixed-width fields and explicit padding, so its
+ * layout is the same for the kernel, for C++ and for a 32-bit or 64-bit
+ * user: nothing depends on the ABI of `long` or of pointers.
+ *
+ * The channel region of an echo channel (MILK_IOC_CREATE_ECHO) is mapped by
+ * mmap(fd, offset 0, region_bytes). It holds, at the offsets the ioctl
+ * reports:
+ *
+ *   status_offset           struct milk_channel_status, written only by the
+ *                           kernel (user space may scribble on it; the kernel
+ *                           never reads it back)
+ *   to_kernel_ring_offset   a milk::RingHeader + ring_capacity milk::Slot:
+ *                           produced by user space, consumed by the kernel
+ *   from_kernel_ring_offset the same layout: produced by the kernel,
+ *                           consumed by user space
+ *
+ * The ring layout is userland/include/milk/ring.hpp's (producer index at +0,
+ * consumer index at +64, elements from +128) and the element is slot.hpp's
+ * 64-byte Slot, so user space drives the rings with milk::RingProducer /
+ * milk::RingConsumer unchanged.
+ */
+#ifndef MILK_UAPI_H
+#define MILK_UAPI_H
+
+#ifdef __KERNEL__
+#include <linux/ioctl.h>
+#include <linux/types.h>
+typedef __u32 milk_u32;
+typedef __u64 milk_u64;
+typedef __s64 milk_s64;
+#else
+#include <linux/ioctl.h>
+#include <stdint.h>
+typedef uint32_t milk_u32;
+typedef uint64_t milk_u64;
+typedef int64_t milk_s64;
+#endif
+
+/* Bumped on every incompatible change of anything in this file. */
+#define MILK_ABI_VERSION 1u
+
+#define MILK_DEVICE_NAME "milk"
+
+/* Ring capacity bounds of an echo channel (slots, powers of two). */
+#define MILK_ECHO_MIN_CAPACITY 2u
+#define MILK_ECHO_MAX_CAPACITY 4096u
+
+struct milk_version {
+	milk_u32 abi_version; /* out: MILK_ABI_VERSION */
+	milk_u32 reserved;    /* out: 0 */
+};
+
+struct milk_echo_create {
+	milk_u32 ring_capacity;           /* in: slots per direction, power of two */
+	milk_u32 flags;                   /* in: must be 0 */
+	milk_u64 region_bytes;            /* out: bytes to mmap at offset 0 */
+	milk_u64 status_offset;           /* out */
+	milk_u64 to_kernel_ring_offset;   /* out */
+	milk_u64 from_kernel_ring_offset; /* out */
+};
+
+/*
+ * Why the kernel closed a channel. `reason` is a milk::ErrorCode value (0
+ * while open); it is written before `closed` is set to 1.
+ */
+struct milk_channel_status {
+	milk_u32 closed;
+	milk_u32 reason;
+	milk_s64 detail;
+	milk_u64 reserved[6];
+};
+
+#define MILK_IOC_MAGIC 0xb7
+
+/* Fills struct milk_version. */
+#define MILK_IOC_VERSION _IOR(MILK_IOC_MAGIC, 0x01, struct milk_version)
+/* Creates this fd's echo channel (one per fd); EBUSY if it has one. */
+#define MILK_IOC_CREATE_ECHO _IOWR(MILK_IOC_MAGIC, 0x02, struct milk_echo_create)
+/*
+ * The doorbell: the kernel echoes what the to-kernel ring holds onto the
+ * from-kernel ring, as far as space allows. The argument must be 0.
+ * Returns the number of slots echoed, or -1 with errno:
+ *   ENODEV  no channel was created on this fd
+ *   EPROTO  this kick found a violation (corrupt index, invalid slot);
+ *           the channel is now closed and its status says why
+ *   EPIPE   the channel was already closed
+ */
+#define MILK_IOC_KICK _IO(MILK_IOC_MAGIC, 0x03)
+
+#endif /* MILK_UAPI_H */

@@ -1,0 +1,245 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * milk.ko's C shim: the only code of the module that includes kernel
+ * headers. It registers /dev/milk, keeps a mutex per open file, counts
+ * allocations, and wraps the kernel calls the C++ core needs as plain
+ * extern "C" functions (include/milk_core.h). All policy lives in the core.
+ */
+#include <linux/atomic.h>
+#include <linux/build_bug.h>
+#include <linux/errno.h>
+#include <linux/fs.h>
+#include <linux/miscdevice.h>
+#include <linux/mm.h>
+#include <linux/module.h>
+#include <linux/mutex.h>
+#include <linux/printk.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+#include <linux/vmalloc.h>
+
+#include "milk_core.h"
+#include "milk_uapi.h"
+
+MODULE_LICENSE("GPL");
+MODULE_DESCRIPTION("milk: session-typed channels between processes and kernel components");
+MODULE_VERSION("0.1.0");
+
+/*
+ * Every kmalloc and vmalloc the module makes goes through this file, so one
+ * counter tells at unload whether anything leaked.
+ */
+static atomic_long_t milk_live_allocations = ATOMIC_LONG_INIT(0);
+
+void *milk_shim_kmalloc(milk_size_t bytes)
+{
+	void *pointer = kmalloc(bytes, GFP_KERNEL);
+
+	if (pointer)
+		atomic_long_inc(&milk_live_allocations);
+	return pointer;
+}
+
+void milk_shim_kfree(void *pointer)
+{
+	if (!pointer)
+		return;
+	atomic_long_dec(&milk_live_allocations);
+	kfree(pointer);
+}
+
+void *milk_shim_vmalloc_user(milk_size_t bytes)
+{
+	void *pointer = vmalloc_user(bytes);
+
+	if (pointer)
+		atomic_long_inc(&milk_live_allocations);
+	return pointer;
+}
+
+void milk_shim_vfree(void *pointer)
+{
+	if (!pointer)
+		return;
+	atomic_long_dec(&milk_live_allocations);
+	vfree(pointer);
+}
+
+long milk_shim_live_allocations(void)
+{
+	return atomic_long_read(&milk_live_allocations);
+}
+
+int milk_shim_copy_from_user(void *to, unsigned long user_from, milk_size_t bytes)
+{
+	return copy_from_user(to, (const void __user *)user_from, bytes) ? -EFAULT : 0;
+}
+
+int milk_shim_copy_to_user(unsigned long user_to, const void *from, milk_size_t bytes)
+{
+	return copy_to_user((void __user *)user_to, from, bytes) ? -EFAULT : 0;
+}
+
+/*
+ * Warnings and information are rate-limited: most of them report a peer's
+ * misbehaviour, and a hostile process must not be able to flood the log.
+ */
+void milk_shim_log(enum milk_log_level level, const char *text, long long value)
+{
+	switch (level) {
+	case MILK_LOG_ERR:
+		pr_err("milk: %s (%lld)\n", text, value);
+		break;
+	case MILK_LOG_WARN:
+		pr_warn_ratelimited("milk: %s (%lld)\n", text, value);
+		break;
+	default:
+		pr_info_ratelimited("milk: %s (%lld)\n", text, value);
+		break;
+	}
+}
+
+void milk_shim_bug(void)
+{
+	BUG();
+}
+
+milk_size_t milk_shim_page_size(void)
+{
+	return PAGE_SIZE;
+}
+
+/* What an open /dev/milk holds: the lock and the core's state. */
+struct milk_file {
+	struct mutex lock;
+	void *core;
+};
+
+static int milk_open(struct inode *inode, struct file *file)
+{
+	struct milk_file *state = milk_shim_kmalloc(sizeof(*state));
+
+	if (!state)
+		return -ENOMEM;
+	mutex_init(&state->lock);
+	state->core = milk_core_open();
+	if (!state->core) {
+		milk_shim_kfree(state);
+		return -ENOMEM;
+	}
+	file->private_data = state;
+	return 0;
+}
+
+/*
+ * Runs when the last reference to the file goes: close() of the last fd and
+ * munmap() of the last mapping (a mapping holds the file), so the region is
+ * never freed under a live mapping.
+ */
+static int milk_release(struct inode *inode, struct file *file)
+{
+	struct milk_file *state = file->private_data;
+
+	milk_core_release(state->core);
+	mutex_destroy(&state->lock);
+	milk_shim_kfree(state);
+	return 0;
+}
+
+static long milk_ioctl(struct file *file, unsigned int command, unsigned long argument)
+{
+	struct milk_file *state = file->private_data;
+	long result;
+
+	if (mutex_lock_interruptible(&state->lock))
+		return -ERESTARTSYS;
+	result = milk_core_ioctl(state->core, command, argument);
+	mutex_unlock(&state->lock);
+	return result;
+}
+
+static int milk_mmap(struct file *file, struct vm_area_struct *vma)
+{
+	struct milk_file *state = file->private_data;
+	void *region = NULL;
+	milk_size_t bytes = 0;
+	int result;
+
+	mutex_lock(&state->lock);
+	result = milk_core_mmap_region(state->core, &region, &bytes);
+	if (result == 0) {
+		/*
+		 * Only the whole region from offset 0: a partial or offset
+		 * mapping has no use, and refusing it keeps the rule simple.
+		 * remap_vmalloc_range() checks the size against the area and
+		 * marks the mapping VM_DONTEXPAND, so mremap cannot grow it.
+		 */
+		if (vma->vm_pgoff != 0 || vma->vm_end - vma->vm_start != bytes)
+			result = -EINVAL;
+		else
+			result = remap_vmalloc_range(vma, region, 0);
+	}
+	mutex_unlock(&state->lock);
+	return result;
+}
+
+static const struct file_operations milk_fops = {
+	.owner = THIS_MODULE,
+	.open = milk_open,
+	.release = milk_release,
+	.unlocked_ioctl = milk_ioctl,
+	.compat_ioctl = compat_ptr_ioctl,
+	.mmap = milk_mmap,
+	.llseek = noop_llseek,
+};
+
+static struct miscdevice milk_device = {
+	.minor = MISC_DYNAMIC_MINOR,
+	.name = MILK_DEVICE_NAME,
+	.fops = &milk_fops,
+	.mode = 0666,
+};
+
+static int __init milk_init(void)
+{
+	int result;
+
+	BUILD_BUG_ON(MILK_EPERM != EPERM);
+	BUILD_BUG_ON(MILK_ENOMEM != ENOMEM);
+	BUILD_BUG_ON(MILK_EFAULT != EFAULT);
+	BUILD_BUG_ON(MILK_EBUSY != EBUSY);
+	BUILD_BUG_ON(MILK_ENODEV != ENODEV);
+	BUILD_BUG_ON(MILK_EINVAL != EINVAL);
+	BUILD_BUG_ON(MILK_ENOTTY != ENOTTY);
+	BUILD_BUG_ON(MILK_EPIPE != EPIPE);
+	BUILD_BUG_ON(MILK_EPROTO != EPROTO);
+	BUILD_BUG_ON(sizeof(struct milk_channel_status) != 64);
+
+	result = milk_core_init();
+	if (result)
+		return result;
+	result = misc_register(&milk_device);
+	if (result) {
+		milk_core_exit();
+		return result;
+	}
+	pr_info("milk: loaded, ABI %u\n", MILK_ABI_VERSION);
+	return 0;
+}
+
+static void __exit milk_exit(void)
+{
+	long leaked;
+
+	/* No file can be open here: each holds a reference to the module. */
+	misc_deregister(&milk_device);
+	milk_core_exit();
+	leaked = atomic_long_read(&milk_live_allocations);
+	if (leaked)
+		pr_err("milk: leak: %ld allocations\n", leaked);
+	else
+		pr_info("milk: unloaded cleanly\n");
+}
+
+module_init(milk_init);
+module_exit(milk_exit);

@@ -1,0 +1,346 @@
+// The Promela emitter: the text it writes, and, where SPIN is installed, that
+// SPIN checks the same three properties as milkc's own model checker and
+// comes to the same verdict on good contracts and on broken ones.
+#include "backend_test_util.hpp"
+#include "emit.hpp"
+#include "model_check.hpp"
+
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace {
+
+using milkc::DiagnosticCode;
+using milkc::test::checked;
+using milkc::test::quote;
+using milkc::test::run;
+using milkc::test::TempDir;
+using milkc::test::unchecked;
+
+const milkc::EmitContext context{"test.contract", "9.9.9"};
+
+std::string read_text(const std::filesystem::path& path) {
+    std::ifstream stream(path, std::ios::binary);
+    std::stringstream text;
+    text << stream.rdbuf();
+    return text.str();
+}
+
+bool spin_available() {
+    static const bool available = milkc::test::have_program("spin") && milkc::test::have_program("cc");
+    return available;
+}
+
+// What pan said about one model.
+struct SpinVerdict {
+    int errors = -1;
+    bool invalid_end_state = false;  // pan's word for a deadlock
+    bool assertion_violated = false;  // our encoding of an unspecified reception
+    // Per proctype, the `at = N` statements pan never reached: the states
+    // that process never enters.
+    std::map<std::string, std::set<std::string>> unreached_states;
+    std::string output;
+};
+
+// spin -a, cc, ./pan on `model`, restricted to `contract` (MILK_ONLY) when
+// given. -DSAFETY: only safety properties are asked, which also compiles
+// faster; -w18: a small hash table suffices for contracts.
+SpinVerdict verify_with_spin(const std::string& model, const std::string& contract = {},
+                             const std::string& extra_defines = {}) {
+    TempDir dir;
+    dir.write("model.pml", model);
+    std::string defines = extra_defines;
+    if (!contract.empty()) defines += " -DMILK_ONLY -DMILK_ONLY_" + contract;
+    std::string cd = "cd " + quote(dir.path()) + " && ";
+    milkc::test::CommandResult generated = run(cd + "spin" + defines + " -a model.pml");
+    INFO(generated.output);
+    REQUIRE(generated.status == 0);
+    milkc::test::CommandResult compiled = run(cd + "cc -O0 -w -DSAFETY -o pan pan.c");
+    INFO(compiled.output);
+    REQUIRE(compiled.status == 0);
+    milkc::test::CommandResult searched = run(cd + "./pan -w18");
+
+    SpinVerdict verdict;
+    verdict.output = searched.output;
+    std::istringstream lines(searched.output);
+    std::string line;
+    std::string proctype;
+    while (std::getline(lines, line)) {
+        std::size_t errors = line.find("errors: ");
+        if (errors != std::string::npos) verdict.errors = std::stoi(line.substr(errors + 8));
+        // The error lines are "pan:1: invalid end state (at depth 7)" and
+        // "pan:1: assertion violated 0 (at depth 9)"; the summary's option
+        // list ("invalid end states +") must not count.
+        if (line.rfind("pan:", 0) == 0) {
+            if (line.find(": invalid end state") != std::string::npos) verdict.invalid_end_state = true;
+            if (line.find(": assertion violated") != std::string::npos) verdict.assertion_violated = true;
+        }
+        const std::string header = "unreached in proctype ";
+        if (line.rfind(header, 0) == 0) {
+            proctype = line.substr(header.size());
+            verdict.unreached_states[proctype];
+            continue;
+        }
+        if (!proctype.empty() && !line.empty() && line[0] == '\t') {
+            std::size_t at = line.find("\"at = ");
+            if (at != std::string::npos) {
+                std::size_t end = line.find('"', at + 1);
+                verdict.unreached_states[proctype].insert(line.substr(at + 1, end - at - 1));
+            }
+            continue;
+        }
+        proctype.clear();
+    }
+    return verdict;
+}
+
+std::vector<std::string> codes_of(const milkc::DiagnosticSink& sink) {
+    std::vector<std::string> codes;
+    for (const milkc::Diagnostic& diagnostic : sink.diagnostics()) codes.push_back(milkc::code_string(diagnostic.code));
+    return codes;
+}
+
+bool has_code(const milkc::DiagnosticSink& sink, DiagnosticCode code) {
+    for (const milkc::Diagnostic& diagnostic : sink.diagnostics()) {
+        if (diagnostic.code == code) return true;
+    }
+    return false;
+}
+
+const char* const ping_pong = R"(package demo.ping;
+contract PingPong {
+  message Ping(u32 seq);
+  message Pong(u32 seq);
+  message Bye();
+  initial state Idle {
+    send Ping -> Waiting;
+    send Bye -> end;
+  }
+  state Waiting {
+    recv Pong -> Idle;
+  }
+}
+)";
+
+}  // namespace
+
+TEST_CASE("the Promela model has the banner, the messages and one process per side") {
+    auto parsed = checked(ping_pong);
+    std::string model = milkc::emit_promela(*parsed->file, context);
+    CHECK(model.rfind("/* Generated by milkc 9.9.9 from test.contract. Do not edit. */\n", 0) == 0);
+    CHECK(model.find("    PingPong_Ping,\n    PingPong_Pong,\n    PingPong_Bye\n};") != std::string::npos);
+    CHECK(model.find("chan to_server_PingPong = [MILK_QUEUE_BOUND] of { mtype };") != std::string::npos);
+    CHECK(model.find("active proctype client_PingPong()") != std::string::npos);
+    CHECK(model.find("active proctype server_PingPong()") != std::string::npos);
+    // The client sends Ping in Idle; the server receives it there.
+    CHECK(model.find(":: to_server_PingPong!PingPong_Ping -> goto state_Waiting") != std::string::npos);
+    CHECK(model.find(":: to_server_PingPong?PingPong_Ping -> goto state_Waiting") != std::string::npos);
+    // What the server cannot take in Idle leads to the assertion.
+    CHECK(model.find(":: to_server_PingPong?[PingPong_Pong] -> goto unspecified") != std::string::npos);
+    CHECK(model.find("end_closed:") != std::string::npos);
+    CHECK(model == milkc::emit_promela(*parsed->file, context));
+}
+
+TEST_CASE("the model's default queue bound is the model checker's") {
+    auto parsed = checked(ping_pong);
+    std::string model = milkc::emit_promela(*parsed->file, context);
+    std::string define = "#define MILK_QUEUE_BOUND " + std::to_string(milkc::ModelCheckOptions{}.queue_bound) + "\n";
+    CHECK(model.find(define) != std::string::npos);
+}
+
+TEST_CASE("doc comments cannot end the Promela comment early") {
+    const char* const sneaky = R"(package demo.sneaky;
+// Closing */ here would end a block comment.
+contract Sneaky {
+  message M();
+  initial state A { send M -> end; }
+}
+)";
+    auto parsed = checked(sneaky);
+    std::string model = milkc::emit_promela(*parsed->file, context);
+    CHECK(model.find("Closing * / here") != std::string::npos);
+    CHECK(model.find("Closing */") == std::string::npos);
+}
+
+TEST_CASE("SPIN finds no error in the good contracts and reaches every state") {
+    if (!spin_available()) {
+        MESSAGE("spin or cc not installed: SPIN agreement not tested");
+        return;
+    }
+    std::vector<std::filesystem::path> files;
+    for (const auto& entry : std::filesystem::directory_iterator(MILK_SOURCE_DIR "/contracts/testdata/good")) {
+        if (entry.path().extension() == ".contract") files.push_back(entry.path());
+    }
+    std::sort(files.begin(), files.end());
+    REQUIRE(!files.empty());
+    for (const std::filesystem::path& path : files) {
+        auto parsed = checked(read_text(path), path.filename().string());
+        std::string model = milkc::emit_promela(*parsed->file, context);
+        for (const milkc::ContractDecl& contract : parsed->file->contracts) {
+            CAPTURE(path.filename().string());
+            CAPTURE(contract.name);
+            milkc::ModelCheckReport report = milkc::model_check(contract, parsed->sink);
+            CHECK(report.ok);
+            SpinVerdict verdict = verify_with_spin(model, contract.name);
+            INFO(verdict.output);
+            CHECK(verdict.errors == 0);
+            CHECK(verdict.unreached_states["client_" + contract.name].empty());
+            CHECK(verdict.unreached_states["server_" + contract.name].empty());
+        }
+    }
+}
+
+TEST_CASE("SPIN and milkc agree on a deadlock") {
+    if (!spin_available()) {
+        MESSAGE("spin or cc not installed: SPIN agreement not tested");
+        return;
+    }
+    const char* const stuck = R"(package demo.stuck;
+contract Stuck {
+  message Go();
+  initial state Idle { send Go -> Stuck; }
+  state Stuck { }
+}
+)";
+    auto parsed = checked(stuck);
+    milkc::ModelCheckReport report = milkc::model_check(parsed->file->contracts.front(), parsed->sink);
+    CHECK_FALSE(report.ok);
+    CHECK(codes_of(parsed->sink) == std::vector<std::string>{"E0050"});
+    SpinVerdict verdict = verify_with_spin(milkc::emit_promela(*parsed->file, context));
+    INFO(verdict.output);
+    CHECK(verdict.errors == 1);
+    CHECK(verdict.invalid_end_state);
+    CHECK_FALSE(verdict.assertion_violated);
+}
+
+TEST_CASE("SPIN and milkc agree on unspecified receptions") {
+    if (!spin_available()) {
+        MESSAGE("spin or cc not installed: SPIN agreement not tested");
+        return;
+    }
+    // A race in a mixed state, and a message that arrives after `end`.
+    const std::vector<std::string> cases = {
+        R"(package demo.race;
+contract Race {
+  message X();
+  message Y();
+  message Z();
+  initial state A {
+    send X -> B;
+    recv Y -> C;
+  }
+  state B { recv Z -> end; }
+  state C { recv Z -> end; }
+}
+)",
+        R"(package demo.late;
+contract Late {
+  message X();
+  message Y();
+  initial state A {
+    send X -> end;
+    recv Y -> end;
+  }
+}
+)"};
+    for (const std::string& text : cases) {
+        auto parsed = unchecked(text);
+        milkc::ModelCheckReport report = milkc::model_check(parsed->file->contracts.front(), parsed->sink);
+        INFO(parsed->sink.render());
+        CHECK_FALSE(report.ok);
+        CHECK(has_code(parsed->sink, DiagnosticCode::UnspecifiedReception));
+        CHECK_FALSE(has_code(parsed->sink, DiagnosticCode::Deadlock));
+        SpinVerdict verdict = verify_with_spin(milkc::emit_promela(*parsed->file, context));
+        INFO(verdict.output);
+        CHECK(verdict.errors == 1);
+        CHECK(verdict.assertion_violated);
+        CHECK_FALSE(verdict.invalid_end_state);
+    }
+}
+
+TEST_CASE("SPIN and milkc agree that crossing messages both sides expect are fine") {
+    if (!spin_available()) {
+        MESSAGE("spin or cc not installed: SPIN agreement not tested");
+        return;
+    }
+    const char* const crossing = R"(package demo.cross;
+contract Crossing {
+  message X();
+  message Y();
+  message Q();
+  initial state A {
+    send X -> B;
+    recv Y -> C;
+  }
+  state B { recv Y -> D; }
+  state C { send X -> D; }
+  state D { recv Q -> end; }
+}
+)";
+    auto parsed = unchecked(crossing);
+    milkc::ModelCheckReport report = milkc::model_check(parsed->file->contracts.front(), parsed->sink);
+    CHECK(report.ok);
+    SpinVerdict verdict = verify_with_spin(milkc::emit_promela(*parsed->file, context));
+    INFO(verdict.output);
+    CHECK(verdict.errors == 0);
+    CHECK(verdict.unreached_states["client_Crossing"].empty());
+    CHECK(verdict.unreached_states["server_Crossing"].empty());
+}
+
+TEST_CASE("SPIN and milkc agree on an unreachable state") {
+    if (!spin_available()) {
+        MESSAGE("spin or cc not installed: SPIN agreement not tested");
+        return;
+    }
+    const char* const island = R"(package demo.island;
+contract Island {
+  message X();
+  initial state A { send X -> end; }
+  state Lost { send X -> end; }
+}
+)";
+    auto parsed = unchecked(island);
+    milkc::ModelCheckReport report = milkc::model_check(parsed->file->contracts.front(), parsed->sink);
+    CHECK_FALSE(report.ok);
+    CHECK(codes_of(parsed->sink) == std::vector<std::string>{"E0031"});
+    SpinVerdict verdict = verify_with_spin(milkc::emit_promela(*parsed->file, context));
+    INFO(verdict.output);
+    CHECK(verdict.errors == 0);
+    // Lost is state 1: neither process ever executes its `at = 1`.
+    CHECK(verdict.unreached_states["client_Island"] == std::set<std::string>{"at = 1"});
+    CHECK(verdict.unreached_states["server_Island"] == std::set<std::string>{"at = 1"});
+}
+
+TEST_CASE("the queue bound can be set for SPIN as for milkc") {
+    if (!spin_available()) {
+        MESSAGE("spin or cc not installed: SPIN agreement not tested");
+        return;
+    }
+    const char* const burst = R"(package demo.burst;
+contract Burst {
+  message Item();
+  message Done();
+  initial state A { send Item -> B; }
+  state B { send Item -> C; }
+  state C { send Item -> D; }
+  state D { recv Done -> end; }
+}
+)";
+    auto parsed = checked(burst);
+    std::string model = milkc::emit_promela(*parsed->file, context);
+    for (const char* bound : {"1", "3"}) {
+        CAPTURE(bound);
+        SpinVerdict verdict = verify_with_spin(model, {}, std::string(" -DMILK_QUEUE_BOUND=") + bound);
+        INFO(verdict.output);
+        CHECK(verdict.errors == 0);
+        CHECK(verdict.unreached_states["client_Burst"].empty());
+    }
+}

@@ -1,0 +1,207 @@
+#!/usr/bin/env bash
+# Boots the kernel milk.ko was built for in QEMU with a small initramfs
+# (busybox-static, milk.ko, the test programs), loads the module, runs every
+# test program, unloads the module, and reads the verdict off the serial
+# console.
+#
+#   run-vm-tests.sh --module build/kernel-stubs/kbuild/milk.ko --work DIR \
+#                   [--timeout SECONDS] [--accel auto|tcg|kvm] PROGRAM...
+#
+# A program passes when it exits 0. The run fails on: a missing
+# "MILK-TEST <name> PASS" line, a missing "MILK-VM-DONE", the module not
+# loading or unloading, a "milk: leak:" line or no "milk: unloaded cleanly",
+# any Oops / BUG: / WARNING: / Kernel panic / general protection fault on
+# the console, or the timeout. The whole console log stays in DIR/serial.log.
+#
+# Acceleration: TCG (software emulation) is the default and always works.
+# With --accel auto (the default) KVM is used only if a probe boot under KVM
+# succeeds; the probe's answer is cached in DIR/kvm-probe.
+set -euo pipefail
+
+module=""
+work=""
+timeout_seconds=110
+accel=auto
+programs=()
+while (($#)); do
+    case "$1" in
+    --module) module=$2; shift 2 ;;
+    --work) work=$2; shift 2 ;;
+    --timeout) timeout_seconds=$2; shift 2 ;;
+    --accel) accel=$2; shift 2 ;;
+    -h | --help) sed -n '2,20p' "$0"; exit 0 ;;
+    -*) echo "run-vm-tests: unknown option $1" >&2; exit 2 ;;
+    *) programs+=("$1"); shift ;;
+    esac
+done
+[[ -n $module && -n $work && ${#programs[@]} -gt 0 ]] || {
+    echo "usage: run-vm-tests.sh --module milk.ko --work DIR [--timeout S] [--accel auto|tcg|kvm] PROGRAM..." >&2
+    exit 2
+}
+[[ -f $module ]] || { echo "run-vm-tests: no module at $module (build the milk_ko target)" >&2; exit 2; }
+
+fail() { echo "run-vm-tests: FAIL: $*" >&2; exit 1; }
+need() { command -v "$1" >/dev/null || fail "$1 not found (package: $2)"; }
+need qemu-system-x86_64 qemu-system-x86
+need cpio cpio
+need xz xz-utils
+
+started=$(date +%s.%N)
+mkdir -p "$work"
+work=$(cd "$work" && pwd)
+
+# The kernel to boot is the one the module was built for: its vermagic
+# starts with the release. Never a hard-coded release.
+release=$(modinfo -F vermagic "$module" 2>/dev/null | awk '{print $1}') || true
+if [[ -z $release ]]; then
+    release=$(strings "$module" | sed -n 's/^vermagic=\([^ ]*\).*/\1/p' | head -n1)
+fi
+[[ -n $release ]] || fail "cannot read the kernel release from $module's vermagic"
+vmlinuz=/boot/vmlinuz-$release
+[[ -r $vmlinuz ]] || fail "$vmlinuz is missing or unreadable (package linux-image-$release)"
+
+busybox=$(command -v busybox || true)
+for candidate in /bin/busybox /usr/bin/busybox "$busybox"; do
+    if [[ -n $candidate && -x $candidate ]] && ! ldd "$candidate" >/dev/null 2>&1; then
+        busybox=$candidate
+        break
+    fi
+done
+[[ -n $busybox ]] && ! ldd "$busybox" >/dev/null 2>&1 || fail "no statically linked busybox (package busybox-static)"
+
+# The vmlinux inside the vmlinuz, booted through its PVH entry, skips the
+# decompressor, which is slow under emulation (about half the boot). Found
+# as scripts/extract-vmlinux does: the first xz stream in the image.
+kernel=$work/vmlinux-$release
+if [[ ! -s $kernel || $kernel -ot $vmlinuz ]]; then
+    rm -f "$kernel"
+    offset=$(LC_ALL=C grep -obUaP '\xfd7zXZ\x00' "$vmlinuz" | head -n1 | cut -d: -f1 || true)
+    if [[ -n $offset ]]; then
+        tail -c +$((offset + 1)) "$vmlinuz" | xz -dcq --single-stream >"$kernel.tmp" 2>/dev/null || true
+        if [[ $(head -c4 "$kernel.tmp" | od -An -c | tr -d ' ') == 177ELF ]] &&
+            readelf -n "$kernel.tmp" 2>/dev/null | grep -q 'Xen'; then
+            mv "$kernel.tmp" "$kernel"
+        fi
+    fi
+    rm -f "$kernel.tmp"
+fi
+if [[ ! -s $kernel ]]; then
+    echo "run-vm-tests: no PVH vmlinux in $vmlinuz; booting the compressed image (slower)"
+    kernel=$vmlinuz
+fi
+
+# The initramfs: uncompressed, since unpacking is cheaper than emulated
+# decompression.
+root=$work/initramfs
+rm -rf "$root"
+mkdir -p "$root"/{bin,dev,proc,sys,tmp,tests}
+cp "$busybox" "$root/bin/busybox"
+cp "$module" "$root/milk.ko"
+names=()
+for program in "${programs[@]}"; do
+    [[ -x $program ]] || fail "test program $program is missing"
+    ldd "$program" >/dev/null 2>&1 && fail "test program $program is not statically linked"
+    name=$(basename "$program")
+    cp "$program" "$root/tests/$name"
+    names+=("$name")
+done
+cat >"$root/init" <<'EOF'
+#!/bin/busybox sh
+/bin/busybox --install -s /bin
+export PATH=/bin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+echo "MILK-VM-BOOTED $(uname -r)"
+if insmod /milk.ko; then
+    echo "MILK-INSMOD OK"
+    for test in /tests/*; do
+        name=${test##*/}
+        echo "MILK-RUN $name"
+        if "$test" >/tmp/out 2>&1; then verdict=PASS; else verdict="FAIL (exit $?)"; fi
+        sed "s/^/  $name: /" /tmp/out
+        echo "MILK-TEST $name $verdict"
+    done
+    if rmmod milk; then echo "MILK-RMMOD OK"; else echo "MILK-RMMOD FAIL"; fi
+else
+    echo "MILK-INSMOD FAIL"
+fi
+dmesg | grep 'milk' | sed 's/^/MILK-DMESG /'
+echo "MILK-VM-DONE"
+poweroff -f
+EOF
+chmod +x "$root/init"
+(cd "$root" && find . -print0 | cpio --null -o -H newc --quiet) >"$work/initramfs.cpio"
+
+common=(-nographic -no-reboot -serial stdio -monitor none -net none -m 512 -smp 2
+    -kernel "$kernel" -append "console=ttyS0 panic=-1 oops=panic")
+
+# KVM only where it really boots this kernel (on some hosts /dev/kvm is a
+# paravirtualised KVM that cannot run a stock kernel). The probe boots the
+# real initramfs with an init that only says hello.
+if [[ $accel == auto ]]; then
+    accel=tcg
+    if [[ -r /dev/kvm && -w /dev/kvm ]]; then
+        if [[ ! -f $work/kvm-probe ]]; then
+            probe=$work/probe
+            rm -rf "$probe" && mkdir -p "$probe/bin"
+            cp "$busybox" "$probe/bin/busybox"
+            printf '#!/bin/busybox sh\n/bin/busybox echo MILK-KVM-PROBE-OK\n/bin/busybox poweroff -f\n' >"$probe/init"
+            chmod +x "$probe/init"
+            (cd "$probe" && find . -print0 | cpio --null -o -H newc --quiet) >"$work/probe.cpio"
+            if timeout -k 2 20 qemu-system-x86_64 -accel kvm -cpu host "${common[@]}" -initrd "$work/probe.cpio" \
+                </dev/null 2>&1 | grep -q MILK-KVM-PROBE-OK; then
+                echo kvm >"$work/kvm-probe"
+            else
+                echo tcg >"$work/kvm-probe"
+            fi
+        fi
+        accel=$(cat "$work/kvm-probe")
+    fi
+fi
+case $accel in
+kvm) cpu=(-accel kvm -cpu host) ;;
+tcg) cpu=(-accel tcg -cpu max) ;;
+*) fail "unknown --accel $accel" ;;
+esac
+
+log=$work/serial.log
+echo "run-vm-tests: booting $release ($(basename "$kernel"), $accel) with ${#names[@]} test programs; log: $log"
+boot_started=$(date +%s.%N)
+set +e
+timeout -k 5 "$timeout_seconds" qemu-system-x86_64 "${cpu[@]}" "${common[@]}" -initrd "$work/initramfs.cpio" \
+    </dev/null >"$log" 2>&1
+qemu_status=$?
+set -e
+boot_ended=$(date +%s.%N)
+# The console uses CRLF line ends.
+sed -i 's/\r$//' "$log"
+
+grep -E '^(MILK-|  [a-z_]+: )' "$log" | grep -v '^MILK-RUN ' || true
+
+problems=()
+[[ $qemu_status -eq 124 || $qemu_status -eq 137 ]] && problems+=("timed out after ${timeout_seconds}s")
+grep -q '^MILK-INSMOD OK' "$log" || problems+=("milk.ko did not load")
+for name in "${names[@]}"; do
+    grep -qx "MILK-TEST $name PASS" "$log" || problems+=("no PASS line for $name")
+done
+grep -q '^MILK-RMMOD OK' "$log" || problems+=("milk.ko did not unload")
+grep -q 'milk: leak:' "$log" && problems+=("allocations leaked: $(grep -o 'milk: leak:.*' "$log" | head -n1)")
+grep -q 'milk: unloaded cleanly' "$log" || problems+=("no 'milk: unloaded cleanly' line")
+for pattern in 'Oops' 'BUG:' 'WARNING:' 'Kernel panic' 'general protection fault'; do
+    if grep -q -- "$pattern" "$log"; then
+        problems+=("console shows '$pattern': $(grep -m1 -- "$pattern" "$log")")
+    fi
+done
+grep -q '^MILK-VM-DONE' "$log" || problems+=("no MILK-VM-DONE line")
+
+ended=$(date +%s.%N)
+awk -v b0="$boot_started" -v b1="$boot_ended" -v t0="$started" -v t1="$ended" \
+    'BEGIN { printf "run-vm-tests: VM %.1fs (boot to power-off), total %.1fs\n", b1 - b0, t1 - t0 }'
+if ((${#problems[@]})); then
+    for problem in "${problems[@]}"; do echo "run-vm-tests: FAIL: $problem" >&2; done
+    echo "run-vm-tests: last console lines:" >&2
+    tail -n 40 "$log" >&2
+    exit 1
+fi
+echo "run-vm-tests: PASS (${#names[@]} tests)"

@@ -1,0 +1,86 @@
+// milk::RegionTransport: one end of a channel whose state lives in a shared
+// region laid out by ChannelRegionLayout.
+//
+// It is the whole data path of a channel: two message rings (one per
+// direction), four doorbells, the closed flags, and this side's view of the
+// exchange heap. The inproc transport puts two of these over one anonymous
+// region; the process transport puts one in each process over a memfd.
+// Nothing it keeps in the region is a pointer, and everything it reads from
+// the region that the peer writes (indices, closed flag, close reason,
+// returned handles) is checked before use.
+#pragma once
+
+#include "channel_region.hpp"
+#include "doorbell.hpp"
+#include "exchange_heap.hpp"
+#include "region.hpp"
+#include "ring.hpp"
+#include "transport.hpp"
+
+#include <memory>
+
+namespace milk {
+
+class RegionTransport final : public Transport {
+    struct PassKey {
+        explicit PassKey() = default;
+    };
+
+public:
+    // Fills a fresh region with an empty channel (indices zero, both sides
+    // open, doorbells awake). Only the creator calls it, before any side
+    // attaches.
+    static void initialise(Region& region, const ChannelRegionLayout& layout);
+
+    // Attaches side `side` to an initialised region.
+    [[nodiscard]] static Result<std::unique_ptr<RegionTransport>> try_create(std::shared_ptr<Region> region,
+                                                                           const ChannelRegionLayout& layout,
+                                                                           ChannelSide side, WaitPolicy policy);
+
+    RegionTransport(PassKey, std::shared_ptr<Region> region, ChannelSide side, ChannelControl* control,
+                    const RingProducer<Slot>& out, const RingConsumer<Slot>& in, std::shared_ptr<ExchangeHeapSide> heap,
+                    WaitPolicy policy);
+    RegionTransport(const RegionTransport&) = delete;
+    RegionTransport& operator=(const RegionTransport&) = delete;
+    ~RegionTransport() override;
+
+    [[nodiscard]] Result<void> send(const Slot& slot) override;
+    [[nodiscard]] Result<void> send_batch(std::span<const Slot> slots) override;
+    // A deadline that has already passed when receive is called makes it a
+    // poll: WouldBlock when empty. One that passes while waiting: TimedOut.
+    [[nodiscard]] Result<Slot> receive(Deadline deadline) override;
+    [[nodiscard]] Result<Buffer> allocate(std::size_t size) override;
+    [[nodiscard]] Result<WireBytes> export_buffer(Buffer&& buffer) override;
+    [[nodiscard]] Result<Buffer> import_buffer(WireBytes wire) override;
+    void close(const Error* reason) noexcept override;
+
+    // Whether the peer has announced that it sleeps waiting for our next
+    // message, or for room in its full outgoing ring. Diagnostics: tests use
+    // them to know that a receive or a send really blocked.
+    [[nodiscard]] bool peer_waiting_for_message() const { return m_out_data.waiter_sleeping(); }
+    [[nodiscard]] bool peer_waiting_for_room() const { return m_in_space.waiter_sleeping(); }
+    [[nodiscard]] ExchangeHeapSide& heap() { return *m_heap; }
+    [[nodiscard]] ChannelSide side() const { return m_side; }
+
+private:
+    [[nodiscard]] bool peer_closed() const;
+    [[nodiscard]] Error peer_close_error() const;
+    // Takes one slot if there is one: 1, 0, or CorruptRing.
+    [[nodiscard]] Result<std::size_t> take(Slot& slot);
+
+    // Our private state first: the rings' private halves each sit on a cache
+    // line of their own (RingProducer/RingConsumer are line-aligned).
+    RingProducer<Slot> m_out;
+    RingConsumer<Slot> m_in;
+    std::shared_ptr<Region> m_region;
+    std::shared_ptr<ExchangeHeapSide> m_heap;
+    ChannelControl* m_control;
+    ChannelSide m_side;
+    bool m_closed = false;
+    Doorbell m_out_data;   // we ring: a message is in our outgoing ring
+    Doorbell m_out_space;  // we wait: our outgoing ring is full
+    Doorbell m_in_data;    // we wait: our incoming ring is empty
+    Doorbell m_in_space;   // we ring: we made room in the incoming ring
+};
+
+}  // namespace milk

@@ -1,0 +1,175 @@
+// milk::RegionTransport: rings + doorbells + closed flags + exchange heap.
+#include "milk/region_transport.hpp"
+
+#include <atomic>
+#include <cstring>
+#include <utility>
+
+namespace milk {
+namespace {
+
+std::span<std::byte> bytes_at(Region& region, std::size_t offset, std::size_t length) {
+    return {region.base() + offset, length};
+}
+
+}  // namespace
+
+void RegionTransport::initialise(Region& region, const ChannelRegionLayout& layout) {
+    std::memset(region.base() + layout.control_offset, 0, sizeof(ChannelControl));
+    for (std::size_t side = 0; side < 2; ++side) {
+        initialise_ring(region.base() + layout.message_ring_offset[side]);
+        initialise_ring(region.base() + layout.return_ring_offset[side]);
+    }
+}
+
+Result<std::unique_ptr<RegionTransport>> RegionTransport::try_create(std::shared_ptr<Region> region,
+                                                                   const ChannelRegionLayout& layout,
+                                                                   ChannelSide side, WaitPolicy policy) {
+    if (!region || region->size() < layout.total_bytes)
+        return Error{ErrorCode::InvalidArgument, "region smaller than the channel layout needs", 0};
+    const std::size_t us = side_index(side);
+    const std::size_t peer = side_index(other_side(side));
+    const std::size_t ring_bytes = ring_region_bytes<Slot>(layout.ring_capacity);
+    const std::size_t return_bytes = ring_region_bytes<WireBytes>(layout.return_ring_capacity);
+
+    auto out = RingProducer<Slot>::attach(bytes_at(*region, layout.message_ring_offset[us], ring_bytes),
+                                          layout.ring_capacity);
+    if (!out.ok()) return out.error();
+    auto in = RingConsumer<Slot>::attach(bytes_at(*region, layout.message_ring_offset[peer], ring_bytes),
+                                         layout.ring_capacity);
+    if (!in.ok()) return in.error();
+    auto returns_to_peer = RingProducer<WireBytes>::attach(
+        bytes_at(*region, layout.return_ring_offset[peer], return_bytes), layout.return_ring_capacity);
+    if (!returns_to_peer.ok()) return returns_to_peer.error();
+    auto returns_to_us = RingConsumer<WireBytes>::attach(
+        bytes_at(*region, layout.return_ring_offset[us], return_bytes), layout.return_ring_capacity);
+    if (!returns_to_us.ok()) return returns_to_us.error();
+
+    const ExchangeHeapSide::Geometry geometry{region->base() + layout.heap_offset, layout.pool_bytes, side};
+    auto heap = ExchangeHeapSide::try_create(region, geometry, returns_to_peer.value(), returns_to_us.value());
+    if (!heap.ok()) return heap.error();
+
+    auto* control = reinterpret_cast<ChannelControl*>(region->base() + layout.control_offset);
+    return std::make_unique<RegionTransport>(PassKey{}, std::move(region), side, control, out.value(), in.value(),
+                                             std::move(heap).value(), policy);
+}
+
+RegionTransport::RegionTransport(PassKey, std::shared_ptr<Region> region, ChannelSide side, ChannelControl* control,
+                                 const RingProducer<Slot>& out, const RingConsumer<Slot>& in,
+                                 std::shared_ptr<ExchangeHeapSide> heap, WaitPolicy policy)
+    : m_out(out),
+      m_in(in),
+      m_region(std::move(region)),
+      m_heap(std::move(heap)),
+      m_control(control),
+      m_side(side),
+      m_out_data(&control->data_bell[side_index(side)], policy),
+      m_out_space(&control->space_bell[side_index(side)], policy),
+      m_in_data(&control->data_bell[side_index(other_side(side))], policy),
+      m_in_space(&control->space_bell[side_index(other_side(side))], policy) {}
+
+RegionTransport::~RegionTransport() { close(nullptr); }
+
+bool RegionTransport::peer_closed() const {
+    auto& status = m_control->status[side_index(other_side(m_side))];
+    return std::atomic_ref<std::uint32_t>(status.closed).load(std::memory_order_acquire) != 0;
+}
+
+Error RegionTransport::peer_close_error() const {
+    auto& status = m_control->status[side_index(other_side(m_side))];
+    // Read once each, after the acquire load of `closed` in peer_closed().
+    const auto reason = std::atomic_ref<std::uint32_t>(status.reason).load(std::memory_order_relaxed);
+    const auto detail = std::atomic_ref<std::int64_t>(status.detail).load(std::memory_order_relaxed);
+    if (reason == 0) return Error{ErrorCode::PeerClosed, "the peer closed the channel", 0};
+    // The reason comes from the peer's memory: only known codes pass.
+    if (reason > static_cast<std::uint32_t>(ErrorCode::SystemError))
+        return Error{ErrorCode::PeerClosed, "the peer closed the channel with an unknown reason", reason};
+    return Error{static_cast<ErrorCode>(reason), "the peer closed the channel because of this error", detail};
+}
+
+Result<std::size_t> RegionTransport::take(Slot& slot) {
+    auto taken = m_in.try_pop(std::span<Slot>(&slot, 1));
+    if (taken.ok() && taken.value() > 0) m_in_space.ring();
+    return taken;
+}
+
+Result<void> RegionTransport::send(const Slot& slot) { return send_batch(std::span<const Slot>(&slot, 1)); }
+
+Result<void> RegionTransport::send_batch(std::span<const Slot> slots) {
+    if (m_closed) return Error{ErrorCode::InvalidArgument, "send on a channel end that was closed", 0};
+    std::size_t done = 0;
+    while (done < slots.size()) {
+        // Checked before every push, not only when full: sending to a peer
+        // that has gone must fail even while the ring has room.
+        if (peer_closed()) return Error{ErrorCode::PeerClosed, "the peer closed the channel", 0};
+        auto pushed = m_out.try_push(slots.subspan(done));
+        if (!pushed.ok()) return pushed.error();
+        if (pushed.value() > 0) {
+            done += pushed.value();
+            m_out_data.ring();
+            continue;
+        }
+        // Full: wait for the consumer to make room (it rings our space bell)
+        // or to go away (its close rings it too).
+        static_cast<void>(m_out_space.wait(
+            [this] {
+                auto free = m_out.free_slots();
+                return !free.ok() || free.value() > 0 || peer_closed();
+            },
+            Deadline::never()));
+    }
+    return {};
+}
+
+Result<Slot> RegionTransport::receive(Deadline deadline) {
+    if (m_closed) return Error{ErrorCode::InvalidArgument, "receive on a channel end that was closed", 0};
+    const bool poll_only = deadline.passed();
+    for (;;) {
+        Slot slot;
+        auto taken = take(slot);
+        if (!taken.ok()) return taken.error();
+        if (taken.value() > 0) return slot;
+        if (peer_closed()) {
+            // The peer set its closed flag (release) after its last publish,
+            // and we read the flag with acquire: every slot it sent is
+            // visible now. Deliver those before reporting the close.
+            taken = take(slot);
+            if (!taken.ok()) return taken.error();
+            if (taken.value() > 0) return slot;
+            return peer_close_error();
+        }
+        if (poll_only) return Error{ErrorCode::WouldBlock, "no message waiting", 0};
+        if (deadline.passed()) return Error{ErrorCode::TimedOut, "no message before the deadline", 0};
+        // Whatever the outcome, the loop looks at the ring again, so a slot
+        // that arrived just at the deadline is still delivered.
+        static_cast<void>(m_in_data.wait(
+            [this] {
+                auto ready = m_in.available();
+                return !ready.ok() || ready.value() > 0 || peer_closed();
+            },
+            deadline));
+    }
+}
+
+Result<Buffer> RegionTransport::allocate(std::size_t size) { return m_heap->allocate(size); }
+
+Result<WireBytes> RegionTransport::export_buffer(Buffer&& buffer) { return m_heap->export_buffer(std::move(buffer)); }
+
+Result<Buffer> RegionTransport::import_buffer(WireBytes wire) { return m_heap->import_buffer(wire); }
+
+void RegionTransport::close(const Error* reason) noexcept {
+    if (m_closed) return;
+    m_closed = true;
+    auto& status = m_control->status[side_index(m_side)];
+    std::atomic_ref<std::uint32_t>(status.reason)
+        .store(reason != nullptr ? static_cast<std::uint32_t>(reason->code) : 0, std::memory_order_relaxed);
+    std::atomic_ref<std::int64_t>(status.detail).store(reason != nullptr ? reason->detail : 0, std::memory_order_relaxed);
+    std::atomic_ref<std::uint32_t>(status.closed).store(1, std::memory_order_release);
+    // The peer may sleep waiting for a message from us, or for room in its
+    // own full ring: wake both (the doorbell protocol makes the close flag
+    // visible to its re-check exactly as it does a ring index).
+    m_out_data.ring();
+    m_in_space.ring();
+}
+
+}  // namespace milk
