@@ -245,6 +245,8 @@ private:
         Scope scope{m_qualifier, {}};
         for (std::string_view name : cpp::contract_scope_names) scope.hiding_names.emplace_back(name);
         for (const MessageDecl& message : contract.messages) scope.hiding_names.push_back(message.name);
+        // The codec's loop indices over array fields (i0 for the outermost).
+        for (int depth = 0; depth < 10; ++depth) scope.hiding_names.push_back("i" + std::to_string(depth));
 
         m_out += "\n";
         append_doc(m_out, "", contract.doc);

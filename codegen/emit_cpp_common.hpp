@@ -15,13 +15,20 @@
 
 namespace milkc::cpp {
 
-// Names that the generated code declares inside a contract's namespace (or
-// uses as local names in its functions). A message with one of these names
-// would break the generated header; the checks reject them (E0060), and
-// docs/generated-code.md lists them.
+// Names that the generated code declares inside a contract's namespace, uses
+// as member names of the endpoint classes, or uses as local names in its
+// functions. A message of one of these names would break the generated
+// header, so the checks must reject them (E0060), as they must reject every
+// name starting with `milk_` (reserved for generated internals);
+// docs/generated-code.md lists them. A file-level enum or struct of one of
+// these names is written with its namespace wherever it could be hidden.
 inline constexpr std::string_view contract_scope_names[] = {
-    "Client", "Endpoints", "Server", "Tag",     "client", "end",   "is_valid",
-    "message", "open_inproc", "protocol", "raw", "server", "slot", "state",
+    // contract namespace
+    "Client", "Endpoints", "Server", "Tag", "client", "is_valid", "open_inproc", "protocol", "server", "state",
+    // members of the endpoint classes
+    "allocate", "receive", "receive_for", "role", "send", "state_type", "try_receive",
+    // locals and parameters of the codec functions
+    "end", "message", "raw", "slot",
 };
 
 // What names are visible where a type is spelled, so that a file-level enum

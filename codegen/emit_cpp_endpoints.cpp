@@ -86,7 +86,7 @@ private:
         m_out += "    ~" + name + "() = default;\n";
         m_out += "\n";
         m_out += "    // A buffer of this side's exchange heap, for a `bytes` field; the endpoint stays.\n";
-        m_out += "    MILK_CALLABLE_WHEN(\"unconsumed\")\n";
+        m_out += "    MILK_CALLABLE_WHEN(\"unconsumed\", \"unknown\")\n";
         m_out += "    [[nodiscard]] milk::Result<milk::Buffer> allocate(std::size_t size) & {\n";
         m_out += "        m_end.require_valid(\"" + self + "::allocate\");\n";
         m_out += "        return m_end.allocate(size);\n";
@@ -110,7 +110,7 @@ private:
         const std::string prefix = assert_prefix(role, state);
         m_out += "\n";
         for (const Transition& transition : state.transitions) {
-            m_out += "    MILK_CALLABLE_WHEN(\"unconsumed\") MILK_SET_TYPESTATE(consumed)\n";
+            m_out += "    MILK_CALLABLE_WHEN(\"unconsumed\", \"unknown\") MILK_SET_TYPESTATE(consumed)\n";
             m_out += "    " + send_result(role, transition) + " send(" + transition.message + " message) &&;\n";
         }
         m_out += "\n";
@@ -167,12 +167,12 @@ private:
         };
         for (const Variant& variant : variants) {
             m_out += "    template <typename... Handlers>\n";
-            m_out += "    MILK_CALLABLE_WHEN(\"unconsumed\") MILK_SET_TYPESTATE(consumed)\n";
+            m_out += "    MILK_CALLABLE_WHEN(\"unconsumed\", \"unknown\") MILK_SET_TYPESTATE(consumed)\n";
             m_out += "    auto " + std::string(variant.member) + "(" + variant.parameters + "Handlers&&... handlers) && {\n";
-            m_out += "        if constexpr (accepts<Handlers...>()) {\n";
+            m_out += "        if constexpr (milk_accepts<Handlers...>()) {\n";
             m_out += "            return milk::session::receive<" + name + ", milk::session::Wait::" + variant.wait +
-                     ", Incoming>(\n";
-            m_out += "                std::move(m_end), \"" + self + "::" + variant.member + "\", tag_error,\n";
+                     ", milk_incoming>(\n";
+            m_out += "                std::move(m_end), \"" + self + "::" + variant.member + "\", milk_tag_error,\n";
             m_out += "                " + std::string(variant.deadline) + ", handlers...);\n";
             m_out += "        } else {\n";
             m_out += "            return milk::session::Rejected{};\n";
@@ -192,25 +192,25 @@ private:
         const std::string name = role_name(role);
         const std::string prefix = assert_prefix(role, state);
         m_out += "\n";
-        m_out += "    using Incoming = milk::session::Branches<\n";
+        m_out += "    using milk_incoming = milk::session::Branches<\n";
         for (std::size_t i = 0; i < state.transitions.size(); ++i) {
             const Transition& transition = state.transitions[i];
             m_out += "        milk::session::Branch<" + transition.message + ", " + next_type(role, transition) + ">";
             m_out += i + 1 < state.transitions.size() ? ",\n" : ">;\n";
         }
-        m_out += "    static constexpr const char* tag_error = \"" + m_contract.name +
+        m_out += "    static constexpr const char* milk_tag_error = \"" + m_contract.name +
                  ": message tag not allowed in state " + state.name + "\";\n";
         m_out += "\n";
         m_out += "    template <typename... Handlers>\n";
-        m_out += "    static constexpr bool accepts() {\n";
+        m_out += "    static constexpr bool milk_accepts() {\n";
         for (const Transition& transition : state.transitions) {
             m_out += "        static_assert(milk::session::handles<" + transition.message + ", " +
                      next_type(role, transition) + ", Handlers...>,\n";
             m_out += "                      \"" + prefix + " must handle message " + transition.message + "\");\n";
         }
-        m_out += "        static_assert(milk::session::all_useful<" + name + ", Incoming, Handlers...>,\n";
+        m_out += "        static_assert(milk::session::all_useful<" + name + ", milk_incoming, Handlers...>,\n";
         m_out += "                      \"" + prefix + ": a handler takes no message of this state\");\n";
-        m_out += "        return milk::session::well_formed<" + name + ", Incoming, Handlers...>;\n";
+        m_out += "        return milk::session::well_formed<" + name + ", milk_incoming, Handlers...>;\n";
         m_out += "    }\n";
     }
 

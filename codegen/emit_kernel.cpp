@@ -206,8 +206,8 @@ private:
         }
         line("MILK_KSTATIC_ASSERT(sizeof(struct " + tag + ") == " + std::to_string(layout.size) + "u, \"" + tag +
              ": size differs from the wire layout\");");
-        line("MILK_KSTATIC_ASSERT(MILK_KALIGNOF(struct " + tag + ") == " + std::to_string(layout.align) + "u, \"" + tag +
-             ": alignment differs from the wire layout\");");
+        line("MILK_KSTATIC_ASSERT(MILK_KALIGNOF(struct " + tag + ") == " + std::to_string(layout.align) + "u, \"" +
+             tag + ": alignment differs from the wire layout\");");
     }
 
     void emit_enum(const EnumDecl& decl) {
@@ -531,7 +531,8 @@ private:
             line("    switch (msg->tag) {");
             for (const MessageDecl* message : checked) {
                 line("    case " + c + "_tag_" + message->name + ":");
-                line("        rc = " + c + "_check_" + message->name + "(&msg->body." + message->name + ", pool, out);");
+                line("        rc = " + c + "_check_" + message->name + "(&msg->body." + message->name +
+                     ", pool, out);");
                 line("        break;");
             }
             line("    default:");

@@ -82,8 +82,8 @@ bool build_model(const ContractDecl& contract, Model& model) {
         model.state_locations.push_back(state.location);
         // The first declaration wins for a duplicated name (E0013 in the checks).
         state_by_name.emplace(state.name, static_cast<std::uint32_t>(i));
-        bool is_initial = contract.initial != nullptr ? contract.initial == &state : state.is_initial();
-        if (is_initial && !have_initial) {
+        // The first `initial` state; there is exactly one after the checks (E0032, E0033).
+        if (state.is_initial() && !have_initial) {
             model.initial = static_cast<std::uint32_t>(i);
             have_initial = true;
         }
@@ -114,7 +114,9 @@ bool build_model(const ContractDecl& contract, Model& model) {
         }
     }
     for (Side side : both_sides) {
-        for (std::vector<std::uint32_t>& takes : model.receivable[side_index(side)]) std::sort(takes.begin(), takes.end());
+        for (std::vector<std::uint32_t>& takes : model.receivable[side_index(side)]) {
+            std::sort(takes.begin(), takes.end());
+        }
     }
     return have_initial;
 }
@@ -216,7 +218,8 @@ private:
     void report_unspecified(std::uint64_t at, Side receiver, std::uint32_t state, std::uint32_t message) {
         // One report per (receiver, state, message): the same mistake reached
         // along many interleavings is still one mistake.
-        if (!m_unspecified_seen.insert({static_cast<std::uint32_t>(side_index(receiver)), state, message}).second) return;
+        std::array<std::uint32_t, 3> key{static_cast<std::uint32_t>(side_index(receiver)), state, message};
+        if (!m_unspecified_seen.insert(key).second) return;
         m_found_problem = true;
         const std::string& name = m_model.message_names[message];
         std::string text = "contract `" + m_contract.name + "`: message `" + name + "` can arrive at the " +
@@ -281,8 +284,8 @@ private:
         std::vector<std::string> steps;
         for (std::uint64_t i = at; i != 0; i = m_steps[i].parent) {
             const Step& step = m_steps[i];
-            steps.push_back(std::string(side_name(step.side)) + (step.action == Action::Send ? " sends `" : " receives `") +
-                            m_model.message_names[step.message] + "`");
+            const char* verb = step.action == Action::Send ? " sends `" : " receives `";
+            steps.push_back(std::string(side_name(step.side)) + verb + m_model.message_names[step.message] + "`");
         }
         if (steps.empty()) return "in the initial configuration";
         std::reverse(steps.begin(), steps.end());

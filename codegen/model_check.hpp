@@ -6,9 +6,14 @@
 // explores every reachable configuration. It reports, as numbered diagnostics:
 // a deadlock (a configuration where neither side can move and not both have
 // ended) and an unspecified reception (a message at the head of a queue that
-// the receiver's current state cannot take). It also reports which states
-// were reached, so reachability is checked on the composed system and not
-// only on the graph.
+// the receiver's current state cannot take). It also reports (E0031) a state
+// that a side never enters, so reachability is checked on the composed
+// system and not only on the graph.
+//
+// It reads only names from the tree, never what the checks fill in, so it
+// also runs on a tree that is merely parsed (mixed-direction states, two
+// transitions on one message): that is how its tests show each property
+// being caught. docs/model-checking.md has the details.
 #pragma once
 
 #include "ast.hpp"
@@ -21,7 +26,8 @@
 namespace milkc {
 
 struct ModelCheckOptions {
-    // Capacity of each FIFO queue in the composed system.
+    // Capacity of each FIFO queue in the composed system; 0 counts as 1.
+    // The Promela emitter's default MILK_QUEUE_BOUND is the same.
     std::uint32_t queue_bound = 2;
 };
 
@@ -33,7 +39,8 @@ struct ModelCheckReport {
     bool ok = true;
 };
 
-// Checks one contract that passed the checks. Problems go to `sink`.
+// Checks one contract. Problems go to `sink`; `report.ok` is false when any
+// was found.
 [[nodiscard]] ModelCheckReport model_check(const ContractDecl& contract, DiagnosticSink& sink,
                                            const ModelCheckOptions& options = {});
 

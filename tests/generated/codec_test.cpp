@@ -2,6 +2,7 @@
 // (contracts/shapes.contract): nested structs, arrays of numbers, bools,
 // enums and structs, enums of every width at their extremes, floats, and two
 // buffers in one message.
+#include "names.hpp"
 #include "shapes.hpp"
 
 #include <doctest/doctest.h>
@@ -185,4 +186,35 @@ TEST_CASE("codec: the sender's padding bytes never reach the wire") {
     CHECK(slot.get<std::uint32_t>(4) == 0);  // before wide
     CHECK(slot.get<std::uint8_t>(48) == 3);
     for (std::size_t offset = 49; offset < 56; ++offset) CHECK(slot.get<std::uint8_t>(offset) == 0);
+}
+
+TEST_CASE("codec: names that hide one another in C++ still mean the right thing") {
+    namespace nt = names::test;
+    auto [client, server] = nt::Names::open_inproc().value();
+    milk::Buffer payload = client.allocate(4).value();
+    nt::Names::Incoming incoming{nt::Incoming{nt::finish{nt::Raw::ended, 9}}, nt::Raw::slot, nt::finish{nt::Raw::slot, 1},
+                                 3, 4, std::move(payload)};
+    auto slot_state = std::move(client).send(std::move(incoming));
+    REQUIRE(slot_state.ok());
+    auto replied = std::move(server).receive([](nt::Names::Incoming&& message, auto&& next) {
+        CHECK(message.tag.slot.kind == nt::Raw::ended);
+        CHECK(message.tag.slot.i0 == 9);
+        CHECK(message.length == nt::Raw::slot);
+        CHECK(message.std == 3);
+        CHECK(message.milk == 4);
+        nt::Names::Reply reply{};
+        reply.i0[0].slot.kind = nt::Raw::slot;  // zero is no Raw: the receiver would refuse it
+        reply.i0[1].slot.kind = nt::Raw::ended;
+        reply.raw = {nt::Raw::slot, nt::Raw::ended};
+        reply.slot = {false, true, false};
+        return std::move(next).send(reply);
+    });
+    REQUIRE(replied.ok());
+    auto back = std::move(slot_state).value().receive([](nt::Names::Reply&& reply, auto&& next) {
+        CHECK(reply.i0[1].slot.kind == nt::Raw::ended);
+        CHECK(reply.raw[1] == nt::Raw::ended);
+        CHECK(reply.slot[1]);
+        return std::move(next);
+    });
+    CHECK(back.ok());
 }

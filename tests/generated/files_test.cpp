@@ -112,7 +112,7 @@ TEST_CASE("files: every branch of a branching receive reaches its handler") {
     auto [client, server] = Files::open_inproc().value();
     FileServer file_server("hello world", 16);
     int answered = 0;
-    std::thread server_thread([&, server = std::move(server)]() mutable { answered = file_server.serve(std::move(server)); });
+    std::thread server_thread([&, endpoint = std::move(server)]() mutable { answered = file_server.serve(std::move(endpoint)); });
 
     milk::Buffer path = text_buffer(client, "notes.txt");
     auto opening = std::move(client).send(Open{Access::read_write, std::move(path)});
@@ -195,7 +195,7 @@ TEST_CASE("files: every branch of a branching receive reaches its handler") {
 TEST_CASE("files: a reply that ends the session takes no next endpoint") {
     auto [client, server] = Files::open_inproc().value();
     FileServer file_server("", 16);
-    std::thread server_thread([&, server = std::move(server)]() mutable { file_server.serve(std::move(server)); });
+    std::thread server_thread([&, endpoint = std::move(server)]() mutable { file_server.serve(std::move(endpoint)); });
 
     milk::Buffer path = text_buffer(client, "missing.txt");
     auto opening = std::move(client).send(Open{Access::read, std::move(path)});

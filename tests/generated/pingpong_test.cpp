@@ -96,10 +96,10 @@ TEST_CASE("pingpong: client and server on two threads") {
     auto [client, server] = std::move(endpoints).value();
     constexpr std::uint32_t rounds = 2000;
 
-    std::thread server_thread([server = std::move(server)]() mutable {
+    std::thread server_thread([endpoint = std::move(server)]() mutable {
         for (;;) {
             std::optional<PingPong::Server<state::Idle>> again;
-            auto step = std::move(server).receive(
+            auto step = std::move(endpoint).receive(
                 [&](Ping&& ping, auto&& next) {
                     const bool intact = holds_pattern(ping.payload, ping.seq);
                     auto idle = std::move(next).send(Pong{ping.seq, intact ? Mode::fast : Mode::safe, Point{}});
@@ -109,7 +109,7 @@ TEST_CASE("pingpong: client and server on two threads") {
                 },
                 [&](Bye&&) { return false; });
             if (!step.ok() || !step.value()) return;
-            server = std::move(*again);
+            endpoint = std::move(*again);
         }
     });
 

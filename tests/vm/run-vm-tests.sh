@@ -149,7 +149,7 @@ if [[ $accel == auto ]]; then
             printf '#!/bin/busybox sh\n/bin/busybox echo MILK-KVM-PROBE-OK\n/bin/busybox poweroff -f\n' >"$probe/init"
             chmod +x "$probe/init"
             (cd "$probe" && find . -print0 | cpio --null -o -H newc --quiet) >"$work/probe.cpio"
-            if timeout -k 2 20 qemu-system-x86_64 -accel kvm -cpu host "${common[@]}" -initrd "$work/probe.cpio" \
+            if timeout -k 2 10 qemu-system-x86_64 -accel kvm -cpu host "${common[@]}" -initrd "$work/probe.cpio" \
                 </dev/null 2>&1 | grep -q MILK-KVM-PROBE-OK; then
                 echo kvm >"$work/kvm-probe"
             else
