@@ -18,6 +18,11 @@
 # alias of the milkc target; after find_package(milk) it is the installed
 # milkc.
 #
+# For build rules that need the generated files themselves (tests, packaging),
+# <target> has the properties MILK_GENERATED_DIR (the output directory) and
+# MILK_GENERATED_FILES (every generated file), and the custom target
+# <target>_milkc runs the generation.
+#
 # This file is installed next to milkConfig.cmake and included by it, so it
 # must only use what an outside project has: no variable of milk's own build.
 
@@ -110,7 +115,9 @@ function(milk_add_contract target)
   # An INTERFACE library builds nothing, so generation hangs off a custom
   # target; CMake follows add_dependencies() of an INTERFACE library
   # transitively, so every target that links <target> waits for the headers.
-  add_custom_target(${target}_milkc DEPENDS ${all_outputs})
+  # The custom target is part of `all`, so that a plain build checks and
+  # generates every contract even before any program links it.
+  add_custom_target(${target}_milkc ALL DEPENDS ${all_outputs})
   add_library(${target} INTERFACE)
   add_dependencies(${target} ${target}_milkc)
   target_include_directories(${target} INTERFACE "${out_dir}")

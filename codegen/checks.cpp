@@ -1,4 +1,5 @@
 #include "checks.hpp"
+#include "generated_names.hpp"
 
 #include "layout.hpp"
 #include "lexer.hpp"
@@ -41,17 +42,6 @@ constexpr std::string_view language_keywords[]{
 constexpr std::string_view library_names[]{
     "NULL", "EOF", "errno", "stdin", "stdout", "stderr", "linux", "unix", "current", "fallthrough", "noinline",
     "int8_t", "int16_t", "int32_t", "int64_t", "uint8_t", "uint16_t", "uint32_t", "uint64_t",
-};
-
-// Names the generated C++ declares in each contract's namespace, next to the
-// message structs, or uses as local names in its functions (the C++
-// emitter's list, cpp::contract_scope_names in emit_cpp_common.hpp; a test
-// keeps the two in step). A type, contract or message of one of these names
-// would collide with them or hide them. (`end`, `message` and `state` are
-// keywords of the contract language anyway.)
-constexpr std::string_view generated_names[]{
-    "Client", "Endpoints", "Server", "Tag", "client", "end", "is_valid", "message", "open_inproc", "protocol",
-    "raw", "server", "slot", "state",
 };
 
 template <std::size_t N>
@@ -644,8 +634,11 @@ std::optional<std::string> reserved_name_reason(std::string_view name, NameRole 
         return std::string("names with `__`, or starting with `_` and a capital letter, belong to the C and C++ "
                            "implementation");
     }
-    if ((role == NameRole::Type || role == NameRole::Message) && contains(generated_names, name)) {
+    if ((role == NameRole::Type || role == NameRole::Message) && contains(contract_scope_names, name)) {
         return std::string("milkc generates a declaration of this name in every contract's namespace");
+    }
+    if ((role == NameRole::Type || role == NameRole::Message) && name.starts_with(generated_prefix)) {
+        return std::string("names starting with `milk_` are reserved for generated code");
     }
     if (role == NameRole::FirstPackage && name == "std") {
         return std::string("it is the namespace of the C++ standard library");

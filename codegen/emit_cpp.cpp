@@ -93,9 +93,7 @@ void append_doc(std::string& out, std::string_view indent, const DocComment& doc
 }
 
 bool client_sends(const StateDecl& state) {
-    // A state without transitions cannot pass the model check; treating it as
-    // the client's turn gives it no operations at all, which is still correct.
-    return state.transitions.empty() || state.transitions.front().direction == Direction::Send;
+    return !state.transitions.empty() && state.transitions.front().direction == Direction::Send;
 }
 
 }  // namespace cpp

@@ -6,6 +6,8 @@
 // emit_cpp_endpoints.cpp the endpoint classes and the protocol table.
 #pragma once
 
+#include "generated_names.hpp"
+
 #include "ast.hpp"
 
 #include <cstdint>
@@ -15,21 +17,10 @@
 
 namespace milkc::cpp {
 
-// Names that the generated code declares inside a contract's namespace, uses
-// as member names of the endpoint classes, or uses as local names in its
-// functions. A message of one of these names would break the generated
-// header, so the checks must reject them (E0060), as they must reject every
-// name starting with `milk_` (reserved for generated internals);
-// docs/generated-code.md lists them. A file-level enum or struct of one of
-// these names is written with its namespace wherever it could be hidden.
-inline constexpr std::string_view contract_scope_names[] = {
-    // contract namespace
-    "Client", "Endpoints", "Server", "Tag", "client", "is_valid", "open_inproc", "protocol", "server", "state",
-    // members of the endpoint classes
-    "allocate", "receive", "receive_for", "role", "send", "state_type", "try_receive",
-    // locals and parameters of the codec functions
-    "end", "message", "raw", "slot",
-};
+// The names generated code uses in a contract's namespace are in
+// generated_names.hpp, shared with the checks.
+using milkc::contract_scope_names;
+
 
 // What names are visible where a type is spelled, so that a file-level enum
 // or struct whose name is hidden (by a message of the same name, or by a
@@ -69,8 +60,8 @@ struct Scope {
 // Appends `// text` lines of a doc comment at the given indentation.
 void append_doc(std::string& out, std::string_view indent, const DocComment& doc);
 
-// The transitions of a state, by who speaks. A state's transitions all go
-// one way (checked), so a state is either the client's or the server's turn.
+// Whether the client speaks in `state`. A state's transitions all go one way
+// (checked), so a state is either the client's or the server's turn.
 [[nodiscard]] bool client_sends(const StateDecl& state);
 
 // The wire encoders/decoders and message descriptions of one contract.

@@ -4,7 +4,8 @@
 #   - every ```console block is run: each `$ command` line runs in SCRATCH (which
 #     links examples/, contracts/ and build/ to the real ones, so the commands
 #     run exactly as written and `--out gen` writes into SCRATCH), and what it
-#     prints (stdout and stderr) must be the lines that follow it;
+#     prints (stdout and stderr) must be the lines that follow it; it must
+#     exit with 0, or with 1 where the README shows a diagnostic;
 #   - the ```milk block must be examples/pingpong/pingpong.contract, whole;
 #   - the ```cpp block must be an excerpt, verbatim, of examples/pingpong/main.cpp.
 cmake_minimum_required(VERSION 3.25)
@@ -45,10 +46,18 @@ function(check_console block)
         unescape(expected_text "${expected}")
         separate_arguments(args UNIX_COMMAND "${command_text}")
         execute_process(COMMAND ${args} WORKING_DIRECTORY "${SCRATCH}"
-          OUTPUT_VARIABLE output ERROR_VARIABLE output)
+          OUTPUT_VARIABLE output ERROR_VARIABLE output RESULT_VARIABLE status)
         string(REGEX REPLACE "\n$" "" output "${output}")
         math(EXPR commands_run "${commands_run} + 1")
-        if(NOT output STREQUAL expected_text)
+        # milkc exits with 1 on errors; everything else shown must succeed.
+        set(expected_status 0)
+        if(expected_text MATCHES "error\\[E[0-9]+\\]")
+          set(expected_status 1)
+        endif()
+        if(NOT status STREQUAL expected_status)
+          message(SEND_ERROR "README: `${command_text}` exited with '${status}', not ${expected_status}:\n${output}")
+          math(EXPR failures "${failures} + 1")
+        elseif(NOT output STREQUAL expected_text)
           message(SEND_ERROR "README: `${command_text}` printed\n${output}\n-- but the README shows\n${expected_text}")
           math(EXPR failures "${failures} + 1")
         else()

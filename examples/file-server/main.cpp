@@ -13,13 +13,14 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <functional>
+#include <future>
 #include <map>
 #include <optional>
 #include <span>
 #include <string>
 #include <string_view>
 #include <utility>
-#include <thread>
 #include <vector>
 
 namespace {
@@ -271,23 +272,22 @@ int main() {
     }
     auto [client, server] = std::move(channel).value();
 
+    // The server runs on a thread of its own; its result comes back through
+    // the future. If the session stops early, `client` is dropped on the way
+    // out of run_session: the server's receive then returns PeerClosed, so
+    // the server never waits forever.
     FileTable table;
-    std::optional<milk::Result<void>> served;
-    std::thread server_thread([&table, &served](ServerReady endpoint) {
-        served.emplace(serve(table, std::move(endpoint)));
-    }, std::move(server));
-    // If the session stops early, `client` is dropped on the way out of
-    // run_session: the server's receive then returns PeerClosed, so the join
-    // below never waits forever.
+    std::future<milk::Result<void>> server_done =
+        std::async(std::launch::async, serve, std::ref(table), std::move(server));
     bool session_ok = run_session(std::move(client));
-    server_thread.join();
+    milk::Result<void> served = server_done.get();
 
     if (!session_ok) {
         std::printf("file-server: FAILED\n");
         return 1;
     }
-    if (!served->ok()) {
-        std::printf("file-server: server failed: %s\n", milk::describe(served->error().code));
+    if (!served) {
+        std::printf("file-server: server failed: %s\n", milk::describe(served.error().code));
         return 1;
     }
     std::printf("file-server: every reply as expected\n");

@@ -1,15 +1,17 @@
 // examples/pingpong: a client and a server thread exchange many messages over
 // an in-process channel. Every payload travels as `bytes` in the channel's
-// exchange heap, and the client checks every byte of every answer.
+// exchange heap: the server reverses it where it lies and hands the same
+// buffer back, and the client checks every byte of every answer, and that it
+// came back in the very memory it left from.
 #include "pingpong.hpp"  // generated from pingpong.contract by milk_add_contract()
 
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
+#include <future>
 #include <optional>
 #include <span>
-#include <thread>
 #include <utility>
 
 namespace {
@@ -24,7 +26,7 @@ constexpr std::uint32_t round_trips = 10'000;
 // Payload `seq` holds payload_size(seq) bytes of pattern(seq, i). Sizes and
 // contents differ from one message to the next, so a buffer that went to
 // the wrong message, or was overwritten, shows.
-std::size_t payload_size(std::uint32_t seq) { return 1 + (seq * 613u) % 4096u; }
+std::size_t payload_size(std::uint32_t seq) { return 1 + (std::size_t{seq} * 613) % 4096; }
 
 std::byte pattern(std::uint32_t seq, std::size_t index) {
     return static_cast<std::byte>((seq * 131u + index * 7u) & 0xffu);
@@ -38,8 +40,8 @@ bool holds_reversed_pattern(std::span<const std::byte> bytes, std::uint32_t seq)
     return true;
 }
 
-// The server: answers every Ping with a Pong carrying the payload reversed,
-// until the client says Bye. Returns how many Pings it answered.
+// The server: answers every Ping with a Pong carrying the Ping's payload,
+// reversed, until the client says Bye. Returns how many Pings it answered.
 milk::Result<std::uint32_t> serve(ServerIdle server) {
     std::uint32_t answered = 0;
     for (;;) {
@@ -53,16 +55,15 @@ milk::Result<std::uint32_t> serve(ServerIdle server) {
             },
             [](PingPong::Bye&&) { return Request{}; });
         if (!request) return request.error();
-        if (!request.value()) return answered;
-        auto [ping, waiting] = std::move(*request.value());
+        std::optional<std::pair<PingPong::Ping, ServerWaiting>>& ping_request = request.value();
+        if (!ping_request) return answered;
+        auto [ping, waiting] = std::move(*ping_request);
 
-        // The answer goes in a buffer of the server's own: the Ping's buffer
-        // is freed, back to the client's pool, when `ping` goes out of scope.
-        auto reply = waiting.allocate(ping.payload.size());
-        if (!reply) return reply.error();
-        std::ranges::reverse_copy(ping.payload.bytes(), reply.value().data());
-
-        auto idle = std::move(waiting).send(PingPong::Pong{ping.seq, std::move(reply).value()});
+        // The server owns the buffer now: it reverses the bytes in place and
+        // sends the same buffer back, so ownership moves twice and no byte
+        // is copied.
+        std::ranges::reverse(ping.payload.bytes());
+        auto idle = std::move(waiting).send(PingPong::Pong{ping.seq, std::move(ping.payload)});
         if (!idle) return idle.error();
         server = std::move(idle).value();
         ++answered;
@@ -71,7 +72,8 @@ milk::Result<std::uint32_t> serve(ServerIdle server) {
 
 struct ClientReport {
     std::uint64_t payload_bytes = 0;
-    std::uint32_t mismatches = 0;
+    std::uint32_t mismatches = 0;     // answers with the wrong number or content
+    std::uint32_t same_memory = 0;    // answers whose bytes are where the ping's were
 };
 
 // The client: sends `round_trips` Pings, checks each Pong, then says Bye.
@@ -82,6 +84,7 @@ milk::Result<ClientReport> run_client(ClientIdle client) {
         if (!payload) return payload.error();
         std::span<std::byte> bytes = payload.value().bytes();
         for (std::size_t i = 0; i < bytes.size(); ++i) bytes[i] = pattern(seq, i);
+        const std::byte* sent_from = bytes.data();
 
         auto waiting = std::move(client).send(PingPong::Ping{seq, std::move(payload).value()});
         if (!waiting) return waiting.error();
@@ -89,6 +92,7 @@ milk::Result<ClientReport> run_client(ClientIdle client) {
         // Waiting allows one message, Pong, which brings the client back to Idle.
         auto idle = std::move(waiting).value().receive([&](PingPong::Pong&& pong, ClientIdle&& next) {
             if (pong.seq != seq || !holds_reversed_pattern(pong.payload.bytes(), seq)) ++report.mismatches;
+            if (pong.payload.data() == sent_from) ++report.same_memory;
             return std::move(next);
         });
         if (!idle) return idle.error();
@@ -111,27 +115,28 @@ int main() {
     }
     auto [client, server] = std::move(channel).value();
 
-    std::optional<milk::Result<std::uint32_t>> served;
-    std::thread server_thread([&served](ServerIdle endpoint) {
-        served.emplace(serve(std::move(endpoint)));
-    }, std::move(server));
+    // The server runs on a thread of its own; its result comes back through the future.
+    std::future<milk::Result<std::uint32_t>> server_done = std::async(std::launch::async, serve, std::move(server));
     milk::Result<ClientReport> report = run_client(std::move(client));
-    server_thread.join();
+    milk::Result<std::uint32_t> answered = server_done.get();
 
     if (!report) {
         std::fprintf(stderr, "pingpong: client failed: %s\n", milk::describe(report.error().code));
         return 1;
     }
-    if (!served->ok()) {
-        std::fprintf(stderr, "pingpong: server failed: %s\n", milk::describe(served->error().code));
+    if (!answered) {
+        std::fprintf(stderr, "pingpong: server failed: %s\n", milk::describe(answered.error().code));
         return 1;
     }
+    const ClientReport& client_report = report.value();
     std::printf("pingpong: %u round trips, %llu payload bytes each way, server answered %u\n", round_trips,
-                static_cast<unsigned long long>(report.value().payload_bytes), served->value());
-    if (report.value().mismatches != 0 || served->value() != round_trips) {
-        std::printf("pingpong: FAILED: %u answers did not match their ping\n", report.value().mismatches);
+                static_cast<unsigned long long>(client_report.payload_bytes), answered.value());
+    std::printf("pingpong: %u of %u answers came back in the memory their ping left from\n",
+                client_report.same_memory, round_trips);
+    if (client_report.mismatches != 0 || client_report.same_memory != round_trips || answered.value() != round_trips) {
+        std::printf("pingpong: FAILED: %u answers did not match their ping\n", client_report.mismatches);
         return 1;
     }
-    std::printf("pingpong: every answer checked, byte for byte\n");
+    std::printf("pingpong: every answer checked, byte for byte; no payload was copied\n");
     return 0;
 }

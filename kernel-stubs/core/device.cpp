@@ -1,5 +1,6 @@
 // The core's side of /dev/milk: per-file state and ioctl dispatch. The shim
 // calls these (include/milk_core.h) with the file's mutex held.
+#include "component_channel.hpp"
 #include "echo_channel.hpp"
 #include "kernel_log.hpp"
 #include "owned.hpp"
@@ -13,10 +14,16 @@
 namespace milk::kernel {
 namespace {
 
-// What one open /dev/milk holds. One echo channel per file for now; named
-// channels to components come with the kernel transport.
+// What one open /dev/milk holds: at most one channel, either the raw echo
+// channel or a channel to a component (the `kernel` transport). One channel
+// per file keeps the lifetime rule simple: the channel lives exactly as long
+// as the file, and every mapping of its region holds the file.
 struct FileState {
     Owned<EchoChannel> echo;
+    Owned<ComponentChannel> channel;
+    void* waker = nullptr;
+
+    [[nodiscard]] bool has_channel() const { return echo || channel; }
 };
 
 // The errno user space sees for a core error.
@@ -25,6 +32,7 @@ long to_errno(const Error& error) {
     case ErrorCode::InvalidArgument: return -MILK_EINVAL;
     case ErrorCode::OutOfMemory: return -MILK_ENOMEM;
     case ErrorCode::PeerClosed: return -MILK_EPIPE;
+    case ErrorCode::WouldBlock: return -MILK_EBUSY;
     case ErrorCode::CorruptRing:
     case ErrorCode::ProtocolViolation:
     case ErrorCode::BadBuffer: return -MILK_EPROTO;
@@ -38,7 +46,7 @@ long ioctl_version(unsigned long argument) {
 }
 
 long ioctl_create_echo(FileState& state, unsigned long argument) {
-    if (state.echo) return -MILK_EBUSY;
+    if (state.has_channel()) return -MILK_EBUSY;
     milk_echo_create request{};
     if (int copied = milk_shim_copy_from_user(&request, argument, sizeof(request)); copied != 0) return copied;
     if (request.flags != 0) return -MILK_EINVAL;
@@ -57,8 +65,42 @@ long ioctl_create_echo(FileState& state, unsigned long argument) {
     return 0;
 }
 
+long ioctl_open_channel(FileState& state, unsigned long argument) {
+    if (state.has_channel()) return -MILK_EBUSY;
+    milk_channel_open request{};
+    if (int copied = milk_shim_copy_from_user(&request, argument, sizeof(request)); copied != 0) return copied;
+    if (request.flags != 0) return -MILK_EINVAL;
+    // The name is user memory copied once; it must end inside the field.
+    bool terminated = false;
+    for (char c : request.contract) terminated = terminated || c == '\0';
+    if (!terminated) return -MILK_EINVAL;
+    const ContractEntry* entry = find_component(request.contract);
+    if (entry == nullptr) return -MILK_ENOENT;
+    if (entry->version != request.version) return -MILK_EPROTONOSUPPORT;
+
+    auto channel = ComponentChannel::try_create(*entry, request.ring_capacity, request.pool_bytes, state.waker);
+    if (!channel.ok()) return to_errno(channel.error());
+    request.region_bytes = channel.value()->region().size();
+    request.heap_offset = channel.value()->layout().heap_offset;
+    // Only a channel whose description reached user space is kept.
+    if (int copied = milk_shim_copy_to_user(argument, &request, sizeof(request)); copied != 0) return copied;
+    state.channel = std::move(channel).value();
+    return 0;
+}
+
+long ioctl_channel_error(FileState& state, unsigned long argument) {
+    if (!state.channel) return -MILK_ENODEV;
+    const milk_channel_error& record = state.channel->error_record();
+    return milk_shim_copy_to_user(argument, &record, sizeof(record));
+}
+
 long ioctl_kick(FileState& state, unsigned long argument) {
     if (argument != 0) return -MILK_EINVAL;
+    if (state.channel) {
+        auto taken = state.channel->kick();
+        if (!taken.ok()) return to_errno(taken.error());
+        return taken.value();
+    }
     if (!state.echo) return -MILK_ENODEV;
     auto echoed = state.echo->kick();
     if (!echoed.ok()) return to_errno(echoed.error());
@@ -82,8 +124,9 @@ extern "C" int milk_core_init(void) {
 
 extern "C" void milk_core_exit(void) {}
 
-extern "C" void* milk_core_open(void) {
+extern "C" void* milk_core_open(void* waker) {
     auto state = new (std::nothrow) FileState{};
+    if (state != nullptr) state->waker = waker;
     return state;
 }
 
@@ -95,14 +138,28 @@ extern "C" long milk_core_ioctl(void* file_state, unsigned int command, unsigned
     case MILK_IOC_VERSION: return milk::kernel::ioctl_version(argument);
     case MILK_IOC_CREATE_ECHO: return milk::kernel::ioctl_create_echo(state, argument);
     case MILK_IOC_KICK: return milk::kernel::ioctl_kick(state, argument);
+    case MILK_IOC_OPEN_CHANNEL: return milk::kernel::ioctl_open_channel(state, argument);
+    case MILK_IOC_CHANNEL_ERROR: return milk::kernel::ioctl_channel_error(state, argument);
     default: return -MILK_ENOTTY;
     }
 }
 
 extern "C" int milk_core_mmap_region(void* file_state, void** region, milk_size_t* bytes) {
     auto& state = *static_cast<FileState*>(file_state);
+    if (state.channel) {
+        *region = state.channel->region().base();
+        *bytes = state.channel->region().size();
+        return 0;
+    }
     if (!state.echo) return -MILK_ENODEV;
     *region = state.echo->region().base();
     *bytes = state.echo->region().size();
     return 0;
+}
+
+extern "C" unsigned int milk_core_poll(void* file_state) {
+    auto& state = *static_cast<FileState*>(file_state);
+    // A file without a component channel has nothing to wait for.
+    if (!state.channel) return MILK_POLL_CLOSED;
+    return state.channel->poll();
 }

@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <new>
+#include <type_traits>
 #include <utility>
 
 namespace milk::kernel {
@@ -24,6 +25,13 @@ public:
             m_object = std::exchange(other.m_object, nullptr);
         }
         return *this;
+    }
+    // An owner of a derived object becomes an owner of its base (a component
+    // behind Owned<Component>); T's destructor must then be virtual.
+    template <typename U>
+        requires(!std::is_same_v<U, T> && std::is_convertible_v<U*, T*>)
+    Owned(Owned<U>&& other) noexcept : m_object(std::exchange(other.m_object, nullptr)) {
+        static_assert(std::has_virtual_destructor_v<T>, "deleting a derived object through a base needs a virtual destructor");
     }
     Owned(const Owned&) = delete;
     Owned& operator=(const Owned&) = delete;
@@ -42,6 +50,9 @@ public:
     T& operator*() const { return *m_object; }
 
 private:
+    template <typename U>
+    friend class Owned;
+
     explicit Owned(T* object) : m_object(object) {}
     T* m_object = nullptr;
 };

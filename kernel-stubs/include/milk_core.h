@@ -23,6 +23,7 @@ typedef __SIZE_TYPE__ milk_size_t;
  */
 enum milk_errno {
 	MILK_EPERM = 1,
+	MILK_ENOENT = 2,
 	MILK_ENOMEM = 12,
 	MILK_EFAULT = 14,
 	MILK_EBUSY = 16,
@@ -31,6 +32,7 @@ enum milk_errno {
 	MILK_ENOTTY = 25,
 	MILK_EPIPE = 32,
 	MILK_EPROTO = 71,
+	MILK_EPROTONOSUPPORT = 93,
 };
 
 enum milk_log_level { MILK_LOG_ERR = 0, MILK_LOG_WARN = 1, MILK_LOG_INFO = 2 };
@@ -59,14 +61,27 @@ void milk_shim_bug(void);
 /* The kernel's page size, for rounding channel regions. */
 milk_size_t milk_shim_page_size(void);
 
+/*
+ * Wakes everyone sleeping in poll() on the file whose waker this is (the
+ * cookie milk_core_open received). Called after the kernel published
+ * replies or closed a channel.
+ */
+void milk_shim_wake(void *waker);
+
+/* What milk_core_poll reports. */
+enum milk_poll_bits { MILK_POLL_IN = 1, MILK_POLL_CLOSED = 2 };
+
 /* --- provided by the core, called by the shim --------------------------- */
 
 /* Module init / exit: 0 or -errno. Run before/after the device exists. */
 int milk_core_init(void);
 void milk_core_exit(void);
 
-/* One per open file. NULL when out of memory. */
-void *milk_core_open(void);
+/*
+ * One per open file. NULL when out of memory. `waker` is the file's wait
+ * queue, for milk_shim_wake.
+ */
+void *milk_core_open(void *waker);
 void milk_core_release(void *file_state);
 
 /*
@@ -81,6 +96,9 @@ long milk_core_ioctl(void *file_state, unsigned int command, unsigned long argum
  * (-MILK_ENODEV when the file has no channel yet).
  */
 int milk_core_mmap_region(void *file_state, void **region, milk_size_t *bytes);
+
+/* milk_poll_bits for the file's channel (under the file's mutex). */
+unsigned int milk_core_poll(void *file_state);
 
 #ifdef __cplusplus
 }

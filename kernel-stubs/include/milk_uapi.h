@@ -31,18 +31,20 @@
 #include <linux/ioctl.h>
 #include <linux/types.h>
 typedef __u32 milk_u32;
+typedef __s32 milk_s32;
 typedef __u64 milk_u64;
 typedef __s64 milk_s64;
 #else
 #include <linux/ioctl.h>
 #include <stdint.h>
 typedef uint32_t milk_u32;
+typedef int32_t milk_s32;
 typedef uint64_t milk_u64;
 typedef int64_t milk_s64;
 #endif
 
 /* Bumped on every incompatible change of anything in this file. */
-#define MILK_ABI_VERSION 1u
+#define MILK_ABI_VERSION 2u
 
 #define MILK_DEVICE_NAME "milk"
 
@@ -75,6 +77,48 @@ struct milk_channel_status {
 	milk_u64 reserved[6];
 };
 
+/*
+ * A channel to a kernel-side component (MILK_IOC_OPEN_CHANNEL): the `kernel`
+ * transport. One channel per fd. The region mmap() maps is laid out by
+ * userland/include/milk/region_layout.hpp's ChannelRegionLayout, computed
+ * from ring_capacity and pool_bytes alone: user space is side First (the
+ * contract's client, pool 0), the kernel side Second (the server, pool 1).
+ * The kernel writes only status[Second], message ring 1's producer half,
+ * return ring 0's producer half and its own pool; it reads user memory only
+ * through its own copies and never trusts what it reads.
+ */
+#define MILK_CONTRACT_NAME_MAX 64u
+#define MILK_CHANNEL_MIN_CAPACITY 2u
+#define MILK_CHANNEL_MAX_CAPACITY 4096u
+#define MILK_CHANNEL_MIN_POOL 4096u
+#define MILK_CHANNEL_MAX_POOL (1u << 20)
+
+struct milk_channel_open {
+	char contract[MILK_CONTRACT_NAME_MAX]; /* in: "package.Contract", NUL-terminated */
+	milk_u32 version;                      /* in: the version the component must have */
+	milk_u32 ring_capacity;                /* in: slots per direction, power of two */
+	milk_u32 pool_bytes;                   /* in: exchange-heap bytes per side, power of two */
+	milk_u32 flags;                        /* in: must be 0 */
+	milk_u64 region_bytes;                 /* out: bytes to mmap at offset 0 */
+	milk_u64 heap_offset;                  /* out: where the exchange heap starts */
+};
+
+/*
+ * Why the kernel closed a component channel (MILK_IOC_CHANNEL_ERROR): the
+ * status block holds the milk::ErrorCode and one value; this holds the
+ * whole story. Strings are NUL-terminated (and truncated to fit).
+ */
+struct milk_channel_error {
+	milk_u32 closed;     /* 1 once the kernel side is closed */
+	milk_u32 reason;     /* milk::ErrorCode; 0 = still open or closed normally */
+	milk_s32 kstub_code; /* the validator's MILK_KV_* code, 0 if not a validator verdict */
+	milk_u32 state;      /* the protocol state the kernel tracked */
+	milk_u32 tag;        /* the offending message's tag */
+	milk_u32 reserved;
+	milk_u64 value;      /* the offending value (a handle: offset << 32 | length) */
+	char text[192];      /* "<contract>: <what> in state <S> (message <M>, field <F>)" */
+};
+
 #define MILK_IOC_MAGIC 0xb7
 
 /* Fills struct milk_version. */
@@ -91,5 +135,19 @@ struct milk_channel_status {
  *   EPIPE   the channel was already closed
  */
 #define MILK_IOC_KICK _IO(MILK_IOC_MAGIC, 0x03)
+/*
+ * Creates this fd's channel to the component that serves `contract` at
+ * `version`. Errors: ENOENT no such component, EPROTONOSUPPORT another
+ * version, EINVAL bad sizes or flags, EBUSY the fd already has a channel.
+ * Then MILK_IOC_KICK is the doorbell: the kernel takes, validates and
+ * handles up to ring_capacity messages (each with the contract's generated
+ * validator, against the protocol state it tracks), publishes the replies,
+ * and returns how many messages it took. poll() on the fd reports POLLIN
+ * while the kernel's ring holds unread replies, and POLLIN|POLLERR|POLLHUP
+ * once the kernel side is closed.
+ */
+#define MILK_IOC_OPEN_CHANNEL _IOWR(MILK_IOC_MAGIC, 0x04, struct milk_channel_open)
+/* Fills struct milk_channel_error; ENODEV without a component channel. */
+#define MILK_IOC_CHANNEL_ERROR _IOR(MILK_IOC_MAGIC, 0x05, struct milk_channel_error)
 
 #endif /* MILK_UAPI_H */

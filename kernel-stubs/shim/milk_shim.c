@@ -13,10 +13,12 @@
 #include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/mutex.h>
+#include <linux/poll.h>
 #include <linux/printk.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 #include <linux/vmalloc.h>
+#include <linux/wait.h>
 
 #include "milk_core.h"
 #include "milk_uapi.h"
@@ -109,9 +111,18 @@ milk_size_t milk_shim_page_size(void)
 	return PAGE_SIZE;
 }
 
-/* What an open /dev/milk holds: the lock and the core's state. */
+void milk_shim_wake(void *waker)
+{
+	wake_up_interruptible_all((wait_queue_head_t *)waker);
+}
+
+/*
+ * What an open /dev/milk holds: the lock, the queue poll() sleeps on, and
+ * the core's state.
+ */
 struct milk_file {
 	struct mutex lock;
+	wait_queue_head_t wait;
 	void *core;
 };
 
@@ -122,7 +133,8 @@ static int milk_open(struct inode *inode, struct file *file)
 	if (!state)
 		return -ENOMEM;
 	mutex_init(&state->lock);
-	state->core = milk_core_open();
+	init_waitqueue_head(&state->wait);
+	state->core = milk_core_open(&state->wait);
 	if (!state->core) {
 		milk_shim_kfree(state);
 		return -ENOMEM;
@@ -183,6 +195,29 @@ static int milk_mmap(struct file *file, struct vm_area_struct *vma)
 	return result;
 }
 
+/*
+ * The doorbell's sleeping half: POLLIN while the kernel's outgoing ring holds
+ * replies user space has not taken, POLLERR|POLLHUP (with POLLIN, so that a
+ * reader drains first) once the kernel side is closed. poll_wait comes
+ * before the check, so a wake between the check and the sleep is not lost.
+ */
+static __poll_t milk_poll(struct file *file, struct poll_table_struct *table)
+{
+	struct milk_file *state = file->private_data;
+	unsigned int bits;
+	__poll_t mask = 0;
+
+	poll_wait(file, &state->wait, table);
+	mutex_lock(&state->lock);
+	bits = milk_core_poll(state->core);
+	mutex_unlock(&state->lock);
+	if (bits & MILK_POLL_IN)
+		mask |= EPOLLIN | EPOLLRDNORM;
+	if (bits & MILK_POLL_CLOSED)
+		mask |= EPOLLIN | EPOLLRDNORM | EPOLLERR | EPOLLHUP;
+	return mask;
+}
+
 static const struct file_operations milk_fops = {
 	.owner = THIS_MODULE,
 	.open = milk_open,
@@ -190,6 +225,7 @@ static const struct file_operations milk_fops = {
 	.unlocked_ioctl = milk_ioctl,
 	.compat_ioctl = compat_ptr_ioctl,
 	.mmap = milk_mmap,
+	.poll = milk_poll,
 	.llseek = noop_llseek,
 };
 
@@ -205,6 +241,10 @@ static int __init milk_init(void)
 	int result;
 
 	BUILD_BUG_ON(MILK_EPERM != EPERM);
+	BUILD_BUG_ON(MILK_ENOENT != ENOENT);
+	BUILD_BUG_ON(MILK_EPROTONOSUPPORT != EPROTONOSUPPORT);
+	BUILD_BUG_ON(sizeof(struct milk_channel_open) != 96);
+	BUILD_BUG_ON(sizeof(struct milk_channel_error) != 224);
 	BUILD_BUG_ON(MILK_ENOMEM != ENOMEM);
 	BUILD_BUG_ON(MILK_EFAULT != EFAULT);
 	BUILD_BUG_ON(MILK_EBUSY != EBUSY);

@@ -2,7 +2,7 @@
 // diagnostic, what the checks fill into the tree, and that one mistake does
 // not drag follow-up diagnostics behind it.
 #include "checks.hpp"
-#include "emit_cpp_common.hpp"
+#include "generated_names.hpp"
 #include "frontend.hpp"
 #include "layout.hpp"
 
@@ -316,11 +316,14 @@ TEST_CASE("checks: E0060 reserved names") {
 }
 
 TEST_CASE("checks: E0060 covers every name the C++ emitter declares in a contract's namespace") {
-    for (std::string_view name : milkc::cpp::contract_scope_names) {
+    for (std::string_view name : milkc::contract_scope_names) {
         CAPTURE(name);
         CHECK(milkc::reserved_name_reason(name, milkc::NameRole::Message).has_value());
         CHECK(milkc::reserved_name_reason(name, milkc::NameRole::Type).has_value());
     }
+    CHECK(milkc::reserved_name_reason("milk_encode", milkc::NameRole::Message).has_value());
+    CHECK(milkc::reserved_name_reason("milk_anything", milkc::NameRole::Type).has_value());
+    CHECK_FALSE(milkc::reserved_name_reason("milk_level", milkc::NameRole::Field).has_value());
 }
 
 TEST_CASE("checks: no checks run on a file with syntax errors") {

@@ -90,6 +90,23 @@ std::uint32_t BuddyAllocator::block_size(std::uint32_t offset) const {
     return min_block << ((m_meta[offset / min_block] & order_mask) - 1);
 }
 
+BuddyAllocator::Usage BuddyAllocator::usage() const {
+    Usage usage;
+    for (std::size_t unit = 0; unit < m_meta.size(); ++unit) {
+        const std::uint8_t meta = m_meta[unit];
+        if ((meta & order_mask) == 0 || (meta & free_bit) != 0) continue;
+        const std::size_t bytes = std::size_t{min_block} << ((meta & order_mask) - 1);
+        if ((meta & lent_bit) != 0) {
+            ++usage.lent_blocks;
+            usage.lent_bytes += bytes;
+        } else {
+            ++usage.held_blocks;
+            usage.held_bytes += bytes;
+        }
+    }
+    return usage;
+}
+
 void BuddyAllocator::set_state(std::uint32_t offset, BlockState to) {
     std::uint8_t& meta = m_meta[offset / min_block];
     meta = static_cast<std::uint8_t>(to == BlockState::Lent ? (meta | lent_bit) : (meta & ~lent_bit));

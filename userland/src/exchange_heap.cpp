@@ -198,4 +198,23 @@ std::uint64_t ExchangeHeapSide::rejected_returns() const {
     return m_rejected_returns;
 }
 
+ExchangeHeapSide::Usage ExchangeHeapSide::usage() const {
+    Usage usage;
+    {
+        std::lock_guard lock(m_pool_mutex);
+        const auto blocks = m_pool.usage();
+        usage.pool_bytes = m_pool.pool_bytes();
+        usage.free_bytes = m_pool.free_bytes();
+        usage.held_blocks = blocks.held_blocks;
+        usage.held_bytes = blocks.held_bytes;
+        usage.lent_blocks = blocks.lent_blocks;
+        usage.lent_bytes = blocks.lent_bytes;
+        usage.rejected_returns = m_rejected_returns;
+    }
+    std::lock_guard lock(m_held_mutex);
+    usage.regions_held_from_peer = m_held.size();
+    usage.lost_returns = m_lost_returns;
+    return usage;
+}
+
 }  // namespace milk

@@ -71,13 +71,17 @@ RegionTransport::RegionTransport(PassKey, std::shared_ptr<Region> region, Channe
 RegionTransport::~RegionTransport() { close(nullptr); }
 
 bool RegionTransport::peer_closed() const {
+    if (m_peer_gone) return true;
     auto& status = m_control->status[side_index(other_side(m_side))];
     return std::atomic_ref<std::uint32_t>(status.closed).load(std::memory_order_acquire) != 0;
 }
 
 Error RegionTransport::peer_close_error() const {
     auto& status = m_control->status[side_index(other_side(m_side))];
-    // Read once each, after the acquire load of `closed` in peer_closed().
+    // A peer that closed and then died closed first: its reason wins.
+    if (std::atomic_ref<std::uint32_t>(status.closed).load(std::memory_order_acquire) == 0)
+        return Error{ErrorCode::PeerClosed, "the peer process is gone: it exited or was killed without closing", 0};
+    // Read once each, after the acquire load of `closed`.
     const auto reason = std::atomic_ref<std::uint32_t>(status.reason).load(std::memory_order_relaxed);
     const auto detail = std::atomic_ref<std::int64_t>(status.detail).load(std::memory_order_relaxed);
     if (reason == 0) return Error{ErrorCode::PeerClosed, "the peer closed the channel", 0};
@@ -85,6 +89,41 @@ Error RegionTransport::peer_close_error() const {
     if (reason > static_cast<std::uint32_t>(ErrorCode::SystemError))
         return Error{ErrorCode::PeerClosed, "the peer closed the channel with an unknown reason", reason};
     return Error{static_cast<ErrorCode>(reason), "the peer closed the channel because of this error", detail};
+}
+
+Error RegionTransport::fail(const Error& error) noexcept {
+    // A ring index the peer corrupted is a violation like a bad message:
+    // close with the reason, so that the peer (if it is merely buggy) and
+    // whoever watches it learn why.
+    close(&error);
+    return error;
+}
+
+bool RegionTransport::check_peer_gone() noexcept {
+    if (!m_peer_gone && m_liveness && m_liveness->peer_gone()) m_peer_gone = true;
+    return m_peer_gone;
+}
+
+template <typename Ready>
+Doorbell::WaitOutcome RegionTransport::wait_on(Doorbell& bell, DoorbellWord& word, Ready&& ready,
+                                               const Deadline& deadline) {
+    if (!m_liveness) return bell.wait(ready, deadline);
+    // The first slice spins as configured; later ones sleep at once, so a
+    // long wait costs one futex sleep per interval and no spinning.
+    Doorbell quiet(&word, WaitPolicy{bell.policy().mode, std::chrono::nanoseconds::zero()});
+    Doorbell* current = &bell;
+    for (;;) {
+        const auto slice = m_liveness->interval();
+        const bool last_slice = !deadline.is_never() && deadline.at() - Deadline::Clock::now() <= slice;
+        const auto outcome = current->wait(ready, last_slice ? deadline : Deadline::after(slice));
+        if (outcome == Doorbell::WaitOutcome::Ready) return outcome;
+        // Nothing came for a whole slice: is anybody still there? A peer
+        // that is gone makes peer_closed() true, which is what the caller's
+        // condition waits for.
+        if (check_peer_gone()) return Doorbell::WaitOutcome::Ready;
+        if (last_slice) return outcome;
+        current = &quiet;
+    }
 }
 
 Result<std::size_t> RegionTransport::take(Slot& slot) {
@@ -103,7 +142,7 @@ Result<void> RegionTransport::send_batch(std::span<const Slot> slots) {
         // that has gone must fail even while the ring has room.
         if (peer_closed()) return Error{ErrorCode::PeerClosed, "the peer closed the channel", 0};
         auto pushed = m_out.try_push(slots.subspan(done));
-        if (!pushed.ok()) return pushed.error();
+        if (!pushed.ok()) return fail(pushed.error());
         if (pushed.value() > 0) {
             done += pushed.value();
             m_out_data.ring();
@@ -111,7 +150,8 @@ Result<void> RegionTransport::send_batch(std::span<const Slot> slots) {
         }
         // Full: wait for the consumer to make room (it rings our space bell)
         // or to go away (its close rings it too).
-        static_cast<void>(m_out_space.wait(
+        static_cast<void>(wait_on(
+            m_out_space, m_control->space_bell[side_index(m_side)],
             [this] {
                 auto free = m_out.free_slots();
                 return !free.ok() || free.value() > 0 || peer_closed();
@@ -127,22 +167,31 @@ Result<Slot> RegionTransport::receive(Deadline deadline) {
     for (;;) {
         Slot slot;
         auto taken = take(slot);
-        if (!taken.ok()) return taken.error();
+        if (!taken.ok()) return fail(taken.error());
         if (taken.value() > 0) return slot;
         if (peer_closed()) {
             // The peer set its closed flag (release) after its last publish,
             // and we read the flag with acquire: every slot it sent is
             // visible now. Deliver those before reporting the close.
             taken = take(slot);
-            if (!taken.ok()) return taken.error();
+            if (!taken.ok()) return fail(taken.error());
             if (taken.value() > 0) return slot;
             return peer_close_error();
         }
-        if (poll_only) return Error{ErrorCode::WouldBlock, "no message waiting", 0};
+        if (poll_only) {
+            // A caller that only ever polls must learn of a dead peer too,
+            // but at most once per interval: the check is a system call.
+            if (m_liveness && Deadline::Clock::now() >= m_next_liveness_poll) {
+                m_next_liveness_poll = Deadline::Clock::now() + m_liveness->interval();
+                if (check_peer_gone()) continue;
+            }
+            return Error{ErrorCode::WouldBlock, "no message waiting", 0};
+        }
         if (deadline.passed()) return Error{ErrorCode::TimedOut, "no message before the deadline", 0};
         // Whatever the outcome, the loop looks at the ring again, so a slot
         // that arrived just at the deadline is still delivered.
-        static_cast<void>(m_in_data.wait(
+        static_cast<void>(wait_on(
+            m_in_data, m_control->data_bell[side_index(other_side(m_side))],
             [this] {
                 auto ready = m_in.available();
                 return !ready.ok() || ready.value() > 0 || peer_closed();

@@ -401,13 +401,13 @@ public:
     ~Client() = default;
 
     // A buffer of this side's exchange heap, for a `bytes` field; the endpoint stays.
-    MILK_CALLABLE_WHEN("unconsumed")
+    MILK_CALLABLE_WHEN("unconsumed", "unknown")
     [[nodiscard]] milk::Result<milk::Buffer> allocate(std::size_t size) & {
         m_end.require_valid("Files::Client<Start>::allocate");
         return m_end.allocate(size);
     }
 
-    MILK_CALLABLE_WHEN("unconsumed") MILK_SET_TYPESTATE(consumed)
+    MILK_CALLABLE_WHEN("unconsumed", "unknown") MILK_SET_TYPESTATE(consumed)
     milk::Result<Client<state::Opening>> send(Open message) &&;
 
     template <typename Message>
@@ -471,7 +471,7 @@ public:
     ~Server() = default;
 
     // A buffer of this side's exchange heap, for a `bytes` field; the endpoint stays.
-    MILK_CALLABLE_WHEN("unconsumed")
+    MILK_CALLABLE_WHEN("unconsumed", "unknown")
     [[nodiscard]] milk::Result<milk::Buffer> allocate(std::size_t size) & {
         m_end.require_valid("Files::Server<Start>::allocate");
         return m_end.allocate(size);
@@ -483,33 +483,33 @@ public:
     //   (milk::TimedOut, Server<state::Start>&&)
     // Every handler returns the same R; the result is milk::Result<R> (R if R is a Result).
     template <typename... Handlers>
-    MILK_CALLABLE_WHEN("unconsumed") MILK_SET_TYPESTATE(consumed)
+    MILK_CALLABLE_WHEN("unconsumed", "unknown") MILK_SET_TYPESTATE(consumed)
     auto receive(Handlers&&... handlers) && {
-        if constexpr (accepts<Handlers...>()) {
-            return milk::session::receive<Server, milk::session::Wait::Forever, Incoming>(
-                std::move(m_end), "Files::Server<Start>::receive", tag_error,
+        if constexpr (milk_accepts<Handlers...>()) {
+            return milk::session::receive<Server, milk::session::Wait::Forever, milk_incoming>(
+                std::move(m_end), "Files::Server<Start>::receive", milk_tag_error,
                 milk::Deadline::never(), handlers...);
         } else {
             return milk::session::Rejected{};
         }
     }
     template <typename... Handlers>
-    MILK_CALLABLE_WHEN("unconsumed") MILK_SET_TYPESTATE(consumed)
+    MILK_CALLABLE_WHEN("unconsumed", "unknown") MILK_SET_TYPESTATE(consumed)
     auto receive_for(std::chrono::nanoseconds timeout, Handlers&&... handlers) && {
-        if constexpr (accepts<Handlers...>()) {
-            return milk::session::receive<Server, milk::session::Wait::Bounded, Incoming>(
-                std::move(m_end), "Files::Server<Start>::receive_for", tag_error,
+        if constexpr (milk_accepts<Handlers...>()) {
+            return milk::session::receive<Server, milk::session::Wait::Bounded, milk_incoming>(
+                std::move(m_end), "Files::Server<Start>::receive_for", milk_tag_error,
                 milk::Deadline::after(timeout), handlers...);
         } else {
             return milk::session::Rejected{};
         }
     }
     template <typename... Handlers>
-    MILK_CALLABLE_WHEN("unconsumed") MILK_SET_TYPESTATE(consumed)
+    MILK_CALLABLE_WHEN("unconsumed", "unknown") MILK_SET_TYPESTATE(consumed)
     auto try_receive(Handlers&&... handlers) && {
-        if constexpr (accepts<Handlers...>()) {
-            return milk::session::receive<Server, milk::session::Wait::Bounded, Incoming>(
-                std::move(m_end), "Files::Server<Start>::try_receive", tag_error,
+        if constexpr (milk_accepts<Handlers...>()) {
+            return milk::session::receive<Server, milk::session::Wait::Bounded, milk_incoming>(
+                std::move(m_end), "Files::Server<Start>::try_receive", milk_tag_error,
                 milk::Deadline::now(), handlers...);
         } else {
             return milk::session::Rejected{};
@@ -527,17 +527,17 @@ private:
     friend milk::session::detail::Access;
     explicit Server(milk::ChannelEnd&& end) : m_end(std::move(end)) {}
 
-    using Incoming = milk::session::Branches<
+    using milk_incoming = milk::session::Branches<
         milk::session::Branch<Open, Server<state::Opening>>>;
-    static constexpr const char* tag_error = "Files: message tag not allowed in state Start";
+    static constexpr const char* milk_tag_error = "Files: message tag not allowed in state Start";
 
     template <typename... Handlers>
-    static constexpr bool accepts() {
+    static constexpr bool milk_accepts() {
         static_assert(milk::session::handles<Open, Server<state::Opening>, Handlers...>,
                       "milk: Files::Server in state Start must handle message Open");
-        static_assert(milk::session::all_useful<Server, Incoming, Handlers...>,
+        static_assert(milk::session::all_useful<Server, milk_incoming, Handlers...>,
                       "milk: Files::Server in state Start: a handler takes no message of this state");
-        return milk::session::well_formed<Server, Incoming, Handlers...>;
+        return milk::session::well_formed<Server, milk_incoming, Handlers...>;
     }
 
     milk::ChannelEnd m_end;
@@ -556,7 +556,7 @@ public:
     ~Client() = default;
 
     // A buffer of this side's exchange heap, for a `bytes` field; the endpoint stays.
-    MILK_CALLABLE_WHEN("unconsumed")
+    MILK_CALLABLE_WHEN("unconsumed", "unknown")
     [[nodiscard]] milk::Result<milk::Buffer> allocate(std::size_t size) & {
         m_end.require_valid("Files::Client<Opening>::allocate");
         return m_end.allocate(size);
@@ -569,33 +569,33 @@ public:
     //   (milk::TimedOut, Client<state::Opening>&&)
     // Every handler returns the same R; the result is milk::Result<R> (R if R is a Result).
     template <typename... Handlers>
-    MILK_CALLABLE_WHEN("unconsumed") MILK_SET_TYPESTATE(consumed)
+    MILK_CALLABLE_WHEN("unconsumed", "unknown") MILK_SET_TYPESTATE(consumed)
     auto receive(Handlers&&... handlers) && {
-        if constexpr (accepts<Handlers...>()) {
-            return milk::session::receive<Client, milk::session::Wait::Forever, Incoming>(
-                std::move(m_end), "Files::Client<Opening>::receive", tag_error,
+        if constexpr (milk_accepts<Handlers...>()) {
+            return milk::session::receive<Client, milk::session::Wait::Forever, milk_incoming>(
+                std::move(m_end), "Files::Client<Opening>::receive", milk_tag_error,
                 milk::Deadline::never(), handlers...);
         } else {
             return milk::session::Rejected{};
         }
     }
     template <typename... Handlers>
-    MILK_CALLABLE_WHEN("unconsumed") MILK_SET_TYPESTATE(consumed)
+    MILK_CALLABLE_WHEN("unconsumed", "unknown") MILK_SET_TYPESTATE(consumed)
     auto receive_for(std::chrono::nanoseconds timeout, Handlers&&... handlers) && {
-        if constexpr (accepts<Handlers...>()) {
-            return milk::session::receive<Client, milk::session::Wait::Bounded, Incoming>(
-                std::move(m_end), "Files::Client<Opening>::receive_for", tag_error,
+        if constexpr (milk_accepts<Handlers...>()) {
+            return milk::session::receive<Client, milk::session::Wait::Bounded, milk_incoming>(
+                std::move(m_end), "Files::Client<Opening>::receive_for", milk_tag_error,
                 milk::Deadline::after(timeout), handlers...);
         } else {
             return milk::session::Rejected{};
         }
     }
     template <typename... Handlers>
-    MILK_CALLABLE_WHEN("unconsumed") MILK_SET_TYPESTATE(consumed)
+    MILK_CALLABLE_WHEN("unconsumed", "unknown") MILK_SET_TYPESTATE(consumed)
     auto try_receive(Handlers&&... handlers) && {
-        if constexpr (accepts<Handlers...>()) {
-            return milk::session::receive<Client, milk::session::Wait::Bounded, Incoming>(
-                std::move(m_end), "Files::Client<Opening>::try_receive", tag_error,
+        if constexpr (milk_accepts<Handlers...>()) {
+            return milk::session::receive<Client, milk::session::Wait::Bounded, milk_incoming>(
+                std::move(m_end), "Files::Client<Opening>::try_receive", milk_tag_error,
                 milk::Deadline::now(), handlers...);
         } else {
             return milk::session::Rejected{};
@@ -613,20 +613,20 @@ private:
     friend milk::session::detail::Access;
     explicit Client(milk::ChannelEnd&& end) : m_end(std::move(end)) {}
 
-    using Incoming = milk::session::Branches<
+    using milk_incoming = milk::session::Branches<
         milk::session::Branch<Opened, Client<state::Ready>>,
         milk::session::Branch<Failed, milk::session::End>>;
-    static constexpr const char* tag_error = "Files: message tag not allowed in state Opening";
+    static constexpr const char* milk_tag_error = "Files: message tag not allowed in state Opening";
 
     template <typename... Handlers>
-    static constexpr bool accepts() {
+    static constexpr bool milk_accepts() {
         static_assert(milk::session::handles<Opened, Client<state::Ready>, Handlers...>,
                       "milk: Files::Client in state Opening must handle message Opened");
         static_assert(milk::session::handles<Failed, milk::session::End, Handlers...>,
                       "milk: Files::Client in state Opening must handle message Failed");
-        static_assert(milk::session::all_useful<Client, Incoming, Handlers...>,
+        static_assert(milk::session::all_useful<Client, milk_incoming, Handlers...>,
                       "milk: Files::Client in state Opening: a handler takes no message of this state");
-        return milk::session::well_formed<Client, Incoming, Handlers...>;
+        return milk::session::well_formed<Client, milk_incoming, Handlers...>;
     }
 
     milk::ChannelEnd m_end;
@@ -645,15 +645,15 @@ public:
     ~Server() = default;
 
     // A buffer of this side's exchange heap, for a `bytes` field; the endpoint stays.
-    MILK_CALLABLE_WHEN("unconsumed")
+    MILK_CALLABLE_WHEN("unconsumed", "unknown")
     [[nodiscard]] milk::Result<milk::Buffer> allocate(std::size_t size) & {
         m_end.require_valid("Files::Server<Opening>::allocate");
         return m_end.allocate(size);
     }
 
-    MILK_CALLABLE_WHEN("unconsumed") MILK_SET_TYPESTATE(consumed)
+    MILK_CALLABLE_WHEN("unconsumed", "unknown") MILK_SET_TYPESTATE(consumed)
     milk::Result<Server<state::Ready>> send(Opened message) &&;
-    MILK_CALLABLE_WHEN("unconsumed") MILK_SET_TYPESTATE(consumed)
+    MILK_CALLABLE_WHEN("unconsumed", "unknown") MILK_SET_TYPESTATE(consumed)
     milk::Result<void> send(Failed message) &&;
 
     template <typename Message>
@@ -715,17 +715,17 @@ public:
     ~Client() = default;
 
     // A buffer of this side's exchange heap, for a `bytes` field; the endpoint stays.
-    MILK_CALLABLE_WHEN("unconsumed")
+    MILK_CALLABLE_WHEN("unconsumed", "unknown")
     [[nodiscard]] milk::Result<milk::Buffer> allocate(std::size_t size) & {
         m_end.require_valid("Files::Client<Ready>::allocate");
         return m_end.allocate(size);
     }
 
-    MILK_CALLABLE_WHEN("unconsumed") MILK_SET_TYPESTATE(consumed)
+    MILK_CALLABLE_WHEN("unconsumed", "unknown") MILK_SET_TYPESTATE(consumed)
     milk::Result<Client<state::Reading>> send(Read message) &&;
-    MILK_CALLABLE_WHEN("unconsumed") MILK_SET_TYPESTATE(consumed)
+    MILK_CALLABLE_WHEN("unconsumed", "unknown") MILK_SET_TYPESTATE(consumed)
     milk::Result<Client<state::Writing>> send(Write message) &&;
-    MILK_CALLABLE_WHEN("unconsumed") MILK_SET_TYPESTATE(consumed)
+    MILK_CALLABLE_WHEN("unconsumed", "unknown") MILK_SET_TYPESTATE(consumed)
     milk::Result<void> send(Close message) &&;
 
     template <typename Message>
@@ -785,7 +785,7 @@ public:
     ~Server() = default;
 
     // A buffer of this side's exchange heap, for a `bytes` field; the endpoint stays.
-    MILK_CALLABLE_WHEN("unconsumed")
+    MILK_CALLABLE_WHEN("unconsumed", "unknown")
     [[nodiscard]] milk::Result<milk::Buffer> allocate(std::size_t size) & {
         m_end.require_valid("Files::Server<Ready>::allocate");
         return m_end.allocate(size);
@@ -799,33 +799,33 @@ public:
     //   (milk::TimedOut, Server<state::Ready>&&)
     // Every handler returns the same R; the result is milk::Result<R> (R if R is a Result).
     template <typename... Handlers>
-    MILK_CALLABLE_WHEN("unconsumed") MILK_SET_TYPESTATE(consumed)
+    MILK_CALLABLE_WHEN("unconsumed", "unknown") MILK_SET_TYPESTATE(consumed)
     auto receive(Handlers&&... handlers) && {
-        if constexpr (accepts<Handlers...>()) {
-            return milk::session::receive<Server, milk::session::Wait::Forever, Incoming>(
-                std::move(m_end), "Files::Server<Ready>::receive", tag_error,
+        if constexpr (milk_accepts<Handlers...>()) {
+            return milk::session::receive<Server, milk::session::Wait::Forever, milk_incoming>(
+                std::move(m_end), "Files::Server<Ready>::receive", milk_tag_error,
                 milk::Deadline::never(), handlers...);
         } else {
             return milk::session::Rejected{};
         }
     }
     template <typename... Handlers>
-    MILK_CALLABLE_WHEN("unconsumed") MILK_SET_TYPESTATE(consumed)
+    MILK_CALLABLE_WHEN("unconsumed", "unknown") MILK_SET_TYPESTATE(consumed)
     auto receive_for(std::chrono::nanoseconds timeout, Handlers&&... handlers) && {
-        if constexpr (accepts<Handlers...>()) {
-            return milk::session::receive<Server, milk::session::Wait::Bounded, Incoming>(
-                std::move(m_end), "Files::Server<Ready>::receive_for", tag_error,
+        if constexpr (milk_accepts<Handlers...>()) {
+            return milk::session::receive<Server, milk::session::Wait::Bounded, milk_incoming>(
+                std::move(m_end), "Files::Server<Ready>::receive_for", milk_tag_error,
                 milk::Deadline::after(timeout), handlers...);
         } else {
             return milk::session::Rejected{};
         }
     }
     template <typename... Handlers>
-    MILK_CALLABLE_WHEN("unconsumed") MILK_SET_TYPESTATE(consumed)
+    MILK_CALLABLE_WHEN("unconsumed", "unknown") MILK_SET_TYPESTATE(consumed)
     auto try_receive(Handlers&&... handlers) && {
-        if constexpr (accepts<Handlers...>()) {
-            return milk::session::receive<Server, milk::session::Wait::Bounded, Incoming>(
-                std::move(m_end), "Files::Server<Ready>::try_receive", tag_error,
+        if constexpr (milk_accepts<Handlers...>()) {
+            return milk::session::receive<Server, milk::session::Wait::Bounded, milk_incoming>(
+                std::move(m_end), "Files::Server<Ready>::try_receive", milk_tag_error,
                 milk::Deadline::now(), handlers...);
         } else {
             return milk::session::Rejected{};
@@ -843,23 +843,23 @@ private:
     friend milk::session::detail::Access;
     explicit Server(milk::ChannelEnd&& end) : m_end(std::move(end)) {}
 
-    using Incoming = milk::session::Branches<
+    using milk_incoming = milk::session::Branches<
         milk::session::Branch<Read, Server<state::Reading>>,
         milk::session::Branch<Write, Server<state::Writing>>,
         milk::session::Branch<Close, milk::session::End>>;
-    static constexpr const char* tag_error = "Files: message tag not allowed in state Ready";
+    static constexpr const char* milk_tag_error = "Files: message tag not allowed in state Ready";
 
     template <typename... Handlers>
-    static constexpr bool accepts() {
+    static constexpr bool milk_accepts() {
         static_assert(milk::session::handles<Read, Server<state::Reading>, Handlers...>,
                       "milk: Files::Server in state Ready must handle message Read");
         static_assert(milk::session::handles<Write, Server<state::Writing>, Handlers...>,
                       "milk: Files::Server in state Ready must handle message Write");
         static_assert(milk::session::handles<Close, milk::session::End, Handlers...>,
                       "milk: Files::Server in state Ready must handle message Close");
-        static_assert(milk::session::all_useful<Server, Incoming, Handlers...>,
+        static_assert(milk::session::all_useful<Server, milk_incoming, Handlers...>,
                       "milk: Files::Server in state Ready: a handler takes no message of this state");
-        return milk::session::well_formed<Server, Incoming, Handlers...>;
+        return milk::session::well_formed<Server, milk_incoming, Handlers...>;
     }
 
     milk::ChannelEnd m_end;
@@ -878,7 +878,7 @@ public:
     ~Client() = default;
 
     // A buffer of this side's exchange heap, for a `bytes` field; the endpoint stays.
-    MILK_CALLABLE_WHEN("unconsumed")
+    MILK_CALLABLE_WHEN("unconsumed", "unknown")
     [[nodiscard]] milk::Result<milk::Buffer> allocate(std::size_t size) & {
         m_end.require_valid("Files::Client<Reading>::allocate");
         return m_end.allocate(size);
@@ -892,33 +892,33 @@ public:
     //   (milk::TimedOut, Client<state::Reading>&&)
     // Every handler returns the same R; the result is milk::Result<R> (R if R is a Result).
     template <typename... Handlers>
-    MILK_CALLABLE_WHEN("unconsumed") MILK_SET_TYPESTATE(consumed)
+    MILK_CALLABLE_WHEN("unconsumed", "unknown") MILK_SET_TYPESTATE(consumed)
     auto receive(Handlers&&... handlers) && {
-        if constexpr (accepts<Handlers...>()) {
-            return milk::session::receive<Client, milk::session::Wait::Forever, Incoming>(
-                std::move(m_end), "Files::Client<Reading>::receive", tag_error,
+        if constexpr (milk_accepts<Handlers...>()) {
+            return milk::session::receive<Client, milk::session::Wait::Forever, milk_incoming>(
+                std::move(m_end), "Files::Client<Reading>::receive", milk_tag_error,
                 milk::Deadline::never(), handlers...);
         } else {
             return milk::session::Rejected{};
         }
     }
     template <typename... Handlers>
-    MILK_CALLABLE_WHEN("unconsumed") MILK_SET_TYPESTATE(consumed)
+    MILK_CALLABLE_WHEN("unconsumed", "unknown") MILK_SET_TYPESTATE(consumed)
     auto receive_for(std::chrono::nanoseconds timeout, Handlers&&... handlers) && {
-        if constexpr (accepts<Handlers...>()) {
-            return milk::session::receive<Client, milk::session::Wait::Bounded, Incoming>(
-                std::move(m_end), "Files::Client<Reading>::receive_for", tag_error,
+        if constexpr (milk_accepts<Handlers...>()) {
+            return milk::session::receive<Client, milk::session::Wait::Bounded, milk_incoming>(
+                std::move(m_end), "Files::Client<Reading>::receive_for", milk_tag_error,
                 milk::Deadline::after(timeout), handlers...);
         } else {
             return milk::session::Rejected{};
         }
     }
     template <typename... Handlers>
-    MILK_CALLABLE_WHEN("unconsumed") MILK_SET_TYPESTATE(consumed)
+    MILK_CALLABLE_WHEN("unconsumed", "unknown") MILK_SET_TYPESTATE(consumed)
     auto try_receive(Handlers&&... handlers) && {
-        if constexpr (accepts<Handlers...>()) {
-            return milk::session::receive<Client, milk::session::Wait::Bounded, Incoming>(
-                std::move(m_end), "Files::Client<Reading>::try_receive", tag_error,
+        if constexpr (milk_accepts<Handlers...>()) {
+            return milk::session::receive<Client, milk::session::Wait::Bounded, milk_incoming>(
+                std::move(m_end), "Files::Client<Reading>::try_receive", milk_tag_error,
                 milk::Deadline::now(), handlers...);
         } else {
             return milk::session::Rejected{};
@@ -936,23 +936,23 @@ private:
     friend milk::session::detail::Access;
     explicit Client(milk::ChannelEnd&& end) : m_end(std::move(end)) {}
 
-    using Incoming = milk::session::Branches<
+    using milk_incoming = milk::session::Branches<
         milk::session::Branch<Data, Client<state::Ready>>,
         milk::session::Branch<Eof, Client<state::Ready>>,
         milk::session::Branch<Failed, Client<state::Ready>>>;
-    static constexpr const char* tag_error = "Files: message tag not allowed in state Reading";
+    static constexpr const char* milk_tag_error = "Files: message tag not allowed in state Reading";
 
     template <typename... Handlers>
-    static constexpr bool accepts() {
+    static constexpr bool milk_accepts() {
         static_assert(milk::session::handles<Data, Client<state::Ready>, Handlers...>,
                       "milk: Files::Client in state Reading must handle message Data");
         static_assert(milk::session::handles<Eof, Client<state::Ready>, Handlers...>,
                       "milk: Files::Client in state Reading must handle message Eof");
         static_assert(milk::session::handles<Failed, Client<state::Ready>, Handlers...>,
                       "milk: Files::Client in state Reading must handle message Failed");
-        static_assert(milk::session::all_useful<Client, Incoming, Handlers...>,
+        static_assert(milk::session::all_useful<Client, milk_incoming, Handlers...>,
                       "milk: Files::Client in state Reading: a handler takes no message of this state");
-        return milk::session::well_formed<Client, Incoming, Handlers...>;
+        return milk::session::well_formed<Client, milk_incoming, Handlers...>;
     }
 
     milk::ChannelEnd m_end;
@@ -971,17 +971,17 @@ public:
     ~Server() = default;
 
     // A buffer of this side's exchange heap, for a `bytes` field; the endpoint stays.
-    MILK_CALLABLE_WHEN("unconsumed")
+    MILK_CALLABLE_WHEN("unconsumed", "unknown")
     [[nodiscard]] milk::Result<milk::Buffer> allocate(std::size_t size) & {
         m_end.require_valid("Files::Server<Reading>::allocate");
         return m_end.allocate(size);
     }
 
-    MILK_CALLABLE_WHEN("unconsumed") MILK_SET_TYPESTATE(consumed)
+    MILK_CALLABLE_WHEN("unconsumed", "unknown") MILK_SET_TYPESTATE(consumed)
     milk::Result<Server<state::Ready>> send(Data message) &&;
-    MILK_CALLABLE_WHEN("unconsumed") MILK_SET_TYPESTATE(consumed)
+    MILK_CALLABLE_WHEN("unconsumed", "unknown") MILK_SET_TYPESTATE(consumed)
     milk::Result<Server<state::Ready>> send(Eof message) &&;
-    MILK_CALLABLE_WHEN("unconsumed") MILK_SET_TYPESTATE(consumed)
+    MILK_CALLABLE_WHEN("unconsumed", "unknown") MILK_SET_TYPESTATE(consumed)
     milk::Result<Server<state::Ready>> send(Failed message) &&;
 
     template <typename Message>
@@ -1041,7 +1041,7 @@ public:
     ~Client() = default;
 
     // A buffer of this side's exchange heap, for a `bytes` field; the endpoint stays.
-    MILK_CALLABLE_WHEN("unconsumed")
+    MILK_CALLABLE_WHEN("unconsumed", "unknown")
     [[nodiscard]] milk::Result<milk::Buffer> allocate(std::size_t size) & {
         m_end.require_valid("Files::Client<Writing>::allocate");
         return m_end.allocate(size);
@@ -1054,33 +1054,33 @@ public:
     //   (milk::TimedOut, Client<state::Writing>&&)
     // Every handler returns the same R; the result is milk::Result<R> (R if R is a Result).
     template <typename... Handlers>
-    MILK_CALLABLE_WHEN("unconsumed") MILK_SET_TYPESTATE(consumed)
+    MILK_CALLABLE_WHEN("unconsumed", "unknown") MILK_SET_TYPESTATE(consumed)
     auto receive(Handlers&&... handlers) && {
-        if constexpr (accepts<Handlers...>()) {
-            return milk::session::receive<Client, milk::session::Wait::Forever, Incoming>(
-                std::move(m_end), "Files::Client<Writing>::receive", tag_error,
+        if constexpr (milk_accepts<Handlers...>()) {
+            return milk::session::receive<Client, milk::session::Wait::Forever, milk_incoming>(
+                std::move(m_end), "Files::Client<Writing>::receive", milk_tag_error,
                 milk::Deadline::never(), handlers...);
         } else {
             return milk::session::Rejected{};
         }
     }
     template <typename... Handlers>
-    MILK_CALLABLE_WHEN("unconsumed") MILK_SET_TYPESTATE(consumed)
+    MILK_CALLABLE_WHEN("unconsumed", "unknown") MILK_SET_TYPESTATE(consumed)
     auto receive_for(std::chrono::nanoseconds timeout, Handlers&&... handlers) && {
-        if constexpr (accepts<Handlers...>()) {
-            return milk::session::receive<Client, milk::session::Wait::Bounded, Incoming>(
-                std::move(m_end), "Files::Client<Writing>::receive_for", tag_error,
+        if constexpr (milk_accepts<Handlers...>()) {
+            return milk::session::receive<Client, milk::session::Wait::Bounded, milk_incoming>(
+                std::move(m_end), "Files::Client<Writing>::receive_for", milk_tag_error,
                 milk::Deadline::after(timeout), handlers...);
         } else {
             return milk::session::Rejected{};
         }
     }
     template <typename... Handlers>
-    MILK_CALLABLE_WHEN("unconsumed") MILK_SET_TYPESTATE(consumed)
+    MILK_CALLABLE_WHEN("unconsumed", "unknown") MILK_SET_TYPESTATE(consumed)
     auto try_receive(Handlers&&... handlers) && {
-        if constexpr (accepts<Handlers...>()) {
-            return milk::session::receive<Client, milk::session::Wait::Bounded, Incoming>(
-                std::move(m_end), "Files::Client<Writing>::try_receive", tag_error,
+        if constexpr (milk_accepts<Handlers...>()) {
+            return milk::session::receive<Client, milk::session::Wait::Bounded, milk_incoming>(
+                std::move(m_end), "Files::Client<Writing>::try_receive", milk_tag_error,
                 milk::Deadline::now(), handlers...);
         } else {
             return milk::session::Rejected{};
@@ -1098,20 +1098,20 @@ private:
     friend milk::session::detail::Access;
     explicit Client(milk::ChannelEnd&& end) : m_end(std::move(end)) {}
 
-    using Incoming = milk::session::Branches<
+    using milk_incoming = milk::session::Branches<
         milk::session::Branch<Written, Client<state::Ready>>,
         milk::session::Branch<Failed, Client<state::Ready>>>;
-    static constexpr const char* tag_error = "Files: message tag not allowed in state Writing";
+    static constexpr const char* milk_tag_error = "Files: message tag not allowed in state Writing";
 
     template <typename... Handlers>
-    static constexpr bool accepts() {
+    static constexpr bool milk_accepts() {
         static_assert(milk::session::handles<Written, Client<state::Ready>, Handlers...>,
                       "milk: Files::Client in state Writing must handle message Written");
         static_assert(milk::session::handles<Failed, Client<state::Ready>, Handlers...>,
                       "milk: Files::Client in state Writing must handle message Failed");
-        static_assert(milk::session::all_useful<Client, Incoming, Handlers...>,
+        static_assert(milk::session::all_useful<Client, milk_incoming, Handlers...>,
                       "milk: Files::Client in state Writing: a handler takes no message of this state");
-        return milk::session::well_formed<Client, Incoming, Handlers...>;
+        return milk::session::well_formed<Client, milk_incoming, Handlers...>;
     }
 
     milk::ChannelEnd m_end;
@@ -1130,15 +1130,15 @@ public:
     ~Server() = default;
 
     // A buffer of this side's exchange heap, for a `bytes` field; the endpoint stays.
-    MILK_CALLABLE_WHEN("unconsumed")
+    MILK_CALLABLE_WHEN("unconsumed", "unknown")
     [[nodiscard]] milk::Result<milk::Buffer> allocate(std::size_t size) & {
         m_end.require_valid("Files::Server<Writing>::allocate");
         return m_end.allocate(size);
     }
 
-    MILK_CALLABLE_WHEN("unconsumed") MILK_SET_TYPESTATE(consumed)
+    MILK_CALLABLE_WHEN("unconsumed", "unknown") MILK_SET_TYPESTATE(consumed)
     milk::Result<Server<state::Ready>> send(Written message) &&;
-    MILK_CALLABLE_WHEN("unconsumed") MILK_SET_TYPESTATE(consumed)
+    MILK_CALLABLE_WHEN("unconsumed", "unknown") MILK_SET_TYPESTATE(consumed)
     milk::Result<Server<state::Ready>> send(Failed message) &&;
 
     template <typename Message>

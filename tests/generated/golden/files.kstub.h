@@ -286,13 +286,13 @@ struct demo_files_Files {
         struct demo_files_Files__Data Data;
         struct demo_files_Files__Write Write;
         struct demo_files_Files__Written Written;
-        milk_ku8 raw[MILK_KSLOT_PAYLOAD_SIZE];
+        milk_ku8 raw__[MILK_KSLOT_PAYLOAD_SIZE];
     } body;
 };
 MILK_KSTATIC_ASSERT(__builtin_offsetof(struct demo_files_Files, body) == MILK_KSLOT_HEADER_SIZE, "demo_files_Files: payload must follow the 8-byte header");
 MILK_KSTATIC_ASSERT(sizeof(struct demo_files_Files) == MILK_KSLOT_SIZE, "demo_files_Files: a decoded message is exactly one slot");
 
-static inline const char *demo_files_Files_message_name(milk_ku32 tag)
+static inline const char *demo_files_Files_name_of_message(milk_ku32 tag)
 {
     switch (tag) {
     case demo_files_Files_tag_Open:
@@ -318,7 +318,7 @@ static inline const char *demo_files_Files_message_name(milk_ku32 tag)
     }
 }
 
-static inline const char *demo_files_Files_state_name(milk_ku32 state)
+static inline const char *demo_files_Files_name_of_state(milk_ku32 state)
 {
     switch (state) {
     case demo_files_Files_state_Start:
@@ -505,8 +505,8 @@ static inline int demo_files_Files_validate(struct milk_kstate *st, const void *
         out->state = st->state;
         out->tag = msg->tag;
         out->contract = "demo.files.Files";
-        out->state_name = demo_files_Files_state_name(st->state);
-        out->message = demo_files_Files_message_name(msg->tag);
+        out->state_name = demo_files_Files_name_of_state(st->state);
+        out->message = demo_files_Files_name_of_message(msg->tag);
         out->field = 0;
         out->value = 0;
     }

@@ -204,15 +204,15 @@ public:
     ~Client() = default;
 
     // A buffer of this side's exchange heap, for a `bytes` field; the endpoint stays.
-    MILK_CALLABLE_WHEN("unconsumed")
+    MILK_CALLABLE_WHEN("unconsumed", "unknown")
     [[nodiscard]] milk::Result<milk::Buffer> allocate(std::size_t size) & {
         m_end.require_valid("PingPong::Client<Idle>::allocate");
         return m_end.allocate(size);
     }
 
-    MILK_CALLABLE_WHEN("unconsumed") MILK_SET_TYPESTATE(consumed)
+    MILK_CALLABLE_WHEN("unconsumed", "unknown") MILK_SET_TYPESTATE(consumed)
     milk::Result<Client<state::Waiting>> send(Ping message) &&;
-    MILK_CALLABLE_WHEN("unconsumed") MILK_SET_TYPESTATE(consumed)
+    MILK_CALLABLE_WHEN("unconsumed", "unknown") MILK_SET_TYPESTATE(consumed)
     milk::Result<void> send(Bye message) &&;
 
     template <typename Message>
@@ -262,7 +262,7 @@ public:
     ~Server() = default;
 
     // A buffer of this side's exchange heap, for a `bytes` field; the endpoint stays.
-    MILK_CALLABLE_WHEN("unconsumed")
+    MILK_CALLABLE_WHEN("unconsumed", "unknown")
     [[nodiscard]] milk::Result<milk::Buffer> allocate(std::size_t size) & {
         m_end.require_valid("PingPong::Server<Idle>::allocate");
         return m_end.allocate(size);
@@ -275,33 +275,33 @@ public:
     //   (milk::TimedOut, Server<state::Idle>&&)
     // Every handler returns the same R; the result is milk::Result<R> (R if R is a Result).
     template <typename... Handlers>
-    MILK_CALLABLE_WHEN("unconsumed") MILK_SET_TYPESTATE(consumed)
+    MILK_CALLABLE_WHEN("unconsumed", "unknown") MILK_SET_TYPESTATE(consumed)
     auto receive(Handlers&&... handlers) && {
-        if constexpr (accepts<Handlers...>()) {
-            return milk::session::receive<Server, milk::session::Wait::Forever, Incoming>(
-                std::move(m_end), "PingPong::Server<Idle>::receive", tag_error,
+        if constexpr (milk_accepts<Handlers...>()) {
+            return milk::session::receive<Server, milk::session::Wait::Forever, milk_incoming>(
+                std::move(m_end), "PingPong::Server<Idle>::receive", milk_tag_error,
                 milk::Deadline::never(), handlers...);
         } else {
             return milk::session::Rejected{};
         }
     }
     template <typename... Handlers>
-    MILK_CALLABLE_WHEN("unconsumed") MILK_SET_TYPESTATE(consumed)
+    MILK_CALLABLE_WHEN("unconsumed", "unknown") MILK_SET_TYPESTATE(consumed)
     auto receive_for(std::chrono::nanoseconds timeout, Handlers&&... handlers) && {
-        if constexpr (accepts<Handlers...>()) {
-            return milk::session::receive<Server, milk::session::Wait::Bounded, Incoming>(
-                std::move(m_end), "PingPong::Server<Idle>::receive_for", tag_error,
+        if constexpr (milk_accepts<Handlers...>()) {
+            return milk::session::receive<Server, milk::session::Wait::Bounded, milk_incoming>(
+                std::move(m_end), "PingPong::Server<Idle>::receive_for", milk_tag_error,
                 milk::Deadline::after(timeout), handlers...);
         } else {
             return milk::session::Rejected{};
         }
     }
     template <typename... Handlers>
-    MILK_CALLABLE_WHEN("unconsumed") MILK_SET_TYPESTATE(consumed)
+    MILK_CALLABLE_WHEN("unconsumed", "unknown") MILK_SET_TYPESTATE(consumed)
     auto try_receive(Handlers&&... handlers) && {
-        if constexpr (accepts<Handlers...>()) {
-            return milk::session::receive<Server, milk::session::Wait::Bounded, Incoming>(
-                std::move(m_end), "PingPong::Server<Idle>::try_receive", tag_error,
+        if constexpr (milk_accepts<Handlers...>()) {
+            return milk::session::receive<Server, milk::session::Wait::Bounded, milk_incoming>(
+                std::move(m_end), "PingPong::Server<Idle>::try_receive", milk_tag_error,
                 milk::Deadline::now(), handlers...);
         } else {
             return milk::session::Rejected{};
@@ -319,20 +319,20 @@ private:
     friend milk::session::detail::Access;
     explicit Server(milk::ChannelEnd&& end) : m_end(std::move(end)) {}
 
-    using Incoming = milk::session::Branches<
+    using milk_incoming = milk::session::Branches<
         milk::session::Branch<Ping, Server<state::Waiting>>,
         milk::session::Branch<Bye, milk::session::End>>;
-    static constexpr const char* tag_error = "PingPong: message tag not allowed in state Idle";
+    static constexpr const char* milk_tag_error = "PingPong: message tag not allowed in state Idle";
 
     template <typename... Handlers>
-    static constexpr bool accepts() {
+    static constexpr bool milk_accepts() {
         static_assert(milk::session::handles<Ping, Server<state::Waiting>, Handlers...>,
                       "milk: PingPong::Server in state Idle must handle message Ping");
         static_assert(milk::session::handles<Bye, milk::session::End, Handlers...>,
                       "milk: PingPong::Server in state Idle must handle message Bye");
-        static_assert(milk::session::all_useful<Server, Incoming, Handlers...>,
+        static_assert(milk::session::all_useful<Server, milk_incoming, Handlers...>,
                       "milk: PingPong::Server in state Idle: a handler takes no message of this state");
-        return milk::session::well_formed<Server, Incoming, Handlers...>;
+        return milk::session::well_formed<Server, milk_incoming, Handlers...>;
     }
 
     milk::ChannelEnd m_end;
@@ -351,7 +351,7 @@ public:
     ~Client() = default;
 
     // A buffer of this side's exchange heap, for a `bytes` field; the endpoint stays.
-    MILK_CALLABLE_WHEN("unconsumed")
+    MILK_CALLABLE_WHEN("unconsumed", "unknown")
     [[nodiscard]] milk::Result<milk::Buffer> allocate(std::size_t size) & {
         m_end.require_valid("PingPong::Client<Waiting>::allocate");
         return m_end.allocate(size);
@@ -363,33 +363,33 @@ public:
     //   (milk::TimedOut, Client<state::Waiting>&&)
     // Every handler returns the same R; the result is milk::Result<R> (R if R is a Result).
     template <typename... Handlers>
-    MILK_CALLABLE_WHEN("unconsumed") MILK_SET_TYPESTATE(consumed)
+    MILK_CALLABLE_WHEN("unconsumed", "unknown") MILK_SET_TYPESTATE(consumed)
     auto receive(Handlers&&... handlers) && {
-        if constexpr (accepts<Handlers...>()) {
-            return milk::session::receive<Client, milk::session::Wait::Forever, Incoming>(
-                std::move(m_end), "PingPong::Client<Waiting>::receive", tag_error,
+        if constexpr (milk_accepts<Handlers...>()) {
+            return milk::session::receive<Client, milk::session::Wait::Forever, milk_incoming>(
+                std::move(m_end), "PingPong::Client<Waiting>::receive", milk_tag_error,
                 milk::Deadline::never(), handlers...);
         } else {
             return milk::session::Rejected{};
         }
     }
     template <typename... Handlers>
-    MILK_CALLABLE_WHEN("unconsumed") MILK_SET_TYPESTATE(consumed)
+    MILK_CALLABLE_WHEN("unconsumed", "unknown") MILK_SET_TYPESTATE(consumed)
     auto receive_for(std::chrono::nanoseconds timeout, Handlers&&... handlers) && {
-        if constexpr (accepts<Handlers...>()) {
-            return milk::session::receive<Client, milk::session::Wait::Bounded, Incoming>(
-                std::move(m_end), "PingPong::Client<Waiting>::receive_for", tag_error,
+        if constexpr (milk_accepts<Handlers...>()) {
+            return milk::session::receive<Client, milk::session::Wait::Bounded, milk_incoming>(
+                std::move(m_end), "PingPong::Client<Waiting>::receive_for", milk_tag_error,
                 milk::Deadline::after(timeout), handlers...);
         } else {
             return milk::session::Rejected{};
         }
     }
     template <typename... Handlers>
-    MILK_CALLABLE_WHEN("unconsumed") MILK_SET_TYPESTATE(consumed)
+    MILK_CALLABLE_WHEN("unconsumed", "unknown") MILK_SET_TYPESTATE(consumed)
     auto try_receive(Handlers&&... handlers) && {
-        if constexpr (accepts<Handlers...>()) {
-            return milk::session::receive<Client, milk::session::Wait::Bounded, Incoming>(
-                std::move(m_end), "PingPong::Client<Waiting>::try_receive", tag_error,
+        if constexpr (milk_accepts<Handlers...>()) {
+            return milk::session::receive<Client, milk::session::Wait::Bounded, milk_incoming>(
+                std::move(m_end), "PingPong::Client<Waiting>::try_receive", milk_tag_error,
                 milk::Deadline::now(), handlers...);
         } else {
             return milk::session::Rejected{};
@@ -407,17 +407,17 @@ private:
     friend milk::session::detail::Access;
     explicit Client(milk::ChannelEnd&& end) : m_end(std::move(end)) {}
 
-    using Incoming = milk::session::Branches<
+    using milk_incoming = milk::session::Branches<
         milk::session::Branch<Pong, Client<state::Idle>>>;
-    static constexpr const char* tag_error = "PingPong: message tag not allowed in state Waiting";
+    static constexpr const char* milk_tag_error = "PingPong: message tag not allowed in state Waiting";
 
     template <typename... Handlers>
-    static constexpr bool accepts() {
+    static constexpr bool milk_accepts() {
         static_assert(milk::session::handles<Pong, Client<state::Idle>, Handlers...>,
                       "milk: PingPong::Client in state Waiting must handle message Pong");
-        static_assert(milk::session::all_useful<Client, Incoming, Handlers...>,
+        static_assert(milk::session::all_useful<Client, milk_incoming, Handlers...>,
                       "milk: PingPong::Client in state Waiting: a handler takes no message of this state");
-        return milk::session::well_formed<Client, Incoming, Handlers...>;
+        return milk::session::well_formed<Client, milk_incoming, Handlers...>;
     }
 
     milk::ChannelEnd m_end;
@@ -436,13 +436,13 @@ public:
     ~Server() = default;
 
     // A buffer of this side's exchange heap, for a `bytes` field; the endpoint stays.
-    MILK_CALLABLE_WHEN("unconsumed")
+    MILK_CALLABLE_WHEN("unconsumed", "unknown")
     [[nodiscard]] milk::Result<milk::Buffer> allocate(std::size_t size) & {
         m_end.require_valid("PingPong::Server<Waiting>::allocate");
         return m_end.allocate(size);
     }
 
-    MILK_CALLABLE_WHEN("unconsumed") MILK_SET_TYPESTATE(consumed)
+    MILK_CALLABLE_WHEN("unconsumed", "unknown") MILK_SET_TYPESTATE(consumed)
     milk::Result<Server<state::Idle>> send(Pong message) &&;
 
     template <typename Message>

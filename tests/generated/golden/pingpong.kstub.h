@@ -226,13 +226,13 @@ struct demo_ping_PingPong {
     union {
         struct demo_ping_PingPong__Ping Ping;
         struct demo_ping_PingPong__Pong Pong;
-        milk_ku8 raw[MILK_KSLOT_PAYLOAD_SIZE];
+        milk_ku8 raw__[MILK_KSLOT_PAYLOAD_SIZE];
     } body;
 };
 MILK_KSTATIC_ASSERT(__builtin_offsetof(struct demo_ping_PingPong, body) == MILK_KSLOT_HEADER_SIZE, "demo_ping_PingPong: payload must follow the 8-byte header");
 MILK_KSTATIC_ASSERT(sizeof(struct demo_ping_PingPong) == MILK_KSLOT_SIZE, "demo_ping_PingPong: a decoded message is exactly one slot");
 
-static inline const char *demo_ping_PingPong_message_name(milk_ku32 tag)
+static inline const char *demo_ping_PingPong_name_of_message(milk_ku32 tag)
 {
     switch (tag) {
     case demo_ping_PingPong_tag_Ping:
@@ -246,7 +246,7 @@ static inline const char *demo_ping_PingPong_message_name(milk_ku32 tag)
     }
 }
 
-static inline const char *demo_ping_PingPong_state_name(milk_ku32 state)
+static inline const char *demo_ping_PingPong_name_of_state(milk_ku32 state)
 {
     switch (state) {
     case demo_ping_PingPong_state_Idle:
@@ -359,8 +359,8 @@ static inline int demo_ping_PingPong_validate(struct milk_kstate *st, const void
         out->state = st->state;
         out->tag = msg->tag;
         out->contract = "demo.ping.PingPong";
-        out->state_name = demo_ping_PingPong_state_name(st->state);
-        out->message = demo_ping_PingPong_message_name(msg->tag);
+        out->state_name = demo_ping_PingPong_name_of_state(st->state);
+        out->message = demo_ping_PingPong_name_of_message(msg->tag);
         out->field = 0;
         out->value = 0;
     }

@@ -381,19 +381,19 @@ public:
     ~Client() = default;
 
     // A buffer of this side's exchange heap, for a `bytes` field; the endpoint stays.
-    MILK_CALLABLE_WHEN("unconsumed")
+    MILK_CALLABLE_WHEN("unconsumed", "unknown")
     [[nodiscard]] milk::Result<milk::Buffer> allocate(std::size_t size) & {
         m_end.require_valid("Shapes::Client<Open>::allocate");
         return m_end.allocate(size);
     }
 
-    MILK_CALLABLE_WHEN("unconsumed") MILK_SET_TYPESTATE(consumed)
+    MILK_CALLABLE_WHEN("unconsumed", "unknown") MILK_SET_TYPESTATE(consumed)
     milk::Result<Client<state::Open>> send(Draw message) &&;
-    MILK_CALLABLE_WHEN("unconsumed") MILK_SET_TYPESTATE(consumed)
+    MILK_CALLABLE_WHEN("unconsumed", "unknown") MILK_SET_TYPESTATE(consumed)
     milk::Result<Client<state::Open>> send(Mark message) &&;
-    MILK_CALLABLE_WHEN("unconsumed") MILK_SET_TYPESTATE(consumed)
+    MILK_CALLABLE_WHEN("unconsumed", "unknown") MILK_SET_TYPESTATE(consumed)
     milk::Result<Client<state::Open>> send(Blob message) &&;
-    MILK_CALLABLE_WHEN("unconsumed") MILK_SET_TYPESTATE(consumed)
+    MILK_CALLABLE_WHEN("unconsumed", "unknown") MILK_SET_TYPESTATE(consumed)
     milk::Result<Client<state::Closing>> send(Done message) &&;
 
     template <typename Message>
@@ -441,7 +441,7 @@ public:
     ~Server() = default;
 
     // A buffer of this side's exchange heap, for a `bytes` field; the endpoint stays.
-    MILK_CALLABLE_WHEN("unconsumed")
+    MILK_CALLABLE_WHEN("unconsumed", "unknown")
     [[nodiscard]] milk::Result<milk::Buffer> allocate(std::size_t size) & {
         m_end.require_valid("Shapes::Server<Open>::allocate");
         return m_end.allocate(size);
@@ -456,33 +456,33 @@ public:
     //   (milk::TimedOut, Server<state::Open>&&)
     // Every handler returns the same R; the result is milk::Result<R> (R if R is a Result).
     template <typename... Handlers>
-    MILK_CALLABLE_WHEN("unconsumed") MILK_SET_TYPESTATE(consumed)
+    MILK_CALLABLE_WHEN("unconsumed", "unknown") MILK_SET_TYPESTATE(consumed)
     auto receive(Handlers&&... handlers) && {
-        if constexpr (accepts<Handlers...>()) {
-            return milk::session::receive<Server, milk::session::Wait::Forever, Incoming>(
-                std::move(m_end), "Shapes::Server<Open>::receive", tag_error,
+        if constexpr (milk_accepts<Handlers...>()) {
+            return milk::session::receive<Server, milk::session::Wait::Forever, milk_incoming>(
+                std::move(m_end), "Shapes::Server<Open>::receive", milk_tag_error,
                 milk::Deadline::never(), handlers...);
         } else {
             return milk::session::Rejected{};
         }
     }
     template <typename... Handlers>
-    MILK_CALLABLE_WHEN("unconsumed") MILK_SET_TYPESTATE(consumed)
+    MILK_CALLABLE_WHEN("unconsumed", "unknown") MILK_SET_TYPESTATE(consumed)
     auto receive_for(std::chrono::nanoseconds timeout, Handlers&&... handlers) && {
-        if constexpr (accepts<Handlers...>()) {
-            return milk::session::receive<Server, milk::session::Wait::Bounded, Incoming>(
-                std::move(m_end), "Shapes::Server<Open>::receive_for", tag_error,
+        if constexpr (milk_accepts<Handlers...>()) {
+            return milk::session::receive<Server, milk::session::Wait::Bounded, milk_incoming>(
+                std::move(m_end), "Shapes::Server<Open>::receive_for", milk_tag_error,
                 milk::Deadline::after(timeout), handlers...);
         } else {
             return milk::session::Rejected{};
         }
     }
     template <typename... Handlers>
-    MILK_CALLABLE_WHEN("unconsumed") MILK_SET_TYPESTATE(consumed)
+    MILK_CALLABLE_WHEN("unconsumed", "unknown") MILK_SET_TYPESTATE(consumed)
     auto try_receive(Handlers&&... handlers) && {
-        if constexpr (accepts<Handlers...>()) {
-            return milk::session::receive<Server, milk::session::Wait::Bounded, Incoming>(
-                std::move(m_end), "Shapes::Server<Open>::try_receive", tag_error,
+        if constexpr (milk_accepts<Handlers...>()) {
+            return milk::session::receive<Server, milk::session::Wait::Bounded, milk_incoming>(
+                std::move(m_end), "Shapes::Server<Open>::try_receive", milk_tag_error,
                 milk::Deadline::now(), handlers...);
         } else {
             return milk::session::Rejected{};
@@ -500,15 +500,15 @@ private:
     friend milk::session::detail::Access;
     explicit Server(milk::ChannelEnd&& end) : m_end(std::move(end)) {}
 
-    using Incoming = milk::session::Branches<
+    using milk_incoming = milk::session::Branches<
         milk::session::Branch<Draw, Server<state::Open>>,
         milk::session::Branch<Mark, Server<state::Open>>,
         milk::session::Branch<Blob, Server<state::Open>>,
         milk::session::Branch<Done, Server<state::Closing>>>;
-    static constexpr const char* tag_error = "Shapes: message tag not allowed in state Open";
+    static constexpr const char* milk_tag_error = "Shapes: message tag not allowed in state Open";
 
     template <typename... Handlers>
-    static constexpr bool accepts() {
+    static constexpr bool milk_accepts() {
         static_assert(milk::session::handles<Draw, Server<state::Open>, Handlers...>,
                       "milk: Shapes::Server in state Open must handle message Draw");
         static_assert(milk::session::handles<Mark, Server<state::Open>, Handlers...>,
@@ -517,9 +517,9 @@ private:
                       "milk: Shapes::Server in state Open must handle message Blob");
         static_assert(milk::session::handles<Done, Server<state::Closing>, Handlers...>,
                       "milk: Shapes::Server in state Open must handle message Done");
-        static_assert(milk::session::all_useful<Server, Incoming, Handlers...>,
+        static_assert(milk::session::all_useful<Server, milk_incoming, Handlers...>,
                       "milk: Shapes::Server in state Open: a handler takes no message of this state");
-        return milk::session::well_formed<Server, Incoming, Handlers...>;
+        return milk::session::well_formed<Server, milk_incoming, Handlers...>;
     }
 
     milk::ChannelEnd m_end;
@@ -538,7 +538,7 @@ public:
     ~Client() = default;
 
     // A buffer of this side's exchange heap, for a `bytes` field; the endpoint stays.
-    MILK_CALLABLE_WHEN("unconsumed")
+    MILK_CALLABLE_WHEN("unconsumed", "unknown")
     [[nodiscard]] milk::Result<milk::Buffer> allocate(std::size_t size) & {
         m_end.require_valid("Shapes::Client<Closing>::allocate");
         return m_end.allocate(size);
@@ -550,33 +550,33 @@ public:
     //   (milk::TimedOut, Client<state::Closing>&&)
     // Every handler returns the same R; the result is milk::Result<R> (R if R is a Result).
     template <typename... Handlers>
-    MILK_CALLABLE_WHEN("unconsumed") MILK_SET_TYPESTATE(consumed)
+    MILK_CALLABLE_WHEN("unconsumed", "unknown") MILK_SET_TYPESTATE(consumed)
     auto receive(Handlers&&... handlers) && {
-        if constexpr (accepts<Handlers...>()) {
-            return milk::session::receive<Client, milk::session::Wait::Forever, Incoming>(
-                std::move(m_end), "Shapes::Client<Closing>::receive", tag_error,
+        if constexpr (milk_accepts<Handlers...>()) {
+            return milk::session::receive<Client, milk::session::Wait::Forever, milk_incoming>(
+                std::move(m_end), "Shapes::Client<Closing>::receive", milk_tag_error,
                 milk::Deadline::never(), handlers...);
         } else {
             return milk::session::Rejected{};
         }
     }
     template <typename... Handlers>
-    MILK_CALLABLE_WHEN("unconsumed") MILK_SET_TYPESTATE(consumed)
+    MILK_CALLABLE_WHEN("unconsumed", "unknown") MILK_SET_TYPESTATE(consumed)
     auto receive_for(std::chrono::nanoseconds timeout, Handlers&&... handlers) && {
-        if constexpr (accepts<Handlers...>()) {
-            return milk::session::receive<Client, milk::session::Wait::Bounded, Incoming>(
-                std::move(m_end), "Shapes::Client<Closing>::receive_for", tag_error,
+        if constexpr (milk_accepts<Handlers...>()) {
+            return milk::session::receive<Client, milk::session::Wait::Bounded, milk_incoming>(
+                std::move(m_end), "Shapes::Client<Closing>::receive_for", milk_tag_error,
                 milk::Deadline::after(timeout), handlers...);
         } else {
             return milk::session::Rejected{};
         }
     }
     template <typename... Handlers>
-    MILK_CALLABLE_WHEN("unconsumed") MILK_SET_TYPESTATE(consumed)
+    MILK_CALLABLE_WHEN("unconsumed", "unknown") MILK_SET_TYPESTATE(consumed)
     auto try_receive(Handlers&&... handlers) && {
-        if constexpr (accepts<Handlers...>()) {
-            return milk::session::receive<Client, milk::session::Wait::Bounded, Incoming>(
-                std::move(m_end), "Shapes::Client<Closing>::try_receive", tag_error,
+        if constexpr (milk_accepts<Handlers...>()) {
+            return milk::session::receive<Client, milk::session::Wait::Bounded, milk_incoming>(
+                std::move(m_end), "Shapes::Client<Closing>::try_receive", milk_tag_error,
                 milk::Deadline::now(), handlers...);
         } else {
             return milk::session::Rejected{};
@@ -594,17 +594,17 @@ private:
     friend milk::session::detail::Access;
     explicit Client(milk::ChannelEnd&& end) : m_end(std::move(end)) {}
 
-    using Incoming = milk::session::Branches<
+    using milk_incoming = milk::session::Branches<
         milk::session::Branch<Done, milk::session::End>>;
-    static constexpr const char* tag_error = "Shapes: message tag not allowed in state Closing";
+    static constexpr const char* milk_tag_error = "Shapes: message tag not allowed in state Closing";
 
     template <typename... Handlers>
-    static constexpr bool accepts() {
+    static constexpr bool milk_accepts() {
         static_assert(milk::session::handles<Done, milk::session::End, Handlers...>,
                       "milk: Shapes::Client in state Closing must handle message Done");
-        static_assert(milk::session::all_useful<Client, Incoming, Handlers...>,
+        static_assert(milk::session::all_useful<Client, milk_incoming, Handlers...>,
                       "milk: Shapes::Client in state Closing: a handler takes no message of this state");
-        return milk::session::well_formed<Client, Incoming, Handlers...>;
+        return milk::session::well_formed<Client, milk_incoming, Handlers...>;
     }
 
     milk::ChannelEnd m_end;
@@ -623,13 +623,13 @@ public:
     ~Server() = default;
 
     // A buffer of this side's exchange heap, for a `bytes` field; the endpoint stays.
-    MILK_CALLABLE_WHEN("unconsumed")
+    MILK_CALLABLE_WHEN("unconsumed", "unknown")
     [[nodiscard]] milk::Result<milk::Buffer> allocate(std::size_t size) & {
         m_end.require_valid("Shapes::Server<Closing>::allocate");
         return m_end.allocate(size);
     }
 
-    MILK_CALLABLE_WHEN("unconsumed") MILK_SET_TYPESTATE(consumed)
+    MILK_CALLABLE_WHEN("unconsumed", "unknown") MILK_SET_TYPESTATE(consumed)
     milk::Result<void> send(Done message) &&;
 
     template <typename Message>

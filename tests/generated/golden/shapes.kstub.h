@@ -325,13 +325,13 @@ struct test_shapes_Shapes {
         struct test_shapes_Shapes__Mark Mark;
         struct test_shapes_Shapes__Blob Blob;
         struct test_shapes_Shapes__Done Done;
-        milk_ku8 raw[MILK_KSLOT_PAYLOAD_SIZE];
+        milk_ku8 raw__[MILK_KSLOT_PAYLOAD_SIZE];
     } body;
 };
 MILK_KSTATIC_ASSERT(__builtin_offsetof(struct test_shapes_Shapes, body) == MILK_KSLOT_HEADER_SIZE, "test_shapes_Shapes: payload must follow the 8-byte header");
 MILK_KSTATIC_ASSERT(sizeof(struct test_shapes_Shapes) == MILK_KSLOT_SIZE, "test_shapes_Shapes: a decoded message is exactly one slot");
 
-static inline const char *test_shapes_Shapes_message_name(milk_ku32 tag)
+static inline const char *test_shapes_Shapes_name_of_message(milk_ku32 tag)
 {
     switch (tag) {
     case test_shapes_Shapes_tag_Draw:
@@ -347,7 +347,7 @@ static inline const char *test_shapes_Shapes_message_name(milk_ku32 tag)
     }
 }
 
-static inline const char *test_shapes_Shapes_state_name(milk_ku32 state)
+static inline const char *test_shapes_Shapes_name_of_state(milk_ku32 state)
 {
     switch (state) {
     case test_shapes_Shapes_state_Open:
@@ -501,8 +501,8 @@ static inline int test_shapes_Shapes_validate(struct milk_kstate *st, const void
         out->state = st->state;
         out->tag = msg->tag;
         out->contract = "test.shapes.Shapes";
-        out->state_name = test_shapes_Shapes_state_name(st->state);
-        out->message = test_shapes_Shapes_message_name(msg->tag);
+        out->state_name = test_shapes_Shapes_name_of_state(st->state);
+        out->message = test_shapes_Shapes_name_of_message(msg->tag);
         out->field = 0;
         out->value = 0;
     }

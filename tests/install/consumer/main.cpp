@@ -5,11 +5,11 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
+#include <future>
 #include <optional>
 #include <span>
 #include <string>
 #include <string_view>
-#include <thread>
 #include <utility>
 
 namespace {
@@ -39,10 +39,7 @@ milk::Result<void> serve(Greeter::Server<Greeter::state::Start> server) {
 
 int main() {
     auto [client, server] = Greeter::open_inproc().value();
-    std::optional<milk::Result<void>> served;
-    std::thread server_thread([&served](Greeter::Server<Greeter::state::Start> endpoint) {
-        served.emplace(serve(std::move(endpoint)));
-    }, std::move(server));
+    std::future<milk::Result<void>> served = std::async(std::launch::async, serve, std::move(server));
 
     constexpr std::string_view greeting = "hello";
     auto text = client.allocate(greeting.size()).value();
@@ -52,9 +49,8 @@ int main() {
     auto answer = std::move(answering).receive([](Greeter::Welcome&& welcome) {
         return std::pair{welcome.number, std::string(as_text(welcome.text.bytes()))};
     });
-    server_thread.join();
 
-    if (!answer || !served->ok()) {
+    if (!answer || !served.get()) {
         std::fprintf(stderr, "greeter: the exchange failed\n");
         return 1;
     }

@@ -52,6 +52,17 @@ public:
     [[nodiscard]] std::uint32_t pool_bytes() const { return m_pool_bytes; }
     [[nodiscard]] std::size_t free_bytes() const { return m_free_bytes; }
 
+    // Allocated blocks by state. Walks the whole metadata (one byte per 64
+    // bytes of pool), so it is for diagnostics and tests, not hot paths:
+    // free_bytes() + held_bytes + lent_bytes == pool_bytes() always.
+    struct Usage {
+        std::size_t held_blocks = 0;
+        std::size_t held_bytes = 0;
+        std::size_t lent_blocks = 0;
+        std::size_t lent_bytes = 0;
+    };
+    [[nodiscard]] Usage usage() const;
+
 private:
     static constexpr std::uint32_t none = UINT32_MAX;
     // m_meta bits, per 64-byte unit: for the first unit of a block, the

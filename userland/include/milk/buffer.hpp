@@ -13,6 +13,8 @@
 #include <memory>
 #include <span>
 
+#include "typestate.hpp"
+
 namespace milk {
 
 class Buffer;
@@ -45,33 +47,36 @@ protected:
     [[nodiscard]] static Detached detach(Buffer&& buffer) noexcept;
 };
 
-class [[nodiscard]] Buffer {
+// Typestate (-Wconsumed, typestate.hpp): a move makes the source "consumed",
+// and the accessors below may not be called on it; assigning a buffer to it
+// makes it usable again.
+class [[nodiscard]] MILK_CONSUMABLE(unconsumed) Buffer {
 public:
     // An empty buffer (as if moved-from). Exists so that messages can be
     // default-constructed before their fields are filled in.
     Buffer() = default;
     Buffer(std::shared_ptr<BufferHome> home, std::byte* data, std::uint32_t offset, std::uint32_t length);
 
-    Buffer(Buffer&& other) noexcept;
-    Buffer& operator=(Buffer&& other) noexcept;
+    Buffer(Buffer&& other MILK_RETURN_TYPESTATE(consumed)) noexcept;
+    MILK_SET_TYPESTATE(unconsumed) Buffer& operator=(Buffer&& other MILK_RETURN_TYPESTATE(consumed)) noexcept;
     Buffer(const Buffer&) = delete;
     Buffer& operator=(const Buffer&) = delete;
     ~Buffer();
 
     // Preconditions for all of these: the buffer was not moved from
     // (otherwise they abort with "milk: use of a moved-from Buffer: <name>").
-    [[nodiscard]] std::byte* data() const;
-    [[nodiscard]] std::size_t size() const;
-    [[nodiscard]] std::span<std::byte> bytes() const;
+    MILK_CALLABLE_WHEN("unconsumed") [[nodiscard]] std::byte* data() const;
+    MILK_CALLABLE_WHEN("unconsumed") [[nodiscard]] std::size_t size() const;
+    MILK_CALLABLE_WHEN("unconsumed") [[nodiscard]] std::span<std::byte> bytes() const;
     // The region's place in the exchange heap; transports put it on the wire.
-    [[nodiscard]] std::uint32_t heap_offset() const;
+    MILK_CALLABLE_WHEN("unconsumed") [[nodiscard]] std::uint32_t heap_offset() const;
 
     // True unless moved from (or default-constructed).
     [[nodiscard]] bool valid() const { return m_data != nullptr; }
 
     // Shrinks the visible length (a buffer allocated for 4 KiB that holds
     // 100 bytes). Precondition: length <= size(); aborts otherwise.
-    void truncate(std::size_t length);
+    MILK_CALLABLE_WHEN("unconsumed") void truncate(std::size_t length);
 
 private:
     friend class BufferHome;

@@ -25,6 +25,7 @@
 #pragma once
 
 #include "deadline.hpp"
+#include "doorbell_word.hpp"
 
 #include <atomic>
 #include <chrono>
@@ -47,13 +48,6 @@ struct WaitPolicy {
     // How long to spin before sleeping; zero sleeps at once. Unused by Poll.
     std::chrono::nanoseconds spin_budget = std::chrono::microseconds(10);
 };
-
-// The shared word; one cache line so that sleeping and waking never share a
-// line with ring indices.
-struct alignas(64) DoorbellWord {
-    std::uint32_t state;
-};
-static_assert(sizeof(DoorbellWord) == 64);
 
 class Doorbell {
 public:

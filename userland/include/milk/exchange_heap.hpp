@@ -83,6 +83,26 @@ public:
     // Return-ring entries that named no block we had lent (ignored).
     [[nodiscard]] std::uint64_t rejected_returns() const;
 
+    // Where every byte of our pool is, and what we hold of the peer's: the
+    // accounting a test (or a host after a failed peer) checks. Always
+    // free_bytes + held_bytes + lent_bytes == pool_bytes.
+    struct Usage {
+        std::size_t pool_bytes = 0;
+        std::size_t free_bytes = 0;
+        // Blocks of our pool that a Buffer on our side holds.
+        std::size_t held_blocks = 0;
+        std::size_t held_bytes = 0;
+        // Blocks of our pool the peer has (sent, not yet back).
+        std::size_t lent_blocks = 0;
+        std::size_t lent_bytes = 0;
+        // Regions of the peer's pool a Buffer on our side holds.
+        std::size_t regions_held_from_peer = 0;
+        std::uint64_t rejected_returns = 0;
+        // Returns of the peer's buffers that did not fit its return ring.
+        std::uint64_t lost_returns = 0;
+    };
+    [[nodiscard]] Usage usage() const;
+
 private:
     // Where our own buffers go home: straight back to the allocator.
     class OwnHome final : public BufferHome {

@@ -8,6 +8,12 @@
 // Nothing it keeps in the region is a pointer, and everything it reads from
 // the region that the peer writes (indices, closed flag, close reason,
 // returned handles) is checked before use.
+//
+// A peer in another process can die without setting its closed flag (it was
+// killed). A transport given a PeerLiveness then never sleeps longer than the
+// liveness interval: a waiter that wakes without news asks whether the peer
+// still exists, and a peer that is gone reads as closed (after what it sent
+// before dying is delivered). Without one (inproc), waits are unchanged.
 #pragma once
 
 #include "channel_region.hpp"
@@ -17,9 +23,24 @@
 #include "ring.hpp"
 #include "transport.hpp"
 
+#include <chrono>
 #include <memory>
 
 namespace milk {
+
+// Whether the peer of a channel still exists, for peers that can vanish
+// without closing (a process that was killed). Implemented by the process
+// transport over a pidfd; called only by the thread using the end.
+class PeerLiveness {
+public:
+    virtual ~PeerLiveness() = default;
+    // True once the peer is gone for good. May make a system call, so
+    // waiters call it at most once per interval().
+    [[nodiscard]] virtual bool peer_gone() noexcept = 0;
+    // The longest a waiter sleeps before asking again: the bound on how late
+    // a dead peer is noticed.
+    [[nodiscard]] virtual std::chrono::nanoseconds interval() const noexcept = 0;
+};
 
 class RegionTransport final : public Transport {
     struct PassKey {
@@ -36,6 +57,11 @@ public:
     [[nodiscard]] static Result<std::unique_ptr<RegionTransport>> try_create(std::shared_ptr<Region> region,
                                                                            const ChannelRegionLayout& layout,
                                                                            ChannelSide side, WaitPolicy policy);
+
+    // From now on, waits ask `liveness` whether the peer still exists (see
+    // the header comment). Call before the end is used, on its owner's
+    // thread: the process transport sets it once it knows its peer.
+    void watch_peer(std::unique_ptr<PeerLiveness> liveness) { m_liveness = std::move(liveness); }
 
     RegionTransport(PassKey, std::shared_ptr<Region> region, ChannelSide side, ChannelControl* control,
                     const RingProducer<Slot>& out, const RingConsumer<Slot>& in, std::shared_ptr<ExchangeHeapSide> heap,
@@ -65,6 +91,15 @@ public:
 private:
     [[nodiscard]] bool peer_closed() const;
     [[nodiscard]] Error peer_close_error() const;
+    // Closes this end with `error` as the reason and returns it.
+    Error fail(const Error& error) noexcept;
+    // Asks the liveness watcher (if any) whether the peer is gone; remembers a yes.
+    bool check_peer_gone() noexcept;
+    // Waits on `bell` (whose shared word is `word`) until ready() or the
+    // deadline, in slices of the liveness interval when there is a watcher;
+    // a peer found gone counts as ready (peer_closed() then holds).
+    template <typename Ready>
+    Doorbell::WaitOutcome wait_on(Doorbell& bell, DoorbellWord& word, Ready&& ready, const Deadline& deadline);
     // Takes one slot if there is one: 1, 0, or CorruptRing.
     [[nodiscard]] Result<std::size_t> take(Slot& slot);
 
@@ -77,6 +112,12 @@ private:
     ChannelControl* m_control;
     ChannelSide m_side;
     bool m_closed = false;
+    // Set (by this end's own thread) once the liveness watcher said the peer
+    // is gone; from then on the peer counts as closed.
+    bool m_peer_gone = false;
+    std::unique_ptr<PeerLiveness> m_liveness;
+    // When a non-blocking receive that finds nothing may ask again.
+    Deadline::Clock::time_point m_next_liveness_poll{};
     Doorbell m_out_data;   // we ring: a message is in our outgoing ring
     Doorbell m_out_space;  // we wait: our outgoing ring is full
     Doorbell m_in_data;    // we wait: our incoming ring is empty

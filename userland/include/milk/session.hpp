@@ -5,16 +5,18 @@
 // do is the same for every contract, so it lives here once: sending a message
 // and turning the endpoint into the next state's, receiving a slot and
 // dispatching it to the handler of its message, the compile-time checks on
-// handlers, the typestate attributes for clang's -Wconsumed, and the building
-// blocks of the Boost.Hana protocol table. Generated code supplies only what
-// is specific to a contract: field offsets, validation, and the exact texts of
-// the static_asserts that name messages and states.
+// handlers, and the building blocks of the Boost.Hana protocol table (the
+// typestate macros for clang's -Wconsumed come from typestate.hpp). Generated
+// code supplies only what is specific to a contract: field offsets,
+// validation, and the exact texts of the static_asserts that name messages
+// and states.
 #pragma once
 
 #include "channel.hpp"
 #include "deadline.hpp"
 #include "result.hpp"
 #include "slot.hpp"
+#include "typestate.hpp"
 
 #include <boost/hana/contains.hpp>
 #include <boost/hana/integral_constant.hpp>
@@ -23,30 +25,11 @@
 #include <boost/hana/tuple.hpp>
 #include <boost/hana/type.hpp>
 
-#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <tuple>
 #include <type_traits>
 #include <utility>
-
-// Typestate attributes for clang's -Wconsumed (a use-after-move checker that
-// works inside one function). An endpoint or buffer starts "unconsumed"; every
-// operation that consumes it moves it to "consumed", and calling a consuming
-// operation on a consumed object is reported at compile time. Other compilers
-// do not know these attributes, so they expand to nothing there; the run-time
-// abort on a moved-from endpoint catches what the analysis cannot see.
-#if defined(__clang__)
-#define MILK_CONSUMABLE(state) [[clang::consumable(state)]]
-#define MILK_CALLABLE_WHEN(...) [[clang::callable_when(__VA_ARGS__)]]
-#define MILK_SET_TYPESTATE(state) [[clang::set_typestate(state)]]
-#define MILK_RETURN_TYPESTATE(state) [[clang::return_typestate(state)]]
-#else
-#define MILK_CONSUMABLE(state)
-#define MILK_CALLABLE_WHEN(...)
-#define MILK_SET_TYPESTATE(state)
-#define MILK_RETURN_TYPESTATE(state)
-#endif
 
 namespace milk {
 
@@ -190,8 +173,9 @@ template <typename Self, Wait wait, typename Incoming, typename... Handlers>
 struct ReceiveTypes;
 template <typename Self, Wait wait, typename... B, typename... Handlers>
 struct ReceiveTypes<Self, wait, Branches<B...>, Handlers...> {
-    template <typename Branch>
-    using Of = typename HandlerResult<typename Branch::message, typename Branch::next, Handlers...>::type;
+    // What the handler of one branch returns.
+    template <typename Alternative>
+    using Of = typename HandlerResult<typename Alternative::message, typename Alternative::next, Handlers...>::type;
     using First = Of<std::tuple_element_t<0, std::tuple<B...>>>;
 
     static constexpr std::size_t timeout = timeout_index<Self, Handlers...>;

@@ -1,5 +1,6 @@
-// ChannelRegionLayout::compute.
-#include "milk/channel_region.hpp"
+// ChannelRegionLayout::compute. Also compiled into milk.ko (kernel-stubs/
+// stages this file), so it uses nothing but the kernel-safe headers.
+#include "milk/region_layout.hpp"
 
 #include "milk/ring.hpp"
 #include "milk/slot.hpp"

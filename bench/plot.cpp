@@ -1,0 +1,96 @@
+// The plot: p50 round trip against message size, log-log, for milk and the
+// baselines. milk-bench writes the data and a gnuplot script next to the
+// JSON, then runs gnuplot, so the PNG can be re-made (or restyled) from the
+// same numbers without running the benchmark again.
+#include "results.hpp"
+
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+
+namespace milk::bench {
+namespace {
+
+struct Series {
+    std::string column_title;
+    std::string id;  // bytes row id, or "2x memcpy"
+    Touch touch;
+    std::string style;
+};
+
+std::string cell(const Results& results, const Series& series, std::size_t size) {
+    double value = NAN;
+    if (series.id == "memcpy") {
+        if (const MemcpyRow* row = results.find_memcpy(size)) value = 2 * row->latency.p50_ns;
+    } else if (const BytesRow* row = results.find_bytes(series.id, series.touch, size); row && row->measured) {
+        value = row->latency.p50_ns;
+    }
+    if (!std::isfinite(value)) return "NaN";
+    char text[32];
+    std::snprintf(text, sizeof text, "%.1f", value);
+    return text;
+}
+
+}  // namespace
+
+bool write_plot(const std::string& dir, const Results& results, bool run_gnuplot) {
+    const std::vector<Series> series = {
+        {"milk inproc (spin)", "milk_inproc", Touch::Stamp, "lw 3 pt 7 lc rgb '#1b7837'"},
+        {"milk process (spin)", "milk_process", Touch::Stamp, "lw 3 pt 5 lc rgb '#5aae61'"},
+        {"pipe", "pipe", Touch::Stamp, "lw 2 pt 9 lc rgb '#b2182b'"},
+        {"Unix socket", "unix_socket", Touch::Stamp, "lw 2 pt 11 lc rgb '#ef8a62'"},
+        {"2 x memcpy (copy each way)", "memcpy", Touch::Stamp, "lw 2 dt 2 pt 1 lc rgb '#4d4d4d'"},
+        {"milk inproc, full touch", "milk_inproc", Touch::Full, "lw 2 dt 3 pt 6 lc rgb '#1b7837'"},
+        {"pipe, full touch", "pipe", Touch::Full, "lw 2 dt 3 pt 8 lc rgb '#b2182b'"},
+    };
+    const std::string data_path = dir + "/round-trip-vs-size.dat";
+    const std::string script_path = dir + "/round-trip-vs-size.gp";
+    const std::string png_path = dir + "/round-trip-vs-size.png";
+    {
+        std::ofstream data(data_path, std::ios::trunc);
+        data << "# p50 round trip (ns) by payload size (bytes); NaN: not measured\n# size";
+        for (const Series& s : series) data << "\t\"" << s.column_title << "\"";
+        data << "\n";
+        for (std::size_t size : bytes_sizes) {
+            data << size;
+            for (const Series& s : series) data << "\t" << cell(results, s, size);
+            data << "\n";
+        }
+        if (!data) {
+            std::fprintf(stderr, "milk-bench: cannot write %s\n", data_path.c_str());
+            return false;
+        }
+    }
+    {
+        std::ofstream script(script_path, std::ios::trunc);
+        script << "# gnuplot " << script_path << "  (written by milk-bench)\n"
+               << "set terminal pngcairo size 1100,700 font 'sans,11'\n"
+               << "set output '" << png_path << "'\n"
+               << "set title 'Round trip (p50) against message size: a `bytes` payload there and back'\n"
+               << "set xlabel 'payload size (bytes)'\nset ylabel 'round trip, p50 (ns)'\n"
+               << "set logscale xy\nset grid xtics ytics mytics\nset key left top\n"
+               << "set datafile missing 'NaN'\n"
+               << "set xtics ('64 B' 64, '4 KiB' 4096, '64 KiB' 65536, '1 MiB' 1048576)\n"
+               << "set xrange [40:1.6e6]\n"
+               << "plot ";
+        for (std::size_t i = 0; i < series.size(); ++i) {
+            script << (i ? ", \\\n     " : "") << "'" << data_path << "' using 1:" << (i + 2)
+                   << " with linespoints " << series[i].style << " title '" << series[i].column_title << "'";
+        }
+        script << "\n";
+        if (!script) {
+            std::fprintf(stderr, "milk-bench: cannot write %s\n", script_path.c_str());
+            return false;
+        }
+    }
+    if (!run_gnuplot) return true;
+    const std::string command = "gnuplot '" + script_path + "'";
+    if (std::system(command.c_str()) != 0) {
+        std::fprintf(stderr, "milk-bench: `%s` failed (is gnuplot installed? Debian: gnuplot-nox)\n", command.c_str());
+        return false;
+    }
+    return true;
+}
+
+}  // namespace milk::bench

@@ -1,0 +1,147 @@
+// The ratios the issue sets targets for, from the rows of one run. Latency
+// ratios compare medians (p50): the median is what a typical message sees
+// and, unlike the mean or p99, is not dragged around by the other jobs
+// sharing the machine. Throughput ratios compare one-way stream rates.
+#include "results.hpp"
+
+
+namespace milk::bench {
+namespace {
+
+struct Operand {
+    std::optional<double> value;
+    std::string name;  // for the note when missing
+    std::string note;  // why it is missing
+};
+
+Operand p50_of(const Results& results, const std::string& id) {
+    const LatencyRow* row = results.find_latency(id);
+    if (row == nullptr) return {std::nullopt, id, id + " was not run"};
+    if (!row->measured) return {std::nullopt, id, id + ": " + row->note};
+    return {row->latency.p50_ns, id, ""};
+}
+
+Operand stream_of(const Results& results, const std::string& id) {
+    const LatencyRow* row = results.find_latency(id);
+    if (row == nullptr) return {std::nullopt, id, id + " was not run"};
+    if (!row->measured) return {std::nullopt, id, id + ": " + row->note};
+    if (!row->stream) return {std::nullopt, id, id + " has no stream figure"};
+    return {row->stream->per_second(), id, ""};
+}
+
+Operand bytes_p50_of(const Results& results, const std::string& id, std::size_t size) {
+    const std::string name = id + " " + size_label(size);
+    const BytesRow* row = results.find_bytes(id, Touch::Stamp, size);
+    if (row == nullptr) return {std::nullopt, name, name + " was not run"};
+    if (!row->measured) return {std::nullopt, name, name + ": " + row->note};
+    return {row->latency.p50_ns, name, ""};
+}
+
+Ratio make_ratio(std::string id, std::string label, std::string definition, const Operand& top,
+                 const Operand& bottom, std::optional<double> target, Comparison comparison) {
+    Ratio ratio;
+    ratio.id = std::move(id);
+    ratio.label = std::move(label);
+    ratio.definition = std::move(definition);
+    ratio.target = target;
+    ratio.comparison = comparison;
+    if (!top.value) ratio.note = top.note;
+    else if (!bottom.value) ratio.note = bottom.note;
+    else if (*bottom.value <= 0) ratio.note = bottom.name + " is zero";
+    else ratio.value = *top.value / *bottom.value;
+    return ratio;
+}
+
+}  // namespace
+
+const char* Ratio::verdict() const {
+    if (!target) return "";
+    if (!value) return "not measured";
+    return pass() ? "PASS" : "MISS";
+}
+
+std::vector<Ratio> compute_ratios(const Results& r) {
+    std::vector<Ratio> ratios;
+    const auto add = [&ratios](Ratio ratio) { ratios.push_back(std::move(ratio)); };
+
+    for (const char* transport : {"inproc", "process"}) {
+        const std::string t = transport;
+        const std::string spin = "milk_" + t + "_spin";
+        const std::string blocking = "milk_" + t + "_blocking";
+        const std::string bytes = "milk_" + t;
+
+        add(make_ratio("spin_vs_cache_line_" + t, "milk " + t + " spin RT / (2 x cache-line transfer)",
+                       "p50(" + spin + ") / p50(cas_ping_pong); a CAS round trip is two cache-line transfers",
+                       p50_of(r, spin), p50_of(r, "cas_ping_pong"), 2.0, Comparison::AtMost));
+        if (t == "inproc") {
+            add(make_ratio("inproc_vs_raw_ring_latency", "milk inproc spin RT / raw ring RT",
+                           "p50(milk_inproc_spin) / p50(raw_ring)", p50_of(r, spin), p50_of(r, "raw_ring"), 1.1,
+                           Comparison::AtMost));
+            add(make_ratio("inproc_vs_raw_ring_throughput", "milk inproc stream / raw ring stream",
+                           "messages/s streamed one way, milk_inproc_spin / raw_ring", stream_of(r, spin),
+                           stream_of(r, "raw_ring"), 0.9, Comparison::AtLeast));
+        }
+        for (const char* kernel : {"pipe", "unix_socket", "eventfd"}) {
+            const std::string k = kernel;
+            add(make_ratio(k + "_vs_milk_" + t + "_spin", k + " RT / milk " + t + " spin RT",
+                           "p50(" + k + ") / p50(" + spin + ")", p50_of(r, k), p50_of(r, spin), 30.0,
+                           Comparison::AtLeast));
+        }
+        add(make_ratio("milk_" + t + "_blocking_vs_eventfd", "milk " + t + " blocking RT / eventfd RT",
+                       "p50(" + blocking + ") / p50(eventfd); both sides sleep in the kernel every time",
+                       p50_of(r, blocking), p50_of(r, "eventfd"), 1.05, Comparison::AtMost));
+        add(make_ratio("zero_copy_" + t, "milk " + t + " bytes RT, 1 MiB / 64 B",
+                       "p50(" + bytes + ", 1 MiB, stamp) / p50(" + bytes + ", 64 B, stamp)",
+                       bytes_p50_of(r, bytes, 1048576), bytes_p50_of(r, bytes, 64), 1.2, Comparison::AtMost));
+    }
+
+    // Without targets: where the distance to the floors comes from.
+    add(make_ratio("region_transport_vs_raw_ring", "RegionTransport spin RT / raw ring RT",
+                   "p50(region_transport_spin) / p50(raw_ring): the checked ring, doorbells, closed flags",
+                   p50_of(r, "region_transport_spin"), p50_of(r, "raw_ring"), std::nullopt, Comparison::AtMost));
+    add(make_ratio("generated_vs_region_transport", "milk inproc spin RT / RegionTransport spin RT",
+                   "p50(milk_inproc_spin) / p50(region_transport_spin): generated endpoints, ChannelEnd, codec",
+                   p50_of(r, "milk_inproc_spin"), p50_of(r, "region_transport_spin"), std::nullopt,
+                   Comparison::AtMost));
+    add(make_ratio("region_transport_vs_raw_ring_throughput", "RegionTransport stream / raw ring stream",
+                   "messages/s streamed one way, region_transport_spin / raw_ring",
+                   stream_of(r, "region_transport_spin"), stream_of(r, "raw_ring"), std::nullopt,
+                   Comparison::AtLeast));
+    add(make_ratio("raw_ring_vs_cache_line", "raw ring RT / (2 x cache-line transfer)",
+                   "p50(raw_ring) / p50(cas_ping_pong)", p50_of(r, "raw_ring"), p50_of(r, "cas_ping_pong"),
+                   std::nullopt, Comparison::AtMost));
+    add(make_ratio("pipe_1mib_vs_milk_1mib", "pipe bytes RT / milk inproc bytes RT, 1 MiB",
+                   "p50(pipe, 1 MiB, stamp) / p50(milk_inproc, 1 MiB, stamp)", bytes_p50_of(r, "pipe", 1048576),
+                   bytes_p50_of(r, "milk_inproc", 1048576), std::nullopt, Comparison::AtLeast));
+    add(make_ratio("pipe_zero_copy", "pipe bytes RT, 1 MiB / 64 B",
+                   "p50(pipe, 1 MiB, stamp) / p50(pipe, 64 B, stamp): what copying costs",
+                   bytes_p50_of(r, "pipe", 1048576), bytes_p50_of(r, "pipe", 64), std::nullopt,
+                   Comparison::AtMost));
+    return ratios;
+}
+
+const LatencyRow* Results::find_latency(const std::string& id) const {
+    for (const LatencyRow& row : latency)
+        if (row.id == id) return &row;
+    return nullptr;
+}
+
+const BytesRow* Results::find_bytes(const std::string& id, Touch touch, std::size_t size) const {
+    for (const BytesRow& row : bytes)
+        if (row.id == id && row.touch == touch && row.size == size) return &row;
+    return nullptr;
+}
+
+const MemcpyRow* Results::find_memcpy(std::size_t size) const {
+    for (const MemcpyRow& row : memcpy)
+        if (row.size == size) return &row;
+    return nullptr;
+}
+
+std::string size_label(std::size_t size) {
+    if (size >= (1u << 20) && size % (1u << 20) == 0) return std::to_string(size >> 20) + " MiB";
+    if (size >= 1024 && size % 1024 == 0) return std::to_string(size >> 10) + " KiB";
+    return std::to_string(size) + " B";
+}
+
+}  // namespace milk::bench

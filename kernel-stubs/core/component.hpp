@@ -1,0 +1,86 @@
+// Kernel-side components: what a component implements, what it may do to
+// its channel, and how the registry names it.
+//
+// A component serves the server role of one contract. The channel
+// (component_channel.hpp) hands it each message only after the contract's
+// generated validator (milkc --emit kernel) accepted it against the protocol
+// state the kernel tracks; the message is the kernel's private copy, typed as
+// the stub's struct. The component answers through ChannelContext, which
+// tracks its sends against the contract as well.
+#pragma once
+
+#include "kstub_common.hpp"
+#include "owned.hpp"
+
+#include <milk/result.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+
+namespace milk::kernel {
+
+// A buffer of the kernel's own pool, just allocated: `handle` goes into the
+// message that sends it, `bytes` is where to write its contents.
+struct KernelBuffer {
+    milk_kbytes handle;
+    std::span<std::byte> bytes;
+};
+
+class ChannelContext {
+public:
+    // The bytes behind a handle of a received message. The validator has
+    // checked that it lies in user space's pool; the bytes are shared memory
+    // user space may still be rewriting, so a component copies what it uses
+    // once and never checks one read and uses another.
+    [[nodiscard]] virtual std::span<const std::byte> received(const milk_kbytes& handle) const = 0;
+    // Sends a received buffer home to user space's pool (return ring 0).
+    // Every received handle must be given back once the component is done.
+    virtual void give_back(const milk_kbytes& handle) = 0;
+    // A buffer of the kernel's pool, lent to user space once sent.
+    [[nodiscard]] virtual Result<KernelBuffer> allocate(std::uint32_t bytes) = 0;
+    // Publishes a reply: `payload` is the stub's struct for `tag` (or null
+    // for a message without fields). The send is checked against the
+    // contract's state machine; one reply per received message.
+    [[nodiscard]] virtual Result<void> send(std::uint16_t tag, const void* payload, std::size_t payload_bytes) = 0;
+
+    template <typename Payload>
+    [[nodiscard]] Result<void> send(std::uint16_t tag, const Payload& payload) {
+        return send(tag, &payload, sizeof(Payload));
+    }
+
+protected:
+    ~ChannelContext() = default;
+};
+
+class Component {
+public:
+    virtual ~Component() = default;
+    // `message` is the validated private copy: the contract's stub struct
+    // (e.g. struct examples_pingpong_PingPong). An error closes the channel
+    // and is reported to user space.
+    [[nodiscard]] virtual Result<void> on_message(const void* message, ChannelContext& channel) = 0;
+};
+
+// One registered component: its contract, the contract's generated stub
+// functions (wrapped to take the message as void*), and a factory.
+struct ContractEntry {
+    const char* contract;  // "package.Contract", as user space names it
+    std::uint32_t version;
+    void (*init)(milk_kstate* state, milk_kside side);
+    int (*validate)(milk_kstate* state, const void* slot, const milk_kpool* pool, void* message,
+                    milk_kviolation* violation);
+    int (*on_send)(milk_kstate* state, milk_ku32 tag);
+    milk_ku32 (*payload_size)(milk_ku32 tag);
+    milk_ku32 end_state;
+    Result<Owned<Component>> (*create)();
+};
+
+// The registry (registry.cpp): the entry for `contract`, or null.
+[[nodiscard]] const ContractEntry* find_component(const char* contract);
+
+// Every component's entry, defined next to the component.
+extern const ContractEntry pingpong_echo_entry;
+extern const ContractEntry file_server_entry;
+
+}  // namespace milk::kernel

@@ -1,0 +1,259 @@
+#include "component_channel.hpp"
+
+#include "kernel_log.hpp"
+
+#include <atomic>
+#include <cstring>
+#include <span>
+#include <utility>
+
+namespace milk::kernel {
+namespace {
+
+// Appends C strings into a fixed buffer, truncating, always NUL-terminated.
+class Text {
+public:
+    explicit Text(std::span<char> out) : m_out(out) { m_out[0] = '\0'; }
+    Text& operator<<(const char* text) {
+        for (; text != nullptr && *text != '\0' && m_used + 1 < m_out.size(); ++text) m_out[m_used++] = *text;
+        m_out[m_used] = '\0';
+        return *this;
+    }
+
+private:
+    std::span<char> m_out;
+    std::size_t m_used = 0;
+};
+
+std::span<std::byte> bytes_at(const KernelRegion& region, std::size_t offset, std::size_t length) {
+    return {region.base() + offset, length};
+}
+
+}  // namespace
+
+Result<Owned<ComponentChannel>> ComponentChannel::try_create(const ContractEntry& entry, std::uint32_t ring_capacity,
+                                                             std::uint32_t pool_bytes, void* waker) {
+    if (!valid_ring_capacity(ring_capacity) || ring_capacity < MILK_CHANNEL_MIN_CAPACITY ||
+        ring_capacity > MILK_CHANNEL_MAX_CAPACITY)
+        return Error{ErrorCode::InvalidArgument, "channel ring capacity must be a power of two in [2, 4096]",
+                     ring_capacity};
+    if ((pool_bytes & (pool_bytes - 1)) != 0 || pool_bytes < MILK_CHANNEL_MIN_POOL || pool_bytes > MILK_CHANNEL_MAX_POOL)
+        return Error{ErrorCode::InvalidArgument, "channel pool must be a power of two in [4 KiB, 1 MiB]", pool_bytes};
+    auto layout = ChannelRegionLayout::compute(ring_capacity, pool_bytes);
+    if (!layout.ok()) return layout.error();
+    auto pool = KernelPool::try_create(pool_bytes);
+    if (!pool.ok()) return pool.error();
+    auto component = entry.create();
+    if (!component.ok()) return component.error();
+    // vmalloc_user zeroes the region: every ring index 0, both sides open,
+    // every doorbell awake. That is RegionTransport::initialise's state.
+    auto region = KernelRegion::try_create(layout->total_bytes);
+    if (!region.ok()) return region.error();
+    auto channel = Owned<ComponentChannel>::try_create(entry, std::move(component).value(), std::move(region).value(),
+                                                       layout.value(), std::move(pool).value(), waker);
+    if (!channel.ok()) return channel.error();
+    if (auto attached = channel.value()->attach(); !attached.ok()) return attached.error();
+    return channel;
+}
+
+ComponentChannel::ComponentChannel(const ContractEntry& entry, Owned<Component>&& component, KernelRegion&& region,
+                                   const ChannelRegionLayout& layout, KernelPool&& pool, void* waker)
+    : m_entry(&entry),
+      m_component(std::move(component)),
+      m_region(std::move(region)),
+      m_layout(layout),
+      m_pool(std::move(pool)),
+      m_waker(waker) {
+    m_entry->init(&m_state, MILK_KSIDE_SERVER);
+    // User space's buffers: pool 0, from the kernel's own record of the
+    // set-up, never from the region.
+    m_user_pool.base = 0;
+    m_user_pool.size = layout.pool_bytes;
+}
+
+ComponentChannel::~ComponentChannel() {
+    if (m_pool.units_in_use() != 0 || m_rejected_returns != 0 || m_dropped_returns != 0)
+        log(MILK_LOG_INFO, "channel freed with kernel buffers still lent or returns refused",
+            static_cast<long long>(m_pool.units_in_use()));
+}
+
+Result<void> ComponentChannel::attach() {
+    const std::size_t ring_bytes = ring_region_bytes<Slot>(m_layout.ring_capacity);
+    const std::size_t return_bytes = ring_region_bytes<WireBytes>(m_layout.return_ring_capacity);
+    auto in = RingConsumer<Slot>::attach(bytes_at(m_region, m_layout.message_ring_offset[0], ring_bytes),
+                                         m_layout.ring_capacity);
+    if (!in.ok()) return in.error();
+    auto out = RingProducer<Slot>::attach(bytes_at(m_region, m_layout.message_ring_offset[1], ring_bytes),
+                                          m_layout.ring_capacity);
+    if (!out.ok()) return out.error();
+    auto returns_out = RingProducer<WireBytes>::attach(bytes_at(m_region, m_layout.return_ring_offset[0], return_bytes),
+                                                       m_layout.return_ring_capacity);
+    if (!returns_out.ok()) return returns_out.error();
+    auto returns_in = RingConsumer<WireBytes>::attach(bytes_at(m_region, m_layout.return_ring_offset[1], return_bytes),
+                                                      m_layout.return_ring_capacity);
+    if (!returns_in.ok()) return returns_in.error();
+    m_in = in.value();
+    m_out = out.value();
+    m_returns_out = returns_out.value();
+    m_returns_in = returns_in.value();
+    return {};
+}
+
+SideStatus& ComponentChannel::own_status() const {
+    auto* control = reinterpret_cast<ChannelControl*>(m_region.base() + m_layout.control_offset);
+    return control->status[side_index(ChannelSide::Second)];
+}
+
+bool ComponentChannel::user_closed() const {
+    auto* control = reinterpret_cast<ChannelControl*>(m_region.base() + m_layout.control_offset);
+    // A hint only: user space may write anything there. It decides nothing
+    // but whether the kernel stops serving, which user space may ask for.
+    return std::atomic_ref<std::uint32_t>(control->status[side_index(ChannelSide::First)].closed)
+               .load(std::memory_order_acquire) != 0;
+}
+
+Error ComponentChannel::close_with(const Error& error, int kstub_code, const milk_kviolation* violation) {
+    m_closed = true;
+    m_error.closed = 1;
+    m_error.reason = static_cast<std::uint32_t>(error.code);
+    m_error.kstub_code = kstub_code;
+    m_error.state = m_state.state;
+    m_error.tag = violation != nullptr ? violation->tag : 0;
+    m_error.value = violation != nullptr ? violation->value : static_cast<std::uint64_t>(error.detail);
+    Text text(m_error.text);
+    text << m_entry->contract << ": " << (violation != nullptr ? milk_kcode_name(kstub_code) : error.what);
+    if (violation != nullptr) {
+        text << " in state " << violation->state_name << " (message "
+             << (violation->message != nullptr ? violation->message : "?") << ", field "
+             << (violation->field != nullptr ? violation->field : "-") << ")";
+    }
+    // The status block is shared memory: written here, never read back.
+    SideStatus& status = own_status();
+    std::atomic_ref<std::int64_t>(status.detail).store(static_cast<std::int64_t>(m_error.value), std::memory_order_relaxed);
+    std::atomic_ref<std::uint32_t>(status.reason).store(m_error.reason, std::memory_order_relaxed);
+    std::atomic_ref<std::uint32_t>(status.closed).store(1, std::memory_order_release);
+    log(MILK_LOG_INFO, m_error.text, static_cast<long long>(m_error.value));
+    milk_shim_wake(m_waker);
+    return Error{error.code, "the kernel closed the channel (MILK_IOC_CHANNEL_ERROR says why)",
+                 static_cast<std::int64_t>(m_error.value)};
+}
+
+Result<void> ComponentChannel::drain_returns() {
+    WireBytes returned[8];
+    for (;;) {
+        auto popped = m_returns_in.try_pop(std::span<WireBytes>(returned));
+        if (!popped.ok()) return popped.error();
+        if (popped.value() == 0) return {};
+        for (std::size_t i = 0; i < popped.value(); ++i) {
+            // Only the start of a block we lent frees anything; the length
+            // is user space's word and is not needed.
+            const std::uint64_t offset = returned[i].offset;
+            const bool ours = offset >= m_layout.pool_bytes && offset < 2ull * m_layout.pool_bytes;
+            if (!ours || !m_pool.release(static_cast<std::uint32_t>(offset - m_layout.pool_bytes))) ++m_rejected_returns;
+        }
+    }
+}
+
+Result<std::uint32_t> ComponentChannel::kick() {
+    if (m_closed) return Error{ErrorCode::PeerClosed, "the channel is closed", 0};
+    if (auto drained = drain_returns(); !drained.ok()) return close_with(drained.error());
+    // One ring's worth per kick: a peer that keeps producing from another
+    // thread cannot hold the kernel in this loop.
+    std::uint32_t taken = 0;
+    while (taken < m_layout.ring_capacity) {
+        // A message is taken only when its reply has room: a reply is never
+        // dropped, and a user that does not read its replies stalls only
+        // itself.
+        auto space = m_out.free_slots(1);
+        if (!space.ok()) return close_with(space.error());
+        if (space.value() == 0) break;
+        auto popped = m_in.try_pop(std::span<Slot>(&m_raw, 1));
+        if (!popped.ok()) return close_with(popped.error());
+        if (popped.value() == 0) break;
+        ++taken;
+
+        // m_raw is the one copy of the slot (try_pop copied it out of the
+        // ring once); the validator copies it again into the typed message
+        // and checks only that, against the state the kernel tracks.
+        milk_kviolation violation{};
+        const int verdict = m_entry->validate(&m_state, &m_raw, &m_user_pool, m_message, &violation);
+        if (verdict < 0) {
+            const ErrorCode code = verdict == MILK_KV_BAD_HANDLE ? ErrorCode::BadBuffer : ErrorCode::ProtocolViolation;
+            return close_with(Error{code, milk_kcode_name(verdict), static_cast<std::int64_t>(violation.value)}, verdict,
+                              &violation);
+        }
+        m_replies_left = 1;
+        auto handled = m_component->on_message(m_message, *this);
+        if (!handled.ok()) return close_with(handled.error());
+    }
+    if (taken > 0) milk_shim_wake(m_waker);
+    if (user_closed()) {
+        // User space closed its end after what it sent: the kernel's end
+        // closes normally (reason 0) and serves no more.
+        m_closed = true;
+        m_error.closed = 1;
+        SideStatus& status = own_status();
+        std::atomic_ref<std::uint32_t>(status.closed).store(1, std::memory_order_release);
+        milk_shim_wake(m_waker);
+    }
+    return taken;
+}
+
+unsigned int ComponentChannel::poll() {
+    unsigned int bits = 0;
+    if (m_closed) bits |= MILK_POLL_CLOSED;
+    // What the kernel published and user space has not taken. The consumer
+    // index comes from user memory; a lie only changes what poll says.
+    auto* header = reinterpret_cast<RingHeader*>(m_region.base() + m_layout.message_ring_offset[1]);
+    const std::uint32_t consumed = ring_detail::load_acquire(header->consumer_index);
+    if (consumed != m_out.published()) bits |= MILK_POLL_IN;
+    return bits;
+}
+
+std::span<const std::byte> ComponentChannel::received(const milk_kbytes& handle) const {
+    // The validator checked the handle against m_user_pool (pool 0), in 64
+    // bits: offset + length <= pool_bytes.
+    return {m_region.base() + m_layout.heap_offset + handle.offset, handle.length};
+}
+
+void ComponentChannel::give_back(const milk_kbytes& handle) {
+    // The empty handle names no block (an empty or moved-from buffer).
+    if (handle.offset == 0 && handle.length == 0) return;
+    const WireBytes entry{handle.offset, handle.length};
+    auto pushed = m_returns_out.try_push(std::span<const WireBytes>(&entry, 1));
+    // Full or corrupt only if user space broke its own return ring: then it
+    // alone loses the block.
+    if (!pushed.ok() || pushed.value() != 1) ++m_dropped_returns;
+}
+
+Result<KernelBuffer> ComponentChannel::allocate(std::uint32_t bytes) {
+    if (auto drained = drain_returns(); !drained.ok()) return drained.error();
+    auto offset = m_pool.allocate(bytes);
+    if (!offset.ok()) return offset.error();
+    const std::uint32_t heap_offset = m_layout.pool_bytes + offset.value();
+    return KernelBuffer{milk_kbytes{heap_offset, bytes},
+                        std::span<std::byte>(m_region.base() + m_layout.heap_offset + heap_offset, bytes)};
+}
+
+Result<void> ComponentChannel::send(std::uint16_t tag, const void* payload, std::size_t payload_bytes) {
+    if (m_replies_left == 0)
+        return Error{ErrorCode::ProtocolViolation, "a kernel component sent more than one reply to a message", tag};
+    if (m_entry->on_send(&m_state, tag) < 0)
+        return Error{ErrorCode::ProtocolViolation, "a kernel component sent a message its contract does not allow", tag};
+    const milk_ku32 length = m_entry->payload_size(tag);
+    if (length > slot_payload_size || payload_bytes < length)
+        return Error{ErrorCode::ProtocolViolation, "a kernel component's reply has the wrong size", tag};
+    Slot slot;
+    slot.tag = tag;
+    slot.length = static_cast<std::uint16_t>(length);
+    if (length > 0) std::memcpy(slot.payload, payload, length);
+    auto pushed = m_out.try_push(std::span<const Slot>(&slot, 1));
+    if (!pushed.ok()) return pushed.error();
+    // kick() saw a free slot before taking the message, and only user space
+    // can change the consumer index: fewer now means it moved backwards.
+    if (pushed.value() != 1) return Error{ErrorCode::CorruptRing, "the reply ring lost the space it had", tag};
+    --m_replies_left;
+    return {};
+}
+
+}  // namespace milk::kernel

@@ -1,0 +1,108 @@
+// The `kernel` transport: a channel between this process and a component
+// that runs inside milk.ko.
+//
+//   auto end = milk::kernel::open_channel("examples.pingpong.PingPong", 1);
+//   auto client = examples::pingpong::PingPong::client(std::move(end).value());
+//
+// /dev/milk creates the channel (MILK_IOC_OPEN_CHANNEL, by contract name and
+// version) and this process maps its region: the runtime's own
+// ChannelRegionLayout, with the kernel as side Second. The data path is an
+// unchanged RegionTransport as side First; what differs is only how the
+// peer is woken and waited for. The kernel does not sleep on the region's
+// futex words: a send is followed by MILK_IOC_KICK (the doorbell, which runs
+// the component on what was sent), and a receive that finds nothing spins
+// for the budget and then sleeps in poll() on the fd, which the kernel wakes
+// when it publishes or closes.
+//
+// Trust runs the other way too: the kernel validates every message with the
+// contract's generated validator and closes the channel on the first
+// violation; the next send or receive here then fails with the reason
+// (ProtocolViolation, BadBuffer, CorruptRing), and error_text() says more.
+#pragma once
+
+#include "channel.hpp"
+#include "region.hpp"
+#include "region_layout.hpp"
+#include "region_transport.hpp"
+#include "result.hpp"
+#include "transport.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace milk::kernel {
+
+struct Options {
+    // Slots per direction: a power of two in [2, 4096].
+    std::uint32_t ring_capacity = 64;
+    // Exchange-heap bytes per side: a power of two in [4 KiB, 1 MiB].
+    std::uint32_t pool_bytes = 256 * 1024;
+    // How long a receive spins on the ring before it sleeps in poll().
+    std::chrono::nanoseconds spin_budget = std::chrono::microseconds(10);
+    // The device; tests point it elsewhere to check the error path.
+    const char* device = "/dev/milk";
+};
+
+class KernelTransport final : public Transport {
+    struct PassKey {
+        explicit PassKey() = default;
+    };
+
+public:
+    // Opens the device, creates the channel to the component serving
+    // `contract` at `version`, maps it and attaches side First. Errors:
+    // InvalidArgument (no such component: detail ENOENT; another version:
+    // EPROTONOSUPPORT; bad options), SystemError (the device is missing:
+    // detail = errno).
+    [[nodiscard]] static Result<std::unique_ptr<KernelTransport>> try_open(std::string_view contract,
+                                                                           std::uint32_t version,
+                                                                           const Options& options);
+
+    KernelTransport(PassKey, int fd, std::unique_ptr<RegionTransport> inner, std::shared_ptr<Region> region,
+                    const ChannelRegionLayout& layout, std::chrono::nanoseconds spin_budget);
+    KernelTransport(const KernelTransport&) = delete;
+    KernelTransport& operator=(const KernelTransport&) = delete;
+    ~KernelTransport() override;
+
+    [[nodiscard]] Result<void> send(const Slot& slot) override;
+    [[nodiscard]] Result<void> send_batch(std::span<const Slot> slots) override;
+    [[nodiscard]] Result<Slot> receive(Deadline deadline) override;
+    [[nodiscard]] Result<Buffer> allocate(std::size_t size) override;
+    [[nodiscard]] Result<WireBytes> export_buffer(Buffer&& buffer) override;
+    [[nodiscard]] Result<Buffer> import_buffer(WireBytes wire) override;
+    void close(const Error* reason) noexcept override;
+
+    // The fd of /dev/milk that holds the channel (-1 once closed).
+    [[nodiscard]] int fd() const { return m_fd; }
+    // Why the kernel closed the channel, in words ("examples.pingpong.PingPong:
+    // tag not allowed in state Waiting (message Ping, field -)"); empty while
+    // it is open.
+    [[nodiscard]] std::string error_text() const;
+
+private:
+    // The doorbell: the kernel takes what we sent. The number taken, or the
+    // reason the kernel closed the channel.
+    [[nodiscard]] Result<std::uint32_t> kick();
+    [[nodiscard]] Error kernel_close_error() const;
+
+    int m_fd;
+    std::unique_ptr<RegionTransport> m_inner;
+    std::shared_ptr<Region> m_region;
+    ChannelRegionLayout m_layout;
+    std::chrono::nanoseconds m_spin_budget;
+    // Messages in the ring that the kernel has not taken yet: sends never
+    // push more than the ring holds, so a send never waits on a kernel that
+    // only runs when kicked.
+    std::uint32_t m_untaken = 0;
+    bool m_closed = false;
+};
+
+// The channel end of a new channel to the kernel component serving
+// `contract`, for the contract's generated `client(ChannelEnd&&)`.
+[[nodiscard]] Result<ChannelEnd> open_channel(std::string_view contract, std::uint32_t version,
+                                              const Options& options = {});
+
+}  // namespace milk::kernel

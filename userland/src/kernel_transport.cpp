@@ -1,0 +1,208 @@
+// milk::kernel::KernelTransport: RegionTransport over a /dev/milk mapping,
+// woken by ioctl and poll() instead of futexes.
+#include "milk/kernel.hpp"
+
+#include "milk_uapi.h"
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+#include <utility>
+
+namespace milk::kernel {
+namespace {
+
+void relax() noexcept {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
+
+// The fd until it is handed to the transport: closed on every error path.
+class FdGuard {
+public:
+    explicit FdGuard(int fd) : m_fd(fd) {}
+    FdGuard(const FdGuard&) = delete;
+    FdGuard& operator=(const FdGuard&) = delete;
+    ~FdGuard() {
+        if (m_fd >= 0) ::close(m_fd);
+    }
+    [[nodiscard]] int get() const { return m_fd; }
+    [[nodiscard]] int hand_over() { return std::exchange(m_fd, -1); }
+
+private:
+    int m_fd;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<KernelTransport>> KernelTransport::try_open(std::string_view contract, std::uint32_t version,
+                                                                   const Options& options) {
+    milk_channel_open request{};
+    if (contract.empty() || contract.size() >= sizeof(request.contract))
+        return Error{ErrorCode::InvalidArgument, "contract name empty or too long", static_cast<std::int64_t>(contract.size())};
+    if (options.spin_budget.count() < 0)
+        return Error{ErrorCode::InvalidArgument, "spin budget cannot be negative", options.spin_budget.count()};
+    // The same two numbers give the same layout on both sides.
+    auto layout = ChannelRegionLayout::compute(options.ring_capacity, options.pool_bytes);
+    if (!layout.ok()) return layout.error();
+
+    FdGuard fd(::open(options.device, O_RDWR | O_CLOEXEC));
+    if (fd.get() < 0) return Error{ErrorCode::SystemError, "cannot open the milk device", errno};
+    std::memcpy(request.contract, contract.data(), contract.size());
+    request.version = version;
+    request.ring_capacity = options.ring_capacity;
+    request.pool_bytes = options.pool_bytes;
+    if (::ioctl(fd.get(), MILK_IOC_OPEN_CHANNEL, &request) != 0) {
+        const int error = errno;
+        if (error == ENOENT) return Error{ErrorCode::InvalidArgument, "no kernel component serves this contract", error};
+        if (error == EPROTONOSUPPORT)
+            return Error{ErrorCode::InvalidArgument, "the kernel component has another version of the contract", error};
+        if (error == EINVAL) return Error{ErrorCode::InvalidArgument, "the kernel refused the channel's sizes", error};
+        if (error == ENOMEM) return Error{ErrorCode::OutOfMemory, "the kernel is out of memory for the channel", error};
+        return Error{ErrorCode::SystemError, "MILK_IOC_OPEN_CHANNEL failed", error};
+    }
+    if (request.heap_offset != layout->heap_offset || request.region_bytes < layout->total_bytes)
+        return Error{ErrorCode::SystemError, "the kernel's channel layout differs from ours",
+                     static_cast<std::int64_t>(request.heap_offset)};
+
+    auto region = Region::try_map_shared(fd.get(), 0, request.region_bytes);
+    if (!region.ok()) return region.error();
+    // Poll mode: the kernel never sleeps on (or rings) the region's futex
+    // words, so the inner transport must not either; waiting is ours.
+    const WaitPolicy policy{WaitMode::Poll, std::chrono::nanoseconds(0)};
+    auto inner = RegionTransport::try_create(region.value(), layout.value(), ChannelSide::First, policy);
+    if (!inner.ok()) return inner.error();
+    return std::make_unique<KernelTransport>(PassKey{}, fd.hand_over(), std::move(inner).value(),
+                                             std::move(region).value(), layout.value(), options.spin_budget);
+}
+
+KernelTransport::KernelTransport(PassKey, int fd, std::unique_ptr<RegionTransport> inner,
+                                 std::shared_ptr<Region> region, const ChannelRegionLayout& layout,
+                                 std::chrono::nanoseconds spin_budget)
+    : m_fd(fd), m_inner(std::move(inner)), m_region(std::move(region)), m_layout(layout), m_spin_budget(spin_budget) {}
+
+KernelTransport::~KernelTransport() { close(nullptr); }
+
+Error KernelTransport::kernel_close_error() const {
+    const auto* control = reinterpret_cast<const ChannelControl*>(m_region->base() + m_layout.control_offset);
+    auto& status = const_cast<SideStatus&>(control->status[side_index(ChannelSide::Second)]);
+    const auto reason = std::atomic_ref<std::uint32_t>(status.reason).load(std::memory_order_acquire);
+    const auto detail = std::atomic_ref<std::int64_t>(status.detail).load(std::memory_order_relaxed);
+    if (reason == 0 || reason > static_cast<std::uint32_t>(ErrorCode::SystemError))
+        return Error{ErrorCode::PeerClosed, "the kernel closed the channel", detail};
+    return Error{static_cast<ErrorCode>(reason), "the kernel closed the channel because of this error", detail};
+}
+
+Result<std::uint32_t> KernelTransport::kick() {
+    const long taken = ::ioctl(m_fd, MILK_IOC_KICK, 0);
+    if (taken >= 0) {
+        const auto count = static_cast<std::uint32_t>(taken);
+        m_untaken = count > m_untaken ? 0 : m_untaken - count;
+        return count;
+    }
+    const int error = errno;
+    if (error == EPROTO || error == EPIPE || error == ENOMEM) return kernel_close_error();
+    return Error{ErrorCode::SystemError, "MILK_IOC_KICK failed", error};
+}
+
+Result<void> KernelTransport::send(const Slot& slot) { return send_batch(std::span<const Slot>(&slot, 1)); }
+
+Result<void> KernelTransport::send_batch(std::span<const Slot> slots) {
+    if (m_closed) return Error{ErrorCode::InvalidArgument, "send on a channel end that was closed", 0};
+    std::size_t done = 0;
+    while (done < slots.size()) {
+        std::size_t room = m_layout.ring_capacity - m_untaken;
+        if (room == 0) {
+            // The kernel takes a message only when its reply has room, so a
+            // full ring means we have not read its replies: waiting here
+            // would wait for ourselves.
+            auto taken = kick();
+            if (!taken.ok()) return taken.error();
+            room = m_layout.ring_capacity - m_untaken;
+            if (room == 0)
+                return Error{ErrorCode::WouldBlock, "the kernel component takes no more until its replies are received",
+                             m_untaken};
+        }
+        const std::size_t chunk = slots.size() - done < room ? slots.size() - done : room;
+        auto sent = m_inner->send_batch(slots.subspan(done, chunk));
+        if (!sent.ok()) return sent.error();
+        m_untaken += static_cast<std::uint32_t>(chunk);
+        done += chunk;
+        auto taken = kick();
+        if (!taken.ok()) return taken.error();
+    }
+    return {};
+}
+
+Result<Slot> KernelTransport::receive(Deadline deadline) {
+    if (m_closed) return Error{ErrorCode::InvalidArgument, "receive on a channel end that was closed", 0};
+    const bool poll_only = deadline.passed();
+    const auto spin_end = Deadline::Clock::now() + m_spin_budget;
+    for (std::uint32_t round = 0;; ++round) {
+        auto slot = m_inner->receive(Deadline::now());
+        if (slot.ok() || slot.error().code != ErrorCode::WouldBlock) return slot;
+        // Messages the kernel left (it takes one ring's worth per kick) get
+        // another kick; a close it reports shows in the next look at the ring.
+        if (m_untaken > 0) {
+            static_cast<void>(kick());
+            continue;
+        }
+        if (poll_only) return slot;
+        if (deadline.passed()) return Error{ErrorCode::TimedOut, "no message before the deadline", 0};
+        if (Deadline::Clock::now() < spin_end) {
+            relax();
+            continue;
+        }
+        int timeout_ms = -1;
+        if (!deadline.is_never()) {
+            const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline.at() - Deadline::Clock::now());
+            timeout_ms = left.count() < 0 ? 0 : static_cast<int>(left.count() > 1'000'000 ? 1'000'000 : left.count());
+        }
+        pollfd waiting{m_fd, POLLIN, 0};
+        const int ready = ::poll(&waiting, 1, timeout_ms);
+        if (ready < 0 && errno != EINTR) return Error{ErrorCode::SystemError, "poll on the milk device failed", errno};
+        // The fd was closed under us (by this process): nothing will ever
+        // wake this receive again.
+        if (ready > 0 && (waiting.revents & POLLNVAL) != 0)
+            return Error{ErrorCode::PeerClosed, "the channel's file descriptor was closed", m_fd};
+    }
+}
+
+Result<Buffer> KernelTransport::allocate(std::size_t size) { return m_inner->allocate(size); }
+
+Result<WireBytes> KernelTransport::export_buffer(Buffer&& buffer) { return m_inner->export_buffer(std::move(buffer)); }
+
+Result<Buffer> KernelTransport::import_buffer(WireBytes wire) { return m_inner->import_buffer(wire); }
+
+void KernelTransport::close(const Error* reason) noexcept {
+    if (m_closed) return;
+    m_closed = true;
+    m_inner->close(reason);
+    // One last kick, so that the kernel takes what is left and sees the
+    // close now; then the fd goes. The region stays mapped while buffers
+    // into it live (they hold the Region), and the mapping holds the file.
+    static_cast<void>(kick());
+    ::close(m_fd);
+    m_fd = -1;
+}
+
+std::string KernelTransport::error_text() const {
+    if (m_fd < 0) return {};
+    milk_channel_error record{};
+    if (::ioctl(m_fd, MILK_IOC_CHANNEL_ERROR, &record) != 0 || record.reason == 0) return {};
+    record.text[sizeof(record.text) - 1] = '\0';
+    return record.text;
+}
+
+Result<ChannelEnd> open_channel(std::string_view contract, std::uint32_t version, const Options& options) {
+    auto transport = KernelTransport::try_open(contract, version, options);
+    if (!transport.ok()) return transport.error();
+    return ChannelEnd(std::move(transport).value());
+}
+
+}  // namespace milk::kernel

@@ -1,0 +1,56 @@
+// What the process transport's source files share; not installed.
+#pragma once
+
+#include "milk/process.hpp"
+#include "milk/region_transport.hpp"
+
+#include <chrono>
+#include <memory>
+#include <sys/types.h>
+#include <utility>
+
+namespace milk::process::detail {
+
+// An owned file descriptor: closed when dropped.
+class FileDescriptor {
+public:
+    FileDescriptor() = default;
+    explicit FileDescriptor(int fd) : m_fd(fd) {}
+    FileDescriptor(FileDescriptor&& other) noexcept : m_fd(std::exchange(other.m_fd, -1)) {}
+    FileDescriptor& operator=(FileDescriptor&& other) noexcept {
+        if (this != &other) {
+            reset();
+            m_fd = std::exchange(other.m_fd, -1);
+        }
+        return *this;
+    }
+    FileDescriptor(const FileDescriptor&) = delete;
+    FileDescriptor& operator=(const FileDescriptor&) = delete;
+    ~FileDescriptor() { reset(); }
+
+    [[nodiscard]] int get() const { return m_fd; }
+    // Hands the descriptor to an owner outside this file's reach (the
+    // public PendingChannel keeps a plain int).
+    [[nodiscard]] int take() && { return std::exchange(m_fd, -1); }
+    [[nodiscard]] bool valid() const { return m_fd >= 0; }
+    void reset() noexcept;
+
+private:
+    int m_fd = -1;
+};
+
+// A liveness watcher for process `pid` (pidfd_open). PeerClosed when the
+// process is already gone, SystemError when pidfds are not supported
+// (Linux < 5.3) or the call fails otherwise.
+[[nodiscard]] Result<std::unique_ptr<PeerLiveness>> watch_process(pid_t pid, std::chrono::nanoseconds interval);
+
+// Checks the memfd `fd` (regular file, sealed, header consistent with the
+// file's size) and attaches to it as side Second. ProtocolViolation, with a
+// `what` naming the problem, for anything the creator got wrong.
+[[nodiscard]] Result<std::unique_ptr<RegionTransport>> attach_region(int fd, const AttachOptions& options);
+
+// InvalidArgument unless `interval` is positive and `spin_budget` is not negative.
+[[nodiscard]] Result<void> check_wait_options(std::chrono::nanoseconds spin_budget,
+                                              std::chrono::nanoseconds interval);
+
+}  // namespace milk::process::detail

@@ -1,0 +1,65 @@
+// libFuzzer target: milkc's front end on arbitrary bytes (verify/fuzz/README
+// in docs/verification.md). A contract file is the one input milkc takes from
+// users, and build systems run milkc on files they did not write.
+//
+// Each input is lexed, parsed and checked exactly as `milkc --check` does it,
+// the model check runs on what passes, and the diagnostics are rendered (the
+// renderer quotes source lines and places carets by byte column, so it reads
+// the text at positions the lexer computed). The model check also runs on
+// the merely parsed tree, which it promises to accept whatever the checks
+// would say (docs/model-checking.md). A crash, a sanitizer report, a hang or
+// an accepted file without contracts' invariants is a finding.
+#include "frontend.hpp"
+#include "lexer.hpp"
+#include "model_check.hpp"
+#include "parser.hpp"
+#include "source.hpp"
+
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <string>
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size);
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+    // Contract files are small; beyond this the search only gets slower.
+    if (size > 4096) return -1;
+    const milkc::SourceFile source("fuzz.contract", std::string(reinterpret_cast<const char*>(data), size));
+
+    {
+        milkc::DiagnosticSink sink(source);
+        milkc::LexResult tokens = milkc::lex(source, sink);
+        static_cast<void>(tokens);
+        static_cast<void>(sink.render());
+    }
+    {
+        milkc::DiagnosticSink sink(source);
+        std::optional<milkc::File> file = milkc::parse_and_check(source, sink);
+        // parse_and_check's contract: a tree exactly when nothing was reported.
+        if (file.has_value() == sink.has_errors()) std::abort();
+        if (file) {
+            for (const milkc::ContractDecl& contract : file->contracts) {
+                // Checked trees always have an initial state.
+                if (contract.initial == nullptr) std::abort();
+                static_cast<void>(milkc::model_check(contract, sink, {.queue_bound = 1}));
+            }
+        }
+        static_cast<void>(sink.render());
+    }
+    {
+        milkc::DiagnosticSink sink(source);
+        milkc::ParseResult parsed = milkc::parse(source, sink);
+        if (parsed.syntax_ok) {
+            for (const milkc::ContractDecl& contract : parsed.file.contracts) {
+                // The composed system grows fast with unchecked trees; one
+                // message per queue keeps an iteration quick and still finds
+                // every kind of problem.
+                if (contract.states.size() > 16 || contract.messages.size() > 16) continue;
+                static_cast<void>(milkc::model_check(contract, sink, {.queue_bound = 1}));
+            }
+        }
+        static_cast<void>(sink.render());
+    }
+    return 0;
+}
