@@ -74,9 +74,16 @@ bool write_plot(const std::string& dir, const Results& results, bool run_gnuplot
                << "set xtics ('64 B' 64, '4 KiB' 4096, '64 KiB' 65536, '1 MiB' 1048576)\n"
                << "set xrange [40:1.6e6]\n"
                << "plot ";
+        // A series without a single measured point (a transport missing
+        // from this build) stays in the data file but out of the plot.
+        bool first = true;
         for (std::size_t i = 0; i < series.size(); ++i) {
-            script << (i ? ", \\\n     " : "") << "'" << data_path << "' using 1:" << (i + 2)
+            bool any = false;
+            for (std::size_t size : bytes_sizes) any = any || cell(results, series[i], size) != "NaN";
+            if (!any) continue;
+            script << (first ? "" : ", \\\n     ") << "'" << data_path << "' using 1:" << (i + 2)
                    << " with linespoints " << series[i].style << " title '" << series[i].column_title << "'";
+            first = false;
         }
         script << "\n";
         if (!script) {
@@ -85,6 +92,9 @@ bool write_plot(const std::string& dir, const Results& results, bool run_gnuplot
         }
     }
     if (!run_gnuplot) return true;
+    // gnuplot writes to the same terminal: what we printed goes first.
+    std::fflush(stdout);
+    std::fflush(stderr);
     const std::string command = "gnuplot '" + script_path + "'";
     if (std::system(command.c_str()) != 0) {
         std::fprintf(stderr, "milk-bench: `%s` failed (is gnuplot installed? Debian: gnuplot-nox)\n", command.c_str());

@@ -30,6 +30,7 @@ build="$root/build"
 all_stages=(contracts compile-fail clang tidy asan fuzz tsan kernel)
 stages=()
 fuzz_one=""
+fuzz_seconds_one=0
 while (($#)); do
     case "$1" in
     --build-dir) build="$(cd "$2" && pwd)"; shift 2 ;;
@@ -182,7 +183,7 @@ stage_tsan() {
 }
 
 stage_kernel() {
-    bash "$root/verify/kernel/check_kernel_shim.sh" "$build/verify-kernel"
+    bash "$root/verify/kernel/check_kernel_shim.sh" "$build" "$build/verify-kernel"
 }
 
 if [[ -n "$fuzz_one" ]]; then

@@ -54,7 +54,7 @@ const char* name_of(FileError error) {
 // The files the server serves, by path, and the handles the client holds.
 class FileTable {
 public:
-    static constexpr std::size_t max_file_size = 64 * 1024;
+    static constexpr std::size_t max_file_size = std::size_t{64} * 1024;
 
     FileTable() { m_files["/motd"] = bytes_of("Hello from the file server."); }
 
@@ -88,13 +88,13 @@ private:
 
 // One function per request. Each sends one of the replies the contract
 // allows in its state, and so returns the endpoint for the next request.
-milk::Result<ServerReady> answer(FileTable& table, FileService::Open&& open, ServerOpening&& opening) {
+milk::Result<ServerReady> answer(FileTable& table, const FileService::Open& open, ServerOpening&& opening) {
     auto handle = table.open(as_text(open.path.bytes()));
     if (!handle) return std::move(opening).send(FileService::Failed{FileError::not_found});
     return std::move(opening).send(FileService::Opened{*handle});
 }
 
-milk::Result<ServerReady> answer(FileTable& table, FileService::Read&& read, ServerReading&& reading) {
+milk::Result<ServerReady> answer(FileTable& table, const FileService::Read& read, ServerReading&& reading) {
     auto* file = table.file(read.handle);
     if (file == nullptr) return std::move(reading).send(FileService::Failed{FileError::bad_handle});
     if (read.length == 0) return std::move(reading).send(FileService::Failed{FileError::out_of_range});
@@ -109,7 +109,7 @@ milk::Result<ServerReady> answer(FileTable& table, FileService::Read&& read, Ser
     return std::move(reading).send(FileService::Data{std::move(data).value()});
 }
 
-milk::Result<ServerReady> answer(FileTable& table, FileService::Write&& write, ServerWriting&& writing) {
+milk::Result<ServerReady> answer(FileTable& table, const FileService::Write& write, ServerWriting&& writing) {
     auto* file = table.file(write.handle);
     if (file == nullptr) return std::move(writing).send(FileService::Failed{FileError::bad_handle});
     if (write.offset > file->size()) return std::move(writing).send(FileService::Failed{FileError::out_of_range});
@@ -123,7 +123,7 @@ milk::Result<ServerReady> answer(FileTable& table, FileService::Write&& write, S
     return std::move(writing).send(FileService::Written{static_cast<std::uint32_t>(data.size())});
 }
 
-milk::Result<ServerReady> answer(FileTable& table, FileService::Close&& close, ServerClosing&& closing) {
+milk::Result<ServerReady> answer(FileTable& table, const FileService::Close& close, ServerClosing&& closing) {
     if (!table.close(close.handle)) return std::move(closing).send(FileService::Failed{FileError::bad_handle});
     return std::move(closing).send(FileService::Closed{});
 }
@@ -137,22 +137,23 @@ milk::Result<void> serve(FileTable& table, ServerReady server) {
         using Next = std::optional<milk::Result<ServerReady>>;
         auto next = std::move(server).receive(
             [&](FileService::Open&& request, ServerOpening&& reply) {
-                return Next{answer(table, std::move(request), std::move(reply))};
+                return Next{answer(table, request, std::move(reply))};
             },
             [&](FileService::Read&& request, ServerReading&& reply) {
-                return Next{answer(table, std::move(request), std::move(reply))};
+                return Next{answer(table, request, std::move(reply))};
             },
             [&](FileService::Write&& request, ServerWriting&& reply) {
-                return Next{answer(table, std::move(request), std::move(reply))};
+                return Next{answer(table, request, std::move(reply))};
             },
             [&](FileService::Close&& request, ServerClosing&& reply) {
-                return Next{answer(table, std::move(request), std::move(reply))};
+                return Next{answer(table, request, std::move(reply))};
             },
             [](FileService::Bye&&) { return Next{}; });
-        if (!next) return next.error();          // the client went away without Bye
-        if (!next.value()) return {};            // Bye: the session is over
-        if (!next.value()->ok()) return next.value()->error();  // the reply could not be sent
-        server = std::move(*next.value()).value();
+        if (!next) return next.error();  // the client went away without Bye
+        Next& answered = next.value();
+        if (!answered) return {};                               // Bye: the session is over
+        if (!answered->ok()) return answered->error();          // the reply could not be sent
+        server = std::move(*answered).value();
     }
 }
 

@@ -29,7 +29,7 @@ constexpr std::uint32_t round_trips = 10'000;
 std::size_t payload_size(std::uint32_t seq) { return 1 + (std::size_t{seq} * 613) % 4096; }
 
 std::byte pattern(std::uint32_t seq, std::size_t index) {
-    return static_cast<std::byte>((seq * 131u + index * 7u) & 0xffu);
+    return static_cast<std::byte>((std::size_t{seq} * 131 + index * 7) & 0xff);
 }
 
 bool holds_reversed_pattern(std::span<const std::byte> bytes, std::uint32_t seq) {

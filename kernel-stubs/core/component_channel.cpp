@@ -71,11 +71,9 @@ ComponentChannel::ComponentChannel(const ContractEntry& entry, Owned<Component>&
     m_user_pool.size = layout.pool_bytes;
 }
 
-ComponentChannel::~ComponentChannel() {
-    if (m_pool.units_in_use() != 0 || m_rejected_returns != 0 || m_dropped_returns != 0)
-        log(MILK_LOG_INFO, "channel freed with kernel buffers still lent or returns refused",
-            static_cast<long long>(m_pool.units_in_use()));
-}
+// Buffers still lent to user space need nothing: they are blocks of the
+// region, which goes with the channel, and their bookkeeping is the pool's.
+ComponentChannel::~ComponentChannel() = default;
 
 Result<void> ComponentChannel::attach() {
     const std::size_t ring_bytes = ring_region_bytes<Slot>(m_layout.ring_capacity);

@@ -340,14 +340,16 @@ static void test_buffer_handles_must_lie_in_the_senders_pool(void)
     EXPECT(validate_handle(0x11000u - 16u, 16, &client_pool, &why) == 0);
     EXPECT(validate_handle(0x1000u, 0x10000u, &client_pool, &why) == 0);
     EXPECT(validate_handle(0xfffffff0u, 0x10u, &top_pool, &why) == 0);
-    /* The empty handle references nothing. */
-    EXPECT(validate_handle(0, 0, &client_pool, &why) == 0);
-    EXPECT(validate_handle(0, 0, 0, &why) == 0);
+    /* A zero-length buffer still names a block inside the pool. */
+    EXPECT(validate_handle(0x1000u, 0, &client_pool, &why) == 0);
+    /* There is no "empty" handle: {0, 0} lies outside this pool. */
+    EXPECT(validate_handle(0, 0, &client_pool, &why) == MILK_KV_BAD_HANDLE);
+    EXPECT(validate_handle(0, 0, 0, &why) == MILK_KV_BAD_HANDLE);
 
     /* Before the pool, past its end, longer than it. */
     EXPECT(validate_handle(0x0fffu, 1, &client_pool, &why) == MILK_KV_BAD_HANDLE);
     EXPECT(validate_handle(0x11000u - 1u, 2, &client_pool, &why) == MILK_KV_BAD_HANDLE);
-    EXPECT(validate_handle(0x11000u, 0, &client_pool, &why) == 0); /* empty, at the end: no byte outside */
+    EXPECT(validate_handle(0x11000u, 0, &client_pool, &why) == MILK_KV_BAD_HANDLE); /* starts past the end */
     EXPECT(validate_handle(0x11000u, 1, &client_pool, &why) == MILK_KV_BAD_HANDLE);
     EXPECT(validate_handle(0x1000u, 0x10001u, &client_pool, &why) == MILK_KV_BAD_HANDLE);
     /* Offset + length wraps around 2^32 to 0x10: a naive 32-bit check
@@ -357,7 +359,7 @@ static void test_buffer_handles_must_lie_in_the_senders_pool(void)
     EXPECT_STR(why.field, "name");
     EXPECT(validate_handle(0xfffffff0u, 0x20u, &top_pool, &why) == MILK_KV_BAD_HANDLE);
     EXPECT(validate_handle(0xffffffffu, 0xffffffffu, &top_pool, &why) == MILK_KV_BAD_HANDLE);
-    /* No pool given: nothing but the empty handle is acceptable. */
+    /* No pool given: no handle is acceptable. */
     EXPECT(validate_handle(0x1000u, 1, 0, &why) == MILK_KV_BAD_HANDLE);
 }
 

@@ -143,7 +143,7 @@ Result<Slot> KernelTransport::receive(Deadline deadline) {
     if (m_closed) return Error{ErrorCode::InvalidArgument, "receive on a channel end that was closed", 0};
     const bool poll_only = deadline.passed();
     const auto spin_end = Deadline::Clock::now() + m_spin_budget;
-    for (std::uint32_t round = 0;; ++round) {
+    for (;;) {
         auto slot = m_inner->receive(Deadline::now());
         if (slot.ok() || slot.error().code != ErrorCode::WouldBlock) return slot;
         // Messages the kernel left (it takes one ring's worth per kick) get

@@ -171,11 +171,7 @@ Result<ChannelEnd> send_channel(int socket, PendingChannel&& channel, Deadline d
 Result<ChannelEnd> receive_channel(int socket, const AttachOptions& options, Deadline deadline) {
     MILK_TRY(detail::check_wait_options(options.spin_budget, options.liveness_interval));
     MILK_TRY(enable_credentials(socket));
-    auto offer = receive_message(socket, deadline);
-    if (!offer.ok()) return offer.error();
-
-    // From here on, tell the creator why we say no: its send_channel is
-    // waiting for an answer.
+    // Tells the creator why we say no: its send_channel waits for an answer.
     auto refuse = [socket](const Error& error) {
         static_cast<void>(send_message(
             socket, HandshakeMessage{handshake_magic, static_cast<std::uint32_t>(Kind::Refuse),
@@ -183,6 +179,12 @@ Result<ChannelEnd> receive_channel(int socket, const AttachOptions& options, Dea
             -1));
         return error;
     };
+    auto offer = receive_message(socket, deadline);
+    if (!offer.ok()) {
+        // A hang-up or a deadline has nobody (or nothing yet) to answer.
+        if (offer.error().code == ErrorCode::ProtocolViolation) return refuse(offer.error());
+        return offer.error();
+    }
     if (offer.value().message.kind != static_cast<std::uint32_t>(Kind::Offer))
         return refuse(Error{ErrorCode::ProtocolViolation, "expected a channel offer", offer.value().message.kind});
     if (!offer.value().fd.valid())

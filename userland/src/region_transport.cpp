@@ -76,6 +76,13 @@ bool RegionTransport::peer_closed() const {
     return std::atomic_ref<std::uint32_t>(status.closed).load(std::memory_order_acquire) != 0;
 }
 
+Error RegionTransport::closed_peer_error() const {
+    auto& status = m_control->status[side_index(other_side(m_side))];
+    if (std::atomic_ref<std::uint32_t>(status.closed).load(std::memory_order_acquire) == 0)
+        return Error{ErrorCode::PeerClosed, "the peer process is gone: it exited or was killed without closing", 0};
+    return Error{ErrorCode::PeerClosed, "the peer closed the channel", 0};
+}
+
 Error RegionTransport::peer_close_error() const {
     auto& status = m_control->status[side_index(other_side(m_side))];
     // A peer that closed and then died closed first: its reason wins.
@@ -140,7 +147,7 @@ Result<void> RegionTransport::send_batch(std::span<const Slot> slots) {
     while (done < slots.size()) {
         // Checked before every push, not only when full: sending to a peer
         // that has gone must fail even while the ring has room.
-        if (peer_closed()) return Error{ErrorCode::PeerClosed, "the peer closed the channel", 0};
+        if (peer_closed()) return closed_peer_error();
         auto pushed = m_out.try_push(slots.subspan(done));
         if (!pushed.ok()) return fail(pushed.error());
         if (pushed.value() > 0) {

@@ -1,5 +1,6 @@
 # Runs one compile-fail test (see CMakeLists.txt):
 #   cmake -DCOMPILER=... -DSOURCE=x.cpp -DINCLUDES=a;b -DFLAGS=f;g -P compile_fail.cmake
+#   cmake -DTIDY=clang-tidy-19 -DSOURCE=x.cpp ... -P compile_fail.cmake   (a `// tool: clang-tidy` fixture)
 cmake_minimum_required(VERSION 3.25)
 
 file(STRINGS "${SOURCE}" expect_lines REGEX "^// expect: ")
@@ -12,8 +13,17 @@ set(include_flags)
 foreach(dir IN LISTS INCLUDES)
   list(APPEND include_flags "-I${dir}")
 endforeach()
+if(TIDY)
+  # Only the check the fixture is about, as an error, and no configuration
+  # file from the tree (the fixture must not depend on .clang-tidy).
+  set(tool_command "${TIDY}" --config= "--checks=-*,bugprone-use-after-move"
+      "--warnings-as-errors=bugprone-use-after-move" "${SOURCE}" -- ${FLAGS} ${include_flags})
+  set(COMPILER "${TIDY}")  # for the messages below
+else()
+  set(tool_command "${COMPILER}" ${FLAGS} ${include_flags} "${SOURCE}")
+endif()
 execute_process(
-  COMMAND "${COMPILER}" ${FLAGS} ${include_flags} "${SOURCE}"
+  COMMAND ${tool_command}
   RESULT_VARIABLE status
   OUTPUT_VARIABLE output
   ERROR_VARIABLE output)
@@ -26,7 +36,7 @@ if(success_lines)
 endif()
 
 if(status EQUAL 0)
-  message(FATAL_ERROR "${SOURCE} compiled with ${COMPILER}, but it is a misuse that must not compile")
+  message(FATAL_ERROR "${SOURCE} passed ${COMPILER}, but it is a misuse that must be reported")
 endif()
 foreach(line IN LISTS expect_lines)
   string(REPLACE "// expect: " "" pattern "${line}")

@@ -28,11 +28,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 namespace {
 
 namespace shapes = test::shapes::Shapes;
+namespace types = test::shapes;  // the file-level enums and structs
 using Open = shapes::Server<shapes::state::Open>;
 using Closing = shapes::Server<shapes::state::Closing>;
 
-bool is_color(shapes::Color color) {
-    return color == shapes::Color::red || color == shapes::Color::green || color == shapes::Color::blue;
+bool is_color(types::Color color) {
+    return color == types::Color::red || color == types::Color::green || color == types::Color::blue;
 }
 
 // Reads every byte of an imported buffer, so that ASan sees a buffer that
@@ -71,13 +72,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         auto received = std::move(*server).receive(
             [](shapes::Draw&& draw, Open&& next) -> std::optional<Open> {
                 if (!is_color(draw.segment.color)) std::abort();
-                for (shapes::Color color : draw.palette) {
+                for (types::Color color : draw.palette) {
                     if (!is_color(color)) std::abort();
                 }
                 return std::move(next);
             },
             [](shapes::Mark&& mark, Open&& next) -> std::optional<Open> {
-                if (mark.level != shapes::Level::low && mark.level != shapes::Level::high) std::abort();
+                if (mark.level != types::Level::low && mark.level != types::Level::high) std::abort();
                 return std::move(next);
             },
             [](shapes::Blob&& blob, Open&& next) -> std::optional<Open> {

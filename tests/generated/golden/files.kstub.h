@@ -130,19 +130,18 @@ static inline void milk_kread_slot(void *copy, const void *slot)
     __builtin_memcpy(copy, local, sizeof local);
 }
 
-// 1 when the handle lies inside the sender's pool, computed without overflow:
-// offset 0xFFFFFFF0 with length 0x20 must not wrap around to a small end. The
-// empty handle {0, 0} (a moved-from or empty buffer) references nothing and is
-// always accepted.
+// 1 when the handle starts inside the sender's pool and ends within it, computed
+// without overflow: offset 0xFFFFFFF0 with length 0x20 must not wrap around to a
+// small end. There is no "empty" handle: every buffer on the wire, even one of
+// length 0, names a block of the sender's pool (the user-space runtime applies
+// the same rule in ExchangeHeapSide::import_buffer).
 static inline int milk_kbytes_ok(const struct milk_kbytes *b, const struct milk_kpool *pool)
 {
     milk_ku64 offset = b->offset;
     milk_ku64 length = b->length;
-    if (offset == 0 && length == 0)
-        return 1;
-    if (pool == 0 || offset < pool->base || length > pool->size)
+    if (pool == 0 || offset < pool->base || offset - pool->base >= pool->size)
         return 0;
-    return offset - pool->base <= pool->size - length;
+    return length <= pool->size - (offset - pool->base);
 }
 
 #elif MILK_KSTUB_COMMON_ABI != 1

@@ -6,7 +6,6 @@
 #include <cstdio>
 #include <cstring>
 #include <future>
-#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -22,12 +21,12 @@ std::string_view as_text(std::span<const std::byte> bytes) {
 
 // Answers the greeting: the number plus one, the text reversed.
 milk::Result<void> serve(Greeter::Server<Greeter::state::Start> server) {
-    using Request = std::optional<std::pair<Greeter::Hello, Greeter::Server<Greeter::state::Answering>>>;
-    auto request = std::move(server).receive([](Greeter::Hello&& hello, auto&& answering) {
-        return Request{std::in_place, std::move(hello), std::move(answering)};
+    using Answering = Greeter::Server<Greeter::state::Answering>;
+    auto request = std::move(server).receive([](Greeter::Hello&& hello, Answering&& answering) {
+        return std::pair{std::move(hello), std::move(answering)};
     });
     if (!request) return request.error();
-    auto [hello, answering] = std::move(*request.value());
+    auto [hello, answering] = std::move(request).value();
 
     auto text = answering.allocate(hello.text.size());
     if (!text) return text.error();

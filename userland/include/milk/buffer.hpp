@@ -49,7 +49,9 @@ protected:
 
 // Typestate (-Wconsumed, typestate.hpp): a move makes the source "consumed",
 // and the accessors below may not be called on it; assigning a buffer to it
-// makes it usable again.
+// makes it usable again. They may be called in the "unknown" state (a buffer
+// passed by reference, or returned by a function): -Wconsumed then reports
+// only what is certainly a use after move, never a correct use.
 class [[nodiscard]] MILK_CONSUMABLE(unconsumed) Buffer {
 public:
     // An empty buffer (as if moved-from). Exists so that messages can be
@@ -65,18 +67,18 @@ public:
 
     // Preconditions for all of these: the buffer was not moved from
     // (otherwise they abort with "milk: use of a moved-from Buffer: <name>").
-    MILK_CALLABLE_WHEN("unconsumed") [[nodiscard]] std::byte* data() const;
-    MILK_CALLABLE_WHEN("unconsumed") [[nodiscard]] std::size_t size() const;
-    MILK_CALLABLE_WHEN("unconsumed") [[nodiscard]] std::span<std::byte> bytes() const;
+    MILK_CALLABLE_WHEN("unconsumed", "unknown") [[nodiscard]] std::byte* data() const;
+    MILK_CALLABLE_WHEN("unconsumed", "unknown") [[nodiscard]] std::size_t size() const;
+    MILK_CALLABLE_WHEN("unconsumed", "unknown") [[nodiscard]] std::span<std::byte> bytes() const;
     // The region's place in the exchange heap; transports put it on the wire.
-    MILK_CALLABLE_WHEN("unconsumed") [[nodiscard]] std::uint32_t heap_offset() const;
+    MILK_CALLABLE_WHEN("unconsumed", "unknown") [[nodiscard]] std::uint32_t heap_offset() const;
 
     // True unless moved from (or default-constructed).
     [[nodiscard]] bool valid() const { return m_data != nullptr; }
 
     // Shrinks the visible length (a buffer allocated for 4 KiB that holds
     // 100 bytes). Precondition: length <= size(); aborts otherwise.
-    MILK_CALLABLE_WHEN("unconsumed") void truncate(std::size_t length);
+    MILK_CALLABLE_WHEN("unconsumed", "unknown") void truncate(std::size_t length);
 
 private:
     friend class BufferHome;

@@ -90,7 +90,10 @@ public:
 
 private:
     [[nodiscard]] bool peer_closed() const;
+    // What a receive reports once the peer closed: its reason.
     [[nodiscard]] Error peer_close_error() const;
+    // What a send reports: PeerClosed, saying whether the peer closed or died.
+    [[nodiscard]] Error closed_peer_error() const;
     // Closes this end with `error` as the reason and returns it.
     Error fail(const Error& error) noexcept;
     // Asks the liveness watcher (if any) whether the peer is gone; remembers a yes.

@@ -1,0 +1,37 @@
+// The file-server example's client session, unchanged, against the file
+// server component inside milk.ko over the `kernel` transport: every reply
+// of the script checked. The example's source is compiled in here (its main
+// renamed) so that this is the same client code, not a copy.
+#include "files.hpp"
+
+#include <milk/kernel.hpp>
+
+#include <algorithm>
+#include <cstdio>
+#include <map>
+#include <optional>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+int file_server_example_main();
+#define main file_server_example_main
+#include "../../../examples/file-server/main.cpp"
+#undef main
+
+int main() {
+    // Twice: each channel gets a file table of its own, so the same script
+    // passes on a second channel too.
+    for (int round = 0; round < 2; ++round) {
+        auto end = milk::kernel::open_channel("examples.files.FileService", 1);
+        if (!end) {
+            std::printf("open_channel failed: %s (%lld)\n", milk::describe(end.error().code),
+                        static_cast<long long>(end.error().detail));
+            return 1;
+        }
+        if (!run_session(FileService::client(std::move(end).value()))) return 1;
+    }
+    std::printf("file server in the kernel: every reply as expected, twice\n");
+    return 0;
+}

@@ -1,0 +1,176 @@
+// Hostile clients of the kernel's components: each writes what an honest
+// client never would, and each must end with the channel closed, the reason
+// in the status block, in MILK_IOC_CHANNEL_ERROR and in errno (EPROTO, then
+// EPIPE), poll() reporting the close, and no oops. Forged buffer returns are
+// the exception: they are ignored, and the channel keeps working. Whether
+// anything leaked is checked when the module unloads.
+#include "pingpong.kstub.h"
+#include "raw_channel.hpp"
+
+#include <cstdio>
+#include <cstring>
+
+namespace {
+
+using milk::ErrorCode;
+using milk::Slot;
+using milk::WireBytes;
+using milk::vm::RawChannel;
+
+constexpr const char* pingpong = "examples.pingpong.PingPong";
+constexpr std::uint32_t pool = 64 * 1024;
+
+Slot message(std::uint16_t tag, std::uint32_t seq = 0, WireBytes payload = {0, 0}) {
+    examples_pingpong_PingPong encoded{};
+    encoded.tag = tag;
+    encoded.length = static_cast<milk_ku16>(examples_pingpong_PingPong_payload_size(tag));
+    if (tag == examples_pingpong_PingPong_tag_Ping) {
+        encoded.body.Ping.seq = seq;
+        encoded.body.Ping.payload = {payload.offset, payload.length};
+    }
+    Slot slot;
+    std::memcpy(static_cast<void*>(&slot), &encoded, sizeof(slot));
+    return slot;
+}
+
+// The channel must be closed by the kernel for `reason`, with the
+// validator's `kstub_code` (0: not a validator verdict).
+void expect_closed(RawChannel& channel, ErrorCode reason, int kstub_code, const char* what) {
+    const milk_channel_error record = milk::vm::channel_error(channel);
+    std::printf("%-34s -> %s\n", what, record.text);
+    MILK_VM_CHECK(record.closed == 1);
+    MILK_VM_CHECK(record.reason == static_cast<std::uint32_t>(reason));
+    MILK_VM_CHECK(record.kstub_code == kstub_code);
+    MILK_VM_CHECK(std::strstr(record.text, pingpong) == record.text);
+    milk::SideStatus& status = channel.kernel_status();
+    MILK_VM_CHECK(status.closed == 1);
+    MILK_VM_CHECK(status.reason == static_cast<std::uint32_t>(reason));
+    MILK_VM_CHECK_ERRNO(::ioctl(channel.fd, MILK_IOC_KICK, 0), EPIPE);
+    MILK_VM_CHECK((milk::vm::poll_bits(channel.fd) & (POLLERR | POLLHUP)) == (POLLERR | POLLHUP));
+}
+
+// One bad slot on a fresh channel: the kick that finds it fails with EPROTO.
+void one_bad_slot(const Slot& slot, ErrorCode reason, int kstub_code, const char* what) {
+    RawChannel channel = milk::vm::open_raw(pingpong, 8, pool);
+    channel.put(slot);
+    MILK_VM_CHECK_ERRNO(::ioctl(channel.fd, MILK_IOC_KICK, 0), EPROTO);
+    expect_closed(channel, reason, kstub_code, what);
+    milk::vm::close_raw(channel);
+}
+
+// An honest round trip on a raw channel: Ping `seq`, get Pong `seq`, send
+// its buffer home.
+void round_trip(RawChannel& channel, std::uint32_t seq) {
+    channel.put(message(examples_pingpong_PingPong_tag_Ping, seq));
+    MILK_VM_CHECK(::ioctl(channel.fd, MILK_IOC_KICK, 0) == 1);
+    Slot reply;
+    MILK_VM_CHECK(channel.take(reply));
+    examples_pingpong_PingPong pong;
+    std::memcpy(&pong, &reply, sizeof(pong));
+    MILK_VM_CHECK(pong.tag == examples_pingpong_PingPong_tag_Pong && pong.body.Pong.seq == seq);
+    channel.give_back({pong.body.Pong.payload.offset, pong.body.Pong.payload.length});
+}
+
+void garbage_and_wrong_state() {
+    one_bad_slot(message(0), ErrorCode::ProtocolViolation, MILK_KV_BAD_TAG, "tag 0");
+    one_bad_slot(message(99), ErrorCode::ProtocolViolation, MILK_KV_BAD_TAG, "tag 99");
+    // Pong is the server's message: the client may never send it.
+    one_bad_slot(message(examples_pingpong_PingPong_tag_Pong), ErrorCode::ProtocolViolation,
+                 MILK_KV_TAG_NOT_ALLOWED, "Pong from the client in Idle");
+    Slot short_ping = message(examples_pingpong_PingPong_tag_Ping, 1);
+    short_ping.length = 4;
+    one_bad_slot(short_ping, ErrorCode::ProtocolViolation, MILK_KV_BAD_LENGTH, "Ping with length 4");
+    Slot flagged = message(examples_pingpong_PingPong_tag_Ping, 1);
+    flagged.flags = 1;
+    one_bad_slot(flagged, ErrorCode::ProtocolViolation, MILK_KV_BAD_FLAGS, "Ping with flags 1");
+
+    // After Bye the protocol is at `end`: nothing may follow, even a Ping
+    // that would be fine in Idle. Both arrive in one kick.
+    RawChannel channel = milk::vm::open_raw(pingpong, 8, pool);
+    round_trip(channel, 1);
+    channel.put(message(examples_pingpong_PingPong_tag_Bye));
+    channel.put(message(examples_pingpong_PingPong_tag_Ping, 2));
+    MILK_VM_CHECK_ERRNO(::ioctl(channel.fd, MILK_IOC_KICK, 0), EPROTO);
+    expect_closed(channel, ErrorCode::ProtocolViolation, MILK_KV_ENDED, "Ping after Bye");
+    milk::vm::close_raw(channel);
+}
+
+void bad_handles() {
+    const struct {
+        WireBytes handle;
+        const char* what;
+    } cases[] = {
+        {{0, pool + 1}, "handle longer than the pool"},
+        {{pool - 8, 16}, "handle across the pool's end"},
+        {{0xFFFFFFF0u, 0x20}, "handle wrapping around 2^32"},
+        {{3 * pool, 8}, "handle past the heap"},
+        // The kernel's own pool: never the client's to send.
+        {{pool + 64, 8}, "handle into the kernel's pool"},
+    };
+    for (const auto& bad : cases)
+        one_bad_slot(message(examples_pingpong_PingPong_tag_Ping, 7, bad.handle), ErrorCode::BadBuffer,
+                     MILK_KV_BAD_HANDLE, bad.what);
+
+    // A buffer the kernel really lent (a Pong's payload), sent back as if
+    // the client owned it: refused all the same.
+    RawChannel channel = milk::vm::open_raw(pingpong, 8, pool);
+    channel.put(message(examples_pingpong_PingPong_tag_Ping, 1, {128, 64}));
+    MILK_VM_CHECK(::ioctl(channel.fd, MILK_IOC_KICK, 0) == 1);
+    Slot reply;
+    MILK_VM_CHECK(channel.take(reply));
+    examples_pingpong_PingPong pong;
+    std::memcpy(&pong, &reply, sizeof(pong));
+    MILK_VM_CHECK(pong.body.Pong.payload.offset >= pool && pong.body.Pong.payload.length == 64);
+    channel.put(message(examples_pingpong_PingPong_tag_Ping, 2, {pong.body.Pong.payload.offset, 64}));
+    MILK_VM_CHECK_ERRNO(::ioctl(channel.fd, MILK_IOC_KICK, 0), EPROTO);
+    expect_closed(channel, ErrorCode::BadBuffer, MILK_KV_BAD_HANDLE, "the kernel's own buffer sent back");
+    milk::vm::close_raw(channel);
+}
+
+void corrupt_rings() {
+    {
+        RawChannel channel = milk::vm::open_raw(pingpong, 8, pool);
+        std::atomic_ref<std::uint32_t>(channel.to_kernel()->producer_index).store(13, std::memory_order_release);
+        MILK_VM_CHECK_ERRNO(::ioctl(channel.fd, MILK_IOC_KICK, 0), EPROTO);
+        expect_closed(channel, ErrorCode::CorruptRing, 0, "producer index 13 on 8 slots");
+        milk::vm::close_raw(channel);
+    }
+    {
+        // The reply ring's consumer index moved out of the window. The
+        // kernel reads it only when its cached copy says the ring is full,
+        // so eight more Pings (one ring's worth) make it look.
+        RawChannel channel = milk::vm::open_raw(pingpong, 8, pool);
+        round_trip(channel, 1);
+        std::atomic_ref<std::uint32_t>(channel.from_kernel()->consumer_index).store(0x80000000u);
+        for (std::uint32_t seq = 2; seq < 10; ++seq) channel.put(message(examples_pingpong_PingPong_tag_Ping, seq));
+        MILK_VM_CHECK_ERRNO(::ioctl(channel.fd, MILK_IOC_KICK, 0), EPROTO);
+        expect_closed(channel, ErrorCode::CorruptRing, 0, "reply ring consumer index corrupt");
+        milk::vm::close_raw(channel);
+    }
+    {
+        // Forged returns (not a block the kernel lent, repeated, misaligned,
+        // outside its pool) are ignored: the channel goes on working.
+        RawChannel channel = milk::vm::open_raw(pingpong, 8, pool);
+        round_trip(channel, 1);
+        const WireBytes forged[] = {{0, 64}, {pool, 64}, {pool + 1, 1}, {pool + 4096, 64}, {0xFFFFFFFFu, 1}, {3 * pool, 0}};
+        for (const WireBytes& entry : forged) channel.give_back(entry);
+        for (std::uint32_t seq = 2; seq < 200; ++seq) round_trip(channel, seq);
+        MILK_VM_CHECK(channel.kernel_status().closed == 0);
+        std::printf("%-34s -> ignored; 198 more round trips fine\n", "forged buffer returns");
+        // A return ring whose producer index jumps past the window.
+        std::atomic_ref<std::uint32_t>(channel.returns_to_kernel()->producer_index).store(channel.returned + 5000);
+        MILK_VM_CHECK_ERRNO(::ioctl(channel.fd, MILK_IOC_KICK, 0), EPROTO);
+        expect_closed(channel, ErrorCode::CorruptRing, 0, "return ring producer index corrupt");
+        milk::vm::close_raw(channel);
+    }
+}
+
+}  // namespace
+
+int main() {
+    garbage_and_wrong_state();
+    bad_handles();
+    corrupt_rings();
+    std::printf("every hostile message closed its channel with the right reason\n");
+    return 0;
+}
