@@ -40,12 +40,13 @@ std::string json_number(double value) {
     return text;
 }
 
-std::string latency_json(const LatencyStats& s) {
+// `rate_key` names what one sample is: a round trip, or a copy.
+std::string latency_json(const LatencyStats& s, const char* rate_key = "round_trips_per_second") {
     std::ostringstream out;
     out << "{\"samples\": " << s.count << ", \"min_ns\": " << json_number(s.min_ns)
         << ", \"p50_ns\": " << json_number(s.p50_ns) << ", \"p99_ns\": " << json_number(s.p99_ns)
         << ", \"max_ns\": " << json_number(s.max_ns) << ", \"mean_ns\": " << json_number(s.mean_ns)
-        << ", \"round_trips_per_second\": " << json_number(s.per_second()) << "}";
+        << ", \"" << rate_key << "\": " << json_number(s.per_second()) << "}";
     return out.str();
 }
 
@@ -117,7 +118,7 @@ bool write_json(const std::string& path, const RunInfo& info, const Results& res
     j << "  \"memcpy\": [";
     for (std::size_t i = 0; i < results.memcpy.size(); ++i) {
         const MemcpyRow& row = results.memcpy[i];
-        j << (i ? ",\n    " : "\n    ") << "{\"size\": " << row.size << ", \"latency\": " << latency_json(row.latency)
+        j << (i ? ",\n    " : "\n    ") << "{\"size\": " << row.size << ", \"latency\": " << latency_json(row.latency, "copies_per_second")
           << ", \"bytes_per_second\": "
           << json_number(row.latency.p50_ns > 0 ? static_cast<double>(row.size) / row.latency.p50_ns * 1e9 : 0)
           << "}";

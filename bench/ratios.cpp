@@ -110,6 +110,14 @@ std::vector<Ratio> compute_ratios(const Results& r) {
     add(make_ratio("raw_ring_vs_cache_line", "raw ring RT / (2 x cache-line transfer)",
                    "p50(raw_ring) / p50(cas_ping_pong)", p50_of(r, "raw_ring"), p50_of(r, "cas_ping_pong"),
                    std::nullopt, Comparison::AtMost));
+    add(make_ratio("bytes_handle_cost", "milk inproc bytes 64 B RT / milk inproc spin RT",
+                   "p50(milk_inproc, 64 B, stamp) / p50(milk_inproc_spin): exporting and importing a buffer",
+                   bytes_p50_of(r, "milk_inproc", 64), p50_of(r, "milk_inproc_spin"), std::nullopt,
+                   Comparison::AtMost));
+    add(make_ratio("zero_copy_same_touch", "milk inproc bytes RT, 1 MiB / 4 KiB",
+                   "p50(milk_inproc, 1 MiB, stamp) / p50(milk_inproc, 4 KiB, stamp): same two cache lines touched",
+                   bytes_p50_of(r, "milk_inproc", 1048576), bytes_p50_of(r, "milk_inproc", 4096), std::nullopt,
+                   Comparison::AtMost));
     add(make_ratio("pipe_1mib_vs_milk_1mib", "pipe bytes RT / milk inproc bytes RT, 1 MiB",
                    "p50(pipe, 1 MiB, stamp) / p50(milk_inproc, 1 MiB, stamp)", bytes_p50_of(r, "pipe", 1048576),
                    bytes_p50_of(r, "milk_inproc", 1048576), std::nullopt, Comparison::AtLeast));

@@ -13,14 +13,12 @@ namespace {
 using Ring = RawRing<256>;
 
 void push(Ring::Producer& out, const Slot& slot) {
-    unsigned round = 0;
-    while (!out.try_push(slot)) relax(round);
+    spin_until([&] { return out.try_push(slot); });
 }
 
 Slot pop(Ring::Consumer& in) {
     Slot slot;
-    unsigned round = 0;
-    while (!in.try_pop(slot)) relax(round);
+    spin_until([&] { return in.try_pop(slot); });
     return slot;
 }
 

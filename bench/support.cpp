@@ -1,6 +1,7 @@
 #include "support.hpp"
 
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -59,13 +60,20 @@ void pin_current_thread(int cpu) {
     if (sched_setaffinity(0, sizeof mask, &mask) != 0) fatal_errno("sched_setaffinity to CPU " + std::to_string(cpu));
 }
 
-void relax(unsigned& round) noexcept {
+void cpu_pause() noexcept {
 #if defined(__x86_64__) || defined(__i386__)
     __builtin_ia32_pause();
 #elif defined(__aarch64__)
     asm volatile("yield" ::: "memory");
 #endif
-    if (++round % 1024 == 0) sched_yield();
+}
+
+void yield_cpu() noexcept { sched_yield(); }
+
+void spin_clock_read() noexcept {
+    const auto now = std::chrono::steady_clock::now();
+    // Keeps the read: the compiler must assume the value is used.
+    asm volatile("" : : "r"(now.time_since_epoch().count()) : "memory");
 }
 
 }  // namespace milk::bench

@@ -20,6 +20,11 @@ namespace milk::bench {
 // Prints "milk-bench: <what>: <strerror(errno)>" and ends the process.
 [[noreturn]] void fatal_errno(const std::string& what);
 
+void cpu_pause() noexcept;
+void yield_cpu() noexcept;
+// Reads steady_clock and discards the value (see spin_until).
+void spin_clock_read() noexcept;
+
 // Where the two sides of every case run.
 struct CpuPlan {
     int client_cpu = -1;  // -1: not pinned
@@ -59,10 +64,25 @@ private:
     std::thread m_thread;
 };
 
-// The spin-wait step every hand-written spinning loop uses. It mirrors what
-// milk's WaitMode::Poll does (a `pause`, and a sched_yield every 1024
-// rounds so that two spinners sharing one CPU still make progress), so the
-// baselines wait exactly as the milk rows do.
-void relax(unsigned& round) noexcept;
+// How every hand-written spinning case waits: exactly as milk's
+// WaitMode::Poll does (userland/include/milk/doorbell.hpp), so that a
+// baseline and a milk row differ in what they do, not in how they wait.
+// That loop checks, reads the clock once, then pauses and re-checks, reading
+// the clock every 64 rounds (milk does to watch its deadline) and yielding
+// the CPU every 1024 (so that two spinners sharing one CPU still progress).
+// The clock reads are kept because they pace the loop: in a stream, how hard
+// a waiter polls the other side's cache line changes the throughput.
+template <typename Ready>
+void spin_until(Ready&& ready) {
+    if (ready()) return;
+    spin_clock_read();
+    for (unsigned round = 1;; ++round) {
+        cpu_pause();
+        if (ready()) return;
+        if (round % 64 != 0) continue;
+        spin_clock_read();
+        if (round % 1024 == 0) yield_cpu();
+    }
+}
 
 }  // namespace milk::bench

@@ -208,6 +208,40 @@ unsigned int ComponentChannel::poll() {
     return bits;
 }
 
+namespace {
+
+std::atomic_ref<std::uint32_t> ring0_bell(const KernelRegion& region, const ChannelRegionLayout& layout) {
+    auto* control = reinterpret_cast<ChannelControl*>(region.base() + layout.control_offset);
+    return std::atomic_ref<std::uint32_t>(control->data_bell[0].state);
+}
+
+constexpr std::uint32_t bell_awake = 0;
+constexpr std::uint32_t bell_sleeping = 1;
+
+}  // namespace
+
+bool ComponentChannel::prepare_sleep() {
+    // The runtime's protocol (docs/runtime.md): every access to the word is
+    // an exchange, so user space's exchange after publishing either reads
+    // Sleeping (and kicks, which wakes us) or comes first, and then our
+    // re-check below sees what it published.
+    ring0_bell(m_region, m_layout).exchange(bell_sleeping, std::memory_order_seq_cst);
+    auto waiting = m_in.available(1);
+    auto returns = m_returns_in.available(1);
+    const bool work = m_closed || !waiting.ok() || waiting.value() > 0 || !returns.ok() || returns.value() > 0 ||
+                      user_closed();
+    if (work) ring0_bell(m_region, m_layout).exchange(bell_awake, std::memory_order_seq_cst);
+    return work;
+}
+
+bool ComponentChannel::may_sleep() const {
+    // User space may write anything here; a lie only wakes the thread early
+    // (it re-checks and sleeps again) or keeps it asleep until the next kick.
+    return ring0_bell(m_region, m_layout).load(std::memory_order_acquire) == bell_sleeping;
+}
+
+void ComponentChannel::mark_awake() { ring0_bell(m_region, m_layout).exchange(bell_awake, std::memory_order_seq_cst); }
+
 std::span<const std::byte> ComponentChannel::received(const milk_kbytes& handle) const {
     // The validator checked the handle against m_user_pool (pool 0), in 64
     // bits: offset + length <= pool_bytes.

@@ -54,6 +54,17 @@ public:
     // milk_poll_bits.
     [[nodiscard]] unsigned int poll();
 
+    // The serving thread's half of the doorbell (data_bell[0], the word the
+    // consumer of ring 0 sleeps on): announce Sleeping, then re-check; true
+    // if there is work after all (the word is Awake again).
+    [[nodiscard]] bool prepare_sleep();
+    // Whether the word still says Sleeping: the thread's wait condition.
+    [[nodiscard]] bool may_sleep() const;
+    // A kick of a threaded channel: the word goes Awake, so that the
+    // thread's wait condition holds when it is woken (user space usually
+    // did this itself before kicking; a close does not).
+    void mark_awake();
+
     [[nodiscard]] const KernelRegion& region() const { return m_region; }
     [[nodiscard]] const ChannelRegionLayout& layout() const { return m_layout; }
     [[nodiscard]] const milk_channel_error& error_record() const { return m_error; }

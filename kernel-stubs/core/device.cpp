@@ -22,6 +22,10 @@ struct FileState {
     Owned<EchoChannel> echo;
     Owned<ComponentChannel> channel;
     void* waker = nullptr;
+    void* serve_waker = nullptr;
+    // The channel is served by a kernel thread (MILK_CHANNEL_POLLING_THREAD):
+    // a kick only wakes it.
+    bool threaded = false;
 
     [[nodiscard]] bool has_channel() const { return echo || channel; }
 };
@@ -69,7 +73,7 @@ long ioctl_open_channel(FileState& state, unsigned long argument) {
     if (state.has_channel()) return -MILK_EBUSY;
     milk_channel_open request{};
     if (int copied = milk_shim_copy_from_user(&request, argument, sizeof(request)); copied != 0) return copied;
-    if (request.flags != 0) return -MILK_EINVAL;
+    if ((request.flags & ~MILK_CHANNEL_POLLING_THREAD) != 0) return -MILK_EINVAL;
     // The name is user memory copied once; it must end inside the field.
     bool terminated = false;
     for (char c : request.contract) terminated = terminated || c == '\0';
@@ -85,6 +89,7 @@ long ioctl_open_channel(FileState& state, unsigned long argument) {
     // Only a channel whose description reached user space is kept.
     if (int copied = milk_shim_copy_to_user(argument, &request, sizeof(request)); copied != 0) return copied;
     state.channel = std::move(channel).value();
+    state.threaded = (request.flags & MILK_CHANNEL_POLLING_THREAD) != 0;
     return 0;
 }
 
@@ -96,6 +101,11 @@ long ioctl_channel_error(FileState& state, unsigned long argument) {
 
 long ioctl_kick(FileState& state, unsigned long argument) {
     if (argument != 0) return -MILK_EINVAL;
+    if (state.channel && state.threaded) {
+        state.channel->mark_awake();
+        milk_shim_wake(state.serve_waker);
+        return 0;
+    }
     if (state.channel) {
         auto taken = state.channel->kick();
         if (!taken.ok()) return to_errno(taken.error());
@@ -124,10 +134,42 @@ extern "C" int milk_core_init(void) {
 
 extern "C" void milk_core_exit(void) {}
 
-extern "C" void* milk_core_open(void* waker) {
+extern "C" void* milk_core_open(void* waker, void* serve_waker) {
     auto state = new (std::nothrow) FileState{};
-    if (state != nullptr) state->waker = waker;
+    if (state != nullptr) {
+        state->waker = waker;
+        state->serve_waker = serve_waker;
+    }
     return state;
+}
+
+extern "C" int milk_core_wants_thread(void* file_state) {
+    auto& state = *static_cast<FileState*>(file_state);
+    return state.channel && state.threaded ? 1 : 0;
+}
+
+extern "C" void milk_core_drop_channel(void* file_state) {
+    auto& state = *static_cast<FileState*>(file_state);
+    state.channel = milk::kernel::Owned<milk::kernel::ComponentChannel>{};
+    state.threaded = false;
+}
+
+extern "C" long milk_core_serve(void* file_state) {
+    auto& state = *static_cast<FileState*>(file_state);
+    if (!state.channel) return -MILK_ENODEV;
+    auto taken = state.channel->kick();
+    if (!taken.ok()) return milk::kernel::to_errno(taken.error());
+    return taken.value();
+}
+
+extern "C" int milk_core_prepare_sleep(void* file_state) {
+    auto& state = *static_cast<FileState*>(file_state);
+    return !state.channel || state.channel->prepare_sleep() ? 1 : 0;
+}
+
+extern "C" int milk_core_may_sleep(void* file_state) {
+    auto& state = *static_cast<FileState*>(file_state);
+    return state.channel && state.channel->may_sleep() ? 1 : 0;
 }
 
 extern "C" void milk_core_release(void* file_state) { delete static_cast<FileState*>(file_state); }

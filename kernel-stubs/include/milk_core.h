@@ -79,9 +79,28 @@ void milk_core_exit(void);
 
 /*
  * One per open file. NULL when out of memory. `waker` is the file's wait
- * queue, for milk_shim_wake.
+ * queue (poll), `serve_waker` the queue its serving thread sleeps on; both
+ * for milk_shim_wake.
  */
-void *milk_core_open(void *waker);
+void *milk_core_open(void *waker, void *serve_waker);
+
+/*
+ * The serving thread of a channel opened with MILK_CHANNEL_POLLING_THREAD.
+ * The shim starts it after a successful MILK_IOC_OPEN_CHANNEL when
+ * milk_core_wants_thread says so (or drops the channel again with
+ * milk_core_drop_channel if it cannot), and stops it in release before
+ * milk_core_release. milk_core_serve and milk_core_prepare_sleep run under
+ * the file's mutex; milk_core_may_sleep is the wait condition, read without
+ * it (it only reads the shared doorbell word).
+ */
+int milk_core_wants_thread(void *file_state);
+void milk_core_drop_channel(void *file_state);
+/* Takes and handles what is there: >= 0 messages taken, or -errno once closed. */
+long milk_core_serve(void *file_state);
+/* Announces Sleeping, then re-checks: 1 if there is work after all (and Awake again). */
+int milk_core_prepare_sleep(void *file_state);
+/* 1 while the doorbell word still says Sleeping. */
+int milk_core_may_sleep(void *file_state);
 void milk_core_release(void *file_state);
 
 /*

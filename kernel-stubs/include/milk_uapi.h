@@ -93,12 +93,24 @@ struct milk_channel_status {
 #define MILK_CHANNEL_MIN_POOL 4096u
 #define MILK_CHANNEL_MAX_POOL (1u << 20)
 
+/*
+ * MILK_IOC_OPEN_CHANNEL flags. Without MILK_CHANNEL_POLLING_THREAD the
+ * component runs inline in MILK_IOC_KICK (the doorbell). With it, a kernel
+ * thread serves the channel: it polls message ring 0 for a while after each
+ * message, then announces Sleeping in the region's data_bell[0] word (the
+ * runtime's doorbell protocol, docs/runtime.md) and sleeps on a wait queue;
+ * user space publishes, swaps the word to Awake (0), and calls
+ * MILK_IOC_KICK only when the old value was Sleeping (1). A kick then only
+ * wakes the thread and returns 0.
+ */
+#define MILK_CHANNEL_POLLING_THREAD 1u
+
 struct milk_channel_open {
 	char contract[MILK_CONTRACT_NAME_MAX]; /* in: "package.Contract", NUL-terminated */
 	milk_u32 version;                      /* in: the version the component must have */
 	milk_u32 ring_capacity;                /* in: slots per direction, power of two */
 	milk_u32 pool_bytes;                   /* in: exchange-heap bytes per side, power of two */
-	milk_u32 flags;                        /* in: must be 0 */
+	milk_u32 flags;                        /* in: 0 or MILK_CHANNEL_POLLING_THREAD */
 	milk_u64 region_bytes;                 /* out: bytes to mmap at offset 0 */
 	milk_u64 heap_offset;                  /* out: where the exchange heap starts */
 };

@@ -9,12 +9,15 @@
 #include <linux/build_bug.h>
 #include <linux/errno.h>
 #include <linux/fs.h>
+#include <linux/kthread.h>
+#include <linux/ktime.h>
 #include <linux/miscdevice.h>
 #include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/mutex.h>
 #include <linux/poll.h>
 #include <linux/printk.h>
+#include <linux/sched.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 #include <linux/vmalloc.h>
@@ -123,8 +126,55 @@ void milk_shim_wake(void *waker)
 struct milk_file {
 	struct mutex lock;
 	wait_queue_head_t wait;
+	wait_queue_head_t serve_wait;
+	struct task_struct *server;
 	void *core;
 };
+
+/*
+ * How long the serving thread polls ring 0 after its last message before it
+ * sleeps: long enough that a client in a round-trip loop finds it awake.
+ */
+#define MILK_SERVE_SPIN_NS (200 * NSEC_PER_USEC)
+
+/*
+ * The serving thread of a MILK_CHANNEL_POLLING_THREAD channel: serve, poll
+ * for a while, then sleep until user space rings the doorbell word. Once
+ * the channel is closed it only waits to be stopped (release stops it).
+ */
+static int milk_serve_thread(void *data)
+{
+	struct milk_file *state = data;
+	u64 spin_until = ktime_get_ns() + MILK_SERVE_SPIN_NS;
+
+	while (!kthread_should_stop()) {
+		long taken;
+		int work;
+
+		mutex_lock(&state->lock);
+		taken = milk_core_serve(state->core);
+		mutex_unlock(&state->lock);
+		if (taken < 0) {
+			wait_event_interruptible(state->serve_wait, kthread_should_stop());
+			continue;
+		}
+		if (taken > 0 || ktime_get_ns() < spin_until) {
+			if (taken > 0)
+				spin_until = ktime_get_ns() + MILK_SERVE_SPIN_NS;
+			cond_resched();
+			cpu_relax();
+			continue;
+		}
+		mutex_lock(&state->lock);
+		work = milk_core_prepare_sleep(state->core);
+		mutex_unlock(&state->lock);
+		if (!work)
+			wait_event_interruptible(state->serve_wait,
+						 !milk_core_may_sleep(state->core) || kthread_should_stop());
+		spin_until = ktime_get_ns() + MILK_SERVE_SPIN_NS;
+	}
+	return 0;
+}
 
 static int milk_open(struct inode *inode, struct file *file)
 {
@@ -134,7 +184,9 @@ static int milk_open(struct inode *inode, struct file *file)
 		return -ENOMEM;
 	mutex_init(&state->lock);
 	init_waitqueue_head(&state->wait);
-	state->core = milk_core_open(&state->wait);
+	init_waitqueue_head(&state->serve_wait);
+	state->server = NULL;
+	state->core = milk_core_open(&state->wait, &state->serve_wait);
 	if (!state->core) {
 		milk_shim_kfree(state);
 		return -ENOMEM;
@@ -152,6 +204,9 @@ static int milk_release(struct inode *inode, struct file *file)
 {
 	struct milk_file *state = file->private_data;
 
+	/* The thread uses the core's state: it goes first. */
+	if (state->server)
+		kthread_stop(state->server);
 	milk_core_release(state->core);
 	mutex_destroy(&state->lock);
 	milk_shim_kfree(state);
@@ -166,6 +221,16 @@ static long milk_ioctl(struct file *file, unsigned int command, unsigned long ar
 	if (mutex_lock_interruptible(&state->lock))
 		return -ERESTARTSYS;
 	result = milk_core_ioctl(state->core, command, argument);
+	if (command == MILK_IOC_OPEN_CHANNEL && result == 0 && milk_core_wants_thread(state->core)) {
+		struct task_struct *server = kthread_run(milk_serve_thread, state, "milk-serve");
+
+		if (IS_ERR(server)) {
+			milk_core_drop_channel(state->core);
+			result = PTR_ERR(server);
+		} else {
+			state->server = server;
+		}
+	}
 	mutex_unlock(&state->lock);
 	return result;
 }

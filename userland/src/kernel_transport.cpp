@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
+#include <optional>
 #include <poll.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
@@ -57,6 +58,7 @@ Result<std::unique_ptr<KernelTransport>> KernelTransport::try_open(std::string_v
     request.version = version;
     request.ring_capacity = options.ring_capacity;
     request.pool_bytes = options.pool_bytes;
+    request.flags = options.serving == Serving::PollingThread ? MILK_CHANNEL_POLLING_THREAD : 0;
     if (::ioctl(fd.get(), MILK_IOC_OPEN_CHANNEL, &request) != 0) {
         const int error = errno;
         if (error == ENOENT) return Error{ErrorCode::InvalidArgument, "no kernel component serves this contract", error};
@@ -78,13 +80,18 @@ Result<std::unique_ptr<KernelTransport>> KernelTransport::try_open(std::string_v
     auto inner = RegionTransport::try_create(region.value(), layout.value(), ChannelSide::First, policy);
     if (!inner.ok()) return inner.error();
     return std::make_unique<KernelTransport>(PassKey{}, fd.hand_over(), std::move(inner).value(),
-                                             std::move(region).value(), layout.value(), options.spin_budget);
+                                             std::move(region).value(), layout.value(), options);
 }
 
 KernelTransport::KernelTransport(PassKey, int fd, std::unique_ptr<RegionTransport> inner,
                                  std::shared_ptr<Region> region, const ChannelRegionLayout& layout,
-                                 std::chrono::nanoseconds spin_budget)
-    : m_fd(fd), m_inner(std::move(inner)), m_region(std::move(region)), m_layout(layout), m_spin_budget(spin_budget) {}
+                                 const Options& options)
+    : m_fd(fd),
+      m_inner(std::move(inner)),
+      m_region(std::move(region)),
+      m_layout(layout),
+      m_spin_budget(options.spin_budget),
+      m_serving(options.serving) {}
 
 KernelTransport::~KernelTransport() { close(nullptr); }
 
@@ -110,10 +117,27 @@ Result<std::uint32_t> KernelTransport::kick() {
     return Error{ErrorCode::SystemError, "MILK_IOC_KICK failed", error};
 }
 
+Result<void> KernelTransport::ring_thread() {
+    auto* control = reinterpret_cast<ChannelControl*>(m_region->base() + m_layout.control_offset);
+    // The runtime's doorbell protocol (docs/runtime.md): an exchange after
+    // the publish; the kernel thread exchanges the word before its re-check.
+    if (std::atomic_ref<std::uint32_t>(control->data_bell[0].state).exchange(0, std::memory_order_seq_cst) == 0)
+        return {};
+    if (::ioctl(m_fd, MILK_IOC_KICK, 0) < 0) return Error{ErrorCode::SystemError, "MILK_IOC_KICK failed", errno};
+    return {};
+}
+
 Result<void> KernelTransport::send(const Slot& slot) { return send_batch(std::span<const Slot>(&slot, 1)); }
 
 Result<void> KernelTransport::send_batch(std::span<const Slot> slots) {
     if (m_closed) return Error{ErrorCode::InvalidArgument, "send on a channel end that was closed", 0};
+    if (m_serving == Serving::PollingThread) {
+        // The thread drains the ring on its own, so a full ring is waited
+        // out by the inner transport (it also stops at a close).
+        auto sent = m_inner->send_batch(slots);
+        if (!sent.ok()) return sent.error();
+        return ring_thread();
+    }
     std::size_t done = 0;
     while (done < slots.size()) {
         std::size_t room = m_layout.ring_capacity - m_untaken;
@@ -141,11 +165,14 @@ Result<void> KernelTransport::send_batch(std::span<const Slot> slots) {
 
 Result<Slot> KernelTransport::receive(Deadline deadline) {
     if (m_closed) return Error{ErrorCode::InvalidArgument, "receive on a channel end that was closed", 0};
+    // The common case, a reply already in the ring, reads the clock only
+    // inside the inner receive: the spin's end is computed on the first miss.
     const bool poll_only = deadline.passed();
-    const auto spin_end = Deadline::Clock::now() + m_spin_budget;
+    std::optional<Deadline::Clock::time_point> spin_end;
     for (;;) {
-        auto slot = m_inner->receive(Deadline::now());
+        auto slot = m_inner->receive(m_already_passed);
         if (slot.ok() || slot.error().code != ErrorCode::WouldBlock) return slot;
+        if (!spin_end) spin_end = Deadline::Clock::now() + m_spin_budget;
         // Messages the kernel left (it takes one ring's worth per kick) get
         // another kick; a close it reports shows in the next look at the ring.
         if (m_untaken > 0) {
@@ -154,7 +181,7 @@ Result<Slot> KernelTransport::receive(Deadline deadline) {
         }
         if (poll_only) return slot;
         if (deadline.passed()) return Error{ErrorCode::TimedOut, "no message before the deadline", 0};
-        if (Deadline::Clock::now() < spin_end) {
+        if (Deadline::Clock::now() < *spin_end) {
             relax();
             continue;
         }
@@ -183,8 +210,8 @@ void KernelTransport::close(const Error* reason) noexcept {
     if (m_closed) return;
     m_closed = true;
     m_inner->close(reason);
-    // One last kick, so that the kernel takes what is left and sees the
-    // close now; then the fd goes. The region stays mapped while buffers
+    // One last kick (or wake-up of the serving thread), so that the kernel
+    // takes what is left and sees the close now; then the fd goes. The region stays mapped while buffers
     // into it live (they hold the Region), and the mapping holds the file.
     static_cast<void>(kick());
     ::close(m_fd);

@@ -165,12 +165,29 @@ void corrupt_rings() {
     }
 }
 
+void served_by_thread() {
+    // The same checks when a kernel thread serves the channel: the thread
+    // finds the bad slot after a kick that only wakes it, closes the
+    // channel, and wakes the poller.
+    RawChannel channel = milk::vm::open_raw(pingpong, 8, pool, true, MILK_CHANNEL_POLLING_THREAD);
+    Slot bad = message(examples_pingpong_PingPong_tag_Ping, 1);
+    bad.tag = 0;
+    channel.put(bad);
+    MILK_VM_CHECK(::ioctl(channel.fd, MILK_IOC_KICK, 0) == 0);
+    pollfd waiting{channel.fd, POLLIN, 0};
+    MILK_VM_CHECK(::poll(&waiting, 1, -1) == 1);
+    MILK_VM_CHECK((waiting.revents & (POLLERR | POLLHUP)) == (POLLERR | POLLHUP));
+    expect_closed(channel, ErrorCode::ProtocolViolation, MILK_KV_BAD_TAG, "tag 0, served by a kernel thread");
+    milk::vm::close_raw(channel);
+}
+
 }  // namespace
 
 int main() {
     garbage_and_wrong_state();
     bad_handles();
     corrupt_rings();
+    served_by_thread();
     std::printf("every hostile message closed its channel with the right reason\n");
     return 0;
 }

@@ -95,7 +95,9 @@ void killed_mid_message() {
         const pid_t pid = ::fork();
         MILK_VM_CHECK(pid >= 0);
         if (pid == 0) {
-            RawChannel channel = milk::vm::open_raw(pingpong, 8);
+            // Every fourth child's channel is served by a kernel thread.
+            RawChannel channel =
+                milk::vm::open_raw(pingpong, 8, 64 * 1024, true, child % 4 == 0 ? MILK_CHANNEL_POLLING_THREAD : 0);
             if (::write(ready[1], "x", 1) != 1) ::_exit(2);
             if (child % 2 == 0) chatter(channel);
             pollfd waiting{channel.fd, POLLIN, 0};
@@ -113,7 +115,7 @@ void killed_mid_message() {
         ::close(ready[0]);
         ::close(ready[1]);
     }
-    std::printf("killed mid-message: 4 chattering and 4 polling children killed\n");
+    std::printf("killed mid-message: 4 chattering and 4 polling children killed (2 served by kernel threads)\n");
 }
 
 void blocked_receive_sees_kernel_close() {
@@ -175,11 +177,14 @@ void thousand_abandoned() {
         MILK_VM_CHECK(pid >= 0);
         if (pid == 0) {
             for (int i = 0; i < 250; ++i) {
+                // One in seven is served by a kernel thread (which a kick
+                // only wakes, so it returns 0).
+                const bool threaded = i % 7 == 1;
                 RawChannel channel = milk::vm::open_raw(i % 3 == 0 ? "examples.files.FileService" : pingpong, 2, 4096,
-                                                        i % 5 != 0);
+                                                        i % 5 != 0, threaded ? MILK_CHANNEL_POLLING_THREAD : 0);
                 if (channel.base == nullptr || i % 3 == 0) continue;
                 channel.put(ping(static_cast<std::uint32_t>(i)));
-                if (i % 2 == 0 && ::ioctl(channel.fd, MILK_IOC_KICK, 0) != 1) ::_exit(8);
+                if (i % 2 == 0 && ::ioctl(channel.fd, MILK_IOC_KICK, 0) != (threaded ? 0 : 1)) ::_exit(8);
             }
             ::_exit(0);
         }

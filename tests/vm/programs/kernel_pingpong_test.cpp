@@ -1,5 +1,6 @@
 // The pingpong example's client, unchanged, against the echo component
-// inside milk.ko over the `kernel` transport: 10000 round trips whose
+// inside milk.ko over the `kernel` transport, with the component run inline
+// in the kick and by a polling kernel thread: 10000 round trips each, whose
 // payloads (1 to 4096 bytes) travel in the exchange heap and come back
 // reversed, every byte checked. The example's source is compiled in here
 // (its main renamed) so that this is the same client code, not a copy.
@@ -20,22 +21,34 @@ int pingpong_example_main();
 #include "../../../examples/pingpong/main.cpp"
 #undef main
 
-int main() {
-    auto end = milk::kernel::open_channel("examples.pingpong.PingPong", 1);
+namespace {
+
+bool run_over_kernel(milk::kernel::Serving serving, const char* how) {
+    milk::kernel::Options options;
+    options.serving = serving;
+    auto end = milk::kernel::open_channel("examples.pingpong.PingPong", 1, options);
     if (!end) {
         std::printf("open_channel failed: %s (%lld)\n", milk::describe(end.error().code),
                     static_cast<long long>(end.error().detail));
-        return 1;
+        return false;
     }
     milk::Result<ClientReport> report = run_client(PingPong::client(std::move(end).value()));
     if (!report) {
         std::printf("client failed: %s (%lld)\n", milk::describe(report.error().code),
                     static_cast<long long>(report.error().detail));
-        return 1;
+        return false;
     }
-    std::printf("%u round trips with the kernel, %llu payload bytes each way, %u mismatches\n", round_trips,
+    std::printf("%s: %u round trips with the kernel, %llu payload bytes each way, %u mismatches\n", how, round_trips,
                 static_cast<unsigned long long>(report.value().payload_bytes), report.value().mismatches);
-    if (report.value().mismatches != 0) return 1;
+    return report.value().mismatches == 0;
+}
+
+}  // namespace
+
+int main() {
+    // The component inline in the kick, then served by a polling kernel thread.
+    if (!run_over_kernel(milk::kernel::Serving::InKick, "in the kick")) return 1;
+    if (!run_over_kernel(milk::kernel::Serving::PollingThread, "kernel thread")) return 1;
 
     // A contract no component serves, and a version the component does not
     // have, are refused before anything is mapped.

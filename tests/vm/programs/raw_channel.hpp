@@ -70,13 +70,14 @@ struct RawChannel {
 };
 
 inline RawChannel open_raw(const char* contract, std::uint32_t capacity = 8, std::uint32_t pool = 64 * 1024,
-                           bool map = true) {
+                           bool map = true, std::uint32_t flags = 0) {
     RawChannel channel;
     channel.fd = open_device();
     std::strncpy(channel.info.contract, contract, sizeof(channel.info.contract) - 1);
     channel.info.version = 1;
     channel.info.ring_capacity = capacity;
     channel.info.pool_bytes = pool;
+    channel.info.flags = flags;
     MILK_VM_CHECK(::ioctl(channel.fd, MILK_IOC_OPEN_CHANNEL, &channel.info) == 0);
     auto layout = ChannelRegionLayout::compute(capacity, pool);
     MILK_VM_CHECK(layout.ok());

@@ -35,6 +35,17 @@
 
 namespace milk::kernel {
 
+// Who runs the kernel's component.
+enum class Serving : std::uint8_t {
+    // Inline in MILK_IOC_KICK, in this process's context: a round trip is
+    // one system call, and nothing in the kernel runs between them.
+    InKick,
+    // A kernel thread of the channel polls its ring and sleeps on a wait
+    // queue when idle: while it is awake, a round trip needs no system call
+    // at all (both sides poll); a send kicks only when the thread sleeps.
+    PollingThread,
+};
+
 struct Options {
     // Slots per direction: a power of two in [2, 4096].
     std::uint32_t ring_capacity = 64;
@@ -42,6 +53,7 @@ struct Options {
     std::uint32_t pool_bytes = 256 * 1024;
     // How long a receive spins on the ring before it sleeps in poll().
     std::chrono::nanoseconds spin_budget = std::chrono::microseconds(10);
+    Serving serving = Serving::InKick;
     // The device; tests point it elsewhere to check the error path.
     const char* device = "/dev/milk";
 };
@@ -62,7 +74,7 @@ public:
                                                                            const Options& options);
 
     KernelTransport(PassKey, int fd, std::unique_ptr<RegionTransport> inner, std::shared_ptr<Region> region,
-                    const ChannelRegionLayout& layout, std::chrono::nanoseconds spin_budget);
+                    const ChannelRegionLayout& layout, const Options& options);
     KernelTransport(const KernelTransport&) = delete;
     KernelTransport& operator=(const KernelTransport&) = delete;
     ~KernelTransport() override;
@@ -87,12 +99,18 @@ private:
     // reason the kernel closed the channel.
     [[nodiscard]] Result<std::uint32_t> kick();
     [[nodiscard]] Error kernel_close_error() const;
+    // PollingThread: after publishing, wake the kernel's thread if (and
+    // only if) it announced that it sleeps.
+    [[nodiscard]] Result<void> ring_thread();
 
     int m_fd;
     std::unique_ptr<RegionTransport> m_inner;
     std::shared_ptr<Region> m_region;
     ChannelRegionLayout m_layout;
     std::chrono::nanoseconds m_spin_budget;
+    Serving m_serving;
+    // A deadline in the past: the inner transport's receive then only polls.
+    Deadline m_already_passed = Deadline::now();
     // Messages in the ring that the kernel has not taken yet: sends never
     // push more than the ring holds, so a send never waits on a kernel that
     // only runs when kicked.
