@@ -17,15 +17,16 @@ struct alignas(64) Line {
 
 constexpr std::uint64_t stop_value = ~std::uint64_t{0};
 
-// The word counts hand-offs: the client turns 2k into 2k+1, the server
-// answers by turning 2k+1 into 2k+2.
 // The floor is measured at its best: a tight loop of load and `pause`, with
-// none of the clock reads of milk's polling loop (spin_until).
+// none of the clock reads of milk's polling loop (spin_until). The yield
+// every 1024 rounds only matters when both sides share one CPU.
 void spin_pause(unsigned& round) {
     cpu_pause();
     if (++round % 1024 == 0) yield_cpu();
 }
 
+// The word counts hand-offs: the client turns 2k into 2k+1, the server
+// answers by turning 2k+1 into 2k+2.
 void serve(Line& line) {
     unsigned round = 0;
     for (std::uint64_t next = 1;; next += 2) {

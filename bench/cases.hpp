@@ -65,9 +65,12 @@ enum class MilkWait : std::uint8_t {
 [[nodiscard]] LatencyRow run_cas_ping_pong(const CaseContext& context);
 [[nodiscard]] LatencyRow run_raw_ring(const CaseContext& context);
 
+// Where the server of a kernel IPC baseline runs.
+enum class Placement : std::uint8_t { Threads, Processes };
+
 // Kernel IPC baselines.
 [[nodiscard]] LatencyRow run_pipe(const CaseContext& context);
-[[nodiscard]] LatencyRow run_eventfd(const CaseContext& context);
+[[nodiscard]] LatencyRow run_eventfd(const CaseContext& context, Placement placement);
 [[nodiscard]] LatencyRow run_unix_socket(const CaseContext& context);
 [[nodiscard]] BytesRow run_pipe_bytes(const CaseContext& context, std::size_t size, Touch touch);
 [[nodiscard]] BytesRow run_unix_socket_bytes(const CaseContext& context, std::size_t size, Touch touch);

@@ -8,6 +8,8 @@
 #include "slot_protocol.hpp"
 
 #include <cerrno>
+#include <cstdio>
+#include <cstdlib>
 #include <cstddef>
 #include <cstdint>
 #include <vector>
@@ -15,6 +17,7 @@
 #include <fcntl.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 namespace milk::bench {
@@ -224,10 +227,11 @@ LatencyRow run_unix_socket(const CaseContext& context) {
     return run_slot_link(context, link, std::move(row));
 }
 
-LatencyRow run_eventfd(const CaseContext& context) {
+LatencyRow run_eventfd(const CaseContext& context, Placement placement) {
     LatencyRow row;
-    row.id = "eventfd";
-    row.label = "eventfd (8 B counter), blocking";
+    row.id = placement == Placement::Threads ? "eventfd" : "eventfd_process";
+    row.label = placement == Placement::Threads ? "eventfd (8 B counter), blocking"
+                                                : "eventfd, between processes, blocking";
     row.measured = true;
     row.note = "an eventfd adds up its writes, so it cannot stream distinct messages";
     Fd requests(::eventfd(0, EFD_CLOEXEC));
@@ -237,15 +241,15 @@ LatencyRow run_eventfd(const CaseContext& context) {
     // before each write in a strict ping-pong), so the server echoes it and
     // the client checks it; the largest value an eventfd takes means stop.
     constexpr std::uint64_t stop_value = 0xfffffffffffffffeull;
-    {
-        PinnedThread server(context.cpus.server_cpu, [&] {
-            for (;;) {
-                std::uint64_t value = 0;
-                if (!read_exact(requests.get(), &value, sizeof value)) fatal("eventfd: end of file");
-                if (value == stop_value) return;
-                write_all(answers.get(), &value, sizeof value);
-            }
-        });
+    const auto serve = [&] {
+        for (;;) {
+            std::uint64_t value = 0;
+            if (!read_exact(requests.get(), &value, sizeof value)) fatal("eventfd: end of file");
+            if (value == stop_value) return;
+            write_all(answers.get(), &value, sizeof value);
+        }
+    };
+    const auto client = [&] {
         row.latency = measure_round_trips(context.latency, context.clock, [&](std::uint64_t seq) {
             write_all(requests.get(), &seq, sizeof seq);
             std::uint64_t value = 0;
@@ -253,6 +257,26 @@ LatencyRow run_eventfd(const CaseContext& context) {
             if (value != seq) fatal("eventfd: wrong answer");
         });
         write_all(requests.get(), &stop_value, sizeof stop_value);
+    };
+    if (placement == Placement::Threads) {
+        PinnedThread server(context.cpus.server_cpu, serve);
+        client();
+    } else {
+        // The same loops, the server in a child process (the eventfds are
+        // inherited): the baseline for milk's process transport.
+        std::fflush(stdout);
+        std::fflush(stderr);
+        const pid_t child = ::fork();
+        if (child < 0) fatal_errno("fork");
+        if (child == 0) {
+            pin_current_thread(context.cpus.server_cpu);
+            serve();
+            std::_Exit(EXIT_SUCCESS);
+        }
+        client();
+        int status = 0;
+        if (::waitpid(child, &status, 0) != child) fatal_errno("waitpid");
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) fatal("eventfd: the server process failed");
     }
     return row;
 }

@@ -169,7 +169,8 @@ int main(int argc, char** argv) {
         {"region_transport_blocking", [&] { return run_region_transport(context, MilkWait::Blocking); }},
         {"milk_inproc_blocking", [&] { return run_milk_inproc(context, MilkWait::Blocking); }},
         {"milk_process_blocking", [&] { return run_milk_process(context, MilkWait::Blocking); }},
-        {"eventfd", [&] { return run_eventfd(context); }},
+        {"eventfd", [&] { return run_eventfd(context, Placement::Threads); }},
+        {"eventfd_process", [&] { return run_eventfd(context, Placement::Processes); }},
         {"pipe", [&] { return run_pipe(context); }},
         {"unix_socket", [&] { return run_unix_socket(context); }},
     };

@@ -72,7 +72,7 @@ endforeach()
 
 # The report printed every ratio line the issue asks for.
 foreach(line "cache-line transfer" "raw ring RT" "raw ring stream" "pipe RT" "unix_socket RT" "eventfd RT"
-             "blocking RT / eventfd RT" "1 MiB / 64 B")
+             "blocking RT / eventfd RT" "blocking RT / eventfd_process RT" "1 MiB / 64 B")
   string(FIND "${output}" "${line}" at)
   if(at EQUAL -1)
     message(FATAL_ERROR "the report has no line with '${line}':\n${output}")

@@ -37,7 +37,7 @@ void print_latency(std::FILE* out, const Results& results) {
 
 void print_bytes(std::FILE* out, const Results& results, Touch touch) {
     std::fprintf(out, "\n`bytes` round trips, touch = %s (%s); p50 / p99 ns\n", touch_name(touch),
-                 touch == Touch::Stamp ? "the application writes and reads 8 bytes at each end of the payload"
+                 touch == Touch::Stamp ? "the application writes and reads the first 8 bytes"
                                        : "the sender writes every byte, the receiver reads every byte");
     std::fprintf(out, "%-24s", "");
     for (std::size_t size : bytes_sizes) std::fprintf(out, " %22s", size_label(size).c_str());

@@ -176,10 +176,24 @@ stage_fuzz() {
     return "$status"
 }
 
+# TSan looks for data races, so it runs the suites with more than one
+# thread or process: the runtime (rings, doorbells, heap, inproc), the
+# generated endpoints, the process transport, the examples. milkc's suites
+# are single-threaded (ASan and UBSan cover them); building only these
+# targets keeps the stage within CI's budget.
+tsan_targets=(milk_runtime_tests milk_generated_tests milk_process_tests milk_peer_death_bound
+    pingpong pingpong-process file-server file-server-process)
+tsan_exclude='^(compile_fail|install|vm|kstub|diagnostics|bench|front|backend)\.|^example\.readme-tour$|^generated\.goldens$'
+
 stage_tsan() {
     configure_clang "$tsan_dir" thread ""
-    cmake --build "$tsan_dir" -j "$jobs"
-    ctest --test-dir "$tsan_dir" -E "$sanitizer_exclude" -j "$jobs" --output-on-failure --timeout 600
+    local build_targets=()
+    for target in "${tsan_targets[@]}"; do
+        # Only targets this tree has (a suite that does not exist yet is skipped).
+        grep -q "^$target:" "$tsan_dir/Makefile" 2>/dev/null && build_targets+=(--target "$target")
+    done
+    cmake --build "$tsan_dir" -j "$jobs" "${build_targets[@]}"
+    ctest --test-dir "$tsan_dir" -E "$tsan_exclude" -j "$jobs" --output-on-failure --timeout 600
 }
 
 stage_kernel() {

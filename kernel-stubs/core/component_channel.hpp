@@ -65,6 +65,7 @@ public:
     // did this itself before kicking; a close does not).
     void mark_awake();
 
+    [[nodiscard]] bool closed() const { return m_closed; }
     [[nodiscard]] const KernelRegion& region() const { return m_region; }
     [[nodiscard]] const ChannelRegionLayout& layout() const { return m_layout; }
     [[nodiscard]] const milk_channel_error& error_record() const { return m_error; }

@@ -102,6 +102,7 @@ long ioctl_channel_error(FileState& state, unsigned long argument) {
 long ioctl_kick(FileState& state, unsigned long argument) {
     if (argument != 0) return -MILK_EINVAL;
     if (state.channel && state.threaded) {
+        if (state.channel->closed()) return -MILK_EPIPE;
         state.channel->mark_awake();
         milk_shim_wake(state.serve_waker);
         return 0;

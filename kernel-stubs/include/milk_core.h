@@ -62,9 +62,10 @@ void milk_shim_bug(void);
 milk_size_t milk_shim_page_size(void);
 
 /*
- * Wakes everyone sleeping in poll() on the file whose waker this is (the
- * cookie milk_core_open received). Called after the kernel published
- * replies or closed a channel.
+ * Wakes everyone waiting on `waker` (one of the two cookies milk_core_open
+ * received: the file's readers, in poll() and read(), or its serving
+ * thread). Called after the kernel published replies or closed a channel,
+ * and by a kick of a threaded channel.
  */
 void milk_shim_wake(void *waker);
 

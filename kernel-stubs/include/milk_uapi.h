@@ -150,14 +150,18 @@ struct milk_channel_error {
 /*
  * Creates this fd's channel to the component that serves `contract` at
  * `version`. Errors: ENOENT no such component, EPROTONOSUPPORT another
- * version, EINVAL bad sizes or flags, EBUSY the fd already has a channel.
+ * version, EINVAL bad sizes or flags, EBUSY the fd already has a channel,
+ * EAGAIN MILK_CHANNEL_POLLING_THREAD beyond the module's 64 serving threads.
  * Then MILK_IOC_KICK is the doorbell: the kernel takes, validates and
  * handles up to ring_capacity messages (each with the contract's generated
  * validator, against the protocol state it tracks), publishes the replies,
  * and returns how many messages it took. poll() on the fd reports POLLIN
  * while the kernel's ring holds unread replies, and POLLIN|POLLERR|POLLHUP
- * once the kernel side is closed.
+ * once the kernel side is closed. read() of 4 bytes blocks until then and
+ * returns a u32 of MILK_READ_* bits (EAGAIN with O_NONBLOCK).
  */
+#define MILK_READ_REPLIES 1u /* the kernel's ring holds unread replies */
+#define MILK_READ_CLOSED 2u  /* the kernel side is closed */
 #define MILK_IOC_OPEN_CHANNEL _IOWR(MILK_IOC_MAGIC, 0x04, struct milk_channel_open)
 /* Fills struct milk_channel_error; ENODEV without a component channel. */
 #define MILK_IOC_CHANNEL_ERROR _IOR(MILK_IOC_MAGIC, 0x05, struct milk_channel_error)

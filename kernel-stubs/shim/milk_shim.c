@@ -18,6 +18,7 @@
 #include <linux/poll.h>
 #include <linux/printk.h>
 #include <linux/sched.h>
+#include <linux/sched/stat.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 #include <linux/vmalloc.h>
@@ -114,9 +115,25 @@ milk_size_t milk_shim_page_size(void)
 	return PAGE_SIZE;
 }
 
+/*
+ * A wait queue with a count of wake-ups: read() samples the count before it
+ * checks the channel and sleeps until the count moves, so a wake-up between
+ * its check and its sleep is not lost (the check itself needs the file's
+ * mutex, which a wait condition cannot take).
+ */
+struct milk_waiter {
+	wait_queue_head_t queue;
+	atomic_t events;
+};
+
 void milk_shim_wake(void *waker)
 {
-	wake_up_interruptible_all((wait_queue_head_t *)waker);
+	struct milk_waiter *waiter = waker;
+
+	atomic_inc(&waiter->events);
+	/* wq_has_sleeper's barrier pairs with the one in prepare_to_wait. */
+	if (wq_has_sleeper(&waiter->queue))
+		wake_up_interruptible_all(&waiter->queue);
 }
 
 /*
@@ -125,8 +142,8 @@ void milk_shim_wake(void *waker)
  */
 struct milk_file {
 	struct mutex lock;
-	wait_queue_head_t wait;
-	wait_queue_head_t serve_wait;
+	struct milk_waiter readers;  /* poll() and read() */
+	struct milk_waiter serving;  /* the serving thread */
 	struct task_struct *server;
 	void *core;
 };
@@ -136,6 +153,13 @@ struct milk_file {
  * sleeps: long enough that a client in a round-trip loop finds it awake.
  */
 #define MILK_SERVE_SPIN_NS (200 * NSEC_PER_USEC)
+
+/*
+ * Serving threads in the whole system: each threaded channel costs a kernel
+ * thread, so a process cannot have more than this many (EAGAIN beyond).
+ */
+#define MILK_MAX_SERVERS 64
+static atomic_t milk_servers = ATOMIC_INIT(0);
 
 /*
  * The serving thread of a MILK_CHANNEL_POLLING_THREAD channel: serve, poll
@@ -155,10 +179,14 @@ static int milk_serve_thread(void *data)
 		taken = milk_core_serve(state->core);
 		mutex_unlock(&state->lock);
 		if (taken < 0) {
-			wait_event_interruptible(state->serve_wait, kthread_should_stop());
+			wait_event_interruptible(state->serving.queue, kthread_should_stop());
 			continue;
 		}
-		if (taken > 0 || ktime_get_ns() < spin_until) {
+		/*
+		 * Poll only while nothing else wants this CPU: a client woken on
+		 * the same CPU would otherwise wait for the next tick to run.
+		 */
+		if (taken > 0 || (ktime_get_ns() < spin_until && single_task_running())) {
 			if (taken > 0)
 				spin_until = ktime_get_ns() + MILK_SERVE_SPIN_NS;
 			cond_resched();
@@ -169,7 +197,7 @@ static int milk_serve_thread(void *data)
 		work = milk_core_prepare_sleep(state->core);
 		mutex_unlock(&state->lock);
 		if (!work)
-			wait_event_interruptible(state->serve_wait,
+			wait_event_interruptible(state->serving.queue,
 						 !milk_core_may_sleep(state->core) || kthread_should_stop());
 		spin_until = ktime_get_ns() + MILK_SERVE_SPIN_NS;
 	}
@@ -183,10 +211,12 @@ static int milk_open(struct inode *inode, struct file *file)
 	if (!state)
 		return -ENOMEM;
 	mutex_init(&state->lock);
-	init_waitqueue_head(&state->wait);
-	init_waitqueue_head(&state->serve_wait);
+	init_waitqueue_head(&state->readers.queue);
+	atomic_set(&state->readers.events, 0);
+	init_waitqueue_head(&state->serving.queue);
+	atomic_set(&state->serving.events, 0);
 	state->server = NULL;
-	state->core = milk_core_open(&state->wait, &state->serve_wait);
+	state->core = milk_core_open(&state->readers, &state->serving);
 	if (!state->core) {
 		milk_shim_kfree(state);
 		return -ENOMEM;
@@ -205,8 +235,10 @@ static int milk_release(struct inode *inode, struct file *file)
 	struct milk_file *state = file->private_data;
 
 	/* The thread uses the core's state: it goes first. */
-	if (state->server)
+	if (state->server) {
 		kthread_stop(state->server);
+		atomic_dec(&milk_servers);
+	}
 	milk_core_release(state->core);
 	mutex_destroy(&state->lock);
 	milk_shim_kfree(state);
@@ -222,9 +254,12 @@ static long milk_ioctl(struct file *file, unsigned int command, unsigned long ar
 		return -ERESTARTSYS;
 	result = milk_core_ioctl(state->core, command, argument);
 	if (command == MILK_IOC_OPEN_CHANNEL && result == 0 && milk_core_wants_thread(state->core)) {
-		struct task_struct *server = kthread_run(milk_serve_thread, state, "milk-serve");
+		struct task_struct *server = ERR_PTR(-EAGAIN);
 
+		if (atomic_inc_return(&milk_servers) <= MILK_MAX_SERVERS)
+			server = kthread_run(milk_serve_thread, state, "milk-serve");
 		if (IS_ERR(server)) {
+			atomic_dec(&milk_servers);
 			milk_core_drop_channel(state->core);
 			result = PTR_ERR(server);
 		} else {
@@ -272,7 +307,7 @@ static __poll_t milk_poll(struct file *file, struct poll_table_struct *table)
 	unsigned int bits;
 	__poll_t mask = 0;
 
-	poll_wait(file, &state->wait, table);
+	poll_wait(file, &state->readers.queue, table);
 	mutex_lock(&state->lock);
 	bits = milk_core_poll(state->core);
 	mutex_unlock(&state->lock);
@@ -283,6 +318,37 @@ static __poll_t milk_poll(struct file *file, struct poll_table_struct *table)
 	return mask;
 }
 
+/*
+ * The doorbell's other sleeping half: read() of 4 bytes blocks until poll()
+ * would report something, then returns the milk_poll_bits (MILK_POLL_IN,
+ * MILK_POLL_CLOSED) as a u32. O_NONBLOCK gives EAGAIN instead of sleeping.
+ */
+static ssize_t milk_read(struct file *file, char __user *buffer, size_t length, loff_t *position)
+{
+	struct milk_file *state = file->private_data;
+	u32 bits;
+
+	if (length < sizeof(bits))
+		return -EINVAL;
+	for (;;) {
+		int seen = atomic_read(&state->readers.events);
+
+		if (mutex_lock_interruptible(&state->lock))
+			return -ERESTARTSYS;
+		bits = milk_core_poll(state->core);
+		mutex_unlock(&state->lock);
+		if (bits)
+			break;
+		if (file->f_flags & O_NONBLOCK)
+			return -EAGAIN;
+		if (wait_event_interruptible(state->readers.queue, atomic_read(&state->readers.events) != seen))
+			return -ERESTARTSYS;
+	}
+	if (copy_to_user(buffer, &bits, sizeof(bits)))
+		return -EFAULT;
+	return sizeof(bits);
+}
+
 static const struct file_operations milk_fops = {
 	.owner = THIS_MODULE,
 	.open = milk_open,
@@ -291,6 +357,7 @@ static const struct file_operations milk_fops = {
 	.compat_ioctl = compat_ptr_ioctl,
 	.mmap = milk_mmap,
 	.poll = milk_poll,
+	.read = milk_read,
 	.llseek = noop_llseek,
 };
 
@@ -309,6 +376,7 @@ static int __init milk_init(void)
 	BUILD_BUG_ON(MILK_ENOENT != ENOENT);
 	BUILD_BUG_ON(MILK_EPROTONOSUPPORT != EPROTONOSUPPORT);
 	BUILD_BUG_ON(sizeof(struct milk_channel_open) != 96);
+	BUILD_BUG_ON(MILK_READ_REPLIES != MILK_POLL_IN || MILK_READ_CLOSED != MILK_POLL_CLOSED);
 	BUILD_BUG_ON(sizeof(struct milk_channel_error) != 224);
 	BUILD_BUG_ON(MILK_ENOMEM != ENOMEM);
 	BUILD_BUG_ON(MILK_EFAULT != EFAULT);

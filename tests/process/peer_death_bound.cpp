@@ -7,6 +7,9 @@
 // SIGKILL, so it never sets its closed flag. The latency is from that time
 // to the moment the blocked receive (or send) returns PeerClosed.
 //
+// It also prints what the bound costs while nothing happens: the CPU time and
+// context switches of a receive blocked for a second on a live, silent peer.
+//
 //   milk_peer_death_bound [rounds]      (default 200 per row)
 #include "peer_process.hpp"
 #include "raw_region.hpp"
@@ -16,11 +19,13 @@
 #include <algorithm>
 #include <chrono>
 #include <csignal>
+#include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <unistd.h>
 #include <vector>
 
@@ -103,10 +108,45 @@ void row(const char* name, const milk::process::Options& options, Blocked blocke
     }
     std::sort(latencies.begin(), latencies.end());
     auto at = [&](double quantile) {
-        return latencies[std::min(latencies.size() - 1, static_cast<std::size_t>(quantile * latencies.size()))];
+        return latencies[std::min(latencies.size() - 1, static_cast<std::size_t>(quantile * static_cast<double>(latencies.size())))];
     };
     std::printf("%-44s %6zu %9.0f %9.0f %9.0f %9.0f %6d\n", name, latencies.size(), latencies.front(), at(0.5),
                 at(0.99), latencies.back(), failed);
+}
+
+// A child blocks in receive for `wait` with a live, silent parent, and
+// writes what that cost it (its own rusage) into `cost`.
+struct IdleCost {
+    double cpu_us = 0;
+    long switches = 0;
+};
+
+void idle_row(const char* name, const milk::process::AttachOptions& options, std::chrono::milliseconds wait,
+              IdleCost* cost) {
+    auto pending = milk::process::create_channel();
+    if (!pending.ok()) return;
+    const int fd = pending.value().fd();
+    const pid_t parent = ::getpid();
+    auto child = ChildProcess::start([=] {
+        auto end = milk::process::attach_inherited(fd, parent, options);
+        if (!end.ok()) return 1;
+        rusage before{};
+        ::getrusage(RUSAGE_SELF, &before);
+        auto slot = end.value().receive(milk::Deadline::after(wait));
+        rusage after{};
+        ::getrusage(RUSAGE_SELF, &after);
+        auto us = [](const timeval& t) { return static_cast<double>(t.tv_sec) * 1e6 + static_cast<double>(t.tv_usec); };
+        cost->cpu_us = us(after.ru_utime) + us(after.ru_stime) - us(before.ru_utime) - us(before.ru_stime);
+        cost->switches = (after.ru_nvcsw + after.ru_nivcsw) - (before.ru_nvcsw + before.ru_nivcsw);
+        return !slot.ok() && slot.error().code == milk::ErrorCode::TimedOut ? 0 : 2;
+    });
+    auto end = milk::process::bind_child(std::move(pending).value(), child.pid());
+    if (child.wait() != 0) {
+        std::printf("%-44s failed\n", name);
+        return;
+    }
+    std::printf("%-44s %8.0f us CPU %6ld context switches in %lld ms\n", name, cost->cpu_us, cost->switches,
+                static_cast<long long>(wait.count()));
 }
 
 }  // namespace
@@ -132,6 +172,12 @@ int main(int argc, char** argv) {
         rounds / 4 + 1, stamp);
     row("send on a full ring / spin+sleep / 2 ms", {.ring_capacity = 4}, Blocked::Send, Ending::Killed, rounds,
         stamp);
+
+    std::printf("\nwhat the bound costs: a receive blocked on a live, silent peer\n");
+    auto* cost = reinterpret_cast<IdleCost*>(static_cast<std::byte*>(shared) + 64);
+    idle_row("spin+sleep / 2 ms (default)", {}, 1000ms, cost);
+    idle_row("spin+sleep / 5 ms", {.liveness_interval = 5ms}, 1000ms, cost);
+    idle_row("spin+sleep / 1 s (no liveness check)", {.liveness_interval = 1s}, 1000ms, cost);
     ::munmap(shared, 4096);
     return 0;
 }

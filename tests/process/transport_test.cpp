@@ -22,7 +22,6 @@
 namespace {
 
 using milk::ChannelEnd;
-using milk::ChannelSide;
 using milk::Deadline;
 using milk::ErrorCode;
 using milk::Slot;

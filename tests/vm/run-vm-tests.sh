@@ -121,6 +121,7 @@ if insmod /milk.ko; then
         if "$test" >/tmp/out 2>&1; then verdict=PASS; else verdict="FAIL (exit $?)"; fi
         sed "s/^/  $name: /" /tmp/out
         echo "MILK-TEST $name $verdict"
+        echo "MILK-UPTIME $name $(cut -d' ' -f1 /proc/uptime)"
     done
     if rmmod milk; then echo "MILK-RMMOD OK"; else echo "MILK-RMMOD FAIL"; fi
 else

@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <optional>
 #include <poll.h>
+#include <sched.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
 #include <utility>
@@ -96,8 +97,8 @@ KernelTransport::KernelTransport(PassKey, int fd, std::unique_ptr<RegionTranspor
 KernelTransport::~KernelTransport() { close(nullptr); }
 
 Error KernelTransport::kernel_close_error() const {
-    const auto* control = reinterpret_cast<const ChannelControl*>(m_region->base() + m_layout.control_offset);
-    auto& status = const_cast<SideStatus&>(control->status[side_index(ChannelSide::Second)]);
+    auto* control = reinterpret_cast<ChannelControl*>(m_region->base() + m_layout.control_offset);
+    SideStatus& status = control->status[side_index(ChannelSide::Second)];
     const auto reason = std::atomic_ref<std::uint32_t>(status.reason).load(std::memory_order_acquire);
     const auto detail = std::atomic_ref<std::int64_t>(status.detail).load(std::memory_order_relaxed);
     if (reason == 0 || reason > static_cast<std::uint32_t>(ErrorCode::SystemError))
@@ -169,6 +170,7 @@ Result<Slot> KernelTransport::receive(Deadline deadline) {
     // inside the inner receive: the spin's end is computed on the first miss.
     const bool poll_only = deadline.passed();
     std::optional<Deadline::Clock::time_point> spin_end;
+    std::uint32_t spins = 0;
     for (;;) {
         auto slot = m_inner->receive(m_already_passed);
         if (slot.ok() || slot.error().code != ErrorCode::WouldBlock) return slot;
@@ -183,6 +185,9 @@ Result<Slot> KernelTransport::receive(Deadline deadline) {
         if (deadline.passed()) return Error{ErrorCode::TimedOut, "no message before the deadline", 0};
         if (Deadline::Clock::now() < *spin_end) {
             relax();
+            // A serving kernel thread may be runnable on this very CPU:
+            // let it run now and then instead of spinning against it.
+            if (++spins % 256 == 0) ::sched_yield();
             continue;
         }
         int timeout_ms = -1;

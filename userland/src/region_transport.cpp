@@ -12,6 +12,12 @@ std::span<std::byte> bytes_at(Region& region, std::size_t offset, std::size_t le
     return {region.base() + offset, length};
 }
 
+// The peer never set its closed flag, yet its liveness watcher says it is
+// gone: killed, crashed, or exited without closing.
+Error peer_gone_error() {
+    return Error{ErrorCode::PeerClosed, "the peer process is gone: it exited or was killed without closing", 0};
+}
+
 }  // namespace
 
 void RegionTransport::initialise(Region& region, const ChannelRegionLayout& layout) {
@@ -78,16 +84,14 @@ bool RegionTransport::peer_closed() const {
 
 Error RegionTransport::closed_peer_error() const {
     auto& status = m_control->status[side_index(other_side(m_side))];
-    if (std::atomic_ref<std::uint32_t>(status.closed).load(std::memory_order_acquire) == 0)
-        return Error{ErrorCode::PeerClosed, "the peer process is gone: it exited or was killed without closing", 0};
+    if (std::atomic_ref<std::uint32_t>(status.closed).load(std::memory_order_acquire) == 0) return peer_gone_error();
     return Error{ErrorCode::PeerClosed, "the peer closed the channel", 0};
 }
 
 Error RegionTransport::peer_close_error() const {
     auto& status = m_control->status[side_index(other_side(m_side))];
     // A peer that closed and then died closed first: its reason wins.
-    if (std::atomic_ref<std::uint32_t>(status.closed).load(std::memory_order_acquire) == 0)
-        return Error{ErrorCode::PeerClosed, "the peer process is gone: it exited or was killed without closing", 0};
+    if (std::atomic_ref<std::uint32_t>(status.closed).load(std::memory_order_acquire) == 0) return peer_gone_error();
     // Read once each, after the acquire load of `closed`.
     const auto reason = std::atomic_ref<std::uint32_t>(status.reason).load(std::memory_order_relaxed);
     const auto detail = std::atomic_ref<std::int64_t>(status.detail).load(std::memory_order_relaxed);

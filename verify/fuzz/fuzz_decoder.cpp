@@ -48,7 +48,7 @@ void touch(const milk::Buffer& buffer) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-    if (size > 64 * 16) return -1;
+    if (size > milk::slot_size * 16) return -1;
     // A small channel: the ring and heap are created per input.
     milk::Result<milk::ChannelPair> opened = milk::inproc::open_channel(
         {.ring_capacity = 16, .heap_bytes_per_side = 64 * 1024, .spin_budget = {},

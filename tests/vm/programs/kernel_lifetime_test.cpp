@@ -8,6 +8,7 @@
 
 #include <milk/kernel.hpp>
 
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -16,11 +17,11 @@
 #include <cstdio>
 #include <cstring>
 #include <thread>
+#include <vector>
 
 namespace {
 
 using milk::Slot;
-using milk::WireBytes;
 using milk::vm::RawChannel;
 
 constexpr const char* pingpong = "examples.pingpong.PingPong";
@@ -46,8 +47,13 @@ examples_pingpong_PingPong decode(const Slot& slot) {
     for (std::uint32_t seq = 0;; ++seq) {
         channel.put(ping(seq));
         if (::ioctl(channel.fd, MILK_IOC_KICK, 0) < 0) ::_exit(3);
+        // Inline, the reply is there when the kick returns; a kernel thread
+        // may take a moment (poll() waits for it).
         Slot reply;
-        if (!channel.take(reply)) ::_exit(4);
+        while (!channel.take(reply)) {
+            pollfd waiting{channel.fd, POLLIN, 0};
+            if (::poll(&waiting, 1, -1) != 1 || (waiting.revents & POLLERR) != 0) ::_exit(4);
+        }
         const auto pong = decode(reply);
         channel.give_back({pong.body.Pong.payload.offset, pong.body.Pong.payload.length});
     }
@@ -119,24 +125,69 @@ void killed_mid_message() {
 }
 
 void blocked_receive_sees_kernel_close() {
-    // A thread sleeps in poll(); the channel is then broken from another
-    // thread. The kernel's close must wake it with POLLERR | POLLHUP.
+    // One thread sleeps in poll(), another in read(); the channel is then
+    // broken from a third. The kernel's close must wake both: poll with
+    // POLLERR | POLLHUP, read with MILK_READ_CLOSED.
     RawChannel channel = milk::vm::open_raw(pingpong, 8);
+    std::uint32_t bits = 0;
+    MILK_VM_CHECK_ERRNO(::read(channel.fd, &bits, 2), EINVAL);  // fewer than 4 bytes
     std::atomic<short> woken{0};
-    std::thread waiter([&] {
+    std::atomic<std::uint32_t> read_bits{0};
+    std::thread poller([&] {
         pollfd waiting{channel.fd, POLLIN, 0};
         if (::poll(&waiting, 1, -1) != 1) std::_Exit(7);
         woken = waiting.revents;
     });
-    ::usleep(50000);  // most likely asleep by now; if not, poll sees the close at once
+    std::thread reader([&] {
+        std::uint32_t got = 0;
+        if (::read(channel.fd, &got, sizeof(got)) != sizeof(got)) std::_Exit(9);
+        read_bits = got;
+    });
+    ::usleep(50000);  // most likely asleep by now; if not, they see the close at once
     Slot bad = ping(1);
     bad.tag = 0;
     channel.put(bad);
     MILK_VM_CHECK_ERRNO(::ioctl(channel.fd, MILK_IOC_KICK, 0), EPROTO);
-    waiter.join();
+    poller.join();
+    reader.join();
     MILK_VM_CHECK((woken.load() & (POLLERR | POLLHUP)) == (POLLERR | POLLHUP));
+    MILK_VM_CHECK((read_bits.load() & MILK_READ_CLOSED) != 0);
     milk::vm::close_raw(channel);
-    std::printf("a receive blocked in poll() was woken by the kernel's close\n");
+    std::printf("a poll() and a read() blocked on the channel were woken by the kernel's close\n");
+}
+
+void read_as_doorbell() {
+    // A kernel thread serves the channel; the client sleeps in read() until
+    // the reply is there, 100 times. O_NONBLOCK reads of an idle channel
+    // give EAGAIN.
+    RawChannel channel = milk::vm::open_raw(pingpong, 8, 64 * 1024, true, MILK_CHANNEL_POLLING_THREAD);
+    const int nonblocking = ::open("/dev/milk", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+    MILK_VM_CHECK(nonblocking >= 0);
+    std::uint32_t bits = 0;
+    // A file without a component channel has nothing to wait for: closed.
+    MILK_VM_CHECK(::read(nonblocking, &bits, sizeof(bits)) == sizeof(bits) && bits == MILK_READ_CLOSED);
+    ::close(nonblocking);
+    MILK_VM_CHECK(::fcntl(channel.fd, F_SETFL, O_NONBLOCK) == 0);
+    MILK_VM_CHECK_ERRNO(::read(channel.fd, &bits, sizeof(bits)), EAGAIN);
+    MILK_VM_CHECK(::fcntl(channel.fd, F_SETFL, 0) == 0);
+    for (std::uint32_t seq = 0; seq < 100; ++seq) {
+        channel.put(ping(seq));
+        // The doorbell protocol: swap the word to Awake, kick only if the
+        // thread said it sleeps.
+        auto* control = reinterpret_cast<milk::ChannelControl*>(channel.base + channel.layout.control_offset);
+        if (std::atomic_ref<std::uint32_t>(control->data_bell[0].state).exchange(0) == 1)
+            MILK_VM_CHECK(::ioctl(channel.fd, MILK_IOC_KICK, 0) == 0);
+        Slot reply;
+        while (!channel.take(reply)) {
+            MILK_VM_CHECK(::read(channel.fd, &bits, sizeof(bits)) == sizeof(bits));
+            MILK_VM_CHECK((bits & MILK_READ_CLOSED) == 0);
+        }
+        const auto pong = decode(reply);
+        MILK_VM_CHECK(pong.tag == examples_pingpong_PingPong_tag_Pong && pong.body.Pong.seq == seq);
+        channel.give_back({pong.body.Pong.payload.offset, pong.body.Pong.payload.length});
+    }
+    milk::vm::close_raw(channel);
+    std::printf("read() as the doorbell of a kernel thread: 100 round trips\n");
 }
 
 void on_signal(int) {}
@@ -195,13 +246,39 @@ void thousand_abandoned() {
     std::printf("1000 channels opened and abandoned\n");
 }
 
+void serving_threads_capped() {
+    // Each threaded channel is a kernel thread: the module serves at most
+    // 64 at once and refuses more with EAGAIN; closing one frees a place.
+    std::vector<RawChannel> channels;
+    for (int i = 0; i < 64; ++i)
+        channels.push_back(milk::vm::open_raw(pingpong, 2, 4096, false, MILK_CHANNEL_POLLING_THREAD));
+    const int fd = milk::vm::open_device();
+    milk_channel_open request{};
+    std::strncpy(request.contract, pingpong, sizeof(request.contract) - 1);
+    request.version = 1;
+    request.ring_capacity = 2;
+    request.pool_bytes = 4096;
+    request.flags = MILK_CHANNEL_POLLING_THREAD;
+    MILK_VM_CHECK_ERRNO(::ioctl(fd, MILK_IOC_OPEN_CHANNEL, &request), EAGAIN);
+    // The refused channel is gone again: the fd has none.
+    MILK_VM_CHECK_ERRNO(::ioctl(fd, MILK_IOC_KICK, 0), ENODEV);
+    milk::vm::close_raw(channels.back());
+    channels.pop_back();
+    MILK_VM_CHECK(::ioctl(fd, MILK_IOC_OPEN_CHANNEL, &request) == 0);
+    MILK_VM_CHECK(::close(fd) == 0);
+    for (RawChannel& channel : channels) milk::vm::close_raw(channel);
+    std::printf("serving threads capped at 64 (EAGAIN), a closed one frees its place\n");
+}
+
 }  // namespace
 
 int main() {
     munmap_while_busy();
     killed_mid_message();
     blocked_receive_sees_kernel_close();
+    read_as_doorbell();
     fd_closed_during_blocked_receive();
     thousand_abandoned();
+    serving_threads_capped();
     return 0;
 }

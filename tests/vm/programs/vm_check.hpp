@@ -39,9 +39,12 @@
         const long milk_vm_result_ = static_cast<long>(call);                                               \
         const int milk_vm_errno_ = errno;                                                                   \
         if (milk_vm_result_ != -1 || milk_vm_errno_ != (expected)) {                                        \
+            /* strerror's buffer may be reused by the next call: copy the first text. */                    \
+            char milk_vm_got_[64];                                                                          \
+            std::snprintf(milk_vm_got_, sizeof(milk_vm_got_), "%s", std::strerror(milk_vm_errno_));          \
             std::fprintf(stderr, "%s:%d: %s returned %ld errno %d (%s), expected -1 errno %d (%s)\n", __FILE__, \
-                         __LINE__, #call, milk_vm_result_, milk_vm_errno_, std::strerror(milk_vm_errno_),   \
-                         (expected), std::strerror(expected));                                              \
+                         __LINE__, #call, milk_vm_result_, milk_vm_errno_, milk_vm_got_, (expected),        \
+                         std::strerror(expected));                                                          \
             std::exit(1);                                                                                   \
         }                                                                                                   \
     } while (0)

@@ -290,7 +290,9 @@ detail::SendResult<Next> send(ChannelEnd&& self, const char* operation, Message&
     ChannelEnd end = std::move(self);
     // A fresh slot is all zeros, so padding between fields goes out as zeros.
     Slot slot;
-    Result<void> encoded = milk_encode(std::move(message), end, slot);
+    // std::forward, not std::move: generated members pass an rvalue, and an
+    // lvalue (which milk_encode(M&&) does not take) must not be moved silently.
+    Result<void> encoded = milk_encode(std::forward<Message>(message), end, slot);
     if (!encoded.ok()) return encoded.error();
     Result<void> sent = end.send(slot);
     if (!sent.ok()) return sent.error();
