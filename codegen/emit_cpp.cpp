@@ -83,7 +83,7 @@ std::string package_namespace(const File& file) {
 }
 
 std::string function_head(const std::string& head, const std::string& parameters, const std::string& tail) {
-    const std::string line = head + "(" + parameters + ")" + tail + "\n";
+    std::string line = head + "(" + parameters + ")" + tail + "\n";
     if (line.size() <= 121) return line;
     return head + "(\n    " + parameters + ")" + tail + "\n";
 }

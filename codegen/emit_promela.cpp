@@ -172,7 +172,7 @@ std::string emit_promela(const File& file, const EmitContext& context) {
     }
     // Promela wants at least one mtype; a file without messages gets a
     // placeholder that no process uses.
-    if (mtypes.empty()) mtypes.push_back("milk_no_message");
+    if (mtypes.empty()) mtypes.emplace_back("milk_no_message");
     out += "mtype = {\n";
     for (std::size_t i = 0; i < mtypes.size(); ++i) {
         out += "    " + mtypes[i] + (i + 1 < mtypes.size() ? ",\n" : "\n");

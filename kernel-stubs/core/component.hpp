@@ -34,8 +34,9 @@ public:
     // user space may still be rewriting, so a component copies what it uses
     // once and never checks one read and uses another.
     [[nodiscard]] virtual std::span<const std::byte> received(const milk_kbytes& handle) const = 0;
-    // Sends a received buffer home to user space's pool (return ring 0).
-    // Every received handle must be given back once the component is done.
+    // Done with a received buffer: one of user space's goes home to its
+    // pool (return ring 0); one of the kernel's own that user space handed
+    // back is freed. Every received handle must be given back once.
     virtual void give_back(const milk_kbytes& handle) = 0;
     // A buffer of the kernel's pool, lent to user space once sent.
     [[nodiscard]] virtual Result<KernelBuffer> allocate(std::uint32_t bytes) = 0;
@@ -72,9 +73,22 @@ struct ContractEntry {
                     milk_kviolation* violation);
     int (*on_send)(milk_kstate* state, milk_ku32 tag);
     milk_ku32 (*payload_size)(milk_ku32 tag);
+    // The `bytes` fields of a validated message from the client, written
+    // to `out` (room for max_handles_per_message); returns how many. The
+    // channel checks those in the kernel's own pool (hand-backs) against its
+    // record of what it lent; the validator checks only the bounds.
+    std::size_t (*handles)(const void* message, milk_kbytes* out);
     milk_ku32 end_state;
+    // The contract's transition function and message count, to tell after
+    // each message whether the client may speak again (a component must
+    // have sent every reply its contract requires).
+    int (*step)(milk_ku32 state, milk_ku32 sender, milk_ku32 tag, milk_ku32* next);
+    milk_ku32 tag_count;
     Result<Owned<Component>> (*create)();
 };
+
+// The most `bytes` fields a registered contract's client message has.
+inline constexpr std::size_t max_handles_per_message = 4;
 
 // The registry (registry.cpp): the entry for `contract`, or null.
 [[nodiscard]] const ContractEntry* find_component(const char* contract);

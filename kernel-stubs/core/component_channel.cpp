@@ -65,10 +65,10 @@ ComponentChannel::ComponentChannel(const ContractEntry& entry, Owned<Component>&
       m_pool(std::move(pool)),
       m_waker(waker) {
     m_entry->init(&m_state, MILK_KSIDE_SERVER);
-    // User space's buffers: pool 0, from the kernel's own record of the
-    // set-up, never from the region.
-    m_user_pool.base = 0;
-    m_user_pool.size = layout.pool_bytes;
+    // Both pools, from the kernel's own record of the set-up, never from the
+    // region: user space's buffers, and the kernel's it may hand back.
+    m_heap_pool.base = 0;
+    m_heap_pool.size = 2ull * layout.pool_bytes;
 }
 
 // Buffers still lent to user space need nothing: they are blocks of the
@@ -147,7 +147,8 @@ Result<void> ComponentChannel::drain_returns() {
             // is user space's word and is not needed.
             const std::uint64_t offset = returned[i].offset;
             const bool ours = offset >= m_layout.pool_bytes && offset < 2ull * m_layout.pool_bytes;
-            if (!ours || !m_pool.release(static_cast<std::uint32_t>(offset - m_layout.pool_bytes))) ++m_rejected_returns;
+            if (!ours || !m_pool.release_returned(static_cast<std::uint32_t>(offset - m_layout.pool_bytes)))
+                ++m_rejected_returns;
         }
     }
 }
@@ -174,20 +175,43 @@ Result<std::uint32_t> ComponentChannel::kick() {
         // ring once); the validator copies it again into the typed message
         // and checks only that, against the state the kernel tracks.
         milk_kviolation violation{};
-        const int verdict = m_entry->validate(&m_state, &m_raw, &m_user_pool, m_message, &violation);
+        const int verdict = m_entry->validate(&m_state, &m_raw, &m_heap_pool, m_message, &violation);
         if (verdict < 0) {
             const ErrorCode code = verdict == MILK_KV_BAD_HANDLE ? ErrorCode::BadBuffer : ErrorCode::ProtocolViolation;
             return close_with(Error{code, milk_kcode_name(verdict), static_cast<std::int64_t>(violation.value)}, verdict,
                               &violation);
         }
+        // The validator knows the pools' bounds, not who holds which block:
+        // a handle into the kernel's pool must be a block it lent.
+        if (milk_kbytes bad{}; !take_back_handles(bad)) {
+            violation.code = MILK_KV_BAD_HANDLE;
+            violation.field = bad.offset < m_layout.pool_bytes ? "a bytes field across the pools' border"
+                                                               : "a bytes field naming a block the kernel did not lend";
+            violation.value = (std::uint64_t{bad.offset} << 32) | bad.length;
+            return close_with(Error{ErrorCode::BadBuffer, "buffer of the kernel's that it did not lend",
+                                    static_cast<std::int64_t>(violation.value)},
+                              MILK_KV_BAD_HANDLE, &violation);
+        }
         m_replies_left = 1;
         auto handled = m_component->on_message(m_message, *this);
         if (!handled.ok()) return close_with(handled.error());
+        // The component is trusted code, but a missing reply would leave
+        // the kernel waiting for its own send and blame the client's next
+        // message: say what really happened.
+        if (!client_may_speak())
+            return close_with(Error{ErrorCode::ProtocolViolation,
+                                    "a kernel component left out a reply its contract requires", m_state.state});
     }
     if (taken > 0) milk_shim_wake(m_waker);
     if (user_closed()) {
         // User space closed its end after what it sent: the kernel's end
-        // closes normally (reason 0) and serves no more.
+        // closes normally (reason 0) and serves no more. A reason user space
+        // gave (its decoder rejected one of our replies, say) is logged as
+        // the number it wrote, nothing more: it is user memory.
+        auto* control = reinterpret_cast<ChannelControl*>(m_region.base() + m_layout.control_offset);
+        const auto reason = std::atomic_ref<std::uint32_t>(control->status[side_index(ChannelSide::First)].reason)
+                                .load(std::memory_order_relaxed);
+        if (reason != 0) log(MILK_LOG_WARN, "user space closed a channel with an error (its ErrorCode follows)", reason);
         m_closed = true;
         m_error.closed = 1;
         SideStatus& status = own_status();
@@ -243,14 +267,50 @@ bool ComponentChannel::may_sleep() const {
 void ComponentChannel::mark_awake() { ring0_bell(m_region, m_layout).exchange(bell_awake, std::memory_order_seq_cst); }
 
 std::span<const std::byte> ComponentChannel::received(const milk_kbytes& handle) const {
-    // The validator checked the handle against m_user_pool (pool 0), in 64
-    // bits: offset + length <= pool_bytes.
+    // The validator checked the handle against m_heap_pool (both pools), in
+    // 64 bits: offset + length <= 2 * pool_bytes.
     return {m_region.base() + m_layout.heap_offset + handle.offset, handle.length};
+}
+
+bool ComponentChannel::client_may_speak() const {
+    if (m_state.state == m_entry->end_state) return true;
+    // States are all-send or all-recv: the client speaks if any message of
+    // its own is allowed here.
+    for (milk_ku32 tag = 1; tag <= m_entry->tag_count; ++tag) {
+        milk_ku32 next = 0;
+        if (m_entry->step(m_state.state, MILK_KSIDE_CLIENT, tag, &next) != 0) return true;
+    }
+    return false;
+}
+
+bool ComponentChannel::take_back_handles(milk_kbytes& bad) {
+    milk_kbytes handles[max_handles_per_message];
+    const std::size_t count = m_entry->handles(m_message, handles);
+    for (std::size_t i = 0; i < count; ++i) {
+        const std::uint64_t end = std::uint64_t{handles[i].offset} + handles[i].length;
+        if (handles[i].offset < m_layout.pool_bytes) {
+            // User space's own (or the empty handle), wholly inside its pool:
+            // the validator's bounds are both pools together.
+            if (end <= m_layout.pool_bytes) continue;
+            bad = handles[i];
+            return false;
+        }
+        if (!m_pool.take_back(handles[i].offset - m_layout.pool_bytes, handles[i].length)) {
+            bad = handles[i];
+            return false;
+        }
+    }
+    return true;
 }
 
 void ComponentChannel::give_back(const milk_kbytes& handle) {
     // The empty handle names no block (an empty or moved-from buffer).
     if (handle.offset == 0 && handle.length == 0) return;
+    // One of ours that user space handed back: free it here.
+    if (handle.offset >= m_layout.pool_bytes) {
+        if (!m_pool.release_held(handle.offset - m_layout.pool_bytes)) ++m_rejected_returns;
+        return;
+    }
     const WireBytes entry{handle.offset, handle.length};
     auto pushed = m_returns_out.try_push(std::span<const WireBytes>(&entry, 1));
     // Full or corrupt only if user space broke its own return ring: then it

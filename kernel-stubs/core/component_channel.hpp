@@ -79,6 +79,11 @@ private:
 
     [[nodiscard]] Error close_with(const Error& error, int kstub_code = 0, const milk_kviolation* violation = nullptr);
     [[nodiscard]] Result<void> drain_returns();
+    // Takes back every handle of the validated message that names the
+    // kernel's own pool; false (with the handle) for one it did not lend.
+    [[nodiscard]] bool take_back_handles(milk_kbytes& bad);
+    // Whether the tracked state is `end` or one where the client speaks.
+    [[nodiscard]] bool client_may_speak() const;
     [[nodiscard]] bool user_closed() const;
     [[nodiscard]] SideStatus& own_status() const;
 
@@ -95,7 +100,9 @@ private:
     Slot m_raw;                             // the one copy of the slot being handled
     alignas(8) std::byte m_message[slot_size];  // the validated message (a stub struct)
     milk_kstate m_state{};
-    milk_kpool m_user_pool{};
+    // What a handle in a client message may name: user space's pool, or a
+    // block of the kernel's it hands back (checked against KernelPool).
+    milk_kpool m_heap_pool{};
     milk_channel_error m_error{};
     std::uint32_t m_replies_left = 0;
     std::uint64_t m_dropped_returns = 0;

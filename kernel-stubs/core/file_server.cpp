@@ -163,7 +163,17 @@ constinit const ContractEntry file_server_entry{
     },
     [](milk_kstate* state, milk_ku32 tag) { return examples_files_FileService_on_send(state, tag); },
     [](milk_ku32 tag) { return examples_files_FileService_payload_size(tag); },
+    [](const void* message, milk_kbytes* out) -> std::size_t {
+        const auto& received = *static_cast<const examples_files_FileService*>(message);
+        switch (received.tag) {
+        case examples_files_FileService_tag_Open: out[0] = received.body.Open.path; return 1;
+        case examples_files_FileService_tag_Write: out[0] = received.body.Write.data; return 1;
+        default: return 0;
+        }
+    },
     examples_files_FileService_state_end,
+    examples_files_FileService_step,
+    examples_files_FileService__tag_count,
     create_file_server,
 };
 

@@ -48,7 +48,15 @@ constinit const ContractEntry pingpong_echo_entry{
     },
     [](milk_kstate* state, milk_ku32 tag) { return examples_pingpong_PingPong_on_send(state, tag); },
     [](milk_ku32 tag) { return examples_pingpong_PingPong_payload_size(tag); },
+    [](const void* message, milk_kbytes* out) -> std::size_t {
+        const auto& received = *static_cast<const examples_pingpong_PingPong*>(message);
+        if (received.tag != examples_pingpong_PingPong_tag_Ping) return 0;
+        out[0] = received.body.Ping.payload;
+        return 1;
+    },
     examples_pingpong_PingPong_state_end,
+    examples_pingpong_PingPong_step,
+    examples_pingpong_PingPong__tag_count,
     create_echo,
 };
 

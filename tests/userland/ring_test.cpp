@@ -86,7 +86,7 @@ TEST_CASE("ring: full ring takes nothing until the consumer makes room") {
     auto producer = RingProducer<milk::Slot>::attach(memory.span(), 4).value();
     auto consumer = RingConsumer<milk::Slot>::attach(memory.span(), 4).value();
     std::array<milk::Slot, 5> in{};
-    for (std::uint16_t i = 0; i < in.size(); ++i) in[i].tag = static_cast<std::uint16_t>(i + 1);
+    for (std::size_t i = 0; i < in.size(); ++i) in[i].tag = static_cast<std::uint16_t>(i + 1);
     CHECK(producer.try_push(in).value() == 4);
     CHECK(producer.free_slots().value() == 0);
     CHECK(producer.try_push(std::span(in).subspan(4)).value() == 0);

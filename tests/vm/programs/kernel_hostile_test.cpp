@@ -4,6 +4,7 @@
 // EPIPE), poll() reporting the close, and no oops. Forged buffer returns are
 // the exception: they are ignored, and the channel keeps working. Whether
 // anything leaked is checked when the module unloads.
+#include "files.kstub.h"
 #include "pingpong.kstub.h"
 #include "raw_channel.hpp"
 
@@ -101,29 +102,57 @@ void bad_handles() {
         const char* what;
     } cases[] = {
         {{0, pool + 1}, "handle longer than the pool"},
-        {{pool - 8, 16}, "handle across the pool's end"},
+        {{pool - 8, 16}, "handle across the pools' border"},
+        {{2 * pool - 8, 16}, "handle across the heap's end"},
         {{0xFFFFFFF0u, 0x20}, "handle wrapping around 2^32"},
         {{3 * pool, 8}, "handle past the heap"},
-        // The kernel's own pool: never the client's to send.
+        // The kernel's own pool, a block it never lent.
         {{pool + 64, 8}, "handle into the kernel's pool"},
     };
     for (const auto& bad : cases)
         one_bad_slot(message(examples_pingpong_PingPong_tag_Ping, 7, bad.handle), ErrorCode::BadBuffer,
                      MILK_KV_BAD_HANDLE, bad.what);
 
-    // A buffer the kernel really lent (a Pong's payload), sent back as if
-    // the client owned it: refused all the same.
+    // Hand-backs, as the runtime allows them: a buffer the kernel really
+    // lent (a Pong's payload) may come back in the next Ping, once. It is
+    // echoed like any payload. Sending it again (the kernel holds it, then
+    // freed it), longer than its block, or returning it on the return ring
+    // after the hand-back is refused or ignored.
     RawChannel channel = milk::vm::open_raw(pingpong, 8, pool);
+    auto* heap = channel.base + channel.layout.heap_offset;
+    for (std::uint32_t i = 0; i < 64; ++i) heap[128 + i] = static_cast<std::byte>(i);
     channel.put(message(examples_pingpong_PingPong_tag_Ping, 1, {128, 64}));
     MILK_VM_CHECK(::ioctl(channel.fd, MILK_IOC_KICK, 0) == 1);
     Slot reply;
     MILK_VM_CHECK(channel.take(reply));
     examples_pingpong_PingPong pong;
     std::memcpy(&pong, &reply, sizeof(pong));
-    MILK_VM_CHECK(pong.body.Pong.payload.offset >= pool && pong.body.Pong.payload.length == 64);
-    channel.put(message(examples_pingpong_PingPong_tag_Ping, 2, {pong.body.Pong.payload.offset, 64}));
+    const WireBytes lent{pong.body.Pong.payload.offset, pong.body.Pong.payload.length};
+    MILK_VM_CHECK(lent.offset >= pool && lent.length == 64);
+    MILK_VM_CHECK(heap[lent.offset] == static_cast<std::byte>(63));
+    channel.put(message(examples_pingpong_PingPong_tag_Ping, 2, lent));
+    MILK_VM_CHECK(::ioctl(channel.fd, MILK_IOC_KICK, 0) == 1);
+    MILK_VM_CHECK(channel.take(reply));
+    std::memcpy(&pong, &reply, sizeof(pong));
+    MILK_VM_CHECK(pong.body.Pong.seq == 2 && pong.body.Pong.payload.length == 64);
+    // Reversed twice: the original bytes.
+    MILK_VM_CHECK(heap[pong.body.Pong.payload.offset] == static_cast<std::byte>(0));
+    channel.give_back(lent);  // no longer lent: ignored
+    channel.give_back({pong.body.Pong.payload.offset, 64});
+    std::printf("%-34s -> echoed, then freed by the kernel\n", "the kernel's own buffer handed back");
+    channel.put(message(examples_pingpong_PingPong_tag_Ping, 3, lent));
     MILK_VM_CHECK_ERRNO(::ioctl(channel.fd, MILK_IOC_KICK, 0), EPROTO);
-    expect_closed(channel, ErrorCode::BadBuffer, MILK_KV_BAD_HANDLE, "the kernel's own buffer sent back");
+    expect_closed(channel, ErrorCode::BadBuffer, MILK_KV_BAD_HANDLE, "a handed-back buffer sent again");
+    milk::vm::close_raw(channel);
+
+    channel = milk::vm::open_raw(pingpong, 8, pool);
+    channel.put(message(examples_pingpong_PingPong_tag_Ping, 1, {0, 64}));
+    MILK_VM_CHECK(::ioctl(channel.fd, MILK_IOC_KICK, 0) == 1);
+    MILK_VM_CHECK(channel.take(reply));
+    std::memcpy(&pong, &reply, sizeof(pong));
+    channel.put(message(examples_pingpong_PingPong_tag_Ping, 2, {pong.body.Pong.payload.offset, 65}));
+    MILK_VM_CHECK_ERRNO(::ioctl(channel.fd, MILK_IOC_KICK, 0), EPROTO);
+    expect_closed(channel, ErrorCode::BadBuffer, MILK_KV_BAD_HANDLE, "a handed-back buffer made longer");
     milk::vm::close_raw(channel);
 }
 
@@ -167,17 +196,108 @@ void corrupt_rings() {
 
 void served_by_thread() {
     // The same checks when a kernel thread serves the channel: the thread
-    // finds the bad slot after a kick that only wakes it, closes the
-    // channel, and wakes the poller.
+    // finds the bad slot (by polling, or after a kick that only wakes it),
+    // closes the channel, and wakes the poller.
     RawChannel channel = milk::vm::open_raw(pingpong, 8, pool, true, MILK_CHANNEL_POLLING_THREAD);
     Slot bad = message(examples_pingpong_PingPong_tag_Ping, 1);
     bad.tag = 0;
     channel.put(bad);
-    MILK_VM_CHECK(::ioctl(channel.fd, MILK_IOC_KICK, 0) == 0);
+    // The thread may be awake and find the slot before the kick: then the
+    // kick already sees the channel closed.
+    errno = 0;
+    const long kicked = ::ioctl(channel.fd, MILK_IOC_KICK, 0);
+    MILK_VM_CHECK(kicked == 0 || (kicked == -1 && errno == EPIPE));
     pollfd waiting{channel.fd, POLLIN, 0};
     MILK_VM_CHECK(::poll(&waiting, 1, -1) == 1);
     MILK_VM_CHECK((waiting.revents & (POLLERR | POLLHUP)) == (POLLERR | POLLHUP));
     expect_closed(channel, ErrorCode::ProtocolViolation, MILK_KV_BAD_TAG, "tag 0, served by a kernel thread");
+    milk::vm::close_raw(channel);
+}
+
+// A FileService message from the client, encoded with the stub's struct.
+Slot file_message(std::uint16_t tag, const examples_files_FileService& body_source) {
+    examples_files_FileService encoded = body_source;
+    encoded.tag = tag;
+    encoded.length = static_cast<milk_ku16>(examples_files_FileService_payload_size(tag));
+    encoded.flags = 0;
+    Slot slot;
+    std::memcpy(static_cast<void*>(&slot), &encoded, sizeof(slot));
+    return slot;
+}
+
+// One request, its one reply.
+examples_files_FileService file_round_trip(RawChannel& channel, const Slot& request) {
+    channel.put(request);
+    MILK_VM_CHECK(::ioctl(channel.fd, MILK_IOC_KICK, 0) == 1);
+    Slot reply;
+    MILK_VM_CHECK(channel.take(reply));
+    examples_files_FileService decoded;
+    std::memcpy(&decoded, &reply, sizeof(decoded));
+    if (decoded.tag == examples_files_FileService_tag_Data)
+        channel.give_back({decoded.body.Data.data.offset, decoded.body.Data.data.length});
+    return decoded;
+}
+
+void file_server_extremes() {
+    // The file server's arithmetic against extreme but valid requests: each
+    // gets the example's answer, and the channel stays open.
+    RawChannel channel = milk::vm::open_raw("examples.files.FileService", 8, pool);
+    auto* heap = channel.base + channel.layout.heap_offset;
+    std::memcpy(heap, "/motd", 5);
+    examples_files_FileService request{};
+    request.body.Open.path = {0, 5};
+    auto reply = file_round_trip(channel, file_message(examples_files_FileService_tag_Open, request));
+    MILK_VM_CHECK(reply.tag == examples_files_FileService_tag_Opened);
+    const milk_ku32 handle = reply.body.Opened.handle;
+
+    request = {};
+    request.body.Read = {handle, ~std::uint64_t{0}, ~std::uint32_t{0}};
+    reply = file_round_trip(channel, file_message(examples_files_FileService_tag_Read, request));
+    MILK_VM_CHECK(reply.tag == examples_files_FileService_tag_Eof);
+
+    request.body.Read = {handle, 3, ~std::uint32_t{0}};
+    reply = file_round_trip(channel, file_message(examples_files_FileService_tag_Read, request));
+    MILK_VM_CHECK(reply.tag == examples_files_FileService_tag_Data && reply.body.Data.data.length == 24);
+
+    request = {};
+    request.body.Write = {handle, ~std::uint64_t{0} - 3, {64, 8}};
+    reply = file_round_trip(channel, file_message(examples_files_FileService_tag_Write, request));
+    MILK_VM_CHECK(reply.tag == examples_files_FileService_tag_Failed &&
+                  reply.body.Failed.error == examples_files_FileError_out_of_range);
+
+    // A write of the whole pool at the end of the file: past 64 KiB.
+    request.body.Write = {handle, 27, {0, pool}};
+    reply = file_round_trip(channel, file_message(examples_files_FileService_tag_Write, request));
+    MILK_VM_CHECK(reply.tag == examples_files_FileService_tag_Failed &&
+                  reply.body.Failed.error == examples_files_FileError_no_space);
+
+    // A path as long as the pool, and an empty one.
+    request = {};
+    request.body.Open.path = {0, pool};
+    reply = file_round_trip(channel, file_message(examples_files_FileService_tag_Open, request));
+    MILK_VM_CHECK(reply.tag == examples_files_FileService_tag_Failed &&
+                  reply.body.Failed.error == examples_files_FileError_not_found);
+    request.body.Open.path = {0, 0};
+    reply = file_round_trip(channel, file_message(examples_files_FileService_tag_Open, request));
+    MILK_VM_CHECK(reply.tag == examples_files_FileService_tag_Failed);
+
+    request = {};
+    request.body.Close.handle = ~milk_ku32{0};
+    reply = file_round_trip(channel, file_message(examples_files_FileService_tag_Close, request));
+    MILK_VM_CHECK(reply.tag == examples_files_FileService_tag_Failed &&
+                  reply.body.Failed.error == examples_files_FileError_bad_handle);
+    MILK_VM_CHECK(channel.kernel_status().closed == 0);
+    std::printf("%-34s -> every answer as the example's server gives it\n", "file server, extreme requests");
+
+    // The server's own message from the client.
+    request = {};
+    request.body.Opened.handle = 1;
+    channel.put(file_message(examples_files_FileService_tag_Opened, request));
+    MILK_VM_CHECK_ERRNO(::ioctl(channel.fd, MILK_IOC_KICK, 0), EPROTO);
+    const milk_channel_error record = milk::vm::channel_error(channel);
+    std::printf("%-34s -> %s\n", "Opened from the client", record.text);
+    MILK_VM_CHECK(record.kstub_code == MILK_KV_TAG_NOT_ALLOWED);
+    MILK_VM_CHECK(std::strstr(record.text, "examples.files.FileService") == record.text);
     milk::vm::close_raw(channel);
 }
 
@@ -188,6 +308,7 @@ int main() {
     bad_handles();
     corrupt_rings();
     served_by_thread();
+    file_server_extremes();
     std::printf("every hostile message closed its channel with the right reason\n");
     return 0;
 }

@@ -246,6 +246,33 @@ void thousand_abandoned() {
     std::printf("1000 channels opened and abandoned\n");
 }
 
+void unread_replies() {
+    // The kernel takes a message only when its reply has room. A client
+    // that sends without reading fills both rings; its next send must fail
+    // with WouldBlock instead of waiting for itself, and work again once
+    // the replies are read.
+    milk::kernel::Options options;
+    options.ring_capacity = 8;
+    auto transport = milk::kernel::KernelTransport::try_open(pingpong, 1, options);
+    MILK_VM_CHECK(transport.ok());
+    milk::kernel::KernelTransport& channel = *transport.value();
+    std::uint32_t seq = 0;
+    for (int i = 0; i < 16; ++i) MILK_VM_CHECK(channel.send(ping(seq++)).ok());  // 8 taken, 8 waiting
+    auto refused = channel.send(ping(seq));
+    MILK_VM_CHECK(!refused.ok() && refused.error().code == milk::ErrorCode::WouldBlock);
+    for (std::uint32_t expected = 0; expected < 16; ++expected) {
+        auto reply = channel.receive(milk::Deadline::never());
+        MILK_VM_CHECK(reply.ok());
+        const auto pong = decode(reply.value());
+        MILK_VM_CHECK(pong.body.Pong.seq == expected);
+        MILK_VM_CHECK(channel.import_buffer({pong.body.Pong.payload.offset, pong.body.Pong.payload.length}).ok());
+    }
+    MILK_VM_CHECK(channel.send(ping(seq)).ok());
+    auto last = channel.receive(milk::Deadline::never());
+    MILK_VM_CHECK(last.ok() && decode(last.value()).body.Pong.seq == seq);
+    std::printf("a client that does not read its replies gets WouldBlock, then goes on\n");
+}
+
 void serving_threads_capped() {
     // Each threaded channel is a kernel thread: the module serves at most
     // 64 at once and refuses more with EAGAIN; closing one frees a place.
@@ -280,5 +307,6 @@ int main() {
     fd_closed_during_blocked_receive();
     thousand_abandoned();
     serving_threads_capped();
+    unread_replies();
     return 0;
 }
