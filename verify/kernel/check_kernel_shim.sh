@@ -12,7 +12,6 @@
 # says so and succeeds, as the build skips the module then.
 set -euo pipefail
 
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 build="$1"
 work="$2"
 mkdir -p "$work"
