@@ -33,22 +33,35 @@ double ns_per(Clock::duration elapsed, std::uint64_t count) {
            static_cast<double>(count);
 }
 
-milk::Slot ping(std::uint32_t seq) {
+milk::Slot ping(std::uint32_t seq, milk::WireBytes payload) {
     examples_pingpong_PingPong encoded{};
     encoded.tag = examples_pingpong_PingPong_tag_Ping;
     encoded.length = static_cast<milk_ku16>(examples_pingpong_PingPong_payload_size(encoded.tag));
     encoded.body.Ping.seq = seq;
+    encoded.body.Ping.payload = {payload.offset, payload.length};
     milk::Slot slot;
     std::memcpy(static_cast<void*>(&slot), &encoded, sizeof(slot));
     return slot;
 }
 
-// Round trips of `batch` Pings each; ns per message.
+// Round trips of `batch` Pings each; ns per message. Each Ping carries an
+// 8-byte buffer of ours; the echo (the example's own server code) hands it
+// back in its Pong, and it goes out again in a later Ping.
 double doorbell(milk::kernel::KernelTransport& channel, std::uint32_t batch, std::uint32_t messages) {
     std::array<milk::Slot, 32> pings{};
+    std::array<milk::Buffer, 32> buffers;
+    for (milk::Buffer& buffer : buffers) {
+        auto allocated = channel.allocate(8);
+        MILK_VM_CHECK(allocated.ok());
+        buffer = std::move(allocated).value();
+    }
     const auto started = Clock::now();
     for (std::uint32_t sent = 0; sent < messages; sent += batch) {
-        for (std::uint32_t i = 0; i < batch; ++i) pings[i] = ping(sent + i);
+        for (std::uint32_t i = 0; i < batch; ++i) {
+            auto wire = channel.export_buffer(std::move(buffers[i]));
+            MILK_VM_CHECK(wire.ok());
+            pings[i] = ping(sent + i, wire.value());
+        }
         MILK_VM_CHECK(channel.send_batch(std::span<const milk::Slot>(pings.data(), batch)).ok());
         for (std::uint32_t i = 0; i < batch; ++i) {
             auto reply = channel.receive(milk::Deadline::never());
@@ -56,7 +69,9 @@ double doorbell(milk::kernel::KernelTransport& channel, std::uint32_t batch, std
             examples_pingpong_PingPong pong;
             std::memcpy(&pong, &reply.value(), sizeof(pong));
             MILK_VM_CHECK(pong.body.Pong.seq == sent + i);
-            MILK_VM_CHECK(channel.import_buffer({pong.body.Pong.payload.offset, pong.body.Pong.payload.length}).ok());
+            auto buffer = channel.import_buffer({pong.body.Pong.payload.offset, pong.body.Pong.payload.length});
+            MILK_VM_CHECK(buffer.ok());
+            buffers[i] = std::move(buffer).value();
         }
     }
     return ns_per(Clock::now() - started, messages);
@@ -67,15 +82,15 @@ double doorbell(milk::kernel::KernelTransport& channel, std::uint32_t batch, std
 double raw_doorbell(milk::vm::RawChannel& channel, std::uint32_t batch, std::uint32_t messages) {
     const auto started = Clock::now();
     for (std::uint32_t sent = 0; sent < messages; sent += batch) {
-        for (std::uint32_t i = 0; i < batch; ++i) channel.put(ping(sent + i));
+        // 8 bytes of our own pool each; the echo hands them back in place.
+        for (std::uint32_t i = 0; i < batch; ++i) channel.put(ping(sent + i, {64 * i, 8}));
         MILK_VM_CHECK(::ioctl(channel.fd, MILK_IOC_KICK, 0) == static_cast<long>(batch));
         for (std::uint32_t i = 0; i < batch; ++i) {
             milk::Slot reply;
             MILK_VM_CHECK(channel.take(reply));
             examples_pingpong_PingPong pong;
             std::memcpy(&pong, &reply, sizeof(pong));
-            MILK_VM_CHECK(pong.body.Pong.seq == sent + i);
-            channel.give_back({pong.body.Pong.payload.offset, pong.body.Pong.payload.length});
+            MILK_VM_CHECK(pong.body.Pong.seq == sent + i && pong.body.Pong.payload.offset == 64 * i);
         }
     }
     return ns_per(Clock::now() - started, messages);
