@@ -50,6 +50,7 @@
 #include <new>
 #include <optional>
 #include <span>
+#include <type_traits>
 #include <utility>
 
 namespace milk::kernel {
@@ -161,10 +162,15 @@ private:
     ChannelContext* m_context = nullptr;
 };
 
+// What a component without state of its own keeps: nothing.
+struct NoState {};
+
 // Endpoint: the component's endpoint type in a state where the client
 // speaks. make: ChannelEnd&& -> Endpoint (the generated
-// Contract::server()). step: Endpoint&& -> Result<optional<Endpoint>>.
-template <typename Endpoint, auto make, auto step>
+// Contract::server()). step: Endpoint&& -> Result<optional<Endpoint>>, or
+// (State&, Endpoint&&) -> the same for a component with state (one State
+// per channel, e.g. the file server's table).
+template <typename Endpoint, auto make, auto step, typename State = NoState>
 class SessionComponent final : public Component {
 public:
     [[nodiscard]] static Result<Owned<Component>> create() {
@@ -189,7 +195,7 @@ public:
         Endpoint endpoint = std::move(*m_endpoint);
         m_endpoint.reset();
         // After `end` the transport is gone with the endpoint.
-        auto next = step(std::move(endpoint));
+        auto next = run_step(std::move(endpoint));
         if (!next.ok()) {
             // The endpoint, and with it the transport, is gone.
             m_transport = nullptr;
@@ -205,8 +211,17 @@ public:
     }
 
 private:
+    auto run_step(Endpoint&& endpoint) {
+        if constexpr (std::is_same_v<State, NoState>) {
+            return step(std::move(endpoint));
+        } else {
+            return step(m_state, std::move(endpoint));
+        }
+    }
+
     // Declared first: destroyed last, after the endpoint and its buffers.
     SessionHost m_host;
+    [[no_unique_address]] State m_state;
     // Owned by the endpoint's ChannelEnd; null once the session ended.
     SessionTransport* m_transport = nullptr;
     std::optional<Endpoint> m_endpoint;
