@@ -77,6 +77,24 @@ double doorbell(milk::kernel::KernelTransport& channel, std::uint32_t batch, std
     return ns_per(Clock::now() - started, messages);
 }
 
+// The user side's share of a doorbell round trip's buffer work: a block of
+// our own pool exported and imported back (what the Ping and the echo's Pong
+// do to it), without the kernel. ns per pair.
+double own_block_cycle(milk::kernel::KernelTransport& channel, std::uint32_t count) {
+    auto allocated = channel.allocate(8);
+    MILK_VM_CHECK(allocated.ok());
+    milk::Buffer buffer = std::move(allocated).value();
+    const auto started = Clock::now();
+    for (std::uint32_t i = 0; i < count; ++i) {
+        auto wire = channel.export_buffer(std::move(buffer));
+        MILK_VM_CHECK(wire.ok());
+        auto back = channel.import_buffer(wire.value());
+        MILK_VM_CHECK(back.ok());
+        buffer = std::move(back).value();
+    }
+    return ns_per(Clock::now() - started, count);
+}
+
 // The same over the raw rings (raw_channel.hpp): no runtime on the user
 // side, so this is the kernel's part (ioctl, validation, component, pool).
 double raw_doorbell(milk::vm::RawChannel& channel, std::uint32_t batch, std::uint32_t messages) {
@@ -117,6 +135,7 @@ int main() {
     static_cast<void>(doorbell(*transport.value(), 32, 4096));  // warm up
     const double batch1_ns = doorbell(*transport.value(), 1, messages);
     const double batch32_ns = doorbell(*transport.value(), 32, messages);
+    const double own_block_ns = own_block_cycle(*transport.value(), messages);
 
     auto raw = milk::vm::open_raw("examples.pingpong.PingPong", 64, 256 * 1024);
     const double raw1_ns = raw_doorbell(raw, 1, messages);
@@ -136,6 +155,8 @@ int main() {
     std::printf("bare ioctl                   %8.0f ns\n", ioctl_ns);
     std::printf("doorbell round trip, batch 1 %8.0f ns per message\n", batch1_ns);
     std::printf("doorbell round trip, batch 32%8.0f ns per message\n", batch32_ns);
+    std::printf("export+import of own block   %8.0f ns (user side only, part of each doorbell round trip)\n",
+                own_block_ns);
     std::printf("raw rings, batch 1           %8.0f ns per message (no user-side runtime)\n", raw1_ns);
     std::printf("raw rings, batch 32          %8.0f ns per message\n", raw32_ns);
     std::printf("ratio raw batch 1 / bare ioctl        %.2f\n", raw1_ns / ioctl_ns);
