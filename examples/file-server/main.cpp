@@ -6,22 +6,20 @@
 // What to look at: every request has its own set of replies (files.contract),
 // and each receive below has one handler per reply the state allows. Leave
 // one out and the program does not compile.
-#include "files.hpp"  // generated from files.contract by milk_add_contract()
+#include "file_server.hpp"  // the server's work per request, shared with milk.ko
+#include "files.hpp"        // generated from files.contract by milk_add_contract()
 
-#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <functional>
 #include <future>
-#include <map>
 #include <optional>
 #include <span>
 #include <string>
 #include <string_view>
 #include <utility>
-#include <vector>
 
 namespace {
 
@@ -29,10 +27,6 @@ using examples::files::FileError;
 namespace FileService = examples::files::FileService;
 using ClientReady = FileService::Client<FileService::state::Ready>;
 using ServerReady = FileService::Server<FileService::state::Ready>;
-using ServerOpening = FileService::Server<FileService::state::Opening>;
-using ServerReading = FileService::Server<FileService::state::Reading>;
-using ServerWriting = FileService::Server<FileService::state::Writing>;
-using ServerClosing = FileService::Server<FileService::state::Closing>;
 
 std::string_view as_text(std::span<const std::byte> bytes) {
     return {reinterpret_cast<const char*>(bytes.data()), bytes.size()};
@@ -51,109 +45,17 @@ const char* name_of(FileError error) {
 // ---------------------------------------------------------------------------
 // The server side
 
-// The files the server serves, by path, and the handles the client holds.
-class FileTable {
-public:
-    static constexpr std::size_t max_file_size = std::size_t{64} * 1024;
-
-    FileTable() { m_files["/motd"] = bytes_of("Hello from the file server."); }
-
-    std::optional<std::uint32_t> open(std::string_view path) {
-        auto file = m_files.find(path);
-        if (file == m_files.end()) return std::nullopt;
-        std::uint32_t handle = m_next_handle++;
-        m_handles.emplace(handle, &file->second);
-        return handle;
-    }
-
-    // The contents behind an open handle, or nullptr.
-    std::vector<std::byte>* file(std::uint32_t handle) {
-        auto open = m_handles.find(handle);
-        return open == m_handles.end() ? nullptr : open->second;
-    }
-
-    bool close(std::uint32_t handle) { return m_handles.erase(handle) == 1; }
-
-private:
-    static std::vector<std::byte> bytes_of(std::string_view text) {
-        auto bytes = std::as_bytes(std::span(text));
-        return {bytes.begin(), bytes.end()};
-    }
-
-    // std::map never moves its elements, so the pointers in m_handles stay valid.
-    std::map<std::string, std::vector<std::byte>, std::less<>> m_files;
-    std::map<std::uint32_t, std::vector<std::byte>*> m_handles;
-    std::uint32_t m_next_handle = 1;
-};
-
-// One function per request. Each sends one of the replies the contract
-// allows in its state, and so returns the endpoint for the next request.
-milk::Result<ServerReady> answer(FileTable& table, const FileService::Open& open, ServerOpening&& opening) {
-    auto handle = table.open(as_text(open.path.bytes()));
-    if (!handle) return std::move(opening).send(FileService::Failed{FileError::not_found});
-    return std::move(opening).send(FileService::Opened{*handle});
-}
-
-milk::Result<ServerReady> answer(FileTable& table, const FileService::Read& read, ServerReading&& reading) {
-    auto* file = table.file(read.handle);
-    if (file == nullptr) return std::move(reading).send(FileService::Failed{FileError::bad_handle});
-    if (read.length == 0) return std::move(reading).send(FileService::Failed{FileError::out_of_range});
-    if (read.offset >= file->size()) return std::move(reading).send(FileService::Eof{});
-
-    std::size_t length = std::min<std::size_t>(read.length, file->size() - read.offset);
-    // The data goes out in a buffer of the exchange heap: the client gets
-    // this very memory, not a copy of it.
-    auto data = reading.allocate(length);
-    if (!data) return data.error();
-    std::copy_n(file->begin() + static_cast<std::ptrdiff_t>(read.offset), length, data.value().data());
-    return std::move(reading).send(FileService::Data{std::move(data).value()});
-}
-
-milk::Result<ServerReady> answer(FileTable& table, const FileService::Write& write, ServerWriting&& writing) {
-    auto* file = table.file(write.handle);
-    if (file == nullptr) return std::move(writing).send(FileService::Failed{FileError::bad_handle});
-    if (write.offset > file->size()) return std::move(writing).send(FileService::Failed{FileError::out_of_range});
-    std::span<const std::byte> data = write.data.bytes();
-    if (write.offset + data.size() > FileTable::max_file_size) {
-        return std::move(writing).send(FileService::Failed{FileError::no_space});
-    }
-
-    file->resize(std::max<std::size_t>(file->size(), write.offset + data.size()));
-    std::ranges::copy(data, file->begin() + static_cast<std::ptrdiff_t>(write.offset));
-    return std::move(writing).send(FileService::Written{static_cast<std::uint32_t>(data.size())});
-}
-
-milk::Result<ServerReady> answer(FileTable& table, const FileService::Close& close, ServerClosing&& closing) {
-    if (!table.close(close.handle)) return std::move(closing).send(FileService::Failed{FileError::bad_handle});
-    return std::move(closing).send(FileService::Closed{});
-}
+// The file table and the answer to each request are in file_server.hpp,
+// which milk.ko compiles unchanged for its own file server.
+using examples::files::FileTable;
 
 // Serves requests until the client says Bye.
 milk::Result<void> serve(FileTable& table, ServerReady server) {
     for (;;) {
-        // In Ready the client speaks: one handler per message it may send.
-        // Bye ends the channel, so its handler gets no endpoint and there is
-        // no next request.
-        using Next = std::optional<milk::Result<ServerReady>>;
-        auto next = std::move(server).receive(
-            [&](FileService::Open&& request, ServerOpening&& reply) {
-                return Next{answer(table, request, std::move(reply))};
-            },
-            [&](FileService::Read&& request, ServerReading&& reply) {
-                return Next{answer(table, request, std::move(reply))};
-            },
-            [&](FileService::Write&& request, ServerWriting&& reply) {
-                return Next{answer(table, request, std::move(reply))};
-            },
-            [&](FileService::Close&& request, ServerClosing&& reply) {
-                return Next{answer(table, request, std::move(reply))};
-            },
-            [](FileService::Bye&&) { return Next{}; });
-        if (!next) return next.error();  // the client went away without Bye
-        Next& answered = next.value();
-        if (!answered) return {};                               // Bye: the session is over
-        if (!answered->ok()) return answered->error();          // the reply could not be sent
-        server = std::move(*answered).value();
+        auto next = examples::files::serve_one(table, std::move(server));
+        if (!next) return next.error();
+        if (!next.value()) return {};  // Bye: the session is over
+        server = std::move(*next.value());
     }
 }
 

@@ -3,9 +3,9 @@
 // exchange heap: the server reverses it where it lies and hands the same
 // buffer back, and the client checks every byte of every answer, and that it
 // came back in the very memory it left from.
-#include "pingpong.hpp"  // generated from pingpong.contract by milk_add_contract()
+#include "echo_server.hpp"  // the server's work per message, shared with milk.ko
+#include "pingpong.hpp"      // generated from pingpong.contract by milk_add_contract()
 
-#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -19,7 +19,6 @@ namespace {
 namespace PingPong = examples::pingpong::PingPong;
 using ClientIdle = PingPong::Client<PingPong::state::Idle>;
 using ServerIdle = PingPong::Server<PingPong::state::Idle>;
-using ServerWaiting = PingPong::Server<PingPong::state::Waiting>;
 
 constexpr std::uint32_t round_trips = 10'000;
 
@@ -42,30 +41,14 @@ bool holds_reversed_pattern(std::span<const std::byte> bytes, std::uint32_t seq)
 
 // The server: answers every Ping with a Pong carrying the Ping's payload,
 // reversed, until the client says Bye. Returns how many Pings it answered.
+// The work per message is echo_one (echo_server.hpp), which milk.ko runs too.
 milk::Result<std::uint32_t> serve(ServerIdle server) {
     std::uint32_t answered = 0;
     for (;;) {
-        // In Idle the client speaks, so the server must handle every message
-        // Idle allows: Ping, which comes with the endpoint that must answer,
-        // and Bye, which ends the channel and so comes with no endpoint.
-        using Request = std::optional<std::pair<PingPong::Ping, ServerWaiting>>;
-        auto request = std::move(server).receive(
-            [](PingPong::Ping&& ping, ServerWaiting&& waiting) {
-                return Request{std::in_place, std::move(ping), std::move(waiting)};
-            },
-            [](PingPong::Bye&&) { return Request{}; });
-        if (!request) return request.error();
-        std::optional<std::pair<PingPong::Ping, ServerWaiting>>& ping_request = request.value();
-        if (!ping_request) return answered;
-        auto [ping, waiting] = std::move(*ping_request);
-
-        // The server owns the buffer now: it reverses the bytes in place and
-        // sends the same buffer back, so ownership moves twice and no byte
-        // is copied.
-        std::ranges::reverse(ping.payload.bytes());
-        auto idle = std::move(waiting).send(PingPong::Pong{ping.seq, std::move(ping.payload)});
-        if (!idle) return idle.error();
-        server = std::move(idle).value();
+        auto next = examples::pingpong::echo_one(std::move(server));
+        if (!next) return next.error();
+        if (!next.value()) return answered;
+        server = std::move(*next.value());
         ++answered;
     }
 }

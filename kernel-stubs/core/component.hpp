@@ -13,6 +13,7 @@
 #include "owned.hpp"
 
 #include <milk/result.hpp>
+#include <milk/slot.hpp>
 
 #include <cstddef>
 #include <cstdint>
@@ -49,6 +50,23 @@ public:
     [[nodiscard]] Result<void> send(std::uint16_t tag, const Payload& payload) {
         return send(tag, &payload, sizeof(Payload));
     }
+
+    // For components written against the generated C++ endpoints
+    // (session_host.hpp), which decode the slot themselves:
+    //
+    // The slot being handled: the kernel's one private copy of it, the very
+    // bytes the contract's validator accepted (never the ring's).
+    [[nodiscard]] virtual const Slot& message_slot() const = 0;
+    // Writable bytes behind a handle of a received message (a buffer the
+    // component now owns may be rewritten in place and sent back).
+    [[nodiscard]] virtual std::span<std::byte> owned_bytes(const milk_kbytes& handle) const = 0;
+    // A buffer of the kernel's pool that the kernel HOLDS (not yet lent):
+    // give_back frees it, hand_over lends it when it is sent.
+    [[nodiscard]] virtual Result<KernelBuffer> allocate_held(std::uint32_t bytes) = 0;
+    // A handle goes to user space in the reply being sent: a block of the
+    // kernel's pool it holds becomes lent; one of user space's goes home in
+    // the message itself. False for a kernel block the kernel does not hold.
+    [[nodiscard]] virtual bool hand_over(const milk_kbytes& handle) = 0;
 
 protected:
     ~ChannelContext() = default;

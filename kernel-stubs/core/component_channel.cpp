@@ -73,7 +73,9 @@ ComponentChannel::ComponentChannel(const ContractEntry& entry, Owned<Component>&
 
 // Buffers still lent to user space need nothing: they are blocks of the
 // region, which goes with the channel, and their bookkeeping is the pool's.
-ComponentChannel::~ComponentChannel() = default;
+// The component goes first, while the region and the pool still exist: a
+// session-typed component's buffers give their blocks back as they die.
+ComponentChannel::~ComponentChannel() { m_component = Owned<Component>(); }
 
 Result<void> ComponentChannel::attach() {
     const std::size_t ring_bytes = ring_region_bytes<Slot>(m_layout.ring_capacity);
@@ -316,6 +318,26 @@ void ComponentChannel::give_back(const milk_kbytes& handle) {
     // Full or corrupt only if user space broke its own return ring: then it
     // alone loses the block.
     if (!pushed.ok() || pushed.value() != 1) ++m_dropped_returns;
+}
+
+std::span<std::byte> ComponentChannel::owned_bytes(const milk_kbytes& handle) const {
+    // Checked as for received(): both pools, offset + length <= 2 * pool_bytes.
+    return {m_region.base() + m_layout.heap_offset + handle.offset, handle.length};
+}
+
+Result<KernelBuffer> ComponentChannel::allocate_held(std::uint32_t bytes) {
+    auto buffer = allocate(bytes);
+    if (!buffer.ok()) return buffer.error();
+    // allocate() lends at once (the C components send what they allocate);
+    // the kernel holds this one until hand_over() or give_back().
+    if (!m_pool.take_back(buffer->handle.offset - m_layout.pool_bytes, bytes))
+        return Error{ErrorCode::InvalidArgument, "a block just allocated is not lent", buffer->handle.offset};
+    return buffer;
+}
+
+bool ComponentChannel::hand_over(const milk_kbytes& handle) {
+    if (handle.offset < m_layout.pool_bytes) return true;
+    return m_pool.lend_held(handle.offset - m_layout.pool_bytes, handle.length);
 }
 
 Result<KernelBuffer> ComponentChannel::allocate(std::uint32_t bytes) {

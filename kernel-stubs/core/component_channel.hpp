@@ -76,6 +76,10 @@ private:
     void give_back(const milk_kbytes& handle) override;
     [[nodiscard]] Result<KernelBuffer> allocate(std::uint32_t bytes) override;
     [[nodiscard]] Result<void> send(std::uint16_t tag, const void* payload, std::size_t payload_bytes) override;
+    [[nodiscard]] const Slot& message_slot() const override { return m_raw; }
+    [[nodiscard]] std::span<std::byte> owned_bytes(const milk_kbytes& handle) const override;
+    [[nodiscard]] Result<KernelBuffer> allocate_held(std::uint32_t bytes) override;
+    [[nodiscard]] bool hand_over(const milk_kbytes& handle) override;
 
     [[nodiscard]] Error close_with(const Error& error, int kstub_code = 0, const milk_kviolation* violation = nullptr);
     [[nodiscard]] Result<void> drain_returns();

@@ -84,6 +84,9 @@ extern "C" void __cxa_pure_virtual() {  // NOLINT(bugprone-reserved-identifier):
 
 namespace milk {
 
+// milk::Deadline's clock in a freestanding build (deadline.hpp).
+std::int64_t freestanding_clock_ns() noexcept { return milk_shim_clock_ns(); }
+
 const char* describe(ErrorCode code) {
     switch (code) {
     case ErrorCode::PeerClosed: return "peer closed";

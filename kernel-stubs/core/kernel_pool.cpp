@@ -113,6 +113,19 @@ bool KernelPool::take_back(std::uint32_t offset, std::uint32_t length) {
     return true;
 }
 
+bool KernelPool::lend_held(std::uint32_t offset, std::uint32_t length) {
+    if (!is_start(offset) || test(m_lent, offset / unit_bytes)) return false;
+    const std::uint32_t first = offset / unit_bytes;
+    std::uint64_t block = 0;
+    for (std::uint32_t unit = first; unit < m_units && test(m_used, unit); ++unit) {
+        if (unit != first && test(m_start, unit)) break;
+        block += unit_bytes;
+    }
+    if (length > block) return false;
+    set(m_lent, first);
+    return true;
+}
+
 bool KernelPool::release_held(std::uint32_t offset) {
     if (!is_start(offset) || test(m_lent, offset / unit_bytes)) return false;
     free_block(offset / unit_bytes);

@@ -49,6 +49,9 @@ public:
     bool take_back(std::uint32_t offset, std::uint32_t length);
     // Frees a block the kernel holds (taken back). False unless it is one.
     bool release_held(std::uint32_t offset);
+    // A block the kernel holds goes to user space in a message: lent again.
+    // False unless it is the start of a held block at least `length` long.
+    bool lend_held(std::uint32_t offset, std::uint32_t length);
 
     [[nodiscard]] std::uint32_t units_in_use() const { return m_units_in_use; }
 

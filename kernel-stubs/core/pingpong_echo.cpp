@@ -1,40 +1,24 @@
 // The echo component: the server of examples/pingpong/pingpong.contract,
-// inside the kernel. It answers every Ping with a Pong of the same number
-// whose payload is the Ping's reversed, exactly as the in-process example's
-// server does, so the example's client code runs against it unchanged.
+// inside the kernel. It is the example's own server code: echo_one
+// (examples/pingpong/echo_server.hpp), written against the generated C++
+// endpoints and compiled here unchanged, run by SessionComponent once per
+// message the generated validator has accepted (session_host.hpp). Each Pong
+// carries the Ping's own buffer, reversed in place, as in user space.
 #include "component.hpp"
+#include "session_host.hpp"
 
+#include "echo_server.hpp"
+#include "pingpong.hpp"
 #include "pingpong.kstub.h"
 
 namespace milk::kernel {
 namespace {
 
-class PingPongEcho final : public Component {
-public:
-    Result<void> on_message(const void* message, ChannelContext& channel) override {
-        const auto& received = *static_cast<const examples_pingpong_PingPong*>(message);
-        // Bye moves the protocol to `end`; nothing to answer.
-        if (received.tag != examples_pingpong_PingPong_tag_Ping) return {};
-        const examples_pingpong_PingPong__Ping& ping = received.body.Ping;
+namespace PingPong = examples::pingpong::PingPong;
 
-        auto reply = channel.allocate(ping.payload.length);
-        if (!reply.ok()) return reply.error();
-        // Each byte of user memory is read once, into the kernel's buffer.
-        std::span<const std::byte> payload = channel.received(ping.payload);
-        std::span<std::byte> out = reply->bytes;
-        for (std::size_t i = 0; i < payload.size(); ++i) out[payload.size() - 1 - i] = payload[i];
-        channel.give_back(ping.payload);
+using Echo = SessionComponent<examples::pingpong::EchoIdle, PingPong::server, examples::pingpong::echo_one>;
 
-        const examples_pingpong_PingPong__Pong pong{ping.seq, reply->handle};
-        return channel.send(examples_pingpong_PingPong_tag_Pong, pong);
-    }
-};
-
-Result<Owned<Component>> create_echo() {
-    auto echo = Owned<PingPongEcho>::try_create();
-    if (!echo.ok()) return echo.error();
-    return Owned<Component>(std::move(echo).value());
-}
+Result<Owned<Component>> create_echo() { return Echo::create(); }
 
 }  // namespace
 

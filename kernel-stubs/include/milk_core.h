@@ -61,6 +61,9 @@ void milk_shim_bug(void);
 /* The kernel's page size, for rounding channel regions. */
 milk_size_t milk_shim_page_size(void);
 
+/* ktime_get_ns(): the monotonic clock behind milk::Deadline in the module. */
+long long milk_shim_clock_ns(void);
+
 /*
  * Wakes everyone waiting on `waker` (one of the two cookies milk_core_open
  * received: the file's readers, in poll() and read(), or its serving

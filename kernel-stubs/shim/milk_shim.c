@@ -115,6 +115,11 @@ milk_size_t milk_shim_page_size(void)
 	return PAGE_SIZE;
 }
 
+long long milk_shim_clock_ns(void)
+{
+	return (long long)ktime_get_ns();
+}
+
 /*
  * A wait queue with a count of wake-ups: read() samples the count before it
  * checks the channel and sleeps until the count moves, so a wake-up between

@@ -36,13 +36,14 @@ Slot message(std::uint16_t tag, std::uint32_t seq = 0, WireBytes payload = {0, 0
 
 // The channel must be closed by the kernel for `reason`, with the
 // validator's `kstub_code` (0: not a validator verdict).
-void expect_closed(RawChannel& channel, ErrorCode reason, int kstub_code, const char* what) {
+void expect_closed(RawChannel& channel, ErrorCode reason, int kstub_code, const char* what,
+                   const char* contract = pingpong) {
     const milk_channel_error record = milk::vm::channel_error(channel);
     std::printf("%-34s -> %s\n", what, record.text);
     MILK_VM_CHECK(record.closed == 1);
     MILK_VM_CHECK(record.reason == static_cast<std::uint32_t>(reason));
     MILK_VM_CHECK(record.kstub_code == kstub_code);
-    MILK_VM_CHECK(std::strstr(record.text, pingpong) == record.text);
+    MILK_VM_CHECK(std::strstr(record.text, contract) == record.text);
     milk::SideStatus& status = channel.kernel_status();
     MILK_VM_CHECK(status.closed == 1);
     MILK_VM_CHECK(status.reason == static_cast<std::uint32_t>(reason));
@@ -113,47 +114,6 @@ void bad_handles() {
         one_bad_slot(message(examples_pingpong_PingPong_tag_Ping, 7, bad.handle), ErrorCode::BadBuffer,
                      MILK_KV_BAD_HANDLE, bad.what);
 
-    // Hand-backs, as the runtime allows them: a buffer the kernel really
-    // lent (a Pong's payload) may come back in the next Ping, once. It is
-    // echoed like any payload. Sending it again (the kernel holds it, then
-    // freed it), longer than its block, or returning it on the return ring
-    // after the hand-back is refused or ignored.
-    RawChannel channel = milk::vm::open_raw(pingpong, 8, pool);
-    auto* heap = channel.base + channel.layout.heap_offset;
-    for (std::uint32_t i = 0; i < 64; ++i) heap[128 + i] = static_cast<std::byte>(i);
-    channel.put(message(examples_pingpong_PingPong_tag_Ping, 1, {128, 64}));
-    MILK_VM_CHECK(::ioctl(channel.fd, MILK_IOC_KICK, 0) == 1);
-    Slot reply;
-    MILK_VM_CHECK(channel.take(reply));
-    examples_pingpong_PingPong pong;
-    std::memcpy(&pong, &reply, sizeof(pong));
-    const WireBytes lent{pong.body.Pong.payload.offset, pong.body.Pong.payload.length};
-    MILK_VM_CHECK(lent.offset >= pool && lent.length == 64);
-    MILK_VM_CHECK(heap[lent.offset] == static_cast<std::byte>(63));
-    channel.put(message(examples_pingpong_PingPong_tag_Ping, 2, lent));
-    MILK_VM_CHECK(::ioctl(channel.fd, MILK_IOC_KICK, 0) == 1);
-    MILK_VM_CHECK(channel.take(reply));
-    std::memcpy(&pong, &reply, sizeof(pong));
-    MILK_VM_CHECK(pong.body.Pong.seq == 2 && pong.body.Pong.payload.length == 64);
-    // Reversed twice: the original bytes.
-    MILK_VM_CHECK(heap[pong.body.Pong.payload.offset] == static_cast<std::byte>(0));
-    channel.give_back(lent);  // no longer lent: ignored
-    channel.give_back({pong.body.Pong.payload.offset, 64});
-    std::printf("%-34s -> echoed, then freed by the kernel\n", "the kernel's own buffer handed back");
-    channel.put(message(examples_pingpong_PingPong_tag_Ping, 3, lent));
-    MILK_VM_CHECK_ERRNO(::ioctl(channel.fd, MILK_IOC_KICK, 0), EPROTO);
-    expect_closed(channel, ErrorCode::BadBuffer, MILK_KV_BAD_HANDLE, "a handed-back buffer sent again");
-    milk::vm::close_raw(channel);
-
-    channel = milk::vm::open_raw(pingpong, 8, pool);
-    channel.put(message(examples_pingpong_PingPong_tag_Ping, 1, {0, 64}));
-    MILK_VM_CHECK(::ioctl(channel.fd, MILK_IOC_KICK, 0) == 1);
-    MILK_VM_CHECK(channel.take(reply));
-    std::memcpy(&pong, &reply, sizeof(pong));
-    channel.put(message(examples_pingpong_PingPong_tag_Ping, 2, {pong.body.Pong.payload.offset, 65}));
-    MILK_VM_CHECK_ERRNO(::ioctl(channel.fd, MILK_IOC_KICK, 0), EPROTO);
-    expect_closed(channel, ErrorCode::BadBuffer, MILK_KV_BAD_HANDLE, "a handed-back buffer made longer");
-    milk::vm::close_raw(channel);
 }
 
 void corrupt_rings() {
@@ -301,11 +261,97 @@ void file_server_extremes() {
     milk::vm::close_raw(channel);
 }
 
+// Hand-backs, as the runtime allows them: a buffer the kernel really lent
+// (a Data reply's) may come back in a request, once; the kernel holds it
+// again, and the file server frees it after copying the write. Sending it
+// again (the kernel no longer lent it), longer than its block, or returning
+// it on the return ring after the hand-back is refused or ignored.
+void hand_backs() {
+    RawChannel channel = milk::vm::open_raw("examples.files.FileService", 8, pool);
+    auto* heap = channel.base + channel.layout.heap_offset;
+    std::memcpy(heap, "/motd", 5);
+    examples_files_FileService request{};
+    request.body.Open.path = {0, 5};
+    auto reply = file_round_trip(channel, file_message(examples_files_FileService_tag_Open, request));
+    MILK_VM_CHECK(reply.tag == examples_files_FileService_tag_Opened);
+    const milk_ku32 handle = reply.body.Opened.handle;
+
+    // A Read's Data, kept (not given back): lent by the kernel.
+    request = {};
+    request.body.Read = {handle, 0, 64};
+    channel.put(file_message(examples_files_FileService_tag_Read, request));
+    MILK_VM_CHECK(::ioctl(channel.fd, MILK_IOC_KICK, 0) == 1);
+    Slot raw;
+    MILK_VM_CHECK(channel.take(raw));
+    std::memcpy(&reply, &raw, sizeof(reply));
+    MILK_VM_CHECK(reply.tag == examples_files_FileService_tag_Data);
+    const WireBytes lent{reply.body.Data.data.offset, reply.body.Data.data.length};
+    MILK_VM_CHECK(lent.offset >= pool && lent.length > 0 && lent.length <= 64);
+
+    // Handed back in a Write: the server copies it and frees the block.
+    request = {};
+    request.body.Write = {handle, 0, {lent.offset, lent.length}};
+    reply = file_round_trip(channel, file_message(examples_files_FileService_tag_Write, request));
+    MILK_VM_CHECK(reply.tag == examples_files_FileService_tag_Written && reply.body.Written.count == lent.length);
+    channel.give_back(lent);  // no longer lent: ignored
+    std::printf("%-34s -> written, then freed by the kernel\n", "the kernel's own buffer handed back");
+    channel.put(file_message(examples_files_FileService_tag_Write, request));
+    MILK_VM_CHECK_ERRNO(::ioctl(channel.fd, MILK_IOC_KICK, 0), EPROTO);
+    expect_closed(channel, ErrorCode::BadBuffer, MILK_KV_BAD_HANDLE, "a handed-back buffer sent again",
+                  "examples.files.FileService");
+    milk::vm::close_raw(channel);
+
+    channel = milk::vm::open_raw("examples.files.FileService", 8, pool);
+    heap = channel.base + channel.layout.heap_offset;
+    std::memcpy(heap, "/motd", 5);
+    request = {};
+    request.body.Open.path = {0, 5};
+    reply = file_round_trip(channel, file_message(examples_files_FileService_tag_Open, request));
+    MILK_VM_CHECK(reply.tag == examples_files_FileService_tag_Opened);
+    request = {};
+    request.body.Read = {reply.body.Opened.handle, 0, 64};
+    channel.put(file_message(examples_files_FileService_tag_Read, request));
+    MILK_VM_CHECK(::ioctl(channel.fd, MILK_IOC_KICK, 0) == 1);
+    MILK_VM_CHECK(channel.take(raw));
+    std::memcpy(&reply, &raw, sizeof(reply));
+    MILK_VM_CHECK(reply.tag == examples_files_FileService_tag_Data);
+    // One unit (64 bytes) was allocated for the Data: 65 is past its block.
+    request = {};
+    request.body.Write = {1, 0, {reply.body.Data.data.offset, 65}};
+    channel.put(file_message(examples_files_FileService_tag_Write, request));
+    MILK_VM_CHECK_ERRNO(::ioctl(channel.fd, MILK_IOC_KICK, 0), EPROTO);
+    expect_closed(channel, ErrorCode::BadBuffer, MILK_KV_BAD_HANDLE, "a handed-back buffer made longer",
+                  "examples.files.FileService");
+    milk::vm::close_raw(channel);
+}
+
+// The echo (the example's own server code, run in the kernel) answers a
+// Ping with the Ping's own buffer, reversed in place, as in user space.
+void echo_in_place() {
+    RawChannel channel = milk::vm::open_raw(pingpong, 8, pool);
+    auto* heap = channel.base + channel.layout.heap_offset;
+    for (std::uint32_t i = 0; i < 64; ++i) heap[128 + i] = static_cast<std::byte>(i);
+    channel.put(message(examples_pingpong_PingPong_tag_Ping, 1, {128, 64}));
+    MILK_VM_CHECK(::ioctl(channel.fd, MILK_IOC_KICK, 0) == 1);
+    Slot reply;
+    MILK_VM_CHECK(channel.take(reply));
+    examples_pingpong_PingPong pong;
+    std::memcpy(&pong, &reply, sizeof(pong));
+    MILK_VM_CHECK(pong.tag == examples_pingpong_PingPong_tag_Pong && pong.body.Pong.seq == 1);
+    MILK_VM_CHECK(pong.body.Pong.payload.offset == 128 && pong.body.Pong.payload.length == 64);
+    for (std::uint32_t i = 0; i < 64; ++i) MILK_VM_CHECK(heap[128 + i] == static_cast<std::byte>(63 - i));
+    MILK_VM_CHECK(channel.kernel_status().closed == 0);
+    std::printf("%-34s -> the same block back, reversed\n", "echo in place");
+    milk::vm::close_raw(channel);
+}
+
 }  // namespace
 
 int main() {
     garbage_and_wrong_state();
     bad_handles();
+    hand_backs();
+    echo_in_place();
     corrupt_rings();
     served_by_thread();
     file_server_extremes();

@@ -26,11 +26,12 @@ using milk::vm::RawChannel;
 
 constexpr const char* pingpong = "examples.pingpong.PingPong";
 
-Slot ping(std::uint32_t seq) {
+Slot ping(std::uint32_t seq, milk::WireBytes payload = {}) {
     examples_pingpong_PingPong encoded{};
     encoded.tag = examples_pingpong_PingPong_tag_Ping;
     encoded.length = static_cast<milk_ku16>(examples_pingpong_PingPong_payload_size(encoded.tag));
     encoded.body.Ping.seq = seq;
+    encoded.body.Ping.payload = {payload.offset, payload.length};
     Slot slot;
     std::memcpy(static_cast<void*>(&slot), &encoded, sizeof(slot));
     return slot;
@@ -257,7 +258,15 @@ void unread_replies() {
     MILK_VM_CHECK(transport.ok());
     milk::kernel::KernelTransport& channel = *transport.value();
     std::uint32_t seq = 0;
-    for (int i = 0; i < 16; ++i) MILK_VM_CHECK(channel.send(ping(seq++)).ok());  // 8 taken, 8 waiting
+    // Each Ping carries a buffer of ours; the echo hands it back in its Pong.
+    auto with_payload = [&](std::uint32_t number) {
+        auto buffer = channel.allocate(8);
+        MILK_VM_CHECK(buffer.ok());
+        auto wire = channel.export_buffer(std::move(buffer).value());
+        MILK_VM_CHECK(wire.ok());
+        return ping(number, wire.value());
+    };
+    for (int i = 0; i < 16; ++i) MILK_VM_CHECK(channel.send(with_payload(seq++)).ok());  // 8 taken, 8 waiting
     auto refused = channel.send(ping(seq));
     MILK_VM_CHECK(!refused.ok() && refused.error().code == milk::ErrorCode::WouldBlock);
     for (std::uint32_t expected = 0; expected < 16; ++expected) {
@@ -267,7 +276,7 @@ void unread_replies() {
         MILK_VM_CHECK(pong.body.Pong.seq == expected);
         MILK_VM_CHECK(channel.import_buffer({pong.body.Pong.payload.offset, pong.body.Pong.payload.length}).ok());
     }
-    MILK_VM_CHECK(channel.send(ping(seq)).ok());
+    MILK_VM_CHECK(channel.send(with_payload(seq)).ok());
     auto last = channel.receive(milk::Deadline::never());
     MILK_VM_CHECK(last.ok() && decode(last.value()).body.Pong.seq == seq);
     std::printf("a client that does not read its replies gets WouldBlock, then goes on\n");

@@ -1,7 +1,10 @@
 // A million messages each way through the kernel's echo component, in
 // order: Pings go out 32 to a kick through the `kernel` transport
 // (KernelTransport::send_batch), every Pong must carry the next number, and
-// every Pong's buffer goes home to the kernel's pool (import, then drop).
+// every Ping carries a buffer of ours that the echo (the example's own
+// server code, run in the kernel) hands back in its Pong, in the same
+// block: imported, it goes out again in a later Ping (32 buffers, each
+// lent and handed back 31250 times), and is dropped at the end.
 #include "pingpong.kstub.h"
 #include "vm_check.hpp"
 
@@ -20,6 +23,13 @@ int main() {
     milk::kernel::KernelTransport& channel = *transport.value();
 
     std::array<milk::Slot, batch> pings{};
+    std::array<milk::Buffer, batch> buffers;
+    for (milk::Buffer& buffer : buffers) {
+        auto allocated = channel.allocate(8);
+        MILK_VM_CHECK(allocated.ok());
+        buffer = std::move(allocated).value();
+    }
+    std::array<milk::WireBytes, batch> sent_handles{};
     std::uint32_t next_pong = 0;
     const auto started = std::chrono::steady_clock::now();
     for (std::uint32_t sent = 0; sent < total; sent += batch) {
@@ -28,6 +38,10 @@ int main() {
             encoded.tag = examples_pingpong_PingPong_tag_Ping;
             encoded.length = static_cast<milk_ku16>(examples_pingpong_PingPong_payload_size(encoded.tag));
             encoded.body.Ping.seq = sent + i;
+            auto wire = channel.export_buffer(std::move(buffers[i]));
+            MILK_VM_CHECK(wire.ok());
+            sent_handles[i] = wire.value();
+            encoded.body.Ping.payload = {wire.value().offset, wire.value().length};
             std::memcpy(static_cast<void*>(&pings[i]), &encoded, sizeof(milk::Slot));
         }
         auto pushed = channel.send_batch(pings);
@@ -44,8 +58,11 @@ int main() {
             MILK_VM_CHECK(pong.tag == examples_pingpong_PingPong_tag_Pong);
             MILK_VM_CHECK(pong.body.Pong.seq == next_pong);
             ++next_pong;
+            MILK_VM_CHECK(pong.body.Pong.payload.offset == sent_handles[i].offset &&
+                          pong.body.Pong.payload.length == sent_handles[i].length);
             auto buffer = channel.import_buffer({pong.body.Pong.payload.offset, pong.body.Pong.payload.length});
             MILK_VM_CHECK(buffer.ok());
+            buffers[i] = std::move(buffer).value();
         }
     }
     const auto elapsed = std::chrono::steady_clock::now() - started;

@@ -10,7 +10,9 @@
 
 #include <cstddef>
 #include <cstdint>
+#if !defined(MILK_FREESTANDING)
 #include <memory>
+#endif
 #include <span>
 
 #include "typestate.hpp"
@@ -18,6 +20,19 @@
 namespace milk {
 
 class Buffer;
+class BufferHome;
+
+// How a buffer refers to its home. In user space a buffer keeps its home
+// alive (buffers may outlive the channel and be dropped on any thread). In a
+// freestanding build (MILK_FREESTANDING: milk.ko) there is no shared_ptr
+// runtime; there the home is owned by the kernel component's host, which is
+// destroyed only after the component, its endpoints and all its buffers
+// (kernel-stubs/core/session_host.hpp), so a plain pointer is enough.
+#if defined(MILK_FREESTANDING)
+using BufferHomeRef = BufferHome*;
+#else
+using BufferHomeRef = std::shared_ptr<BufferHome>;
+#endif
 
 // The side of an exchange heap a buffer came from; implemented by each
 // transport. Releasing may happen on any thread and after the channel closed,
@@ -57,7 +72,7 @@ public:
     // An empty buffer (as if moved-from). Exists so that messages can be
     // default-constructed before their fields are filled in.
     Buffer() = default;
-    Buffer(std::shared_ptr<BufferHome> home, std::byte* data, std::uint32_t offset, std::uint32_t length);
+    Buffer(BufferHomeRef home, std::byte* data, std::uint32_t offset, std::uint32_t length);
 
     Buffer(Buffer&& other MILK_RETURN_TYPESTATE(consumed)) noexcept;
     MILK_SET_TYPESTATE(unconsumed) Buffer& operator=(Buffer&& other MILK_RETURN_TYPESTATE(consumed)) noexcept;
@@ -86,7 +101,7 @@ private:
     void require_valid(const char* operation) const;
     void reset() noexcept;
 
-    std::shared_ptr<BufferHome> m_home;
+    BufferHomeRef m_home;
     std::byte* m_data = nullptr;
     std::uint32_t m_offset = 0;
     std::uint32_t m_length = 0;
