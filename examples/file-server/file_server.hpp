@@ -179,4 +179,15 @@ inline milk::Result<std::optional<FileServerReady>> serve_one(FileTable& table, 
     return std::optional<FileServerReady>{std::move(*answered).value()};
 }
 
+// Serves requests until the client says Bye. (milk.ko calls serve_one per
+// message instead: a kernel component answers each request as it arrives.)
+inline milk::Result<void> serve(FileTable& table, FileServerReady server) {
+    for (;;) {
+        auto next = serve_one(table, std::move(server));
+        if (!next) return next.error();
+        if (!next.value()) return {};  // Bye: the session is over
+        server = std::move(*next.value());
+    }
+}
+
 }  // namespace examples::files

@@ -1,7 +1,7 @@
 // The file-server example's client session, unchanged, against the file
 // server component inside milk.ko over the `kernel` transport: every reply
-// of the script checked. The example's source is compiled in here (its main
-// renamed) so that this is the same client code, not a copy.
+// of the script checked. The client is the example's own file_client.hpp,
+// so this is the same client code, not a copy.
 #include "files.hpp"
 
 #include <milk/kernel.hpp>
@@ -15,10 +15,9 @@
 #include <utility>
 #include <vector>
 
-int file_server_example_main();
-#define main file_server_example_main
-#include "../../../examples/file-server/main.cpp"  // NOLINT(bugprone-suspicious-include): the example itself, not a copy
-#undef main
+#include "../../../examples/file-server/file_client.hpp"
+
+using namespace examples::files;
 
 int main() {
     // Twice: each channel gets a file table of its own, so the same script
