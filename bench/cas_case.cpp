@@ -53,7 +53,7 @@ LatencyRow run_cas_ping_pong(const CaseContext& context) {
     {
         PinnedThread server(context.cpus.server_cpu, [&line] { serve(*line); });
         unsigned round = 0;
-        row.latency = measure_round_trips(context.latency, context.clock, [&](std::uint64_t seq) {
+        row.samples = measure_round_trips(context.latency, context.clock, [&](std::uint64_t seq) {
             std::uint64_t expected = 2 * seq - 2;
             if (!line->word.compare_exchange_strong(expected, 2 * seq - 1, std::memory_order_acq_rel))
                 fatal("cas ping-pong: the client's compare-and-swap failed");

@@ -17,8 +17,10 @@
 #include "support.hpp"
 
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace milk::bench {
 
@@ -35,7 +37,8 @@ struct LatencyRow {
     std::string label;  // what the table prints
     bool measured = false;
     std::string note;   // why not measured, or a caveat
-    LatencyStats latency;
+    std::vector<std::uint64_t> samples;  // round trips, in ticks, of all rounds
+    LatencyStats latency;                // summarised from `samples` after the last round
     std::optional<StreamResult> stream;  // one-way throughput, where the transport is a queue
 };
 
@@ -46,11 +49,13 @@ struct BytesRow {
     std::size_t size = 0;
     bool measured = false;
     std::string note;
+    std::vector<std::uint64_t> samples;
     LatencyStats latency;
 };
 
 struct MemcpyRow {
     std::size_t size = 0;
+    std::vector<std::uint64_t> samples;
     LatencyStats latency;  // one memcpy of `size` bytes per sample
 };
 

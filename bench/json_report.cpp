@@ -80,7 +80,7 @@ bool write_json(const std::string& path, const RunInfo& info, const Results& res
     j << "  \"timer\": {\"source\": " << quoted(c.clock.source()) << ", \"ns_per_tick\": "
       << json_number(c.clock.ns_per_tick()) << ", \"read_cost_ns\": " << json_number(c.clock.read_cost_ns())
       << "},\n";
-    j << "  \"limits\": {\"round_trip\": " << limits_json(c.latency) << ", \"bytes\": " << limits_json(c.bytes)
+    j << "  \"limits\": {\"rounds\": " << info.rounds << ", \"round_trip\": " << limits_json(c.latency) << ", \"bytes\": " << limits_json(c.bytes)
       << ", \"stream\": {\"messages\": " << c.stream.messages << ", \"warmup\": " << c.stream.warmup
       << ", \"max_seconds\": " << json_number(c.stream.max_seconds) << "}},\n";
 

@@ -149,7 +149,7 @@ LatencyRow run_slot_link(const CaseContext& context, FdLink& link, LatencyRow ro
                             [&link, where] { serve_slots(link.server_in.get(), link.server_out.get(), where); });
         const int out = link.client_out.get();
         const int in = link.client_in.get();
-        row.latency = measure_round_trips(context.latency, context.clock, [&](std::uint64_t seq) {
+        row.samples = measure_round_trips(context.latency, context.clock, [&](std::uint64_t seq) {
             const Slot ping = make_slot(SlotTag::Ping, seq);
             write_all(out, &ping, sizeof ping);
             expect_slot(read_slot(in, where), SlotTag::Pong, seq, where);
@@ -196,7 +196,7 @@ BytesRow run_bytes_link(const CaseContext& context, FdLink& link, BytesRow row) 
         std::vector<std::byte> buffer(size, std::byte{1});
         const int out = link.client_out.get();
         const int in = link.client_in.get();
-        row.latency = measure_round_trips(context.bytes, context.clock, [&](std::uint64_t seq) {
+        row.samples = measure_round_trips(context.bytes, context.clock, [&](std::uint64_t seq) {
             write_payload(buffer, seq, touch);
             write_all(out, buffer.data(), size);
             if (!read_exact(in, buffer.data(), size)) fatal(std::string(where) + ": the server hung up");
@@ -250,7 +250,7 @@ LatencyRow run_eventfd(const CaseContext& context, Placement placement) {
         }
     };
     const auto client = [&] {
-        row.latency = measure_round_trips(context.latency, context.clock, [&](std::uint64_t seq) {
+        row.samples = measure_round_trips(context.latency, context.clock, [&](std::uint64_t seq) {
             write_all(requests.get(), &seq, sizeof seq);
             std::uint64_t value = 0;
             if (!read_exact(answers.get(), &value, sizeof value)) fatal("eventfd: end of file");

@@ -84,6 +84,7 @@ struct Options {
     std::string out = ".";
     bool no_plot = false;
     std::vector<std::string> only;
+    std::size_t rounds = 5;
 };
 
 bool selected(const Options& options, const std::string& name) {
@@ -91,6 +92,39 @@ bool selected(const Options& options, const std::string& name) {
     for (const std::string& part : options.only)
         if (name.find(part) != std::string::npos) return true;
     return false;
+}
+
+// The limits of one round: its share of the iterations and time budgets.
+CaseContext per_round(const CaseContext& whole, std::size_t rounds) {
+    CaseContext part = whole;
+    const auto share = [rounds](std::size_t n) { return n / rounds > 0 ? n / rounds : 1; };
+    const auto share_seconds = [rounds](double seconds) { return seconds / static_cast<double>(rounds); };
+    for (RunLimits* limits : {&part.latency, &part.bytes}) {
+        limits->iterations = share(limits->iterations);
+        limits->warmup = share(limits->warmup);
+        limits->max_seconds = share_seconds(limits->max_seconds);
+        limits->warmup_seconds = share_seconds(limits->warmup_seconds);
+    }
+    part.stream.messages = share(part.stream.messages);
+    part.stream.warmup = share(part.stream.warmup);
+    part.stream.max_seconds = share_seconds(part.stream.max_seconds);
+    return part;
+}
+
+// Adds one round's row to the row of the whole run.
+template <typename Row>
+void merge_round(Row& total, Row&& part, std::size_t round) {
+    if (round == 0) {
+        total = std::move(part);
+        return;
+    }
+    total.samples.insert(total.samples.end(), part.samples.begin(), part.samples.end());
+    if constexpr (requires { part.stream; }) {
+        if (part.stream) {
+            if (total.stream) *total.stream += *part.stream;
+            else total.stream = part.stream;
+        }
+    }
 }
 
 RunLimits limits(std::size_t iterations, double max_seconds, double warmup_seconds) {
@@ -120,6 +154,9 @@ int main(int argc, char** argv) {
         ->capture_default_str()->check(CLI::PositiveNumber);
     app.add_option("--stream-max-seconds", options.stream_max_seconds, "time budget of each stream")
         ->capture_default_str()->check(CLI::PositiveNumber);
+    app.add_option("--rounds", options.rounds,
+                   "rounds over all rows; each row gets its share of every limit in each round")
+        ->capture_default_str()->check(CLI::PositiveNumber);
     app.add_option("--cpus", options.cpus, "the client's and the server's CPU (default: the first two allowed)")
         ->delimiter(',')->expected(2);
     app.add_option("--out", options.out, "directory for milk-bench.json and the plot")->capture_default_str();
@@ -139,6 +176,7 @@ int main(int argc, char** argv) {
     info.compiler = compiler();
     info.build_type = MILK_BENCH_BUILD_TYPE;
     info.started_at = utc_now();
+    info.rounds = options.rounds;
     load_average(info.load_before);
 
     CaseContext& context = info.context;
@@ -156,51 +194,77 @@ int main(int argc, char** argv) {
     const auto started = std::chrono::steady_clock::now();
     Results results;
 
-    // Spinning rows first, sleeping rows after, each on fresh channels and
-    // threads: no row inherits warm state or a backlog from another.
+    // The rows run in rounds: every round runs every row once, with its
+    // share of the iterations and of the time budgets, on a fresh channel and
+    // fresh threads; a row's samples and streams add up over the rounds. A
+    // machine shared with other jobs drifts (and a sleeping round trip in a
+    // VM depends on whether the host has the other vCPU at hand), so rows
+    // measured one after the other would see different machines. Spread
+    // over the whole run, every row sees the same mix, which is what makes
+    // ratios like "milk blocking / eventfd <= 1.05" mean something. Each
+    // round starts one row further down the list, so no row always runs
+    // right after the same neighbour.
+    const CaseContext round_context = per_round(context, options.rounds);
+
     const std::vector<std::pair<std::string, std::function<LatencyRow()>>> latency_cases = {
-        {"cas_ping_pong", [&] { return run_cas_ping_pong(context); }},
-        {"raw_ring", [&] { return run_raw_ring(context); }},
-        {"region_transport_spin", [&] { return run_region_transport(context, MilkWait::Spin); }},
-        {"milk_inproc_spin", [&] { return run_milk_inproc(context, MilkWait::Spin); }},
-        {"milk_process_spin", [&] { return run_milk_process(context, MilkWait::Spin); }},
-        {"milk_inproc_default", [&] { return run_milk_inproc(context, MilkWait::Default); }},
-        {"milk_process_default", [&] { return run_milk_process(context, MilkWait::Default); }},
-        {"region_transport_blocking", [&] { return run_region_transport(context, MilkWait::Blocking); }},
-        {"milk_inproc_blocking", [&] { return run_milk_inproc(context, MilkWait::Blocking); }},
-        {"milk_process_blocking", [&] { return run_milk_process(context, MilkWait::Blocking); }},
-        {"eventfd", [&] { return run_eventfd(context, Placement::Threads); }},
-        {"eventfd_process", [&] { return run_eventfd(context, Placement::Processes); }},
-        {"pipe", [&] { return run_pipe(context); }},
-        {"unix_socket", [&] { return run_unix_socket(context); }},
+        {"cas_ping_pong", [&] { return run_cas_ping_pong(round_context); }},
+        {"raw_ring", [&] { return run_raw_ring(round_context); }},
+        {"region_transport_spin", [&] { return run_region_transport(round_context, MilkWait::Spin); }},
+        {"milk_inproc_spin", [&] { return run_milk_inproc(round_context, MilkWait::Spin); }},
+        {"milk_process_spin", [&] { return run_milk_process(round_context, MilkWait::Spin); }},
+        {"milk_inproc_default", [&] { return run_milk_inproc(round_context, MilkWait::Default); }},
+        {"milk_process_default", [&] { return run_milk_process(round_context, MilkWait::Default); }},
+        {"region_transport_blocking", [&] { return run_region_transport(round_context, MilkWait::Blocking); }},
+        {"milk_inproc_blocking", [&] { return run_milk_inproc(round_context, MilkWait::Blocking); }},
+        {"milk_process_blocking", [&] { return run_milk_process(round_context, MilkWait::Blocking); }},
+        {"eventfd", [&] { return run_eventfd(round_context, Placement::Threads); }},
+        {"eventfd_process", [&] { return run_eventfd(round_context, Placement::Processes); }},
+        {"pipe", [&] { return run_pipe(round_context); }},
+        {"unix_socket", [&] { return run_unix_socket(round_context); }},
     };
-    for (const auto& [name, run] : latency_cases) {
-        if (!selected(options, name)) continue;
-        std::fprintf(stderr, "milk-bench: %s\n", name.c_str());
-        results.latency.push_back(run());
+    using BytesCase = std::function<BytesRow(std::size_t, Touch)>;
+    const std::vector<std::pair<std::string, BytesCase>> bytes_transports = {
+        {"milk_inproc", [&](std::size_t s, Touch t) { return run_milk_inproc_bytes(round_context, s, t); }},
+        {"milk_process", [&](std::size_t s, Touch t) { return run_milk_process_bytes(round_context, s, t); }},
+        {"pipe", [&](std::size_t s, Touch t) { return run_pipe_bytes(round_context, s, t); }},
+        {"unix_socket", [&](std::size_t s, Touch t) { return run_unix_socket_bytes(round_context, s, t); }},
+    };
+
+    std::vector<std::function<LatencyRow()>> latency_runs;
+    for (const auto& [name, run] : latency_cases)
+        if (selected(options, name)) latency_runs.push_back(run);
+    struct BytesRun {
+        BytesCase run;
+        std::size_t size;
+        Touch touch;
+    };
+    std::vector<BytesRun> bytes_runs;
+    for (Touch touch : {Touch::Stamp, Touch::Full})
+        for (const auto& [name, run] : bytes_transports)
+            if (selected(options, "bytes:" + name))
+                for (std::size_t size : bytes_sizes) bytes_runs.push_back({run, size, touch});
+
+    results.latency.resize(latency_runs.size());
+    results.bytes.resize(bytes_runs.size());
+    for (std::size_t round = 0; round < options.rounds; ++round) {
+        std::fprintf(stderr, "milk-bench: round %zu of %zu\n", round + 1, options.rounds);
+        for (std::size_t k = 0; k < latency_runs.size(); ++k) {
+            const std::size_t i = (k + round) % latency_runs.size();
+            merge_round(results.latency[i], latency_runs[i](), round);
+        }
+        for (std::size_t k = 0; k < bytes_runs.size(); ++k) {
+            const std::size_t i = (k + round) % bytes_runs.size();
+            merge_round(results.bytes[i], bytes_runs[i].run(bytes_runs[i].size, bytes_runs[i].touch), round);
+        }
     }
+    for (LatencyRow& row : results.latency) row.latency = summarise(row.samples, context.clock);
+    for (BytesRow& row : results.bytes) row.latency = summarise(row.samples, context.clock);
 
     if (selected(options, "memcpy")) {
         for (std::size_t size : bytes_sizes) {
-            std::fprintf(stderr, "milk-bench: memcpy %s\n", size_label(size).c_str());
-            results.memcpy.push_back(run_memcpy(context, size));
-        }
-    }
-    using BytesCase = std::function<BytesRow(std::size_t, Touch)>;
-    const std::vector<std::pair<std::string, BytesCase>> bytes_cases = {
-        {"milk_inproc", [&](std::size_t s, Touch t) { return run_milk_inproc_bytes(context, s, t); }},
-        {"milk_process", [&](std::size_t s, Touch t) { return run_milk_process_bytes(context, s, t); }},
-        {"pipe", [&](std::size_t s, Touch t) { return run_pipe_bytes(context, s, t); }},
-        {"unix_socket", [&](std::size_t s, Touch t) { return run_unix_socket_bytes(context, s, t); }},
-    };
-    for (Touch touch : {Touch::Stamp, Touch::Full}) {
-        for (const auto& [name, run] : bytes_cases) {
-            if (!selected(options, "bytes:" + name)) continue;
-            for (std::size_t size : bytes_sizes) {
-                std::fprintf(stderr, "milk-bench: bytes %s %s, touch %s\n", name.c_str(), size_label(size).c_str(),
-                             touch_name(touch));
-                results.bytes.push_back(run(size, touch));
-            }
+            MemcpyRow row = run_memcpy(context, size);
+            row.latency = summarise(row.samples, context.clock);
+            results.memcpy.push_back(std::move(row));
         }
     }
 

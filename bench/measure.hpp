@@ -3,7 +3,6 @@
 #pragma once
 
 #include "clock.hpp"
-#include "stats.hpp"
 
 #include <cstddef>
 #include <cstdint>
@@ -29,20 +28,28 @@ struct StreamLimits {
 struct StreamResult {
     std::size_t messages = 0;  // delivered and counted by the receiver
     double seconds = 0;        // from the first send to the receiver's count coming back
+    // Streams of several rounds add up: the rate is all messages over all
+    // the time they took.
+    StreamResult& operator+=(const StreamResult& other) {
+        messages += other.messages;
+        seconds += other.seconds;
+        return *this;
+    }
     [[nodiscard]] double per_second() const { return seconds > 0 ? static_cast<double>(messages) / seconds : 0; }
 };
 
 // Runs `round_trip(seq)` for the warm-up, then times each of up to
-// `limits.iterations` calls. seq counts up from 1 across warm-up and timed
-// calls, so the peer can check it sees every message once, in order.
+// `limits.iterations` calls and returns the samples, in ticks. seq counts up
+// from 1 across warm-up and timed calls, so the peer can check it sees every
+// message once, in order.
 //
 // One clock reading per sample: a sample runs from the end of the previous
 // round trip to the end of this one, so the samples add up to the loop's
 // exact running time and each includes the cost of one reading (see
 // TickClock::read_cost_ns) and of storing the previous sample.
 template <typename RoundTrip>
-[[nodiscard]] LatencyStats measure_round_trips(const RunLimits& limits, const TickClock& clock,
-                                               RoundTrip&& round_trip) {
+[[nodiscard]] std::vector<std::uint64_t> measure_round_trips(const RunLimits& limits, const TickClock& clock,
+                                                             RoundTrip&& round_trip) {
     std::uint64_t seq = 1;
     const std::uint64_t warmup_end = TickClock::now() + clock.ticks_for_seconds(limits.warmup_seconds);
     for (std::size_t i = 0; i < limits.warmup; ++i) {
@@ -61,7 +68,7 @@ template <typename RoundTrip>
         before = after;
         if (after - start > budget) break;
     }
-    return summarise(samples, clock);
+    return samples;
 }
 
 }  // namespace milk::bench

@@ -14,7 +14,7 @@ MemcpyRow run_memcpy(const CaseContext& context, std::size_t size) {
     row.size = size;
     std::vector<std::byte> source(size, std::byte{1});
     std::vector<std::byte> target(size, std::byte{2});
-    row.latency = measure_round_trips(context.bytes, context.clock, [&](std::uint64_t seq) {
+    row.samples = measure_round_trips(context.bytes, context.clock, [&](std::uint64_t seq) {
         source[0] = static_cast<std::byte>(seq);
         std::memcpy(target.data(), source.data(), size);
         // Tells the compiler the copy is used, so it cannot be dropped or

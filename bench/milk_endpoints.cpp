@@ -120,7 +120,7 @@ void serve_bench(ServerIdle server, Touch touch, const std::string& where) {
 
 void run_bench_latency(const CaseContext& context, ClientIdle client, LatencyRow& row) {
     const std::string& where = row.id;
-    row.latency = measure_round_trips(context.latency, context.clock, [&](std::uint64_t seq) {
+    row.samples = measure_round_trips(context.latency, context.clock, [&](std::uint64_t seq) {
         auto waiting = take(std::move(client).send(Bench::Ping{seq}), where, "send Ping");
         client = take(std::move(waiting).receive([&](Bench::Pong&& pong, ClientIdle&& next) {
             if (pong.seq != seq) fatal(where + ": Pong out of order");
@@ -160,7 +160,7 @@ void run_bench_bytes(const CaseContext& context, ClientIdle client, BytesRow& ro
     // inside the timed loop (the pipe and socket rows do the same).
     for (std::size_t i = 0; i < buffer.size() / 8; ++i) write_word(buffer.bytes(), i, i);
 
-    row.latency = measure_round_trips(context.bytes, context.clock, [&](std::uint64_t seq) {
+    row.samples = measure_round_trips(context.bytes, context.clock, [&](std::uint64_t seq) {
         // The buffer goes out in the Blob and the handler below takes it back
         // (buffer = std::move(back.payload)) before the next round trip; the
         // analysers cannot see that across calls of this lambda.

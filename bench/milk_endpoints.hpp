@@ -40,7 +40,7 @@ template <typename T>
 void serve_bench(ServerIdle server, Touch touch, const std::string& where);
 
 // The client's side of a latency row: 64-byte round trips (Ping/Pong), then
-// a stream of Items, then Bye. Fills row.latency and row.stream.
+// a stream of Items, then Bye. Fills row.samples and row.stream.
 void run_bench_latency(const CaseContext& context, ClientIdle client, LatencyRow& row);
 
 // The client's side of a `bytes` row: Blob/BlobBack round trips with one

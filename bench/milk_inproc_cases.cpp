@@ -95,7 +95,7 @@ LatencyRow run_region_transport(const CaseContext& context, MilkWait wait) {
                        row.id, "attach second");
     {
         PinnedThread serving(context.cpus.server_cpu, [&server, &row] { serve_slots(*server, row.id); });
-        row.latency = measure_round_trips(context.latency, context.clock, [&](std::uint64_t seq) {
+        row.samples = measure_round_trips(context.latency, context.clock, [&](std::uint64_t seq) {
             send_slot(*client, make_slot(SlotTag::Ping, seq), row.id);
             expect_slot(receive_slot(*client, row.id), SlotTag::Pong, seq, row.id.c_str());
         });

@@ -49,7 +49,7 @@ LatencyRow run_raw_ring(const CaseContext& context) {
         PinnedThread server(context.cpus.server_cpu, [&] { serve(*requests, *answers); });
         Ring::Producer out(*requests);
         Ring::Consumer in(*answers);
-        row.latency = measure_round_trips(context.latency, context.clock, [&](std::uint64_t seq) {
+        row.samples = measure_round_trips(context.latency, context.clock, [&](std::uint64_t seq) {
             push(out, make_slot(SlotTag::Ping, seq));
             expect_slot(pop(in), SlotTag::Pong, seq, "raw ring");
         });

@@ -24,7 +24,8 @@ struct RunInfo {
     double load_before[3] = {0, 0, 0};
     double load_after[3] = {0, 0, 0};
     double seconds = 0;  // the whole run
-    CaseContext context;
+    std::size_t rounds = 1;
+    CaseContext context;  // with the limits of the whole run (each round gets its share)
 };
 
 struct Results {

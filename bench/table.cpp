@@ -123,9 +123,11 @@ void print_report(std::FILE* out, const RunInfo& info, const Results& results, c
                  info.load_before[1], info.load_before[2], info.load_after[0], info.load_after[1], info.load_after[2]);
     std::fprintf(out, "timer: %s, %.3f ns/tick; one reading costs %.1f ns and every sample includes one\n",
                  c.clock.source(), c.clock.ns_per_tick(), c.clock.read_cost_ns());
-    std::fprintf(out, "limits: %zu round trips (%.1f s max), %zu bytes round trips (%.1f s max), %zu streamed (%.1f s max)\n",
+    std::fprintf(out,
+                 "limits per row: %zu round trips (%.1f s max), %zu bytes round trips (%.1f s max), %zu streamed "
+                 "(%.1f s max), spread over %zu rounds\n",
                  c.latency.iterations, c.latency.max_seconds, c.bytes.iterations, c.bytes.max_seconds, c.stream.messages,
-                 c.stream.max_seconds);
+                 c.stream.max_seconds, info.rounds);
     print_latency(out, results);
     print_bytes(out, results, Touch::Stamp);
     print_bytes(out, results, Touch::Full);

@@ -7,7 +7,7 @@
 #     prints (stdout and stderr) must be the lines that follow it; it must
 #     exit with 0, or with 1 where the README shows a diagnostic;
 #   - the ```milk block must be examples/pingpong/pingpong.contract, whole;
-#   - the ```cpp block must be an excerpt, verbatim, of examples/pingpong/main.cpp.
+#   - the ```cpp block must be an excerpt, verbatim, of examples/pingpong/pingpong_client.hpp.
 cmake_minimum_required(VERSION 3.25)
 foreach(var SOURCE_DIR BUILD_DIR SCRATCH)
   if(NOT ${var})
@@ -105,10 +105,10 @@ foreach(line IN LISTS readme_lines)
           math(EXPR failures "${failures} + 1")
         endif()
       else()
-        file(READ "${SOURCE_DIR}/examples/pingpong/main.cpp" program)
+        file(READ "${SOURCE_DIR}/examples/pingpong/pingpong_client.hpp" program)
         string(FIND "${program}" "${block_text}" at)
         if(at EQUAL -1)
-          message(SEND_ERROR "README: the C++ excerpt is not in examples/pingpong/main.cpp:\n${block_text}")
+          message(SEND_ERROR "README: the C++ excerpt is not in examples/pingpong/pingpong_client.hpp:\n${block_text}")
           math(EXPR failures "${failures} + 1")
         endif()
       endif()

@@ -6,23 +6,22 @@
 // Unix socket. From then on both sides use the very endpoints the in-process
 // example uses: PingPong::client(end) and PingPong::server(end). Every
 // payload travels as `bytes` in the channel's exchange heap, which is a
-// memfd both processes map; the client checks every byte of every answer.
+// memfd both processes map: the server reverses it where it lies and hands
+// the same buffer back, and the client checks every byte of every answer.
 //
 //   pingpong-process                 run the client; it starts the server
 //   pingpong-process --serve <fd>    the server, on socket <fd> (internal)
-#include "pingpong.hpp"  // generated from ../pingpong/pingpong.contract
+#include "../pingpong/echo_server.hpp"      // the server, shared by every placement
+#include "../pingpong/pingpong_client.hpp"  // the client, shared by every placement
+#include "pingpong.hpp"                     // generated from ../pingpong/pingpong.contract
 
 #include <milk/process.hpp>
 
-#include <algorithm>
-#include <cstddef>
-#include <cstdint>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
-#include <optional>
-#include <span>
 #include <string>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -31,27 +30,9 @@
 
 namespace {
 
-namespace PingPong = examples::pingpong::PingPong;
-using ClientIdle = PingPong::Client<PingPong::state::Idle>;
-using ServerIdle = PingPong::Server<PingPong::state::Idle>;
-using ServerWaiting = PingPong::Server<PingPong::state::Waiting>;
-
-constexpr std::uint32_t round_trips = 10'000;
-
-// Payload `seq` holds payload_size(seq) bytes of pattern(seq, i).
-std::size_t payload_size(std::uint32_t seq) { return 1 + (seq * 613u) % 4096u; }
-
-std::byte pattern(std::uint32_t seq, std::size_t index) {
-    return static_cast<std::byte>((seq * 131u + index * 7u) & 0xffu);
-}
-
-bool holds_reversed_pattern(std::span<const std::byte> bytes, std::uint32_t seq) {
-    if (bytes.size() != payload_size(seq)) return false;
-    for (std::size_t i = 0; i < bytes.size(); ++i) {
-        if (bytes[bytes.size() - 1 - i] != pattern(seq, i)) return false;
-    }
-    return true;
-}
+// The client and the server are the in-process example's own
+// (pingpong_client.hpp, echo_server.hpp): only the placement differs.
+using namespace examples::pingpong;
 
 void report(const char* who, const milk::Error& error) {
     std::fprintf(stderr, "pingpong-process: %s: %s%s%s\n", who, milk::describe(error.code),
@@ -60,33 +41,6 @@ void report(const char* who, const milk::Error& error) {
 
 // ---------------------------------------------------------------------------
 // The server process
-
-// Answers every Ping with a Pong carrying the payload reversed, until Bye.
-milk::Result<std::uint32_t> serve(ServerIdle server) {
-    std::uint32_t answered = 0;
-    for (;;) {
-        using Request = std::optional<std::pair<PingPong::Ping, ServerWaiting>>;
-        auto request = std::move(server).receive(
-            [](PingPong::Ping&& ping, ServerWaiting&& waiting) {
-                return Request{std::in_place, std::move(ping), std::move(waiting)};
-            },
-            [](PingPong::Bye&&) { return Request{}; });
-        if (!request) return request.error();
-        if (!request.value()) return answered;
-        auto [ping, waiting] = std::move(*request.value());
-
-        // The payload lies in the client's pool; the answer goes in one of
-        // the server's own. Dropping `ping` gives the client its block back.
-        auto reply = waiting.allocate(ping.payload.size());
-        if (!reply) return reply.error();
-        std::ranges::reverse_copy(ping.payload.bytes(), reply.value().data());
-
-        auto idle = std::move(waiting).send(PingPong::Pong{ping.seq, std::move(reply).value()});
-        if (!idle) return idle.error();
-        server = std::move(idle).value();
-        ++answered;
-    }
-}
 
 int run_server(int socket) {
     // The other half of the client's send_channel(): the memfd arrives with
@@ -109,34 +63,6 @@ int run_server(int socket) {
 
 // ---------------------------------------------------------------------------
 // The client process
-
-struct ClientReport {
-    std::uint64_t payload_bytes = 0;
-    std::uint32_t mismatches = 0;
-};
-
-milk::Result<ClientReport> run_client(ClientIdle client) {
-    ClientReport report;
-    for (std::uint32_t seq = 0; seq < round_trips; ++seq) {
-        auto payload = client.allocate(payload_size(seq));
-        if (!payload) return payload.error();
-        std::span<std::byte> bytes = payload.value().bytes();
-        for (std::size_t i = 0; i < bytes.size(); ++i) bytes[i] = pattern(seq, i);
-
-        auto waiting = std::move(client).send(PingPong::Ping{seq, std::move(payload).value()});
-        if (!waiting) return waiting.error();
-        auto idle = std::move(waiting).value().receive([&](PingPong::Pong&& pong, ClientIdle&& next) {
-            if (pong.seq != seq || !holds_reversed_pattern(pong.payload.bytes(), seq)) ++report.mismatches;
-            return std::move(next);
-        });
-        if (!idle) return idle.error();
-        client = std::move(idle).value();
-        report.payload_bytes += payload_size(seq);
-    }
-    auto bye = std::move(client).send(PingPong::Bye{});
-    if (!bye) return bye.error();
-    return report;
-}
 
 // Starts this program again as the server, with `socket` open across exec.
 pid_t start_server(const char* self, int socket) {
@@ -200,7 +126,12 @@ int run(const char* self) {
         std::printf("pingpong-process: FAILED: %u answers did not match their ping\n", result.value().mismatches);
         return 1;
     }
-    std::printf("pingpong-process: every answer checked, byte for byte\n");
+    if (result.value().same_memory != round_trips) {
+        std::printf("pingpong-process: FAILED: %u answers were copied, not handed back\n",
+                    round_trips - result.value().same_memory);
+        return 1;
+    }
+    std::printf("pingpong-process: every answer checked, byte for byte; no payload was copied\n");
     return 0;
 }
 

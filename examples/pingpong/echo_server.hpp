@@ -48,4 +48,19 @@ inline milk::Result<std::optional<EchoIdle>> echo_one(EchoIdle&& server) {
     return std::optional<EchoIdle>{std::move(idle).value()};
 }
 
+// The server: answers every Ping with a Pong carrying the Ping's payload,
+// reversed, until the client says Bye. Returns how many Pings it answered.
+// (milk.ko calls echo_one per message instead: a kernel component answers
+// each message as it arrives.)
+inline milk::Result<std::uint32_t> serve(EchoIdle server) {
+    std::uint32_t answered = 0;
+    for (;;) {
+        auto next = echo_one(std::move(server));
+        if (!next) return next.error();
+        if (!next.value()) return answered;
+        server = std::move(*next.value());
+        ++answered;
+    }
+}
+
 }  // namespace examples::pingpong

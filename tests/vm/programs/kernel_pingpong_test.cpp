@@ -2,8 +2,8 @@
 // inside milk.ko over the `kernel` transport: 10000 round trips whose
 // payloads (1 to 4096 bytes) travel in the exchange heap and come back
 // reversed, every byte checked, each in the very memory it left from (the
-// kernel runs the example's own server code, echo_one). The example's source is compiled in here
-// (its main renamed) so that this is the same client code, not a copy.
+// kernel runs the example's own server code, echo_one). The client is the
+// example's own pingpong_client.hpp, so this is the same client code, not a copy.
 #include "pingpong.hpp"
 
 #include <milk/kernel.hpp>
@@ -16,10 +16,9 @@
 #include <thread>
 #include <utility>
 
-int pingpong_example_main();
-#define main pingpong_example_main
-#include "../../../examples/pingpong/main.cpp"  // NOLINT(bugprone-suspicious-include): the example itself, not a copy
-#undef main
+#include "../../../examples/pingpong/pingpong_client.hpp"
+
+using namespace examples::pingpong;
 
 namespace {
 
