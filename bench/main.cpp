@@ -12,6 +12,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -19,6 +20,8 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <numeric>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -84,7 +87,7 @@ struct Options {
     std::string out = ".";
     bool no_plot = false;
     std::vector<std::string> only;
-    std::size_t rounds = 5;
+    std::size_t rounds = 20;
 };
 
 bool selected(const Options& options, const std::string& name) {
@@ -202,8 +205,11 @@ int main(int argc, char** argv) {
     // measured one after the other would see different machines. Spread
     // over the whole run, every row sees the same mix, which is what makes
     // ratios like "milk blocking / eventfd <= 1.05" mean something. Each
-    // round starts one row further down the list, so no row always runs
-    // right after the same neighbour.
+    // round runs the rows in a different order (a fixed-seed shuffle, so
+    // runs are comparable): a row's neighbours matter too. In a fixed
+    // order, one row always ran right after the same neighbour, and its
+    // sleeping round trips came out 10-15% slower than the same row run
+    // alone on this machine.
     const CaseContext round_context = per_round(context, options.rounds);
 
     const std::vector<std::pair<std::string, std::function<LatencyRow()>>> latency_cases = {
@@ -246,16 +252,18 @@ int main(int argc, char** argv) {
 
     results.latency.resize(latency_runs.size());
     results.bytes.resize(bytes_runs.size());
+    std::mt19937 shuffle_source(20240601u);
+    const auto order_of = [&shuffle_source](std::size_t count) {
+        std::vector<std::size_t> order(count);
+        std::iota(order.begin(), order.end(), std::size_t{0});
+        std::shuffle(order.begin(), order.end(), shuffle_source);
+        return order;
+    };
     for (std::size_t round = 0; round < options.rounds; ++round) {
         std::fprintf(stderr, "milk-bench: round %zu of %zu\n", round + 1, options.rounds);
-        for (std::size_t k = 0; k < latency_runs.size(); ++k) {
-            const std::size_t i = (k + round) % latency_runs.size();
-            merge_round(results.latency[i], latency_runs[i](), round);
-        }
-        for (std::size_t k = 0; k < bytes_runs.size(); ++k) {
-            const std::size_t i = (k + round) % bytes_runs.size();
+        for (std::size_t i : order_of(latency_runs.size())) merge_round(results.latency[i], latency_runs[i](), round);
+        for (std::size_t i : order_of(bytes_runs.size()))
             merge_round(results.bytes[i], bytes_runs[i].run(bytes_runs[i].size, bytes_runs[i].touch), round);
-        }
     }
     for (LatencyRow& row : results.latency) row.latency = summarise(row.samples, context.clock);
     for (BytesRow& row : results.bytes) row.latency = summarise(row.samples, context.clock);

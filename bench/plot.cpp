@@ -68,10 +68,12 @@ bool write_plot(const std::string& dir, const Results& results, bool run_gnuplot
                << "set terminal pngcairo size 1100,700 font 'sans,11'\n"
                << "set output '" << png_path << "'\n"
                << "set title 'Round trip (p50) against message size: a `bytes` payload there and back'\n"
-               << "set xlabel 'payload size (bytes)'\nset ylabel 'round trip, p50 (ns)'\n"
+               << "set xlabel 'payload size'\nset ylabel 'round trip, p50'\n"
                << "set logscale xy\nset grid xtics ytics mytics\nset key left top\n"
                << "set datafile missing 'NaN'\n"
                << "set xtics ('64 B' 64, '4 KiB' 4096, '64 KiB' 65536, '1 MiB' 1048576)\n"
+               << "set ytics ('10 ns' 10, '100 ns' 100, '1 us' 1e3, '10 us' 1e4, '100 us' 1e5, '1 ms' 1e6, "
+                  "'10 ms' 1e7, '100 ms' 1e8)\n"
                << "set xrange [40:1.6e6]\n"
                << "plot ";
         // A series without a single measured point (a transport missing
