@@ -12,6 +12,7 @@
 #include "kstub_common.hpp"
 #include "owned.hpp"
 
+#include <milk/deadline.hpp>
 #include <milk/result.hpp>
 #include <milk/slot.hpp>
 
@@ -54,9 +55,14 @@ public:
     // For components written against the generated C++ endpoints
     // (session_host.hpp), which decode the slot themselves:
     //
-    // The slot being handled: the kernel's one private copy of it, the very
-    // bytes the contract's validator accepted (never the ring's).
-    [[nodiscard]] virtual const Slot& message_slot() const = 0;
+    // The next message, once the contract's validator and the channel have
+    // accepted it: the kernel's one private copy of the slot, never the
+    // ring's. Inline in a kick it is the message the kick is handling, once
+    // (a second call is WouldBlock: the kick cannot wait for user space). In
+    // a serving thread it waits for the next message until `deadline`
+    // (TimedOut), the channel closes (the reason), or the file is released
+    // (PeerClosed).
+    [[nodiscard]] virtual Result<Slot> next_message(Deadline deadline) = 0;
     // Writable bytes behind a handle of a received message (a buffer the
     // component now owns may be rewritten in place and sent back).
     [[nodiscard]] virtual std::span<std::byte> owned_bytes(const milk_kbytes& handle) const = 0;
@@ -79,6 +85,23 @@ public:
     // (e.g. struct examples_pingpong_PingPong). An error closes the channel
     // and is reported to user space.
     [[nodiscard]] virtual Result<void> on_message(const void* message, ChannelContext& channel) = 0;
+    // Serves the whole channel from a kernel thread: receives with
+    // ChannelContext::next_message (which sleeps), sends as it likes, and
+    // returns when its session ends or the channel closes. An error closes
+    // the channel with it.
+    [[nodiscard]] virtual Result<void> run(ChannelContext& channel) = 0;
+};
+
+// Where a component can run.
+enum class Hosting : std::uint8_t {
+    // One step per client message, so it can run inline in the kick (or in
+    // a serving thread): the server never speaks first, and answers each
+    // client message before it receives the next.
+    PerMessage,
+    // Only in a serving thread: the server speaks first, or receives more
+    // than one message before it answers. A channel to it always gets a
+    // thread (MILK_CHANNEL_THREAD when the client asked for none).
+    Thread,
 };
 
 // One registered component: its contract, the contract's generated stub
@@ -103,6 +126,7 @@ struct ContractEntry {
     int (*step)(milk_ku32 state, milk_ku32 sender, milk_ku32 tag, milk_ku32* next);
     milk_ku32 tag_count;
     Result<Owned<Component>> (*create)();
+    Hosting hosting;
 };
 
 // The most `bytes` fields a registered contract's client message has.
@@ -114,5 +138,6 @@ inline constexpr std::size_t max_handles_per_message = 4;
 // Every component's entry, defined next to the component.
 extern const ContractEntry pingpong_echo_entry;
 extern const ContractEntry file_server_entry;
+extern const ContractEntry tally_entry;
 
 }  // namespace milk::kernel

@@ -32,7 +32,8 @@ std::span<std::byte> bytes_at(const KernelRegion& region, std::size_t offset, st
 }  // namespace
 
 Result<Owned<ComponentChannel>> ComponentChannel::try_create(const ContractEntry& entry, std::uint32_t ring_capacity,
-                                                             std::uint32_t pool_bytes, void* waker) {
+                                                             std::uint32_t pool_bytes, ChannelServing serving,
+                                                             void* waker, void* serve_waker) {
     if (!valid_ring_capacity(ring_capacity) || ring_capacity < MILK_CHANNEL_MIN_CAPACITY ||
         ring_capacity > MILK_CHANNEL_MAX_CAPACITY)
         return Error{ErrorCode::InvalidArgument, "channel ring capacity must be a power of two in [2, 4096]",
@@ -50,20 +51,24 @@ Result<Owned<ComponentChannel>> ComponentChannel::try_create(const ContractEntry
     auto region = KernelRegion::try_create(layout->total_bytes);
     if (!region.ok()) return region.error();
     auto channel = Owned<ComponentChannel>::try_create(entry, std::move(component).value(), std::move(region).value(),
-                                                       layout.value(), std::move(pool).value(), waker);
+                                                       layout.value(), std::move(pool).value(), serving, waker,
+                                                       serve_waker);
     if (!channel.ok()) return channel.error();
     if (auto attached = channel.value()->attach(); !attached.ok()) return attached.error();
     return channel;
 }
 
 ComponentChannel::ComponentChannel(const ContractEntry& entry, Owned<Component>&& component, KernelRegion&& region,
-                                   const ChannelRegionLayout& layout, KernelPool&& pool, void* waker)
+                                   const ChannelRegionLayout& layout, KernelPool&& pool, ChannelServing serving,
+                                   void* waker, void* serve_waker)
     : m_entry(&entry),
       m_component(std::move(component)),
       m_region(std::move(region)),
       m_layout(layout),
       m_pool(std::move(pool)),
-      m_waker(waker) {
+      m_serving(serving),
+      m_waker(waker),
+      m_serve_waker(serve_waker) {
     m_entry->init(&m_state, MILK_KSIDE_SERVER);
     // Both pools, from the kernel's own record of the set-up, never from the
     // region: user space's buffers, and the kernel's it may hand back.
@@ -113,7 +118,11 @@ bool ComponentChannel::user_closed() const {
 }
 
 Error ComponentChannel::close_with(const Error& error, int kstub_code, const milk_kviolation* violation) {
-    m_closed = true;
+    // The first reason stands: a component that returns the error its send
+    // got would otherwise overwrite the story with its echo.
+    if (closed())
+        return Error{error.code, "the kernel closed the channel (MILK_IOC_CHANNEL_ERROR says why)",
+                     static_cast<std::int64_t>(m_error.value)};
     m_error.closed = 1;
     m_error.reason = static_cast<std::uint32_t>(error.code);
     m_error.kstub_code = kstub_code;
@@ -133,6 +142,8 @@ Error ComponentChannel::close_with(const Error& error, int kstub_code, const mil
     std::atomic_ref<std::uint32_t>(status.reason).store(m_error.reason, std::memory_order_relaxed);
     std::atomic_ref<std::uint32_t>(status.closed).store(1, std::memory_order_release);
     log(MILK_LOG_INFO, m_error.text, static_cast<long long>(m_error.value));
+    // Publishes the record to error_record() on another thread.
+    m_closed.store(true, std::memory_order_release);
     milk_shim_wake(m_waker);
     return Error{error.code, "the kernel closed the channel (MILK_IOC_CHANNEL_ERROR says why)",
                  static_cast<std::int64_t>(m_error.value)};
@@ -155,8 +166,53 @@ Result<void> ComponentChannel::drain_returns() {
     }
 }
 
+Result<bool> ComponentChannel::take_one() {
+    auto popped = m_in.try_pop(std::span<Slot>(&m_raw, 1));
+    if (!popped.ok()) return close_with(popped.error());
+    if (popped.value() == 0) return false;
+
+    // m_raw is the one copy of the slot (try_pop copied it out of the ring
+    // once); the validator copies it again into the typed message and
+    // checks only that, against the state the kernel tracks.
+    milk_kviolation violation{};
+    const int verdict = m_entry->validate(&m_state, &m_raw, &m_heap_pool, m_message, &violation);
+    if (verdict < 0) {
+        const ErrorCode code = verdict == MILK_KV_BAD_HANDLE ? ErrorCode::BadBuffer : ErrorCode::ProtocolViolation;
+        return close_with(Error{code, milk_kcode_name(verdict), static_cast<std::int64_t>(violation.value)}, verdict,
+                          &violation);
+    }
+    // The validator knows the pools' bounds, not who holds which block: a
+    // handle into the kernel's pool must be a block it lent.
+    if (milk_kbytes bad{}; !take_back_handles(bad)) {
+        violation.code = MILK_KV_BAD_HANDLE;
+        violation.field = bad.offset < m_layout.pool_bytes ? "a bytes field across the pools' border"
+                                                           : "a bytes field naming a block the kernel did not lend";
+        violation.value = (std::uint64_t{bad.offset} << 32) | bad.length;
+        return close_with(Error{ErrorCode::BadBuffer, "buffer of the kernel's that it did not lend",
+                                static_cast<std::int64_t>(violation.value)},
+                          MILK_KV_BAD_HANDLE, &violation);
+    }
+    return true;
+}
+
+void ComponentChannel::close_after_user() {
+    // User space closed its end after what it sent: the kernel's end closes
+    // normally (reason 0) and serves no more. A reason user space gave (its
+    // decoder rejected one of our replies, say) is logged as the number it
+    // wrote, nothing more: it is user memory.
+    auto* control = reinterpret_cast<ChannelControl*>(m_region.base() + m_layout.control_offset);
+    const auto reason = std::atomic_ref<std::uint32_t>(control->status[side_index(ChannelSide::First)].reason)
+                            .load(std::memory_order_relaxed);
+    if (reason != 0) log(MILK_LOG_WARN, "user space closed a channel with an error (its ErrorCode follows)", reason);
+    m_error.closed = 1;
+    SideStatus& status = own_status();
+    std::atomic_ref<std::uint32_t>(status.closed).store(1, std::memory_order_release);
+    m_closed.store(true, std::memory_order_release);
+    milk_shim_wake(m_waker);
+}
+
 Result<std::uint32_t> ComponentChannel::kick() {
-    if (m_closed) return Error{ErrorCode::PeerClosed, "the channel is closed", 0};
+    if (closed()) return Error{ErrorCode::PeerClosed, "the channel is closed", 0};
     if (auto drained = drain_returns(); !drained.ok()) return close_with(drained.error());
     // One ring's worth per kick: a peer that keeps producing from another
     // thread cannot hold the kernel in this loop.
@@ -168,34 +224,15 @@ Result<std::uint32_t> ComponentChannel::kick() {
         auto space = m_out.free_slots(1);
         if (!space.ok()) return close_with(space.error());
         if (space.value() == 0) break;
-        auto popped = m_in.try_pop(std::span<Slot>(&m_raw, 1));
-        if (!popped.ok()) return close_with(popped.error());
-        if (popped.value() == 0) break;
+        auto took = take_one();
+        if (!took.ok()) return took.error();
+        if (!took.value()) break;
         ++taken;
 
-        // m_raw is the one copy of the slot (try_pop copied it out of the
-        // ring once); the validator copies it again into the typed message
-        // and checks only that, against the state the kernel tracks.
-        milk_kviolation violation{};
-        const int verdict = m_entry->validate(&m_state, &m_raw, &m_heap_pool, m_message, &violation);
-        if (verdict < 0) {
-            const ErrorCode code = verdict == MILK_KV_BAD_HANDLE ? ErrorCode::BadBuffer : ErrorCode::ProtocolViolation;
-            return close_with(Error{code, milk_kcode_name(verdict), static_cast<std::int64_t>(violation.value)}, verdict,
-                              &violation);
-        }
-        // The validator knows the pools' bounds, not who holds which block:
-        // a handle into the kernel's pool must be a block it lent.
-        if (milk_kbytes bad{}; !take_back_handles(bad)) {
-            violation.code = MILK_KV_BAD_HANDLE;
-            violation.field = bad.offset < m_layout.pool_bytes ? "a bytes field across the pools' border"
-                                                               : "a bytes field naming a block the kernel did not lend";
-            violation.value = (std::uint64_t{bad.offset} << 32) | bad.length;
-            return close_with(Error{ErrorCode::BadBuffer, "buffer of the kernel's that it did not lend",
-                                    static_cast<std::int64_t>(violation.value)},
-                              MILK_KV_BAD_HANDLE, &violation);
-        }
         m_replies_left = 1;
+        m_pending = true;
         auto handled = m_component->on_message(m_message, *this);
+        m_pending = false;
         if (!handled.ok()) return close_with(handled.error());
         // The component is trusted code, but a missing reply would leave
         // the kernel waiting for its own send and blame the client's next
@@ -205,33 +242,71 @@ Result<std::uint32_t> ComponentChannel::kick() {
                                     "a kernel component left out a reply its contract requires", m_state.state});
     }
     if (taken > 0) milk_shim_wake(m_waker);
-    if (user_closed()) {
-        // User space closed its end after what it sent: the kernel's end
-        // closes normally (reason 0) and serves no more. A reason user space
-        // gave (its decoder rejected one of our replies, say) is logged as
-        // the number it wrote, nothing more: it is user memory.
-        auto* control = reinterpret_cast<ChannelControl*>(m_region.base() + m_layout.control_offset);
-        const auto reason = std::atomic_ref<std::uint32_t>(control->status[side_index(ChannelSide::First)].reason)
-                                .load(std::memory_order_relaxed);
-        if (reason != 0) log(MILK_LOG_WARN, "user space closed a channel with an error (its ErrorCode follows)", reason);
-        m_closed = true;
-        m_error.closed = 1;
-        SideStatus& status = own_status();
-        std::atomic_ref<std::uint32_t>(status.closed).store(1, std::memory_order_release);
-        milk_shim_wake(m_waker);
-    }
+    if (user_closed()) close_after_user();
     return taken;
 }
 
-unsigned int ComponentChannel::poll() {
+void ComponentChannel::run() {
+    auto served = m_component->run(*this);
+    // Replies of the session's last step may not have been announced yet.
+    announce_replies();
+    if (closed()) return;
+    if (!served.ok()) {
+        static_cast<void>(close_with(served.error()));
+        return;
+    }
+    // The session reached `end`: nothing more can come that the validator
+    // would accept, so the channel stays as it is until user space closes
+    // it (or the file goes). Returned blocks are still taken back then, in
+    // the destructor's pool.
+}
+
+Result<Slot> ComponentChannel::next_message(Deadline deadline) {
+    if (m_serving == ChannelServing::InKick) {
+        // Inline in a kick: the one message the kick took, once. The kick
+        // cannot wait for user space to send another.
+        if (!m_pending) return Error{ErrorCode::WouldBlock, "a kernel component received twice for one message", 0};
+        m_pending = false;
+        return m_raw;
+    }
+    for (;;) {
+        if (closed()) return Error{ErrorCode::PeerClosed, "the channel is closed", 0};
+        if (auto drained = drain_returns(); !drained.ok()) return close_with(drained.error());
+        auto took = take_one();
+        if (!took.ok()) return took.error();
+        if (took.value()) {
+            m_last_message_ns = milk_shim_clock_ns();
+            // A component that is never short of messages must still let
+            // the rest of the system have this CPU.
+            milk_shim_yield();
+            return m_raw;
+        }
+        if (user_closed()) {
+            announce_replies();
+            close_after_user();
+            return Error{ErrorCode::PeerClosed, "user space closed the channel", 0};
+        }
+        if (milk_shim_should_stop() != 0) return Error{ErrorCode::PeerClosed, "the channel's file is being released", 0};
+        if (deadline.passed()) return Error{ErrorCode::TimedOut, "no message before the deadline", 0};
+        announce_replies();
+        wait_for_messages(deadline);
+    }
+}
+
+unsigned int ComponentChannel::poll() const {
     unsigned int bits = 0;
-    if (m_closed) bits |= MILK_POLL_CLOSED;
+    if (closed()) bits |= MILK_POLL_CLOSED;
     // What the kernel published and user space has not taken. The consumer
     // index comes from user memory; a lie only changes what poll says.
     auto* header = reinterpret_cast<RingHeader*>(m_region.base() + m_layout.message_ring_offset[1]);
     const std::uint32_t consumed = ring_detail::load_acquire(header->consumer_index);
-    if (consumed != m_out.published()) bits |= MILK_POLL_IN;
+    if (consumed != m_published.load(std::memory_order_acquire)) bits |= MILK_POLL_IN;
     return bits;
+}
+
+milk_channel_error ComponentChannel::error_record() const {
+    if (!closed()) return milk_channel_error{};
+    return m_error;
 }
 
 namespace {
@@ -241,29 +316,70 @@ std::atomic_ref<std::uint32_t> ring0_bell(const KernelRegion& region, const Chan
     return std::atomic_ref<std::uint32_t>(control->data_bell[0].state);
 }
 
+const unsigned int* bell_word(const KernelRegion& region, const ChannelRegionLayout& layout) {
+    auto* control = reinterpret_cast<ChannelControl*>(region.base() + layout.control_offset);
+    return &control->data_bell[0].state;
+}
+
 constexpr std::uint32_t bell_awake = 0;
 constexpr std::uint32_t bell_sleeping = 1;
 
 }  // namespace
 
-bool ComponentChannel::prepare_sleep() {
-    // The runtime's protocol (docs/runtime.md): every access to the word is
-    // an exchange, so user space's exchange after publishing either reads
-    // Sleeping (and kicks, which wakes us) or comes first, and then our
-    // re-check below sees what it published.
-    ring0_bell(m_region, m_layout).exchange(bell_sleeping, std::memory_order_seq_cst);
+// How long a PollingThread channel's thread polls ring 0 after its last
+// message before it sleeps: long enough that a client in a round-trip loop
+// finds it awake.
+constexpr long long polling_budget_ns = 200'000;
+
+void ComponentChannel::wait_for_messages(Deadline deadline) {
+    if (m_serving == ChannelServing::PollingThread &&
+        milk_shim_clock_ns() - m_last_message_ns < polling_budget_ns && milk_shim_may_spin() != 0) {
+        milk_shim_relax();
+        return;
+    }
+    // The runtime's doorbell protocol (docs/runtime.md): every access to
+    // the word is an exchange, so user space's exchange after publishing
+    // either reads Sleeping (and kicks, which wakes us) or comes first, and
+    // then the re-check below sees what it published.
+    std::atomic_ref<std::uint32_t> bell = ring0_bell(m_region, m_layout);
+    bell.exchange(bell_sleeping, std::memory_order_seq_cst);
     auto waiting = m_in.available(1);
     auto returns = m_returns_in.available(1);
-    const bool work = m_closed || !waiting.ok() || waiting.value() > 0 || !returns.ok() || returns.value() > 0 ||
-                      user_closed();
-    if (work) ring0_bell(m_region, m_layout).exchange(bell_awake, std::memory_order_seq_cst);
-    return work;
+    const bool work =
+        !waiting.ok() || waiting.value() > 0 || !returns.ok() || returns.value() > 0 || user_closed();
+    if (!work) {
+        long long timeout_ns = -1;
+        if (!deadline.is_never()) {
+            const auto left = deadline.at() - Deadline::Clock::now();
+            timeout_ns = left.count() < 0 ? 0 : static_cast<long long>(left.count());
+        }
+        // User space may write anything into the word: a lie only wakes the
+        // thread early (it re-checks and sleeps again) or keeps it asleep
+        // until the next kick, which sets the word itself.
+        static_cast<void>(milk_shim_serve_wait(m_serve_waker, bell_word(m_region, m_layout), bell_sleeping, timeout_ns));
+    }
+    bell.exchange(bell_awake, std::memory_order_seq_cst);
+    // A poll of the rings right after waking counts as within the budget.
+    m_last_message_ns = milk_shim_clock_ns();
 }
 
-bool ComponentChannel::may_sleep() const {
-    // User space may write anything here; a lie only wakes the thread early
-    // (it re-checks and sleeps again) or keeps it asleep until the next kick.
-    return ring0_bell(m_region, m_layout).load(std::memory_order_acquire) == bell_sleeping;
+void ComponentChannel::wait_for_reply_room() {
+    announce_replies();
+    if (m_serving == ChannelServing::PollingThread && milk_shim_may_spin() != 0) {
+        milk_shim_relax();
+        return;
+    }
+    // User space does not ring the kernel when it takes replies, so a full
+    // reply ring is looked at again after a short sleep (a kick wakes the
+    // thread earlier). Only a client that does not read its replies waits
+    // here, and it waits for itself.
+    static_cast<void>(milk_shim_serve_wait(m_serve_waker, nullptr, 0, 1'000'000));
+}
+
+void ComponentChannel::announce_replies() {
+    if (!m_unannounced) return;
+    m_unannounced = false;
+    milk_shim_wake(m_waker);
 }
 
 void ComponentChannel::mark_awake() { ring0_bell(m_region, m_layout).exchange(bell_awake, std::memory_order_seq_cst); }
@@ -350,7 +466,11 @@ Result<KernelBuffer> ComponentChannel::allocate(std::uint32_t bytes) {
 }
 
 Result<void> ComponentChannel::send(std::uint16_t tag, const void* payload, std::size_t payload_bytes) {
-    if (m_replies_left == 0)
+    if (closed()) return Error{ErrorCode::PeerClosed, "the channel is closed", tag};
+    const bool in_kick = m_serving == ChannelServing::InKick;
+    // Inline in a kick the reply's room was reserved before the message was
+    // taken; a serving thread may send anything its contract allows.
+    if (in_kick && m_replies_left == 0)
         return Error{ErrorCode::ProtocolViolation, "a kernel component sent more than one reply to a message", tag};
     if (m_entry->on_send(&m_state, tag) < 0)
         return Error{ErrorCode::ProtocolViolation, "a kernel component sent a message its contract does not allow", tag};
@@ -361,12 +481,21 @@ Result<void> ComponentChannel::send(std::uint16_t tag, const void* payload, std:
     slot.tag = tag;
     slot.length = static_cast<std::uint16_t>(length);
     if (length > 0) std::memcpy(slot.payload, payload, length);
-    auto pushed = m_out.try_push(std::span<const Slot>(&slot, 1));
-    if (!pushed.ok()) return pushed.error();
-    // kick() saw a free slot before taking the message, and only user space
-    // can change the consumer index: fewer now means it moved backwards.
-    if (pushed.value() != 1) return Error{ErrorCode::CorruptRing, "the reply ring lost the space it had", tag};
-    --m_replies_left;
+    for (;;) {
+        auto pushed = m_out.try_push(std::span<const Slot>(&slot, 1));
+        if (!pushed.ok()) return close_with(pushed.error());
+        if (pushed.value() == 1) break;
+        // kick() saw a free slot before taking the message, and only user
+        // space can change the consumer index: fewer now means it moved
+        // backwards.
+        if (in_kick) return close_with(Error{ErrorCode::CorruptRing, "the reply ring lost the space it had", tag});
+        if (user_closed() || milk_shim_should_stop() != 0)
+            return Error{ErrorCode::PeerClosed, "user space stopped reading replies and closed the channel", tag};
+        wait_for_reply_room();
+    }
+    m_published.store(m_out.published(), std::memory_order_release);
+    m_unannounced = true;
+    if (in_kick) --m_replies_left;
     return {};
 }
 

@@ -10,9 +10,18 @@
 // pool, the pools' bounds) lives here, in kernel memory; what it reads from
 // the region is copied once and checked.
 //
-// The doorbell is MILK_IOC_KICK: kick() drains the returns, then takes,
-// validates and handles messages while there is room for their replies.
-// Components run inline in the kick, in the calling process's context.
+// Who runs the component (ChannelServing):
+//   * InKick: MILK_IOC_KICK is the doorbell; kick() drains the returns, then
+//     takes, validates and handles messages while there is room for their
+//     replies, inline in the calling process's context, under the file's
+//     mutex. One step of the component per message.
+//   * Thread / PollingThread: the channel's serving thread calls run(),
+//     which runs the component until its session ends. The component's
+//     receive (next_message) takes the next message, or sleeps on the wait
+//     queue until user space rings the doorbell word (PollingThread first
+//     polls for a while). The thread does not hold the file's mutex: the
+//     ioctls that may run beside it (kick, poll, the error record) touch
+//     only the doorbell word and the atomics m_closed and m_published.
 #pragma once
 
 #include "component.hpp"
@@ -26,19 +35,25 @@
 #include <milk/ring.hpp>
 #include <milk/slot.hpp>
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 
 namespace milk::kernel {
 
+enum class ChannelServing : std::uint8_t { InKick, Thread, PollingThread };
+
 class ComponentChannel final : private ChannelContext {
 public:
     [[nodiscard]] static Result<Owned<ComponentChannel>> try_create(const ContractEntry& entry,
                                                                     std::uint32_t ring_capacity,
-                                                                    std::uint32_t pool_bytes, void* waker);
+                                                                    std::uint32_t pool_bytes,
+                                                                    ChannelServing serving, void* waker,
+                                                                    void* serve_waker);
 
     ComponentChannel(const ContractEntry& entry, Owned<Component>&& component, KernelRegion&& region,
-                     const ChannelRegionLayout& layout, KernelPool&& pool, void* waker);
+                     const ChannelRegionLayout& layout, KernelPool&& pool, ChannelServing serving, void* waker,
+                     void* serve_waker);
     ComponentChannel(const ComponentChannel&) = delete;
     ComponentChannel& operator=(const ComponentChannel&) = delete;
     ~ComponentChannel();
@@ -46,29 +61,30 @@ public:
     // Attaches the rings; only try_create calls it.
     [[nodiscard]] Result<void> attach();
 
-    // The doorbell: how many messages it took. On the first violation the
-    // channel closes (status block, error record, log line) and the error
-    // is returned; later kicks return PeerClosed.
+    // InKick's doorbell: how many messages it took. On the first violation
+    // the channel closes (status block, error record, log line) and the
+    // error is returned; later kicks return PeerClosed.
     [[nodiscard]] Result<std::uint32_t> kick();
 
-    // milk_poll_bits.
-    [[nodiscard]] unsigned int poll();
+    // The serving thread's body: runs the component until its session ends,
+    // the channel closes, or the file is released (the shim's stop request).
+    void run();
 
-    // The serving thread's half of the doorbell (data_bell[0], the word the
-    // consumer of ring 0 sleeps on): announce Sleeping, then re-check; true
-    // if there is work after all (the word is Awake again).
-    [[nodiscard]] bool prepare_sleep();
-    // Whether the word still says Sleeping: the thread's wait condition.
-    [[nodiscard]] bool may_sleep() const;
-    // A kick of a threaded channel: the word goes Awake, so that the
-    // thread's wait condition holds when it is woken (user space usually
-    // did this itself before kicking; a close does not).
+    // milk_poll_bits.
+    [[nodiscard]] unsigned int poll() const;
+
+    // A kick of a threaded channel: the doorbell word goes Awake, so that
+    // the thread's wait condition holds when it is woken (user space
+    // usually did this itself before kicking; a close does not).
     void mark_awake();
 
-    [[nodiscard]] bool closed() const { return m_closed; }
+    [[nodiscard]] ChannelServing serving() const { return m_serving; }
+    [[nodiscard]] bool closed() const { return m_closed.load(std::memory_order_acquire); }
     [[nodiscard]] const KernelRegion& region() const { return m_region; }
     [[nodiscard]] const ChannelRegionLayout& layout() const { return m_layout; }
-    [[nodiscard]] const milk_channel_error& error_record() const { return m_error; }
+    // A copy: a serving thread may be closing the channel meanwhile, and
+    // publishes the record with m_closed.
+    [[nodiscard]] milk_channel_error error_record() const;
 
 private:
     // ChannelContext, for the component.
@@ -76,13 +92,26 @@ private:
     void give_back(const milk_kbytes& handle) override;
     [[nodiscard]] Result<KernelBuffer> allocate(std::uint32_t bytes) override;
     [[nodiscard]] Result<void> send(std::uint16_t tag, const void* payload, std::size_t payload_bytes) override;
-    [[nodiscard]] const Slot& message_slot() const override { return m_raw; }
+    [[nodiscard]] Result<Slot> next_message(Deadline deadline) override;
     [[nodiscard]] std::span<std::byte> owned_bytes(const milk_kbytes& handle) const override;
     [[nodiscard]] Result<KernelBuffer> allocate_held(std::uint32_t bytes) override;
     [[nodiscard]] bool hand_over(const milk_kbytes& handle) override;
 
     [[nodiscard]] Error close_with(const Error& error, int kstub_code = 0, const milk_kviolation* violation = nullptr);
     [[nodiscard]] Result<void> drain_returns();
+    // Takes the next message off ring 0 into m_raw / m_message if there is
+    // one, validated; false if the ring is empty. A violation closes the
+    // channel and is returned.
+    [[nodiscard]] Result<bool> take_one();
+    // The serving thread's wait for work: polls (PollingThread, within its
+    // budget) or sleeps until the doorbell rings or `deadline`.
+    void wait_for_messages(Deadline deadline);
+    // The serving thread's wait for room in the reply ring.
+    void wait_for_reply_room();
+    // Wakes poll()/read() if replies were published since the last wake.
+    void announce_replies();
+    // User space closed its end: the kernel's closes normally.
+    void close_after_user();
     // Takes back every handle of the validated message that names the
     // kernel's own pool; false (with the handle) for one it did not lend.
     [[nodiscard]] bool take_back_handles(milk_kbytes& bad);
@@ -96,7 +125,9 @@ private:
     KernelRegion m_region;
     ChannelRegionLayout m_layout;
     KernelPool m_pool;
+    ChannelServing m_serving;
     void* m_waker;
+    void* m_serve_waker;
     RingConsumer<Slot> m_in;                // message ring 0: user -> kernel
     RingProducer<Slot> m_out;               // message ring 1: kernel -> user
     RingProducer<WireBytes> m_returns_out;  // return ring 0: user's buffers going home
@@ -111,7 +142,15 @@ private:
     std::uint32_t m_replies_left = 0;
     std::uint64_t m_dropped_returns = 0;
     std::uint64_t m_rejected_returns = 0;
-    bool m_closed = false;
+    // InKick: the kick's message, not yet received by the component.
+    bool m_pending = false;
+    // Serving thread: replies published since readers were last woken.
+    bool m_unannounced = false;
+    // When the serving thread last took a message (its polling budget).
+    long long m_last_message_ns = 0;
+    // Read by ioctls beside a serving thread (closed(), poll()).
+    std::atomic<bool> m_closed{false};
+    std::atomic<std::uint32_t> m_published{0};
 };
 
 }  // namespace milk::kernel

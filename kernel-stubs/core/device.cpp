@@ -23,9 +23,9 @@ struct FileState {
     Owned<ComponentChannel> channel;
     void* waker = nullptr;
     void* serve_waker = nullptr;
-    // The channel is served by a kernel thread (MILK_CHANNEL_POLLING_THREAD):
-    // a kick only wakes it.
-    bool threaded = false;
+
+    // The channel is served by a kernel thread: a kick only wakes it.
+    [[nodiscard]] bool threaded() const { return channel && channel->serving() != ChannelServing::InKick; }
 
     [[nodiscard]] bool has_channel() const { return echo || channel; }
 };
@@ -73,7 +73,13 @@ long ioctl_open_channel(FileState& state, unsigned long argument) {
     if (state.has_channel()) return -MILK_EBUSY;
     milk_channel_open request{};
     if (int copied = milk_shim_copy_from_user(&request, argument, sizeof(request)); copied != 0) return copied;
-    if ((request.flags & ~MILK_CHANNEL_POLLING_THREAD) != 0) return -MILK_EINVAL;
+    ChannelServing serving = ChannelServing::InKick;
+    switch (request.flags) {
+    case 0: break;
+    case MILK_CHANNEL_THREAD: serving = ChannelServing::Thread; break;
+    case MILK_CHANNEL_POLLING_THREAD: serving = ChannelServing::PollingThread; break;
+    default: return -MILK_EINVAL;
+    }
     // The name is user memory copied once; it must end inside the field.
     bool terminated = false;
     for (char c : request.contract) terminated = terminated || c == '\0';
@@ -81,27 +87,34 @@ long ioctl_open_channel(FileState& state, unsigned long argument) {
     const ContractEntry* entry = find_component(request.contract);
     if (entry == nullptr) return -MILK_ENOENT;
     if (entry->version != request.version) return -MILK_EPROTONOSUPPORT;
+    // A component that speaks first or receives more than once per reply
+    // cannot run a step per kick: it gets a thread, and user space learns
+    // so from the flags it gets back.
+    if (entry->hosting == Hosting::Thread && serving == ChannelServing::InKick) serving = ChannelServing::Thread;
+    request.flags = serving == ChannelServing::InKick   ? 0u
+                    : serving == ChannelServing::Thread ? MILK_CHANNEL_THREAD
+                                                        : MILK_CHANNEL_POLLING_THREAD;
 
-    auto channel = ComponentChannel::try_create(*entry, request.ring_capacity, request.pool_bytes, state.waker);
+    auto channel = ComponentChannel::try_create(*entry, request.ring_capacity, request.pool_bytes, serving,
+                                                state.waker, state.serve_waker);
     if (!channel.ok()) return to_errno(channel.error());
     request.region_bytes = channel.value()->region().size();
     request.heap_offset = channel.value()->layout().heap_offset;
     // Only a channel whose description reached user space is kept.
     if (int copied = milk_shim_copy_to_user(argument, &request, sizeof(request)); copied != 0) return copied;
     state.channel = std::move(channel).value();
-    state.threaded = (request.flags & MILK_CHANNEL_POLLING_THREAD) != 0;
     return 0;
 }
 
 long ioctl_channel_error(FileState& state, unsigned long argument) {
     if (!state.channel) return -MILK_ENODEV;
-    const milk_channel_error& record = state.channel->error_record();
+    const milk_channel_error record = state.channel->error_record();
     return milk_shim_copy_to_user(argument, &record, sizeof(record));
 }
 
 long ioctl_kick(FileState& state, unsigned long argument) {
     if (argument != 0) return -MILK_EINVAL;
-    if (state.channel && state.threaded) {
+    if (state.threaded()) {
         if (state.channel->closed()) return -MILK_EPIPE;
         state.channel->mark_awake();
         milk_shim_wake(state.serve_waker);
@@ -146,31 +159,28 @@ extern "C" void* milk_core_open(void* waker, void* serve_waker) {
 
 extern "C" int milk_core_wants_thread(void* file_state) {
     auto& state = *static_cast<FileState*>(file_state);
-    return state.channel && state.threaded ? 1 : 0;
+    if (!state.channel) return MILK_THREAD_NONE;
+    switch (state.channel->serving()) {
+    case milk::kernel::ChannelServing::InKick: return MILK_THREAD_NONE;
+    case milk::kernel::ChannelServing::Thread: return MILK_THREAD_SLEEPING;
+    case milk::kernel::ChannelServing::PollingThread: return MILK_THREAD_POLLING;
+    }
+    return MILK_THREAD_NONE;
 }
 
 extern "C" void milk_core_drop_channel(void* file_state) {
     auto& state = *static_cast<FileState*>(file_state);
     state.channel = milk::kernel::Owned<milk::kernel::ComponentChannel>{};
-    state.threaded = false;
 }
 
-extern "C" long milk_core_serve(void* file_state) {
+// The serving thread's body, without the file's mutex: the ioctls that run
+// beside it touch only what ComponentChannel keeps for them (the doorbell
+// word, m_closed, m_published, the error record published with m_closed).
+// The channel cannot go meanwhile: release stops this thread first, and
+// OPEN_CHANNEL refuses a file that has a channel.
+extern "C" void milk_core_run(void* file_state) {
     auto& state = *static_cast<FileState*>(file_state);
-    if (!state.channel) return -MILK_ENODEV;
-    auto taken = state.channel->kick();
-    if (!taken.ok()) return milk::kernel::to_errno(taken.error());
-    return taken.value();
-}
-
-extern "C" int milk_core_prepare_sleep(void* file_state) {
-    auto& state = *static_cast<FileState*>(file_state);
-    return !state.channel || state.channel->prepare_sleep() ? 1 : 0;
-}
-
-extern "C" int milk_core_may_sleep(void* file_state) {
-    auto& state = *static_cast<FileState*>(file_state);
-    return state.channel && state.channel->may_sleep() ? 1 : 0;
+    if (state.channel) state.channel->run();
 }
 
 extern "C" void milk_core_release(void* file_state) { delete static_cast<FileState*>(file_state); }

@@ -45,6 +45,7 @@ constinit const ContractEntry file_server_entry{
     examples_files_FileService_step,
     examples_files_FileService__tag_count,
     create_file_server,
+    Hosting::PerMessage,
 };
 
 }  // namespace milk::kernel

@@ -42,6 +42,7 @@ constinit const ContractEntry pingpong_echo_entry{
     examples_pingpong_PingPong_step,
     examples_pingpong_PingPong__tag_count,
     create_echo,
+    Hosting::PerMessage,
 };
 
 }  // namespace milk::kernel

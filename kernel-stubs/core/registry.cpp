@@ -6,7 +6,7 @@
 namespace milk::kernel {
 namespace {
 
-constinit const ContractEntry* const registry[] = {&pingpong_echo_entry, &file_server_entry};
+constinit const ContractEntry* const registry[] = {&pingpong_echo_entry, &file_server_entry, &tally_entry};
 
 bool same_name(const char* a, const char* b) {
     for (;; ++a, ++b) {

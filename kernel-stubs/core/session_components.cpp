@@ -5,3 +5,4 @@
 // `ld -r` refuses a record of the copy it discards (Kbuild explains).
 #include "pingpong_echo.cpp"  // NOLINT(bugprone-suspicious-include): one object on purpose, see above
 #include "file_server.cpp"    // NOLINT(bugprone-suspicious-include)
+#include "tally.cpp"        // NOLINT(bugprone-suspicious-include)

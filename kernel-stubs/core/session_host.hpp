@@ -1,38 +1,52 @@
 // Kernel-side components written against the generated C++ endpoints.
 //
-// A component that is the same source in user space and in milk.ko is
-// written as a step: it takes the endpoint of a state where the client
-// speaks, receives one message with the generated receive(handlers...),
-// sends what its contract requires with send(...), and returns the endpoint
-// of the next such state (or nothing after `end`):
+// A component that is the same source in user space and in milk.ko comes
+// in one of two shapes:
 //
-//     milk::Result<std::optional<Server<state::Idle>>> step(Server<state::Idle>&&);
+//   * a step: it takes the endpoint of a state where the client speaks,
+//     receives one message with the generated receive(handlers...), sends
+//     what its contract requires with send(...), and returns the endpoint of
+//     the next such state (or nothing after `end`):
 //
-// User space calls it in a loop over any transport. In the module the
-// channel (component_channel.cpp) calls it once per message, and only after
-// the contract's generated C validator has accepted the message against the
-// state the kernel tracks and the channel has checked who holds each of its
-// buffers. The generated C++ decoder then decodes that very copy
+//         milk::Result<std::optional<Server<state::Idle>>> step(Server<state::Idle>&&);
+//
+//     User space calls it in a loop over any transport. In the module it
+//     runs once per message inline in the kick (SessionComponent), or in a
+//     loop in the channel's serving thread.
+//   * a whole serve function: it takes the endpoint of the initial state and
+//     returns when the session ends:
+//
+//         milk::Result<Report> serve(Server<state::Greeting>&&);
+//
+//     Anything the contract allows: the server may speak first and receive
+//     any number of messages before it answers. In the module it runs only
+//     in the channel's serving thread (SessionServeComponent), where a
+//     receive sleeps until the next message.
+//
+// Either way a message reaches the component only after the contract's
+// generated C validator has accepted it against the state the kernel tracks
+// and the channel has checked who holds each of its buffers. The generated C++ decoder then decodes that very copy
 // (ChannelContext::message_slot(), kernel memory, never the ring), so both
 // checks see one copy of the slot; the C++ decoder's checks (length, flags,
 // bools, enums, the tag against the endpoint's state) repeat the
 // validator's, which stays in front as the kernel's own line of defence.
 //
 // The pieces:
-//   SessionHost       the BufferHome of the component's buffers, and where
-//                     the message being handled waits for receive(). It is a
+//   SessionHost       the BufferHome of the component's buffers. It is a
 //                     member of the component, declared before the endpoint,
 //                     so it outlives the endpoint and every buffer (this is
 //                     why the freestanding Buffer may hold a plain pointer to
 //                     its home, buffer.hpp).
 //   SessionTransport  the milk::Transport inside the endpoint's ChannelEnd:
-//                     receive() hands over the pending slot (the component
-//                     never waits: there is always exactly one), send()
+//                     receive() is ChannelContext::next_message (the pending
+//                     message in a kick; a sleeping wait in a thread), send()
 //                     publishes through ChannelContext::send (checked with
 //                     the stub's on_send), buffers map onto the kernel's
 //                     pool and user space's blocks.
-//   SessionComponent  the Component the registry creates: it owns the host
-//                     and the current endpoint and runs the step.
+//   SessionComponent  a step component: owns the host and the current
+//                     endpoint, runs the step per message or in a loop.
+//   SessionServeComponent
+//                     a serve-function component, for serving threads.
 #pragma once
 
 #include "component.hpp"
@@ -62,20 +76,20 @@ public:
     SessionHost& operator=(const SessionHost&) = delete;
     ~SessionHost() override = default;
 
-    // The channel calling the component, for the duration of one message.
-    // The context is the component's own channel (it owns the component),
-    // so it stays valid for buffers released later too.
-    void begin(ChannelContext& context) {
+    // The channel that runs the component. The context is the component's
+    // own channel (it owns the component), so it stays valid for buffers
+    // released later too.
+    void bind(ChannelContext& context) {
         m_context = &context;
-        m_pending = true;
         m_failure = std::nullopt;
     }
-    // What receive() returns: the validated copy, once per message.
-    [[nodiscard]] Result<Slot> take_pending() {
-        if (!m_pending || m_context == nullptr)
-            return Error{ErrorCode::WouldBlock, "a kernel component received twice for one message", 0};
-        m_pending = false;
-        return m_context->message_slot();
+    [[nodiscard]] Result<Slot> receive(Deadline deadline) {
+        if (m_context == nullptr) return Error{ErrorCode::PeerClosed, "no channel", 0};
+        return m_context->next_message(deadline);
+    }
+    [[nodiscard]] Result<void> send(const Slot& slot) {
+        if (m_context == nullptr) return Error{ErrorCode::PeerClosed, "no channel", 0};
+        return m_context->send(slot.tag, slot.payload, slot.length);
     }
     // The reason the component's end closed with, if it failed (a decoder
     // that disagreed with the validator: a bug, reported as such).
@@ -122,26 +136,20 @@ public:
 private:
     ChannelContext* m_context = nullptr;
     std::optional<Error> m_failure;
-    bool m_pending = false;
 };
 
 class SessionTransport final : public Transport {
 public:
     explicit SessionTransport(SessionHost& host) : m_host(&host) {}
 
-    [[nodiscard]] Result<void> send(const Slot& slot) override {
-        if (m_context == nullptr) return Error{ErrorCode::PeerClosed, "no channel", 0};
-        return m_context->send(slot.tag, slot.payload, slot.length);
-    }
+    [[nodiscard]] Result<void> send(const Slot& slot) override { return m_host->send(slot); }
     [[nodiscard]] Result<void> send_batch(std::span<const Slot> slots) override {
         for (const Slot& slot : slots) {
             if (auto sent = send(slot); !sent.ok()) return sent;
         }
         return {};
     }
-    // Never waits, whatever the deadline: the channel calls the component
-    // only with a message pending.
-    [[nodiscard]] Result<Slot> receive(Deadline) override { return m_host->take_pending(); }
+    [[nodiscard]] Result<Slot> receive(Deadline deadline) override { return m_host->receive(deadline); }
     [[nodiscard]] Result<Buffer> allocate(std::size_t size) override { return m_host->allocate(size); }
     [[nodiscard]] Result<WireBytes> export_buffer(Buffer&& buffer) override {
         return m_host->export_buffer(std::move(buffer));
@@ -154,19 +162,31 @@ public:
         if (reason != nullptr) m_host->record_failure(*reason);
     }
 
-    // The context of the message being handled (the host's).
-    void bind(ChannelContext& context) { m_context = &context; }
-
 private:
     SessionHost* m_host;
-    ChannelContext* m_context = nullptr;
 };
+
+// A ChannelEnd over a new SessionTransport of `host`.
+[[nodiscard]] inline Result<ChannelEnd> make_session_end(SessionHost& host) {
+    std::unique_ptr<SessionTransport> transport(new (std::nothrow) SessionTransport(host));
+    if (!transport)
+        return Error{ErrorCode::OutOfMemory, "kmalloc failed", static_cast<std::int64_t>(sizeof(SessionTransport))};
+    return ChannelEnd(std::move(transport));
+}
+
+// The error a failed step or serve function is reported with: the reason
+// the component's own end closed with, if it closed with one (the decoder
+// disagreed with the validator), else what the function returned.
+[[nodiscard]] inline Error session_failure(const SessionHost& host, const Error& returned) {
+    if (host.failure()) return *host.failure();
+    return returned;
+}
 
 // What a component without state of its own keeps: nothing.
 struct NoState {};
 
-// Endpoint: the component's endpoint type in a state where the client
-// speaks. make: ChannelEnd&& -> Endpoint (the generated
+// A step component. Endpoint: the component's endpoint type in a state
+// where the client speaks. make: ChannelEnd&& -> Endpoint (the generated
 // Contract::server()). step: Endpoint&& -> Result<optional<Endpoint>>, or
 // (State&, Endpoint&&) -> the same for a component with state (one State
 // per channel, e.g. the file server's table).
@@ -176,42 +196,46 @@ public:
     [[nodiscard]] static Result<Owned<Component>> create() {
         auto component = Owned<SessionComponent>::try_create();
         if (!component.ok()) return component.error();
-        std::unique_ptr<SessionTransport> transport(new (std::nothrow) SessionTransport(component.value()->m_host));
-        if (!transport)
-            return Error{ErrorCode::OutOfMemory, "kmalloc failed", static_cast<std::int64_t>(sizeof(SessionTransport))};
-        component.value()->m_transport = transport.get();
-        component.value()->m_endpoint.emplace(make(ChannelEnd(std::move(transport))));
+        auto end = make_session_end(component.value()->m_host);
+        if (!end.ok()) return end.error();
+        component.value()->m_endpoint.emplace(make(std::move(end).value()));
         return Owned<Component>(std::move(component).value());
     }
 
+    // Inline in a kick: the channel calls this with one message pending.
     [[nodiscard]] Result<void> on_message(const void*, ChannelContext& channel) override {
         // The validator let the message through, so the tracked state had a
         // client message to take: a component that ended has no endpoint,
         // and the validator rejects everything after `end`.
         if (!m_endpoint)
             return Error{ErrorCode::ProtocolViolation, "a kernel component got a message after it ended", 0};
-        m_host.begin(channel);
-        m_transport->bind(channel);
-        Endpoint endpoint = std::move(*m_endpoint);
-        m_endpoint.reset();
-        // After `end` the transport is gone with the endpoint.
-        auto next = run_step(std::move(endpoint));
-        if (!next.ok()) {
-            // The endpoint, and with it the transport, is gone.
-            m_transport = nullptr;
-            if (m_host.failure()) return *m_host.failure();
-            return next.error();
-        }
-        if (next.value()) {
-            m_endpoint.emplace(std::move(*next.value()));
-        } else {
-            m_transport = nullptr;
+        m_host.bind(channel);
+        return run_step();
+    }
+
+    // In a serving thread: step after step, each receive sleeping until the
+    // next message, until the session ends.
+    [[nodiscard]] Result<void> run(ChannelContext& channel) override {
+        m_host.bind(channel);
+        while (m_endpoint) {
+            if (auto stepped = run_step(); !stepped.ok()) return stepped;
         }
         return {};
     }
 
 private:
-    auto run_step(Endpoint&& endpoint) {
+    [[nodiscard]] Result<void> run_step() {
+        Endpoint endpoint = std::move(*m_endpoint);
+        m_endpoint.reset();
+        // On an error, or after `end`, the endpoint (and with it the
+        // transport) is gone.
+        auto next = call_step(std::move(endpoint));
+        if (!next.ok()) return session_failure(m_host, next.error());
+        if (next.value()) m_endpoint.emplace(std::move(*next.value()));
+        return {};
+    }
+
+    auto call_step(Endpoint&& endpoint) {
         if constexpr (std::is_same_v<State, NoState>) {
             return step(std::move(endpoint));
         } else {
@@ -222,9 +246,40 @@ private:
     // Declared first: destroyed last, after the endpoint and its buffers.
     SessionHost m_host;
     [[no_unique_address]] State m_state;
-    // Owned by the endpoint's ChannelEnd; null once the session ended.
-    SessionTransport* m_transport = nullptr;
     std::optional<Endpoint> m_endpoint;
+};
+
+// A serve-function component (Hosting::Thread). make: ChannelEnd&& -> the
+// endpoint of the contract's initial state (the generated
+// Contract::server()); serve: that endpoint -> Result<anything>, run once in
+// the channel's serving thread.
+template <auto make, auto serve>
+class SessionServeComponent final : public Component {
+public:
+    [[nodiscard]] static Result<Owned<Component>> create() {
+        auto component = Owned<SessionServeComponent>::try_create();
+        if (!component.ok()) return component.error();
+        return Owned<Component>(std::move(component).value());
+    }
+
+    // Never called: the channel gives a Hosting::Thread component a thread.
+    [[nodiscard]] Result<void> on_message(const void*, ChannelContext&) override {
+        return Error{ErrorCode::InvalidArgument, "this kernel component runs only in a serving thread", 0};
+    }
+
+    [[nodiscard]] Result<void> run(ChannelContext& channel) override {
+        m_host.bind(channel);
+        auto end = make_session_end(m_host);
+        if (!end.ok()) return end.error();
+        auto served = serve(make(std::move(end).value()));
+        if (!served.ok()) return session_failure(m_host, served.error());
+        return {};
+    }
+
+private:
+    // Outlives every buffer the serve function left behind: they die with
+    // its frames, before run() returns.
+    SessionHost m_host;
 };
 
 }  // namespace milk::kernel

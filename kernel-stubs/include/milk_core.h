@@ -72,6 +72,24 @@ long long milk_shim_clock_ns(void);
  */
 void milk_shim_wake(void *waker);
 
+/*
+ * For a channel's serving thread (the only caller of these four).
+ *
+ * milk_shim_serve_wait sleeps on `serve_waker` until the 32-bit doorbell
+ * word at `bell` no longer holds `sleeping` (a NULL `bell`: until the
+ * timeout only), the thread is asked to stop, or `timeout_ns` passes (< 0:
+ * no timeout). Returns 1 if the thread is asked to stop, else 0.
+ */
+int milk_shim_serve_wait(void *serve_waker, const unsigned int *bell, unsigned int sleeping, long long timeout_ns);
+/* kthread_should_stop(): the file is being released. */
+int milk_shim_should_stop(void);
+/* Whether polling may go on: nothing else wants this CPU. */
+int milk_shim_may_spin(void);
+/* cpu_relax(): one step of a polling loop. */
+void milk_shim_relax(void);
+/* cond_resched(): lets the scheduler run something else if it must. */
+void milk_shim_yield(void);
+
 /* What milk_core_poll reports. */
 enum milk_poll_bits { MILK_POLL_IN = 1, MILK_POLL_CLOSED = 2 };
 
@@ -89,22 +107,19 @@ void milk_core_exit(void);
 void *milk_core_open(void *waker, void *serve_waker);
 
 /*
- * The serving thread of a channel opened with MILK_CHANNEL_POLLING_THREAD.
- * The shim starts it after a successful MILK_IOC_OPEN_CHANNEL when
+ * The serving thread of a channel opened with MILK_CHANNEL_THREAD or
+ * MILK_CHANNEL_POLLING_THREAD (or to a component that needs one). The shim
+ * starts it after a successful MILK_IOC_OPEN_CHANNEL when
  * milk_core_wants_thread says so (or drops the channel again with
  * milk_core_drop_channel if it cannot), and stops it in release before
- * milk_core_release. milk_core_serve and milk_core_prepare_sleep run under
- * the file's mutex; milk_core_may_sleep is the wait condition, read without
- * it (it only reads the shared doorbell word).
+ * milk_core_release. milk_core_run is the thread's body: it runs the
+ * component, WITHOUT the file's mutex, until the session ends, the channel
+ * closes, or milk_shim_should_stop says so.
  */
+enum milk_thread_kind { MILK_THREAD_NONE = 0, MILK_THREAD_SLEEPING = 1, MILK_THREAD_POLLING = 2 };
 int milk_core_wants_thread(void *file_state);
 void milk_core_drop_channel(void *file_state);
-/* Takes and handles what is there: >= 0 messages taken, or -errno once closed. */
-long milk_core_serve(void *file_state);
-/* Announces Sleeping, then re-checks: 1 if there is work after all (and Awake again). */
-int milk_core_prepare_sleep(void *file_state);
-/* 1 while the doorbell word still says Sleeping. */
-int milk_core_may_sleep(void *file_state);
+void milk_core_run(void *file_state);
 void milk_core_release(void *file_state);
 
 /*

@@ -44,7 +44,7 @@ typedef int64_t milk_s64;
 #endif
 
 /* Bumped on every incompatible change of anything in this file. */
-#define MILK_ABI_VERSION 2u
+#define MILK_ABI_VERSION 3u
 
 #define MILK_DEVICE_NAME "milk"
 
@@ -94,23 +94,31 @@ struct milk_channel_status {
 #define MILK_CHANNEL_MAX_POOL (1u << 20)
 
 /*
- * MILK_IOC_OPEN_CHANNEL flags. Without MILK_CHANNEL_POLLING_THREAD the
- * component runs inline in MILK_IOC_KICK (the doorbell). With it, a kernel
- * thread serves the channel: it polls message ring 0 for a while after each
- * message, then announces Sleeping in the region's data_bell[0] word (the
- * runtime's doorbell protocol, docs/runtime.md) and sleeps on a wait queue;
- * user space publishes, swaps the word to Awake (0), and calls
- * MILK_IOC_KICK only when the old value was Sleeping (1). A kick then only
- * wakes the thread and returns 0.
+ * MILK_IOC_OPEN_CHANNEL flags, at most one of them. With neither, the
+ * component runs inline in MILK_IOC_KICK (the doorbell), one step per
+ * message. With MILK_CHANNEL_THREAD, a kernel thread of the channel runs
+ * the component: whenever its receive finds ring 0 empty it announces
+ * Sleeping in the region's data_bell[0] word (the runtime's doorbell
+ * protocol, docs/runtime.md) and sleeps on a wait queue; user space
+ * publishes, swaps the word to Awake (0), and calls MILK_IOC_KICK only when
+ * the old value was Sleeping (1). A kick then only wakes the thread and
+ * returns 0. MILK_CHANNEL_POLLING_THREAD is the same thread, but it polls
+ * ring 0 for 200 us after each message before it sleeps, bound to a CPU
+ * other than the one the channel was opened on (when there is one).
+ *
+ * A component that must speak first or receive several messages per reply
+ * always gets a thread: the kernel then returns MILK_CHANNEL_THREAD in
+ * `flags` although the request had none. `flags` holds what was granted.
  */
 #define MILK_CHANNEL_POLLING_THREAD 1u
+#define MILK_CHANNEL_THREAD 2u
 
 struct milk_channel_open {
 	char contract[MILK_CONTRACT_NAME_MAX]; /* in: "package.Contract", NUL-terminated */
 	milk_u32 version;                      /* in: the version the component must have */
 	milk_u32 ring_capacity;                /* in: slots per direction, power of two */
 	milk_u32 pool_bytes;                   /* in: exchange-heap bytes per side, power of two */
-	milk_u32 flags;                        /* in: 0 or MILK_CHANNEL_POLLING_THREAD */
+	milk_u32 flags;                        /* in: 0 or one MILK_CHANNEL_*; out: what was granted */
 	milk_u64 region_bytes;                 /* out: bytes to mmap at offset 0 */
 	milk_u64 heap_offset;                  /* out: where the exchange heap starts */
 };
@@ -151,7 +159,7 @@ struct milk_channel_error {
  * Creates this fd's channel to the component that serves `contract` at
  * `version`. Errors: ENOENT no such component, EPROTONOSUPPORT another
  * version, EINVAL bad sizes or flags, EBUSY the fd already has a channel,
- * EAGAIN MILK_CHANNEL_POLLING_THREAD beyond the module's 64 serving threads.
+ * EAGAIN a serving thread beyond the module's 64.
  * Then MILK_IOC_KICK is the doorbell: the kernel takes, validates and
  * handles up to ring_capacity messages (each with the contract's generated
  * validator, against the protocol state it tracks), publishes the replies,

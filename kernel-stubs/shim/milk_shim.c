@@ -7,6 +7,7 @@
  */
 #include <linux/atomic.h>
 #include <linux/build_bug.h>
+#include <linux/cpumask.h>
 #include <linux/errno.h>
 #include <linux/fs.h>
 #include <linux/kthread.h>
@@ -20,6 +21,7 @@
 #include <linux/sched.h>
 #include <linux/sched/stat.h>
 #include <linux/slab.h>
+#include <linux/smp.h>
 #include <linux/uaccess.h>
 #include <linux/vmalloc.h>
 #include <linux/wait.h>
@@ -136,9 +138,15 @@ void milk_shim_wake(void *waker)
 	struct milk_waiter *waiter = waker;
 
 	atomic_inc(&waiter->events);
-	/* wq_has_sleeper's barrier pairs with the one in prepare_to_wait. */
+	/*
+	 * wq_has_sleeper's barrier pairs with the one in prepare_to_wait.
+	 * A sync wake-up: the waker is about to sleep itself (a client in
+	 * poll() after its kick, a serving thread after its replies), so the
+	 * scheduler may run the wakee on this CPU instead of waking another
+	 * (an IPI, and under emulation a host thread to schedule).
+	 */
 	if (wq_has_sleeper(&waiter->queue))
-		wake_up_interruptible_all(&waiter->queue);
+		wake_up_interruptible_sync(&waiter->queue);
 }
 
 /*
@@ -154,59 +162,87 @@ struct milk_file {
 };
 
 /*
- * How long the serving thread polls ring 0 after its last message before it
- * sleeps: long enough that a client in a round-trip loop finds it awake.
- */
-#define MILK_SERVE_SPIN_NS (200 * NSEC_PER_USEC)
-
-/*
  * Serving threads in the whole system: each threaded channel costs a kernel
  * thread, so a process cannot have more than this many (EAGAIN beyond).
  */
 #define MILK_MAX_SERVERS 64
 static atomic_t milk_servers = ATOMIC_INIT(0);
 
+int milk_shim_serve_wait(void *serve_waker, const unsigned int *bell, unsigned int sleeping, long long timeout_ns)
+{
+	struct milk_waiter *waiter = serve_waker;
+
+	/*
+	 * The word is shared memory user space may rewrite: READ_ONCE, and a
+	 * lie only ends the wait early or leaves it to the next kick, which
+	 * sets the word itself before it wakes us.
+	 */
+#define MILK_SERVE_CONDITION (kthread_should_stop() || (bell && READ_ONCE(*bell) != sleeping))
+	if (timeout_ns < 0)
+		wait_event_interruptible(waiter->queue, MILK_SERVE_CONDITION);
+	else
+		wait_event_interruptible_hrtimeout(waiter->queue, MILK_SERVE_CONDITION, ns_to_ktime(timeout_ns));
+#undef MILK_SERVE_CONDITION
+	return kthread_should_stop() ? 1 : 0;
+}
+
+int milk_shim_should_stop(void)
+{
+	return kthread_should_stop() ? 1 : 0;
+}
+
+int milk_shim_may_spin(void)
+{
+	/* A client woken on this CPU must not wait for the next tick to run. */
+	return !need_resched() && single_task_running();
+}
+
+void milk_shim_relax(void)
+{
+	cpu_relax();
+}
+
+void milk_shim_yield(void)
+{
+	cond_resched();
+}
+
 /*
- * The serving thread of a MILK_CHANNEL_POLLING_THREAD channel: serve, poll
- * for a while, then sleep until user space rings the doorbell word. Once
- * the channel is closed it only waits to be stopped (release stops it).
+ * The serving thread: the core runs the component until the session ends,
+ * the channel closes or release asks the thread to stop; then it only
+ * waits to be stopped (release stops it before the core's state goes).
  */
 static int milk_serve_thread(void *data)
 {
 	struct milk_file *state = data;
-	u64 spin_until = ktime_get_ns() + MILK_SERVE_SPIN_NS;
 
-	while (!kthread_should_stop()) {
-		long taken;
-		int work;
-
-		mutex_lock(&state->lock);
-		taken = milk_core_serve(state->core);
-		mutex_unlock(&state->lock);
-		if (taken < 0) {
-			wait_event_interruptible(state->serving.queue, kthread_should_stop());
-			continue;
-		}
-		/*
-		 * Poll only while nothing else wants this CPU: a client woken on
-		 * the same CPU would otherwise wait for the next tick to run.
-		 */
-		if (taken > 0 || (ktime_get_ns() < spin_until && single_task_running())) {
-			if (taken > 0)
-				spin_until = ktime_get_ns() + MILK_SERVE_SPIN_NS;
-			cond_resched();
-			cpu_relax();
-			continue;
-		}
-		mutex_lock(&state->lock);
-		work = milk_core_prepare_sleep(state->core);
-		mutex_unlock(&state->lock);
-		if (!work)
-			wait_event_interruptible(state->serving.queue,
-						 !milk_core_may_sleep(state->core) || kthread_should_stop());
-		spin_until = ktime_get_ns() + MILK_SERVE_SPIN_NS;
-	}
+	milk_core_run(state->core);
+	while (!kthread_should_stop())
+		wait_event_interruptible(state->serving.queue, kthread_should_stop());
 	return 0;
+}
+
+/*
+ * Starts the serving thread. A polling thread goes on another CPU than the
+ * one the channel is opened on, so that it does not poll against the
+ * client it serves; a sleeping thread goes where the scheduler puts it
+ * (next to its client, which it wakes).
+ */
+static struct task_struct *milk_start_server(struct milk_file *state, int kind)
+{
+	struct task_struct *server;
+	unsigned int here = raw_smp_processor_id();
+	unsigned int there = cpumask_next(here, cpu_online_mask);
+
+	if (there >= nr_cpu_ids)
+		there = cpumask_first(cpu_online_mask);
+	server = kthread_create(milk_serve_thread, state, "milk-serve");
+	if (IS_ERR(server))
+		return server;
+	if (kind == MILK_THREAD_POLLING && there != here)
+		kthread_bind(server, there);
+	wake_up_process(server);
+	return server;
 }
 
 static int milk_open(struct inode *inode, struct file *file)
@@ -262,7 +298,7 @@ static long milk_ioctl(struct file *file, unsigned int command, unsigned long ar
 		struct task_struct *server = ERR_PTR(-EAGAIN);
 
 		if (atomic_inc_return(&milk_servers) <= MILK_MAX_SERVERS)
-			server = kthread_run(milk_serve_thread, state, "milk-serve");
+			server = milk_start_server(state, milk_core_wants_thread(state->core));
 		if (IS_ERR(server)) {
 			atomic_dec(&milk_servers);
 			milk_core_drop_channel(state->core);

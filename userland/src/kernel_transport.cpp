@@ -59,19 +59,35 @@ Result<std::unique_ptr<KernelTransport>> KernelTransport::try_open(std::string_v
     request.version = version;
     request.ring_capacity = options.ring_capacity;
     request.pool_bytes = options.pool_bytes;
-    request.flags = options.serving == Serving::PollingThread ? MILK_CHANNEL_POLLING_THREAD : 0;
+    switch (options.serving) {
+    case Serving::InKick: request.flags = 0; break;
+    case Serving::Thread: request.flags = MILK_CHANNEL_THREAD; break;
+    case Serving::PollingThread: request.flags = MILK_CHANNEL_POLLING_THREAD; break;
+    }
     if (::ioctl(fd.get(), MILK_IOC_OPEN_CHANNEL, &request) != 0) {
         const int error = errno;
         if (error == ENOENT) return Error{ErrorCode::InvalidArgument, "no kernel component serves this contract", error};
         if (error == EPROTONOSUPPORT)
             return Error{ErrorCode::InvalidArgument, "the kernel component has another version of the contract", error};
         if (error == EINVAL) return Error{ErrorCode::InvalidArgument, "the kernel refused the channel's sizes", error};
+        if (error == EAGAIN)
+            return Error{ErrorCode::WouldBlock, "the kernel runs as many serving threads as it allows", error};
         if (error == ENOMEM) return Error{ErrorCode::OutOfMemory, "the kernel is out of memory for the channel", error};
         return Error{ErrorCode::SystemError, "MILK_IOC_OPEN_CHANNEL failed", error};
     }
     if (request.heap_offset != layout->heap_offset || request.region_bytes < layout->total_bytes)
         return Error{ErrorCode::SystemError, "the kernel's channel layout differs from ours",
                      static_cast<std::int64_t>(request.heap_offset)};
+    // What the kernel granted: a component that needs a thread gets one.
+    Serving granted = Serving::InKick;
+    switch (request.flags) {
+    case 0: granted = Serving::InKick; break;
+    case MILK_CHANNEL_THREAD: granted = Serving::Thread; break;
+    case MILK_CHANNEL_POLLING_THREAD: granted = Serving::PollingThread; break;
+    default:
+        return Error{ErrorCode::SystemError, "the kernel granted serving flags this library does not know",
+                     request.flags};
+    }
 
     auto region = Region::try_map_shared(fd.get(), 0, request.region_bytes);
     if (!region.ok()) return region.error();
@@ -81,18 +97,18 @@ Result<std::unique_ptr<KernelTransport>> KernelTransport::try_open(std::string_v
     auto inner = RegionTransport::try_create(region.value(), layout.value(), ChannelSide::First, policy);
     if (!inner.ok()) return inner.error();
     return std::make_unique<KernelTransport>(PassKey{}, fd.hand_over(), std::move(inner).value(),
-                                             std::move(region).value(), layout.value(), options);
+                                             std::move(region).value(), layout.value(), options, granted);
 }
 
 KernelTransport::KernelTransport(PassKey, int fd, std::unique_ptr<RegionTransport> inner,
                                  std::shared_ptr<Region> region, const ChannelRegionLayout& layout,
-                                 const Options& options)
+                                 const Options& options, Serving granted)
     : m_fd(fd),
       m_inner(std::move(inner)),
       m_region(std::move(region)),
       m_layout(layout),
       m_spin_budget(options.spin_budget),
-      m_serving(options.serving) {}
+      m_serving(granted) {}
 
 KernelTransport::~KernelTransport() { close(nullptr); }
 
@@ -132,7 +148,7 @@ Result<void> KernelTransport::send(const Slot& slot) { return send_batch(std::sp
 
 Result<void> KernelTransport::send_batch(std::span<const Slot> slots) {
     if (m_closed) return Error{ErrorCode::InvalidArgument, "send on a channel end that was closed", 0};
-    if (m_serving == Serving::PollingThread) {
+    if (m_serving != Serving::InKick) {
         // The thread drains the ring on its own, so a full ring is waited
         // out by the inner transport (it also stops at a close).
         auto sent = m_inner->send_batch(slots);

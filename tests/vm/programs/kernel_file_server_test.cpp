@@ -20,12 +20,13 @@
 using namespace examples::files;
 
 int main() {
-    // Twice: each channel gets a file table of its own, so the same script
-    // passes on a second channel too; the second is served by a kernel
-    // thread instead of inline in the kick.
-    for (int round = 0; round < 2; ++round) {
+    // Three times: each channel gets a file table of its own, so the same
+    // script passes on every channel; served inline in the kick, by a
+    // sleeping kernel thread, and by a polling one.
+    for (milk::kernel::Serving serving :
+         {milk::kernel::Serving::InKick, milk::kernel::Serving::Thread, milk::kernel::Serving::PollingThread}) {
         milk::kernel::Options options;
-        options.serving = round == 0 ? milk::kernel::Serving::InKick : milk::kernel::Serving::PollingThread;
+        options.serving = serving;
         auto end = milk::kernel::open_channel("examples.files.FileService", 1, options);
         if (!end) {
             std::printf("open_channel failed: %s (%lld)\n", milk::describe(end.error().code),
@@ -34,6 +35,6 @@ int main() {
         }
         if (!run_session(FileService::client(std::move(end).value()))) return 1;
     }
-    std::printf("file server in the kernel: every reply as expected, inline and from a kernel thread\n");
+    std::printf("file server in the kernel: every reply as expected, inline, from a sleeping and from a polling kernel thread\n");
     return 0;
 }

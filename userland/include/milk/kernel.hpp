@@ -40,9 +40,17 @@ enum class Serving : std::uint8_t {
     // Inline in MILK_IOC_KICK, in this process's context: a round trip is
     // one system call, and nothing in the kernel runs between them.
     InKick,
-    // A kernel thread of the channel polls its ring and sleeps on a wait
-    // queue when idle: while it is awake, a round trip needs no system call
-    // at all (both sides poll); a send kicks only when the thread sleeps.
+    // A kernel thread of the channel runs the component and sleeps on a
+    // wait queue whenever its receive finds nothing: a send kicks only when
+    // the thread announced that it sleeps, and a receive here sleeps in
+    // poll() until the thread wakes it. Any component can run this way,
+    // including one that speaks first or receives several messages per
+    // reply (such a component always gets a thread).
+    Thread,
+    // The same thread, but it polls the ring for a while after each message
+    // before it sleeps, on another CPU than the one that opened the
+    // channel: while it is awake, a round trip needs no system call at all
+    // (both sides poll).
     PollingThread,
 };
 
@@ -74,7 +82,7 @@ public:
                                                                            const Options& options);
 
     KernelTransport(PassKey, int fd, std::unique_ptr<RegionTransport> inner, std::shared_ptr<Region> region,
-                    const ChannelRegionLayout& layout, const Options& options);
+                    const ChannelRegionLayout& layout, const Options& options, Serving granted);
     KernelTransport(const KernelTransport&) = delete;
     KernelTransport& operator=(const KernelTransport&) = delete;
     ~KernelTransport() override;
@@ -89,6 +97,9 @@ public:
 
     // The fd of /dev/milk that holds the channel (-1 once closed).
     [[nodiscard]] int fd() const { return m_fd; }
+    // Who runs the component: what was asked for, or Thread if the
+    // component needs one.
+    [[nodiscard]] Serving serving() const { return m_serving; }
     // Why the kernel closed the channel, in words ("examples.pingpong.PingPong:
     // tag not allowed in state Waiting (message Ping, field -)"); empty while
     // it is open.
@@ -99,8 +110,8 @@ private:
     // reason the kernel closed the channel.
     [[nodiscard]] Result<std::uint32_t> kick();
     [[nodiscard]] Error kernel_close_error() const;
-    // PollingThread: after publishing, wake the kernel's thread if (and
-    // only if) it announced that it sleeps.
+    // Thread, PollingThread: after publishing, wake the kernel's thread if
+    // (and only if) it announced that it sleeps.
     [[nodiscard]] Result<void> ring_thread();
 
     int m_fd;
