@@ -187,7 +187,7 @@ stage_fuzz() {
 # are single-threaded (ASan and UBSan cover them); building only these
 # targets keeps the stage within CI's budget.
 tsan_targets=(milk_runtime_tests milk_generated_tests milk_process_tests milk_peer_death_bound
-    pingpong pingpong-process file-server file-server-process)
+    pingpong pingpong-process file-server file-server-process tally)
 # (doctest_discover_tests adds a placeholder <target>_NOT_BUILT test for each
 # suite this stage does not build.)
 tsan_exclude='^(compile_fail|install|vm|kstub|diagnostics|bench|front|backend)\.|^example\.readme-tour$|^generated\.goldens$|_NOT_BUILT'

@@ -53,13 +53,75 @@ TEST_CASE("buddy: block states") {
     CHECK(pool.state(offset + 64) == State::NotAllocated);  // inside the block
     CHECK(pool.state(offset + 1) == State::NotAllocated);   // not on a 64-byte boundary
     CHECK(pool.state(5000) == State::NotAllocated);         // outside the pool
-    pool.set_state(offset, State::Lent);
+    CHECK_FALSE(pool.take_back(offset, 256));               // held, not lent
+    pool.lend(offset);
     CHECK(pool.state(offset) == State::Lent);
     CHECK(pool.block_size(offset) == 256);
-    pool.set_state(offset, State::Held);
+    CHECK_FALSE(pool.take_back(offset, 257));  // longer than the block
+    CHECK_FALSE(pool.take_back(offset + 64, 64));
+    CHECK_FALSE(pool.take_back(offset + 1, 64));
+    CHECK_FALSE(pool.take_back(5000, 64));
+    CHECK(pool.state(offset) == State::Lent);
+    CHECK(pool.take_back(offset, 256));
     CHECK(pool.state(offset) == State::Held);
+    CHECK_FALSE(pool.take_back(offset, 256));  // only once
     pool.free(offset);
     CHECK(pool.state(offset) == State::NotAllocated);
+    CHECK_FALSE(pool.take_back(offset, 64));  // a free block is nobody's to take back
+}
+
+TEST_CASE("buddy: a lent block is freed by its return or taken back, never both") {
+    auto pool = BuddyAllocator::try_create(4096).value();
+    const auto offset = pool.allocate(100).value();
+    CHECK_FALSE(pool.free_if_lent(offset));  // held
+    pool.lend(offset);
+    CHECK_FALSE(pool.free_if_lent(offset + 64));
+    CHECK_FALSE(pool.free_if_lent(offset + 1));
+    CHECK_FALSE(pool.free_if_lent(4096));
+    CHECK(pool.free_if_lent(offset));
+    CHECK(pool.state(offset) == State::NotAllocated);
+    CHECK_FALSE(pool.free_if_lent(offset));  // the same return twice
+    CHECK_FALSE(pool.take_back(offset, 64));
+    CHECK(pool.free_bytes() == 4096);
+
+    const auto again = pool.allocate(100).value();
+    pool.lend(again);
+    CHECK(pool.take_back(again, 100));
+    CHECK_FALSE(pool.free_if_lent(again));  // taken back first: the return is refused
+    CHECK(pool.state(again) == State::Held);
+    const auto usage = pool.usage();
+    CHECK(usage.held_blocks == 1);
+    CHECK(usage.held_bytes == 128);
+    CHECK(usage.lent_blocks == 0);
+}
+
+TEST_CASE("buddy: frees merge lazily, but an allocation that needs merged blocks gets them") {
+    auto pool = BuddyAllocator::try_create(4096).value();
+    // The same small block out and back many times: it comes from and goes
+    // to the 64-byte free list, and the pool stays whole in bytes.
+    std::uint32_t first = pool.allocate(8).value();
+    pool.free(first);
+    for (int i = 0; i < 100; ++i) {
+        const auto offset = pool.allocate(8).value();
+        CHECK(offset == first);
+        pool.free(offset);
+    }
+    CHECK(pool.free_bytes() == 4096);
+    // Every free block is still split, yet the whole pool can be allocated.
+    CHECK(pool.allocate(4096).value() == 0);
+    CHECK(pool.allocate(64).error().code == ErrorCode::OutOfMemory);
+    pool.free(0);
+
+    // A checkerboard of 64-byte blocks: merging the free ones gives nothing
+    // larger than 64 bytes until their neighbours go too.
+    std::vector<std::uint32_t> blocks;
+    for (int i = 0; i < 64; ++i) blocks.push_back(pool.allocate(64).value());
+    std::sort(blocks.begin(), blocks.end());
+    for (std::size_t i = 0; i < blocks.size(); i += 2) pool.free(blocks[i]);
+    CHECK(pool.allocate(128).error().code == ErrorCode::OutOfMemory);
+    CHECK(pool.free_bytes() == 2048);
+    for (std::size_t i = 1; i < blocks.size(); i += 2) pool.free(blocks[i]);
+    CHECK(pool.allocate(4096).value() == 0);
 }
 
 TEST_CASE("buddy: random churn never hands out overlapping blocks and coalesces fully") {

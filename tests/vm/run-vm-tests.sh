@@ -162,7 +162,9 @@ if [[ $accel == auto ]]; then
 fi
 case $accel in
 kvm) cpu=(-accel kvm -cpu host) ;;
-tcg) cpu=(-accel tcg -cpu max) ;;
+# thread=multi: one host thread per vCPU (MTTCG), so that two guest CPUs
+# really run at once; a polled round trip needs that.
+tcg) cpu=(-accel tcg,thread=multi -cpu max) ;;
 *) fail "unknown --accel $accel" ;;
 esac
 

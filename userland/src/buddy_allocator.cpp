@@ -12,7 +12,9 @@ Result<BuddyAllocator> BuddyAllocator::try_create(std::uint32_t pool_bytes) {
     allocator.m_pool_bytes = pool_bytes;
     allocator.m_max_order = static_cast<std::uint32_t>(std::countr_zero(pool_bytes / min_block));
     const std::uint32_t units = pool_bytes / min_block;
-    allocator.m_meta.assign(units, 0);
+    allocator.m_units = units;
+    // Value-initialised: every unit starts at zero (not a block start).
+    allocator.m_meta = std::make_unique<std::atomic<std::uint8_t>[]>(units);
     allocator.m_next = std::make_unique_for_overwrite<std::uint32_t[]>(units);
     allocator.m_prev = std::make_unique_for_overwrite<std::uint32_t[]>(units);
     allocator.m_free_head.fill(none);
@@ -22,7 +24,7 @@ Result<BuddyAllocator> BuddyAllocator::try_create(std::uint32_t pool_bytes) {
 }
 
 void BuddyAllocator::push_free(std::uint32_t unit, std::uint32_t order) {
-    m_meta[unit] = static_cast<std::uint8_t>((order + 1) | free_bit);
+    set_meta(unit, static_cast<std::uint8_t>((order + 1) | free_bit));
     m_prev[unit] = none;
     m_next[unit] = m_free_head[order];
     if (m_free_head[order] != none) m_prev[m_free_head[order]] = unit;
@@ -33,7 +35,28 @@ void BuddyAllocator::remove_free(std::uint32_t unit, std::uint32_t order) {
     if (m_prev[unit] != none) m_next[m_prev[unit]] = m_next[unit];
     else m_free_head[order] = m_next[unit];
     if (m_next[unit] != none) m_prev[m_next[unit]] = m_prev[unit];
-    m_meta[unit] = 0;
+    set_meta(unit, 0);
+}
+
+bool BuddyAllocator::is_free_of_order(std::uint32_t unit, std::uint32_t order) const {
+    return meta(unit) == static_cast<std::uint8_t>((order + 1) | free_bit);
+}
+
+bool BuddyAllocator::coalesce() {
+    bool merged = false;
+    // Smallest first, so that a pair merged at one order is considered again
+    // at the next: one pass leaves no two free buddies of the same order.
+    for (std::uint32_t order = 0; order < m_max_order; ++order) {
+        const std::uint32_t half = 1u << order;
+        for (std::uint32_t unit = 0; unit < m_units; unit += 2 * half) {
+            if (!is_free_of_order(unit, order) || !is_free_of_order(unit + half, order)) continue;
+            remove_free(unit, order);
+            remove_free(unit + half, order);
+            push_free(unit, order + 1);
+            merged = true;
+        }
+    }
+    return merged;
 }
 
 Result<std::uint32_t> BuddyAllocator::allocate(std::size_t bytes) {
@@ -43,6 +66,14 @@ Result<std::uint32_t> BuddyAllocator::allocate(std::size_t bytes) {
     const auto order = static_cast<std::uint32_t>(std::countr_zero(block / min_block));
     std::uint32_t found = order;
     while (found <= m_max_order && m_free_head[found] == none) ++found;
+    if (found > m_max_order && m_unmerged_frees > 0 && block <= m_free_bytes) {
+        // Only now is merging worth its pass over the metadata.
+        m_unmerged_frees = 0;
+        if (coalesce()) {
+            found = order;
+            while (found <= m_max_order && m_free_head[found] == none) ++found;
+        }
+    }
     if (found > m_max_order)
         return Error{ErrorCode::OutOfMemory, "exchange heap pool has no free block that large",
                      static_cast<std::int64_t>(bytes)};
@@ -53,50 +84,77 @@ Result<std::uint32_t> BuddyAllocator::allocate(std::size_t bytes) {
         --found;
         push_free(unit + (1u << found), found);
     }
-    m_meta[unit] = static_cast<std::uint8_t>(order + 1);
+    // Released by the lock the caller serialises with, or by whatever hands
+    // the new buffer to another thread; relaxed is enough.
+    set_meta(unit, static_cast<std::uint8_t>(order + 1));
     m_free_bytes -= block;
     return unit * min_block;
 }
 
-void BuddyAllocator::free(std::uint32_t offset) {
-    std::uint32_t unit = offset / min_block;
-    std::uint32_t order = static_cast<std::uint32_t>(m_meta[unit] & order_mask) - 1;
+void BuddyAllocator::release_block(std::uint32_t unit, std::uint8_t block_meta) {
+    const auto order = static_cast<std::uint32_t>(block_meta & order_mask) - 1;
     m_free_bytes += min_block << order;
-    m_meta[unit] = 0;
-    // Merge with the buddy while it is a free block of the same order.
-    while (order < m_max_order) {
-        const std::uint32_t buddy = unit ^ (1u << order);
-        const std::uint8_t meta = m_meta[buddy];
-        if ((meta & free_bit) == 0 || (meta & order_mask) != order + 1) break;
-        remove_free(buddy, order);
-        unit = unit < buddy ? unit : buddy;
-        ++order;
-    }
     push_free(unit, order);
+    ++m_unmerged_frees;
 }
 
-bool BuddyAllocator::is_allocated_start(std::uint32_t offset) const {
+void BuddyAllocator::free(std::uint32_t offset) {
+    const std::uint32_t unit = offset / min_block;
+    release_block(unit, meta(unit));
+}
+
+bool BuddyAllocator::free_if_lent(std::uint32_t offset) {
     if (offset >= m_pool_bytes || offset % min_block != 0) return false;
-    const std::uint8_t meta = m_meta[offset / min_block];
-    return (meta & order_mask) != 0 && (meta & free_bit) == 0;
+    const std::uint32_t unit = offset / min_block;
+    std::uint8_t current = m_meta[unit].load(std::memory_order_acquire);
+    if ((current & (lent_bit | free_bit)) != lent_bit || (current & order_mask) == 0) return false;
+    // A concurrent take_back() of the same block (the peer sending it back
+    // in a message as well as returning it) may win; then it stays Held.
+    if (!m_meta[unit].compare_exchange_strong(current, 0, std::memory_order_acq_rel, std::memory_order_acquire))
+        return false;
+    release_block(unit, current);
+    return true;
 }
 
 BuddyAllocator::BlockState BuddyAllocator::state(std::uint32_t offset) const {
-    if (!is_allocated_start(offset)) return BlockState::NotAllocated;
-    return (m_meta[offset / min_block] & lent_bit) != 0 ? BlockState::Lent : BlockState::Held;
+    if (offset >= m_pool_bytes || offset % min_block != 0) return BlockState::NotAllocated;
+    const std::uint8_t current = m_meta[offset / min_block].load(std::memory_order_acquire);
+    if ((current & order_mask) == 0 || (current & free_bit) != 0) return BlockState::NotAllocated;
+    return (current & lent_bit) != 0 ? BlockState::Lent : BlockState::Held;
 }
 
 std::uint32_t BuddyAllocator::block_size(std::uint32_t offset) const {
-    return min_block << ((m_meta[offset / min_block] & order_mask) - 1);
+    return min_block << ((m_meta[offset / min_block].load(std::memory_order_acquire) & order_mask) - 1);
+}
+
+void BuddyAllocator::lend(std::uint32_t offset) {
+    // Only the holder moves a Held block, so nothing else writes this byte
+    // now: a plain store (no read-modify-write) is enough. Release, so that
+    // whoever takes it back or frees it sees the block as it was lent.
+    auto& unit = m_meta[offset / min_block];
+    unit.store(static_cast<std::uint8_t>(unit.load(std::memory_order_relaxed) | lent_bit), std::memory_order_release);
+}
+
+bool BuddyAllocator::take_back(std::uint32_t offset, std::uint64_t length) {
+    if (offset >= m_pool_bytes || offset % min_block != 0) return false;
+    auto& unit = m_meta[offset / min_block];
+    std::uint8_t current = unit.load(std::memory_order_acquire);
+    if ((current & (lent_bit | free_bit)) != lent_bit || (current & order_mask) == 0) return false;
+    if (length > (std::uint64_t{min_block} << ((current & order_mask) - 1))) return false;
+    // Fails if the block was freed (returned on the ring) or taken back by
+    // another thread since the load: both are the peer handing over one
+    // block twice.
+    return unit.compare_exchange_strong(current, static_cast<std::uint8_t>(current & ~lent_bit),
+                                        std::memory_order_acq_rel, std::memory_order_acquire);
 }
 
 BuddyAllocator::Usage BuddyAllocator::usage() const {
     Usage usage;
-    for (std::size_t unit = 0; unit < m_meta.size(); ++unit) {
-        const std::uint8_t meta = m_meta[unit];
-        if ((meta & order_mask) == 0 || (meta & free_bit) != 0) continue;
-        const std::size_t bytes = std::size_t{min_block} << ((meta & order_mask) - 1);
-        if ((meta & lent_bit) != 0) {
+    for (std::uint32_t unit = 0; unit < m_units; ++unit) {
+        const std::uint8_t current = meta(unit);
+        if ((current & order_mask) == 0 || (current & free_bit) != 0) continue;
+        const std::size_t bytes = std::size_t{min_block} << ((current & order_mask) - 1);
+        if ((current & lent_bit) != 0) {
             ++usage.lent_blocks;
             usage.lent_bytes += bytes;
         } else {
@@ -105,11 +163,6 @@ BuddyAllocator::Usage BuddyAllocator::usage() const {
         }
     }
     return usage;
-}
-
-void BuddyAllocator::set_state(std::uint32_t offset, BlockState to) {
-    std::uint8_t& meta = m_meta[offset / min_block];
-    meta = static_cast<std::uint8_t>(to == BlockState::Lent ? (meta | lent_bit) : (meta & ~lent_bit));
 }
 
 }  // namespace milk

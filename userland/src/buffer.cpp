@@ -14,13 +14,6 @@ namespace milk {
 
 namespace {
 
-// The address of a home, for either kind of BufferHomeRef.
-#if defined(MILK_FREESTANDING)
-const BufferHome* address_of(const BufferHome* home) { return home; }
-#else
-const BufferHome* address_of(const std::shared_ptr<BufferHome>& home) { return home.get(); }
-#endif
-
 // A misuse of a buffer is a bug in the caller: it aborts (in the kernel, die()
 // means BUG) rather than returning a Result the caller might ignore.
 [[noreturn]] void misuse(const char* text, const char* operation) {
@@ -35,7 +28,7 @@ const BufferHome* address_of(const std::shared_ptr<BufferHome>& home) { return h
 
 }  // namespace
 
-bool BufferHome::is_home_of(const Buffer& buffer) const noexcept { return address_of(buffer.m_home) == this; }
+bool BufferHome::is_home_of(const Buffer& buffer) const noexcept { return buffer.m_home == this; }
 
 BufferHome::Detached BufferHome::detach(Buffer&& buffer) noexcept {
     Detached parts{buffer.m_offset, buffer.m_length, buffer.m_capacity};
@@ -48,11 +41,11 @@ BufferHome::Detached BufferHome::detach(Buffer&& buffer) noexcept {
 }
 
 Buffer::Buffer(BufferHomeRef home, std::byte* data, std::uint32_t offset, std::uint32_t length)
-    : m_home(std::move(home)), m_data(data), m_offset(offset), m_length(length), m_capacity(length) {}
+    : m_home(home), m_data(data), m_offset(offset), m_length(length), m_capacity(length) {}
 
 Buffer::Buffer(Buffer&& other) noexcept
-    // exchange, not move: a moved-from raw home pointer (freestanding) would
-    // otherwise still be set, and the region released twice.
+    // exchange, not move: a moved-from raw home pointer would otherwise
+    // still be set, and the region released twice.
     : m_home(std::exchange(other.m_home, nullptr)),
       m_data(std::exchange(other.m_data, nullptr)),
       m_offset(std::exchange(other.m_offset, 0)),

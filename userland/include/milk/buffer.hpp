@@ -10,9 +10,6 @@
 
 #include <cstddef>
 #include <cstdint>
-#if !defined(MILK_FREESTANDING)
-#include <memory>
-#endif
 #include <span>
 
 #include "typestate.hpp"
@@ -22,21 +19,21 @@ namespace milk {
 class Buffer;
 class BufferHome;
 
-// How a buffer refers to its home. In user space a buffer keeps its home
-// alive (buffers may outlive the channel and be dropped on any thread). In a
-// freestanding build (MILK_FREESTANDING: milk.ko) there is no shared_ptr
-// runtime; there the home is owned by the kernel component's host, which is
-// destroyed only after the component, its endpoints and all its buffers
-// (kernel-stubs/core/session_host.hpp), so a plain pointer is enough.
-#if defined(MILK_FREESTANDING)
+// How a buffer refers to its home: a plain pointer, in user space and in a
+// freestanding build (MILK_FREESTANDING: milk.ko) alike, so that making,
+// moving and dropping a buffer costs no reference-count atomics. The home
+// outlives every buffer that points at it by its own means: in user space the
+// exchange heap side (exchange_heap.hpp) knows which blocks its buffers hold
+// and, once its channel is gone, destroys itself when the last one is
+// dropped; in the module the kernel component's host is destroyed only after
+// the component, its endpoints and all its buffers
+// (kernel-stubs/core/session_host.hpp).
 using BufferHomeRef = BufferHome*;
-#else
-using BufferHomeRef = std::shared_ptr<BufferHome>;
-#endif
 
 // The side of an exchange heap a buffer came from; implemented by each
 // transport. Releasing may happen on any thread and after the channel closed,
-// so implementations are thread-safe and kept alive by the buffers.
+// so implementations are thread-safe and stay alive while any buffer of theirs
+// does (see BufferHomeRef).
 class BufferHome {
 public:
     virtual ~BufferHome() = default;
@@ -101,7 +98,7 @@ private:
     void require_valid(const char* operation) const;
     void reset() noexcept;
 
-    BufferHomeRef m_home;
+    BufferHomeRef m_home = nullptr;
     std::byte* m_data = nullptr;
     std::uint32_t m_offset = 0;
     std::uint32_t m_length = 0;

@@ -10,7 +10,11 @@
 //     peer owns the region until it gives it back.
 //   * import_buffer() of a handle into the PEER's pool: allowed when it lies
 //     inside the peer's pool (overflow-safe) and overlaps no region we hold
-//     from the peer already (a sorted map of held regions); we now hold it.
+//     from the peer already; we now hold it. Held regions are tracked per
+//     64-byte unit of the peer's pool (a bitmap), so "overlaps" means "shares
+//     a unit with": an honest peer's buffers are whole blocks of 64-byte
+//     units (our buddy allocator, the kernel's pool), so two of them never
+//     share one.
 //   * dropping a buffer we imported: the handle goes back to its owner on the
 //     return ring (SPSC of WireBytes, like AF_XDP's completion ring); the owner
 //     drains the ring when it allocates and frees blocks that it had lent.
@@ -20,8 +24,28 @@
 //     names a block we lent and have not got back (the peer returning it in a
 //     message); it becomes Held again. Anything else in our pool: BadBuffer.
 //
-// Buffer destruction can happen on any thread, so each side serialises its
-// own frees and return-ring pushes with mutexes local to that side.
+// What it costs. A block of our own going out and coming back (export, then
+// import of the handle the peer hands back) takes no lock: the Held/Lent state
+// is the block's metadata byte in the allocator, an atomic; lending is a
+// store by the holder, taking back a compare-and-swap that races only with
+// the return ring's drain (exactly one wins). Everything else (allocating,
+// freeing, draining, the bitmap of regions held from the peer and the pushes
+// onto the return ring) is serialised by one small lock per side: a spinlock,
+// because its critical sections are a few dozen instructions and, under
+// emulation (QEMU TCG), each atomic is dear and a std::mutex takes two of
+// them where the spinlock takes one (and a plain store to unlock). A thread
+// that spins too long yields, so a preempted holder costs a yield, not a
+// time slice. Buffers hold a plain pointer to their home, no reference count.
+//
+// Lifetime. Buffers may outlive the channel and be dropped on any thread, so
+// the heap side must outlive them. The shared_ptr try_create() returns does
+// not delete the side when its last copy goes: it orphans it. Orphaning
+// counts (under the lock) the buffers still alive, which are exactly the
+// Held blocks of our pool and the regions we hold from the peer; every later
+// drop counts down, and the side deletes itself when none is left. Lent
+// blocks do not keep it alive: nobody can take them back once the channel is
+// gone. Only drops can race with orphaning (every other call goes through a
+// shared_ptr copy), which is what makes the count exact.
 #pragma once
 
 #include "buddy_allocator.hpp"
@@ -34,17 +58,16 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <map>
+#include <atomic>
 #include <memory>
-#include <mutex>
+#include <vector>
 
 namespace milk {
 
+// enable_shared_from_this: a holder of the side (a transport) can hand out
+// another copy of the shared_ptr try_create() returned (process.cpp does,
+// for diagnostics); the hot paths never touch it.
 class ExchangeHeapSide : public std::enable_shared_from_this<ExchangeHeapSide> {
-    struct PassKey {
-        explicit PassKey() = default;
-    };
-
 public:
     struct Geometry {
         std::byte* heap_base = nullptr;  // start of pool 0 in this side's mapping
@@ -60,8 +83,6 @@ public:
                                                                             const RingProducer<WireBytes>& returns_to_peer,
                                                                             const RingConsumer<WireBytes>& returns_to_us);
 
-    ExchangeHeapSide(PassKey, std::shared_ptr<Region> region, Geometry geometry, BuddyAllocator pool,
-                     const RingProducer<WireBytes>& returns_to_peer, const RingConsumer<WireBytes>& returns_to_us);
     ExchangeHeapSide(const ExchangeHeapSide&) = delete;
     ExchangeHeapSide& operator=(const ExchangeHeapSide&) = delete;
 
@@ -77,7 +98,7 @@ public:
     // Takes back the buffers the peer dropped.
     void drain_returns();
 
-    // Diagnostics (each takes its lock).
+    // Diagnostics (each takes the lock).
     [[nodiscard]] std::size_t free_bytes() const;
     [[nodiscard]] std::size_t regions_held_from_peer() const;
     // Return-ring entries that named no block we had lent (ignored).
@@ -104,6 +125,21 @@ public:
     [[nodiscard]] Usage usage() const;
 
 private:
+    // A test-and-test-and-set lock: one atomic exchange to take, a release
+    // store to give back (see the top of this file for why not std::mutex).
+    class SpinLock {
+    public:
+        void lock() noexcept {
+            if (!m_locked.exchange(true, std::memory_order_acquire)) return;
+            lock_contended();
+        }
+        void unlock() noexcept { m_locked.store(false, std::memory_order_release); }
+
+    private:
+        void lock_contended() noexcept;
+        std::atomic<bool> m_locked{false};
+    };
+
     // Where our own buffers go home: straight back to the allocator.
     class OwnHome final : public BufferHome {
     public:
@@ -127,10 +163,32 @@ private:
         ExchangeHeapSide& m_heap;
     };
 
+    // The deleter of the shared_ptr try_create() returns.
+    struct Orphan {
+        void operator()(ExchangeHeapSide* heap) const noexcept { heap->orphan(); }
+    };
+
+    ExchangeHeapSide(std::shared_ptr<Region> region, Geometry geometry, BuddyAllocator pool,
+                     const RingProducer<WireBytes>& returns_to_peer, const RingConsumer<WireBytes>& returns_to_us);
+    ~ExchangeHeapSide() = default;
+
+    void orphan() noexcept;
+    // After orphaning: one buffer fewer; true when it was the last (the
+    // caller deletes the side once it has unlocked). Under the lock.
+    [[nodiscard]] bool buffer_gone_locked() noexcept;
     void release_own(std::uint32_t offset) noexcept;
     void release_imported(std::uint32_t offset, std::uint32_t length) noexcept;
     void drain_returns_locked();
-    [[nodiscard]] Buffer make_buffer(BufferHome& home, std::uint32_t offset, std::uint32_t length);
+    // The held-units bitmap over the peer's pool; units relative to it.
+    [[nodiscard]] bool any_held_locked(std::uint64_t first, std::uint64_t last) const;
+    void set_held_locked(std::uint64_t first, std::uint64_t last);
+    void clear_held_locked(std::uint64_t first, std::uint64_t last);
+    // The units [first, last] a region of the peer's pool occupies.
+    struct Units {
+        std::uint64_t first;
+        std::uint64_t last;
+    };
+    [[nodiscard]] Units peer_units(std::uint64_t offset, std::uint32_t length) const;
 
     std::shared_ptr<Region> m_region;
     Geometry m_geometry;
@@ -139,21 +197,29 @@ private:
     OwnHome m_own_home{*this};
     PeerHome m_peer_home{*this};
 
+    // Guards everything below except the allocator's lock-free calls
+    // (lend/take_back/state, see buddy_allocator.hpp).
+    mutable SpinLock m_lock;
+
     // Our pool, and the consuming end of the ring the peer returns our
-    // buffers on (drained under the same lock, so it has one consumer).
-    mutable std::mutex m_pool_mutex;
+    // buffers on (drained under the lock, so it has one consumer).
     BuddyAllocator m_pool;
     RingConsumer<WireBytes> m_returns_to_us;
     std::uint64_t m_rejected_returns = 0;
     bool m_returns_corrupt = false;
 
-    // Regions of the peer's pool we hold (offset -> length), and the
-    // producing end of the ring we return them on: pushes come from any
-    // thread that drops a buffer, and this lock makes them one producer.
-    mutable std::mutex m_held_mutex;
-    std::map<std::uint32_t, std::uint32_t> m_held;
+    // Which 64-byte units of the peer's pool a buffer of ours holds (one bit
+    // each), how many regions that is, and the producing end of the ring we
+    // return them on: pushes come from any thread that drops a buffer, and
+    // the lock makes them one producer.
+    std::vector<std::uint64_t> m_held_units;
+    std::size_t m_held_regions = 0;
     RingProducer<WireBytes> m_returns_to_peer;
     std::uint64_t m_lost_returns = 0;
+
+    // Set when the last shared_ptr went; then the buffers still alive.
+    bool m_orphaned = false;
+    std::size_t m_live_after_orphan = 0;
 };
 
 }  // namespace milk
