@@ -275,7 +275,7 @@ private:
         cpp::emit_protocol_table(m_out, contract);
 
         section("Endpoints");
-        cpp::emit_endpoints(m_out, contract);
+        cpp::emit_endpoints(m_out, contract, qualified_name(contract));
 
         m_out += "\n}  // namespace " + contract.name + "\n";
     }
@@ -295,6 +295,13 @@ private:
             m_out += "    " + cpp::type_name(field.type, scope) + " " + field.name + ";\n";
         }
         m_out += "};\n";
+    }
+
+    // "package.Contract", as milk.ko and user space name the contract.
+    std::string qualified_name(const ContractDecl& contract) const {
+        std::string name;
+        for (const std::string& part : m_file.package) name += part + ".";
+        return name + contract.name;
     }
 
     void section(std::string_view title) {

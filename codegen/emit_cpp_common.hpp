@@ -71,6 +71,7 @@ void emit_codec(std::string& out, const ContractDecl& contract, const Scope& sco
 void emit_protocol_table(std::string& out, const ContractDecl& contract);
 
 // Client<S> and Server<S> for every state, the factories and open_inproc().
-void emit_endpoints(std::string& out, const ContractDecl& contract);
+// `qualified_name` is the contract's wire name, "package.Contract".
+void emit_endpoints(std::string& out, const ContractDecl& contract, std::string_view qualified_name);
 
 }  // namespace milkc::cpp

@@ -23,7 +23,8 @@ const char* role_name(Role role) { return role == Role::Client ? "Client" : "Ser
 
 class EndpointEmitter {
 public:
-    EndpointEmitter(std::string& out, const ContractDecl& contract) : m_out(out), m_contract(contract) {}
+    EndpointEmitter(std::string& out, const ContractDecl& contract, std::string_view qualified_name)
+        : m_out(out), m_contract(contract), m_qualified_name(qualified_name) {}
 
     void emit() {
         m_out += "\ntemplate <typename State>\n";
@@ -260,10 +261,28 @@ private:
         m_out += "    return Endpoints{client(std::move(pair.value().first)),\n";
         m_out += "                     server(std::move(pair.value().second))};\n";
         m_out += "}\n";
+        m_out += "\n";
+        m_out += "// The contract as one type, for generic code: a component names the contract it\n";
+        m_out += "// serves with it, and a host hands out endpoints by it\n";
+        m_out += "// (host.connect<" + m_contract.name + "::Contract>(\"instance\")). `name` is the\n";
+        m_out += "// contract's identity on the wire (milk.ko registers components under it).\n";
+        m_out += "struct Contract {\n";
+        m_out += "    static constexpr const char* name = \"" + std::string(m_qualified_name) + "\";\n";
+        m_out += "    static constexpr std::uint32_t version = 1;\n";
+        m_out += "    using ClientEndpoint = Client<state::" + initial + ">;\n";
+        m_out += "    using ServerEndpoint = Server<state::" + initial + ">;\n";
+        m_out += "    [[nodiscard]] static ClientEndpoint client(milk::ChannelEnd&& end) {\n";
+        m_out += "        return " + m_contract.name + "::client(std::move(end));\n";
+        m_out += "    }\n";
+        m_out += "    [[nodiscard]] static ServerEndpoint server(milk::ChannelEnd&& end) {\n";
+        m_out += "        return " + m_contract.name + "::server(std::move(end));\n";
+        m_out += "    }\n";
+        m_out += "};\n";
     }
 
     std::string& m_out;
     const ContractDecl& m_contract;
+    std::string_view m_qualified_name;
 };
 
 }  // namespace
@@ -315,8 +334,8 @@ void emit_protocol_table(std::string& out, const ContractDecl& contract) {
     out += "));\n";
 }
 
-void emit_endpoints(std::string& out, const ContractDecl& contract) {
-    EndpointEmitter(out, contract).emit();
+void emit_endpoints(std::string& out, const ContractDecl& contract, std::string_view qualified_name) {
+    EndpointEmitter(out, contract, qualified_name).emit();
 }
 
 }  // namespace milkc::cpp

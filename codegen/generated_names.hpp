@@ -15,7 +15,7 @@ namespace milkc {
 
 inline constexpr std::string_view contract_scope_names[] = {
     // contract namespace
-    "Client", "Endpoints", "Server", "Tag", "client", "is_valid", "open_inproc", "protocol", "server", "state",
+    "Client", "Contract", "Endpoints", "Server", "Tag", "client", "is_valid", "open_inproc", "protocol", "server", "state",
     // members of the endpoint classes
     "allocate", "receive", "receive_for", "role", "send", "state_type", "try_receive",
     // locals and parameters of the codec functions

@@ -536,6 +536,23 @@ struct Endpoints {
                      server(std::move(pair.value().second))};
 }
 
+// The contract as one type, for generic code: a component names the contract it
+// serves with it, and a host hands out endpoints by it
+// (host.connect<Names::Contract>("instance")). `name` is the
+// contract's identity on the wire (milk.ko registers components under it).
+struct Contract {
+    static constexpr const char* name = "names.test.Names";
+    static constexpr std::uint32_t version = 1;
+    using ClientEndpoint = Client<state::Start>;
+    using ServerEndpoint = Server<state::Start>;
+    [[nodiscard]] static ClientEndpoint client(milk::ChannelEnd&& end) {
+        return Names::client(std::move(end));
+    }
+    [[nodiscard]] static ServerEndpoint server(milk::ChannelEnd&& end) {
+        return Names::server(std::move(end));
+    }
+};
+
 }  // namespace Names
 
 }  // namespace names::test

@@ -522,6 +522,23 @@ struct Endpoints {
                      server(std::move(pair.value().second))};
 }
 
+// The contract as one type, for generic code: a component names the contract it
+// serves with it, and a host hands out endpoints by it
+// (host.connect<PingPong::Contract>("instance")). `name` is the
+// contract's identity on the wire (milk.ko registers components under it).
+struct Contract {
+    static constexpr const char* name = "demo.ping.PingPong";
+    static constexpr std::uint32_t version = 1;
+    using ClientEndpoint = Client<state::Idle>;
+    using ServerEndpoint = Server<state::Idle>;
+    [[nodiscard]] static ClientEndpoint client(milk::ChannelEnd&& end) {
+        return PingPong::client(std::move(end));
+    }
+    [[nodiscard]] static ServerEndpoint server(milk::ChannelEnd&& end) {
+        return PingPong::server(std::move(end));
+    }
+};
+
 }  // namespace PingPong
 
 }  // namespace demo::ping

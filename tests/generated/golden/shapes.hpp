@@ -721,6 +721,23 @@ struct Endpoints {
                      server(std::move(pair.value().second))};
 }
 
+// The contract as one type, for generic code: a component names the contract it
+// serves with it, and a host hands out endpoints by it
+// (host.connect<Shapes::Contract>("instance")). `name` is the
+// contract's identity on the wire (milk.ko registers components under it).
+struct Contract {
+    static constexpr const char* name = "test.shapes.Shapes";
+    static constexpr std::uint32_t version = 1;
+    using ClientEndpoint = Client<state::Open>;
+    using ServerEndpoint = Server<state::Open>;
+    [[nodiscard]] static ClientEndpoint client(milk::ChannelEnd&& end) {
+        return Shapes::client(std::move(end));
+    }
+    [[nodiscard]] static ServerEndpoint server(milk::ChannelEnd&& end) {
+        return Shapes::server(std::move(end));
+    }
+};
+
 }  // namespace Shapes
 
 }  // namespace test::shapes

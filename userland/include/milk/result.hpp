@@ -140,9 +140,20 @@ private:
 
 }  // namespace milk
 
-// Propagates the error of a Result<T> expression; otherwise evaluates to nothing.
-#define MILK_TRY(expr)                                              \
-    do {                                                            \
-        auto&& milk_try_result_ = (expr);                           \
-        if (!milk_try_result_.ok()) return milk_try_result_.error(); \
-    } while (0)
+// Evaluates a Result<T> expression: on failure returns its error from the
+// enclosing function, otherwise yields the value (moved out), as
+// SerenityOS's TRY does:
+//
+//     auto end = MILK_TRY(milk::process::receive_channel(socket));
+//     MILK_TRY(send_message(socket, hello));   // a Result<void>: yields nothing
+//
+// A GNU statement expression (GCC and clang, which are the compilers milk
+// supports, in user space and in the kernel); `__extension__` keeps
+// -Wpedantic quiet about it. The expression must be a temporary or an
+// rvalue: its value is moved out.
+#define MILK_TRY(expr)                                                   \
+    __extension__({                                                      \
+        auto&& milk_try_result_ = (expr);                                \
+        if (!milk_try_result_.ok()) return milk_try_result_.error();     \
+        static_cast<std::remove_reference_t<decltype(milk_try_result_)>&&>(milk_try_result_).value(); \
+    })

@@ -1,0 +1,58 @@
+// A component type as the host sees it: the milk::Component concept
+// (milk/component.hpp) erased into a record the host can keep in a table,
+// look up by the name a config uses, and run on any channel end.
+#pragma once
+
+#include <milk/channel.hpp>
+#include <milk/component.hpp>
+#include <milk/result.hpp>
+
+#include <cstdint>
+#include <span>
+#include <string_view>
+#include <utility>
+
+namespace milk::host {
+
+struct ComponentType {
+    const char* name;      // what a config's `component = "..."` names
+    const char* contract;  // the contract's wire name, "package.Contract"
+    std::uint32_t version;
+    PlacementSet placements;
+    Statefulness statefulness;
+    // Builds the component from `settings` and serves the channel to its
+    // end (milk::serve_channel): what runs on the component's side of every
+    // channel in user space, in the host's process or in a process of its own.
+    Result<void> (*serve)(const Settings& settings, ChannelEnd&& end);
+};
+
+template <Component C>
+[[nodiscard]] constexpr ComponentType describe() {
+    return ComponentType{
+        C::name,
+        C::Contract::name,
+        C::Contract::version,
+        C::placements,
+        C::statefulness,
+        [](const Settings& settings, ChannelEnd&& end) -> Result<void> {
+            auto component = C::try_create(settings);
+            if (!component.ok()) return component.error();
+            return serve_channel(component.value(), C::Contract::server(std::move(end)));
+        },
+    };
+}
+
+// The components compiled into this program: the list of
+// components/CMakeLists.txt, generated into the library
+// milk_component_registry (link it to get them all).
+[[nodiscard]] std::span<const ComponentType> compiled_components();
+
+// The component named `name` in `components`, or null.
+[[nodiscard]] inline const ComponentType* find_component(std::span<const ComponentType> components,
+                                                         std::string_view name) {
+    for (const ComponentType& type : components)
+        if (name == type.name) return &type;
+    return nullptr;
+}
+
+}  // namespace milk::host
