@@ -484,11 +484,9 @@ private:
         }
     }
 
+    // Messages are checked with their contract, where their fields resolve.
     void check_nesting_depth() {
         for (const StructDecl& decl : m_file->structs) check_field_depths(decl.fields);
-        for (const ContractDecl& contract : m_file->contracts) {
-            for (const MessageDecl& message : contract.messages) check_field_depths(message.fields);
-        }
     }
 
     struct Size {
@@ -595,6 +593,7 @@ private:
                 message_names.push_back(message.name);
             }
             bool resolved = check_record_fields(message.fields, "message `" + message.name + "`", Place::MessageField);
+            check_field_depths(message.fields);
             if (resolved) check_message_size(message);
         }
 
