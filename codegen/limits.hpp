@@ -25,11 +25,11 @@ inline constexpr std::uint32_t max_declarations = 256;
 // Per file: the members of all enums together.
 inline constexpr std::uint32_t max_enum_members = 1024;
 // Per file: the messages of all contracts together.
-inline constexpr std::uint32_t max_messages = 256;
+inline constexpr std::uint32_t max_messages = 128;
 // Per file: the states of all contracts together.
-inline constexpr std::uint32_t max_states = 256;
+inline constexpr std::uint32_t max_states = 128;
 // Per file: the transitions of all states together.
-inline constexpr std::uint32_t max_transitions = 1024;
+inline constexpr std::uint32_t max_transitions = 512;
 
 // Fields need no limit of their own: every field takes at least one byte and
 // no struct or message is larger than a slot's 56-byte payload (E0040).
