@@ -5,7 +5,7 @@
 // cannot compile (1,000 array dimensions exceed its template depth) or one of
 // tens of megabytes (thousands of states and transitions, each an endpoint
 // class and an entry of the Boost.Hana protocol table). The test
-// `milkc.at-limits` (tests/codegen/at_limits_contract.cpp) generates a
+// `milkc.scale.at-limits` (tests/codegen/scale_contracts.cpp) generates a
 // contract with every limit reached at once and compiles its header with g++,
 // so a limit cannot be raised without that proof. docs/diagnostics.md
 // (E0070, E0071) says what each limit is for.
