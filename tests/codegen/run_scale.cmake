@@ -7,7 +7,8 @@
 # inputs used to cause (see the numbers in docs/diagnostics.md).
 #
 #   cmake -DGENERATOR=<milkc_scale_contracts> -DMILKC=<milkc> -DWORK=<dir>
-#         -DSCENARIO=<name> [-DCOMPILER=<c++> -DINCLUDES=<dirs> -DFLAGS=<flags>]
+#         -DSCENARIO=<name> [-DCOMPILER=<c++> -DINCLUDES=<dirs> -DFLAGS=<flags>
+#         -DC_COMPILER=<cc> -DC_FLAGS=<flags>]
 #         -P run_scale.cmake
 cmake_minimum_required(VERSION 3.25)
 foreach(var GENERATOR MILKC WORK SCENARIO)
@@ -110,6 +111,18 @@ elseif(SCENARIO STREQUAL "at-limits")
   if(NOT status EQUAL 0)
     string(SUBSTRING "${err}" 0 4000 err)
     message(FATAL_ERROR "the header milkc generated at its limits does not compile:\n${err}")
+  endif()
+  # The kernel C stub as well, as C with the warnings tests/kstub holds the
+  # stubs to.
+  if(DEFINED C_COMPILER)
+    file(WRITE "${WORK}/at_limits_kstub.c" "#include \"scale.kstub.h\"\n")
+    execute_process(
+      COMMAND "${C_COMPILER}" ${C_FLAGS} "-I${WORK}/out" "${WORK}/at_limits_kstub.c"
+      RESULT_VARIABLE status OUTPUT_VARIABLE out ERROR_VARIABLE err)
+    if(NOT status EQUAL 0)
+      string(SUBSTRING "${err}" 0 4000 err)
+      message(FATAL_ERROR "the kernel stub milkc generated at its limits does not compile:\n${err}")
+    endif()
   endif()
 else()
   message(FATAL_ERROR "run_scale.cmake: unknown SCENARIO '${SCENARIO}'")
