@@ -30,6 +30,9 @@
 # target or test name: `+` becomes `_`).
 #
 # No release is ever hard-coded: Debian renames them with every update.
+# MILK_KERNEL_ROOT (a plain variable, empty) stands for / in the paths
+# searched; only tests/kernel/kernel_selection_test.cmake sets it, to run
+# this file against made-up kernels.
 set(MILK_KERNEL_SUPPORTED_SERIES 6.1 6.12)
 set(MILK_KERNEL_RELEASE "" CACHE STRING
     "Kernel releases to build milk.ko for, a list (empty: every supported installed kernel with headers)")
@@ -39,7 +42,7 @@ set(MILK_KERNEL_RELEASE "" CACHE STRING
 # or "" when the release has no headers.
 function(_milk_kernel_series release out_var)
   set(series "")
-  set(build_dir "/lib/modules/${release}/build")
+  set(build_dir "${MILK_KERNEL_ROOT}/lib/modules/${release}/build")
   set(version_h "${build_dir}/include/generated/uapi/linux/version.h")
   if(EXISTS "${build_dir}/Makefile" AND EXISTS "${version_h}")
     file(STRINGS "${version_h}" version_lines REGEX "^#define LINUX_VERSION_(MAJOR|PATCHLEVEL) ")
@@ -80,7 +83,7 @@ if(MILK_KERNEL_RELEASE)
     _milk_kernel_series("${_milk_release}" _milk_series)
     if(_milk_series STREQUAL "")
       message(FATAL_ERROR "milk: MILK_KERNEL_RELEASE names ${_milk_release}, whose headers are not installed "
-                          "(no /lib/modules/${_milk_release}/build/Makefile). Install linux-headers-${_milk_release}, "
+                          "(no ${MILK_KERNEL_ROOT}/lib/modules/${_milk_release}/build/Makefile). Install linux-headers-${_milk_release}, "
                           "or leave MILK_KERNEL_RELEASE empty to build for every supported installed kernel.")
     endif()
     if(NOT _milk_series IN_LIST MILK_KERNEL_SUPPORTED_SERIES)
@@ -93,7 +96,7 @@ if(MILK_KERNEL_RELEASE)
 else()
   # `build` is a symbolic link into /usr/src; a dangling one (headers
   # removed, image kept) has no Makefile behind it.
-  file(GLOB _milk_kernel_dirs LIST_DIRECTORIES true /lib/modules/*)
+  file(GLOB _milk_kernel_dirs LIST_DIRECTORIES true ${MILK_KERNEL_ROOT}/lib/modules/*)
   set(_milk_candidates "")
   foreach(_milk_dir IN LISTS _milk_kernel_dirs)
     get_filename_component(_milk_release "${_milk_dir}" NAME)
@@ -122,7 +125,7 @@ endif()
 # /boot/vmlinuz to boot, or else the first.
 set(MILK_KERNEL_RELEASE_FOUND "")
 foreach(_milk_release IN LISTS _milk_kernel_releases)
-  if(EXISTS "/boot/vmlinuz-${_milk_release}")
+  if(EXISTS "${MILK_KERNEL_ROOT}/boot/vmlinuz-${_milk_release}")
     set(MILK_KERNEL_RELEASE_FOUND "${_milk_release}")
     break()
   endif()
@@ -140,11 +143,33 @@ set(MILK_KERNEL_HEADERS_FOUND FALSE)
 set(MILK_KERNEL_BUILD_DIR "")
 if(MILK_KERNEL_RELEASE_FOUND)
   set(MILK_KERNEL_HEADERS_FOUND TRUE)
-  set(MILK_KERNEL_BUILD_DIR "/lib/modules/${MILK_KERNEL_RELEASE_FOUND}/build")
+  set(MILK_KERNEL_BUILD_DIR "${MILK_KERNEL_ROOT}/lib/modules/${MILK_KERNEL_RELEASE_FOUND}/build")
   string(REPLACE ";" ", " _milk_releases_text "${MILK_KERNEL_RELEASES_FOUND}")
   message(STATUS "milk: milk.ko can be built for ${_milk_releases_text}")
 else()
-  message(STATUS "milk: no headers of a supported kernel (Linux ${_milk_supported_text}) under /lib/modules/*/build; "
+  message(STATUS "milk: no headers of a supported kernel (Linux ${_milk_supported_text}) under ${MILK_KERNEL_ROOT}/lib/modules/*/build; "
                  "milk.ko and its VM tests are off (on Debian: bash scripts/install-deps.sh)")
 endif()
 set(MILK_KO_FILE "${PROJECT_BINARY_DIR}/kernel-stubs/kbuild/milk.ko")
+
+# CI (scripts/test.sh) sets MILK_KERNEL_REQUIRE_ALL so that a kernel that
+# went missing (a renamed package, headers without an image) fails the run
+# at configure time instead of quietly leaving its tests out.
+option(MILK_KERNEL_REQUIRE_ALL
+       "Fail configuring unless milk.ko can be built and VM-tested for every supported kernel series" OFF)
+if(MILK_KERNEL_REQUIRE_ALL)
+  foreach(_milk_series IN LISTS MILK_KERNEL_SUPPORTED_SERIES)
+    set(_milk_series_found FALSE)
+    foreach(_milk_release IN LISTS MILK_KERNEL_RELEASES_FOUND)
+      _milk_kernel_series("${_milk_release}" _milk_release_series)
+      if(_milk_release_series STREQUAL _milk_series AND EXISTS "${MILK_KERNEL_ROOT}/boot/vmlinuz-${_milk_release}")
+        set(_milk_series_found TRUE)
+      endif()
+    endforeach()
+    if(NOT _milk_series_found)
+      message(FATAL_ERROR "milk: MILK_KERNEL_REQUIRE_ALL is ON, but no Linux ${_milk_series} kernel with both headers "
+                          "and a /boot/vmlinuz was found among ${MILK_KERNEL_RELEASES_FOUND} "
+                          "(bash scripts/install-deps.sh installs them)")
+    endif()
+  endforeach()
+endif()
