@@ -93,8 +93,8 @@ add_backports() {
     for file in /etc/apt/sources.list.d/*.sources; do
         [[ -f $file ]] || continue
         # deb822: stanzas are separated by blank lines.
-        read -r uris signed_by < <(awk '
-            function flush() { if (suites ~ /(^| )bookworm( |$)/ && uris != "") { print uris, (signed == "" ? "-" : signed); found = 1; exit } }
+        IFS=$'\t' read -r uris signed_by < <(awk '
+            function flush() { if (suites ~ /(^| )bookworm( |$)/ && uris != "") { print uris "\t" (signed == "" ? "-" : signed); found = 1; exit } }
             /^[ \t]*$/ { flush(); suites = uris = signed = ""; next }
             /^URIs:/ { sub(/^URIs:[ \t]*/, ""); uris = $0 }
             /^Suites:/ { sub(/^Suites:[ \t]*/, ""); suites = $0 }
