@@ -80,6 +80,7 @@ void operator delete[](void* pointer, std::align_val_t, const std::nothrow_t&) n
 extern "C" void __cxa_pure_virtual() {  // NOLINT(bugprone-reserved-identifier): the ABI's name
     milk::kernel::log(MILK_LOG_ERR, "pure virtual function called");
     milk_shim_bug();
+    __builtin_trap();  // never reached (milk_core.h says why it is written)
 }
 
 namespace milk {
@@ -103,15 +104,17 @@ const char* describe(ErrorCode code) {
 }
 
 // Taking the value of a failed Result is a bug of the caller; in the kernel
-// that is BUG(). The loop after it is never reached (BUG() does not return),
-// but the shim's function is deliberately not declared noreturn (objtool), so
-// the compiler needs it to keep die()'s [[noreturn]] promise.
+// that is BUG(). The trap after it is never reached (BUG() does not return),
+// but the core sees the shim's function without noreturn (milk_core.h says
+// why), so the compiler needs it to keep die()'s [[noreturn]] promise. A
+// trap, not a loop: objtool (6.12, on the linked module) knows the shim's
+// function never returns and accepts only a trap as unreachable code after
+// the call.
 void die(const char* context, const Error& error) {
     kernel::log(MILK_LOG_ERR, context, static_cast<long long>(error.code));
     if (error.what != nullptr) kernel::log(MILK_LOG_ERR, error.what, error.detail);
     milk_shim_bug();
-    for (;;) {
-    }
+    __builtin_trap();
 }
 
 }  // namespace milk

@@ -5,8 +5,7 @@
  *
  * Both sides compile this header, so it uses compiler builtin types only:
  * kernel headers cannot be parsed as C++, and the C++ core must not see
- * them. Nothing here is marked noreturn, because objtool checks each object
- * alone and would see a call into another object as falling through.
+ * them. Only milk_shim_bug() is noreturn, and only for the shim (below).
  */
 #ifndef MILK_CORE_H
 #define MILK_CORE_H
@@ -55,8 +54,20 @@ int milk_shim_copy_to_user(unsigned long user_to, const void *from, milk_size_t 
 /* pr_err / pr_warn / pr_info of "milk: <text> (<value>)"; text is a C string. */
 void milk_shim_log(enum milk_log_level level, const char *text, long long value);
 
-/* BUG(): a broken invariant of the core (never a peer's misbehaviour). */
+/*
+ * BUG(): a broken invariant of the core (never a peer's misbehaviour).
+ * noreturn for the shim, where it is defined: objtool on 6.12 checks the
+ * linked module, sees that the function never returns and wants it
+ * annotated. The C++ core sees a plain declaration, because objtool also
+ * checks the linked core alone (Kbuild), where the body is absent and a call
+ * to a noreturn function would look like falling through to the next
+ * function; the core ends every call with __builtin_trap() instead.
+ */
+#ifdef __cplusplus
 void milk_shim_bug(void);
+#else
+__attribute__((__noreturn__)) void milk_shim_bug(void);
+#endif
 
 /* The kernel's page size, for rounding channel regions. */
 milk_size_t milk_shim_page_size(void);

@@ -127,8 +127,21 @@ if ! run dkms build "${dkms_trees[@]}" --no-depmod -j 2 -k "$release" "$package_
     fail "dkms build failed"
 fi
 
-built="$dkms_tree/$package_name/$package_version/$release/$(uname -m)/module/$package_name.ko"
-[[ -f $built ]] || fail "dkms build left no $built"
+# DKMS compresses the module as the kernel compresses its own
+# (CONFIG_MODULE_COMPRESS_*: Debian's 6.12 ships milk.ko.xz, its 6.1 an
+# uncompressed milk.ko); modinfo, depmod and modprobe read either.
+module_dir="$dkms_tree/$package_name/$package_version/$release/$(uname -m)/module"
+built="$(find "$module_dir" -maxdepth 1 -name "$package_name.ko*" -print -quit 2>/dev/null || true)"
+[[ -n $built && -f $built ]] || fail "dkms build left no $module_dir/$package_name.ko*"
+module_file="$(basename "$built")"
+expected_suffix=""
+config="$kernel_build/.config"
+grep -q '^CONFIG_MODULE_COMPRESS_XZ=y' "$config" 2>/dev/null && expected_suffix=.xz
+grep -q '^CONFIG_MODULE_COMPRESS_GZIP=y' "$config" 2>/dev/null && expected_suffix=.gz
+grep -q '^CONFIG_MODULE_COMPRESS_ZSTD=y' "$config" 2>/dev/null && expected_suffix=.zst
+[[ $module_file == "$package_name.ko$expected_suffix" ]] ||
+    fail "dkms built $module_file; the kernel's modules are $package_name.ko$expected_suffix"
+echo "built: $module_file"
 
 name="$(modinfo -F name "$built")"
 [[ $name == "$package_name" ]] || fail "the built module is named '$name', not $package_name"
@@ -146,6 +159,24 @@ if [[ -n $kernel_module ]]; then
 else
     echo "no module of the $release image is installed; vermagic checked against the release only"
 fi
+# BTF (docs/kernel.md, "BTF"): a kernel that generates BTF for its modules
+# (CONFIG_DEBUG_INFO_BTF_MODULES, and a vmlinux in its headers to base it on:
+# 6.12) must have given milk.ko a .BTF section, which pahole encodes from the
+# C shim's debug information only (the C++ core has none); the build fails if
+# pahole meets C++ types.
+if grep -q '^CONFIG_DEBUG_INFO_BTF_MODULES=y' "$config" 2>/dev/null && [[ -f $kernel_build/vmlinux ]]; then
+    case $module_file in
+    *.xz) xz -dc "$built" >"$work/milk-btf.ko" ;;
+    *.zst) zstd -dcq "$built" >"$work/milk-btf.ko" ;;
+    *.gz) gzip -dc "$built" >"$work/milk-btf.ko" ;;
+    *) cp "$built" "$work/milk-btf.ko" ;;
+    esac
+    readelf -S "$work/milk-btf.ko" | grep -q '\.BTF ' || fail "the kernel generates module BTF, but $module_file has no .BTF section"
+    if readelf --debug-dump=info "$work/milk-btf.ko" 2>/dev/null | grep -q 'DW_AT_language.*C++'; then
+        fail "$module_file carries C++ debug information (the core must be built with -g0; Kbuild)"
+    fi
+    echo "BTF: $module_file has a .BTF section; its debug information is the C shim's only"
+fi
 signer="$(modinfo -F signer "$built")"
 [[ $signer == "DKMS module signing key" ]] ||
     fail "the built module is not signed with DKMS's private key (signer '$signer')"
@@ -154,7 +185,7 @@ signer="$(modinfo -F signer "$built")"
 status_installed="$package_name/$package_version, $release, $(uname -m): installed"
 if [[ $(id -u) -eq 0 ]]; then
     run dkms install "${dkms_trees[@]}" --no-depmod -k "$release" "$package_name/$package_version"
-    installed="$install_tree/$release/updates/dkms/$package_name.ko"
+    installed="$install_tree/$release/updates/dkms/$module_file"
     [[ -f $installed ]] || fail "dkms install left no $installed"
     cmp "$built" "$installed" || fail "the installed module differs from the built one"
 
@@ -174,9 +205,9 @@ if [[ $(id -u) -eq 0 ]]; then
     depmod_errors="$(depmod -b "$install_root" -e -E "$kernel_build/Module.symvers" "$release" 2>&1 |
         grep -v 'WARNING: could not open modules\.' || true)"
     [[ -z $depmod_errors ]] || fail "depmod: $depmod_errors"
-    grep -q "^updates/dkms/$package_name.ko:" "$install_tree/$release/modules.dep" ||
-        fail "depmod did not list updates/dkms/$package_name.ko"
-    echo "depmod: updates/dkms/$package_name.ko listed, no unknown symbols"
+    grep -q "^updates/dkms/$module_file:" "$install_tree/$release/modules.dep" ||
+        fail "depmod did not list updates/dkms/$module_file"
+    echo "depmod: updates/dkms/$module_file listed, no unknown symbols"
 else
     status="$(dkms status "${dkms_trees[@]}" "$package_name/$package_version" -k "$release")"
     echo "dkms status: $status"
@@ -189,7 +220,7 @@ steps="added, built, installed and removed"
 
 run dkms remove "${dkms_trees[@]}" --no-depmod "$package_name/$package_version" --all
 [[ ! -e $dkms_tree/$package_name ]] || fail "dkms remove left $dkms_tree/$package_name"
-[[ ! -e $install_tree/$release/updates/dkms/$package_name.ko ]] || fail "dkms remove left the installed module"
+[[ ! -e $install_tree/$release/updates/dkms/$module_file ]] || fail "dkms remove left the installed module"
 
 changes="$(host_changes)"
 [[ -z $changes ]] || fail "the host's DKMS, source or module trees changed: $changes"

@@ -77,18 +77,22 @@ done
 
 # The vmlinux inside the vmlinuz, booted through its PVH entry, skips the
 # decompressor, which is slow under emulation (about half the boot). Found
-# as scripts/extract-vmlinux does: the first xz stream in the image.
+# as scripts/extract-vmlinux does: the first stream of the kernel's
+# compressor in the image (Debian's 6.1 uses xz, its 6.12 zstd).
 kernel=$work/vmlinux-$release
 if [[ ! -s $kernel || $kernel -ot $vmlinuz ]]; then
     rm -f "$kernel"
-    offset=$(LC_ALL=C grep -obUaP '\xfd7zXZ\x00' "$vmlinuz" | head -n1 | cut -d: -f1 || true)
-    if [[ -n $offset ]]; then
-        tail -c +$((offset + 1)) "$vmlinuz" | xz -dcq --single-stream >"$kernel.tmp" 2>/dev/null || true
+    for format in '\xfd7zXZ\x00:xz -dcq --single-stream' '\x28\xb5\x2f\xfd:zstd -dcq'; do
+        offset=$(LC_ALL=C grep -obUaP "${format%%:*}" "$vmlinuz" | head -n1 | cut -d: -f1 || true)
+        [[ -n $offset ]] || continue
+        # shellcheck disable=SC2086 # the decompressor's command and options
+        tail -c +$((offset + 1)) "$vmlinuz" | ${format#*:} >"$kernel.tmp" 2>/dev/null || true
         if [[ $(head -c4 "$kernel.tmp" | od -An -c | tr -d ' ') == 177ELF ]] &&
             readelf -n "$kernel.tmp" 2>/dev/null | grep -q 'Xen'; then
             mv "$kernel.tmp" "$kernel"
+            break
         fi
-    fi
+    done
     rm -f "$kernel.tmp"
 fi
 if [[ ! -s $kernel ]]; then
