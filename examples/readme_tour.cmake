@@ -6,7 +6,7 @@
 #     run exactly as written and `--out gen` writes into SCRATCH), and what it
 #     prints (stdout and stderr) must be the lines that follow it; it must
 #     exit with 0, or with 1 where the README shows a diagnostic;
-#   - the ```milk block must be examples/pingpong/pingpong.contract, whole;
+#   - the ```milk block must be contracts/pingpong.contract, whole;
 #   - the ```cpp block must be an excerpt, verbatim, of examples/pingpong/pingpong_client.hpp.
 cmake_minimum_required(VERSION 3.25)
 foreach(var SOURCE_DIR BUILD_DIR SCRATCH)
@@ -99,9 +99,9 @@ foreach(line IN LISTS readme_lines)
     else()
       unescape(block_text "${block}")
       if(kind STREQUAL "milk")
-        file(READ "${SOURCE_DIR}/examples/pingpong/pingpong.contract" contract)
+        file(READ "${SOURCE_DIR}/contracts/pingpong.contract" contract)
         if(NOT "${block_text}\n" STREQUAL contract)
-          message(SEND_ERROR "README: the contract shown is not examples/pingpong/pingpong.contract")
+          message(SEND_ERROR "README: the contract shown is not contracts/pingpong.contract")
           math(EXPR failures "${failures} + 1")
         endif()
       else()

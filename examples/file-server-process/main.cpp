@@ -12,8 +12,8 @@
 //   file-server-process                 run the client; it starts the servers
 //   file-server-process --serve <fd>    a server, on socket <fd> (internal)
 #include "../file-server/file_client.hpp"  // the client's session, shared by every placement
-#include "../file-server/file_server.hpp"  // the server's answers, shared by every placement
-#include "files.hpp"                       // generated from ../file-server/files.contract
+#include "files.hpp"                       // generated from contracts/files.contract
+#include "files_component.hpp"             // the component, the same in every placement
 
 #include <milk/process.hpp>
 
@@ -32,7 +32,7 @@
 namespace {
 
 // The client's scripted session and the server's answers are the in-process
-// example's own (file_client.hpp, file_server.hpp): only the placement differs.
+// example's own (file_client.hpp, components/files): only the placement differs.
 using namespace examples::files;
 
 // ---------------------------------------------------------------------------
@@ -50,8 +50,12 @@ int run_server(int socket) {
         report("server: receiving the channel", end.error());
         return 1;
     }
-    FileTable table;
-    auto served = serve(table, FileService::server(std::move(end).value()));
+    auto files = components::files::Files::try_create(milk::Settings{});
+    if (!files) {
+        report("server: creating the component", files.error());
+        return 1;
+    }
+    auto served = milk::serve_channel(files.value(), FileService::server(std::move(end).value()));
     if (!served) {
         report("server", served.error());
         return 1;

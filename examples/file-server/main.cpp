@@ -1,16 +1,17 @@
 // examples/file-server: a file service over a channel, in the style of
-// Singularity's channel contracts. A server thread keeps an in-memory file
-// table; the client runs a scripted session, prints each request with its
-// reply, and checks every reply against the script.
+// Singularity's channel contracts. The files component (components/files)
+// runs on a thread of this process and keeps an in-memory file table; the
+// client runs a scripted session, prints each request with its reply, and
+// checks every reply against the script.
 //
 // What to look at: every request has its own set of replies (files.contract),
 // and each receive in file_client.hpp has one handler per reply the state
 // allows. Leave one out and the program does not compile. The same client
-// and server code also run across processes (../file-server-process) and
-// with the server inside milk.ko (tests/vm).
+// and component also run across processes (../file-server-process) and
+// with the component inside milk.ko (tests/vm).
 #include "file_client.hpp"  // the client: a scripted session, each receive handling every reply
-#include "file_server.hpp"  // the server: the answer to each request, shared with milk.ko
-#include "files.hpp"        // generated from files.contract by milk_add_contract()
+#include "files.hpp"            // generated from contracts/files.contract
+#include "files_component.hpp"  // the component: the same source in every placement
 
 #include <cstdio>
 #include <functional>
@@ -31,9 +32,15 @@ int main() {
     // the future. If the session stops early, `client` is dropped on the way
     // out of run_session: the server's receive then returns PeerClosed, so
     // the server never waits forever.
-    FileTable table;
-    std::future<milk::Result<void>> server_done =
-        std::async(std::launch::async, serve, std::ref(table), std::move(server));
+    auto files = components::files::Files::try_create(milk::Settings{});
+    if (!files) {
+        std::fprintf(stderr, "file-server: cannot create the component: %s\n", milk::describe(files.error().code));
+        return 1;
+    }
+    std::future<milk::Result<void>> server_done = std::async(
+        std::launch::async, [&files, server = std::move(server)]() mutable {
+            return milk::serve_channel(files.value(), std::move(server));
+        });
     bool session_ok = run_session(std::move(client));
     milk::Result<void> served = server_done.get();
 

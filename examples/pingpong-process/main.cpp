@@ -11,9 +11,9 @@
 //
 //   pingpong-process                 run the client; it starts the server
 //   pingpong-process --serve <fd>    the server, on socket <fd> (internal)
-#include "../pingpong/echo_server.hpp"      // the server, shared by every placement
+#include "echo_component.hpp"               // the component, the same in every placement
 #include "../pingpong/pingpong_client.hpp"  // the client, shared by every placement
-#include "pingpong.hpp"                     // generated from ../pingpong/pingpong.contract
+#include "pingpong.hpp"                     // generated from contracts/pingpong.contract
 
 #include <milk/process.hpp>
 
@@ -31,7 +31,7 @@
 namespace {
 
 // The client and the server are the in-process example's own
-// (pingpong_client.hpp, echo_server.hpp): only the placement differs.
+// (pingpong_client.hpp, components/echo): only the placement differs.
 using namespace examples::pingpong;
 
 void report(const char* who, const milk::Error& error) {
@@ -51,14 +51,19 @@ int run_server(int socket) {
         report("server: receiving the channel", end.error());
         return 1;
     }
-    auto served = serve(PingPong::server(std::move(end).value()));
+    auto echo = components::echo::Echo::try_create(milk::Settings{});
+    if (!echo) {
+        report("server: creating the echo", echo.error());
+        return 1;
+    }
+    auto served = milk::serve_channel(echo.value(), PingPong::server(std::move(end).value()));
     if (!served) {
         report("server", served.error());
         return 1;
     }
     std::printf("pingpong-process: server (pid %d) answered %u pings\n", static_cast<int>(::getpid()),
-                served.value());
-    return served.value() == round_trips ? 0 : 1;
+                echo.value().answered());
+    return echo.value().answered() == round_trips ? 0 : 1;
 }
 
 // ---------------------------------------------------------------------------

@@ -4,7 +4,7 @@
 // runs the same client code.
 #pragma once
 
-#include "pingpong.hpp"  // generated from pingpong.contract
+#include "pingpong.hpp"  // generated from contracts/pingpong.contract
 
 #include <cstddef>
 #include <cstdint>

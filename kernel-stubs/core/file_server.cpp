@@ -7,7 +7,7 @@
 #include "component.hpp"
 #include "session_host.hpp"
 
-#include "file_server.hpp"
+#include "files_component.hpp"
 #include "files.hpp"
 #include "files.kstub.h"
 
@@ -16,8 +16,8 @@ namespace {
 
 namespace FileService = examples::files::FileService;
 
-using FileServer = SessionComponent<examples::files::FileServerReady, FileService::server, examples::files::serve_one,
-                                    examples::files::FileTable>;
+using FileServer = SessionComponent<components::files::FileServerReady, FileService::server,
+                                    components::files::serve_one, components::files::FileTable>;
 
 Result<Owned<Component>> create_file_server() { return FileServer::create(); }
 

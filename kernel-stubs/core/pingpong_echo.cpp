@@ -7,7 +7,7 @@
 #include "component.hpp"
 #include "session_host.hpp"
 
-#include "echo_server.hpp"
+#include "echo_component.hpp"
 #include "pingpong.hpp"
 #include "pingpong.kstub.h"
 
@@ -16,7 +16,7 @@ namespace {
 
 namespace PingPong = examples::pingpong::PingPong;
 
-using Echo = SessionComponent<examples::pingpong::EchoIdle, PingPong::server, examples::pingpong::echo_one>;
+using Echo = SessionComponent<components::echo::EchoIdle, PingPong::server, components::echo::echo_one>;
 
 Result<Owned<Component>> create_echo() { return Echo::create(); }
 

@@ -9,14 +9,18 @@
 
 #include "tally.hpp"
 #include "tally.kstub.h"
-#include "tally_server.hpp"
+#include "tally_component.hpp"
 
 namespace milk::kernel {
 namespace {
 
 namespace Tally = examples::tally::Tally;
 
-using TallyComponent = SessionServeComponent<Tally::server, examples::tally::serve_tally>;
+milk::Result<components::tally::ServerReport> serve_default_tally(components::tally::ServerGreeting server) {
+    return components::tally::serve_tally(std::move(server), components::tally::default_limit);
+}
+
+using TallyComponent = SessionServeComponent<Tally::server, serve_default_tally>;
 
 Result<Owned<Component>> create_tally() { return TallyComponent::create(); }
 

@@ -19,9 +19,10 @@
 #include <utility>
 
 #include "../../../examples/tally/tally_client.hpp"
-#include "../../../examples/tally/tally_server.hpp"  // tally_limit, what Ready must announce
+#include "../../../components/tally/tally_component.hpp"  // default_limit, what Ready must announce
 
 using namespace examples::tally;
+using components::tally::default_limit;
 using milk::ErrorCode;
 using milk::Slot;
 using milk::vm::RawChannel;
@@ -54,7 +55,7 @@ bool run_over_kernel(milk::kernel::Serving serving, const char* how) {
     }
     std::printf("%s: Ready with limit %u, %u tallies of %llu values, %u wrong sums\n", how, report.value().limit,
                 report.value().tallies, static_cast<unsigned long long>(report.value().values), report.value().wrong);
-    return report.value().limit == tally_limit && report.value().tallies == tally_rounds && report.value().wrong == 0;
+    return report.value().limit == default_limit && report.value().tallies == tally_rounds && report.value().wrong == 0;
 }
 
 Slot encode(std::uint16_t tag, const examples_tally_Tally& message) {
@@ -138,7 +139,7 @@ int main() {
     // them, the component does not; its error closes the channel.
     {
         RawChannel channel = greeted_channel();
-        for (std::uint32_t i = 0; i <= tally_limit; ++i) {
+        for (std::uint32_t i = 0; i <= default_limit; ++i) {
             // The thread drains the ring as we go: wait for room.
             while (channel.sent - std::atomic_ref<std::uint32_t>(channel.to_kernel()->consumer_index).load() >=
                    channel.layout.ring_capacity)

@@ -208,14 +208,13 @@ template <Component C>
     if constexpr (component_detail::HasServe<C>) {
         return component.serve(std::move(endpoint));
     } else {
-        std::optional<typename C::Contract::ServerEndpoint> next{std::move(endpoint)};
-        while (next) {
-            auto stepped = component.step(std::move(*next));
-            next.reset();
-            if (!stepped.ok()) return stepped.error();
-            if (stepped.value()) next.emplace(std::move(*stepped.value()));
+        typename C::Contract::ServerEndpoint current = std::move(endpoint);
+        for (;;) {
+            auto next = component.step(std::move(current));
+            if (!next.ok()) return next.error();
+            if (!next.value()) return {};  // the session ended
+            current = std::move(*next.value());
         }
-        return {};
     }
 }
 

@@ -1,13 +1,17 @@
-// The file server's work, one request at a time: the same source runs in
-// user space (examples/file-server/main.cpp loops over it on an in-process
-// channel) and inside milk.ko (kernel-stubs/core/file_server.cpp calls it
-// for each request the kernel has validated). So it uses only what the
-// freestanding runtime has: the generated endpoints, milk::Buffer,
-// milk::Result, operator new and <cstring>; no std::map, std::string or
-// <algorithm>.
+// The files component: the server of contracts/files.contract, a file service
+// over one in-memory file table per channel, in the style of Singularity's
+// channel contracts.
+//
+// One source for every placement: a thread of the host's process, a process
+// of its own, or milk.ko, which runs its step for each request the kernel has
+// validated. So it uses only what the freestanding runtime has: the
+// generated endpoints, milk::Buffer, milk::Result, operator new and
+// <cstring>; no std::map, std::string or <algorithm>.
 #pragma once
 
-#include "files.hpp"  // generated from files.contract
+#include "files.hpp"  // generated from contracts/files.contract
+
+#include <milk/component.hpp>
 
 #include <cstddef>
 #include <cstdint>
@@ -17,7 +21,10 @@
 #include <span>
 #include <utility>
 
-namespace examples::files {
+namespace components::files {
+
+namespace FileService = examples::files::FileService;
+using examples::files::FileError;
 
 using FileServerReady = FileService::Server<FileService::state::Ready>;
 
@@ -31,6 +38,16 @@ public:
     FileTable() = default;
     FileTable(const FileTable&) = delete;
     FileTable& operator=(const FileTable&) = delete;
+    // Movable, so that a component holding a table can be returned from
+    // try_create: the contents change hands, the moved-from table is empty.
+    FileTable(FileTable&& other) noexcept { take(other); }
+    FileTable& operator=(FileTable&& other) noexcept {
+        if (this != &other) {
+            delete[] m_contents;
+            take(other);
+        }
+        return *this;
+    }
     ~FileTable() { delete[] m_contents; }
 
     // The handle of a new open of `path`, 0 when there is no such file, or
@@ -77,6 +94,20 @@ public:
 
 private:
     static constexpr char motd_path[] = "/motd";
+
+    void take(FileTable& other) noexcept {
+        m_contents = other.m_contents;
+        m_size = other.m_size;
+        m_capacity = other.m_capacity;
+        for (std::size_t i = 0; i < max_handles; ++i) m_handles[i] = other.m_handles[i];
+        m_next_handle = other.m_next_handle;
+        m_filled = other.m_filled;
+        other.m_contents = nullptr;
+        other.m_size = 0;
+        other.m_capacity = 0;
+        for (std::uint32_t& handle : other.m_handles) handle = 0;
+        other.m_filled = false;
+    }
     static constexpr char motd_text[] = "Hello from the file server.";
 
     bool fill() {
@@ -179,15 +210,26 @@ inline milk::Result<std::optional<FileServerReady>> serve_one(FileTable& table, 
     return std::optional<FileServerReady>{std::move(*answered).value()};
 }
 
-// Serves requests until the client says Bye. (milk.ko calls serve_one per
-// message instead: a kernel component answers each request as it arrives.)
-inline milk::Result<void> serve(FileTable& table, FileServerReady server) {
-    for (;;) {
-        auto next = serve_one(table, std::move(server));
-        if (!next) return next.error();
-        if (!next.value()) return {};  // Bye: the session is over
-        server = std::move(*next.value());
-    }
-}
+// The component: a step per request, over the channel's own file table.
+class Files {
+public:
+    using Contract = FileService::Contract;
+    static constexpr const char* name = "files";
+    static constexpr milk::PlacementSet placements = milk::every_placement;
+    // The table lives as long as the channel; moving it between placements
+    // comes with live relocation.
+    static constexpr milk::Statefulness statefulness = milk::Statefulness::Stateful;
 
-}  // namespace examples::files
+    [[nodiscard]] static milk::Result<Files> try_create(const milk::Settings& /*settings*/) { return Files{}; }
+
+    [[nodiscard]] milk::Result<std::optional<FileServerReady>> step(FileServerReady&& server) {
+        return serve_one(m_table, std::move(server));
+    }
+
+private:
+    FileTable m_table;
+};
+
+static_assert(milk::StepComponent<Files>);
+
+}  // namespace components::files

@@ -1,19 +1,26 @@
-// The pingpong server's work, one message at a time: the same source runs in
-// user space (examples/pingpong/main.cpp loops over it on an in-process
-// channel) and inside milk.ko (kernel-stubs/core/pingpong_echo.cpp calls it
-// for each message the kernel has validated). So it uses only what the
+// The echo component: the server of contracts/pingpong.contract. Each Ping is
+// answered with a Pong carrying the Ping's own buffer, reversed in place.
+//
+// One source for every placement: a thread of the host's process, a process
+// of its own, or milk.ko, which runs its step inline in the doorbell's system
+// call for each message the kernel has validated. So it uses only what the
 // freestanding runtime has: the generated endpoints, milk::Buffer and
 // milk::Result, and no library call beyond the header-only ones.
 #pragma once
 
-#include "pingpong.hpp"  // generated from pingpong.contract
+#include "pingpong.hpp"  // generated from contracts/pingpong.contract
+
+#include <milk/component.hpp>
 
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <span>
 #include <utility>
 
-namespace examples::pingpong {
+namespace components::echo {
+
+namespace PingPong = examples::pingpong::PingPong;
 
 using EchoIdle = PingPong::Server<PingPong::state::Idle>;
 using EchoWaiting = PingPong::Server<PingPong::state::Waiting>;
@@ -48,19 +55,29 @@ inline milk::Result<std::optional<EchoIdle>> echo_one(EchoIdle&& server) {
     return std::optional<EchoIdle>{std::move(idle).value()};
 }
 
-// The server: answers every Ping with a Pong carrying the Ping's payload,
-// reversed, until the client says Bye. Returns how many Pings it answered.
-// (milk.ko calls echo_one per message instead: a kernel component answers
-// each message as it arrives.)
-inline milk::Result<std::uint32_t> serve(EchoIdle server) {
-    std::uint32_t answered = 0;
-    for (;;) {
-        auto next = echo_one(std::move(server));
-        if (!next) return next.error();
-        if (!next.value()) return answered;
-        server = std::move(*next.value());
-        ++answered;
-    }
-}
+// The component: a step per Ping, and a count of the Pings it answered on its
+// channel (one Echo serves one channel).
+class Echo {
+public:
+    using Contract = PingPong::Contract;
+    static constexpr const char* name = "echo";
+    static constexpr milk::PlacementSet placements = milk::every_placement;
+    static constexpr milk::Statefulness statefulness = milk::Statefulness::Stateless;
 
-}  // namespace examples::pingpong
+    [[nodiscard]] static milk::Result<Echo> try_create(const milk::Settings& /*settings*/) { return Echo{}; }
+
+    [[nodiscard]] milk::Result<std::optional<EchoIdle>> step(EchoIdle&& server) {
+        auto next = echo_one(std::move(server));
+        if (next.ok() && next.value()) ++m_answered;
+        return next;
+    }
+
+    [[nodiscard]] std::uint32_t answered() const { return m_answered; }
+
+private:
+    std::uint32_t m_answered = 0;
+};
+
+static_assert(milk::StepComponent<Echo>);
+
+}  // namespace components::echo

@@ -1,0 +1,64 @@
+# milk_component(<name> TYPE <C++ type> HEADER <header> CONTRACT <file>)
+#
+# Names one component of components/: its C++ type (a milk::Component,
+# userland/include/milk/component.hpp), the header that defines it (relative
+# to components/), and the contract it serves (relative to contracts/). The
+# calls in components/CMakeLists.txt are THE list of components: everything
+# that hosts components reads it from the global properties set here, so
+# adding a component is writing it and adding one call.
+#
+# Creates the INTERFACE target milk_component_<name> (the header's folder,
+# the contract's generated header, the runtime) and sets these global
+# properties:
+#   MILK_COMPONENTS                     the names, in list order
+#   MILK_COMPONENT_<name>_TYPE          the C++ type
+#   MILK_COMPONENT_<name>_HEADER        the header, absolute
+#   MILK_COMPONENT_<name>_CONTRACT      the contract file, absolute
+#   MILK_COMPONENT_<name>_CONTRACT_TARGET  its milk_add_contract target
+#
+# The contract's target is milk_contract_<stem> (contracts/CMakeLists.txt
+# makes one per contract file).
+include_guard(GLOBAL)
+
+function(milk_component name)
+  cmake_parse_arguments(PARSE_ARGV 1 arg "" "TYPE;HEADER;CONTRACT" "")
+  if(arg_UNPARSED_ARGUMENTS)
+    message(FATAL_ERROR "milk_component(${name}): unexpected arguments: ${arg_UNPARSED_ARGUMENTS}")
+  endif()
+  foreach(key TYPE HEADER CONTRACT)
+    if(NOT arg_${key})
+      message(FATAL_ERROR "milk_component(${name}): ${key} is required")
+    endif()
+  endforeach()
+  if(NOT name MATCHES "^[a-z][a-z0-9_]*$")
+    message(FATAL_ERROR "milk_component(${name}): a component's name is [a-z][a-z0-9_]* (configs name it)")
+  endif()
+  get_property(known GLOBAL PROPERTY MILK_COMPONENTS)
+  if(name IN_LIST known)
+    message(FATAL_ERROR "milk_component(${name}): named twice")
+  endif()
+
+  set(header "${PROJECT_SOURCE_DIR}/components/${arg_HEADER}")
+  set(contract "${PROJECT_SOURCE_DIR}/contracts/${arg_CONTRACT}")
+  foreach(file IN ITEMS "${header}" "${contract}")
+    if(NOT EXISTS "${file}")
+      message(FATAL_ERROR "milk_component(${name}): ${file} does not exist")
+    endif()
+  endforeach()
+  cmake_path(GET contract STEM stem)
+  set(contract_target "milk_contract_${stem}")
+  if(NOT TARGET ${contract_target})
+    message(FATAL_ERROR "milk_component(${name}): no target ${contract_target} (contracts/CMakeLists.txt makes one per contract)")
+  endif()
+
+  cmake_path(GET header PARENT_PATH header_dir)
+  add_library(milk_component_${name} INTERFACE)
+  target_include_directories(milk_component_${name} INTERFACE "${header_dir}")
+  target_link_libraries(milk_component_${name} INTERFACE ${contract_target})
+
+  set_property(GLOBAL APPEND PROPERTY MILK_COMPONENTS ${name})
+  set_property(GLOBAL PROPERTY MILK_COMPONENT_${name}_TYPE "${arg_TYPE}")
+  set_property(GLOBAL PROPERTY MILK_COMPONENT_${name}_HEADER "${header}")
+  set_property(GLOBAL PROPERTY MILK_COMPONENT_${name}_CONTRACT "${contract}")
+  set_property(GLOBAL PROPERTY MILK_COMPONENT_${name}_CONTRACT_TARGET ${contract_target})
+endfunction()

@@ -1,0 +1,135 @@
+// The component interface: settings, placements, and each component of
+// components/ served by milk::serve_channel, as every host runs it, against
+// its example client.
+#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
+#include <doctest/doctest.h>
+
+#include "echo_component.hpp"
+#include "file_client.hpp"
+#include "files_component.hpp"
+#include "pingpong_client.hpp"
+#include "tally_client.hpp"
+#include "tally_component.hpp"
+
+#include <milk/component.hpp>
+
+#include <future>
+#include <string>
+#include <utility>
+
+TEST_CASE("settings: set, replace, find, and the limits a config meets") {
+    milk::Settings settings;
+    CHECK(settings.size() == 0);
+    CHECK(settings.set("limit", 5).ok());
+    CHECK(settings.set("limit", 7).ok());  // replaced, not added
+    CHECK(settings.size() == 1);
+    CHECK(settings.find("limit") == 7);
+    CHECK(settings.get_or("absent", -1) == -1);
+    CHECK(settings.name_of(0) == "limit");
+
+    CHECK_FALSE(settings.set("", 1).ok());
+    CHECK_FALSE(settings.set("Upper", 1).ok());
+    CHECK_FALSE(settings.set("with-dash", 1).ok());
+    CHECK_FALSE(settings.set(std::string(milk::Settings::max_name_bytes, 'a'), 1).ok());
+    CHECK(settings.set(std::string(milk::Settings::max_name_bytes - 1, 'a'), 1).ok());
+
+    milk::Settings full;
+    for (std::size_t i = 0; i < milk::Settings::max_entries; ++i)
+        CHECK(full.set("s" + std::to_string(i), static_cast<std::int64_t>(i)).ok());
+    auto overflow = full.set("one_more", 1);
+    REQUIRE_FALSE(overflow.ok());
+    CHECK(overflow.error().code == milk::ErrorCode::InvalidArgument);
+}
+
+TEST_CASE("placements: config words both ways, and sets") {
+    for (milk::Placement placement : {milk::Placement::Inproc, milk::Placement::Process, milk::Placement::Kernel})
+        CHECK(milk::parse_placement(milk::placement_name(placement)) == placement);
+    CHECK_FALSE(milk::parse_placement("Kernel").has_value());
+    CHECK_FALSE(milk::parse_placement("thread").has_value());
+    constexpr milk::PlacementSet user_space{milk::Placement::Inproc, milk::Placement::Process};
+    CHECK(user_space.contains(milk::Placement::Process));
+    CHECK_FALSE(user_space.contains(milk::Placement::Kernel));
+    CHECK(milk::every_placement.contains(milk::Placement::Kernel));
+}
+
+TEST_CASE("echo: its step, looped by serve_channel, answers every ping of the client") {
+    namespace PingPong = examples::pingpong::PingPong;
+    auto channel = PingPong::open_inproc();
+    REQUIRE(channel.ok());
+    auto [client, server] = std::move(channel).value();
+    auto echo = components::echo::Echo::try_create(milk::Settings{});
+    REQUIRE(echo.ok());
+    auto served = std::async(std::launch::async, [&echo, server = std::move(server)]() mutable {
+        return milk::serve_channel(echo.value(), std::move(server));
+    });
+    auto report = examples::pingpong::run_client(std::move(client));
+    REQUIRE(served.get().ok());
+    REQUIRE(report.ok());
+    CHECK(report.value().mismatches == 0);
+    CHECK(echo.value().answered() == examples::pingpong::round_trips);
+}
+
+TEST_CASE("files: the scripted session gets every reply it expects") {
+    namespace FileService = examples::files::FileService;
+    auto channel = FileService::open_inproc();
+    REQUIRE(channel.ok());
+    auto [client, server] = std::move(channel).value();
+    auto files = components::files::Files::try_create(milk::Settings{});
+    REQUIRE(files.ok());
+    auto served = std::async(std::launch::async, [&files, server = std::move(server)]() mutable {
+        return milk::serve_channel(files.value(), std::move(server));
+    });
+    CHECK(examples::files::run_session(std::move(client)));
+    CHECK(served.get().ok());
+}
+
+TEST_CASE("tally: the `limit` setting is what the server announces, and is range-checked") {
+    namespace Tally = examples::tally::Tally;
+    milk::Settings settings;
+    REQUIRE(settings.set("limit", 2000).ok());
+    auto tally = components::tally::Tally::try_create(settings);
+    REQUIRE(tally.ok());
+    CHECK(tally.value().limit() == 2000);
+
+    auto channel = Tally::open_inproc();
+    REQUIRE(channel.ok());
+    auto [client, server] = std::move(channel).value();
+    auto served = std::async(std::launch::async, [&tally, server = std::move(server)]() mutable {
+        return milk::serve_channel(tally.value(), std::move(server));
+    });
+    auto report = examples::tally::run_tally_client(std::move(client));
+    REQUIRE(served.get().ok());
+    REQUIRE(report.ok());
+    CHECK(report.value().limit == 2000);
+    CHECK(report.value().wrong == 0);
+    CHECK(tally.value().report().tallies == report.value().tallies);
+
+    for (std::int64_t bad : {std::int64_t{0}, std::int64_t{-1}, std::int64_t{1} << 31}) {
+        milk::Settings out_of_range;
+        REQUIRE(out_of_range.set("limit", bad).ok());
+        auto refused = components::tally::Tally::try_create(out_of_range);
+        REQUIRE_FALSE(refused.ok());
+        CHECK(refused.error().code == milk::ErrorCode::InvalidArgument);
+    }
+}
+
+namespace {
+
+milk::Result<int> half(int value) {
+    if (value % 2 != 0) return milk::Error{milk::ErrorCode::InvalidArgument, "odd", value};
+    return value / 2;
+}
+
+milk::Result<int> quarter(int value) {
+    const int halved = MILK_TRY(half(value));
+    return MILK_TRY(half(halved));
+}
+
+}  // namespace
+
+TEST_CASE("MILK_TRY yields the value, or returns the error") {
+    CHECK(quarter(12).value() == 3);
+    auto odd = quarter(6);
+    REQUIRE_FALSE(odd.ok());
+    CHECK(odd.error().detail == 3);
+}

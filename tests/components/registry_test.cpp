@@ -1,0 +1,37 @@
+// The registry generated from components/CMakeLists.txt: every component of
+// the list, with what a host needs to place it.
+#include <doctest/doctest.h>
+
+#include <milk/host/component_type.hpp>
+#include <milk/inproc.hpp>
+
+#include <string_view>
+
+TEST_CASE("the generated registry lists the components of components/CMakeLists.txt") {
+    const auto components = milk::host::compiled_components();
+    REQUIRE(components.size() == 3);
+    CHECK(std::string_view(components[0].name) == "echo");
+    CHECK(std::string_view(components[1].name) == "files");
+    CHECK(std::string_view(components[2].name) == "tally");
+
+    const milk::host::ComponentType* echo = milk::host::find_component(components, "echo");
+    REQUIRE(echo != nullptr);
+    CHECK(std::string_view(echo->contract) == "examples.pingpong.PingPong");
+    CHECK(echo->version == 1);
+    CHECK(echo->placements == milk::every_placement);
+    CHECK(echo->statefulness == milk::Statefulness::Stateless);
+    CHECK(milk::host::find_component(components, "files")->statefulness == milk::Statefulness::Stateful);
+    CHECK(milk::host::find_component(components, "nothing") == nullptr);
+}
+
+TEST_CASE("a registry entry builds its component from settings and serves a channel end") {
+    const milk::host::ComponentType* tally = milk::host::find_component(milk::host::compiled_components(), "tally");
+    REQUIRE(tally != nullptr);
+    auto pair = milk::inproc::open_channel();
+    REQUIRE(pair.ok());
+    milk::Settings settings;
+    REQUIRE(settings.set("limit", 0).ok());  // out of range: try_create refuses, nothing is served
+    auto refused = tally->serve(settings, std::move(pair.value().second));
+    REQUIRE_FALSE(refused.ok());
+    CHECK(refused.error().code == milk::ErrorCode::InvalidArgument);
+}
