@@ -186,6 +186,8 @@ std::vector<InstanceStatus> Host::status() const {
         InstanceStatus status;
         status.name = instance->config.name;
         status.component = instance->config.component;
+        status.contract = instance->type->contract;
+        status.version = instance->type->version;
         status.placement = instance->config.placement;
         if (instance->counters) {
             const auto totals = instance->counters->totals();

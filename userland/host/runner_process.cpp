@@ -60,6 +60,11 @@ Result<std::unique_ptr<RunnerProcess>> RunnerProcess::try_spawn(const std::strin
     const pid_t pid = ::fork();
     if (pid < 0) return Error{ErrorCode::SystemError, "fork of a runner failed", errno};
     if (pid == 0) {
+        // milkd blocks SIGTERM and SIGINT to read them from a signalfd; the
+        // mask survives exec, and a runner must die of them as usual.
+        sigset_t none;
+        ::sigemptyset(&none);
+        ::sigprocmask(SIG_SETMASK, &none, nullptr);
         // Both descriptors were made close-on-exec; these two must survive.
         if (::fcntl(sockets[1], F_SETFD, 0) != 0 || ::fcntl(counters_fd, F_SETFD, 0) != 0) std::_Exit(127);
         ::execv(argv[0], argv.data());

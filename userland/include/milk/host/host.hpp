@@ -27,6 +27,7 @@
 #include <milk/result.hpp>
 
 #include <chrono>
+#include <optional>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -63,6 +64,9 @@ enum class InstanceState : std::uint8_t {
 struct InstanceStatus {
     std::string name;
     std::string component;
+    // What its component serves.
+    std::string contract;
+    std::uint32_t version = 0;
     Placement placement = Placement::Inproc;
     // The process the component runs in: the runner's pid for `process`,
     // this process's for `inproc`, 0 for `kernel`.
