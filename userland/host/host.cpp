@@ -202,6 +202,9 @@ std::vector<InstanceStatus> Host::status() const {
             const auto fate = instance->runner->fate();
             status.state = fate.state;
             status.code = fate.code;
+            // A runner that died without closing its channels closed them
+            // all by dying; its page still counts them open.
+            if (fate.state != InstanceState::Running) status.channels_open = 0;
             break;
         }
         case Placement::Kernel:
