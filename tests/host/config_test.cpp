@@ -154,6 +154,10 @@ TEST_CASE("kernel: the probe decides, and its answer is never replaced by anothe
     CHECK(result.diagnostics[0].where.line == 3);
     CHECK(result.diagnostics[0].where.column == 13);
 
+    // A device that is not milk's (MILK_IOC_VERSION fails) is no milk.ko.
+    result = parse(config, {}, milk::host::device_kernel_probe("/dev/null"));
+    CHECK(codes(result) == std::vector{DiagnosticCode::KernelNotLoaded});
+
     // A placement in the kernel by a flag is checked the same way and
     // blamed on the flag.
     Overrides overrides;

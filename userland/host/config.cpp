@@ -272,6 +272,8 @@ void check_placements(std::vector<Draft>& drafts, const KernelProbe& kernel, Dia
             continue;
         }
         if (instance.placement != Placement::Kernel) continue;
+        // What the note offers instead: the component's other placements.
+        std::string elsewhere = config_detail::placement_list(draft.type->placements, Placement::Kernel);
         KernelAvailability availability =
             kernel.query ? kernel.query(instance.component) : KernelAvailability::NotLoaded;
         if (availability == KernelAvailability::NotLoaded) {
@@ -279,14 +281,14 @@ void check_placements(std::vector<Draft>& drafts, const KernelProbe& kernel, Dia
                             subject + ": placement \"kernel\"" + from + " but milk.ko is not loaded",
                             draft.placement_where,
                             "load milk.ko (docs/kernel.md), or choose another placement: " +
-                                config_detail::placement_list(draft.type->placements));
+                                elsewhere);
         } else if (availability == KernelAvailability::Missing) {
             diagnostics.add(DiagnosticCode::KernelLacksComponent,
                             subject + ": placement \"kernel\"" + from + " but milk.ko has no component " +
                                 quoted(instance.component),
                             draft.placement_where,
                             "build milk.ko with the component (components/CMakeLists.txt), or choose another "
-                            "placement: " + config_detail::placement_list(draft.type->placements));
+                            "placement: " + elsewhere);
         }
     }
 }

@@ -55,7 +55,8 @@ struct PlacementOverride {
 void apply_overrides(std::span<const PlacementOverride> overrides, std::vector<Draft>& drafts,
                      DiagnosticList& diagnostics);
 
-// "inproc, process, kernel" for the placements of `set`.
-[[nodiscard]] std::string placement_list(PlacementSet set);
+// "inproc, process, kernel" for the placements of `set`, leaving out
+// `except`; "none" when that leaves nothing.
+[[nodiscard]] std::string placement_list(PlacementSet set, std::optional<Placement> except = std::nullopt);
 
 }  // namespace milk::host::config_detail

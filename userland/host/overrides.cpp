@@ -89,10 +89,10 @@ void parse_entries(std::span<const std::string_view> entries, PlacementSource so
 
 }  // namespace
 
-std::string placement_list(PlacementSet set) {
+std::string placement_list(PlacementSet set, std::optional<Placement> except) {
     std::string out;
     for (Placement placement : {Placement::Inproc, Placement::Process, Placement::Kernel}) {
-        if (!set.contains(placement)) continue;
+        if (!set.contains(placement) || placement == except) continue;
         if (!out.empty()) out += ", ";
         out += placement_name(placement);
     }
