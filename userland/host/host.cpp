@@ -15,10 +15,10 @@
 namespace milk::host {
 namespace {
 
-// The component's side of one channel in a thread of this process.
-void serve_inproc(const ComponentType* type, Settings settings, std::shared_ptr<const detail::CounterPage> counters,
-                  ChannelEnd&& end, const std::string& instance) {
-    auto served = type->serve(settings, detail::counted(std::move(end), std::move(counters)));
+// The component's side of one channel in a thread of this process; `end`
+// is already counted.
+void serve_inproc(const ComponentType* type, Settings settings, ChannelEnd&& end, const std::string& instance) {
+    auto served = type->serve(settings, std::move(end));
     if (!served.ok() && served.error().code != ErrorCode::PeerClosed) {
         std::fprintf(stderr, "milk host: instance %s: %s%s%s\n", instance.c_str(), describe(served.error().code),
                      served.error().what != nullptr ? ": " : "",
@@ -131,8 +131,10 @@ Result<ChannelEnd> Host::connect_end(std::string_view name, std::string_view con
     switch (instance->config.placement) {
     case Placement::Inproc: {
         auto pair = MILK_TRY(inproc::open_channel());
-        std::thread(serve_inproc, instance->type, instance->config.settings, instance->counters,
-                    std::move(pair.second), instance->config.name)
+        // Counted before connect returns, so that status() shows the
+        // channel open as soon as the client has it.
+        std::thread(serve_inproc, instance->type, instance->config.settings,
+                    detail::counted(std::move(pair.second), instance->counters), instance->config.name)
             .detach();
         return std::move(pair.first);
     }
@@ -164,7 +166,7 @@ Result<void> Host::hand_over(std::string_view name, std::string_view contract, s
             std::move(client),
             [type = instance->type, settings = instance->config.settings, counters = instance->counters,
              instance_name = instance->config.name](ChannelEnd&& end) -> Result<void> {
-                serve_inproc(type, settings, counters, std::move(end), instance_name);
+                serve_inproc(type, settings, detail::counted(std::move(end), counters), instance_name);
                 return {};
             },
             instance->options.handover_timeout);
