@@ -267,4 +267,9 @@ TEST_CASE("load_config: an unreadable file is a diagnostic, not a crash") {
     CHECK_FALSE(result.config);
     CHECK(codes(result) == std::vector{DiagnosticCode::UnreadableFile});
     CHECK(result.diagnostics[0].message == "cannot read the config: No such file or directory");
+
+    // An endless file is not read to the end of memory.
+    result = milk::host::load_config("/dev/zero", components, {}, unasked_probe());
+    CHECK(codes(result) == std::vector{DiagnosticCode::UnreadableFile});
+    CHECK(result.diagnostics[0].message == "cannot read the config: File too large");
 }

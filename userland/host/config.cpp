@@ -8,9 +8,11 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cstdio>
 #include <cstring>
 #include <utility>
+
+#include <fcntl.h>
+#include <unistd.h>
 
 namespace milk::host {
 
@@ -26,6 +28,7 @@ using config_detail::Draft;
 constexpr std::string_view allowed_keys = "component, placement, settings";
 constexpr std::string_view reserved_keys[] = {"restart", "relocation"};
 constexpr std::size_t max_instance_name_bytes = 63;
+constexpr std::size_t max_config_bytes = 1024 * 1024;
 
 std::string quoted(std::string_view text) {
     std::string out = "\"";
@@ -338,18 +341,33 @@ LoadResult parse_config(std::string_view text, std::string file_name, std::span<
 
 LoadResult load_config(const std::string& path, std::span<const ComponentType> components, const Overrides& overrides,
                        const KernelProbe& kernel) {
-    // fopen rather than ifstream: its errno names the reason for the user.
-    std::FILE* file = std::fopen(path.c_str(), "rb");
+    // open/read rather than ifstream: errno names the reason for the user,
+    // and a directory fails here (EISDIR) rather than reading as empty.
     std::string text;
     int error = 0;
-    if (file == nullptr) {
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
         error = errno;
     } else {
         char buffer[65536];
-        std::size_t count = 0;
-        while ((count = std::fread(buffer, 1, sizeof buffer, file)) > 0) text.append(buffer, count);
-        if (std::ferror(file) != 0) error = errno != 0 ? errno : EIO;
-        std::fclose(file);
+        while (true) {
+            ssize_t count = ::read(fd, buffer, sizeof buffer);
+            if (count > 0) {
+                text.append(buffer, static_cast<std::size_t>(count));
+                // A config is a few lines; this bounds what a path to a
+                // device or an endless pipe can make the host read.
+                if (text.size() > max_config_bytes) {
+                    error = EFBIG;
+                    break;
+                }
+            } else if (count == 0) {
+                break;
+            } else if (errno != EINTR) {
+                error = errno;
+                break;
+            }
+        }
+        ::close(fd);
     }
     if (error != 0) {
         return LoadResult{std::nullopt,

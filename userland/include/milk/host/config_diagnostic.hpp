@@ -38,7 +38,7 @@ enum class DiagnosticCode : std::uint16_t {
     MalformedOverride = 20,      // H0020 an override that is not INSTANCE=PLACEMENT
     OverrideUnknownInstance = 21,// H0021 an override names no instance of the config
     ConflictingOverride = 22,    // H0022 one instance placed twice by one source
-    UnreadableFile = 30,         // H0030 the config file cannot be read
+    UnreadableFile = 30,         // H0030 the config file cannot be read, or is over 1 MiB
     TooManyErrors = 99,          // H0099 the report stops after max_diagnostics errors
 };
 
