@@ -13,6 +13,7 @@
 #include <milk/host/host.hpp>
 #include <milk/inproc.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <optional>
@@ -102,6 +103,10 @@ TEST_CASE("inproc: each connect is a channel of its own, served in this process 
     CHECK(status->channels_open == 2);
     CHECK(status->channels_opened == 2);
     CHECK(status->messages == 2);
+    // Per channel: the first carried a Ping and a Pong, the second nothing.
+    std::vector<std::uint64_t> per_channel = status->channel_messages;
+    std::sort(per_channel.begin(), per_channel.end());
+    CHECK(per_channel == std::vector<std::uint64_t>{0, 2});
     CHECK(status->contract == PingPong::Contract::name);
     REQUIRE(std::move(first_back).value().send(PingPong::Bye{}).ok());
     REQUIRE(std::move(second).value().send(PingPong::Bye{}).ok());
@@ -178,6 +183,7 @@ TEST_CASE("control: Status lists every instance, and the client checks the count
     list[0].code = 9;
     list[0].channels_open = 0;
     list[0].messages = 20009;
+    list[0].channel_messages = {5, 0, 7};
     list[1].name = "";  // an empty name still travels
     list[1].component = "tally";
     list[1].placement = Placement::Kernel;
@@ -198,6 +204,8 @@ TEST_CASE("control: Status lists every instance, and the client checks the count
     CHECK(got.value()[0].state == InstanceState::Killed);
     CHECK(got.value()[0].code == 9);
     CHECK(got.value()[0].messages == 20009);
+    CHECK(got.value()[0].channel_messages == std::vector<std::uint64_t>{5, 0, 7});
+    CHECK(got.value()[1].channel_messages.empty());
     CHECK(got.value()[1].name.empty());
     CHECK(got.value()[1].component == "tally");
     CHECK(got.value()[1].placement == Placement::Kernel);

@@ -67,6 +67,8 @@ Result<ServerIdle> list(ServerListing listing, const std::vector<InstanceStatus>
             instance.messages,
         };
         listing = MILK_TRY(std::move(listing).send(std::move(record)));
+        for (std::uint64_t messages : instance.channel_messages)
+            listing = MILK_TRY(std::move(listing).send(Control::Channel{messages}));
     }
     return std::move(listing).send(Control::Listed{static_cast<std::uint32_t>(instances.size())});
 }
@@ -90,6 +92,7 @@ Result<std::vector<InstanceStatus>> request_status(ChannelEnd&& control) {
     ClientIdle idle = Control::client(std::move(control));
     auto listing = MILK_TRY(std::move(idle).send(Control::Status{}));
     std::vector<InstanceStatus> instances;
+    bool orphan_channel = false;
     std::optional<ClientListing> waiting{std::move(listing)};
     for (;;) {
         using Step = std::pair<std::optional<ClientListing>, std::optional<ClientIdle>>;
@@ -108,6 +111,12 @@ Result<std::vector<InstanceStatus>> request_status(ChannelEnd&& control) {
                 instances.push_back(std::move(status));
                 return Step{std::move(next), std::nullopt};
             },
+            [&](Control::Channel&& channel, ClientListing&& next) {
+                // A Channel before any Instance belongs to nobody.
+                if (instances.empty()) orphan_channel = true;
+                else instances.back().channel_messages.push_back(channel.messages);
+                return Step{std::move(next), std::nullopt};
+            },
             [&](Control::Listed&& done, ClientIdle&& next) {
                 listed = done.count;
                 return Step{std::nullopt, std::move(next)};
@@ -118,6 +127,8 @@ Result<std::vector<InstanceStatus>> request_status(ChannelEnd&& control) {
             waiting.emplace(std::move(*step.value().first));
             continue;
         }
+        if (orphan_channel)
+            return Error{ErrorCode::ProtocolViolation, "milkd sent a Channel record before any Instance", 0};
         if (listed != instances.size())
             return Error{ErrorCode::ProtocolViolation, "milkd's Listed count differs from the records it sent", listed};
         MILK_TRY(std::move(*step.value().second).send(Control::Bye{}));

@@ -196,6 +196,7 @@ std::vector<InstanceStatus> Host::status() const {
             status.channels_open = totals.channels_open;
             status.channels_opened = totals.channels_opened;
             status.messages = totals.messages;
+            status.channel_messages = std::move(totals.channel_messages);
         }
         switch (instance->config.placement) {
         case Placement::Inproc: status.pid = ::getpid(); break;
@@ -206,7 +207,10 @@ std::vector<InstanceStatus> Host::status() const {
             status.code = fate.code;
             // A runner that died without closing its channels closed them
             // all by dying; its page still counts them open.
-            if (fate.state != InstanceState::Running) status.channels_open = 0;
+            if (fate.state != InstanceState::Running) {
+                status.channels_open = 0;
+                status.channel_messages.clear();
+            }
             break;
         }
         case Placement::Kernel:

@@ -144,8 +144,12 @@ CounterPage::Totals CounterPage::totals() const {
     totals.channels_opened = opened;
     totals.channels_open = opened >= closed ? opened - closed : 0;
     totals.messages = counters.retired.load(std::memory_order_relaxed);
-    for (const ChannelCounter& slot : counters.channels)
-        if (slot.in_use.load(std::memory_order_acquire) != 0) totals.messages += slot.messages.load(std::memory_order_relaxed);
+    for (const ChannelCounter& slot : counters.channels) {
+        if (slot.in_use.load(std::memory_order_acquire) == 0) continue;
+        const std::uint64_t messages = slot.messages.load(std::memory_order_relaxed);
+        totals.messages += messages;
+        totals.channel_messages.push_back(messages);
+    }
     return totals;
 }
 

@@ -16,6 +16,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <vector>
 
 namespace milk::host::detail {
 
@@ -60,6 +61,9 @@ public:
         std::uint64_t channels_open = 0;
         std::uint64_t channels_opened = 0;
         std::uint64_t messages = 0;
+        // Each open channel's own count, in the order of the page's slots
+        // (channels beyond channel_slots count in `messages` only).
+        std::vector<std::uint64_t> channel_messages;
     };
     [[nodiscard]] Totals totals() const;
 

@@ -31,7 +31,7 @@ void report(const std::string& instance, const char* what, const Error& error) {
 
 // One channel: created here, handed over `socket`, served to its end.
 void serve_one(const ComponentType* type, Settings settings, std::shared_ptr<const detail::CounterPage> counters,
-               detail::FileDescriptor socket, std::string instance) {
+               detail::FileDescriptor socket, const std::string& instance) {
     auto pending = process::create_channel();
     if (!pending.ok()) return report(instance, "creating a channel", pending.error());
     auto end = process::send_channel(socket.get(), std::move(pending).value(),

@@ -81,6 +81,9 @@ struct InstanceStatus {
     // runner); for `kernel`, what milk.ko counts once it says (until then
     // 0: docs/components.md).
     std::uint64_t messages = 0;
+    // Each open channel's messages (user-space placements; empty for
+    // `kernel`, whose module counts per component).
+    std::vector<std::uint64_t> channel_messages;
 };
 
 // "running", "exited 3", "killed by signal 9": how milkctl prints a state.
