@@ -9,7 +9,12 @@
 #include "milk_core.h"
 #include "milk_uapi.h"
 
+#include <milk/component.hpp>
 #include <milk/result.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
 
 namespace milk::kernel {
 namespace {
@@ -44,6 +49,15 @@ long to_errno(const Error& error) {
     }
 }
 
+std::uint32_t serving_flags(ChannelServing serving) {
+    switch (serving) {
+    case ChannelServing::InKick: return 0;
+    case ChannelServing::Thread: return MILK_CHANNEL_THREAD;
+    case ChannelServing::PollingThread: return MILK_CHANNEL_POLLING_THREAD;
+    }
+    return 0;
+}
+
 long ioctl_version(unsigned long argument) {
     const milk_version version{MILK_ABI_VERSION, 0};
     return milk_shim_copy_to_user(argument, &version, sizeof(version));
@@ -69,6 +83,42 @@ long ioctl_create_echo(FileState& state, unsigned long argument) {
     return 0;
 }
 
+// Whether a fixed-size name field of user memory (already copied) ends
+// inside the field.
+template <std::size_t N>
+bool terminated(const char (&field)[N]) {
+    for (char c : field)
+        if (c == '\0') return true;
+    return false;
+}
+
+template <std::size_t N>
+void copy_name(char (&to)[N], const char* from) {
+    std::size_t i = 0;
+    for (; i + 1 < N && from[i] != '\0'; ++i) to[i] = from[i];
+    for (; i < N; ++i) to[i] = '\0';
+}
+
+// The instance's settings, from the table user space sent (copied once):
+// the same milk::Settings the component gets in user space, and the same
+// rules for names. EINVAL (InvalidArgument) for anything else.
+Result<Settings> copy_settings(const milk_settings& table) {
+    if (table.count > MILK_SETTINGS_MAX)
+        return Error{ErrorCode::InvalidArgument, "more than 8 settings", table.count};
+    if (table.reserved != 0) return Error{ErrorCode::InvalidArgument, "settings: reserved field not 0", 0};
+    Settings settings;
+    for (std::uint32_t i = 0; i < table.count; ++i) {
+        const milk_setting& entry = table.entries[i];
+        if (!terminated(entry.name)) return Error{ErrorCode::InvalidArgument, "a setting's name is not terminated", i};
+        std::size_t length = 0;
+        while (entry.name[length] != '\0') ++length;
+        const std::string_view name(entry.name, length);
+        if (settings.find(name)) return Error{ErrorCode::InvalidArgument, "a setting is named twice", i};
+        MILK_TRY(settings.set(name, entry.value));
+    }
+    return settings;
+}
+
 long ioctl_open_channel(FileState& state, unsigned long argument) {
     if (state.has_channel()) return -MILK_EBUSY;
     milk_channel_open request{};
@@ -80,30 +130,67 @@ long ioctl_open_channel(FileState& state, unsigned long argument) {
     case MILK_CHANNEL_POLLING_THREAD: serving = ChannelServing::PollingThread; break;
     default: return -MILK_EINVAL;
     }
-    // The name is user memory copied once; it must end inside the field.
-    bool terminated = false;
-    for (char c : request.contract) terminated = terminated || c == '\0';
-    if (!terminated) return -MILK_EINVAL;
-    const ContractEntry* entry = find_component(request.contract);
-    if (entry == nullptr) return -MILK_ENOENT;
-    if (entry->version != request.version) return -MILK_EPROTONOSUPPORT;
+    // The names are user memory copied once; each must end inside its field.
+    if (!terminated(request.component) || !terminated(request.contract)) return -MILK_EINVAL;
+    const FoundComponent found = find_component(request.component);
+    if (found.entry == nullptr) return -MILK_ENOENT;
+    const ComponentEntry& entry = *found.entry;
+    // The client speaks one contract; the component must serve exactly it.
+    if (!same_text(entry.contract->name, request.contract) || entry.contract->version != request.version)
+        return -MILK_EPROTONOSUPPORT;
+    auto settings = copy_settings(request.settings);
+    if (!settings.ok()) return to_errno(settings.error());
     // A component that speaks first or receives more than once per reply
     // cannot run a step per kick: it gets a thread, and user space learns
     // so from the flags it gets back.
-    if (entry->hosting == Hosting::Thread && serving == ChannelServing::InKick) serving = ChannelServing::Thread;
-    request.flags = serving == ChannelServing::InKick   ? 0u
-                    : serving == ChannelServing::Thread ? MILK_CHANNEL_THREAD
-                                                        : MILK_CHANNEL_POLLING_THREAD;
+    if (entry.hosting == Hosting::Thread && serving == ChannelServing::InKick) serving = ChannelServing::Thread;
+    request.flags = serving_flags(serving);
 
-    auto channel = ComponentChannel::try_create(*entry, request.ring_capacity, request.pool_bytes, serving,
-                                                state.waker, state.serve_waker);
-    if (!channel.ok()) return to_errno(channel.error());
+    auto channel = ComponentChannel::try_create(entry, *found.stats, settings.value(), request.ring_capacity,
+                                                request.pool_bytes, serving, state.waker, state.serve_waker);
+    if (!channel.ok()) {
+        // A component that refused its settings says why in the log: the
+        // errno alone (EINVAL) cannot.
+        if (channel.error().code == ErrorCode::InvalidArgument) log(MILK_LOG_INFO, channel.error().what, channel.error().detail);
+        return to_errno(channel.error());
+    }
     request.region_bytes = channel.value()->region().size();
     request.heap_offset = channel.value()->layout().heap_offset;
     // Only a channel whose description reached user space is kept.
     if (int copied = milk_shim_copy_to_user(argument, &request, sizeof(request)); copied != 0) return copied;
     state.channel = std::move(channel).value();
     return 0;
+}
+
+long ioctl_component_info(unsigned long argument) {
+    milk_component_info info{};
+    if (int copied = milk_shim_copy_from_user(&info, argument, sizeof(info)); copied != 0) return copied;
+    if (!terminated(info.component)) return -MILK_EINVAL;
+    const FoundComponent found = find_component(info.component);
+    if (found.entry == nullptr) return -MILK_ENOENT;
+    copy_name(info.contract, found.entry->contract->name);
+    info.version = found.entry->contract->version;
+    info.hosting = found.entry->hosting == Hosting::PerMessage ? MILK_HOSTING_PER_MESSAGE : MILK_HOSTING_THREAD;
+    info.channels = found.stats->channels.load(std::memory_order_relaxed);
+    info.reserved = 0;
+    info.messages = found.stats->messages.load(std::memory_order_relaxed);
+    return milk_shim_copy_to_user(argument, &info, sizeof(info));
+}
+
+// For a process the fd was handed to: what it needs to map and attach.
+long ioctl_channel_info(FileState& state, unsigned long argument) {
+    if (!state.channel) return -MILK_ENODEV;
+    const ComponentChannel& channel = *state.channel;
+    milk_channel_info info{};
+    copy_name(info.component, channel.entry().name);
+    copy_name(info.contract, channel.entry().contract->name);
+    info.version = channel.entry().contract->version;
+    info.ring_capacity = channel.layout().ring_capacity;
+    info.pool_bytes = channel.layout().pool_bytes;
+    info.flags = serving_flags(channel.serving());
+    info.region_bytes = channel.region().size();
+    info.heap_offset = channel.layout().heap_offset;
+    return milk_shim_copy_to_user(argument, &info, sizeof(info));
 }
 
 long ioctl_channel_error(FileState& state, unsigned long argument) {
@@ -193,6 +280,8 @@ extern "C" long milk_core_ioctl(void* file_state, unsigned int command, unsigned
     case MILK_IOC_KICK: return milk::kernel::ioctl_kick(state, argument);
     case MILK_IOC_OPEN_CHANNEL: return milk::kernel::ioctl_open_channel(state, argument);
     case MILK_IOC_CHANNEL_ERROR: return milk::kernel::ioctl_channel_error(state, argument);
+    case MILK_IOC_COMPONENT_INFO: return milk::kernel::ioctl_component_info(argument);
+    case MILK_IOC_CHANNEL_INFO: return milk::kernel::ioctl_channel_info(state, argument);
     default: return -MILK_ENOTTY;
     }
 }
