@@ -103,52 +103,10 @@ Result<std::unique_ptr<KernelTransport>> KernelTransport::attach(int owned_fd, c
 Result<std::unique_ptr<KernelTransport>> KernelTransport::try_open(std::string_view component,
                                                                    std::string_view contract, std::uint32_t version,
                                                                    const Options& options) {
-    milk_channel_open request{};
-    if (!put_name(request.component, component))
-        return Error{ErrorCode::InvalidArgument, "component name empty or too long",
-                     static_cast<std::int64_t>(component.size())};
-    if (!put_name(request.contract, contract))
-        return Error{ErrorCode::InvalidArgument, "contract name empty or too long",
-                     static_cast<std::int64_t>(contract.size())};
-    if (options.spin_budget.count() < 0)
-        return Error{ErrorCode::InvalidArgument, "spin budget cannot be negative", options.spin_budget.count()};
-    // The same two numbers give the same layout on both sides.
-    MILK_TRY(ChannelRegionLayout::compute(options.ring_capacity, options.pool_bytes));
-    request.version = version;
-    request.ring_capacity = options.ring_capacity;
-    request.pool_bytes = options.pool_bytes;
-    switch (options.serving) {
-    case Serving::InKick: request.flags = 0; break;
-    case Serving::Thread: request.flags = MILK_CHANNEL_THREAD; break;
-    case Serving::PollingThread: request.flags = MILK_CHANNEL_POLLING_THREAD; break;
-    }
-    // milk::Settings holds only valid names (Settings::set checks them), at
-    // most MILK_SETTINGS_MAX of them.
-    request.settings.count = static_cast<milk_u32>(options.settings.size());
-    for (std::size_t i = 0; i < options.settings.size(); ++i) {
-        if (!put_name(request.settings.entries[i].name, options.settings.name_of(i)))
-            return Error{ErrorCode::InvalidArgument, "a setting's name does not fit", static_cast<std::int64_t>(i)};
-        request.settings.entries[i].value = options.settings[i].value;
-    }
-
-    FdGuard fd(::open(options.device, O_RDWR | O_CLOEXEC));
-    if (fd.get() < 0) return Error{ErrorCode::SystemError, "cannot open the milk device", errno};
-    if (::ioctl(fd.get(), MILK_IOC_OPEN_CHANNEL, &request) != 0) {
-        const int error = errno;
-        if (error == ENOENT) return Error{ErrorCode::InvalidArgument, "milk.ko has no such component", error};
-        if (error == EPROTONOSUPPORT)
-            return Error{ErrorCode::InvalidArgument, "the kernel component serves another contract or version", error};
-        if (error == EINVAL)
-            return Error{ErrorCode::InvalidArgument,
-                         "the kernel refused the channel's sizes or settings (or the component its settings)", error};
-        if (error == EAGAIN)
-            return Error{ErrorCode::WouldBlock, "the kernel runs as many serving threads as it allows", error};
-        if (error == ENOMEM) return Error{ErrorCode::OutOfMemory, "the kernel is out of memory for the channel", error};
-        return Error{ErrorCode::SystemError, "MILK_IOC_OPEN_CHANNEL failed", error};
-    }
-    const Described described{std::string(component), std::string(contract), options.ring_capacity, options.pool_bytes,
-                              request.flags, request.region_bytes, request.heap_offset};
-    return attach(fd.hand_over(), described, options);
+    const int fd = MILK_TRY(open_channel_fd(component, contract, version, options));
+    // The sizes and flags are ours, and what the kernel granted is what
+    // MILK_IOC_CHANNEL_INFO reports: opening is adopting one's own fd.
+    return try_adopt(fd, options);
 }
 
 Result<std::unique_ptr<KernelTransport>> KernelTransport::try_adopt(int owned_fd, const Options& options) {
@@ -318,6 +276,54 @@ std::string KernelTransport::error_text() const {
 Result<ChannelEnd> open_channel(std::string_view component, std::string_view contract, std::uint32_t version,
                                 const Options& options) {
     return ChannelEnd(MILK_TRY(KernelTransport::try_open(component, contract, version, options)));
+}
+
+Result<int> open_channel_fd(std::string_view component, std::string_view contract, std::uint32_t version,
+                            const Options& options) {
+    milk_channel_open request{};
+    if (!put_name(request.component, component))
+        return Error{ErrorCode::InvalidArgument, "component name empty or too long",
+                     static_cast<std::int64_t>(component.size())};
+    if (!put_name(request.contract, contract))
+        return Error{ErrorCode::InvalidArgument, "contract name empty or too long",
+                     static_cast<std::int64_t>(contract.size())};
+    if (options.spin_budget.count() < 0)
+        return Error{ErrorCode::InvalidArgument, "spin budget cannot be negative", options.spin_budget.count()};
+    // The same two numbers give the same layout on both sides.
+    MILK_TRY(ChannelRegionLayout::compute(options.ring_capacity, options.pool_bytes));
+    request.version = version;
+    request.ring_capacity = options.ring_capacity;
+    request.pool_bytes = options.pool_bytes;
+    switch (options.serving) {
+    case Serving::InKick: request.flags = 0; break;
+    case Serving::Thread: request.flags = MILK_CHANNEL_THREAD; break;
+    case Serving::PollingThread: request.flags = MILK_CHANNEL_POLLING_THREAD; break;
+    }
+    // milk::Settings holds only valid names (Settings::set checks them), at
+    // most MILK_SETTINGS_MAX of them.
+    request.settings.count = static_cast<milk_u32>(options.settings.size());
+    for (std::size_t i = 0; i < options.settings.size(); ++i) {
+        if (!put_name(request.settings.entries[i].name, options.settings.name_of(i)))
+            return Error{ErrorCode::InvalidArgument, "a setting's name does not fit", static_cast<std::int64_t>(i)};
+        request.settings.entries[i].value = options.settings[i].value;
+    }
+
+    FdGuard fd(::open(options.device, O_RDWR | O_CLOEXEC));
+    if (fd.get() < 0) return Error{ErrorCode::SystemError, "cannot open the milk device", errno};
+    if (::ioctl(fd.get(), MILK_IOC_OPEN_CHANNEL, &request) != 0) {
+        const int error = errno;
+        if (error == ENOENT) return Error{ErrorCode::InvalidArgument, "milk.ko has no such component", error};
+        if (error == EPROTONOSUPPORT)
+            return Error{ErrorCode::InvalidArgument, "the kernel component serves another contract or version", error};
+        if (error == EINVAL)
+            return Error{ErrorCode::InvalidArgument,
+                         "the kernel refused the channel's sizes or settings (or the component its settings)", error};
+        if (error == EAGAIN)
+            return Error{ErrorCode::WouldBlock, "the kernel runs as many serving threads as it allows", error};
+        if (error == ENOMEM) return Error{ErrorCode::OutOfMemory, "the kernel is out of memory for the channel", error};
+        return Error{ErrorCode::SystemError, "MILK_IOC_OPEN_CHANNEL failed", error};
+    }
+    return fd.hand_over();
 }
 
 Result<ChannelEnd> adopt_channel(int fd, const Options& options) {

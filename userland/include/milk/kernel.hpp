@@ -184,6 +184,13 @@ template <typename Contract>
     return open_channel(component, Contract::name, Contract::version, options);
 }
 
+// A /dev/milk fd holding a new channel to `component`, neither mapped nor
+// used: for a process (milkd) that opens kernel channels for others and
+// hands the fd over (SCM_RIGHTS); the receiver calls adopt_channel. The
+// caller owns the fd. Errors as KernelTransport::try_open's.
+[[nodiscard]] Result<int> open_channel_fd(std::string_view component, std::string_view contract,
+                                          std::uint32_t version, const Options& options = {});
+
 // What milk.ko says about the component `component`. Errors: SystemError
 // when the device cannot be opened (milk.ko not loaded: detail = errno, e.g.
 // ENOENT), InvalidArgument with detail ENOENT when the module has no such
