@@ -29,6 +29,7 @@
 
 #include <cstdint>
 #include <cstdlib>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -568,9 +569,18 @@ private:
     // server, so that a component names only its C++ type (docs/kernel-stubs.md).
     void emit_descriptor(const ContractDecl& contract, const std::string& qualified) {
         const std::string c = m_prefix + contract.name;
+        // Only what the client sends: the kernel looks at the handles of the
+        // messages it receives as the server.
+        std::set<std::string> client_sends;
+        for (const StateDecl& state : contract.states) {
+            for (const Transition& transition : state.transitions) {
+                if (transition.direction == Direction::Send) client_sends.insert(transition.message);
+            }
+        }
         std::size_t max_handles = 0;
         std::vector<const MessageDecl*> with_bytes;
         for (const MessageDecl& message : contract.messages) {
+            if (client_sends.count(message.name) == 0) continue;
             std::size_t count = 0;
             for (const Field& field : message.fields) {
                 if (field.type.kind == TypeRef::Kind::Primitive && field.type.primitive == PrimitiveKind::Bytes) ++count;
@@ -586,8 +596,8 @@ private:
         line("    return " + c + "_validate(st, slot, pool, (struct " + c + " *)msg, out);");
         line("}");
         blank();
-        line("// The buffer handles (`bytes` fields) of a validated message, in declaration");
-        line("// order, written to out[0..max_handles); returns how many.");
+        line("// The buffer handles (`bytes` fields) of a validated message from the client,");
+        line("// in declaration order, written to out[0..max_handles); returns how many.");
         line("static inline milk_ku32 " + c + "__handles(const void *message, struct milk_kbytes *out)");
         line("{");
         if (with_bytes.empty()) {
@@ -801,7 +811,7 @@ private:
         line("    milk_ku32 tag_count;    // tags are 1..tag_count");
         line("    milk_ku32 end_state;    // the state number of `end`");
         line("    milk_ku32 hosting;      // enum milk_khosting");
-        line("    milk_ku32 max_handles;  // the most `bytes` fields one message has");
+        line("    milk_ku32 max_handles;  // the most `bytes` fields one client message has");
         line("    void (*init)(struct milk_kstate *st, enum milk_kside side);");
         line("    int (*validate)(struct milk_kstate *st, const void *slot, const struct milk_kpool *pool,");
         line("                    void *message, struct milk_kviolation *out);");

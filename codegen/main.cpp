@@ -341,6 +341,7 @@ int main(int argc, char** argv) {
                      ->type_name("LIST");
     auto* component = app.add_option("--component", component_specs,
                                      "With --emit kernel-registry: one component of milk.ko, NAME=TYPE=HEADER=CONTRACT")
+                          ->allow_extra_args(false)
                           ->type_name("SPEC");
     check->excludes(component);
     check->excludes(out);
