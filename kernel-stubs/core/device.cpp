@@ -1,7 +1,6 @@
 // The core's side of /dev/milk: per-file state and ioctl dispatch. The shim
 // calls these (include/milk_core.h) with the file's mutex held.
 #include "component_channel.hpp"
-#include "echo_channel.hpp"
 #include "kernel_log.hpp"
 #include "owned.hpp"
 #include "self_test.hpp"
@@ -19,12 +18,11 @@
 namespace milk::kernel {
 namespace {
 
-// What one open /dev/milk holds: at most one channel, either the raw echo
-// channel or a channel to a component (the `kernel` transport). One channel
+// What one open /dev/milk holds: at most one channel to a component (the
+// `kernel` transport). One channel
 // per file keeps the lifetime rule simple: the channel lives exactly as long
 // as the file, and every mapping of its region holds the file.
 struct FileState {
-    Owned<EchoChannel> echo;
     Owned<ComponentChannel> channel;
     void* waker = nullptr;
     void* serve_waker = nullptr;
@@ -32,7 +30,7 @@ struct FileState {
     // The channel is served by a kernel thread: a kick only wakes it.
     [[nodiscard]] bool threaded() const { return channel && channel->serving() != ChannelServing::InKick; }
 
-    [[nodiscard]] bool has_channel() const { return echo || channel; }
+    [[nodiscard]] bool has_channel() const { return static_cast<bool>(channel); }
 };
 
 // The errno user space sees for a core error.
@@ -61,26 +59,6 @@ std::uint32_t serving_flags(ChannelServing serving) {
 long ioctl_version(unsigned long argument) {
     const milk_version version{MILK_ABI_VERSION, 0};
     return milk_shim_copy_to_user(argument, &version, sizeof(version));
-}
-
-long ioctl_create_echo(FileState& state, unsigned long argument) {
-    if (state.has_channel()) return -MILK_EBUSY;
-    milk_echo_create request{};
-    if (int copied = milk_shim_copy_from_user(&request, argument, sizeof(request)); copied != 0) return copied;
-    if (request.flags != 0) return -MILK_EINVAL;
-
-    auto channel = EchoChannel::try_create(request.ring_capacity);
-    if (!channel.ok()) return to_errno(channel.error());
-    const EchoLayout& layout = channel.value()->layout();
-    request.region_bytes = channel.value()->region().size();
-    request.status_offset = layout.status_offset;
-    request.to_kernel_ring_offset = layout.to_kernel_ring_offset;
-    request.from_kernel_ring_offset = layout.from_kernel_ring_offset;
-    // Only a channel whose description reached user space is kept: on
-    // EFAULT it is dropped here and the file stays as it was.
-    if (int copied = milk_shim_copy_to_user(argument, &request, sizeof(request)); copied != 0) return copied;
-    state.echo = std::move(channel).value();
-    return 0;
 }
 
 // Whether a fixed-size name field of user memory (already copied) ends
@@ -207,15 +185,10 @@ long ioctl_kick(FileState& state, unsigned long argument) {
         milk_shim_wake(state.serve_waker);
         return 0;
     }
-    if (state.channel) {
-        auto taken = state.channel->kick();
-        if (!taken.ok()) return to_errno(taken.error());
-        return taken.value();
-    }
-    if (!state.echo) return -MILK_ENODEV;
-    auto echoed = state.echo->kick();
-    if (!echoed.ok()) return to_errno(echoed.error());
-    return echoed.value();
+    if (!state.channel) return -MILK_ENODEV;
+    auto taken = state.channel->kick();
+    if (!taken.ok()) return to_errno(taken.error());
+    return taken.value();
 }
 
 }  // namespace
@@ -276,7 +249,6 @@ extern "C" long milk_core_ioctl(void* file_state, unsigned int command, unsigned
     auto& state = *static_cast<FileState*>(file_state);
     switch (command) {
     case MILK_IOC_VERSION: return milk::kernel::ioctl_version(argument);
-    case MILK_IOC_CREATE_ECHO: return milk::kernel::ioctl_create_echo(state, argument);
     case MILK_IOC_KICK: return milk::kernel::ioctl_kick(state, argument);
     case MILK_IOC_OPEN_CHANNEL: return milk::kernel::ioctl_open_channel(state, argument);
     case MILK_IOC_CHANNEL_ERROR: return milk::kernel::ioctl_channel_error(state, argument);
@@ -288,14 +260,9 @@ extern "C" long milk_core_ioctl(void* file_state, unsigned int command, unsigned
 
 extern "C" int milk_core_mmap_region(void* file_state, void** region, milk_size_t* bytes) {
     auto& state = *static_cast<FileState*>(file_state);
-    if (state.channel) {
-        *region = state.channel->region().base();
-        *bytes = state.channel->region().size();
-        return 0;
-    }
-    if (!state.echo) return -MILK_ENODEV;
-    *region = state.echo->region().base();
-    *bytes = state.echo->region().size();
+    if (!state.channel) return -MILK_ENODEV;
+    *region = state.channel->region().base();
+    *bytes = state.channel->region().size();
     return 0;
 }
 

@@ -7,22 +7,10 @@
  * layout is the same for the kernel, for C++ and for a 32-bit or 64-bit
  * user: nothing depends on the ABI of `long` or of pointers.
  *
- * The channel region of an echo channel (MILK_IOC_CREATE_ECHO) is mapped by
- * mmap(fd, offset 0, region_bytes). It holds, at the offsets the ioctl
- * reports:
- *
- *   status_offset           struct milk_channel_status, written only by the
- *                           kernel (user space may scribble on it; the kernel
- *                           never reads it back)
- *   to_kernel_ring_offset   a milk::RingHeader + ring_capacity milk::Slot:
- *                           produced by user space, consumed by the kernel
- *   from_kernel_ring_offset the same layout: produced by the kernel,
- *                           consumed by user space
- *
- * The ring layout is userland/include/milk/ring.hpp's (producer index at +0,
- * consumer index at +64, elements from +128) and the element is slot.hpp's
- * 64-byte Slot, so user space drives the rings with milk::RingProducer /
- * milk::RingConsumer unchanged.
+ * A channel's region (mmap(fd, offset 0, region_bytes)) is laid out by
+ * userland/include/milk/region_layout.hpp's ChannelRegionLayout; its rings
+ * are userland/include/milk/ring.hpp's and its element slot.hpp's 64-byte
+ * Slot, so user space drives them with the runtime unchanged.
  */
 #ifndef MILK_UAPI_H
 #define MILK_UAPI_H
@@ -48,33 +36,9 @@ typedef int64_t milk_s64;
 
 #define MILK_DEVICE_NAME "milk"
 
-/* Ring capacity bounds of an echo channel (slots, powers of two). */
-#define MILK_ECHO_MIN_CAPACITY 2u
-#define MILK_ECHO_MAX_CAPACITY 4096u
-
 struct milk_version {
 	milk_u32 abi_version; /* out: MILK_ABI_VERSION */
 	milk_u32 reserved;    /* out: 0 */
-};
-
-struct milk_echo_create {
-	milk_u32 ring_capacity;           /* in: slots per direction, power of two */
-	milk_u32 flags;                   /* in: must be 0 */
-	milk_u64 region_bytes;            /* out: bytes to mmap at offset 0 */
-	milk_u64 status_offset;           /* out */
-	milk_u64 to_kernel_ring_offset;   /* out */
-	milk_u64 from_kernel_ring_offset; /* out */
-};
-
-/*
- * Why the kernel closed a channel. `reason` is a milk::ErrorCode value (0
- * while open); it is written before `closed` is set to 1.
- */
-struct milk_channel_status {
-	milk_u32 closed;
-	milk_u32 reason;
-	milk_s64 detail;
-	milk_u64 reserved[6];
 };
 
 /*
@@ -212,13 +176,12 @@ struct milk_channel_error {
 
 /* Fills struct milk_version. */
 #define MILK_IOC_VERSION _IOR(MILK_IOC_MAGIC, 0x01, struct milk_version)
-/* Creates this fd's echo channel (one per fd); EBUSY if it has one. */
-#define MILK_IOC_CREATE_ECHO _IOWR(MILK_IOC_MAGIC, 0x02, struct milk_echo_create)
+/* 0x02 was MILK_IOC_CREATE_ECHO (ABI 1-3, a contract-less echo channel): unused. */
 /*
- * The doorbell: the kernel echoes what the to-kernel ring holds onto the
- * from-kernel ring, as far as space allows. The argument must be 0.
- * Returns the number of slots echoed, or -1 with errno:
- *   ENODEV  no channel was created on this fd
+ * The doorbell of a component channel (see MILK_IOC_OPEN_CHANNEL below).
+ * The argument must be 0. Returns the number of messages taken, or -1 with
+ * errno:
+ *   ENODEV  no channel was opened on this fd
  *   EPROTO  this kick found a violation (corrupt index, invalid slot);
  *           the channel is now closed and its status says why
  *   EPIPE   the channel was already closed

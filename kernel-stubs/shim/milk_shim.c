@@ -429,7 +429,6 @@ static int __init milk_init(void)
 	BUILD_BUG_ON(MILK_ENOTTY != ENOTTY);
 	BUILD_BUG_ON(MILK_EPIPE != EPIPE);
 	BUILD_BUG_ON(MILK_EPROTO != EPROTO);
-	BUILD_BUG_ON(sizeof(struct milk_channel_status) != 64);
 
 	result = milk_core_init();
 	if (result)
