@@ -4,6 +4,8 @@
 #include "kernel_placement.hpp"
 #include "socket_serving.hpp"
 
+#include <milk/host/client.hpp>
+
 #include <milk/inproc.hpp>
 #include <milk/process.hpp>
 
@@ -176,7 +178,7 @@ Result<void> Host::hand_over(std::string_view name, std::string_view contract, s
         return instance->runner->request_channel(client.get());
     case Placement::Kernel: {
         auto fd = MILK_TRY(detail::open_kernel_channel_fd(*instance->type, instance->config.settings));
-        return detail::send_record(client.get(), detail::bytes_of(std::uint64_t{0}), fd.get());
+        return detail::send_record(client.get(), detail::bytes_of(kernel_channel_magic), fd.get());
     }
     }
     return Error{ErrorCode::InvalidArgument, "unknown placement", 0};

@@ -1,13 +1,10 @@
 // The host's `kernel` placement: everything it asks milk.ko, in one file, so
 // that following the module's ABI stays local. Not installed.
 //
-// Today milk::kernel::open_channel(contract, version) is what the kernel
-// transport offers: a channel to the module's component for a contract, with
-// no settings and no per-component count. Track K's ABI adds
-// open_channel(component, contract, version, options) with
-// Options::settings, component_info(name) (channels open, messages served)
-// and adopt_channel(fd) (a kernel channel's fd received over SCM_RIGHTS);
-// when it lands, these functions use it and nothing else changes.
+// milk.ko (ABI 4) opens a channel to a component by its name, with the
+// instance's settings; hands a channel that nobody here maps to another
+// process as its fd (milkd's clients adopt it); and counts, per component,
+// its open channels and the messages it accepted from user space.
 #pragma once
 
 #include "fd_passing.hpp"
@@ -36,7 +33,8 @@ struct KernelCounts {
     std::uint64_t messages = 0;
 };
 
-// What milk.ko counts for the component, when it says.
+// What milk.ko counts for the component; none when it cannot say (the
+// module is not loaded, or has no such component).
 [[nodiscard]] std::optional<KernelCounts> kernel_counts(const ComponentType& type);
 
 }  // namespace milk::host::detail
