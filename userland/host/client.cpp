@@ -63,6 +63,9 @@ Result<ChannelEnd> connect_with(const std::string& socket_path, const ConnectReq
     if (reply.placement == static_cast<std::uint32_t>(Placement::Kernel)) {
         std::uint64_t magic = 0;
         auto channel = MILK_TRY(detail::receive_record(socket.get(), detail::writable_bytes_of(magic), deadline));
+        // milkd hangs up instead when milk.ko refused the channel (its
+        // stderr says why).
+        if (channel.bytes == 0) return Error{ErrorCode::PeerClosed, "milkd could not open the kernel channel", 0};
         if (channel.bytes != sizeof magic || magic != kernel_channel_magic || !channel.fd.valid())
             return Error{ErrorCode::ProtocolViolation, "milkd's kernel channel record is wrong", 0};
         return detail::adopt_kernel_channel(std::move(channel.fd));
