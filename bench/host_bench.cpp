@@ -8,7 +8,8 @@
 //                   thread of this process
 //   direct process  process::create_channel handed over a socket pair to a
 //                   forked child that serves the echo component
-//   direct kernel   kernel::open_channel to milk.ko's echo (when loaded)
+//   direct kernel   kernel::open_channel to milk.ko's echo component (when
+//                   milk.ko is loaded)
 // and through the host: Host::connect at each placement (the process one
 // runs in milk-runner, found next to this program).
 //
@@ -118,8 +119,7 @@ Direct direct_process() {
 }
 
 Direct direct_kernel() {
-    return {PingPong::Contract::client(take(milk::kernel::open_channel(PingPong::Contract::name, PingPong::Contract::version),
-                                            "kernel::open_channel")),
+    return {PingPong::Contract::client(take(milk::kernel::open_channel<PingPong::Contract>("echo"), "kernel::open_channel")),
             [] {}};
 }
 
