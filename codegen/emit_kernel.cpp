@@ -24,10 +24,12 @@
 // (E0010); and no family of user-derived names starts with a function's verb.
 #include "emit.hpp"
 #include "emit_util.hpp"
+#include "hosting.hpp"
 #include "layout.hpp"
 
 #include <cstdint>
 #include <cstdlib>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -39,7 +41,7 @@ using emit_util::append_doc_comment;
 
 // Bumped whenever the shared definitions below change, so that two stub
 // headers from different milkc versions cannot be mixed silently.
-constexpr int kstub_abi = 1;
+constexpr int kstub_abi = 2;
 
 std::string primitive_c_type(PrimitiveKind kind) {
     switch (kind) {
@@ -88,6 +90,21 @@ public:
         for (const StructDecl& decl : m_file.structs) emit_struct(decl);
         for (const ContractDecl& decl : m_file.contracts) emit_contract(decl);
         line("#endif  // " + guard);
+        return std::move(m_out);
+    }
+
+    // The shared definitions alone (milk_kstub_common.h), for code that
+    // hosts contracts without naming one: milk.ko's core.
+    std::string run_common() {
+        line("// " + emit_util::banner_text(m_context));
+        line("//");
+        line("// The definitions every kernel stub header shares (the validators' types and");
+        line("// the contract descriptor), without any contract: milk.ko's core includes this.");
+        line("#ifndef MILK_KSTUB_COMMON_H");
+        line("#define MILK_KSTUB_COMMON_H");
+        blank();
+        emit_common();
+        line("#endif  // MILK_KSTUB_COMMON_H");
         return std::move(m_out);
     }
 
@@ -545,6 +562,90 @@ private:
         line("    return 0;");
         line("}");
         blank();
+        emit_descriptor(contract, qualified);
+    }
+
+    // The contract's kernel descriptor: everything milk.ko needs to host its
+    // server, so that a component names only its C++ type (docs/kernel-stubs.md).
+    void emit_descriptor(const ContractDecl& contract, const std::string& qualified) {
+        const std::string c = m_prefix + contract.name;
+        // Only what the client sends: the kernel looks at the handles of the
+        // messages it receives as the server.
+        std::set<std::string> client_sends;
+        for (const StateDecl& state : contract.states) {
+            for (const Transition& transition : state.transitions) {
+                if (transition.direction == Direction::Send) client_sends.insert(transition.message);
+            }
+        }
+        std::size_t max_handles = 0;
+        std::vector<const MessageDecl*> with_bytes;
+        for (const MessageDecl& message : contract.messages) {
+            if (client_sends.count(message.name) == 0) continue;
+            std::size_t count = 0;
+            for (const Field& field : message.fields) {
+                if (field.type.kind == TypeRef::Kind::Primitive && field.type.primitive == PrimitiveKind::Bytes) ++count;
+            }
+            if (count == 0) continue;
+            with_bytes.push_back(&message);
+            if (count > max_handles) max_handles = count;
+        }
+        line("// The validator over an untyped message buffer (the descriptor's signature).");
+        line("static inline int " + c + "__validate_any(struct milk_kstate *st, const void *slot,");
+        line("        const struct milk_kpool *pool, void *msg, struct milk_kviolation *out)");
+        line("{");
+        line("    return " + c + "_validate(st, slot, pool, (struct " + c + " *)msg, out);");
+        line("}");
+        blank();
+        line("// The buffer handles (`bytes` fields) of a validated message from the client,");
+        line("// in declaration order, written to out[0..max_handles); returns how many.");
+        line("static inline milk_ku32 " + c + "__handles(const void *message, struct milk_kbytes *out)");
+        line("{");
+        if (with_bytes.empty()) {
+            line("    (void)message;");
+            line("    (void)out;");
+            line("    return 0;");
+        } else {
+            line("    const struct " + c + " *m = (const struct " + c + " *)message;");
+            line("    switch (m->tag) {");
+            for (const MessageDecl* message : with_bytes) {
+                line("    case " + c + "_tag_" + message->name + ":");
+                std::size_t index = 0;
+                for (const Field& field : message->fields) {
+                    if (field.type.kind != TypeRef::Kind::Primitive || field.type.primitive != PrimitiveKind::Bytes)
+                        continue;
+                    line("        out[" + std::to_string(index++) + "] = m->body." + message->name + "." + field.name + ";");
+                }
+                line("        return " + std::to_string(index) + "u;");
+            }
+            line("    default:");
+            line("        return 0;");
+            line("    }");
+        }
+        line("}");
+        blank();
+        const HostingVerdict verdict = kernel_hosting(contract);
+        line("// How milk.ko may host " + contract.name + "'s server: " +
+             (verdict.hosting == KernelHosting::PerMessage
+                  ? std::string("per message (the client always speaks first and")
+                  : "only in a thread (" + emit_util::comment_safe(verdict.reason, emit_util::CommentStyle::Line) +
+                        ")."));
+        if (verdict.hosting == KernelHosting::PerMessage) line("// gets exactly one answer before it speaks again).");
+        line("MILK_KDESCRIPTOR struct milk_kcontract " + c + "__kcontract = {");
+        line("    \"" + qualified + "\",");
+        line("    1u,");
+        line("    " + c + "__tag_count,");
+        line("    " + c + "_state_end,");
+        line(std::string("    ") +
+             (verdict.hosting == KernelHosting::PerMessage ? "MILK_KHOSTING_PER_MESSAGE" : "MILK_KHOSTING_THREAD") + ",");
+        line("    " + std::to_string(max_handles) + "u,");
+        line("    " + c + "_init,");
+        line("    " + c + "__validate_any,");
+        line("    " + c + "_on_send,");
+        line("    " + c + "_payload_size,");
+        line("    " + c + "__handles,");
+        line("    " + c + "_step,");
+        line("};");
+        blank();
     }
 
     // ---- definitions shared by all stub headers ------------------------------
@@ -688,6 +789,38 @@ private:
         line("    return length <= pool->size - (offset - pool->base);");
         line("}");
         blank();
+        line("// How milk.ko may host a contract's server (milkc computes it from the states).");
+        line("enum milk_khosting {");
+        line("    MILK_KHOSTING_PER_MESSAGE = 0,  // one step per client message, inline in the doorbell");
+        line("    MILK_KHOSTING_THREAD = 1        // only in a thread whose receive may sleep");
+        line("};");
+        blank();
+        line("// A descriptor is a constant of each header that includes it; C++ may read it");
+        line("// at compile time (milk.ko's registry checks it against the C++ contract).");
+        line("#ifdef __cplusplus");
+        line("#define MILK_KDESCRIPTOR static constexpr");
+        line("#else");
+        line("#define MILK_KDESCRIPTOR static const");
+        line("#endif");
+        blank();
+        line("// One contract as milk.ko hosts its server: names, numbers and the stub");
+        line("// functions above, reached without knowing the contract's types.");
+        line("struct milk_kcontract {");
+        line("    const char *name;       // \"package.Contract\"");
+        line("    milk_ku32 version;      // the contract's version");
+        line("    milk_ku32 tag_count;    // tags are 1..tag_count");
+        line("    milk_ku32 end_state;    // the state number of `end`");
+        line("    milk_ku32 hosting;      // enum milk_khosting");
+        line("    milk_ku32 max_handles;  // the most `bytes` fields one client message has");
+        line("    void (*init)(struct milk_kstate *st, enum milk_kside side);");
+        line("    int (*validate)(struct milk_kstate *st, const void *slot, const struct milk_kpool *pool,");
+        line("                    void *message, struct milk_kviolation *out);");
+        line("    int (*on_send)(struct milk_kstate *st, milk_ku32 tag);");
+        line("    milk_ku32 (*payload_size)(milk_ku32 tag);");
+        line("    milk_ku32 (*handles)(const void *message, struct milk_kbytes *out);");
+        line("    int (*step)(milk_ku32 state, milk_ku32 sender, milk_ku32 tag, milk_ku32 *next);");
+        line("};");
+        blank();
         line("#elif MILK_KSTUB_COMMON_ABI != " + abi);
         line("#error \"milk stub headers from milkc versions with different shared definitions\"");
         line("#endif  // MILK_KSTUB_COMMON_ABI");
@@ -703,5 +836,10 @@ private:
 }  // namespace
 
 std::string emit_kernel(const File& file, const EmitContext& context) { return KernelEmitter(file, context).run(); }
+
+std::string emit_kernel_common(const EmitContext& context) {
+    const File none;
+    return KernelEmitter(none, context).run_common();
+}
 
 }  // namespace milkc

@@ -2,6 +2,13 @@
 //
 //   milkc FILE.contract... --out DIR [--emit cpp,kernel,dot,promela]
 //   milkc --check FILE.contract...
+//   milkc --emit kernel-registry --component NAME=TYPE=HEADER=CONTRACT... --out DIR
+//
+// The last form writes milk.ko's registry of components (milk_components.cpp,
+// milk_components.kbuild, milk_kstub_common.h; emit_kernel_registry.cpp):
+// NAME is what a client opens ([a-z][a-z0-9_]*, at most 31 bytes), TYPE the
+// component's C++ type, HEADER its header relative to components/, CONTRACT
+// the contract file (holding exactly one contract) it serves.
 //
 // Every file is checked (syntax, the semantic checks, the model check) before
 // anything is written, and when any file has an error nothing is written at
@@ -214,6 +221,101 @@ int run(const std::vector<std::string>& files, bool check_only, const std::strin
     return write_outputs(outputs);
 }
 
+bool valid_component_name(const std::string& name) {
+    if (name.empty() || name.size() > 31 || !(name[0] >= 'a' && name[0] <= 'z')) return false;
+    return std::all_of(name.begin(), name.end(),
+                       [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'; });
+}
+
+// milkc --emit kernel-registry: every component's contract is checked as
+// any contract is, and nothing is written unless all are well.
+int run_kernel_registry(const std::vector<std::string>& specs, const std::string& out_dir) {
+    struct Spec {
+        std::string name, type, header, contract_path;
+    };
+    std::vector<Spec> parsed;
+    for (const std::string& spec : specs) {
+        std::vector<std::string> parts;
+        std::size_t start = 0;
+        for (;;) {
+            const std::size_t equals = spec.find('=', start);
+            parts.push_back(spec.substr(start, equals == std::string::npos ? std::string::npos : equals - start));
+            if (equals == std::string::npos) break;
+            start = equals + 1;
+        }
+        if (parts.size() != 4 || std::any_of(parts.begin(), parts.end(), [](const std::string& p) { return p.empty(); })) {
+            print_error("--component '" + spec + "': expected NAME=TYPE=HEADER=CONTRACT");
+            return exit_usage;
+        }
+        if (!valid_component_name(parts[0])) {
+            print_error("--component '" + spec + "': a component's name is [a-z][a-z0-9_]*, at most 31 bytes");
+            return exit_usage;
+        }
+        if (parts[2].front() == '/' || parts[2].find("..") != std::string::npos) {
+            print_error("--component '" + spec + "': HEADER must be relative to components/ and stay inside it");
+            return exit_usage;
+        }
+        for (const Spec& other : parsed) {
+            if (other.name == parts[0]) {
+                print_error("--component '" + spec + "': the component '" + parts[0] + "' is named twice");
+                return exit_usage;
+            }
+        }
+        parsed.push_back({parts[0], parts[1], parts[2], parts[3]});
+    }
+
+    // Each contract file once, checked before anything is written.
+    std::map<std::string, milkc::File> files;
+    bool failed = false;
+    for (const Spec& spec : parsed) {
+        if (files.count(spec.contract_path) != 0) continue;
+        std::optional<milkc::File> file = check_file(spec.contract_path, false);
+        if (!file) {
+            failed = true;
+            continue;
+        }
+        if (file->contracts.size() != 1) {
+            print_error("'" + spec.contract_path + "' holds " + std::to_string(file->contracts.size()) +
+                        " contracts; a component's contract file must hold exactly one");
+            failed = true;
+            continue;
+        }
+        files.emplace(spec.contract_path, std::move(*file));
+    }
+    if (failed) return exit_error;
+
+    std::vector<milkc::KernelComponent> components;
+    for (const Spec& spec : parsed) {
+        const milkc::File& file = files.at(spec.contract_path);
+        components.push_back({spec.name, spec.type, spec.header, fs::path(spec.contract_path).stem().string(), &file,
+                              &file.contracts.front()});
+    }
+
+    std::error_code error;
+    fs::create_directories(out_dir, error);
+    if (error) {
+        print_error("cannot create directory '" + out_dir + "': " + error.message());
+        return exit_error;
+    }
+    milkc::EmitContext context;
+    context.source_name = "the --component list";
+    context.milkc_version = MILKC_VERSION;
+    const std::string temporary_suffix = ".tmp." + std::to_string(::getpid());
+    std::vector<Output> outputs;
+    auto add = [&](const std::string& name, std::string text) {
+        Output output;
+        output.path = fs::path(out_dir) / name;
+        output.temporary = output.path;
+        output.temporary += temporary_suffix;
+        output.text = std::move(text);
+        outputs.push_back(std::move(output));
+    };
+    add("milk_components.cpp", milkc::emit_kernel_registry(components, context));
+    add("milk_components.kbuild", milkc::emit_kernel_registry_kbuild(components, context));
+    add("milk_kstub_common.h", milkc::emit_kernel_common(context));
+    return write_outputs(outputs);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -225,21 +327,35 @@ int main(int argc, char** argv) {
     bool check_only = false;
     std::string out_dir;
     std::vector<std::string> emit_names;
+    std::vector<std::string> component_specs;
 
     app.add_option("files", files, "Contract files (*.contract)")->type_name("FILE");
     auto* check = app.add_flag("--check", check_only,
                                "Only check the contracts (syntax, checks, model check); print one line per contract");
     auto* out = app.add_option("--out,-o", out_dir, "Directory for the generated files")->type_name("DIR");
-    auto* emit = app.add_option("--emit", emit_names, "What to generate: cpp, kernel, dot, promela (default: cpp,kernel)")
+    auto* emit = app.add_option("--emit", emit_names,
+                                "What to generate: cpp, kernel, dot, promela (default: cpp,kernel), or alone "
+                                "kernel-registry (milk.ko's registry of the --component list)")
                      ->delimiter(',')
-                     ->check(CLI::IsMember({"cpp", "kernel", "dot", "promela"}))
+                     ->check(CLI::IsMember({"cpp", "kernel", "dot", "promela", "kernel-registry"}))
                      ->type_name("LIST");
+    auto* component = app.add_option("--component", component_specs,
+                                     "With --emit kernel-registry: one component of milk.ko, NAME=TYPE=HEADER=CONTRACT")
+                          ->allow_extra_args(false)
+                          ->type_name("SPEC");
+    check->excludes(component);
     check->excludes(out);
     check->excludes(emit);
 
     try {
         app.parse(argc, argv);
-        if (files.empty()) throw CLI::ValidationError("no contract file given");
+        const bool registry = std::find(emit_names.begin(), emit_names.end(), "kernel-registry") != emit_names.end();
+        if (registry && (emit_names.size() != 1 || !files.empty()))
+            throw CLI::ValidationError("--emit kernel-registry takes no contract files and no other emitter");
+        if (!registry && !component_specs.empty())
+            throw CLI::ValidationError("--component is only for --emit kernel-registry");
+        if (registry && component_specs.empty()) throw CLI::ValidationError("--emit kernel-registry needs --component");
+        if (!registry && files.empty()) throw CLI::ValidationError("no contract file given");
         if (!check_only && out_dir.empty()) throw CLI::ValidationError("--out DIR is required (or --check to check only)");
     } catch (const CLI::CallForHelp& e) {
         return app.exit(e);
@@ -252,6 +368,8 @@ int main(int argc, char** argv) {
         std::cerr << "Run 'milkc --help' for usage.\n";
         return exit_usage;
     }
+    if (emit_names.size() == 1 && emit_names.front() == "kernel-registry")
+        return run_kernel_registry(component_specs, out_dir);
     if (emit_names.empty()) emit_names = {"cpp", "kernel"};
     // A file named twice is checked and written once.
     std::vector<std::string> unique_files;

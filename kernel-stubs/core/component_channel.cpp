@@ -31,7 +31,8 @@ std::span<std::byte> bytes_at(const KernelRegion& region, std::size_t offset, st
 
 }  // namespace
 
-Result<Owned<ComponentChannel>> ComponentChannel::try_create(const ContractEntry& entry, std::uint32_t ring_capacity,
+Result<Owned<ComponentChannel>> ComponentChannel::try_create(const ComponentEntry& entry, ComponentStats& stats,
+                                                             const Settings& settings, std::uint32_t ring_capacity,
                                                              std::uint32_t pool_bytes, ChannelServing serving,
                                                              void* waker, void* serve_waker) {
     if (!valid_ring_capacity(ring_capacity) || ring_capacity < MILK_CHANNEL_MIN_CAPACITY ||
@@ -44,13 +45,13 @@ Result<Owned<ComponentChannel>> ComponentChannel::try_create(const ContractEntry
     if (!layout.ok()) return layout.error();
     auto pool = KernelPool::try_create(pool_bytes);
     if (!pool.ok()) return pool.error();
-    auto component = entry.create();
+    auto component = entry.create(settings);
     if (!component.ok()) return component.error();
     // vmalloc_user zeroes the region: every ring index 0, both sides open,
     // every doorbell awake. That is RegionTransport::initialise's state.
     auto region = KernelRegion::try_create(layout->total_bytes);
     if (!region.ok()) return region.error();
-    auto channel = Owned<ComponentChannel>::try_create(entry, std::move(component).value(), std::move(region).value(),
+    auto channel = Owned<ComponentChannel>::try_create(entry, stats, std::move(component).value(), std::move(region).value(),
                                                        layout.value(), std::move(pool).value(), serving, waker,
                                                        serve_waker);
     if (!channel.ok()) return channel.error();
@@ -58,10 +59,13 @@ Result<Owned<ComponentChannel>> ComponentChannel::try_create(const ContractEntry
     return channel;
 }
 
-ComponentChannel::ComponentChannel(const ContractEntry& entry, Owned<Component>&& component, KernelRegion&& region,
+ComponentChannel::ComponentChannel(const ComponentEntry& entry, ComponentStats& stats,
+                                   Owned<ComponentRunner>&& component, KernelRegion&& region,
                                    const ChannelRegionLayout& layout, KernelPool&& pool, ChannelServing serving,
                                    void* waker, void* serve_waker)
     : m_entry(&entry),
+      m_contract(entry.contract),
+      m_stats(&stats),
       m_component(std::move(component)),
       m_region(std::move(region)),
       m_layout(layout),
@@ -69,7 +73,8 @@ ComponentChannel::ComponentChannel(const ContractEntry& entry, Owned<Component>&
       m_serving(serving),
       m_waker(waker),
       m_serve_waker(serve_waker) {
-    m_entry->init(&m_state, MILK_KSIDE_SERVER);
+    m_contract->init(&m_state, MILK_KSIDE_SERVER);
+    m_stats->channels.fetch_add(1, std::memory_order_relaxed);
     // Both pools, from the kernel's own record of the set-up, never from the
     // region: user space's buffers, and the kernel's it may hand back.
     m_heap_pool.base = 0;
@@ -80,7 +85,10 @@ ComponentChannel::ComponentChannel(const ContractEntry& entry, Owned<Component>&
 // region, which goes with the channel, and their bookkeeping is the pool's.
 // The component goes first, while the region and the pool still exist: a
 // session-typed component's buffers give their blocks back as they die.
-ComponentChannel::~ComponentChannel() { m_component = Owned<Component>(); }
+ComponentChannel::~ComponentChannel() {
+    m_component = Owned<ComponentRunner>();
+    m_stats->channels.fetch_sub(1, std::memory_order_relaxed);
+}
 
 Result<void> ComponentChannel::attach() {
     const std::size_t ring_bytes = ring_region_bytes<Slot>(m_layout.ring_capacity);
@@ -130,7 +138,7 @@ Error ComponentChannel::close_with(const Error& error, int kstub_code, const mil
     m_error.tag = violation != nullptr ? violation->tag : 0;
     m_error.value = violation != nullptr ? violation->value : static_cast<std::uint64_t>(error.detail);
     Text text(m_error.text);
-    text << m_entry->contract << ": " << (violation != nullptr ? milk_kcode_name(kstub_code) : error.what);
+    text << m_contract->name << ": " << (violation != nullptr ? milk_kcode_name(kstub_code) : error.what);
     if (violation != nullptr) {
         text << " in state " << violation->state_name << " (message "
              << (violation->message != nullptr ? violation->message : "?") << ", field "
@@ -175,7 +183,7 @@ Result<bool> ComponentChannel::take_one() {
     // once); the validator copies it again into the typed message and
     // checks only that, against the state the kernel tracks.
     milk_kviolation violation{};
-    const int verdict = m_entry->validate(&m_state, &m_raw, &m_heap_pool, m_message, &violation);
+    const int verdict = m_contract->validate(&m_state, &m_raw, &m_heap_pool, m_message, &violation);
     if (verdict < 0) {
         const ErrorCode code = verdict == MILK_KV_BAD_HANDLE ? ErrorCode::BadBuffer : ErrorCode::ProtocolViolation;
         return close_with(Error{code, milk_kcode_name(verdict), static_cast<std::int64_t>(violation.value)}, verdict,
@@ -192,6 +200,9 @@ Result<bool> ComponentChannel::take_one() {
                                 static_cast<std::int64_t>(violation.value)},
                           MILK_KV_BAD_HANDLE, &violation);
     }
+    // The module's own count of what user space sent this component
+    // (MILK_IOC_COMPONENT_INFO): a message counts once it is accepted.
+    m_stats->messages.fetch_add(1, std::memory_order_relaxed);
     return true;
 }
 
@@ -231,7 +242,7 @@ Result<std::uint32_t> ComponentChannel::kick() {
 
         m_replies_left = 1;
         m_pending = true;
-        auto handled = m_component->on_message(m_message, *this);
+        auto handled = m_component->on_message(*this);
         m_pending = false;
         if (!handled.ok()) return close_with(handled.error());
         // The component is trusted code, but a missing reply would leave
@@ -384,26 +395,20 @@ void ComponentChannel::announce_replies() {
 
 void ComponentChannel::mark_awake() { ring0_bell(m_region, m_layout).exchange(bell_awake, std::memory_order_seq_cst); }
 
-std::span<const std::byte> ComponentChannel::received(const milk_kbytes& handle) const {
-    // The validator checked the handle against m_heap_pool (both pools), in
-    // 64 bits: offset + length <= 2 * pool_bytes.
-    return {m_region.base() + m_layout.heap_offset + handle.offset, handle.length};
-}
-
 bool ComponentChannel::client_may_speak() const {
-    if (m_state.state == m_entry->end_state) return true;
+    if (m_state.state == m_contract->end_state) return true;
     // States are all-send or all-recv: the client speaks if any message of
     // its own is allowed here.
-    for (milk_ku32 tag = 1; tag <= m_entry->tag_count; ++tag) {
+    for (milk_ku32 tag = 1; tag <= m_contract->tag_count; ++tag) {
         milk_ku32 next = 0;
-        if (m_entry->step(m_state.state, MILK_KSIDE_CLIENT, tag, &next) != 0) return true;
+        if (m_contract->step(m_state.state, MILK_KSIDE_CLIENT, tag, &next) != 0) return true;
     }
     return false;
 }
 
 bool ComponentChannel::take_back_handles(milk_kbytes& bad) {
     milk_kbytes handles[max_handles_per_message];
-    const std::size_t count = m_entry->handles(m_message, handles);
+    const std::size_t count = m_contract->handles(m_message, handles);
     for (std::size_t i = 0; i < count; ++i) {
         const std::uint64_t end = std::uint64_t{handles[i].offset} + handles[i].length;
         if (handles[i].offset < m_layout.pool_bytes) {
@@ -437,7 +442,8 @@ void ComponentChannel::give_back(const milk_kbytes& handle) {
 }
 
 std::span<std::byte> ComponentChannel::owned_bytes(const milk_kbytes& handle) const {
-    // Checked as for received(): both pools, offset + length <= 2 * pool_bytes.
+    // The validator checked the handle against m_heap_pool (both pools), in
+    // 64 bits: offset + length <= 2 * pool_bytes.
     return {m_region.base() + m_layout.heap_offset + handle.offset, handle.length};
 }
 
@@ -472,9 +478,9 @@ Result<void> ComponentChannel::send(std::uint16_t tag, const void* payload, std:
     // taken; a serving thread may send anything its contract allows.
     if (in_kick && m_replies_left == 0)
         return Error{ErrorCode::ProtocolViolation, "a kernel component sent more than one reply to a message", tag};
-    if (m_entry->on_send(&m_state, tag) < 0)
+    if (m_contract->on_send(&m_state, tag) < 0)
         return Error{ErrorCode::ProtocolViolation, "a kernel component sent a message its contract does not allow", tag};
-    const milk_ku32 length = m_entry->payload_size(tag);
+    const milk_ku32 length = m_contract->payload_size(tag);
     if (length > slot_payload_size || payload_bytes < length)
         return Error{ErrorCode::ProtocolViolation, "a kernel component's reply has the wrong size", tag};
     Slot slot;

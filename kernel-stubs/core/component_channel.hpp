@@ -45,13 +45,16 @@ enum class ChannelServing : std::uint8_t { InKick, Thread, PollingThread };
 
 class ComponentChannel final : private ChannelContext {
 public:
-    [[nodiscard]] static Result<Owned<ComponentChannel>> try_create(const ContractEntry& entry,
+    [[nodiscard]] static Result<Owned<ComponentChannel>> try_create(const ComponentEntry& entry,
+                                                                    ComponentStats& stats,
+                                                                    const Settings& settings,
                                                                     std::uint32_t ring_capacity,
                                                                     std::uint32_t pool_bytes,
                                                                     ChannelServing serving, void* waker,
                                                                     void* serve_waker);
 
-    ComponentChannel(const ContractEntry& entry, Owned<Component>&& component, KernelRegion&& region,
+    ComponentChannel(const ComponentEntry& entry, ComponentStats& stats, Owned<ComponentRunner>&& component,
+                     KernelRegion&& region,
                      const ChannelRegionLayout& layout, KernelPool&& pool, ChannelServing serving, void* waker,
                      void* serve_waker);
     ComponentChannel(const ComponentChannel&) = delete;
@@ -79,6 +82,7 @@ public:
     void mark_awake();
 
     [[nodiscard]] ChannelServing serving() const { return m_serving; }
+    [[nodiscard]] const ComponentEntry& entry() const { return *m_entry; }
     [[nodiscard]] bool closed() const { return m_closed.load(std::memory_order_acquire); }
     [[nodiscard]] const KernelRegion& region() const { return m_region; }
     [[nodiscard]] const ChannelRegionLayout& layout() const { return m_layout; }
@@ -88,15 +92,15 @@ public:
 
 private:
     // ChannelContext, for the component.
-    [[nodiscard]] std::span<const std::byte> received(const milk_kbytes& handle) const override;
     void give_back(const milk_kbytes& handle) override;
-    [[nodiscard]] Result<KernelBuffer> allocate(std::uint32_t bytes) override;
     [[nodiscard]] Result<void> send(std::uint16_t tag, const void* payload, std::size_t payload_bytes) override;
     [[nodiscard]] Result<Slot> next_message(Deadline deadline) override;
     [[nodiscard]] std::span<std::byte> owned_bytes(const milk_kbytes& handle) const override;
     [[nodiscard]] Result<KernelBuffer> allocate_held(std::uint32_t bytes) override;
     [[nodiscard]] bool hand_over(const milk_kbytes& handle) override;
 
+    // A block of the kernel's pool, lent to user space at once.
+    [[nodiscard]] Result<KernelBuffer> allocate(std::uint32_t bytes);
     [[nodiscard]] Error close_with(const Error& error, int kstub_code = 0, const milk_kviolation* violation = nullptr);
     [[nodiscard]] Result<void> drain_returns();
     // Takes the next message off ring 0 into m_raw / m_message if there is
@@ -120,8 +124,10 @@ private:
     [[nodiscard]] bool user_closed() const;
     [[nodiscard]] SideStatus& own_status() const;
 
-    const ContractEntry* m_entry;
-    Owned<Component> m_component;
+    const ComponentEntry* m_entry;
+    const milk_kcontract* m_contract;
+    ComponentStats* m_stats;
+    Owned<ComponentRunner> m_component;
     KernelRegion m_region;
     ChannelRegionLayout m_layout;
     KernelPool m_pool;

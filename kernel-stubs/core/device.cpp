@@ -1,7 +1,6 @@
 // The core's side of /dev/milk: per-file state and ioctl dispatch. The shim
 // calls these (include/milk_core.h) with the file's mutex held.
 #include "component_channel.hpp"
-#include "echo_channel.hpp"
 #include "kernel_log.hpp"
 #include "owned.hpp"
 #include "self_test.hpp"
@@ -9,17 +8,21 @@
 #include "milk_core.h"
 #include "milk_uapi.h"
 
+#include <milk/component.hpp>
 #include <milk/result.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
 
 namespace milk::kernel {
 namespace {
 
-// What one open /dev/milk holds: at most one channel, either the raw echo
-// channel or a channel to a component (the `kernel` transport). One channel
+// What one open /dev/milk holds: at most one channel to a component (the
+// `kernel` transport). One channel
 // per file keeps the lifetime rule simple: the channel lives exactly as long
 // as the file, and every mapping of its region holds the file.
 struct FileState {
-    Owned<EchoChannel> echo;
     Owned<ComponentChannel> channel;
     void* waker = nullptr;
     void* serve_waker = nullptr;
@@ -27,7 +30,7 @@ struct FileState {
     // The channel is served by a kernel thread: a kick only wakes it.
     [[nodiscard]] bool threaded() const { return channel && channel->serving() != ChannelServing::InKick; }
 
-    [[nodiscard]] bool has_channel() const { return echo || channel; }
+    [[nodiscard]] bool has_channel() const { return static_cast<bool>(channel); }
 };
 
 // The errno user space sees for a core error.
@@ -44,29 +47,54 @@ long to_errno(const Error& error) {
     }
 }
 
+std::uint32_t serving_flags(ChannelServing serving) {
+    switch (serving) {
+    case ChannelServing::InKick: return 0;
+    case ChannelServing::Thread: return MILK_CHANNEL_THREAD;
+    case ChannelServing::PollingThread: return MILK_CHANNEL_POLLING_THREAD;
+    }
+    return 0;
+}
+
 long ioctl_version(unsigned long argument) {
     const milk_version version{MILK_ABI_VERSION, 0};
     return milk_shim_copy_to_user(argument, &version, sizeof(version));
 }
 
-long ioctl_create_echo(FileState& state, unsigned long argument) {
-    if (state.has_channel()) return -MILK_EBUSY;
-    milk_echo_create request{};
-    if (int copied = milk_shim_copy_from_user(&request, argument, sizeof(request)); copied != 0) return copied;
-    if (request.flags != 0) return -MILK_EINVAL;
+// Whether a fixed-size name field of user memory (already copied) ends
+// inside the field.
+template <std::size_t N>
+bool terminated(const char (&field)[N]) {
+    for (char c : field)
+        if (c == '\0') return true;
+    return false;
+}
 
-    auto channel = EchoChannel::try_create(request.ring_capacity);
-    if (!channel.ok()) return to_errno(channel.error());
-    const EchoLayout& layout = channel.value()->layout();
-    request.region_bytes = channel.value()->region().size();
-    request.status_offset = layout.status_offset;
-    request.to_kernel_ring_offset = layout.to_kernel_ring_offset;
-    request.from_kernel_ring_offset = layout.from_kernel_ring_offset;
-    // Only a channel whose description reached user space is kept: on
-    // EFAULT it is dropped here and the file stays as it was.
-    if (int copied = milk_shim_copy_to_user(argument, &request, sizeof(request)); copied != 0) return copied;
-    state.echo = std::move(channel).value();
-    return 0;
+template <std::size_t N>
+void copy_name(char (&to)[N], const char* from) {
+    std::size_t i = 0;
+    for (; i + 1 < N && from[i] != '\0'; ++i) to[i] = from[i];
+    for (; i < N; ++i) to[i] = '\0';
+}
+
+// The instance's settings, from the table user space sent (copied once):
+// the same milk::Settings the component gets in user space, and the same
+// rules for names. EINVAL (InvalidArgument) for anything else.
+Result<Settings> copy_settings(const milk_settings& table) {
+    if (table.count > MILK_SETTINGS_MAX)
+        return Error{ErrorCode::InvalidArgument, "more than 8 settings", table.count};
+    if (table.reserved != 0) return Error{ErrorCode::InvalidArgument, "settings: reserved field not 0", 0};
+    Settings settings;
+    for (std::uint32_t i = 0; i < table.count; ++i) {
+        const milk_setting& entry = table.entries[i];
+        if (!terminated(entry.name)) return Error{ErrorCode::InvalidArgument, "a setting's name is not terminated", i};
+        std::size_t length = 0;
+        while (entry.name[length] != '\0') ++length;
+        const std::string_view name(entry.name, length);
+        if (settings.find(name)) return Error{ErrorCode::InvalidArgument, "a setting is named twice", i};
+        MILK_TRY(settings.set(name, entry.value));
+    }
+    return settings;
 }
 
 long ioctl_open_channel(FileState& state, unsigned long argument) {
@@ -80,30 +108,67 @@ long ioctl_open_channel(FileState& state, unsigned long argument) {
     case MILK_CHANNEL_POLLING_THREAD: serving = ChannelServing::PollingThread; break;
     default: return -MILK_EINVAL;
     }
-    // The name is user memory copied once; it must end inside the field.
-    bool terminated = false;
-    for (char c : request.contract) terminated = terminated || c == '\0';
-    if (!terminated) return -MILK_EINVAL;
-    const ContractEntry* entry = find_component(request.contract);
-    if (entry == nullptr) return -MILK_ENOENT;
-    if (entry->version != request.version) return -MILK_EPROTONOSUPPORT;
+    // The names are user memory copied once; each must end inside its field.
+    if (!terminated(request.component) || !terminated(request.contract)) return -MILK_EINVAL;
+    const FoundComponent found = find_component(request.component);
+    if (found.entry == nullptr) return -MILK_ENOENT;
+    const ComponentEntry& entry = *found.entry;
+    // The client speaks one contract; the component must serve exactly it.
+    if (!same_text(entry.contract->name, request.contract) || entry.contract->version != request.version)
+        return -MILK_EPROTONOSUPPORT;
+    auto settings = copy_settings(request.settings);
+    if (!settings.ok()) return to_errno(settings.error());
     // A component that speaks first or receives more than once per reply
     // cannot run a step per kick: it gets a thread, and user space learns
     // so from the flags it gets back.
-    if (entry->hosting == Hosting::Thread && serving == ChannelServing::InKick) serving = ChannelServing::Thread;
-    request.flags = serving == ChannelServing::InKick   ? 0u
-                    : serving == ChannelServing::Thread ? MILK_CHANNEL_THREAD
-                                                        : MILK_CHANNEL_POLLING_THREAD;
+    if (entry.hosting == Hosting::Thread && serving == ChannelServing::InKick) serving = ChannelServing::Thread;
+    request.flags = serving_flags(serving);
 
-    auto channel = ComponentChannel::try_create(*entry, request.ring_capacity, request.pool_bytes, serving,
-                                                state.waker, state.serve_waker);
-    if (!channel.ok()) return to_errno(channel.error());
+    auto channel = ComponentChannel::try_create(entry, *found.stats, settings.value(), request.ring_capacity,
+                                                request.pool_bytes, serving, state.waker, state.serve_waker);
+    if (!channel.ok()) {
+        // A component that refused its settings says why in the log: the
+        // errno alone (EINVAL) cannot.
+        if (channel.error().code == ErrorCode::InvalidArgument) log(MILK_LOG_INFO, channel.error().what, channel.error().detail);
+        return to_errno(channel.error());
+    }
     request.region_bytes = channel.value()->region().size();
     request.heap_offset = channel.value()->layout().heap_offset;
     // Only a channel whose description reached user space is kept.
     if (int copied = milk_shim_copy_to_user(argument, &request, sizeof(request)); copied != 0) return copied;
     state.channel = std::move(channel).value();
     return 0;
+}
+
+long ioctl_component_info(unsigned long argument) {
+    milk_component_info info{};
+    if (int copied = milk_shim_copy_from_user(&info, argument, sizeof(info)); copied != 0) return copied;
+    if (!terminated(info.component)) return -MILK_EINVAL;
+    const FoundComponent found = find_component(info.component);
+    if (found.entry == nullptr) return -MILK_ENOENT;
+    copy_name(info.contract, found.entry->contract->name);
+    info.version = found.entry->contract->version;
+    info.hosting = found.entry->hosting == Hosting::PerMessage ? MILK_HOSTING_PER_MESSAGE : MILK_HOSTING_THREAD;
+    info.channels = found.stats->channels.load(std::memory_order_relaxed);
+    info.reserved = 0;
+    info.messages = found.stats->messages.load(std::memory_order_relaxed);
+    return milk_shim_copy_to_user(argument, &info, sizeof(info));
+}
+
+// For a process the fd was handed to: what it needs to map and attach.
+long ioctl_channel_info(FileState& state, unsigned long argument) {
+    if (!state.channel) return -MILK_ENODEV;
+    const ComponentChannel& channel = *state.channel;
+    milk_channel_info info{};
+    copy_name(info.component, channel.entry().name);
+    copy_name(info.contract, channel.entry().contract->name);
+    info.version = channel.entry().contract->version;
+    info.ring_capacity = channel.layout().ring_capacity;
+    info.pool_bytes = channel.layout().pool_bytes;
+    info.flags = serving_flags(channel.serving());
+    info.region_bytes = channel.region().size();
+    info.heap_offset = channel.layout().heap_offset;
+    return milk_shim_copy_to_user(argument, &info, sizeof(info));
 }
 
 long ioctl_channel_error(FileState& state, unsigned long argument) {
@@ -120,15 +185,10 @@ long ioctl_kick(FileState& state, unsigned long argument) {
         milk_shim_wake(state.serve_waker);
         return 0;
     }
-    if (state.channel) {
-        auto taken = state.channel->kick();
-        if (!taken.ok()) return to_errno(taken.error());
-        return taken.value();
-    }
-    if (!state.echo) return -MILK_ENODEV;
-    auto echoed = state.echo->kick();
-    if (!echoed.ok()) return to_errno(echoed.error());
-    return echoed.value();
+    if (!state.channel) return -MILK_ENODEV;
+    auto taken = state.channel->kick();
+    if (!taken.ok()) return to_errno(taken.error());
+    return taken.value();
 }
 
 }  // namespace
@@ -189,24 +249,20 @@ extern "C" long milk_core_ioctl(void* file_state, unsigned int command, unsigned
     auto& state = *static_cast<FileState*>(file_state);
     switch (command) {
     case MILK_IOC_VERSION: return milk::kernel::ioctl_version(argument);
-    case MILK_IOC_CREATE_ECHO: return milk::kernel::ioctl_create_echo(state, argument);
     case MILK_IOC_KICK: return milk::kernel::ioctl_kick(state, argument);
     case MILK_IOC_OPEN_CHANNEL: return milk::kernel::ioctl_open_channel(state, argument);
     case MILK_IOC_CHANNEL_ERROR: return milk::kernel::ioctl_channel_error(state, argument);
+    case MILK_IOC_COMPONENT_INFO: return milk::kernel::ioctl_component_info(argument);
+    case MILK_IOC_CHANNEL_INFO: return milk::kernel::ioctl_channel_info(state, argument);
     default: return -MILK_ENOTTY;
     }
 }
 
 extern "C" int milk_core_mmap_region(void* file_state, void** region, milk_size_t* bytes) {
     auto& state = *static_cast<FileState*>(file_state);
-    if (state.channel) {
-        *region = state.channel->region().base();
-        *bytes = state.channel->region().size();
-        return 0;
-    }
-    if (!state.echo) return -MILK_ENODEV;
-    *region = state.echo->region().base();
-    *bytes = state.echo->region().size();
+    if (!state.channel) return -MILK_ENODEV;
+    *region = state.channel->region().base();
+    *bytes = state.channel->region().size();
     return 0;
 }
 

@@ -4,10 +4,9 @@
 // by static_assert, and a run-time walk over a tuple of capacities.
 #include "self_test.hpp"
 
-#include "echo_channel.hpp"
-
 #include "milk_uapi.h"
 
+#include <milk/region_layout.hpp>
 #include <milk/ring.hpp>
 #include <milk/slot.hpp>
 
@@ -31,29 +30,37 @@ namespace hana = boost::hana;
 // The size every user, 32-bit or 64-bit, agrees on for each ABI struct.
 constexpr auto abi_sizes = hana::make_map(
     hana::make_pair(hana::type_c<milk_version>, hana::size_c<8>),
-    hana::make_pair(hana::type_c<milk_echo_create>, hana::size_c<40>),
-    hana::make_pair(hana::type_c<milk_channel_status>, hana::size_c<64>),
+    hana::make_pair(hana::type_c<milk_settings>, hana::size_c<264>),
+    hana::make_pair(hana::type_c<milk_channel_open>, hana::size_c<392>),
+    hana::make_pair(hana::type_c<milk_channel_info>, hana::size_c<128>),
+    hana::make_pair(hana::type_c<milk_component_info>, hana::size_c<120>),
     hana::make_pair(hana::type_c<Slot>, hana::size_c<slot_size>),
     hana::make_pair(hana::type_c<RingHeader>, hana::size_c<2 * cache_line_size>));
 
-static_assert(hana::size(abi_sizes) == hana::size_c<5>);
+static_assert(hana::size(abi_sizes) == hana::size_c<7>);
 static_assert(abi_sizes[hana::type_c<milk_version>] == hana::size_c<sizeof(milk_version)>);
-static_assert(abi_sizes[hana::type_c<milk_echo_create>] == hana::size_c<sizeof(milk_echo_create)>);
-static_assert(abi_sizes[hana::type_c<milk_channel_status>] == hana::size_c<sizeof(milk_channel_status)>);
+static_assert(abi_sizes[hana::type_c<milk_settings>] == hana::size_c<sizeof(milk_settings)>);
+static_assert(abi_sizes[hana::type_c<milk_channel_open>] == hana::size_c<sizeof(milk_channel_open)>);
+static_assert(abi_sizes[hana::type_c<milk_channel_info>] == hana::size_c<sizeof(milk_channel_info)>);
+static_assert(abi_sizes[hana::type_c<milk_component_info>] == hana::size_c<sizeof(milk_component_info)>);
 static_assert(abi_sizes[hana::type_c<Slot>] == hana::size_c<sizeof(Slot)>);
 static_assert(abi_sizes[hana::type_c<RingHeader>] == hana::size_c<sizeof(RingHeader)>);
 
-constexpr auto probe_capacities = hana::make_tuple(hana::uint_c<MILK_ECHO_MIN_CAPACITY>, hana::uint_c<64>,
-                                                   hana::uint_c<MILK_ECHO_MAX_CAPACITY>);
+constexpr auto probe_capacities = hana::make_tuple(hana::uint_c<MILK_CHANNEL_MIN_CAPACITY>, hana::uint_c<64>,
+                                                   hana::uint_c<MILK_CHANNEL_MAX_CAPACITY>);
 
-// Every ring of a layout starts on a cache line and the rings do not overlap.
+// Every ring of a channel's layout starts on a cache line and the message
+// rings do not overlap, for the pool sizes at both ends of the ABI's range.
 Result<void> check_layout(std::uint32_t capacity) {
-    auto layout = EchoLayout::compute(capacity);
-    if (!layout.ok()) return layout.error();
-    if (layout->to_kernel_ring_offset % cache_line_size != 0 || layout->from_kernel_ring_offset % cache_line_size != 0)
-        return Error{ErrorCode::InvalidArgument, "self-test: ring not cache-line aligned", capacity};
-    if (layout->from_kernel_ring_offset < layout->to_kernel_ring_offset + ring_region_bytes<Slot>(capacity))
-        return Error{ErrorCode::InvalidArgument, "self-test: rings overlap", capacity};
+    for (std::uint32_t pool : {MILK_CHANNEL_MIN_POOL, MILK_CHANNEL_MAX_POOL}) {
+        auto layout = MILK_TRY(ChannelRegionLayout::compute(capacity, pool));
+        for (std::size_t offset : {layout.message_ring_offset[0], layout.message_ring_offset[1],
+                                   layout.return_ring_offset[0], layout.return_ring_offset[1]})
+            if (offset % cache_line_size != 0)
+                return Error{ErrorCode::InvalidArgument, "self-test: ring not cache-line aligned", capacity};
+        if (layout.message_ring_offset[1] < layout.message_ring_offset[0] + ring_region_bytes<Slot>(capacity))
+            return Error{ErrorCode::InvalidArgument, "self-test: rings overlap", capacity};
+    }
     return {};
 }
 
@@ -69,7 +76,7 @@ Result<int> run_self_test() {
     });
     if (!first_failure.ok()) return first_failure.error();
     // Capacities outside the bounds must be refused, not rounded.
-    if (EchoLayout::compute(3).ok() || EchoLayout::compute(MILK_ECHO_MAX_CAPACITY * 2).ok())
+    if (ChannelRegionLayout::compute(3, MILK_CHANNEL_MIN_POOL).ok())
         return Error{ErrorCode::InvalidArgument, "self-test: bad capacity accepted", 0};
     return checked;
 }

@@ -1,52 +1,29 @@
-// Kernel-side components written against the generated C++ endpoints.
+// The generated C++ endpoints of a component, inside milk.ko.
 //
-// A component that is the same source in user space and in milk.ko comes
-// in one of two shapes:
+// A component (a milk::Component, the same source as in user space) talks
+// through its contract's generated endpoint over a ChannelEnd. In the
+// module that ChannelEnd's transport is SessionTransport, which maps each
+// operation onto the component's ComponentChannel (ChannelContext):
 //
-//   * a step: it takes the endpoint of a state where the client speaks,
-//     receives one message with the generated receive(handlers...), sends
-//     what its contract requires with send(...), and returns the endpoint of
-//     the next such state (or nothing after `end`):
-//
-//         milk::Result<std::optional<Server<state::Idle>>> step(Server<state::Idle>&&);
-//
-//     User space calls it in a loop over any transport. In the module it
-//     runs once per message inline in the kick (SessionComponent), or in a
-//     loop in the channel's serving thread.
-//   * a whole serve function: it takes the endpoint of the initial state and
-//     returns when the session ends:
-//
-//         milk::Result<Report> serve(Server<state::Greeting>&&);
-//
-//     Anything the contract allows: the server may speak first and receive
-//     any number of messages before it answers. In the module it runs only
-//     in the channel's serving thread (SessionServeComponent), where a
-//     receive sleeps until the next message.
-//
-// Either way a message reaches the component only after the contract's
-// generated C validator has accepted it against the state the kernel tracks
-// and the channel has checked who holds each of its buffers. The generated C++ decoder then decodes that very copy
-// (ChannelContext::message_slot(), kernel memory, never the ring), so both
-// checks see one copy of the slot; the C++ decoder's checks (length, flags,
-// bools, enums, the tag against the endpoint's state) repeat the
-// validator's, which stays in front as the kernel's own line of defence.
-//
-// The pieces:
 //   SessionHost       the BufferHome of the component's buffers. It is a
-//                     member of the component, declared before the endpoint,
-//                     so it outlives the endpoint and every buffer (this is
-//                     why the freestanding Buffer may hold a plain pointer to
-//                     its home, buffer.hpp).
+//                     member of the runner (component_entry.hpp), declared
+//                     before the component and its endpoint, so it outlives
+//                     the endpoint and every buffer (this is why the
+//                     freestanding Buffer may hold a plain pointer to its
+//                     home, buffer.hpp).
 //   SessionTransport  the milk::Transport inside the endpoint's ChannelEnd:
 //                     receive() is ChannelContext::next_message (the pending
 //                     message in a kick; a sleeping wait in a thread), send()
 //                     publishes through ChannelContext::send (checked with
 //                     the stub's on_send), buffers map onto the kernel's
 //                     pool and user space's blocks.
-//   SessionComponent  a step component: owns the host and the current
-//                     endpoint, runs the step per message or in a loop.
-//   SessionServeComponent
-//                     a serve-function component, for serving threads.
+//
+// A message reaches the component only after the contract's generated C
+// validator has accepted it against the state the kernel tracks and the
+// channel has checked who holds each of its buffers. The generated C++
+// decoder then decodes that very copy (kernel memory, never the ring), so
+// both checks see one copy of the slot; the C++ decoder's checks repeat the
+// validator's, which stays in front as the kernel's own line of defence.
 #pragma once
 
 #include "component.hpp"
@@ -181,105 +158,5 @@ private:
     if (host.failure()) return *host.failure();
     return returned;
 }
-
-// What a component without state of its own keeps: nothing.
-struct NoState {};
-
-// A step component. Endpoint: the component's endpoint type in a state
-// where the client speaks. make: ChannelEnd&& -> Endpoint (the generated
-// Contract::server()). step: Endpoint&& -> Result<optional<Endpoint>>, or
-// (State&, Endpoint&&) -> the same for a component with state (one State
-// per channel, e.g. the file server's table).
-template <typename Endpoint, auto make, auto step, typename State = NoState>
-class SessionComponent final : public Component {
-public:
-    [[nodiscard]] static Result<Owned<Component>> create() {
-        auto component = Owned<SessionComponent>::try_create();
-        if (!component.ok()) return component.error();
-        auto end = make_session_end(component.value()->m_host);
-        if (!end.ok()) return end.error();
-        component.value()->m_endpoint.emplace(make(std::move(end).value()));
-        return Owned<Component>(std::move(component).value());
-    }
-
-    // Inline in a kick: the channel calls this with one message pending.
-    [[nodiscard]] Result<void> on_message(const void*, ChannelContext& channel) override {
-        // The validator let the message through, so the tracked state had a
-        // client message to take: a component that ended has no endpoint,
-        // and the validator rejects everything after `end`.
-        if (!m_endpoint)
-            return Error{ErrorCode::ProtocolViolation, "a kernel component got a message after it ended", 0};
-        m_host.bind(channel);
-        return run_step();
-    }
-
-    // In a serving thread: step after step, each receive sleeping until the
-    // next message, until the session ends.
-    [[nodiscard]] Result<void> run(ChannelContext& channel) override {
-        m_host.bind(channel);
-        while (m_endpoint) {
-            if (auto stepped = run_step(); !stepped.ok()) return stepped;
-        }
-        return {};
-    }
-
-private:
-    [[nodiscard]] Result<void> run_step() {
-        Endpoint endpoint = std::move(*m_endpoint);
-        m_endpoint.reset();
-        // On an error, or after `end`, the endpoint (and with it the
-        // transport) is gone.
-        auto next = call_step(std::move(endpoint));
-        if (!next.ok()) return session_failure(m_host, next.error());
-        if (next.value()) m_endpoint.emplace(std::move(*next.value()));
-        return {};
-    }
-
-    auto call_step(Endpoint&& endpoint) {
-        if constexpr (std::is_same_v<State, NoState>) {
-            return step(std::move(endpoint));
-        } else {
-            return step(m_state, std::move(endpoint));
-        }
-    }
-
-    // Declared first: destroyed last, after the endpoint and its buffers.
-    SessionHost m_host;
-    [[no_unique_address]] State m_state;
-    std::optional<Endpoint> m_endpoint;
-};
-
-// A serve-function component (Hosting::Thread). make: ChannelEnd&& -> the
-// endpoint of the contract's initial state (the generated
-// Contract::server()); serve: that endpoint -> Result<anything>, run once in
-// the channel's serving thread.
-template <auto make, auto serve>
-class SessionServeComponent final : public Component {
-public:
-    [[nodiscard]] static Result<Owned<Component>> create() {
-        auto component = Owned<SessionServeComponent>::try_create();
-        if (!component.ok()) return component.error();
-        return Owned<Component>(std::move(component).value());
-    }
-
-    // Never called: the channel gives a Hosting::Thread component a thread.
-    [[nodiscard]] Result<void> on_message(const void*, ChannelContext&) override {
-        return Error{ErrorCode::InvalidArgument, "this kernel component runs only in a serving thread", 0};
-    }
-
-    [[nodiscard]] Result<void> run(ChannelContext& channel) override {
-        m_host.bind(channel);
-        auto end = make_session_end(m_host);
-        if (!end.ok()) return end.error();
-        auto served = serve(make(std::move(end).value()));
-        if (!served.ok()) return session_failure(m_host, served.error());
-        return {};
-    }
-
-private:
-    // Outlives every buffer the serve function left behind: they die with
-    // its frames, before run() returns.
-    SessionHost m_host;
-};
 
 }  // namespace milk::kernel

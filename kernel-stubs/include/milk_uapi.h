@@ -7,22 +7,10 @@
  * layout is the same for the kernel, for C++ and for a 32-bit or 64-bit
  * user: nothing depends on the ABI of `long` or of pointers.
  *
- * The channel region of an echo channel (MILK_IOC_CREATE_ECHO) is mapped by
- * mmap(fd, offset 0, region_bytes). It holds, at the offsets the ioctl
- * reports:
- *
- *   status_offset           struct milk_channel_status, written only by the
- *                           kernel (user space may scribble on it; the kernel
- *                           never reads it back)
- *   to_kernel_ring_offset   a milk::RingHeader + ring_capacity milk::Slot:
- *                           produced by user space, consumed by the kernel
- *   from_kernel_ring_offset the same layout: produced by the kernel,
- *                           consumed by user space
- *
- * The ring layout is userland/include/milk/ring.hpp's (producer index at +0,
- * consumer index at +64, elements from +128) and the element is slot.hpp's
- * 64-byte Slot, so user space drives the rings with milk::RingProducer /
- * milk::RingConsumer unchanged.
+ * A channel's region (mmap(fd, offset 0, region_bytes)) is laid out by
+ * userland/include/milk/region_layout.hpp's ChannelRegionLayout; its rings
+ * are userland/include/milk/ring.hpp's and its element slot.hpp's 64-byte
+ * Slot, so user space drives them with the runtime unchanged.
  */
 #ifndef MILK_UAPI_H
 #define MILK_UAPI_H
@@ -44,37 +32,13 @@ typedef int64_t milk_s64;
 #endif
 
 /* Bumped on every incompatible change of anything in this file. */
-#define MILK_ABI_VERSION 3u
+#define MILK_ABI_VERSION 4u
 
 #define MILK_DEVICE_NAME "milk"
-
-/* Ring capacity bounds of an echo channel (slots, powers of two). */
-#define MILK_ECHO_MIN_CAPACITY 2u
-#define MILK_ECHO_MAX_CAPACITY 4096u
 
 struct milk_version {
 	milk_u32 abi_version; /* out: MILK_ABI_VERSION */
 	milk_u32 reserved;    /* out: 0 */
-};
-
-struct milk_echo_create {
-	milk_u32 ring_capacity;           /* in: slots per direction, power of two */
-	milk_u32 flags;                   /* in: must be 0 */
-	milk_u64 region_bytes;            /* out: bytes to mmap at offset 0 */
-	milk_u64 status_offset;           /* out */
-	milk_u64 to_kernel_ring_offset;   /* out */
-	milk_u64 from_kernel_ring_offset; /* out */
-};
-
-/*
- * Why the kernel closed a channel. `reason` is a milk::ErrorCode value (0
- * while open); it is written before `closed` is set to 1.
- */
-struct milk_channel_status {
-	milk_u32 closed;
-	milk_u32 reason;
-	milk_s64 detail;
-	milk_u64 reserved[6];
 };
 
 /*
@@ -113,14 +77,83 @@ struct milk_channel_status {
 #define MILK_CHANNEL_POLLING_THREAD 1u
 #define MILK_CHANNEL_THREAD 2u
 
+/*
+ * An instance's settings (milk::Settings in userland/include/milk/component.hpp):
+ * up to MILK_SETTINGS_MAX named integers. The kernel copies the table once and
+ * refuses it (EINVAL) unless count <= MILK_SETTINGS_MAX and each of the first
+ * `count` names is 1..23 bytes of [a-z0-9_], NUL-terminated, and named once.
+ * Entries past `count` are ignored.
+ */
+#define MILK_SETTINGS_MAX 8u
+#define MILK_SETTING_NAME_MAX 24u
+
+struct milk_setting {
+	char name[MILK_SETTING_NAME_MAX]; /* NUL-terminated [a-z0-9_] */
+	milk_s64 value;
+};
+
+struct milk_settings {
+	milk_u32 count;
+	milk_u32 reserved; /* must be 0 */
+	struct milk_setting entries[MILK_SETTINGS_MAX];
+};
+
+/* A component's name, as milk_component() in components/CMakeLists.txt gives it. */
+#define MILK_COMPONENT_NAME_MAX 32u
+
+/*
+ * Opens this fd's channel to the component `component` (MILK_IOC_OPEN_CHANNEL).
+ * `contract` and `version` are what the client speaks; the component must
+ * serve exactly that. The kernel constructs the component for this channel
+ * from `settings`, as user space does.
+ */
 struct milk_channel_open {
-	char contract[MILK_CONTRACT_NAME_MAX]; /* in: "package.Contract", NUL-terminated */
-	milk_u32 version;                      /* in: the version the component must have */
-	milk_u32 ring_capacity;                /* in: slots per direction, power of two */
-	milk_u32 pool_bytes;                   /* in: exchange-heap bytes per side, power of two */
-	milk_u32 flags;                        /* in: 0 or one MILK_CHANNEL_*; out: what was granted */
-	milk_u64 region_bytes;                 /* out: bytes to mmap at offset 0 */
-	milk_u64 heap_offset;                  /* out: where the exchange heap starts */
+	char component[MILK_COMPONENT_NAME_MAX]; /* in: "echo", NUL-terminated */
+	char contract[MILK_CONTRACT_NAME_MAX];   /* in: "package.Contract", NUL-terminated */
+	milk_u32 version;                        /* in: the contract version the client speaks */
+	milk_u32 ring_capacity;                  /* in: slots per direction, power of two */
+	milk_u32 pool_bytes;                     /* in: exchange-heap bytes per side, power of two */
+	milk_u32 flags;                          /* in: 0 or one MILK_CHANNEL_*; out: what was granted */
+	milk_u64 region_bytes;                   /* out: bytes to mmap at offset 0 */
+	milk_u64 heap_offset;                    /* out: where the exchange heap starts */
+	struct milk_settings settings;           /* in */
+};
+
+/*
+ * A channel's geometry (MILK_IOC_CHANNEL_INFO), for a process that received
+ * the fd from another (SCM_RIGHTS) and maps the channel itself: everything
+ * the opener learnt from MILK_IOC_OPEN_CHANNEL, and what it asked for.
+ */
+struct milk_channel_info {
+	char component[MILK_COMPONENT_NAME_MAX];
+	char contract[MILK_CONTRACT_NAME_MAX];
+	milk_u32 version;
+	milk_u32 ring_capacity;
+	milk_u32 pool_bytes;
+	milk_u32 flags; /* the serving granted: 0 or one MILK_CHANNEL_* */
+	milk_u64 region_bytes;
+	milk_u64 heap_offset;
+};
+
+/* How a component is hosted (milk_component_info.hosting). */
+#define MILK_HOSTING_PER_MESSAGE 0u /* a step per message, inline in MILK_IOC_KICK unless a thread is asked for */
+#define MILK_HOSTING_THREAD 1u      /* always in a serving thread */
+
+/*
+ * A component compiled into the module (MILK_IOC_COMPONENT_INFO), on any fd
+ * of /dev/milk, with or without a channel. ENOENT: no such component.
+ * `messages` is the module's own count of the messages it accepted (took off
+ * a ring and validated) from user space on this component's channels since
+ * the module was loaded; `channels` those open now.
+ */
+struct milk_component_info {
+	char component[MILK_COMPONENT_NAME_MAX]; /* in */
+	char contract[MILK_CONTRACT_NAME_MAX];   /* out */
+	milk_u32 version;                        /* out */
+	milk_u32 hosting;                        /* out: MILK_HOSTING_* */
+	milk_u32 channels;                       /* out */
+	milk_u32 reserved;                       /* out: 0 */
+	milk_u64 messages;                       /* out */
 };
 
 /*
@@ -143,23 +176,23 @@ struct milk_channel_error {
 
 /* Fills struct milk_version. */
 #define MILK_IOC_VERSION _IOR(MILK_IOC_MAGIC, 0x01, struct milk_version)
-/* Creates this fd's echo channel (one per fd); EBUSY if it has one. */
-#define MILK_IOC_CREATE_ECHO _IOWR(MILK_IOC_MAGIC, 0x02, struct milk_echo_create)
+/* 0x02 was MILK_IOC_CREATE_ECHO (ABI 1-3, a contract-less echo channel): unused. */
 /*
- * The doorbell: the kernel echoes what the to-kernel ring holds onto the
- * from-kernel ring, as far as space allows. The argument must be 0.
- * Returns the number of slots echoed, or -1 with errno:
- *   ENODEV  no channel was created on this fd
+ * The doorbell of a component channel (see MILK_IOC_OPEN_CHANNEL below).
+ * The argument must be 0. Returns the number of messages taken, or -1 with
+ * errno:
+ *   ENODEV  no channel was opened on this fd
  *   EPROTO  this kick found a violation (corrupt index, invalid slot);
  *           the channel is now closed and its status says why
  *   EPIPE   the channel was already closed
  */
 #define MILK_IOC_KICK _IO(MILK_IOC_MAGIC, 0x03)
 /*
- * Creates this fd's channel to the component that serves `contract` at
- * `version`. Errors: ENOENT no such component, EPROTONOSUPPORT another
- * version, EINVAL bad sizes or flags, EBUSY the fd already has a channel,
- * EAGAIN a serving thread beyond the module's 64.
+ * Creates this fd's channel to the component named `component`. Errors:
+ * ENOENT no such component, EPROTONOSUPPORT it serves another contract or
+ * version than `contract`/`version`, EINVAL bad sizes, flags, names or
+ * settings (or the component refused its settings), EBUSY the fd already has
+ * a channel, EAGAIN a serving thread beyond the module's 64.
  * Then MILK_IOC_KICK is the doorbell: the kernel takes, validates and
  * handles up to ring_capacity messages (each with the contract's generated
  * validator, against the protocol state it tracks), publishes the replies,
@@ -173,5 +206,9 @@ struct milk_channel_error {
 #define MILK_IOC_OPEN_CHANNEL _IOWR(MILK_IOC_MAGIC, 0x04, struct milk_channel_open)
 /* Fills struct milk_channel_error; ENODEV without a component channel. */
 #define MILK_IOC_CHANNEL_ERROR _IOR(MILK_IOC_MAGIC, 0x05, struct milk_channel_error)
+/* Fills struct milk_component_info for the component it names; ENOENT if none. */
+#define MILK_IOC_COMPONENT_INFO _IOWR(MILK_IOC_MAGIC, 0x06, struct milk_component_info)
+/* Fills struct milk_channel_info; ENODEV without a component channel. */
+#define MILK_IOC_CHANNEL_INFO _IOR(MILK_IOC_MAGIC, 0x07, struct milk_channel_info)
 
 #endif /* MILK_UAPI_H */

@@ -416,7 +416,9 @@ static int __init milk_init(void)
 	BUILD_BUG_ON(MILK_EPERM != EPERM);
 	BUILD_BUG_ON(MILK_ENOENT != ENOENT);
 	BUILD_BUG_ON(MILK_EPROTONOSUPPORT != EPROTONOSUPPORT);
-	BUILD_BUG_ON(sizeof(struct milk_channel_open) != 96);
+	BUILD_BUG_ON(sizeof(struct milk_channel_open) != 392);
+	BUILD_BUG_ON(sizeof(struct milk_channel_info) != 128);
+	BUILD_BUG_ON(sizeof(struct milk_component_info) != 120);
 	BUILD_BUG_ON(MILK_READ_REPLIES != MILK_POLL_IN || MILK_READ_CLOSED != MILK_POLL_CLOSED);
 	BUILD_BUG_ON(sizeof(struct milk_channel_error) != 224);
 	BUILD_BUG_ON(MILK_ENOMEM != ENOMEM);
@@ -427,7 +429,6 @@ static int __init milk_init(void)
 	BUILD_BUG_ON(MILK_ENOTTY != ENOTTY);
 	BUILD_BUG_ON(MILK_EPIPE != EPIPE);
 	BUILD_BUG_ON(MILK_EPROTO != EPROTO);
-	BUILD_BUG_ON(sizeof(struct milk_channel_status) != 64);
 
 	result = milk_core_init();
 	if (result)

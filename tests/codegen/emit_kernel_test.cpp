@@ -172,6 +172,38 @@ TEST_CASE("the validator reads the shared slot exactly once") {
     CHECK(read.find("const volatile milk_ku64 *words") != std::string::npos);
 }
 
+TEST_CASE("each contract has a kernel descriptor with its hosting and buffer handles") {
+    auto parsed = checked(rich);
+    std::string header = milkc::emit_kernel(*parsed->file, context);
+    const std::size_t at = header.find("MILK_KDESCRIPTOR struct milk_kcontract demo_rich_Rich__kcontract = {\n");
+    REQUIRE(at != std::string::npos);
+    // Rich lets the client speak again in Idle right after Grid: no answer
+    // per message, so its server needs a thread; Open has one `bytes`.
+    CHECK(header.find("    \"demo.rich.Rich\",\n    1u,\n    demo_rich_Rich__tag_count,\n    demo_rich_Rich_state_end,\n"
+                      "    MILK_KHOSTING_THREAD,\n    1u,\n",
+                      at) != std::string::npos);
+    CHECK(header.find("// How milk.ko may host Rich's server: only in a thread (the client sends Grid in Again and "
+                      "speaks again without an answer).") != std::string::npos);
+    const std::string handles = function_body(header, "static inline milk_ku32 demo_rich_Rich__handles(");
+    CHECK(handles.find("case demo_rich_Rich_tag_Open:\n        out[0] = m->body.Open.name;\n        return 1u;") !=
+          std::string::npos);
+    CHECK(handles.find("case demo_rich_Rich_tag_Shape") == std::string::npos);
+}
+
+TEST_CASE("the descriptor is a compile-time constant in C++") {
+    auto parsed = checked(rich);
+    std::string header = milkc::emit_kernel(*parsed->file, context);
+    const std::string use = "#include \"rich.kstub.h\"\n"
+                            "static_assert(demo_rich_Rich__kcontract.hosting == MILK_KHOSTING_THREAD);\n"
+                            "static_assert(demo_rich_Rich__kcontract.max_handles == 1);\n"
+                            "static_assert(demo_rich_Rich__kcontract.name[0] == 'd');\n"
+                            "int use(const void *message, struct milk_kbytes *out);\n"
+                            "int use(const void *message, struct milk_kbytes *out)\n{\n"
+                            "    return (int)demo_rich_Rich__kcontract.handles(message, out);\n}\n";
+    require_compiles("c++ -std=c++20 -Wall -Wextra -Werror -pedantic -x c++", {{"rich.kstub.h", header}}, use,
+                     "use.cpp");
+}
+
 TEST_CASE("the stub header compiles as strict C with gcc and clang") {
     auto parsed = checked(rich);
     std::string header = milkc::emit_kernel(*parsed->file, context);

@@ -62,6 +62,45 @@ elseif(SCENARIO STREQUAL "bad-command-line")
     expect_status(2)
     expect_err_contains("milkc: error: ")
   endforeach()
+elseif(SCENARIO STREQUAL "kernel-registry")
+  # milk.ko's registry: three files from the --component list, and each bad
+  # list refused with its message before anything is written.
+  set(spec "echo=ns::Echo=echo/echo.hpp=${GOOD}")
+  execute_process(COMMAND "${MILKC}" --emit kernel-registry --component "${spec}" --out "${OUT}/gen"
+                  RESULT_VARIABLE status OUTPUT_VARIABLE out ERROR_VARIABLE err)
+  expect_status(0)
+  file(GLOB written RELATIVE "${OUT}/gen" "${OUT}/gen/*")
+  list(SORT written)
+  if(NOT written STREQUAL "milk_components.cpp;milk_components.kbuild;milk_kstub_common.h")
+    message(FATAL_ERROR "${SCENARIO}: expected the registry's three files, got: ${written}")
+  endif()
+  file(REMOVE_RECURSE "${OUT}/gen")
+  foreach(case
+      "2|expected NAME=TYPE=HEADER=CONTRACT|--component;echo=ns::Echo=${GOOD}"
+      "2|a component's name is [a-z][a-z0-9_]*|--component;Echo=ns::Echo=echo/echo.hpp=${GOOD}"
+      "2|HEADER must be relative to components/|--component;echo=ns::Echo=/echo/echo.hpp=${GOOD}"
+      "2|HEADER must be relative to components/|--component;echo=ns::Echo=../echo.hpp=${GOOD}"
+      "2|is named twice|--component;${spec};--component;${spec}"
+      "2|--component is only for --emit kernel-registry|--emit;cpp;--component;${spec};${GOOD}"
+      "2|takes no contract files and no other emitter|--emit;kernel-registry;--component;${spec};${GOOD}"
+      "2|--emit kernel-registry needs --component|--emit;kernel-registry"
+      "1|holds 2 contracts|--component;tour=ns::Tour=t/t.hpp=${TWO_CONTRACTS}"
+      "1|error[E0031]|--component;bad=ns::Bad=b/b.hpp=${BAD}")
+    string(REPLACE "|" ";" parts "${case}")
+    list(POP_FRONT parts expected text)
+    set(arguments ${parts})
+    if(NOT "--emit" IN_LIST arguments)
+      list(PREPEND arguments --emit kernel-registry)
+    endif()
+    execute_process(COMMAND "${MILKC}" ${arguments} --out "${OUT}/gen"
+                    RESULT_VARIABLE status OUTPUT_VARIABLE out ERROR_VARIABLE err)
+    expect_status(${expected})
+    expect_err_contains("${text}")
+    file(GLOB_RECURSE written "${OUT}/*")
+    if(written)
+      message(FATAL_ERROR "${SCENARIO}: milkc wrote files although it failed (${case}): ${written}")
+    endif()
+  endforeach()
 elseif(SCENARIO STREQUAL "version")
   execute_process(COMMAND "${MILKC}" --version
                   RESULT_VARIABLE status OUTPUT_VARIABLE out ERROR_VARIABLE err)

@@ -40,65 +40,91 @@ private:
     int m_fd;
 };
 
+// The name fields of the ABI: NUL-terminated, and what fits.
+template <std::size_t N>
+[[nodiscard]] bool put_name(char (&field)[N], std::string_view name) {
+    if (name.empty() || name.size() >= N) return false;
+    std::memcpy(field, name.data(), name.size());
+    return true;
+}
+
+template <std::size_t N>
+[[nodiscard]] std::string get_name(const char (&field)[N]) {
+    std::size_t length = 0;
+    while (length < N && field[length] != '\0') ++length;
+    return std::string(field, length);
+}
+
+Result<Serving> granted_serving(std::uint32_t flags) {
+    switch (flags) {
+    case 0: return Serving::InKick;
+    case MILK_CHANNEL_THREAD: return Serving::Thread;
+    case MILK_CHANNEL_POLLING_THREAD: return Serving::PollingThread;
+    default:
+        return Error{ErrorCode::SystemError, "the kernel granted serving flags this library does not know", flags};
+    }
+}
+
 }  // namespace
 
-Result<std::unique_ptr<KernelTransport>> KernelTransport::try_open(std::string_view contract, std::uint32_t version,
-                                                                   const Options& options) {
-    milk_channel_open request{};
-    if (contract.empty() || contract.size() >= sizeof(request.contract))
-        return Error{ErrorCode::InvalidArgument, "contract name empty or too long", static_cast<std::int64_t>(contract.size())};
-    if (options.spin_budget.count() < 0)
-        return Error{ErrorCode::InvalidArgument, "spin budget cannot be negative", options.spin_budget.count()};
-    // The same two numbers give the same layout on both sides.
-    auto layout = ChannelRegionLayout::compute(options.ring_capacity, options.pool_bytes);
-    if (!layout.ok()) return layout.error();
+// The part of opening and adopting that is the same: map what the kernel
+// described, attach side First.
+struct KernelTransport::Described {
+    std::string component;
+    std::string contract;
+    std::uint32_t ring_capacity;
+    std::uint32_t pool_bytes;
+    std::uint32_t flags;
+    std::uint64_t region_bytes;
+    std::uint64_t heap_offset;
+};
 
-    FdGuard fd(::open(options.device, O_RDWR | O_CLOEXEC));
-    if (fd.get() < 0) return Error{ErrorCode::SystemError, "cannot open the milk device", errno};
-    std::memcpy(request.contract, contract.data(), contract.size());
-    request.version = version;
-    request.ring_capacity = options.ring_capacity;
-    request.pool_bytes = options.pool_bytes;
-    switch (options.serving) {
-    case Serving::InKick: request.flags = 0; break;
-    case Serving::Thread: request.flags = MILK_CHANNEL_THREAD; break;
-    case Serving::PollingThread: request.flags = MILK_CHANNEL_POLLING_THREAD; break;
-    }
-    if (::ioctl(fd.get(), MILK_IOC_OPEN_CHANNEL, &request) != 0) {
-        const int error = errno;
-        if (error == ENOENT) return Error{ErrorCode::InvalidArgument, "no kernel component serves this contract", error};
-        if (error == EPROTONOSUPPORT)
-            return Error{ErrorCode::InvalidArgument, "the kernel component has another version of the contract", error};
-        if (error == EINVAL) return Error{ErrorCode::InvalidArgument, "the kernel refused the channel's sizes", error};
-        if (error == EAGAIN)
-            return Error{ErrorCode::WouldBlock, "the kernel runs as many serving threads as it allows", error};
-        if (error == ENOMEM) return Error{ErrorCode::OutOfMemory, "the kernel is out of memory for the channel", error};
-        return Error{ErrorCode::SystemError, "MILK_IOC_OPEN_CHANNEL failed", error};
-    }
-    if (request.heap_offset != layout->heap_offset || request.region_bytes < layout->total_bytes)
+Result<std::unique_ptr<KernelTransport>> KernelTransport::attach(int owned_fd, const Described& described,
+                                                                 const Options& options) {
+    FdGuard fd(owned_fd);
+    auto layout = MILK_TRY(ChannelRegionLayout::compute(described.ring_capacity, described.pool_bytes));
+    if (described.heap_offset != layout.heap_offset || described.region_bytes < layout.total_bytes)
         return Error{ErrorCode::SystemError, "the kernel's channel layout differs from ours",
-                     static_cast<std::int64_t>(request.heap_offset)};
+                     static_cast<std::int64_t>(described.heap_offset)};
     // What the kernel granted: a component that needs a thread gets one.
-    Serving granted = Serving::InKick;
-    switch (request.flags) {
-    case 0: granted = Serving::InKick; break;
-    case MILK_CHANNEL_THREAD: granted = Serving::Thread; break;
-    case MILK_CHANNEL_POLLING_THREAD: granted = Serving::PollingThread; break;
-    default:
-        return Error{ErrorCode::SystemError, "the kernel granted serving flags this library does not know",
-                     request.flags};
-    }
-
-    auto region = Region::try_map_shared(fd.get(), 0, request.region_bytes);
-    if (!region.ok()) return region.error();
+    const Serving granted = MILK_TRY(granted_serving(described.flags));
+    auto region = MILK_TRY(Region::try_map_shared(fd.get(), 0, described.region_bytes));
     // Poll mode: the kernel never sleeps on (or rings) the region's futex
     // words, so the inner transport must not either; waiting is ours.
     const WaitPolicy policy{WaitMode::Poll, std::chrono::nanoseconds(0)};
-    auto inner = RegionTransport::try_create(region.value(), layout.value(), ChannelSide::First, policy);
-    if (!inner.ok()) return inner.error();
-    return std::make_unique<KernelTransport>(PassKey{}, fd.hand_over(), std::move(inner).value(),
-                                             std::move(region).value(), layout.value(), options, granted);
+    auto inner = MILK_TRY(RegionTransport::try_create(region, layout, ChannelSide::First, policy));
+    auto transport = std::make_unique<KernelTransport>(PassKey{}, fd.hand_over(), std::move(inner), std::move(region),
+                                                       layout, options, granted);
+    transport->m_component = described.component;
+    transport->m_contract = described.contract;
+    return transport;
 }
+
+Result<std::unique_ptr<KernelTransport>> KernelTransport::try_open(std::string_view component,
+                                                                   std::string_view contract, std::uint32_t version,
+                                                                   const Options& options) {
+    const int fd = MILK_TRY(open_channel_fd(component, contract, version, options));
+    // The sizes and flags are ours, and what the kernel granted is what
+    // MILK_IOC_CHANNEL_INFO reports: opening is adopting one's own fd.
+    return try_adopt(fd, options);
+}
+
+Result<std::unique_ptr<KernelTransport>> KernelTransport::try_adopt(int owned_fd, const Options& options) {
+    FdGuard fd(owned_fd);
+    if (fd.get() < 0) return Error{ErrorCode::InvalidArgument, "no file descriptor to adopt", fd.get()};
+    if (options.spin_budget.count() < 0)
+        return Error{ErrorCode::InvalidArgument, "spin budget cannot be negative", options.spin_budget.count()};
+    milk_channel_info info{};
+    if (::ioctl(fd.get(), MILK_IOC_CHANNEL_INFO, &info) != 0) {
+        const int error = errno;
+        if (error == ENODEV) return Error{ErrorCode::InvalidArgument, "the milk fd holds no channel", error};
+        return Error{ErrorCode::SystemError, "MILK_IOC_CHANNEL_INFO failed (not a milk fd?)", error};
+    }
+    const Described described{get_name(info.component), get_name(info.contract), info.ring_capacity, info.pool_bytes,
+                              info.flags, info.region_bytes, info.heap_offset};
+    return attach(fd.hand_over(), described, options);
+}
+
 
 KernelTransport::KernelTransport(PassKey, int fd, std::unique_ptr<RegionTransport> inner,
                                  std::shared_ptr<Region> region, const ChannelRegionLayout& layout,
@@ -247,10 +273,82 @@ std::string KernelTransport::error_text() const {
     return record.text;
 }
 
-Result<ChannelEnd> open_channel(std::string_view contract, std::uint32_t version, const Options& options) {
-    auto transport = KernelTransport::try_open(contract, version, options);
-    if (!transport.ok()) return transport.error();
-    return ChannelEnd(std::move(transport).value());
+Result<ChannelEnd> open_channel(std::string_view component, std::string_view contract, std::uint32_t version,
+                                const Options& options) {
+    return ChannelEnd(MILK_TRY(KernelTransport::try_open(component, contract, version, options)));
+}
+
+Result<int> open_channel_fd(std::string_view component, std::string_view contract, std::uint32_t version,
+                            const Options& options) {
+    milk_channel_open request{};
+    if (!put_name(request.component, component))
+        return Error{ErrorCode::InvalidArgument, "component name empty or too long",
+                     static_cast<std::int64_t>(component.size())};
+    if (!put_name(request.contract, contract))
+        return Error{ErrorCode::InvalidArgument, "contract name empty or too long",
+                     static_cast<std::int64_t>(contract.size())};
+    if (options.spin_budget.count() < 0)
+        return Error{ErrorCode::InvalidArgument, "spin budget cannot be negative", options.spin_budget.count()};
+    // The same two numbers give the same layout on both sides.
+    MILK_TRY(ChannelRegionLayout::compute(options.ring_capacity, options.pool_bytes));
+    request.version = version;
+    request.ring_capacity = options.ring_capacity;
+    request.pool_bytes = options.pool_bytes;
+    switch (options.serving) {
+    case Serving::InKick: request.flags = 0; break;
+    case Serving::Thread: request.flags = MILK_CHANNEL_THREAD; break;
+    case Serving::PollingThread: request.flags = MILK_CHANNEL_POLLING_THREAD; break;
+    }
+    // milk::Settings holds only valid names (Settings::set checks them), at
+    // most MILK_SETTINGS_MAX of them.
+    request.settings.count = static_cast<milk_u32>(options.settings.size());
+    for (std::size_t i = 0; i < options.settings.size(); ++i) {
+        if (!put_name(request.settings.entries[i].name, options.settings.name_of(i)))
+            return Error{ErrorCode::InvalidArgument, "a setting's name does not fit", static_cast<std::int64_t>(i)};
+        request.settings.entries[i].value = options.settings[i].value;
+    }
+
+    FdGuard fd(::open(options.device, O_RDWR | O_CLOEXEC));
+    if (fd.get() < 0) return Error{ErrorCode::SystemError, "cannot open the milk device", errno};
+    if (::ioctl(fd.get(), MILK_IOC_OPEN_CHANNEL, &request) != 0) {
+        const int error = errno;
+        if (error == ENOENT) return Error{ErrorCode::InvalidArgument, "milk.ko has no such component", error};
+        if (error == EPROTONOSUPPORT)
+            return Error{ErrorCode::InvalidArgument, "the kernel component serves another contract or version", error};
+        if (error == EINVAL)
+            return Error{ErrorCode::InvalidArgument,
+                         "the kernel refused the channel's sizes or settings (or the component its settings)", error};
+        if (error == EAGAIN)
+            return Error{ErrorCode::WouldBlock, "the kernel runs as many serving threads as it allows", error};
+        if (error == ENOMEM) return Error{ErrorCode::OutOfMemory, "the kernel is out of memory for the channel", error};
+        return Error{ErrorCode::SystemError, "MILK_IOC_OPEN_CHANNEL failed", error};
+    }
+    return fd.hand_over();
+}
+
+Result<ChannelEnd> adopt_channel(int fd, const Options& options) {
+    return ChannelEnd(MILK_TRY(KernelTransport::try_adopt(fd, options)));
+}
+
+Result<ComponentInfo> component_info(std::string_view component, const char* device) {
+    milk_component_info request{};
+    if (!put_name(request.component, component))
+        return Error{ErrorCode::InvalidArgument, "component name empty or too long",
+                     static_cast<std::int64_t>(component.size())};
+    FdGuard fd(::open(device, O_RDWR | O_CLOEXEC));
+    if (fd.get() < 0) return Error{ErrorCode::SystemError, "cannot open the milk device (is milk.ko loaded?)", errno};
+    if (::ioctl(fd.get(), MILK_IOC_COMPONENT_INFO, &request) != 0) {
+        const int error = errno;
+        if (error == ENOENT) return Error{ErrorCode::InvalidArgument, "milk.ko has no such component", error};
+        return Error{ErrorCode::SystemError, "MILK_IOC_COMPONENT_INFO failed", error};
+    }
+    ComponentInfo info;
+    info.contract = get_name(request.contract);
+    info.version = request.version;
+    info.hosting = request.hosting == MILK_HOSTING_THREAD ? Hosting::Thread : Hosting::PerMessage;
+    info.channels = request.channels;
+    info.messages = request.messages;
+    return info;
 }
 
 }  // namespace milk::kernel

@@ -12,7 +12,7 @@
 // Guarded on their own, so that the stubs of several contract files can be
 // included into one translation unit.
 #ifndef MILK_KSTUB_COMMON_ABI
-#define MILK_KSTUB_COMMON_ABI 1
+#define MILK_KSTUB_COMMON_ABI 2
 
 typedef __UINT8_TYPE__ milk_ku8;
 typedef __UINT16_TYPE__ milk_ku16;
@@ -144,7 +144,39 @@ static inline int milk_kbytes_ok(const struct milk_kbytes *b, const struct milk_
     return length <= pool->size - (offset - pool->base);
 }
 
-#elif MILK_KSTUB_COMMON_ABI != 1
+// How milk.ko may host a contract's server (milkc computes it from the states).
+enum milk_khosting {
+    MILK_KHOSTING_PER_MESSAGE = 0,  // one step per client message, inline in the doorbell
+    MILK_KHOSTING_THREAD = 1        // only in a thread whose receive may sleep
+};
+
+// A descriptor is a constant of each header that includes it; C++ may read it
+// at compile time (milk.ko's registry checks it against the C++ contract).
+#ifdef __cplusplus
+#define MILK_KDESCRIPTOR static constexpr
+#else
+#define MILK_KDESCRIPTOR static const
+#endif
+
+// One contract as milk.ko hosts its server: names, numbers and the stub
+// functions above, reached without knowing the contract's types.
+struct milk_kcontract {
+    const char *name;       // "package.Contract"
+    milk_ku32 version;      // the contract's version
+    milk_ku32 tag_count;    // tags are 1..tag_count
+    milk_ku32 end_state;    // the state number of `end`
+    milk_ku32 hosting;      // enum milk_khosting
+    milk_ku32 max_handles;  // the most `bytes` fields one client message has
+    void (*init)(struct milk_kstate *st, enum milk_kside side);
+    int (*validate)(struct milk_kstate *st, const void *slot, const struct milk_kpool *pool,
+                    void *message, struct milk_kviolation *out);
+    int (*on_send)(struct milk_kstate *st, milk_ku32 tag);
+    milk_ku32 (*payload_size)(milk_ku32 tag);
+    milk_ku32 (*handles)(const void *message, struct milk_kbytes *out);
+    int (*step)(milk_ku32 state, milk_ku32 sender, milk_ku32 tag, milk_ku32 *next);
+};
+
+#elif MILK_KSTUB_COMMON_ABI != 2
 #error "milk stub headers from milkc versions with different shared definitions"
 #endif  // MILK_KSTUB_COMMON_ABI
 
@@ -542,5 +574,46 @@ static inline int demo_files_Files_validate(struct milk_kstate *st, const void *
     st->state = next;
     return 0;
 }
+
+// The validator over an untyped message buffer (the descriptor's signature).
+static inline int demo_files_Files__validate_any(struct milk_kstate *st, const void *slot,
+        const struct milk_kpool *pool, void *msg, struct milk_kviolation *out)
+{
+    return demo_files_Files_validate(st, slot, pool, (struct demo_files_Files *)msg, out);
+}
+
+// The buffer handles (`bytes` fields) of a validated message from the client,
+// in declaration order, written to out[0..max_handles); returns how many.
+static inline milk_ku32 demo_files_Files__handles(const void *message, struct milk_kbytes *out)
+{
+    const struct demo_files_Files *m = (const struct demo_files_Files *)message;
+    switch (m->tag) {
+    case demo_files_Files_tag_Open:
+        out[0] = m->body.Open.path;
+        return 1u;
+    case demo_files_Files_tag_Write:
+        out[0] = m->body.Write.data;
+        return 1u;
+    default:
+        return 0;
+    }
+}
+
+// How milk.ko may host Files's server: per message (the client always speaks first and
+// gets exactly one answer before it speaks again).
+MILK_KDESCRIPTOR struct milk_kcontract demo_files_Files__kcontract = {
+    "demo.files.Files",
+    1u,
+    demo_files_Files__tag_count,
+    demo_files_Files_state_end,
+    MILK_KHOSTING_PER_MESSAGE,
+    1u,
+    demo_files_Files_init,
+    demo_files_Files__validate_any,
+    demo_files_Files_on_send,
+    demo_files_Files_payload_size,
+    demo_files_Files__handles,
+    demo_files_Files_step,
+};
 
 #endif  // MILK_KSTUB_demo_files_files_H

@@ -12,7 +12,7 @@
 // Guarded on their own, so that the stubs of several contract files can be
 // included into one translation unit.
 #ifndef MILK_KSTUB_COMMON_ABI
-#define MILK_KSTUB_COMMON_ABI 1
+#define MILK_KSTUB_COMMON_ABI 2
 
 typedef __UINT8_TYPE__ milk_ku8;
 typedef __UINT16_TYPE__ milk_ku16;
@@ -144,7 +144,39 @@ static inline int milk_kbytes_ok(const struct milk_kbytes *b, const struct milk_
     return length <= pool->size - (offset - pool->base);
 }
 
-#elif MILK_KSTUB_COMMON_ABI != 1
+// How milk.ko may host a contract's server (milkc computes it from the states).
+enum milk_khosting {
+    MILK_KHOSTING_PER_MESSAGE = 0,  // one step per client message, inline in the doorbell
+    MILK_KHOSTING_THREAD = 1        // only in a thread whose receive may sleep
+};
+
+// A descriptor is a constant of each header that includes it; C++ may read it
+// at compile time (milk.ko's registry checks it against the C++ contract).
+#ifdef __cplusplus
+#define MILK_KDESCRIPTOR static constexpr
+#else
+#define MILK_KDESCRIPTOR static const
+#endif
+
+// One contract as milk.ko hosts its server: names, numbers and the stub
+// functions above, reached without knowing the contract's types.
+struct milk_kcontract {
+    const char *name;       // "package.Contract"
+    milk_ku32 version;      // the contract's version
+    milk_ku32 tag_count;    // tags are 1..tag_count
+    milk_ku32 end_state;    // the state number of `end`
+    milk_ku32 hosting;      // enum milk_khosting
+    milk_ku32 max_handles;  // the most `bytes` fields one client message has
+    void (*init)(struct milk_kstate *st, enum milk_kside side);
+    int (*validate)(struct milk_kstate *st, const void *slot, const struct milk_kpool *pool,
+                    void *message, struct milk_kviolation *out);
+    int (*on_send)(struct milk_kstate *st, milk_ku32 tag);
+    milk_ku32 (*payload_size)(milk_ku32 tag);
+    milk_ku32 (*handles)(const void *message, struct milk_kbytes *out);
+    int (*step)(milk_ku32 state, milk_ku32 sender, milk_ku32 tag, milk_ku32 *next);
+};
+
+#elif MILK_KSTUB_COMMON_ABI != 2
 #error "milk stub headers from milkc versions with different shared definitions"
 #endif  // MILK_KSTUB_COMMON_ABI
 
@@ -407,5 +439,43 @@ static inline int names_test_Names_validate(struct milk_kstate *st, const void *
     st->state = next;
     return 0;
 }
+
+// The validator over an untyped message buffer (the descriptor's signature).
+static inline int names_test_Names__validate_any(struct milk_kstate *st, const void *slot,
+        const struct milk_kpool *pool, void *msg, struct milk_kviolation *out)
+{
+    return names_test_Names_validate(st, slot, pool, (struct names_test_Names *)msg, out);
+}
+
+// The buffer handles (`bytes` fields) of a validated message from the client,
+// in declaration order, written to out[0..max_handles); returns how many.
+static inline milk_ku32 names_test_Names__handles(const void *message, struct milk_kbytes *out)
+{
+    const struct names_test_Names *m = (const struct names_test_Names *)message;
+    switch (m->tag) {
+    case names_test_Names_tag_Incoming:
+        out[0] = m->body.Incoming.payload;
+        return 1u;
+    default:
+        return 0;
+    }
+}
+
+// How milk.ko may host Names's server: per message (the client always speaks first and
+// gets exactly one answer before it speaks again).
+MILK_KDESCRIPTOR struct milk_kcontract names_test_Names__kcontract = {
+    "names.test.Names",
+    1u,
+    names_test_Names__tag_count,
+    names_test_Names_state_end,
+    MILK_KHOSTING_PER_MESSAGE,
+    1u,
+    names_test_Names_init,
+    names_test_Names__validate_any,
+    names_test_Names_on_send,
+    names_test_Names_payload_size,
+    names_test_Names__handles,
+    names_test_Names_step,
+};
 
 #endif  // MILK_KSTUB_names_test_names_H

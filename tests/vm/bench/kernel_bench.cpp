@@ -183,7 +183,7 @@ int main() {
     static_cast<void>(futex_round_trip(1000));  // warm up: the peer thread's first wake-ups
     const double wake_ns = futex_round_trip(calls / 4);
 
-    auto transport = milk::kernel::KernelTransport::try_open("examples.pingpong.PingPong", 1, milk::kernel::Options{});
+    auto transport = milk::kernel::KernelTransport::try_open("echo", "examples.pingpong.PingPong", 1, milk::kernel::Options{});
     MILK_VM_CHECK(transport.ok());
     static_cast<void>(doorbell(*transport.value(), 32, 4096));  // warm up
     const double batch1_ns = doorbell(*transport.value(), 1, messages);
@@ -199,7 +199,7 @@ int main() {
     sleeping.serving = milk::kernel::Serving::Thread;
     // A client that sleeps at once, like the thread: no spinning anywhere.
     sleeping.spin_budget = std::chrono::nanoseconds(0);
-    auto threaded = milk::kernel::KernelTransport::try_open("examples.pingpong.PingPong", 1, sleeping);
+    auto threaded = milk::kernel::KernelTransport::try_open("echo", "examples.pingpong.PingPong", 1, sleeping);
     MILK_VM_CHECK(threaded.ok());
     static_cast<void>(doorbell(*threaded.value(), 32, 4096));  // warm up
     const double thread1_ns = doorbell(*threaded.value(), 1, messages / 4);
@@ -212,7 +212,7 @@ int main() {
     milk::kernel::Options polled;
     polled.serving = milk::kernel::Serving::PollingThread;
     polled.spin_budget = std::chrono::milliseconds(1);
-    auto polling = milk::kernel::KernelTransport::try_open("examples.pingpong.PingPong", 1, polled);
+    auto polling = milk::kernel::KernelTransport::try_open("echo", "examples.pingpong.PingPong", 1, polled);
     MILK_VM_CHECK(polling.ok());
     static_cast<void>(doorbell(*polling.value(), 32, 4096));  // warm up
     const double polled1_ns = doorbell(*polling.value(), 1, messages);

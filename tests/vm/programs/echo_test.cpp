@@ -1,6 +1,7 @@
-// 100000 messages through the kernel's echo channel and back, in order and
-// byte for byte: user space produces with milk::RingProducer on the mapped
-// to-kernel ring, kicks, and consumes with milk::RingConsumer.
+// 100000 messages through the kernel's echo component and back, in order
+// and byte for byte: user space produces Pings with milk::RingProducer on the
+// mapped message ring 0, kicks, and consumes the Pongs with
+// milk::RingConsumer on ring 1.
 #include "vm_check.hpp"
 
 #include <array>
@@ -38,7 +39,7 @@ int main() {
             MILK_VM_CHECK(popped.ok());
             if (popped.value() == 0) break;
             for (std::size_t i = 0; i < popped.value(); ++i) {
-                const milk::Slot expected = milk::vm::make_slot(received);
+                const milk::Slot expected = milk::vm::make_reply(received);
                 MILK_VM_CHECK(std::memcmp(&incoming[i], &expected, sizeof(milk::Slot)) == 0);
                 ++received;
             }

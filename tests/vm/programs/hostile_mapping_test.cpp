@@ -40,9 +40,8 @@ void unmap_then_kick() {
     void* again = ::mmap(nullptr, echo.info.region_bytes, PROT_READ | PROT_WRITE, MAP_SHARED, echo.fd, 0);
     MILK_VM_CHECK(again != MAP_FAILED);
     echo.base = static_cast<std::byte*>(again);
-    const auto* echoed =
-        reinterpret_cast<const milk::Slot*>(echo.base + echo.info.from_kernel_ring_offset + sizeof(milk::RingHeader));
-    MILK_VM_CHECK(std::memcmp(echoed, &slot, sizeof(slot)) == 0);
+    const milk::Slot reply = milk::vm::make_reply(9);
+    MILK_VM_CHECK(std::memcmp(echo.from_kernel_slots(), &reply, sizeof(reply)) == 0);
     milk::vm::unmap_and_close(echo);
 }
 

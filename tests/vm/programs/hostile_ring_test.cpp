@@ -81,8 +81,12 @@ void scribble() {
     int closed = 0;
     for (int channel = 0; channel < channels; ++channel) {
         auto echo = milk::vm::map_echo(milk::vm::open_device(), capacity);
-        const std::size_t used_bytes =
-            echo.info.from_kernel_ring_offset + milk::ring_region_bytes<milk::Slot>(capacity);
+        // The message rings, not the control block: a status word user
+        // space scribbles on is its own close (a normal one, EPIPE after),
+        // which this test does not count.
+        const std::size_t first = echo.layout.message_ring_offset[0];
+        const std::size_t end = echo.layout.message_ring_offset[1] + milk::ring_region_bytes<milk::Slot>(capacity);
+        MILK_VM_CHECK(echo.layout.control_offset + sizeof(milk::ChannelControl) <= first && first < end);
         bool refused = false;
         for (std::uint64_t round = 0; round < 50; ++round) {
             // User space's own ring objects may see the corruption too; that
@@ -91,7 +95,7 @@ void scribble() {
             (void)echo.to_kernel.try_push(std::span<const milk::Slot>(&slot, 1));
             const std::uint64_t scribbles = next() % 3;
             for (std::uint64_t i = 0; i < scribbles; ++i)
-                echo.base[next() % used_bytes] = static_cast<std::byte>(next());
+                echo.base[first + next() % (end - first)] = static_cast<std::byte>(next());
             errno = 0;
             const long kicked = ::ioctl(echo.fd, MILK_IOC_KICK, 0);
             if (kicked < 0) {

@@ -200,7 +200,7 @@ void fd_closed_during_blocked_receive() {
     struct sigaction action{};
     action.sa_handler = on_signal;  // no SA_RESTART: poll returns EINTR
     MILK_VM_CHECK(::sigaction(SIGUSR1, &action, nullptr) == 0);
-    auto transport = milk::kernel::KernelTransport::try_open(pingpong, 1, milk::kernel::Options{});
+    auto transport = milk::kernel::KernelTransport::try_open("echo", pingpong, 1, milk::kernel::Options{});
     MILK_VM_CHECK(transport.ok());
     std::atomic<bool> done{false};
     milk::ErrorCode code{};
@@ -254,7 +254,7 @@ void unread_replies() {
     // the replies are read.
     milk::kernel::Options options;
     options.ring_capacity = 8;
-    auto transport = milk::kernel::KernelTransport::try_open(pingpong, 1, options);
+    auto transport = milk::kernel::KernelTransport::try_open("echo", pingpong, 1, options);
     MILK_VM_CHECK(transport.ok());
     milk::kernel::KernelTransport& channel = *transport.value();
     std::uint32_t seq = 0;
@@ -290,6 +290,7 @@ void serving_threads_capped() {
         channels.push_back(milk::vm::open_raw(pingpong, 2, 4096, false, MILK_CHANNEL_POLLING_THREAD));
     const int fd = milk::vm::open_device();
     milk_channel_open request{};
+    std::strncpy(request.component, "echo", sizeof(request.component) - 1);
     std::strncpy(request.contract, pingpong, sizeof(request.contract) - 1);
     request.version = 1;
     request.ring_capacity = 2;

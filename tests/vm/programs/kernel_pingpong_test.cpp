@@ -25,7 +25,7 @@ namespace {
 bool run_over_kernel(milk::kernel::Serving serving, const char* how) {
     milk::kernel::Options options;
     options.serving = serving;
-    auto end = milk::kernel::open_channel("examples.pingpong.PingPong", 1, options);
+    auto end = milk::kernel::open_channel<PingPong::Contract>("echo", options);
     if (!end) {
         std::printf("open_channel failed: %s (%lld)\n", milk::describe(end.error().code),
                     static_cast<long long>(end.error().detail));
@@ -57,24 +57,29 @@ int main() {
     if (!run_over_kernel(milk::kernel::Serving::InKick, "in the kick")) return 1;
     if (!run_over_kernel(milk::kernel::Serving::Thread, "in a sleeping kernel thread")) return 1;
 
-    // A contract no component serves, and a version the component does not
-    // have, are refused before anything is mapped.
-    auto missing = milk::kernel::open_channel("no.such.Contract", 1);
+    // A component the module does not have, a contract or a version the
+    // component does not serve, are refused before anything is mapped.
+    auto missing = milk::kernel::open_channel<PingPong::Contract>("nosuch");
     if (missing || missing.error().detail != ENOENT) {
-        std::printf("an unknown contract was not refused with ENOENT\n");
+        std::printf("an unknown component was not refused with ENOENT\n");
         return 1;
     }
-    auto other_version = milk::kernel::open_channel("examples.pingpong.PingPong", 2);
+    auto other_version = milk::kernel::open_channel("echo", "examples.pingpong.PingPong", 2);
     if (other_version || other_version.error().detail != EPROTONOSUPPORT) {
         std::printf("a wrong version was not refused with EPROTONOSUPPORT\n");
         return 1;
     }
+    auto other_contract = milk::kernel::open_channel("echo", "examples.files.FileService", 1);
+    if (other_contract || other_contract.error().detail != EPROTONOSUPPORT) {
+        std::printf("a wrong contract was not refused with EPROTONOSUPPORT\n");
+        return 1;
+    }
     milk::kernel::Options tiny;
     tiny.pool_bytes = 64;
-    if (milk::kernel::open_channel("examples.pingpong.PingPong", 1, tiny)) {
+    if (milk::kernel::open_channel<PingPong::Contract>("echo", tiny)) {
         std::printf("a pool below the kernel's minimum was accepted\n");
         return 1;
     }
-    std::printf("unknown contract, wrong version and bad sizes refused\n");
+    std::printf("unknown component, wrong contract, wrong version and bad sizes refused\n");
     return 0;
 }

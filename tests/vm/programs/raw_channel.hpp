@@ -69,10 +69,19 @@ struct RawChannel {
     }
 };
 
+// The component milk.ko serves `contract` with (components/CMakeLists.txt).
+inline const char* component_for(const char* contract) {
+    if (std::strcmp(contract, "examples.pingpong.PingPong") == 0) return "echo";
+    if (std::strcmp(contract, "examples.files.FileService") == 0) return "files";
+    if (std::strcmp(contract, "examples.tally.Tally") == 0) return "tally";
+    return "none";
+}
+
 inline RawChannel open_raw(const char* contract, std::uint32_t capacity = 8, std::uint32_t pool = 64 * 1024,
                            bool map = true, std::uint32_t flags = 0) {
     RawChannel channel;
     channel.fd = open_device();
+    std::strncpy(channel.info.component, component_for(contract), sizeof(channel.info.component) - 1);
     std::strncpy(channel.info.contract, contract, sizeof(channel.info.contract) - 1);
     channel.info.version = 1;
     channel.info.ring_capacity = capacity;

@@ -5,6 +5,7 @@
 
 #include "milk_uapi.h"
 
+#include <milk/region_layout.hpp>
 #include <milk/ring.hpp>
 #include <milk/slot.hpp>
 
@@ -57,43 +58,61 @@ inline int open_device() {
     return fd;
 }
 
-// An echo channel created and mapped, with user space's ends of both rings.
+// A channel to the echo component (examples.pingpong.PingPong) opened and
+// mapped, with user space's ends of both message rings: the raw rings of the
+// ring and mapping tests. Each slot user space sends is a Ping whose buffer
+// lies in user space's pool (make_slot); the echo answers it with a Pong of
+// the same number and the same buffer (make_reply).
 struct EchoMapping {
     int fd = -1;
-    milk_echo_create info{};
+    milk_channel_open info{};
+    ChannelRegionLayout layout{};
     std::byte* base = nullptr;
     RingProducer<Slot> to_kernel;
     RingConsumer<Slot> from_kernel;
 
-    [[nodiscard]] milk_channel_status* status() const {
-        return reinterpret_cast<milk_channel_status*>(base + info.status_offset);
+    // The kernel's status block (side Second) in the region's control block.
+    [[nodiscard]] SideStatus* status() const {
+        return &reinterpret_cast<ChannelControl*>(base + layout.control_offset)->status[1];
     }
     [[nodiscard]] RingHeader* to_kernel_header() const {
-        return reinterpret_cast<RingHeader*>(base + info.to_kernel_ring_offset);
+        return reinterpret_cast<RingHeader*>(base + layout.message_ring_offset[0]);
     }
     [[nodiscard]] RingHeader* from_kernel_header() const {
-        return reinterpret_cast<RingHeader*>(base + info.from_kernel_ring_offset);
+        return reinterpret_cast<RingHeader*>(base + layout.message_ring_offset[1]);
     }
     [[nodiscard]] Slot* to_kernel_slots() const {
-        return reinterpret_cast<Slot*>(base + info.to_kernel_ring_offset + sizeof(RingHeader));
+        return reinterpret_cast<Slot*>(base + layout.message_ring_offset[0] + sizeof(RingHeader));
+    }
+    [[nodiscard]] const Slot* from_kernel_slots() const {
+        return reinterpret_cast<const Slot*>(base + layout.message_ring_offset[1] + sizeof(RingHeader));
     }
 };
+
+inline constexpr std::uint32_t echo_pool_bytes = 64 * 1024;
 
 inline EchoMapping map_echo(int fd, std::uint32_t capacity) {
     EchoMapping mapping;
     mapping.fd = fd;
+    std::strncpy(mapping.info.component, "echo", sizeof(mapping.info.component) - 1);
+    std::strncpy(mapping.info.contract, "examples.pingpong.PingPong", sizeof(mapping.info.contract) - 1);
+    mapping.info.version = 1;
     mapping.info.ring_capacity = capacity;
-    MILK_VM_CHECK(::ioctl(fd, MILK_IOC_CREATE_ECHO, &mapping.info) == 0);
+    mapping.info.pool_bytes = echo_pool_bytes;
+    MILK_VM_CHECK(::ioctl(fd, MILK_IOC_OPEN_CHANNEL, &mapping.info) == 0);
+    auto layout = ChannelRegionLayout::compute(capacity, echo_pool_bytes);
+    MILK_VM_CHECK(layout.ok());
+    mapping.layout = layout.value();
     void* base = ::mmap(nullptr, mapping.info.region_bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     MILK_VM_CHECK(base != MAP_FAILED);
     mapping.base = static_cast<std::byte*>(base);
     const std::size_t ring_bytes = ring_region_bytes<Slot>(capacity);
-    auto to_kernel =
-        RingProducer<Slot>::attach(std::span(mapping.base + mapping.info.to_kernel_ring_offset, ring_bytes), capacity);
+    auto to_kernel = RingProducer<Slot>::attach(std::span(mapping.base + mapping.layout.message_ring_offset[0], ring_bytes),
+                                                capacity);
     MILK_VM_CHECK(to_kernel.ok());
     mapping.to_kernel = to_kernel.value();
     auto from_kernel = RingConsumer<Slot>::attach(
-        std::span(mapping.base + mapping.info.from_kernel_ring_offset, ring_bytes), capacity);
+        std::span(mapping.base + mapping.layout.message_ring_offset[1], ring_bytes), capacity);
     MILK_VM_CHECK(from_kernel.ok());
     mapping.from_kernel = from_kernel.value();
     return mapping;
@@ -106,16 +125,28 @@ inline void unmap_and_close(EchoMapping& mapping) {
     mapping.fd = -1;
 }
 
-// A valid slot: tag 1, eight bytes of payload holding `sequence`, the rest
-// of the payload a pattern derived from it (so a torn or misplaced copy shows).
-inline Slot make_slot(std::uint64_t sequence) {
+// PingPong's wire form (contracts/pingpong.contract): Ping = tag 1, Pong =
+// tag 2, each { u32 seq; u32 offset; u32 length } (the `bytes` handle).
+inline constexpr std::uint16_t ping_tag = 1;
+inline constexpr std::uint16_t pong_tag = 2;
+inline constexpr std::uint16_t ping_length = 12;
+
+// The slot of a message of `tag` numbered `sequence`, carrying 8 bytes of
+// user space's pool at a place derived from the number: the rest of the
+// slot is zero, as the kernel writes its replies.
+inline Slot sequenced_slot(std::uint16_t tag, std::uint64_t sequence) {
     Slot slot;
-    slot.tag = 1;
-    slot.length = sizeof(std::uint64_t);
-    slot.put(0, sequence);
-    for (std::size_t i = sizeof(std::uint64_t); i < slot_payload_size; ++i)
-        slot.payload[i] = static_cast<std::byte>((sequence * 31 + i) & 0xff);
+    slot.tag = tag;
+    slot.length = ping_length;
+    slot.put(0, static_cast<std::uint32_t>(sequence));
+    slot.put(4, static_cast<std::uint32_t>((sequence % 512) * 64));
+    slot.put(8, std::uint32_t{8});
     return slot;
 }
+
+// A valid Ping numbered `sequence`.
+inline Slot make_slot(std::uint64_t sequence) { return sequenced_slot(ping_tag, sequence); }
+// The echo's answer to make_slot(sequence), byte for byte.
+inline Slot make_reply(std::uint64_t sequence) { return sequenced_slot(pong_tag, sequence); }
 
 }  // namespace milk::vm

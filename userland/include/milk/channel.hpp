@@ -87,6 +87,11 @@ public:
         m_transport.reset();
     }
 
+    // Gives up the transport without closing it; the end is left invalid.
+    // For a layer that wraps the transport and makes a new end of the
+    // wrapper (the host wraps a component's end to count its messages).
+    [[nodiscard]] std::unique_ptr<Transport> release_transport() && { return std::move(m_transport); }
+
 private:
     std::unique_ptr<Transport> m_transport;
 };

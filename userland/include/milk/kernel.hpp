@@ -1,11 +1,13 @@
 // The `kernel` transport: a channel between this process and a component
 // that runs inside milk.ko.
 //
-//   auto end = milk::kernel::open_channel("examples.pingpong.PingPong", 1);
-//   auto client = examples::pingpong::PingPong::client(std::move(end).value());
+//   namespace PingPong = examples::pingpong::PingPong;
+//   auto end = milk::kernel::open_channel<PingPong::Contract>("echo");
+//   auto client = PingPong::Contract::client(std::move(end).value());
 //
-// /dev/milk creates the channel (MILK_IOC_OPEN_CHANNEL, by contract name and
-// version) and this process maps its region: the runtime's own
+// /dev/milk creates the channel (MILK_IOC_OPEN_CHANNEL, to a component by
+// name, checking the contract and version the client speaks, with the
+// instance's milk::Settings) and this process maps its region: the runtime's own
 // ChannelRegionLayout, with the kernel as side Second. The data path is an
 // unchanged RegionTransport as side First; what differs is only how the
 // peer is woken and waited for. The kernel does not sleep on the region's
@@ -21,6 +23,7 @@
 #pragma once
 
 #include "channel.hpp"
+#include "component.hpp"
 #include "region.hpp"
 #include "region_layout.hpp"
 #include "region_transport.hpp"
@@ -64,6 +67,30 @@ struct Options {
     Serving serving = Serving::InKick;
     // The device; tests point it elsewhere to check the error path.
     const char* device = "/dev/milk";
+    // The instance's settings: the kernel builds the component for this
+    // channel with try_create(settings), as user space would.
+    Settings settings;
+};
+
+// How milk.ko hosts a component (MILK_IOC_COMPONENT_INFO).
+enum class Hosting : std::uint8_t {
+    // A step per message: inline in the doorbell unless a thread is asked for.
+    PerMessage,
+    // Always in a serving thread of its channel.
+    Thread,
+};
+
+// A component compiled into milk.ko.
+struct ComponentInfo {
+    std::string contract;  // "examples.pingpong.PingPong"
+    std::uint32_t version = 0;
+    Hosting hosting = Hosting::PerMessage;
+    // Its channels open now, in every process.
+    std::uint32_t channels = 0;
+    // The module's own count of the messages it accepted from user space on
+    // this component's channels since it was loaded: proof that the
+    // component really ran in the kernel.
+    std::uint64_t messages = 0;
 };
 
 class KernelTransport final : public Transport {
@@ -72,14 +99,22 @@ class KernelTransport final : public Transport {
     };
 
 public:
-    // Opens the device, creates the channel to the component serving
-    // `contract` at `version`, maps it and attaches side First. Errors:
-    // InvalidArgument (no such component: detail ENOENT; another version:
-    // EPROTONOSUPPORT; bad options), SystemError (the device is missing:
-    // detail = errno).
-    [[nodiscard]] static Result<std::unique_ptr<KernelTransport>> try_open(std::string_view contract,
+    // Opens the device, creates the channel to the component `component`,
+    // which must serve `contract` at `version`, maps it and attaches side
+    // First. Errors: InvalidArgument (no such component: detail ENOENT; it
+    // serves another contract or version: EPROTONOSUPPORT; bad options or
+    // settings, or the component refused its settings: EINVAL),
+    // SystemError (the device is missing: detail = errno).
+    [[nodiscard]] static Result<std::unique_ptr<KernelTransport>> try_open(std::string_view component,
+                                                                           std::string_view contract,
                                                                            std::uint32_t version,
                                                                            const Options& options);
+    // Takes over `fd`, a /dev/milk fd holding a channel that another
+    // process opened and handed over (SCM_RIGHTS) without using it: asks
+    // the kernel for the channel's geometry (MILK_IOC_CHANNEL_INFO), maps
+    // it and attaches side First. Only options.spin_budget is used. The fd
+    // is closed on failure too.
+    [[nodiscard]] static Result<std::unique_ptr<KernelTransport>> try_adopt(int fd, const Options& options);
 
     KernelTransport(PassKey, int fd, std::unique_ptr<RegionTransport> inner, std::shared_ptr<Region> region,
                     const ChannelRegionLayout& layout, const Options& options, Serving granted);
@@ -100,12 +135,18 @@ public:
     // Who runs the component: what was asked for, or Thread if the
     // component needs one.
     [[nodiscard]] Serving serving() const { return m_serving; }
+    // The component and contract of the channel, as the kernel reports them.
+    [[nodiscard]] const std::string& component() const { return m_component; }
+    [[nodiscard]] const std::string& contract() const { return m_contract; }
     // Why the kernel closed the channel, in words ("examples.pingpong.PingPong:
     // tag not allowed in state Waiting (message Ping, field -)"); empty while
     // it is open.
     [[nodiscard]] std::string error_text() const;
 
 private:
+    struct Described;
+    [[nodiscard]] static Result<std::unique_ptr<KernelTransport>> attach(int fd, const Described& described,
+                                                                         const Options& options);
     // The doorbell: the kernel takes what we sent. The number taken, or the
     // reason the kernel closed the channel.
     [[nodiscard]] Result<std::uint32_t> kick();
@@ -115,6 +156,8 @@ private:
     [[nodiscard]] Result<void> ring_thread();
 
     int m_fd;
+    std::string m_component;
+    std::string m_contract;
     std::unique_ptr<RegionTransport> m_inner;
     std::shared_ptr<Region> m_region;
     ChannelRegionLayout m_layout;
@@ -129,9 +172,34 @@ private:
     bool m_closed = false;
 };
 
-// The channel end of a new channel to the kernel component serving
-// `contract`, for the contract's generated `client(ChannelEnd&&)`.
-[[nodiscard]] Result<ChannelEnd> open_channel(std::string_view contract, std::uint32_t version,
-                                              const Options& options = {});
+// The channel end of a new channel to the kernel component `component`
+// (its name in components/CMakeLists.txt), which must serve `contract` at
+// `version`, for the contract's generated `client(ChannelEnd&&)`.
+[[nodiscard]] Result<ChannelEnd> open_channel(std::string_view component, std::string_view contract,
+                                              std::uint32_t version, const Options& options = {});
+
+// The same for a generated Contract type (Contract::name, Contract::version).
+template <typename Contract>
+[[nodiscard]] Result<ChannelEnd> open_channel(std::string_view component, const Options& options = {}) {
+    return open_channel(component, Contract::name, Contract::version, options);
+}
+
+// A /dev/milk fd holding a new channel to `component`, neither mapped nor
+// used: for a process (milkd) that opens kernel channels for others and
+// hands the fd over (SCM_RIGHTS); the receiver calls adopt_channel. The
+// caller owns the fd. Errors as KernelTransport::try_open's.
+[[nodiscard]] Result<int> open_channel_fd(std::string_view component, std::string_view contract,
+                                          std::uint32_t version, const Options& options = {});
+
+// What milk.ko says about the component `component`. Errors: SystemError
+// when the device cannot be opened (milk.ko not loaded: detail = errno, e.g.
+// ENOENT), InvalidArgument with detail ENOENT when the module has no such
+// component.
+[[nodiscard]] Result<ComponentInfo> component_info(std::string_view component, const char* device = "/dev/milk");
+
+// The channel end of a kernel channel whose fd another process opened and
+// handed to this one (milkd opens kernel channels for its clients): see
+// KernelTransport::try_adopt. Takes ownership of `fd`.
+[[nodiscard]] Result<ChannelEnd> adopt_channel(int fd, const Options& options = {});
 
 }  // namespace milk::kernel

@@ -1,0 +1,184 @@
+// milk-host-bench: what the host adds to the message path. For each
+// placement it measures the round trip of the echo component (an 8-byte
+// Ping answered by a Pong) over a channel connected through milk::Host,
+// against the same channel opened directly, in the same run, and prints the
+// ratio (target <= 1.02: docs/components.md, "The host").
+//
+//   direct inproc   inproc::open_channel, the echo component served by a
+//                   thread of this process
+//   direct process  process::create_channel handed over a socket pair to a
+//                   forked child that serves the echo component
+//   direct kernel   kernel::open_channel to milk.ko's echo component (when
+//                   milk.ko is loaded)
+// and through the host: Host::connect at each placement (the process one
+// runs in milk-runner, found next to this program).
+//
+// Rounds alternate direct and host so that drift of the machine falls on
+// both; each row is the median of its rounds' means. It is a program, not
+// a test: it fails only when a message goes wrong.
+#include "pingpong.hpp"  // generated from contracts/pingpong.contract
+
+#include <milk/host/component_type.hpp>
+#include <milk/host/config.hpp>
+#include <milk/host/host.hpp>
+#include <milk/inproc.hpp>
+#include <milk/kernel.hpp>
+#include <milk/process.hpp>
+
+#include <CLI/CLI.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <functional>
+#include <optional>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <thread>
+#include <unistd.h>
+#include <vector>
+
+namespace {
+
+namespace PingPong = examples::pingpong::PingPong;
+using Client = PingPong::Contract::ClientEndpoint;
+using Clock = std::chrono::steady_clock;
+
+[[noreturn]] void fail(const char* doing, const milk::Error& error) {
+    std::fprintf(stderr, "milk-host-bench: %s: %s%s%s\n", doing, milk::describe(error.code),
+                 error.what != nullptr ? ": " : "", error.what != nullptr ? error.what : "");
+    std::exit(1);
+}
+
+template <typename T>
+T take(milk::Result<T>&& result, const char* doing) {
+    if (!result.ok()) fail(doing, result.error());
+    return std::move(result).value();
+}
+
+const milk::host::ComponentType& echo_type() {
+    const auto* type = milk::host::find_component(milk::host::compiled_components(), "echo");
+    if (type == nullptr) {
+        std::fprintf(stderr, "milk-host-bench: no echo component compiled in\n");
+        std::exit(1);
+    }
+    return *type;
+}
+
+// `count` round trips; the mean in nanoseconds. Returns the endpoint.
+double round_trips(std::optional<Client>& client, std::uint32_t count) {
+    const auto start = Clock::now();
+    for (std::uint32_t seq = 0; seq < count; ++seq) {
+        auto payload = take(client->allocate(8), "allocate");
+        auto waiting = take(std::move(*client).send(PingPong::Ping{seq, std::move(payload)}), "send Ping");
+        client.reset();
+        client.emplace(take(std::move(waiting).receive([&](PingPong::Pong&& pong, Client&& next) {
+                                if (pong.seq != seq) fail("receive Pong", {milk::ErrorCode::ProtocolViolation, "wrong seq", pong.seq});
+                                return std::move(next);
+                            }),
+                            "receive Pong"));
+    }
+    return std::chrono::duration<double, std::nano>(Clock::now() - start).count() / count;
+}
+
+void bye(std::optional<Client>& client) {
+    take(std::move(*client).send(PingPong::Bye{}).ok() ? milk::Result<int>(0) : milk::Result<int>(milk::Error{milk::ErrorCode::PeerClosed}), "send Bye");
+    client.reset();
+}
+
+struct Direct {
+    std::optional<Client> client;
+    std::function<void()> finish;
+};
+
+Direct direct_inproc() {
+    auto pair = take(milk::inproc::open_channel(), "inproc::open_channel");
+    std::thread server([end = std::move(pair.second)]() mutable {
+        static_cast<void>(echo_type().serve(milk::Settings{}, std::move(end)));
+    });
+    auto holder = std::make_shared<std::thread>(std::move(server));
+    return {PingPong::Contract::client(std::move(pair.first)), [holder] { holder->join(); }};
+}
+
+Direct direct_process() {
+    int sockets[2];
+    if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sockets) != 0) fail("socketpair", {milk::ErrorCode::SystemError});
+    const pid_t child = ::fork();
+    if (child == 0) {
+        ::close(sockets[0]);
+        auto pending = milk::process::create_channel();
+        if (!pending.ok()) std::_Exit(1);
+        auto end = milk::process::send_channel(sockets[1], std::move(pending).value());
+        if (!end.ok()) std::_Exit(1);
+        std::_Exit(echo_type().serve(milk::Settings{}, std::move(end).value()).ok() ? 0 : 1);
+    }
+    ::close(sockets[1]);
+    auto end = take(milk::process::receive_channel(sockets[0]), "receive_channel");
+    ::close(sockets[0]);
+    return {PingPong::Contract::client(std::move(end)), [child] { ::waitpid(child, nullptr, 0); }};
+}
+
+Direct direct_kernel() {
+    return {PingPong::Contract::client(take(milk::kernel::open_channel<PingPong::Contract>("echo"), "kernel::open_channel")),
+            [] {}};
+}
+
+double median(std::vector<double> values) {
+    std::sort(values.begin(), values.end());
+    return values[values.size() / 2];
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    CLI::App app{"milk-host-bench: the round trip through milk::Host against the same channel opened directly"};
+    std::uint32_t iterations = 20000;
+    std::uint32_t rounds = 9;
+    app.add_option("--iterations", iterations, "round trips per round")->capture_default_str();
+    app.add_option("--rounds", rounds, "rounds per row (alternating direct and host)")->capture_default_str();
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& error) {
+        return app.exit(error);
+    }
+    const bool kernel = ::access("/dev/milk", R_OK | W_OK) == 0;
+    std::vector<milk::Placement> placements{milk::Placement::Inproc, milk::Placement::Process};
+    if (kernel) placements.push_back(milk::Placement::Kernel);
+
+    milk::host::Config config;
+    for (milk::Placement placement : placements) {
+        milk::host::InstanceConfig instance;
+        instance.name = std::string("echo_") + std::string(milk::placement_name(placement));
+        instance.component = "echo";
+        instance.placement = placement;
+        config.instances.push_back(instance);
+    }
+    auto host = take(milk::host::Host::try_create(config, milk::host::compiled_components()), "Host::try_create");
+
+    std::printf("%-9s %14s %14s %8s\n", "placement", "direct ns/rt", "host ns/rt", "ratio");
+    for (milk::Placement placement : placements) {
+        const std::string instance = std::string("echo_") + std::string(milk::placement_name(placement));
+        std::vector<double> direct_means;
+        std::vector<double> host_means;
+        for (std::uint32_t round = 0; round < rounds; ++round) {
+            Direct direct = placement == milk::Placement::Inproc    ? direct_inproc()
+                            : placement == milk::Placement::Process ? direct_process()
+                                                                    : direct_kernel();
+            round_trips(direct.client, iterations / 10);  // warm-up
+            direct_means.push_back(round_trips(direct.client, iterations));
+            bye(direct.client);
+            direct.finish();
+
+            std::optional<Client> hosted{take(host.connect<PingPong::Contract>(instance), "Host::connect")};
+            round_trips(hosted, iterations / 10);
+            host_means.push_back(round_trips(hosted, iterations));
+            bye(hosted);
+        }
+        const double direct_ns = median(direct_means);
+        const double host_ns = median(host_means);
+        std::printf("%-9s %14.1f %14.1f %8.3f%s\n", std::string(milk::placement_name(placement)).c_str(), direct_ns,
+                    host_ns, host_ns / direct_ns, host_ns / direct_ns <= 1.02 ? "" : "   (target <= 1.02)");
+    }
+    if (!kernel) std::printf("kernel    (no /dev/milk: milk.ko is not loaded here)\n");
+    return 0;
+}

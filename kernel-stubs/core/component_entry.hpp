@@ -1,0 +1,135 @@
+// The module's registration entry of a component, from its C++ type alone.
+//
+// milkc --emit kernel-registry writes one line per component of the list:
+//
+//     component_entry<components::echo::Echo>("echo", examples_pingpong_PingPong__kcontract)
+//
+// where the second argument is the contract's descriptor from its .kstub.h.
+// component_entry() decides how the component runs:
+//
+//   * StepRunner, when the contract is per-message (the descriptor's hosting,
+//     computed by milkc from the state machine) and the component has a
+//     step: one step per client message, inline in MILK_IOC_KICK, or in a
+//     loop in the channel's serving thread when the client asked for one.
+//   * ServeRunner otherwise: milk::serve_channel (the component's serve, or
+//     its step in a loop) in the channel's serving thread, where a receive
+//     sleeps until the next message.
+//
+// Either way the component object is built per channel with
+// C::try_create(settings), from the settings MILK_IOC_OPEN_CHANNEL brought,
+// exactly as the user-space host builds it.
+#pragma once
+
+#include "component.hpp"
+#include "owned.hpp"
+#include "session_host.hpp"
+
+#include <milk/component.hpp>
+#include <milk/result.hpp>
+
+#include <optional>
+#include <utility>
+
+namespace milk::kernel {
+
+// A step component: owns the host, the component and the endpoint of the
+// state where the client speaks next.
+template <milk::Component C>
+class StepRunner final : public ComponentRunner {
+    using Endpoint = typename C::Contract::ServerEndpoint;
+
+public:
+    explicit StepRunner(C&& component) : m_component(std::move(component)) {}
+
+    [[nodiscard]] static Result<Owned<ComponentRunner>> create(const Settings& settings) {
+        auto component = MILK_TRY(C::try_create(settings));
+        auto runner = MILK_TRY(Owned<StepRunner>::try_create(std::move(component)));
+        auto end = MILK_TRY(make_session_end(runner->m_host));
+        runner->m_endpoint.emplace(C::Contract::server(std::move(end)));
+        return Owned<ComponentRunner>(std::move(runner));
+    }
+
+    [[nodiscard]] Result<void> on_message(ChannelContext& channel) override {
+        // The validator let the message through, so the tracked state had a
+        // client message to take: a component that ended has no endpoint,
+        // and the validator rejects everything after `end`.
+        if (!m_endpoint)
+            return Error{ErrorCode::ProtocolViolation, "a kernel component got a message after it ended", 0};
+        m_host.bind(channel);
+        return run_step();
+    }
+
+    [[nodiscard]] Result<void> run(ChannelContext& channel) override {
+        m_host.bind(channel);
+        while (m_endpoint) MILK_TRY(run_step());
+        return {};
+    }
+
+private:
+    [[nodiscard]] Result<void> run_step() {
+        Endpoint endpoint = std::move(*m_endpoint);
+        m_endpoint.reset();
+        // On an error, or after `end`, the endpoint (and with it the
+        // transport) is gone.
+        auto next = m_component.step(std::move(endpoint));
+        if (!next.ok()) return session_failure(m_host, next.error());
+        if (next.value()) m_endpoint.emplace(std::move(*next.value()));
+        return {};
+    }
+
+    // Declared first: destroyed last, after the endpoint and its buffers.
+    SessionHost m_host;
+    C m_component;
+    std::optional<Endpoint> m_endpoint;
+};
+
+// Any component, in the channel's serving thread: milk::serve_channel runs
+// its serve function (or its step in a loop) once, to the session's end.
+template <milk::Component C>
+class ServeRunner final : public ComponentRunner {
+public:
+    explicit ServeRunner(C&& component) : m_component(std::move(component)) {}
+
+    [[nodiscard]] static Result<Owned<ComponentRunner>> create(const Settings& settings) {
+        auto component = MILK_TRY(C::try_create(settings));
+        auto runner = MILK_TRY(Owned<ServeRunner>::try_create(std::move(component)));
+        return Owned<ComponentRunner>(std::move(runner));
+    }
+
+    // Never called: the channel gives a Hosting::Thread component a thread.
+    [[nodiscard]] Result<void> on_message(ChannelContext&) override {
+        return Error{ErrorCode::InvalidArgument, "this kernel component runs only in a serving thread", 0};
+    }
+
+    [[nodiscard]] Result<void> run(ChannelContext& channel) override {
+        m_host.bind(channel);
+        auto end = MILK_TRY(make_session_end(m_host));
+        auto served = milk::serve_channel(m_component, C::Contract::server(std::move(end)));
+        if (!served.ok()) return session_failure(m_host, served.error());
+        return {};
+    }
+
+private:
+    // Outlives every buffer the component left behind.
+    SessionHost m_host;
+    C m_component;
+};
+
+// Not constexpr on purpose: reached while the registry is constant-
+// initialised, it makes the build fail with its name as the message.
+inline void a_contract_has_more_bytes_fields_per_message_than_milk_ko_takes() {}
+
+template <milk::Component C>
+constexpr ComponentEntry component_entry(const char* name, const milk_kcontract& contract) {
+    static_assert(C::placements.contains(Placement::Kernel),
+                  "a component in milk.ko's list must support the kernel placement");
+    if (contract.max_handles > max_handles_per_message)
+        a_contract_has_more_bytes_fields_per_message_than_milk_ko_takes();
+    if constexpr (milk::StepComponent<C>) {
+        if (contract.hosting == MILK_KHOSTING_PER_MESSAGE)
+            return ComponentEntry{name, &contract, Hosting::PerMessage, &StepRunner<C>::create};
+    }
+    return ComponentEntry{name, &contract, Hosting::Thread, &ServeRunner<C>::create};
+}
+
+}  // namespace milk::kernel

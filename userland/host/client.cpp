@@ -1,0 +1,99 @@
+#include "milk/host/client.hpp"
+
+#include "fd_passing.hpp"
+#include "kernel_placement.hpp"
+
+#include <milk/process.hpp>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+namespace milk::host {
+namespace {
+
+using detail::FileDescriptor;
+
+bool copy_name(char (&to)[64], std::string_view from) {
+    if (from.size() >= sizeof to) return false;
+    std::memcpy(to, from.data(), from.size());
+    return true;
+}
+
+Error refusal_error(const ConnectReply& reply) {
+    const auto code = static_cast<ErrorCode>(reply.code);
+    switch (static_cast<ConnectRefusal>(reply.refusal)) {
+    case ConnectRefusal::NoSuchInstance: return {ErrorCode::InvalidArgument, "milkd has no instance of that name", 0};
+    case ConnectRefusal::OtherContract:
+        return {ErrorCode::InvalidArgument, "the instance's component serves another contract", 0};
+    case ConnectRefusal::OtherVersion:
+        return {ErrorCode::InvalidArgument, "the instance's component serves another version of the contract",
+                reply.detail};
+    case ConnectRefusal::InstanceDead: return {ErrorCode::PeerClosed, "the instance's process is dead", reply.detail};
+    case ConnectRefusal::BadRequest: return {ErrorCode::ProtocolViolation, "milkd did not understand the request", 0};
+    case ConnectRefusal::None:
+    case ConnectRefusal::Failed: break;
+    }
+    return {code, "milkd could not open the channel", reply.detail};
+}
+
+Result<ChannelEnd> connect_with(const std::string& socket_path, const ConnectRequest& request,
+                                const ConnectOptions& options) {
+    sockaddr_un address{};
+    address.sun_family = AF_UNIX;
+    if (socket_path.empty() || socket_path.size() >= sizeof address.sun_path)
+        return Error{ErrorCode::InvalidArgument, "milkd's socket path is empty or too long", 0};
+    std::memcpy(address.sun_path, socket_path.data(), socket_path.size());
+    FileDescriptor socket(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
+    if (!socket.valid()) return Error{ErrorCode::SystemError, "socket() failed", errno};
+    if (::connect(socket.get(), reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0)
+        return Error{ErrorCode::SystemError, "cannot connect to milkd's socket (is milkd running?)", errno};
+
+    const Deadline deadline = Deadline::after(options.timeout);
+    MILK_TRY(detail::send_record(socket.get(), detail::bytes_of(request)));
+    ConnectReply reply;
+    auto received = MILK_TRY(detail::receive_record(socket.get(), detail::writable_bytes_of(reply), deadline));
+    if (received.bytes == 0) return Error{ErrorCode::PeerClosed, "milkd hung up before it answered", 0};
+    if (received.bytes != sizeof reply || reply.magic != connect_magic || received.fd.valid())
+        return Error{ErrorCode::ProtocolViolation, "milkd's answer is not a ConnectReply", 0};
+    if (reply.refusal != static_cast<std::uint32_t>(ConnectRefusal::None)) return refusal_error(reply);
+
+    if (reply.placement == static_cast<std::uint32_t>(Placement::Kernel)) {
+        std::uint64_t magic = 0;
+        auto channel = MILK_TRY(detail::receive_record(socket.get(), detail::writable_bytes_of(magic), deadline));
+        // milkd hangs up instead when milk.ko refused the channel (its
+        // stderr says why).
+        if (channel.bytes == 0) return Error{ErrorCode::PeerClosed, "milkd could not open the kernel channel", 0};
+        if (channel.bytes != sizeof magic || magic != kernel_channel_magic || !channel.fd.valid())
+            return Error{ErrorCode::ProtocolViolation, "milkd's kernel channel record is wrong", 0};
+        return detail::adopt_kernel_channel(std::move(channel.fd));
+    }
+    return process::receive_channel(socket.get(), {}, deadline);
+}
+
+}  // namespace
+
+std::string default_socket_path() {
+    const char* runtime = std::getenv("XDG_RUNTIME_DIR");
+    if (runtime != nullptr && runtime[0] != '\0') return std::string(runtime) + "/milk/milkd.sock";
+    return "/run/milk/milkd.sock";
+}
+
+Result<ChannelEnd> connect_end(const std::string& socket_path, std::string_view instance, std::string_view contract,
+                               std::uint32_t version, const ConnectOptions& options) {
+    ConnectRequest request;
+    if (!copy_name(request.instance, instance) || !copy_name(request.contract, contract))
+        return Error{ErrorCode::InvalidArgument, "an instance or contract name of 64 bytes or more", 0};
+    request.version = version;
+    return connect_with(socket_path, request, options);
+}
+
+Result<ChannelEnd> connect_control_end(const std::string& socket_path, const ConnectOptions& options) {
+    ConnectRequest request;
+    request.kind = static_cast<std::uint32_t>(ConnectKind::Control);
+    return connect_with(socket_path, request, options);
+}
+
+}  // namespace milk::host

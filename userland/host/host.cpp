@@ -1,0 +1,230 @@
+#include "milk/host/host.hpp"
+
+#include "host_internal.hpp"
+#include "kernel_placement.hpp"
+#include "socket_serving.hpp"
+
+#include <milk/host/client.hpp>
+
+#include <milk/inproc.hpp>
+#include <milk/process.hpp>
+
+#include <cstdio>
+#include <sys/socket.h>
+#include <thread>
+#include <unistd.h>
+
+namespace milk::host {
+namespace {
+
+// The component's side of one channel in a thread of this process; `end`
+// is already counted.
+void serve_inproc(const ComponentType* type, Settings settings, ChannelEnd&& end, const std::string& instance) {
+    auto served = type->serve(settings, std::move(end));
+    if (!served.ok() && served.error().code != ErrorCode::PeerClosed) {
+        std::fprintf(stderr, "milk host: instance %s: %s%s%s\n", instance.c_str(), describe(served.error().code),
+                     served.error().what != nullptr ? ": " : "",
+                     served.error().what != nullptr ? served.error().what : "");
+    }
+}
+
+}  // namespace
+
+std::string_view instance_state_name(InstanceState state) {
+    switch (state) {
+    case InstanceState::Running: return "running";
+    case InstanceState::Exited: return "exited";
+    case InstanceState::Killed: return "killed";
+    }
+    return "unknown";
+}
+
+std::string describe_state(const InstanceStatus& status) {
+    switch (status.state) {
+    case InstanceState::Running: return "running";
+    case InstanceState::Exited: return "dead (exit " + std::to_string(status.code) + ")";
+    case InstanceState::Killed: {
+        const char* name = ::sigabbrev_np(status.code);
+        return "dead (signal " + std::to_string(status.code) + (name != nullptr ? std::string(" SIG") + name : "") + ")";
+    }
+    }
+    return "unknown";
+}
+
+Result<Host> Host::try_create(const Config& config, std::span<const ComponentType> components,
+                              const HostOptions& options) {
+    Host host;
+    for (const InstanceConfig& instance_config : config.instances) {
+        auto instance = std::make_unique<Instance>();
+        instance->config = instance_config;
+        instance->options = options;
+        instance->type = find_component(components, instance_config.component);
+        // load_config checked both; a Config made by hand is checked again
+        // here, because a host never runs something other than asked.
+        if (instance->type == nullptr) {
+            std::fprintf(stderr, "milk host: instance %s: no component '%s' in this host\n",
+                         instance_config.name.c_str(), instance_config.component.c_str());
+            return Error{ErrorCode::InvalidArgument, "an instance names a component this host does not have", 0};
+        }
+        if (!instance->type->placements.contains(instance_config.placement)) {
+            std::fprintf(stderr, "milk host: instance %s: component '%s' cannot run at placement %s\n",
+                         instance_config.name.c_str(), instance_config.component.c_str(),
+                         std::string(placement_name(instance_config.placement)).c_str());
+            return Error{ErrorCode::InvalidArgument, "an instance's component does not support its placement", 0};
+        }
+        switch (instance_config.placement) {
+        case Placement::Inproc: {
+            auto page = detail::CounterPage::try_create_private();
+            if (!page.ok()) return page.error();
+            instance->counters = std::make_shared<const detail::CounterPage>(std::move(page).value());
+            break;
+        }
+        case Placement::Process: {
+            auto page = detail::CounterPage::try_create_shared();
+            if (!page.ok()) return page.error();
+            instance->counters = std::make_shared<const detail::CounterPage>(std::move(page).value());
+            const std::string path = detail::runner_path(options.runner_path);
+            auto runner = detail::RunnerProcess::try_spawn(path, instance_config, instance->counters->fd(),
+                                                           options.stop_timeout);
+            if (!runner.ok()) {
+                std::fprintf(stderr, "milk host: instance %s: cannot start the runner %s\n",
+                             instance_config.name.c_str(), path.c_str());
+                return runner.error();
+            }
+            instance->runner = std::move(runner).value();
+            break;
+        }
+        case Placement::Kernel:
+            // A kernel instance is the module's component: each channel
+            // opens on connect. Whether the module has it was checked with
+            // the config (KernelProbe).
+            break;
+        }
+        host.m_instances.push_back(std::move(instance));
+    }
+    return host;
+}
+
+Host::Host(Host&&) noexcept = default;
+Host& Host::operator=(Host&&) noexcept = default;
+Host::~Host() = default;
+
+Result<Host::Instance*> Host::find(std::string_view name, std::string_view contract, std::uint32_t version) const {
+    for (const auto& instance : m_instances) {
+        if (instance->config.name != name) continue;
+        if (contract != instance->type->contract)
+            return Error{ErrorCode::InvalidArgument, "the instance's component serves another contract", 0};
+        if (version != instance->type->version)
+            return Error{ErrorCode::InvalidArgument, "the instance's component serves another version of the contract",
+                         instance->type->version};
+        return instance.get();
+    }
+    return Error{ErrorCode::InvalidArgument, "no instance of that name in this host", 0};
+}
+
+std::optional<Placement> Host::placement_of(std::string_view name) const {
+    for (const auto& instance : m_instances)
+        if (instance->config.name == name) return instance->config.placement;
+    return std::nullopt;
+}
+
+Result<ChannelEnd> Host::connect_end(std::string_view name, std::string_view contract, std::uint32_t version) {
+    Instance* instance = MILK_TRY(find(name, contract, version));
+    switch (instance->config.placement) {
+    case Placement::Inproc: {
+        auto pair = MILK_TRY(inproc::open_channel());
+        // Counted before connect returns, so that status() shows the
+        // channel open as soon as the client has it.
+        std::thread(serve_inproc, instance->type, instance->config.settings,
+                    detail::counted(std::move(pair.second), instance->counters), instance->config.name)
+            .detach();
+        return std::move(pair.first);
+    }
+    case Placement::Process: {
+        int sockets[2];
+        if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sockets) != 0)
+            return Error{ErrorCode::SystemError, "socketpair for a channel hand-over failed", errno};
+        detail::FileDescriptor ours(sockets[0]);
+        {
+            detail::FileDescriptor theirs(sockets[1]);
+            MILK_TRY(instance->runner->request_channel(theirs.get()));
+        }
+        // The runner's offer comes with its credentials, from which the
+        // channel's end learns the runner's pid and watches it.
+        return process::receive_channel(ours.get(), {}, Deadline::after(instance->options.handover_timeout));
+    }
+    case Placement::Kernel:
+        return detail::open_kernel_channel(*instance->type, instance->config.settings);
+    }
+    return Error{ErrorCode::InvalidArgument, "unknown placement", 0};
+}
+
+Result<void> Host::hand_over(std::string_view name, std::string_view contract, std::uint32_t version, int socket) {
+    detail::FileDescriptor client(socket);
+    Instance* instance = MILK_TRY(find(name, contract, version));
+    switch (instance->config.placement) {
+    case Placement::Inproc: {
+        detail::serve_over_socket(
+            std::move(client),
+            [type = instance->type, settings = instance->config.settings, counters = instance->counters,
+             instance_name = instance->config.name](ChannelEnd&& end) -> Result<void> {
+                serve_inproc(type, settings, detail::counted(std::move(end), counters), instance_name);
+                return {};
+            },
+            instance->options.handover_timeout);
+        return {};
+    }
+    case Placement::Process:
+        return instance->runner->request_channel(client.get());
+    case Placement::Kernel: {
+        auto fd = MILK_TRY(detail::open_kernel_channel_fd(*instance->type, instance->config.settings));
+        return detail::send_record(client.get(), detail::bytes_of(kernel_channel_magic), fd.get());
+    }
+    }
+    return Error{ErrorCode::InvalidArgument, "unknown placement", 0};
+}
+
+std::vector<InstanceStatus> Host::status() const {
+    std::vector<InstanceStatus> list;
+    for (const auto& instance : m_instances) {
+        InstanceStatus status;
+        status.name = instance->config.name;
+        status.component = instance->config.component;
+        status.contract = instance->type->contract;
+        status.version = instance->type->version;
+        status.placement = instance->config.placement;
+        if (instance->counters) {
+            const auto totals = instance->counters->totals();
+            status.channels_open = totals.channels_open;
+            status.channels_opened = totals.channels_opened;
+            status.messages = totals.messages;
+            status.channel_messages = std::move(totals.channel_messages);
+        }
+        switch (instance->config.placement) {
+        case Placement::Inproc: status.pid = ::getpid(); break;
+        case Placement::Process: {
+            status.pid = instance->runner->pid();
+            const auto fate = instance->runner->fate();
+            status.state = fate.state;
+            status.code = fate.code;
+            // A runner that died without closing its channels closed them
+            // all by dying; its page still counts them open.
+            if (fate.state != InstanceState::Running) {
+                status.channels_open = 0;
+                status.channel_messages.clear();
+            }
+            break;
+        }
+        case Placement::Kernel:
+            if (auto counts = detail::kernel_counts(*instance->type)) {
+                status.channels_open = counts->channels_open;
+                status.messages = counts->messages;
+            }
+            break;
+        }
+        list.push_back(std::move(status));
+    }
+    return list;
+}
+
+}  // namespace milk::host

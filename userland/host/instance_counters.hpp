@@ -1,0 +1,82 @@
+// What an instance's channels count, in one page of memory that the serving
+// side writes and the host reads: an anonymous mapping for `inproc`, a memfd
+// that the host creates and its runner maps for `process`. Not installed.
+//
+// Each open channel owns a counter of its own, written by its serving thread
+// alone (a relaxed load and store, no locked instruction), so that counting
+// costs the message path next to nothing (bench: `milk-bench --host`). When
+// a channel closes its count moves to `retired`. The host reads numbers
+// only, never pointers, so a runner that scribbles over the page can make
+// the counts wrong but cannot hurt the host.
+#pragma once
+
+#include <milk/channel.hpp>
+#include <milk/result.hpp>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+namespace milk::host::detail {
+
+struct alignas(64) ChannelCounter {
+    std::atomic<std::uint32_t> in_use{0};
+    std::atomic<std::uint64_t> messages{0};
+};
+
+struct InstanceCounters {
+    static constexpr std::size_t channel_slots = 62;
+
+    std::atomic<std::uint64_t> channels_opened{0};
+    std::atomic<std::uint64_t> channels_closed{0};
+    // Messages of closed channels, and of channels beyond channel_slots
+    // (those count here directly, with a locked add).
+    std::atomic<std::uint64_t> retired{0};
+    ChannelCounter channels[channel_slots];
+};
+static_assert(sizeof(InstanceCounters) <= 4096);
+static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
+
+// A mapping of an InstanceCounters page.
+class CounterPage {
+public:
+    // A page for this process only (inproc).
+    [[nodiscard]] static Result<CounterPage> try_create_private();
+    // A page in a new memfd, to share with a runner (process); fd() is it.
+    [[nodiscard]] static Result<CounterPage> try_create_shared();
+    // The runner's side: maps the memfd the host created.
+    [[nodiscard]] static Result<CounterPage> try_map(int fd);
+
+    CounterPage(CounterPage&& other) noexcept;
+    CounterPage& operator=(CounterPage&& other) noexcept;
+    CounterPage(const CounterPage&) = delete;
+    CounterPage& operator=(const CounterPage&) = delete;
+    ~CounterPage();
+
+    [[nodiscard]] InstanceCounters& counters() const { return *m_counters; }
+    [[nodiscard]] int fd() const { return m_fd; }
+
+    struct Totals {
+        std::uint64_t channels_open = 0;
+        std::uint64_t channels_opened = 0;
+        std::uint64_t messages = 0;
+        // Each open channel's own count, in the order of the page's slots
+        // (channels beyond channel_slots count in `messages` only).
+        std::vector<std::uint64_t> channel_messages;
+    };
+    [[nodiscard]] Totals totals() const;
+
+private:
+    CounterPage(InstanceCounters* counters, int fd) : m_counters(counters), m_fd(fd) {}
+    InstanceCounters* m_counters = nullptr;
+    int m_fd = -1;
+};
+
+// Wraps the component's end of a channel so that every message it sends or
+// receives is counted in `counters` (which must outlive the end: the
+// caller keeps its page alive with the shared_ptr). Counts the channel as
+// opened now and as closed when the end closes.
+[[nodiscard]] ChannelEnd counted(ChannelEnd&& end, std::shared_ptr<const CounterPage> page);
+
+}  // namespace milk::host::detail

@@ -1,0 +1,24 @@
+// milk's control contract (contracts/control.contract) on both sides: milkd
+// serves it, milkctl and tests use it to ask for the status of a host.
+#pragma once
+
+#include <milk/channel.hpp>
+#include <milk/host/host.hpp>
+#include <milk/result.hpp>
+
+#include <functional>
+#include <vector>
+
+namespace milk::host {
+
+// The server side: answers each Status with one Instance record per entry of
+// `status()`, each followed by a Channel record per entry of its
+// channel_messages, and a Listed terminator, until the client says Bye.
+[[nodiscard]] Result<void> serve_control(ChannelEnd&& end, const std::function<std::vector<InstanceStatus>()>& status);
+
+// The client side: one Status exchange, then Bye. What comes back is
+// checked (the count in Listed, names that are text); `contract` and
+// `version` are not part of the record and stay empty.
+[[nodiscard]] Result<std::vector<InstanceStatus>> request_status(ChannelEnd&& control);
+
+}  // namespace milk::host

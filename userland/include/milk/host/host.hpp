@@ -1,0 +1,151 @@
+// milk::Host: runs the component instances of a config, each where the
+// config places it, and connects clients to them by instance name.
+//
+//   auto host = milk::host::Host::try_create(config, milk::host::compiled_components()).value();
+//   auto client = host.connect<examples::pingpong::PingPong::Contract>("echo").value();
+//
+// The same client code runs whatever the placement:
+//   inproc   each channel is served by a thread of this process, over the
+//            inproc transport;
+//   process  the instance is a child process (milk-runner) that the host
+//            spawns, watches through a pidfd and reaps; the runner creates
+//            each channel and hands it over a Unix socket (the process
+//            transport's send_channel/receive_channel), and serves it in a
+//            thread of its own;
+//   kernel   each channel goes to the component inside milk.ko.
+// A component object is built per channel, from the instance's settings
+// (ComponentType::serve), in every placement.
+//
+// milkd (daemon.hpp) is this host serving clients of other processes: for
+// them the host hands a channel over a socket instead (hand_over).
+#pragma once
+
+#include <milk/channel.hpp>
+#include <milk/component.hpp>
+#include <milk/host/component_type.hpp>
+#include <milk/host/config.hpp>
+#include <milk/result.hpp>
+
+#include <chrono>
+#include <optional>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <sys/types.h>
+#include <vector>
+
+namespace milk::host {
+
+struct HostOptions {
+    // The runner binary that `process` instances run. Empty: `milk-runner`
+    // in the directory of this program's executable.
+    std::string runner_path;
+    // How long a `process` instance's runner has to hand a channel over
+    // before connect gives up (TimedOut).
+    std::chrono::milliseconds handover_timeout{5000};
+    // How long the host's destructor waits for a runner to exit after its
+    // control socket closed, before SIGKILL.
+    std::chrono::milliseconds stop_timeout{2000};
+};
+
+// What became of an instance.
+enum class InstanceState : std::uint8_t {
+    Running,
+    // Its process exited by itself; `code` is the exit status.
+    Exited,
+    // Its process was killed by a signal; `code` is the signal's number.
+    Killed,
+};
+
+[[nodiscard]] std::string_view instance_state_name(InstanceState state);
+
+struct InstanceStatus {
+    std::string name;
+    std::string component;
+    // What its component serves.
+    std::string contract;
+    std::uint32_t version = 0;
+    Placement placement = Placement::Inproc;
+    // The process the component runs in: the runner's pid for `process`,
+    // this process's for `inproc`, 0 for `kernel`.
+    pid_t pid = 0;
+    InstanceState state = InstanceState::Running;
+    int code = 0;
+    // Channels open now, and opened since the instance started.
+    std::uint64_t channels_open = 0;
+    std::uint64_t channels_opened = 0;
+    // Messages the component's side sent and received, on every channel.
+    // Counted where the component's end is (the serving thread, the
+    // runner); for `kernel`, what milk.ko counts once it says (until then
+    // 0: docs/components.md).
+    std::uint64_t messages = 0;
+    // Each open channel's messages (user-space placements; empty for
+    // `kernel`, whose module counts per component).
+    std::vector<std::uint64_t> channel_messages;
+};
+
+// "running", "exited 3", "killed by signal 9": how milkctl prints a state.
+[[nodiscard]] std::string describe_state(const InstanceStatus& status);
+
+class Host {
+public:
+    // Starts every instance of `config` (the runners of `process`
+    // instances; inproc and kernel instances start serving when a client
+    // connects). An error stops what was started and names the instance.
+    [[nodiscard]] static Result<Host> try_create(const Config& config, std::span<const ComponentType> components,
+                                                 const HostOptions& options = {});
+
+    Host(Host&&) noexcept;
+    Host& operator=(Host&&) noexcept;
+    Host(const Host&) = delete;
+    Host& operator=(const Host&) = delete;
+    // Stops the runners (their control sockets close, then SIGKILL after
+    // stop_timeout) and reaps them. Inproc channels still open keep their
+    // serving threads until their clients close them.
+    ~Host();
+
+    // A client endpoint of a new channel to `instance`. InvalidArgument when
+    // there is no such instance or its component serves another contract or
+    // version; PeerClosed when its process is dead.
+    template <typename Contract>
+    [[nodiscard]] Result<typename Contract::ClientEndpoint> connect(std::string_view instance) {
+        auto end = connect_end(instance, Contract::name, Contract::version);
+        if (!end.ok()) return end.error();
+        return Contract::client(std::move(end).value());
+    }
+
+    // The untyped form of connect: a channel end for the client of
+    // `contract` at `version`.
+    [[nodiscard]] Result<ChannelEnd> connect_end(std::string_view instance, std::string_view contract,
+                                                 std::uint32_t version);
+
+    // For a client in another process, connected to us over the Unix
+    // socket `socket` (which this call takes): the channel is handed over
+    // that socket with the process transport's handshake (the client calls
+    // milk::process::receive_channel), or, for `kernel`, as milk.ko's fd.
+    // Returns once the hand-over is under way; errors before that (no such
+    // instance, another contract, a dead process) are returned and the
+    // socket is closed.
+    [[nodiscard]] Result<void> hand_over(std::string_view instance, std::string_view contract, std::uint32_t version,
+                                         int socket);
+
+    // The placement of `instance`, if there is one.
+    [[nodiscard]] std::optional<Placement> placement_of(std::string_view instance) const;
+
+    // Every instance, in the config's order.
+    [[nodiscard]] std::vector<InstanceStatus> status() const;
+
+    // Implementation details (host_internal.hpp).
+    struct Instance;
+
+private:
+    Host() = default;
+    [[nodiscard]] Result<Instance*> find(std::string_view instance, std::string_view contract,
+                                         std::uint32_t version) const;
+
+    std::vector<std::unique_ptr<Instance>> m_instances;
+};
+
+}  // namespace milk::host

@@ -1,0 +1,67 @@
+// milkctl: asks a running milkd about its instances, over milk's control
+// contract (contracts/control.contract).
+//
+//   milkctl [--socket PATH] status [--channels]
+//
+// prints one line per instance: its name, component, placement, the pid it
+// runs in (or "kernel"), its state (running, or dead with its exit status or
+// signal), its open channels and the messages its side sent and received;
+// with --channels, a line per open channel under it with that channel's
+// messages.
+// Exit status: 0 when milkd answered, 1 when it could not be reached or
+// answered wrongly, 2 on a bad command line.
+#include <milk/host/client.hpp>
+#include <milk/host/control.hpp>
+#include <milk/host/host.hpp>
+
+#include <CLI/CLI.hpp>
+
+#include <cstring>
+#include <fmt/format.h>
+#include <string>
+
+namespace {
+
+int print_status(const std::string& socket_path, bool channels) {
+    auto control = milk::host::connect_control_end(socket_path);
+    auto status = control.ok() ? milk::host::request_status(std::move(control).value())
+                               : milk::Result<std::vector<milk::host::InstanceStatus>>(control.error());
+    if (!status.ok()) {
+        const milk::Error& error = status.error();
+        fmt::print(stderr, "milkctl: {}: {}{}\n", socket_path, error.what != nullptr ? error.what : milk::describe(error.code),
+                   error.code == milk::ErrorCode::SystemError ? fmt::format(" ({})", std::strerror(static_cast<int>(error.detail))) : "");
+        return 1;
+    }
+    fmt::print("{:<16} {:<12} {:<9} {:<8} {:<24} {:>8} {:>12}\n", "INSTANCE", "COMPONENT", "PLACEMENT", "PID", "STATE",
+               "CHANNELS", "MESSAGES");
+    for (const milk::host::InstanceStatus& instance : status.value()) {
+        const std::string pid =
+            instance.placement == milk::Placement::Kernel ? std::string("kernel") : std::to_string(instance.pid);
+        fmt::print("{:<16} {:<12} {:<9} {:<8} {:<24} {:>8} {:>12}\n", instance.name, instance.component,
+                   milk::placement_name(instance.placement), pid, milk::host::describe_state(instance),
+                   instance.channels_open, instance.messages);
+        if (!channels) continue;
+        for (std::size_t i = 0; i < instance.channel_messages.size(); ++i)
+            fmt::print("  channel {:<8} {:>64}\n", i + 1, instance.channel_messages[i]);
+    }
+    return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    CLI::App app{"milkctl: asks milkd about its component instances"};
+    std::string socket_path = milk::host::default_socket_path();
+    app.add_option("--socket", socket_path, "milkd's Unix socket")->capture_default_str();
+    app.require_subcommand(1);
+    CLI::App* status = app.add_subcommand("status", "list the instances: placement, pid, state, channels, messages");
+    bool channels = false;
+    status->add_flag("--channels", channels, "a line per open channel, with its messages");
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& error) {
+        return app.exit(error) == 0 ? 0 : 2;
+    }
+    if (status->parsed()) return print_status(socket_path, channels);
+    return 2;
+}
