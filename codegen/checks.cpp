@@ -3,6 +3,7 @@
 
 #include "layout.hpp"
 #include "lexer.hpp"
+#include "limits.hpp"
 
 #include <algorithm>
 #include <map>
@@ -72,10 +73,18 @@ std::size_t edit_distance(std::string_view a, std::string_view b) {
 // "did you mean `Waiting`?" for the candidate closest to `name`, when one is
 // close enough to be a typo; the first declared wins a tie.
 std::string suggest(std::string_view name, const std::vector<std::string_view>& candidates) {
+    // The edit distance costs the product of the lengths: a hostile file of
+    // long names must not make milkc spend minutes on suggestions.
+    constexpr std::size_t longest_suggested = 64;
+    if (name.size() > longest_suggested) return {};
     std::size_t limit = std::max<std::size_t>(1, std::min<std::size_t>(2, name.size() / 3));
     const std::string_view* best = nullptr;
     std::size_t best_distance = limit + 1;
     for (const std::string_view& candidate : candidates) {
+        // The distance is at least the difference in length.
+        std::size_t length_difference =
+            name.size() > candidate.size() ? name.size() - candidate.size() : candidate.size() - name.size();
+        if (length_difference > limit) continue;
         std::size_t distance = edit_distance(name, candidate);
         if (distance < best_distance) {
             best = &candidate;
@@ -108,11 +117,16 @@ public:
     Checker(File& file, DiagnosticSink& sink) : m_file(&file), m_sink(&sink) {}
 
     void run() {
+        // The other checks' cost grows with the counts (the search for
+        // recursive structs recurses once per struct), so they run only on a
+        // file within the limits.
+        if (!check_counts()) return;
         check_reserved_names();
         collect_types();
         for (EnumDecl& decl : m_file->enums) check_enum(decl);
         for (StructDecl& decl : m_file->structs) check_struct(decl);
         find_recursive_structs();
+        check_nesting_depth();
         check_struct_sizes();
         for (ContractDecl& decl : m_file->contracts) check_contract(decl);
     }
@@ -120,6 +134,55 @@ public:
 private:
     void error(DiagnosticCode code, Location location, std::string message, std::string hint = {}) {
         m_sink->error(code, location, std::move(message), std::move(hint));
+    }
+
+    // ---- E0071 ----------------------------------------------------------------
+
+    // Reports each count over its limit once, at the first item beyond it.
+    // Returns whether all counts are within the limits.
+    bool check_counts() {
+        struct Count {
+            std::string_view what;
+            std::uint32_t limit;
+            std::uint32_t seen = 0;
+            bool reported = false;
+        };
+        Count declarations{"enums, structs and contracts", limits::max_declarations};
+        Count members{"enum members", limits::max_enum_members};
+        Count messages{"messages", limits::max_messages};
+        Count states{"states", limits::max_states};
+        Count transitions{"transitions", limits::max_transitions};
+        bool ok = true;
+        auto count = [&](Count& counter, Location location) {
+            if (++counter.seen <= counter.limit || counter.reported) return;
+            counter.reported = true;
+            ok = false;
+            error(DiagnosticCode::TooMany, location,
+                  "this file has more than " + std::to_string(counter.limit) + " " + std::string(counter.what),
+                  "milkc limits each file's size so that the generated code always compiles; split the contract "
+                  "into several files");
+        };
+        // Counted in source order per kind; the error points at the first
+        // item beyond the limit.
+        std::vector<Location> declaration_locations;
+        for (const EnumDecl& decl : m_file->enums) {
+            declaration_locations.push_back(decl.location);
+            for (const EnumMember& member : decl.members) count(members, member.location);
+        }
+        for (const StructDecl& decl : m_file->structs) declaration_locations.push_back(decl.location);
+        for (const ContractDecl& decl : m_file->contracts) {
+            declaration_locations.push_back(decl.location);
+            for (const MessageDecl& message : decl.messages) count(messages, message.location);
+            for (const StateDecl& state : decl.states) {
+                count(states, state.location);
+                for (const Transition& transition : state.transitions) count(transitions, transition.location);
+            }
+        }
+        std::sort(declaration_locations.begin(), declaration_locations.end(), [](Location a, Location b) {
+            return std::tie(a.line, a.column) < std::tie(b.line, b.column);
+        });
+        for (Location location : declaration_locations) count(declarations, location);
+        return ok;
     }
 
     // ---- E0060 ----------------------------------------------------------------
@@ -375,6 +438,57 @@ private:
         }
     }
 
+    // ---- E0070 ----------------------------------------------------------------
+
+    // How deep a type nests: one per array dimension and per struct level;
+    // 0 for a primitive or an enum. Recursive structs count as 0: E0043
+    // reports them.
+    std::uint32_t depth_of(const TypeRef& type) {
+        switch (type.kind) {
+        case TypeRef::Kind::Primitive: return 0;
+        case TypeRef::Kind::Array: return 1 + depth_of(*type.element);
+        case TypeRef::Kind::Named:
+            if (type.resolved_struct == nullptr || m_recursive_structs.count(type.resolved_struct) != 0) return 0;
+            return 1 + depth_of_struct(*type.resolved_struct);
+        }
+        return 0;
+    }
+
+    // The deepest field of a struct. Memoised, so that a chain of structs
+    // costs linear time and not quadratic; the recursion is at most as deep
+    // as the file has structs, which check_counts bounds.
+    std::uint32_t depth_of_struct(const StructDecl& decl) {
+        auto known = m_struct_depths.find(&decl);
+        if (known != m_struct_depths.end()) return known->second;
+        std::uint32_t depth = 0;
+        for (const Field& field : decl.fields) depth = std::max(depth, depth_of(field.type));
+        m_struct_depths.emplace(&decl, depth);
+        return depth;
+    }
+
+    // A field whose type nests too deep is reported where the limit is first
+    // crossed: not again at every field of a struct that contains it.
+    void check_field_depths(const std::vector<Field>& fields) {
+        for (const Field& field : fields) {
+            if (depth_of(field.type) <= limits::max_nesting_depth) continue;
+            const TypeRef* inner = &field.type;
+            while (inner->kind == TypeRef::Kind::Array) inner = inner->element.get();
+            if (inner->resolved_struct != nullptr &&
+                depth_of_struct(*inner->resolved_struct) > limits::max_nesting_depth) {
+                continue;
+            }
+            error(DiagnosticCode::NestingTooDeep, field.type.location,
+                  "the type of field `" + field.name + "` nests more than " +
+                      std::to_string(limits::max_nesting_depth) + " levels deep",
+                  "each array dimension and each struct level counts one; flatten the type");
+        }
+    }
+
+    // Messages are checked with their contract, where their fields resolve.
+    void check_nesting_depth() {
+        for (const StructDecl& decl : m_file->structs) check_field_depths(decl.fields);
+    }
+
     struct Size {
         std::uint64_t size = 0;
         std::uint32_t align = 1;
@@ -479,6 +593,7 @@ private:
                 message_names.push_back(message.name);
             }
             bool resolved = check_record_fields(message.fields, "message `" + message.name + "`", Place::MessageField);
+            check_field_depths(message.fields);
             if (resolved) check_message_size(message);
         }
 
@@ -620,6 +735,7 @@ private:
     std::set<const StructDecl*> m_recursive_structs;
     std::set<const StructDecl*> m_oversized_structs;
     std::map<const StructDecl*, std::optional<Size>> m_struct_sizes;
+    std::map<const StructDecl*, std::uint32_t> m_struct_depths;
 };
 
 }  // namespace

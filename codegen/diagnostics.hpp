@@ -12,6 +12,8 @@
 #include "ast.hpp"
 #include "source.hpp"
 
+#include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -24,6 +26,7 @@ enum class DiagnosticCode : std::uint16_t {
     SyntaxError = 1,            // E0001 unexpected token
     InvalidCharacter = 2,       // E0002 a character that starts no token, unterminated comment
     BadIntegerLiteral = 3,      // E0003 malformed or out-of-range integer literal
+    InvalidComment = 4,         // E0004 a comment that is not valid UTF-8, or holds a NUL byte
     DuplicateType = 10,         // E0010 two enums/structs/contracts with one name
     DuplicateField = 11,        // E0011 two fields of a struct or message with one name
     DuplicateMessage = 12,      // E0012 two messages of a contract with one name
@@ -49,6 +52,8 @@ enum class DiagnosticCode : std::uint16_t {
     Deadlock = 50,              // E0050 model check: a reachable configuration where nobody can move
     UnspecifiedReception = 51,  // E0051 model check: a message arrives where the receiver cannot take it
     ReservedName = 60,          // E0060 a name that is a C++ or C keyword, or reserved by milkc
+    NestingTooDeep = 70,        // E0070 a field type nests deeper than limits::max_nesting_depth
+    TooMany = 71,               // E0071 a file over one of the count limits of limits.hpp
 };
 
 // "E0001" for DiagnosticCode::SyntaxError.
@@ -61,22 +66,39 @@ struct Diagnostic {
     std::string hint;  // empty when there is none
 };
 
+// How many errors of one file milkc shows; the rest are counted. A file of
+// random bytes has an error every few bytes, and a user reads the first few.
+inline constexpr std::size_t default_error_limit = 50;
+
+// Whether a sink keeps every diagnostic (to sort them before showing) or
+// only the first `default_error_limit` (what a user sees).
+enum class ErrorLimit : std::uint8_t { Unlimited, Default };
+
 // Collects the diagnostics of one file. Checks keep going after an error so
 // that a user sees every problem of a file at once.
 class DiagnosticSink {
 public:
-    explicit DiagnosticSink(const SourceFile& source) : m_source(&source) {}
+    explicit DiagnosticSink(const SourceFile& source, ErrorLimit limit = ErrorLimit::Default)
+        : m_source(&source), m_limit(limit == ErrorLimit::Default ? default_error_limit : SIZE_MAX) {}
 
     void error(DiagnosticCode code, Location location, std::string message, std::string hint = {});
 
     [[nodiscard]] bool has_errors() const { return !m_diagnostics.empty(); }
+    // The diagnostics kept, in the order reported: at most the limit.
     [[nodiscard]] const std::vector<Diagnostic>& diagnostics() const { return m_diagnostics; }
+    // How many errors were reported, kept or not.
+    [[nodiscard]] std::size_t error_count() const { return m_diagnostics.size() + m_suppressed; }
+    // How many errors were reported beyond the limit and not kept.
+    [[nodiscard]] std::size_t suppressed() const { return m_suppressed; }
 
-    // All diagnostics in the order reported, rendered as documented above.
+    // The diagnostics kept, in the order reported, rendered as documented
+    // above, and a note with the number of the others.
     [[nodiscard]] std::string render() const;
 
 private:
     const SourceFile* m_source;
+    std::size_t m_limit;
+    std::size_t m_suppressed = 0;
     std::vector<Diagnostic> m_diagnostics;
 };
 

@@ -12,6 +12,7 @@
 #include "emit_cpp_common.hpp"
 #include "emit_util.hpp"
 #include "layout.hpp"
+#include "limits.hpp"
 
 #include <algorithm>
 #include <cstdlib>
@@ -243,8 +244,12 @@ private:
         Scope scope{m_qualifier, {}};
         for (std::string_view name : cpp::contract_scope_names) scope.hiding_names.emplace_back(name);
         for (const MessageDecl& message : contract.messages) scope.hiding_names.push_back(message.name);
-        // The codec's loop indices over array fields (i0 for the outermost).
-        for (int depth = 0; depth < 10; ++depth) scope.hiding_names.push_back("i" + std::to_string(depth));
+        // The codec's loop indices over array fields (i0 for the outermost):
+        // one per dimension, and the checks (E0070) allow no more dimensions
+        // than the nesting limit.
+        for (std::uint32_t depth = 0; depth < limits::max_nesting_depth; ++depth) {
+            scope.hiding_names.push_back("i" + std::to_string(depth));
+        }
 
         m_out += "\n";
         append_doc(m_out, "", contract.doc);

@@ -60,7 +60,7 @@ private:
     }
 
     static std::string send_result(Role role, const Transition& transition) {
-        if (transition.ends()) return "milk::Result<void>";
+        if (transition.ends()) return "milk::session::EndResult";
         return "milk::Result<" + next_type(role, transition) + ">";
     }
 

@@ -12,7 +12,7 @@ namespace milkc {
 std::optional<File> parse_and_check(const SourceFile& source, DiagnosticSink& sink) {
     // Collected apart first so that they reach `sink` in source order: the
     // lexer, the parser and each check find problems in their own order.
-    DiagnosticSink found(source);
+    DiagnosticSink found(source, ErrorLimit::Unlimited);
     ParseResult parsed = parse(source, found);
     // On a tree with syntax errors the checks would report the broken
     // declarations again, as unknown or missing names.

@@ -1,4 +1,5 @@
 #include "lexer.hpp"
+#include "utf8.hpp"
 
 #include <array>
 #include <cstdio>
@@ -148,12 +149,43 @@ private:
         std::size_t begin = m_pos;
         while (m_pos < m_text.size() && m_text[m_pos] != '\n') ++m_pos;
         std::string_view body = m_text.substr(begin, m_pos - begin);
+        check_comment_encoding(body, begin);
         // "/// text" and "// text" both document as "text".
         while (!body.empty() && body.front() == '/') body.remove_prefix(1);
         if (!body.empty() && body.front() == ' ') body.remove_prefix(1);
         while (!body.empty() && is_blank(body.back())) body.remove_suffix(1);
         comment.text = std::string(body);
         m_result.comments.push_back(std::move(comment));
+    }
+
+    // The language says comments are UTF-8, and the emitters copy them into
+    // generated code: a NUL byte or a broken sequence there would end up in
+    // a header that editors and compilers may read differently. One error per
+    // comment, at its first bad byte.
+    void check_comment_encoding(std::string_view body, std::size_t begin) {
+        std::size_t bad = 0;
+        std::string problem;
+        for (std::size_t i = 0; i < body.size();) {
+            std::size_t length = utf8_sequence_length(body, i);
+            if (length == 0) {
+                bad = i;
+                char buffer[64];
+                std::snprintf(buffer, sizeof buffer, "a comment holds the byte 0x%02X, which is not valid UTF-8",
+                              static_cast<unsigned>(static_cast<unsigned char>(body[i])));
+                problem = buffer;
+                break;
+            }
+            if (body[i] == '\0') {
+                bad = i;
+                problem = "a comment holds a NUL byte";
+                break;
+            }
+            i += length;
+        }
+        if (problem.empty()) return;
+        Location location{m_line, static_cast<std::uint32_t>(begin + bad - m_line_start + 1)};
+        m_sink->error(DiagnosticCode::InvalidComment, location, std::move(problem),
+                      "comments are UTF-8 text; save the file as UTF-8 and remove control bytes");
     }
 
     void push(TokenKind kind, Location location, std::size_t begin) {

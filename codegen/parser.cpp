@@ -1,7 +1,9 @@
 #include "parser.hpp"
 
 #include "lexer.hpp"
+#include "limits.hpp"
 
+#include <algorithm>
 #include <map>
 #include <optional>
 #include <utility>
@@ -221,14 +223,18 @@ private:
     [[nodiscard]] DocComment doc_for(std::size_t token_index) const {
         const Token& token = m_tokens[token_index];
         if (token_index > 0 && m_tokens[token_index - 1].location.line == token.location.line) return {};
+        // Walks up from the line above and reverses once at the end: inserting
+        // each line at the front instead made 100,000 comment lines take
+        // quadratic time.
         DocComment doc;
         std::uint32_t line = token.location.line;
         while (line > 1) {
             auto found = m_own_line_comments.find(line - 1);
             if (found == m_own_line_comments.end()) break;
-            doc.insert(doc.begin(), found->second);
+            doc.push_back(found->second);
             --line;
         }
+        std::reverse(doc.begin(), doc.end());
         return doc;
     }
 
@@ -277,6 +283,12 @@ private:
         };
         std::vector<Dimension> dimensions;
         while (accept(TokenKind::LeftBracket)) {
+            // Beyond the nesting limit one more dimension is kept, enough for
+            // the checks to report E0070; the rest are read but not stored, so
+            // that a hostile type of a million dimensions cannot make the
+            // recursive walks over types (and their destructors) overflow
+            // the stack.
+            bool keep = dimensions.size() <= limits::max_nesting_depth;
             const Token& size = peek();
             if (size.kind != TokenKind::Integer) {
                 error_here("expected the array size, found " + describe(size),
@@ -286,7 +298,7 @@ private:
                 return std::nullopt;
             }
             advance();
-            dimensions.push_back({size.value, size.location});
+            if (keep) dimensions.push_back({size.value, size.location});
             if (!expect(TokenKind::RightBracket, "after the array size")) return std::nullopt;
         }
         for (auto dimension = dimensions.rbegin(); dimension != dimensions.rend(); ++dimension) {
@@ -591,9 +603,9 @@ private:
 }  // namespace
 
 ParseResult parse(const SourceFile& source, DiagnosticSink& sink) {
-    std::size_t errors_before = sink.diagnostics().size();
+    std::size_t errors_before = sink.error_count();
     LexResult lexed = lex(source, sink);
-    bool lexer_ok = sink.diagnostics().size() == errors_before;
+    bool lexer_ok = sink.error_count() == errors_before;
     Parser parser(source, std::move(lexed), sink);
     ParseResult result;
     result.file = parser.parse_file();

@@ -6,6 +6,15 @@
 #   ...the file's text...
 #   ```
 #
+# and an excerpt, a block that must appear verbatim somewhere in its file
+# (not refreshed by MILK_UPDATE_EXPECTED: an excerpt that went stale is
+# chosen again by hand), as
+#
+#   <!-- excerpt: components/echo/echo_component.hpp -->
+#   ```cpp
+#   ...lines of the file...
+#   ```
+#
 #   cmake -DROOT=<source dir> -DDOC=<doc relative to ROOT> -P check_doc_examples.cmake
 #
 # With MILK_UPDATE_EXPECTED=1 in the environment, the copies are rewritten
@@ -64,6 +73,43 @@ while(TRUE)
   string(APPEND result "${actual}")
   if(NOT block STREQUAL actual)
     string(APPEND problems "  ${path}\n")
+  endif()
+endwhile()
+
+# Excerpts: each block must be found, verbatim, in its file.
+set(marker "<!-- excerpt: ")
+string(LENGTH "${marker}" marker_length)
+file(READ "${ROOT}/${DOC}" rest)
+while(TRUE)
+  string(FIND "${rest}" "${marker}" at)
+  if(at EQUAL -1)
+    break()
+  endif()
+  math(EXPR path_begin "${at} + ${marker_length}")
+  string(SUBSTRING "${rest}" ${path_begin} -1 rest)
+  string(FIND "${rest}" " -->" path_end)
+  string(SUBSTRING "${rest}" 0 ${path_end} path)
+  string(FIND "${rest}" "```" fence)
+  string(SUBSTRING "${rest}" ${fence} -1 rest)
+  string(FIND "${rest}" "\n" fence_line_end)
+  math(EXPR block_begin "${fence_line_end} + 1")
+  string(SUBSTRING "${rest}" ${block_begin} -1 rest)
+  string(FIND "${rest}" "\n```" block_end)
+  if(block_end EQUAL -1)
+    message(FATAL_ERROR "${DOC}: the excerpt of ${path} has no closing fence")
+  endif()
+  math(EXPR block_length "${block_end} + 1")
+  string(SUBSTRING "${rest}" 0 ${block_length} block)
+  string(SUBSTRING "${rest}" ${block_length} -1 rest)
+  math(EXPR count "${count} + 1")
+  if(NOT EXISTS "${ROOT}/${path}")
+    string(APPEND problems "  ${path}: no such file\n")
+    continue()
+  endif()
+  file(READ "${ROOT}/${path}" actual)
+  string(FIND "${actual}" "${block}" found)
+  if(found EQUAL -1)
+    string(APPEND problems "  ${path}: the excerpt is not in the file\n")
   endif()
 endwhile()
 

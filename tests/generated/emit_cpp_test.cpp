@@ -112,7 +112,7 @@ TEST_CASE("emit_cpp: each state gets its operations and nothing else") {
     const std::string out = milkc::emit_cpp(checked(pingpong), context);
     CHECK(out.find("milk::Result<Client<state::Waiting>> send(Ping message) &&;") != std::string::npos);
     CHECK(out.find("milk::Result<Client<state::Idle>> send(Mark message) &&;") != std::string::npos);
-    CHECK(out.find("milk::Result<void> send(Bye message) &&;") != std::string::npos);
+    CHECK(out.find("milk::session::EndResult send(Bye message) &&;") != std::string::npos);
     CHECK(out.find("\"milk: PingPong::Client in state Idle may not send Pong\"") != std::string::npos);
     CHECK(out.find("\"milk: PingPong::Server in state Idle must handle message Bye\"") != std::string::npos);
     CHECK(out.find("\"milk: PingPong::Server in state Waiting may not send Ping\"") != std::string::npos);

@@ -44,7 +44,7 @@ struct Expected {
 };
 template <template <typename> class Side>
 struct Expected<Side, milk::session::End> {
-    using type = milk::Result<void>;
+    using type = milk::session::EndResult;
 };
 
 // Walks one contract's table. Client and Server are the contract's endpoint

@@ -5,8 +5,12 @@
 # console.
 #
 #   run-vm-tests.sh --module build/kernel-stubs/kbuild/milk.ko --work DIR \
-#                   [--timeout SECONDS] [--accel auto|tcg|kvm] PROGRAM...
+#                   [--timeout SECONDS] [--accel auto|tcg|kvm] \
+#                   [--file SOURCE=/PATH]... PROGRAM...
 #
+# --file puts a file the programs need into the guest at /PATH (a program
+# that is not a test, such as milkd, or a config file); an executable must be
+# statically linked too.
 # A program passes when it exits 0. The run fails on: a missing
 # "MILK-TEST <name> PASS" line, a missing "MILK-VM-DONE", the module not
 # loading or unloading, a "milk: leak:" line or no "milk: unloaded cleanly",
@@ -23,13 +27,15 @@ work=""
 timeout_seconds=110
 accel=auto
 programs=()
+files=()
 while (($#)); do
     case "$1" in
     --module) module=$2; shift 2 ;;
     --work) work=$2; shift 2 ;;
     --timeout) timeout_seconds=$2; shift 2 ;;
     --accel) accel=$2; shift 2 ;;
-    -h | --help) sed -n '2,20p' "$0"; exit 0 ;;
+    --file) files+=("$2"); shift 2 ;;
+    -h | --help) sed -n '2,25p' "$0"; exit 0 ;;
     -*) echo "run-vm-tests: unknown option $1" >&2; exit 2 ;;
     *) programs+=("$1"); shift ;;
     esac
@@ -104,6 +110,15 @@ for program in "${programs[@]}"; do
     name=$(basename "$program")
     cp "$program" "$root/tests/$name"
     names+=("$name")
+done
+for file in "${files[@]}"; do
+    source=${file%%=*}
+    target=${file#*=}
+    [[ $source != "$file" && $target == /* ]] || fail "--file wants SOURCE=/PATH, not $file"
+    [[ -f $source ]] || fail "file $source is missing"
+    if [[ -x $source ]] && ldd "$source" >/dev/null 2>&1; then fail "$source is not statically linked"; fi
+    mkdir -p "$root$(dirname "$target")"
+    cp "$source" "$root$target"
 done
 cat >"$root/init" <<'EOF'
 #!/bin/busybox sh

@@ -1,6 +1,9 @@
-// expect: void
-// Sending after `end`: the send of Bye returns milk::Result<void>. There is no
-// endpoint after the end of the session, so there is nothing to send on.
+// expect: milk: the session has ended: after a send to `end` there is no endpoint to send on
+// Sending after `end`: the send of Bye returns a milk::session::EndResult,
+// whose value() is a NoEndpoint. There is no endpoint after the end of the
+// session, so there is nothing to send on, and milk says so in its own words
+// (before, g++ said "invalid use of 'void'" and clang "member reference base
+// type 'void'").
 #include "pingpong.hpp"
 
 namespace pp = demo::ping::PingPong;

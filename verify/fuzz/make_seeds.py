@@ -43,6 +43,75 @@ def contract_seeds():
         shutil.copy(os.path.join(ROOT, path), os.path.join(directory, os.path.basename(path)))
 
 
+def limits():
+    """The constants of codegen/limits.hpp, so that the seeds follow them."""
+    import re
+    with open(os.path.join(ROOT, "codegen", "limits.hpp")) as header:
+        text = header.read()
+    return {name: int(value) for name, value in
+            re.findall(r"inline constexpr std::uint32_t (\w+) = (\d+);", text)}
+
+
+def large_contract_seeds():
+    # Large inputs (issue 14): libFuzzer mutates from what it is given, and
+    # left to grow small seeds it does not reach milkc's limits in a CI run.
+    limit = limits()
+    depth = limit["max_nesting_depth"]
+
+    # Every count limit reached at once (as tests/codegen/scale_contracts.cpp
+    # writes it for milkc.scale.at-limits, in a smaller variety).
+    lines = ["package fuzz.limits;", ""]
+    members = limit["max_enum_members"]
+    enums = (members + 255) // 256
+    for e in range(enums):
+        count = min(256, members - 256 * e)
+        lines.append("enum Kind%d : u16 { %s }" % (e, ", ".join("k%d = %d" % (m, m + 1) for m in range(count))))
+    lines.append("struct N0 { u8 leaf; Kind0 kind; }")
+    for i in range(1, depth):
+        lines.append("struct N%d { N%d inner; u8%s pad; }" % (i, i - 1, "[1]" * i))
+    fillers = limit["max_declarations"] - enums - depth - 1
+    for f in range(fillers):
+        lines.append("// Filler %d." % f)
+        lines.append("struct F%d { u32 a; Kind%d d; u8[3][2] e; }" % (f, f % enums))
+    lines.append("contract Limits {")
+    messages, states, transitions = limit["max_messages"], limit["max_states"], limit["max_transitions"]
+    for m in range(messages):
+        fields = ["N%d deepest" % (depth - 1), "u8%s cells, bytes data" % ("[1]" * depth),
+                  "F%d filler" % (m % fillers), ""][m % 4]
+        lines.append("  message M%d(%s);" % (m, fields))
+    per_state = transitions // states
+    half = messages // 2
+    for st in range(states):
+        client = st % 2 == 0
+        lines.append("  %sstate S%d {" % ("initial " if st == 0 else "", st))
+        for t in range(per_state):
+            message = (0 if client else half) + (st // 2 * per_state + t) % half
+            target = "end" if st + 1 == states and t == 0 else "S%d" % ((st + 1 + 2 * t) % states)
+            lines.append("    %s M%d -> %s;" % ("send" if client else "recv", message, target))
+        lines.append("  }")
+    lines.append("}")
+    write("fuzz_contract", "large-at-limits.contract", ("\n".join(lines) + "\n").encode())
+
+    # Long doc comments (they used to take quadratic time).
+    doc = "".join("// Documentation line %d of a long comment.\n" % i for i in range(600))
+    write("fuzz_contract", "large-doc-comments.contract",
+          ("package fuzz.docs;\n" + doc + "struct Documented { u32 value; }\n" + doc +
+           "contract C {\n" + doc + "  message M(Documented d);\n  initial state A { send M -> end; }\n}\n").encode())
+
+    # Over the limits: a long chain of structs (E0071) and types one level
+    # too deep (E0070).
+    chain = "".join("struct C%d { C%d inner; }\n" % (i, i - 1) for i in range(1, limit["max_declarations"] + 8))
+    write("fuzz_contract", "large-over-limits.contract",
+          ("package fuzz.chain;\nstruct C0 { u8 leaf; }\n" + chain).encode())
+    write("fuzz_contract", "large-too-deep.contract",
+          ("package fuzz.deep;\nstruct D { u8%s cells; }\ncontract C {\n  message M(u64 a, u8%s b);\n"
+           "  initial state A { send M -> end; }\n}\n" % ("[1]" * (depth + 1), "[1]" * depth)).encode())
+
+    # Bytes that start no token and are not UTF-8, on one line, and in comments.
+    noise = bytes((i * 37 + 11) % 256 for i in range(16384))
+    write("fuzz_contract", "large-bad-bytes.contract", b"package fuzz.noise;\n// " + noise.replace(b"\n", b" ") + b"\n" + noise)
+
+
 def decoder_seeds():
     # tests/generated/contracts/shapes.contract, server side in state Open.
     # Segment {Vec from; Vec to; Color color; bool visible} = 10 bytes.
@@ -81,6 +150,7 @@ def kstub_seeds():
 
 if __name__ == "__main__":
     contract_seeds()
+    large_contract_seeds()
     decoder_seeds()
     heap_seeds()
     kstub_seeds()

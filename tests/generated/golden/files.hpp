@@ -654,7 +654,7 @@ public:
     MILK_CALLABLE_WHEN("unconsumed", "unknown") MILK_SET_TYPESTATE(consumed)
     milk::Result<Server<state::Ready>> send(Opened message) &&;
     MILK_CALLABLE_WHEN("unconsumed", "unknown") MILK_SET_TYPESTATE(consumed)
-    milk::Result<void> send(Failed message) &&;
+    milk::session::EndResult send(Failed message) &&;
 
     template <typename Message>
     milk::session::Rejected send(Message&&) && {
@@ -726,7 +726,7 @@ public:
     MILK_CALLABLE_WHEN("unconsumed", "unknown") MILK_SET_TYPESTATE(consumed)
     milk::Result<Client<state::Writing>> send(Write message) &&;
     MILK_CALLABLE_WHEN("unconsumed", "unknown") MILK_SET_TYPESTATE(consumed)
-    milk::Result<void> send(Close message) &&;
+    milk::session::EndResult send(Close message) &&;
 
     template <typename Message>
     milk::session::Rejected send(Message&&) && {
@@ -1197,7 +1197,7 @@ inline milk::Result<Server<state::Ready>> Server<state::Opening>::send(Opened me
         std::move(m_end), "Files::Server<Opening>::send", std::move(message));
 }
 
-inline milk::Result<void> Server<state::Opening>::send(Failed message) && {
+inline milk::session::EndResult Server<state::Opening>::send(Failed message) && {
     return milk::session::send<milk::session::End>(
         std::move(m_end), "Files::Server<Opening>::send", std::move(message));
 }
@@ -1212,7 +1212,7 @@ inline milk::Result<Client<state::Writing>> Client<state::Ready>::send(Write mes
         std::move(m_end), "Files::Client<Ready>::send", std::move(message));
 }
 
-inline milk::Result<void> Client<state::Ready>::send(Close message) && {
+inline milk::session::EndResult Client<state::Ready>::send(Close message) && {
     return milk::session::send<milk::session::End>(
         std::move(m_end), "Files::Client<Ready>::send", std::move(message));
 }

@@ -213,7 +213,7 @@ public:
     MILK_CALLABLE_WHEN("unconsumed", "unknown") MILK_SET_TYPESTATE(consumed)
     milk::Result<Client<state::Waiting>> send(Ping message) &&;
     MILK_CALLABLE_WHEN("unconsumed", "unknown") MILK_SET_TYPESTATE(consumed)
-    milk::Result<void> send(Bye message) &&;
+    milk::session::EndResult send(Bye message) &&;
 
     template <typename Message>
     milk::session::Rejected send(Message&&) && {
@@ -486,7 +486,7 @@ inline milk::Result<Client<state::Waiting>> Client<state::Idle>::send(Ping messa
         std::move(m_end), "PingPong::Client<Idle>::send", std::move(message));
 }
 
-inline milk::Result<void> Client<state::Idle>::send(Bye message) && {
+inline milk::session::EndResult Client<state::Idle>::send(Bye message) && {
     return milk::session::send<milk::session::End>(
         std::move(m_end), "PingPong::Client<Idle>::send", std::move(message));
 }

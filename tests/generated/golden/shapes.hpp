@@ -630,7 +630,7 @@ public:
     }
 
     MILK_CALLABLE_WHEN("unconsumed", "unknown") MILK_SET_TYPESTATE(consumed)
-    milk::Result<void> send(Done message) &&;
+    milk::session::EndResult send(Done message) &&;
 
     template <typename Message>
     milk::session::Rejected send(Message&&) && {
@@ -690,7 +690,7 @@ inline milk::Result<Client<state::Closing>> Client<state::Open>::send(Done messa
         std::move(m_end), "Shapes::Client<Open>::send", std::move(message));
 }
 
-inline milk::Result<void> Server<state::Closing>::send(Done message) && {
+inline milk::session::EndResult Server<state::Closing>::send(Done message) && {
     return milk::session::send<milk::session::End>(
         std::move(m_end), "Shapes::Server<Closing>::send", std::move(message));
 }

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <span>
 
+#include "lifetimebound.hpp"
 #include "typestate.hpp"
 
 namespace milk {
@@ -79,9 +80,15 @@ public:
 
     // Preconditions for all of these: the buffer was not moved from
     // (otherwise they abort with "milk: use of a moved-from Buffer: <name>").
-    MILK_CALLABLE_WHEN("unconsumed", "unknown") [[nodiscard]] std::byte* data() const;
+    //
+    // data() and bytes() point into the buffer: MILK_LIFETIMEBOUND lets
+    // clang warn when the pointer outlives a temporary buffer (or a
+    // temporary message or Result holding it). C++ cannot see a pointer kept
+    // past the send of a named buffer; docs/verification.md says what stays
+    // unchecked.
+    MILK_CALLABLE_WHEN("unconsumed", "unknown") [[nodiscard]] std::byte* data() const MILK_LIFETIMEBOUND;
     MILK_CALLABLE_WHEN("unconsumed", "unknown") [[nodiscard]] std::size_t size() const;
-    MILK_CALLABLE_WHEN("unconsumed", "unknown") [[nodiscard]] std::span<std::byte> bytes() const;
+    MILK_CALLABLE_WHEN("unconsumed", "unknown") [[nodiscard]] std::span<std::byte> bytes() const MILK_LIFETIMEBOUND;
     // The region's place in the exchange heap; transports put it on the wire.
     MILK_CALLABLE_WHEN("unconsumed", "unknown") [[nodiscard]] std::uint32_t heap_offset() const;
 

@@ -5,6 +5,8 @@
 // failed result is the caller's bug and aborts with the error's description.
 #pragma once
 
+#include "lifetimebound.hpp"
+
 #include <cstdint>
 #include <new>
 #include <type_traits>
@@ -92,11 +94,13 @@ public:
         return m_error;
     }
     // Precondition: ok(). Aborts with the error otherwise.
-    [[nodiscard]] T& value() & {
+    // The value lives in the result: MILK_LIFETIMEBOUND lets clang warn
+    // when a reference or pointer into a temporary result outlives it.
+    [[nodiscard]] T& value() & MILK_LIFETIMEBOUND {
         if (!m_ok) die("Result::value() on a failed result", m_error);
         return m_value;
     }
-    [[nodiscard]] T&& value() && {
+    [[nodiscard]] T&& value() && MILK_LIFETIMEBOUND {
         if (!m_ok) die("Result::value() on a failed result", m_error);
         return std::move(m_value);
     }

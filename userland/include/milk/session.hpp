@@ -39,8 +39,8 @@ struct TimedOut {};
 
 namespace session {
 
-// The target of a transition to `end`. Sending such a message returns
-// Result<void>: there is no endpoint after `end`, so nothing can be sent.
+// The target of a transition to `end`. Sending such a message returns an
+// EndResult: there is no endpoint after `end`, so nothing can be sent.
 struct End {};
 
 enum class Role : std::uint8_t { Client, Server };
@@ -82,6 +82,53 @@ inline constexpr bool always_false = false;
 // around the bad call does not add a second, misleading error ("variable has
 // incomplete type void") in front of the static_assert's text.
 struct Rejected {};
+
+// What EndResult::value() gives: no endpoint. The session ended with the
+// send, so there is nothing to send or receive on; these members exist only
+// so that the misuse fails with milk's own text instead of the compiler's
+// "invalid use of 'void'" (g++) or "member reference base type 'void'"
+// (clang).
+struct NoEndpoint {
+    template <typename... Args>
+    Rejected send(Args&&...) const {
+        static_assert(always_false<Args...>,
+                      "milk: the session has ended: after a send to `end` there is no endpoint to send on");
+        return {};
+    }
+    template <typename... Args>
+    Rejected receive(Args&&...) const {
+        static_assert(always_false<Args...>,
+                      "milk: the session has ended: after a send to `end` there is no endpoint to receive on");
+        return {};
+    }
+    template <typename... Args>
+    Rejected receive_for(Args&&...) const {
+        static_assert(always_false<Args...>,
+                      "milk: the session has ended: after a send to `end` there is no endpoint to receive on");
+        return {};
+    }
+    template <typename... Args>
+    Rejected try_receive(Args&&...) const {
+        static_assert(always_false<Args...>,
+                      "milk: the session has ended: after a send to `end` there is no endpoint to receive on");
+        return {};
+    }
+};
+
+// The result of a send that ends the session: a Result<void> (it converts
+// to one, so code that stores or returns a Result<void> keeps working) whose
+// value() is a NoEndpoint rather than void.
+class [[nodiscard]] EndResult : public Result<void> {
+public:
+    using Result<void>::Result;
+    EndResult(const Result<void>& result) : Result<void>(result) {}  // NOLINT: implicit by design
+
+    // Aborts with the error if the send failed.
+    NoEndpoint value() const {
+        Result<void>::value();
+        return {};
+    }
+};
 
 // ---------------------------------------------------------------------------
 // Handlers: which handler takes which message.
@@ -243,7 +290,7 @@ struct Access {
 };
 
 template <typename Next>
-using SendResult = std::conditional_t<std::is_same_v<Next, End>, Result<void>, Result<Next>>;
+using SendResult = std::conditional_t<std::is_same_v<Next, End>, EndResult, Result<Next>>;
 
 template <typename Self, typename Out, typename B, typename... Handlers>
 Out deliver(const Slot& slot, ChannelEnd&& end, Handlers&... handlers) {
@@ -298,7 +345,7 @@ detail::SendResult<Next> send(ChannelEnd&& self, const char* operation, Message&
     if (!sent.ok()) return sent.error();
     if constexpr (std::is_same_v<Next, End>) {
         end.close();
-        return Result<void>{};
+        return EndResult{};
     } else {
         return detail::Access::make<Next>(std::move(end));
     }
