@@ -67,39 +67,6 @@ Result<Serving> granted_serving(std::uint32_t flags) {
 
 }  // namespace
 
-// The part of opening and adopting that is the same: map what the kernel
-// described, attach side First.
-struct KernelTransport::Described {
-    std::string component;
-    std::string contract;
-    std::uint32_t ring_capacity;
-    std::uint32_t pool_bytes;
-    std::uint32_t flags;
-    std::uint64_t region_bytes;
-    std::uint64_t heap_offset;
-};
-
-Result<std::unique_ptr<KernelTransport>> KernelTransport::attach(int owned_fd, const Described& described,
-                                                                 const Options& options) {
-    FdGuard fd(owned_fd);
-    auto layout = MILK_TRY(ChannelRegionLayout::compute(described.ring_capacity, described.pool_bytes));
-    if (described.heap_offset != layout.heap_offset || described.region_bytes < layout.total_bytes)
-        return Error{ErrorCode::SystemError, "the kernel's channel layout differs from ours",
-                     static_cast<std::int64_t>(described.heap_offset)};
-    // What the kernel granted: a component that needs a thread gets one.
-    const Serving granted = MILK_TRY(granted_serving(described.flags));
-    auto region = MILK_TRY(Region::try_map_shared(fd.get(), 0, described.region_bytes));
-    // Poll mode: the kernel never sleeps on (or rings) the region's futex
-    // words, so the inner transport must not either; waiting is ours.
-    const WaitPolicy policy{WaitMode::Poll, std::chrono::nanoseconds(0)};
-    auto inner = MILK_TRY(RegionTransport::try_create(region, layout, ChannelSide::First, policy));
-    auto transport = std::make_unique<KernelTransport>(PassKey{}, fd.hand_over(), std::move(inner), std::move(region),
-                                                       layout, options, granted);
-    transport->m_component = described.component;
-    transport->m_contract = described.contract;
-    return transport;
-}
-
 Result<std::unique_ptr<KernelTransport>> KernelTransport::try_open(std::string_view component,
                                                                    std::string_view contract, std::uint32_t version,
                                                                    const Options& options) {
@@ -120,11 +87,24 @@ Result<std::unique_ptr<KernelTransport>> KernelTransport::try_adopt(int owned_fd
         if (error == ENODEV) return Error{ErrorCode::InvalidArgument, "the milk fd holds no channel", error};
         return Error{ErrorCode::SystemError, "MILK_IOC_CHANNEL_INFO failed (not a milk fd?)", error};
     }
-    const Described described{get_name(info.component), get_name(info.contract), info.ring_capacity, info.pool_bytes,
-                              info.flags, info.region_bytes, info.heap_offset};
-    return attach(fd.hand_over(), described, options);
+    // The same two numbers give the same layout on both sides.
+    auto layout = MILK_TRY(ChannelRegionLayout::compute(info.ring_capacity, info.pool_bytes));
+    if (info.heap_offset != layout.heap_offset || info.region_bytes < layout.total_bytes)
+        return Error{ErrorCode::SystemError, "the kernel's channel layout differs from ours",
+                     static_cast<std::int64_t>(info.heap_offset)};
+    // What the kernel granted: a component that needs a thread gets one.
+    const Serving granted = MILK_TRY(granted_serving(info.flags));
+    auto region = MILK_TRY(Region::try_map_shared(fd.get(), 0, info.region_bytes));
+    // Poll mode: the kernel never sleeps on (or rings) the region's futex
+    // words, so the inner transport must not either; waiting is ours.
+    const WaitPolicy policy{WaitMode::Poll, std::chrono::nanoseconds(0)};
+    auto inner = MILK_TRY(RegionTransport::try_create(region, layout, ChannelSide::First, policy));
+    auto transport = std::make_unique<KernelTransport>(PassKey{}, fd.hand_over(), std::move(inner), std::move(region),
+                                                       layout, options, granted);
+    transport->m_component = get_name(info.component);
+    transport->m_contract = get_name(info.contract);
+    return transport;
 }
-
 
 KernelTransport::KernelTransport(PassKey, int fd, std::unique_ptr<RegionTransport> inner,
                                  std::shared_ptr<Region> region, const ChannelRegionLayout& layout,

@@ -144,9 +144,6 @@ public:
     [[nodiscard]] std::string error_text() const;
 
 private:
-    struct Described;
-    [[nodiscard]] static Result<std::unique_ptr<KernelTransport>> attach(int fd, const Described& described,
-                                                                         const Options& options);
     // The doorbell: the kernel takes what we sent. The number taken, or the
     // reason the kernel closed the channel.
     [[nodiscard]] Result<std::uint32_t> kick();
