@@ -133,3 +133,8 @@ TEST_CASE("MILK_TRY yields the value, or returns the error") {
     REQUIRE_FALSE(odd.ok());
     CHECK(odd.error().detail == 3);
 }
+
+TEST_CASE("MILK_TRY nests: one inside another's expression") {
+    auto nested = []() -> milk::Result<int> { return MILK_TRY(half(MILK_TRY(half(8)))); };
+    CHECK(nested().value() == 2);
+}

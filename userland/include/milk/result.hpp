@@ -155,9 +155,15 @@ private:
 // supports, in user space and in the kernel); `__extension__` keeps
 // -Wpedantic quiet about it. The expression must be a temporary or an
 // rvalue: its value is moved out.
-#define MILK_TRY(expr)                                                   \
-    __extension__({                                                      \
-        auto&& milk_try_result_ = (expr);                                \
-        if (!milk_try_result_.ok()) return milk_try_result_.error();     \
-        static_cast<std::remove_reference_t<decltype(milk_try_result_)>&&>(milk_try_result_).value(); \
+#define MILK_TRY(expr) MILK_TRY_IMPL_(expr, MILK_TRY_NAME_(__COUNTER__))
+
+// A name of its own for each use, so that one MILK_TRY may stand inside
+// another's expression without shadowing it.
+#define MILK_TRY_CONCAT_(a, b) a##b
+#define MILK_TRY_NAME_(counter) MILK_TRY_CONCAT_(milk_try_result_, counter)
+#define MILK_TRY_IMPL_(expr, name)                                                   \
+    __extension__({                                                                  \
+        auto&& name = (expr);                                                        \
+        if (!name.ok()) return name.error();                                         \
+        static_cast<std::remove_reference_t<decltype(name)>&&>(name).value();        \
     })
