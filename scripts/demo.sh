@@ -1,13 +1,26 @@
 #!/usr/bin/env bash
-# The README's first command: installs what is missing, builds milkc and the
-# examples, and runs them.
+# The README's first command: installs what is missing, builds, and runs the
+# placement demo: the same client against the echo component, placed in this
+# process, in a process of its own, and (where milk.ko is loaded) in the
+# kernel, changed only by --place. Then the examples.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
 bash "$root/scripts/install-deps.sh"
-bash "$root/scripts/build.sh" milkc pingpong file-server
+bash "$root/scripts/build.sh" milkc placement-demo milk-runner pingpong file-server
 
+demo="$root/build/bin/placement-demo"
+config="$root/examples/placement/echo.toml"
+echo
+echo "== examples/placement: one client, the echo placed by a flag"
+"$demo" --config "$config" --place echo=inproc
+"$demo" --config "$config" --place echo=process
+if [[ -e /dev/milk ]]; then
+    "$demo" --config "$config" --place echo=kernel
+else
+    echo "placement-demo: echo=kernel needs milk.ko loaded (/dev/milk); the VM suite runs it there (ctest -R vm.host)"
+fi
 echo
 echo "== examples/pingpong: client and server threads, bytes payloads, checked"
 "$root/build/bin/pingpong"
