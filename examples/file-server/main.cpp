@@ -38,8 +38,8 @@ int main() {
         return 1;
     }
     std::future<milk::Result<void>> server_done = std::async(
-        std::launch::async, [&files, server = std::move(server)]() mutable {
-            return milk::serve_channel(files.value(), std::move(server));
+        std::launch::async, [&files, server_end = std::move(server)]() mutable {
+            return milk::serve_channel(files.value(), std::move(server_end));
         });
     bool session_ok = run_session(std::move(client));
     milk::Result<void> served = server_done.get();

@@ -30,8 +30,8 @@ int main() {
         return 1;
     }
     std::future<milk::Result<void>> server_done = std::async(
-        std::launch::async, [&echo, server = std::move(server)]() mutable {
-            return milk::serve_channel(echo.value(), std::move(server));
+        std::launch::async, [&echo, server_end = std::move(server)]() mutable {
+            return milk::serve_channel(echo.value(), std::move(server_end));
         });
     milk::Result<ClientReport> report = run_client(std::move(client));
     milk::Result<void> served = server_done.get();

@@ -29,8 +29,8 @@ int main() {
         return 1;
     }
     std::future<milk::Result<void>> served = std::async(
-        std::launch::async, [&tally, server = std::move(server)]() mutable {
-            return milk::serve_channel(tally.value(), std::move(server));
+        std::launch::async, [&tally, server_end = std::move(server)]() mutable {
+            return milk::serve_channel(tally.value(), std::move(server_end));
         });
     milk::Result<ClientReport> report = run_tally_client(std::move(client));
     milk::Result<void> server_done = served.get();

@@ -59,8 +59,8 @@ TEST_CASE("echo: its step, looped by serve_channel, answers every ping of the cl
     auto [client, server] = std::move(channel).value();
     auto echo = components::echo::Echo::try_create(milk::Settings{});
     REQUIRE(echo.ok());
-    auto served = std::async(std::launch::async, [&echo, server = std::move(server)]() mutable {
-        return milk::serve_channel(echo.value(), std::move(server));
+    auto served = std::async(std::launch::async, [&echo, server_end = std::move(server)]() mutable {
+        return milk::serve_channel(echo.value(), std::move(server_end));
     });
     auto report = examples::pingpong::run_client(std::move(client));
     REQUIRE(served.get().ok());
@@ -76,8 +76,8 @@ TEST_CASE("files: the scripted session gets every reply it expects") {
     auto [client, server] = std::move(channel).value();
     auto files = components::files::Files::try_create(milk::Settings{});
     REQUIRE(files.ok());
-    auto served = std::async(std::launch::async, [&files, server = std::move(server)]() mutable {
-        return milk::serve_channel(files.value(), std::move(server));
+    auto served = std::async(std::launch::async, [&files, server_end = std::move(server)]() mutable {
+        return milk::serve_channel(files.value(), std::move(server_end));
     });
     CHECK(examples::files::run_session(std::move(client)));
     CHECK(served.get().ok());
@@ -94,8 +94,8 @@ TEST_CASE("tally: the `limit` setting is what the server announces, and is range
     auto channel = Tally::open_inproc();
     REQUIRE(channel.ok());
     auto [client, server] = std::move(channel).value();
-    auto served = std::async(std::launch::async, [&tally, server = std::move(server)]() mutable {
-        return milk::serve_channel(tally.value(), std::move(server));
+    auto served = std::async(std::launch::async, [&tally, server_end = std::move(server)]() mutable {
+        return milk::serve_channel(tally.value(), std::move(server_end));
     });
     auto report = examples::tally::run_tally_client(std::move(client));
     REQUIRE(served.get().ok());

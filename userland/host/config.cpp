@@ -67,11 +67,13 @@ bool valid_instance_name(std::string_view name) {
 
 // The entries of a table in the order of the file (toml++ keeps them sorted
 // by key), so that instances and diagnostics come in the order a user wrote
-// them.
+// them. Two keys of one table never start at the same position, so the order
+// is total and std::sort suffices (std::stable_sort would also trip clang 19's
+// deprecation warning inside libstdc++ 12, as codegen/frontend.cpp notes).
 std::vector<std::pair<const toml::key*, const toml::node*>> in_file_order(const toml::table& table) {
     std::vector<std::pair<const toml::key*, const toml::node*>> entries;
     for (auto&& [key, node] : table) entries.emplace_back(&key, &node);
-    std::stable_sort(entries.begin(), entries.end(), [](const auto& a, const auto& b) {
+    std::sort(entries.begin(), entries.end(), [](const auto& a, const auto& b) {
         const toml::source_position& x = a.first->source().begin;
         const toml::source_position& y = b.first->source().begin;
         return x.line != y.line ? x.line < y.line : x.column < y.column;

@@ -164,6 +164,6 @@ private:
 #define MILK_TRY_IMPL_(expr, name)                                                   \
     __extension__({                                                                  \
         auto&& name = (expr);                                                        \
-        if (!name.ok()) return name.error();                                         \
+        if (!(name).ok()) return (name).error();                                     \
         static_cast<std::remove_reference_t<decltype(name)>&&>(name).value();        \
     })
