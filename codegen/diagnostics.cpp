@@ -84,9 +84,8 @@ std::string printable(std::string_view line) {
         if (length == 0) {
             out[i] = '?';
             length = 1;
-        } else if (length == 1 && static_cast<unsigned char>(out[i]) < 0x20 && out[i] != '\t') {
-            out[i] = ' ';
-        } else if (length == 1 && out[i] == 0x7f) {
+        } else if (length == 1 && ((static_cast<unsigned char>(out[i]) < 0x20 && out[i] != '\t') || out[i] == 0x7f)) {
+            // Control characters (but tabs) and DEL print as blanks.
             out[i] = ' ';
         }
         i += length;

@@ -193,9 +193,11 @@ stage_fuzz() {
 # targets keeps the stage within CI's budget.
 tsan_targets=(milk_runtime_tests milk_generated_tests milk_process_tests milk_peer_death_bound
     pingpong pingpong-process file-server file-server-process tally)
+# The host's programs (milkd, its clients, the placement demo) are not built
+# here yet, so their tests are left out: TSan on the host is open work.
 # (doctest_discover_tests adds a placeholder <target>_NOT_BUILT test for each
 # suite this stage does not build.)
-tsan_exclude='^(compile_fail|install|vm|kstub|diagnostics|milkc|bench|front|backend)\.|^example\.readme-tour$|^generated\.goldens$|_NOT_BUILT'
+tsan_exclude='^(compile_fail|install|vm|kstub|diagnostics|milkc|bench|front|backend|host)\.|^example\.placement\.|^example\.readme-tour$|^generated\.goldens$|_NOT_BUILT'
 
 stage_tsan() {
     configure_clang "$tsan_dir" thread ""

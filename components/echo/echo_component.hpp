@@ -63,6 +63,7 @@ public:
     static constexpr const char* name = "echo";
     static constexpr milk::PlacementSet placements = milk::every_placement;
     static constexpr milk::Statefulness statefulness = milk::Statefulness::Stateless;
+    static constexpr milk::SettingNames setting_names{};
 
     [[nodiscard]] static milk::Result<Echo> try_create(const milk::Settings& /*settings*/) { return Echo{}; }
 

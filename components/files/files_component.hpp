@@ -219,6 +219,7 @@ public:
     // The table lives as long as the channel; moving it between placements
     // comes with live relocation.
     static constexpr milk::Statefulness statefulness = milk::Statefulness::Stateful;
+    static constexpr milk::SettingNames setting_names{};
 
     [[nodiscard]] static milk::Result<Files> try_create(const milk::Settings& /*settings*/) { return Files{}; }
 

@@ -88,6 +88,7 @@ public:
     // A tally in progress lives in serve's frame; between tallies there is
     // nothing to keep.
     static constexpr milk::Statefulness statefulness = milk::Statefulness::Stateless;
+    static constexpr milk::SettingNames setting_names{"limit"};
 
     [[nodiscard]] static milk::Result<Tally> try_create(const milk::Settings& settings) {
         const std::int64_t limit = settings.get_or("limit", default_limit);

@@ -25,6 +25,7 @@
 #include <cstdio>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unistd.h>
 #include <utility>
 #include <vector>
@@ -132,9 +133,10 @@ int main(int argc, char** argv) {
         else
             ran = "milk.ko (the module counted " + std::to_string(status.messages) + " messages)";
     }
-    std::printf("placement-demo: echo placed %s (%s): served by %s\n", where.c_str(),
-                milk::host::placement_source_name(loaded.config->instances.front().placement_source).data(),
-                ran.c_str());
+    const std::string_view source =
+        milk::host::placement_source_name(loaded.config->instances.front().placement_source);
+    std::printf("placement-demo: echo placed %s (%.*s): served by %s\n", where.c_str(),
+                static_cast<int>(source.size()), source.data(), ran.c_str());
     std::printf("placement-demo:   %u round trips with 1-4096 byte payloads, every answer checked, none copied: %s\n",
                 examples::pingpong::round_trips,
                 report.value().same_memory == examples::pingpong::round_trips ? "yes" : "NO");

@@ -21,6 +21,12 @@ TEST_CASE("the generated registry lists the components of components/CMakeLists.
     CHECK(echo->placements == milk::every_placement);
     CHECK(echo->statefulness == milk::Statefulness::Stateless);
     CHECK(milk::host::find_component(components, "files")->statefulness == milk::Statefulness::Stateful);
+    // The settings each reads, as the host checks a config against them.
+    CHECK(echo->setting_names.size() == 0);
+    const milk::SettingNames& tally_settings = milk::host::find_component(components, "tally")->setting_names;
+    CHECK(tally_settings.size() == 1);
+    CHECK(tally_settings.contains("limit"));
+    CHECK_FALSE(tally_settings.contains("limt"));
     CHECK(milk::host::find_component(components, "nothing") == nullptr);
 }
 

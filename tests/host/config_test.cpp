@@ -24,10 +24,14 @@ milk::Result<void> no_serve(const milk::Settings&, milk::ChannelEnd&&) {
     return milk::Error{milk::ErrorCode::InvalidArgument, "not served in this test", 0};
 }
 
-const std::array<milk::host::ComponentType, 2> components{{
-    {"echo", "examples.pingpong.PingPong", 1, milk::every_placement, milk::Statefulness::Stateless, no_serve},
+const std::array<milk::host::ComponentType, 3> components{{
+    {"echo", "examples.pingpong.PingPong", 1, milk::every_placement, milk::Statefulness::Stateless,
+     milk::SettingNames{}, no_serve},
     {"tally", "examples.tally.Tally", 1, milk::PlacementSet{Placement::Inproc, Placement::Process},
-     milk::Statefulness::Stateful, no_serve},
+     milk::Statefulness::Stateful, milk::SettingNames{"limit", "start"}, no_serve},
+    // A component that reads as many settings as a config may give.
+    {"wide", "examples.pingpong.PingPong", 1, milk::every_placement, milk::Statefulness::Stateless,
+     milk::SettingNames{"s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7"}, no_serve},
 }};
 
 // A probe that must not be asked: a config without `kernel` never needs it.
@@ -201,7 +205,7 @@ ok = "one"
                                        DiagnosticCode::BadSettingValue});
     CHECK(result.diagnostics[0].where.line == 2);
     CHECK(result.diagnostics[0].where.column == 13);
-    CHECK(result.diagnostics[0].note == "compiled into this host: echo, tally");
+    CHECK(result.diagnostics[0].note == "compiled into this host: echo, tally, wide");
     CHECK(result.diagnostics[2].where.line == 4);
     CHECK(result.diagnostics[2].where.column == 1);
     CHECK(result.diagnostics[2].note == "allowed keys: component, placement, settings");
@@ -216,7 +220,7 @@ TEST_CASE("the report stops after max_diagnostics errors, and says so") {
 }
 
 TEST_CASE("settings: at most eight, integers only") {
-    std::string config = "[echo]\ncomponent = \"echo\"\nplacement = \"inproc\"\n[echo.settings]\n";
+    std::string config = "[wide]\ncomponent = \"wide\"\nplacement = \"inproc\"\n[wide.settings]\n";
     for (int i = 0; i < 8; ++i) config += "s" + std::to_string(i) + " = " + std::to_string(i) + "\n";
     LoadResult result = parse(config);
     REQUIRE(result.config);
@@ -227,6 +231,20 @@ TEST_CASE("settings: at most eight, integers only") {
     result = parse(config);
     CHECK(codes(result) == std::vector{DiagnosticCode::TooManySettings});
     CHECK(result.diagnostics[0].where.line == 13);
+}
+
+TEST_CASE("settings: only those the component reads, whichever key comes first") {
+    // The settings table before the component: the check waits for both.
+    LoadResult result = parse("[counter.settings]\nlimt = 10\nlimit = 5\n[counter]\ncomponent = \"tally\"\n"
+                              "placement = \"inproc\"\n");
+    REQUIRE(codes(result) == std::vector{DiagnosticCode::UnknownSetting});
+    CHECK(result.diagnostics[0].where.line == 2);
+    CHECK(result.diagnostics[0].message == "instance \"counter\": component \"tally\" has no setting \"limt\"");
+    CHECK(result.diagnostics[0].note == "component \"tally\" reads: limit, start");
+
+    result = parse("[echo]\ncomponent = \"echo\"\nplacement = \"inproc\"\n[echo.settings]\nlimit = 1\n");
+    REQUIRE(codes(result) == std::vector{DiagnosticCode::UnknownSetting});
+    CHECK(result.diagnostics[0].note == "component \"echo\" reads no settings");
 }
 
 TEST_CASE("TOML errors: syntax, and a duplicate instance said as such") {

@@ -159,7 +159,24 @@ private:
             m_diagnostics.add(DiagnosticCode::MissingKey, subject + " has no \"placement\"", where,
                               "allowed: " + config_detail::placement_list(every_placement));
         }
+        if (draft.type != nullptr) check_setting_names(subject, draft);
         return draft;
+    }
+
+    // Every setting must be one the component reads: a misspelt name would
+    // otherwise fall back to the component's default without a word.
+    void check_setting_names(const std::string& subject, const Draft& draft) {
+        const SettingNames& known = draft.type->setting_names;
+        for (const auto& [name, where] : draft.setting_keys) {
+            if (known.contains(name)) continue;
+            std::string names;
+            for (std::size_t i = 0; i < known.size(); ++i) names += (i == 0 ? "" : ", ") + std::string(known[i]);
+            m_diagnostics.add(DiagnosticCode::UnknownSetting,
+                              subject + ": component " + quoted(draft.type->name) + " has no setting " + quoted(name),
+                              where,
+                              names.empty() ? "component " + quoted(draft.type->name) + " reads no settings"
+                                            : "component " + quoted(draft.type->name) + " reads: " + names);
+        }
     }
 
     std::string component_list() const {
@@ -234,6 +251,9 @@ private:
             if (++count > Settings::max_entries) {
                 // Reported once, at the first setting that does not fit.
                 if (count == Settings::max_entries + 1) {
+                    // One error for the table is enough: no component reads
+                    // more than 8 settings, so some are also unknown (H0018).
+                    draft.setting_keys.clear();
                     m_diagnostics.add(DiagnosticCode::TooManySettings,
                                       subject + ": more than " + std::to_string(Settings::max_entries) + " settings",
                                       where,
@@ -247,7 +267,9 @@ private:
             if (!draft.instance.settings.set(name, integer->get()).ok()) {
                 m_diagnostics.add(DiagnosticCode::BadSettingName, subject + ": bad setting name " + quoted(name),
                                   where, "a setting's name is 1-23 bytes of a-z, 0-9 and _");
+                continue;
             }
+            draft.setting_keys.emplace_back(std::string(name), where);
         }
     }
 

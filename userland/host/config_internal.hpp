@@ -7,6 +7,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace milk::host::config_detail {
@@ -36,6 +37,10 @@ struct Draft {
     Location placement_where;
     // The component, when the file names one compiled into this host.
     const ComponentType* type = nullptr;
+    // Each setting the file gave, with where its name stands: checked
+    // against the component's declared names once both are known (the keys
+    // of an instance table come in any order).
+    std::vector<std::pair<std::string, Location>> setting_keys;
 };
 
 // One "INSTANCE=PLACEMENT" that parsed.

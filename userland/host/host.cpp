@@ -194,7 +194,7 @@ std::vector<InstanceStatus> Host::status() const {
         status.version = instance->type->version;
         status.placement = instance->config.placement;
         if (instance->counters) {
-            const auto totals = instance->counters->totals();
+            auto totals = instance->counters->totals();
             status.channels_open = totals.channels_open;
             status.channels_opened = totals.channels_opened;
             status.messages = totals.messages;

@@ -10,6 +10,10 @@
 //         static constexpr const char* name = "echo";                 // what a config names
 //         static constexpr milk::PlacementSet placements = milk::every_placement;
 //
+//         // The settings it reads: a config that sets any other is refused
+//         // (H0018), so that a misspelt `limt = 10` never goes unnoticed.
+//         static constexpr milk::SettingNames setting_names{};   // or {"limit"}
+//
 //         // Built once per channel, from the instance's settings (the config's
 //         // [instance.settings] table; milk.ko gets the same values).
 //         [[nodiscard]] static milk::Result<Echo> try_create(const milk::Settings& settings);
@@ -166,6 +170,42 @@ private:
     std::size_t m_count = 0;
 };
 
+// The names of the settings a component reads (at most Settings::max_entries,
+// each a valid setting name). The host refuses a config that sets a name a
+// component does not declare, with the names it does in the note.
+class SettingNames {
+public:
+    constexpr SettingNames() = default;
+    constexpr SettingNames(std::initializer_list<const char*> names) {
+        for (const char* name : names) {
+            // In a constant expression (a component's static member) this
+            // fails to compile. Built at run time, the list leaves the name
+            // out rather than overflow.
+            if (m_count == Settings::max_entries || !Settings::valid_name(name)) {
+                bad_setting_names();
+                continue;
+            }
+            m_names[m_count++] = name;
+        }
+    }
+
+    [[nodiscard]] constexpr bool contains(std::string_view name) const {
+        for (std::size_t i = 0; i < m_count; ++i)
+            if (name == m_names[i]) return true;
+        return false;
+    }
+    [[nodiscard]] constexpr std::size_t size() const { return m_count; }
+    [[nodiscard]] constexpr const char* operator[](std::size_t index) const { return m_names[index]; }
+
+private:
+    // Not constexpr: calling it from a constant expression is the error
+    // "more than 8 setting names, or an invalid one".
+    static void bad_setting_names() {}
+
+    const char* m_names[Settings::max_entries] = {};
+    std::size_t m_count = 0;
+};
+
 namespace component_detail {
 
 template <typename C>
@@ -192,6 +232,7 @@ concept Component = std::is_move_constructible_v<C> && requires(const Settings& 
     { C::name } -> std::convertible_to<const char*>;
     { C::placements } -> std::convertible_to<PlacementSet>;
     { C::statefulness } -> std::convertible_to<Statefulness>;
+    { C::setting_names } -> std::convertible_to<SettingNames>;
     { C::try_create(settings) } -> std::same_as<Result<C>>;
 } && (component_detail::HasServe<C> || component_detail::HasStep<C>);
 

@@ -163,7 +163,7 @@ private:
 #define MILK_TRY_NAME_(counter) MILK_TRY_CONCAT_(milk_try_result_, counter)
 #define MILK_TRY_IMPL_(expr, name)                                                   \
     __extension__({                                                                  \
-        auto&& name = (expr);                                                        \
+        auto&& name = (expr); /* NOLINT(bugprone-macro-parentheses): a declarator */ \
         if (!(name).ok()) return (name).error();                                     \
         static_cast<std::remove_reference_t<decltype(name)>&&>(name).value();        \
     })

@@ -20,6 +20,8 @@ struct ComponentType {
     std::uint32_t version;
     PlacementSet placements;
     Statefulness statefulness;
+    // The settings the component reads; a config may set no other.
+    SettingNames setting_names;
     // Builds the component from `settings` and serves the channel to its
     // end (milk::serve_channel): what runs on the component's side of every
     // channel in user space, in the host's process or in a process of its own.
@@ -34,6 +36,7 @@ template <Component C>
         C::Contract::version,
         C::placements,
         C::statefulness,
+        C::setting_names,
         [](const Settings& settings, ChannelEnd&& end) -> Result<void> {
             auto component = C::try_create(settings);
             if (!component.ok()) return component.error();

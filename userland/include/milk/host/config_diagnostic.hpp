@@ -35,6 +35,7 @@ enum class DiagnosticCode : std::uint16_t {
     BadSettingName = 15,         // H0015 a setting's name that is not [a-z0-9_], 1-23 bytes
     BadSettingValue = 16,        // H0016 a setting's value that is not an integer
     TooManySettings = 17,        // H0017 more than 8 settings
+    UnknownSetting = 18,         // H0018 a setting the component does not read
     MalformedOverride = 20,      // H0020 an override that is not INSTANCE=PLACEMENT
     OverrideUnknownInstance = 21,// H0021 an override names no instance of the config
     ConflictingOverride = 22,    // H0022 one instance placed twice by one source
