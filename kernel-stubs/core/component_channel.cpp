@@ -43,8 +43,8 @@ Result<Owned<ComponentChannel>> ComponentChannel::try_create(const ComponentEntr
         return Error{ErrorCode::InvalidArgument, "channel pool must be a power of two in [4 KiB, 1 MiB]", pool_bytes};
     auto layout = ChannelRegionLayout::compute(ring_capacity, pool_bytes);
     if (!layout.ok()) return layout.error();
-    auto pool = KernelPool::try_create(pool_bytes);
-    if (!pool.ok()) return pool.error();
+    auto ledger = ExchangeLedger::try_create(ChannelSide::Second, pool_bytes);
+    if (!ledger.ok()) return ledger.error();
     auto component = entry.create(settings);
     if (!component.ok()) return component.error();
     // vmalloc_user zeroes the region: every ring index 0, both sides open,
@@ -52,7 +52,7 @@ Result<Owned<ComponentChannel>> ComponentChannel::try_create(const ComponentEntr
     auto region = KernelRegion::try_create(layout->total_bytes);
     if (!region.ok()) return region.error();
     auto channel = Owned<ComponentChannel>::try_create(entry, stats, std::move(component).value(), std::move(region).value(),
-                                                       layout.value(), std::move(pool).value(), serving, waker,
+                                                       layout.value(), std::move(ledger).value(), serving, waker,
                                                        serve_waker);
     if (!channel.ok()) return channel.error();
     if (auto attached = channel.value()->attach(); !attached.ok()) return attached.error();
@@ -61,7 +61,7 @@ Result<Owned<ComponentChannel>> ComponentChannel::try_create(const ComponentEntr
 
 ComponentChannel::ComponentChannel(const ComponentEntry& entry, ComponentStats& stats,
                                    Owned<ComponentRunner>&& component, KernelRegion&& region,
-                                   const ChannelRegionLayout& layout, KernelPool&& pool, ChannelServing serving,
+                                   const ChannelRegionLayout& layout, ExchangeLedger&& ledger, ChannelServing serving,
                                    void* waker, void* serve_waker)
     : m_entry(&entry),
       m_contract(entry.contract),
@@ -69,7 +69,7 @@ ComponentChannel::ComponentChannel(const ComponentEntry& entry, ComponentStats& 
       m_component(std::move(component)),
       m_region(std::move(region)),
       m_layout(layout),
-      m_pool(std::move(pool)),
+      m_ledger(std::move(ledger)),
       m_serving(serving),
       m_waker(waker),
       m_serve_waker(serve_waker) {
@@ -82,8 +82,8 @@ ComponentChannel::ComponentChannel(const ComponentEntry& entry, ComponentStats& 
 }
 
 // Buffers still lent to user space need nothing: they are blocks of the
-// region, which goes with the channel, and their bookkeeping is the pool's.
-// The component goes first, while the region and the pool still exist: a
+// region, which goes with the channel, and their bookkeeping is the ledger's.
+// The component goes first, while the region and the ledger still exist: a
 // session-typed component's buffers give their blocks back as they die.
 ComponentChannel::~ComponentChannel() {
     m_component = Owned<ComponentRunner>();
@@ -121,8 +121,7 @@ bool ComponentChannel::user_closed() const {
     auto* control = reinterpret_cast<ChannelControl*>(m_region.base() + m_layout.control_offset);
     // A hint only: user space may write anything there. It decides nothing
     // but whether the kernel stops serving, which user space may ask for.
-    return std::atomic_ref<std::uint32_t>(control->status[side_index(ChannelSide::First)].closed)
-               .load(std::memory_order_acquire) != 0;
+    return has_closed(control->status[side_index(ChannelSide::First)]);
 }
 
 Error ComponentChannel::close_with(const Error& error, int kstub_code, const milk_kviolation* violation) {
@@ -145,10 +144,8 @@ Error ComponentChannel::close_with(const Error& error, int kstub_code, const mil
              << (violation->field != nullptr ? violation->field : "-") << ")";
     }
     // The status block is shared memory: written here, never read back.
-    SideStatus& status = own_status();
-    std::atomic_ref<std::int64_t>(status.detail).store(static_cast<std::int64_t>(m_error.value), std::memory_order_relaxed);
-    std::atomic_ref<std::uint32_t>(status.reason).store(m_error.reason, std::memory_order_relaxed);
-    std::atomic_ref<std::uint32_t>(status.closed).store(1, std::memory_order_release);
+    const Error published{error.code, nullptr, static_cast<std::int64_t>(m_error.value)};
+    publish_close(own_status(), &published);
     log(MILK_LOG_INFO, m_error.text, static_cast<long long>(m_error.value));
     // Publishes the record to error_record() on another thread.
     m_closed.store(true, std::memory_order_release);
@@ -157,22 +154,7 @@ Error ComponentChannel::close_with(const Error& error, int kstub_code, const mil
                  static_cast<std::int64_t>(m_error.value)};
 }
 
-Result<void> ComponentChannel::drain_returns() {
-    WireBytes returned[8];
-    for (;;) {
-        auto popped = m_returns_in.try_pop(std::span<WireBytes>(returned));
-        if (!popped.ok()) return popped.error();
-        if (popped.value() == 0) return {};
-        for (std::size_t i = 0; i < popped.value(); ++i) {
-            // Only the start of a block we lent frees anything; the length
-            // is user space's word and is not needed.
-            const std::uint64_t offset = returned[i].offset;
-            const bool ours = offset >= m_layout.pool_bytes && offset < 2ull * m_layout.pool_bytes;
-            if (!ours || !m_pool.release_returned(static_cast<std::uint32_t>(offset - m_layout.pool_bytes)))
-                ++m_rejected_returns;
-        }
-    }
-}
+Result<void> ComponentChannel::drain_returns() { return m_ledger.drain_returns(m_returns_in); }
 
 Result<bool> ComponentChannel::take_one() {
     auto popped = m_in.try_pop(std::span<Slot>(&m_raw, 1));
@@ -189,15 +171,13 @@ Result<bool> ComponentChannel::take_one() {
         return close_with(Error{code, milk_kcode_name(verdict), static_cast<std::int64_t>(violation.value)}, verdict,
                           &violation);
     }
-    // The validator knows the pools' bounds, not who holds which block: a
-    // handle into the kernel's pool must be a block it lent.
-    if (milk_kbytes bad{}; !take_back_handles(bad)) {
+    // The validator knows the pools' bounds, not who holds which block:
+    // that is the ledger's, as in user space.
+    if (RefusedHandle refused{milk_kbytes{}, Error{ErrorCode::BadBuffer}}; !accept_handles(refused)) {
         violation.code = MILK_KV_BAD_HANDLE;
-        violation.field = bad.offset < m_layout.pool_bytes ? "a bytes field across the pools' border"
-                                                           : "a bytes field naming a block the kernel did not lend";
-        violation.value = (std::uint64_t{bad.offset} << 32) | bad.length;
-        return close_with(Error{ErrorCode::BadBuffer, "buffer of the kernel's that it did not lend",
-                                static_cast<std::int64_t>(violation.value)},
+        violation.field = refused.why.what;
+        violation.value = (std::uint64_t{refused.handle.offset} << 32) | refused.handle.length;
+        return close_with(Error{ErrorCode::BadBuffer, refused.why.what, static_cast<std::int64_t>(violation.value)},
                           MILK_KV_BAD_HANDLE, &violation);
     }
     // The module's own count of what user space sent this component
@@ -216,8 +196,7 @@ void ComponentChannel::close_after_user() {
                             .load(std::memory_order_relaxed);
     if (reason != 0) log(MILK_LOG_WARN, "user space closed a channel with an error (its ErrorCode follows)", reason);
     m_error.closed = 1;
-    SideStatus& status = own_status();
-    std::atomic_ref<std::uint32_t>(status.closed).store(1, std::memory_order_release);
+    publish_close(own_status(), nullptr);
     m_closed.store(true, std::memory_order_release);
     milk_shim_wake(m_waker);
 }
@@ -406,20 +385,13 @@ bool ComponentChannel::client_may_speak() const {
     return false;
 }
 
-bool ComponentChannel::take_back_handles(milk_kbytes& bad) {
+bool ComponentChannel::accept_handles(RefusedHandle& refused) {
     milk_kbytes handles[max_handles_per_message];
     const std::size_t count = m_contract->handles(m_message, handles);
     for (std::size_t i = 0; i < count; ++i) {
-        const std::uint64_t end = std::uint64_t{handles[i].offset} + handles[i].length;
-        if (handles[i].offset < m_layout.pool_bytes) {
-            // User space's own (or the empty handle), wholly inside its pool:
-            // the validator's bounds are both pools together.
-            if (end <= m_layout.pool_bytes) continue;
-            bad = handles[i];
-            return false;
-        }
-        if (!m_pool.take_back(handles[i].offset - m_layout.pool_bytes, handles[i].length)) {
-            bad = handles[i];
+        auto accepted = m_ledger.accept(WireBytes{handles[i].offset, handles[i].length});
+        if (!accepted.ok()) {
+            refused = RefusedHandle{handles[i], accepted.error()};
             return false;
         }
     }
@@ -427,18 +399,16 @@ bool ComponentChannel::take_back_handles(milk_kbytes& bad) {
 }
 
 void ComponentChannel::give_back(const milk_kbytes& handle) {
-    // The empty handle names no block (an empty or moved-from buffer).
-    if (handle.offset == 0 && handle.length == 0) return;
-    // One of ours that user space handed back: free it here.
-    if (handle.offset >= m_layout.pool_bytes) {
-        if (!m_pool.release_held(handle.offset - m_layout.pool_bytes)) ++m_rejected_returns;
-        return;
-    }
-    const WireBytes entry{handle.offset, handle.length};
-    auto pushed = m_returns_out.try_push(std::span<const WireBytes>(&entry, 1));
-    // Full or corrupt only if user space broke its own return ring: then it
-    // alone loses the block.
-    if (!pushed.ok() || pushed.value() != 1) ++m_dropped_returns;
+    const WireBytes wire{handle.offset, handle.length};
+    auto pool = m_ledger.classify(wire);
+    // Only handles the ledger accepted or allocated reach here (a Buffer of
+    // the component's); anything else is our bug and changes nothing.
+    if (!pool.ok()) return;
+    // One of ours that we hold: freed. One of user space's: it goes home on
+    // return ring 0 (full or broken only if user space broke its own ring:
+    // then it alone loses the block).
+    if (pool.value() == ExchangeLedger::Pool::Own) m_ledger.free_held(handle.offset);
+    else m_ledger.return_to_peer(wire, m_returns_out);
 }
 
 std::span<std::byte> ComponentChannel::owned_bytes(const milk_kbytes& handle) const {
@@ -448,27 +418,21 @@ std::span<std::byte> ComponentChannel::owned_bytes(const milk_kbytes& handle) co
 }
 
 Result<KernelBuffer> ComponentChannel::allocate_held(std::uint32_t bytes) {
-    auto buffer = allocate(bytes);
-    if (!buffer.ok()) return buffer.error();
-    // allocate() lends at once (the C components send what they allocate);
-    // the kernel holds this one until hand_over() or give_back().
-    if (!m_pool.take_back(buffer->handle.offset - m_layout.pool_bytes, bytes))
-        return Error{ErrorCode::InvalidArgument, "a block just allocated is not lent", buffer->handle.offset};
-    return buffer;
+    if (auto drained = drain_returns(); !drained.ok()) return close_with(drained.error());
+    const std::uint32_t offset = MILK_TRY(m_ledger.allocate(bytes));
+    return KernelBuffer{milk_kbytes{offset, bytes},
+                        std::span<std::byte>(m_region.base() + m_layout.heap_offset + offset, bytes)};
 }
 
 bool ComponentChannel::hand_over(const milk_kbytes& handle) {
-    if (handle.offset < m_layout.pool_bytes) return true;
-    return m_pool.lend_held(handle.offset - m_layout.pool_bytes, handle.length);
-}
-
-Result<KernelBuffer> ComponentChannel::allocate(std::uint32_t bytes) {
-    if (auto drained = drain_returns(); !drained.ok()) return drained.error();
-    auto offset = m_pool.allocate(bytes);
-    if (!offset.ok()) return offset.error();
-    const std::uint32_t heap_offset = m_layout.pool_bytes + offset.value();
-    return KernelBuffer{milk_kbytes{heap_offset, bytes},
-                        std::span<std::byte>(m_region.base() + m_layout.heap_offset + heap_offset, bytes)};
+    const WireBytes wire{handle.offset, handle.length};
+    auto pool = m_ledger.classify(wire);
+    if (!pool.ok()) return false;
+    // A block of the kernel's that it holds is lent; a region of user
+    // space's goes home in the message itself.
+    if (pool.value() == ExchangeLedger::Pool::Own) return m_ledger.try_lend(wire);
+    m_ledger.hand_back(wire);
+    return true;
 }
 
 Result<void> ComponentChannel::send(std::uint16_t tag, const void* payload, std::size_t payload_bytes) {

@@ -8,7 +8,10 @@
 // return ring 0, and allocates from pool 1. Everything it keeps about the
 // channel (ring indices, the protocol state, who holds which block of its
 // pool, the pools' bounds) lives here, in kernel memory; what it reads from
-// the region is copied once and checked.
+// the region is copied once and checked. Who holds which buffer is the
+// runtime's own ExchangeLedger (milk/exchange_ledger.hpp), the same code and
+// the same rules as user space's exchange heap: a block of the kernel's pool
+// it lent, a region of user space's pool it holds.
 //
 // Who runs the component (ChannelServing):
 //   * InKick: MILK_IOC_KICK is the doorbell; kick() drains the returns, then
@@ -25,11 +28,12 @@
 #pragma once
 
 #include "component.hpp"
-#include "kernel_pool.hpp"
 #include "kernel_region.hpp"
 #include "milk_uapi.h"
 #include "owned.hpp"
 
+#include <milk/channel_status.hpp>
+#include <milk/exchange_ledger.hpp>
 #include <milk/region_layout.hpp>
 #include <milk/result.hpp>
 #include <milk/ring.hpp>
@@ -55,7 +59,7 @@ public:
 
     ComponentChannel(const ComponentEntry& entry, ComponentStats& stats, Owned<ComponentRunner>&& component,
                      KernelRegion&& region,
-                     const ChannelRegionLayout& layout, KernelPool&& pool, ChannelServing serving, void* waker,
+                     const ChannelRegionLayout& layout, ExchangeLedger&& ledger, ChannelServing serving, void* waker,
                      void* serve_waker);
     ComponentChannel(const ComponentChannel&) = delete;
     ComponentChannel& operator=(const ComponentChannel&) = delete;
@@ -99,8 +103,6 @@ private:
     [[nodiscard]] Result<KernelBuffer> allocate_held(std::uint32_t bytes) override;
     [[nodiscard]] bool hand_over(const milk_kbytes& handle) override;
 
-    // A block of the kernel's pool, lent to user space at once.
-    [[nodiscard]] Result<KernelBuffer> allocate(std::uint32_t bytes);
     [[nodiscard]] Error close_with(const Error& error, int kstub_code = 0, const milk_kviolation* violation = nullptr);
     [[nodiscard]] Result<void> drain_returns();
     // Takes the next message off ring 0 into m_raw / m_message if there is
@@ -116,9 +118,14 @@ private:
     void announce_replies();
     // User space closed its end: the kernel's closes normally.
     void close_after_user();
-    // Takes back every handle of the validated message that names the
-    // kernel's own pool; false (with the handle) for one it did not lend.
-    [[nodiscard]] bool take_back_handles(milk_kbytes& bad);
+    // Accepts every handle of the validated message into the ledger: a
+    // block of the kernel's it lent comes back, a region of user space's is
+    // held. The first handle the ledger refuses, with why.
+    struct RefusedHandle {
+        milk_kbytes handle;
+        Error why;
+    };
+    [[nodiscard]] bool accept_handles(RefusedHandle& refused);
     // Whether the tracked state is `end` or one where the client speaks.
     [[nodiscard]] bool client_may_speak() const;
     [[nodiscard]] bool user_closed() const;
@@ -130,7 +137,7 @@ private:
     Owned<ComponentRunner> m_component;
     KernelRegion m_region;
     ChannelRegionLayout m_layout;
-    KernelPool m_pool;
+    ExchangeLedger m_ledger;
     ChannelServing m_serving;
     void* m_waker;
     void* m_serve_waker;
@@ -141,13 +148,11 @@ private:
     Slot m_raw;                             // the one copy of the slot being handled
     alignas(8) std::byte m_message[slot_size];  // the validated message (a stub struct)
     milk_kstate m_state{};
-    // What a handle in a client message may name: user space's pool, or a
-    // block of the kernel's it hands back (checked against KernelPool).
+    // The bounds the generated validator checks handles against: both
+    // pools (who holds which block is the ledger's to check).
     milk_kpool m_heap_pool{};
     milk_channel_error m_error{};
     std::uint32_t m_replies_left = 0;
-    std::uint64_t m_dropped_returns = 0;
-    std::uint64_t m_rejected_returns = 0;
     // InKick: the kick's message, not yet received by the component.
     bool m_pending = false;
     // Serving thread: replies published since readers were last woken.

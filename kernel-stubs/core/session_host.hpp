@@ -95,8 +95,8 @@ public:
     }
 
     // The channel has validated the handle (bounds by the generated
-    // validator, the kernel's own blocks by KernelPool::take_back): the
-    // component owns the region until it sends or drops the buffer.
+    // validator, who holds it by the ExchangeLedger): the component owns
+    // the region until it sends or drops the buffer.
     [[nodiscard]] Result<Buffer> import_buffer(WireBytes wire) {
         if (m_context == nullptr) return Error{ErrorCode::PeerClosed, "no channel", 0};
         const milk_kbytes handle{wire.offset, wire.length};

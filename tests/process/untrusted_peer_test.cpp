@@ -18,6 +18,7 @@
 
 #include <doctest/doctest.h>
 
+#include <chrono>
 #include <csignal>
 #include <cstdint>
 #include <cstring>
@@ -30,6 +31,7 @@ namespace {
 
 namespace probe = test::process::Probe;
 using milk::ChannelSide;
+using milk::Deadline;
 using milk::ErrorCode;
 using milk::Slot;
 using milk::WireBytes;
@@ -338,6 +340,35 @@ TEST_CASE("untrusted peer: a close reason that is no ErrorCode reads as PeerClos
     CHECK(received.error().detail == 200);
     CHECK_FALSE(handled);
     CHECK(child.wait() == 0);
+}
+
+TEST_CASE("untrusted peer: a close with the reason TimedOut or WouldBlock is a close, not a timeout") {
+    // Such a peer used to make every later bounded receive of the honest
+    // side report a timeout (or "nothing waiting") at once, forever (issue
+    // 14): a caller that loops on timeouts spun at 100% CPU and never saw
+    // the close. Now each receive, bounded or polling, reports the close.
+    for (const ErrorCode reason : {ErrorCode::TimedOut, ErrorCode::WouldBlock}) {
+        CAPTURE(milk::describe(reason));
+        auto pending = milk::process::create_channel(channel_options()).value();
+        const int fd = pending.fd();
+        auto child = ChildProcess::start([fd, reason] {
+            const RawRegion region(fd);
+            region.close_as(ChannelSide::Second, static_cast<std::uint32_t>(reason));
+            return 0;
+        });
+        milk::ChannelEnd end = milk::process::bind_child(std::move(pending), child.pid()).value();
+        REQUIRE(child.wait() == 0);
+        for (const Deadline deadline : {Deadline::now(), Deadline::after(std::chrono::seconds(30)), Deadline::now()}) {
+            const auto started = std::chrono::steady_clock::now();
+            auto received = end.receive(deadline);
+            REQUIRE_FALSE(received.ok());
+            CHECK(received.error().code == ErrorCode::PeerClosed);
+            CHECK(received.error().detail == static_cast<std::int64_t>(reason));
+            // Not a correctness bound on speed: a close must not wait out a
+            // 30-second deadline.
+            CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(10));
+        }
+    }
 }
 
 TEST_CASE("untrusted peer: forged returns never free a block the server holds") {

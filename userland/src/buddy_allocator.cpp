@@ -6,7 +6,10 @@
 namespace milk {
 
 Result<BuddyAllocator> BuddyAllocator::try_create(std::uint32_t pool_bytes) {
-    if (!std::has_single_bit(pool_bytes) || pool_bytes < min_block || pool_bytes > (1u << 30))
+    // Not std::has_single_bit: without -mpopcnt (the kernel's flags) it
+    // becomes a call to libgcc's __popcountdi2, which milk.ko cannot link.
+    const bool power_of_two = pool_bytes != 0 && (pool_bytes & (pool_bytes - 1)) == 0;
+    if (!power_of_two || pool_bytes < min_block || pool_bytes > (1u << 30))
         return Error{ErrorCode::InvalidArgument, "pool size must be a power of two in [64, 2^30]", pool_bytes};
     BuddyAllocator allocator;
     allocator.m_pool_bytes = pool_bytes;
@@ -14,9 +17,11 @@ Result<BuddyAllocator> BuddyAllocator::try_create(std::uint32_t pool_bytes) {
     const std::uint32_t units = pool_bytes / min_block;
     allocator.m_units = units;
     // Value-initialised: every unit starts at zero (not a block start).
-    allocator.m_meta = std::make_unique<std::atomic<std::uint8_t>[]>(units);
-    allocator.m_next = std::make_unique_for_overwrite<std::uint32_t[]>(units);
-    allocator.m_prev = std::make_unique_for_overwrite<std::uint32_t[]>(units);
+    using Meta = FixedArray<std::atomic<std::uint8_t>>;
+    using Links = FixedArray<std::uint32_t>;
+    allocator.m_meta = MILK_TRY(Meta::try_create(units, Meta::Fill::Zero));
+    allocator.m_next = MILK_TRY(Links::try_create(units, Links::Fill::Uninitialised));
+    allocator.m_prev = MILK_TRY(Links::try_create(units, Links::Fill::Uninitialised));
     allocator.m_free_head.fill(none);
     allocator.push_free(0, allocator.m_max_order);
     allocator.m_free_bytes = pool_bytes;
@@ -133,6 +138,16 @@ void BuddyAllocator::lend(std::uint32_t offset) {
     // whoever takes it back or frees it sees the block as it was lent.
     auto& unit = m_meta[offset / min_block];
     unit.store(static_cast<std::uint8_t>(unit.load(std::memory_order_relaxed) | lent_bit), std::memory_order_release);
+}
+
+bool BuddyAllocator::try_lend(std::uint32_t offset, std::uint64_t length) {
+    if (offset >= m_pool_bytes || offset % min_block != 0) return false;
+    auto& unit = m_meta[offset / min_block];
+    std::uint8_t current = unit.load(std::memory_order_acquire);
+    if ((current & (lent_bit | free_bit)) != 0 || (current & order_mask) == 0) return false;
+    if (length > (std::uint64_t{min_block} << ((current & order_mask) - 1))) return false;
+    return unit.compare_exchange_strong(current, static_cast<std::uint8_t>(current | lent_bit),
+                                        std::memory_order_acq_rel, std::memory_order_acquire);
 }
 
 bool BuddyAllocator::take_back(std::uint32_t offset, std::uint64_t length) {

@@ -2,6 +2,8 @@
 // woken by ioctl and poll() instead of futexes.
 #include "milk/kernel.hpp"
 
+#include "milk/channel_status.hpp"
+
 #include "milk_uapi.h"
 
 #include <atomic>
@@ -120,12 +122,12 @@ KernelTransport::~KernelTransport() { close(nullptr); }
 
 Error KernelTransport::kernel_close_error() const {
     auto* control = reinterpret_cast<ChannelControl*>(m_region->base() + m_layout.control_offset);
-    SideStatus& status = control->status[side_index(ChannelSide::Second)];
-    const auto reason = std::atomic_ref<std::uint32_t>(status.reason).load(std::memory_order_acquire);
-    const auto detail = std::atomic_ref<std::int64_t>(status.detail).load(std::memory_order_relaxed);
-    if (reason == 0 || reason > static_cast<std::uint32_t>(ErrorCode::SystemError))
-        return Error{ErrorCode::PeerClosed, "the kernel closed the channel", detail};
-    return Error{static_cast<ErrorCode>(reason), "the kernel closed the channel because of this error", detail};
+    const SideStatus& status = control->status[side_index(ChannelSide::Second)];
+    // The same reading as a process peer's close (channel_status.hpp): a
+    // component that failed with a timeout of its own closes the channel; it
+    // must not make this side's receives report timeouts.
+    if (!has_closed(status)) return Error{ErrorCode::PeerClosed, "the kernel closed the channel", 0};
+    return peer_close_error(status);
 }
 
 Result<std::uint32_t> KernelTransport::kick() {

@@ -1,6 +1,8 @@
 // milk::RegionTransport: rings + doorbells + closed flags + exchange heap.
 #include "milk/region_transport.hpp"
 
+#include "milk/channel_status.hpp"
+
 #include <atomic>
 #include <cstring>
 #include <utility>
@@ -78,28 +80,19 @@ RegionTransport::~RegionTransport() { close(nullptr); }
 
 bool RegionTransport::peer_closed() const {
     if (m_peer_gone) return true;
-    auto& status = m_control->status[side_index(other_side(m_side))];
-    return std::atomic_ref<std::uint32_t>(status.closed).load(std::memory_order_acquire) != 0;
+    return has_closed(m_control->status[side_index(other_side(m_side))]);
 }
 
 Error RegionTransport::closed_peer_error() const {
-    auto& status = m_control->status[side_index(other_side(m_side))];
-    if (std::atomic_ref<std::uint32_t>(status.closed).load(std::memory_order_acquire) == 0) return peer_gone_error();
+    if (!has_closed(m_control->status[side_index(other_side(m_side))])) return peer_gone_error();
     return Error{ErrorCode::PeerClosed, "the peer closed the channel", 0};
 }
 
 Error RegionTransport::peer_close_error() const {
-    auto& status = m_control->status[side_index(other_side(m_side))];
+    const SideStatus& status = m_control->status[side_index(other_side(m_side))];
     // A peer that closed and then died closed first: its reason wins.
-    if (std::atomic_ref<std::uint32_t>(status.closed).load(std::memory_order_acquire) == 0) return peer_gone_error();
-    // Read once each, after the acquire load of `closed`.
-    const auto reason = std::atomic_ref<std::uint32_t>(status.reason).load(std::memory_order_relaxed);
-    const auto detail = std::atomic_ref<std::int64_t>(status.detail).load(std::memory_order_relaxed);
-    if (reason == 0) return Error{ErrorCode::PeerClosed, "the peer closed the channel", 0};
-    // The reason comes from the peer's memory: only known codes pass.
-    if (reason > static_cast<std::uint32_t>(ErrorCode::SystemError))
-        return Error{ErrorCode::PeerClosed, "the peer closed the channel with an unknown reason", reason};
-    return Error{static_cast<ErrorCode>(reason), "the peer closed the channel because of this error", detail};
+    if (!has_closed(status)) return peer_gone_error();
+    return milk::peer_close_error(status);
 }
 
 Error RegionTransport::fail(const Error& error) noexcept {
@@ -220,11 +213,7 @@ Result<Buffer> RegionTransport::import_buffer(WireBytes wire) { return m_heap->i
 void RegionTransport::close(const Error* reason) noexcept {
     if (m_closed) return;
     m_closed = true;
-    auto& status = m_control->status[side_index(m_side)];
-    std::atomic_ref<std::uint32_t>(status.reason)
-        .store(reason != nullptr ? static_cast<std::uint32_t>(reason->code) : 0, std::memory_order_relaxed);
-    std::atomic_ref<std::int64_t>(status.detail).store(reason != nullptr ? reason->detail : 0, std::memory_order_relaxed);
-    std::atomic_ref<std::uint32_t>(status.closed).store(1, std::memory_order_release);
+    publish_close(m_control->status[side_index(m_side)], reason);
     // The peer may sleep waiting for a message from us, or for room in its
     // own full ring: wake both (the doorbell protocol makes the close flag
     // visible to its re-check exactly as it does a ring index).

@@ -20,15 +20,18 @@
 // merged when an allocation finds no free block large enough: one pass over
 // the metadata then leaves exactly the free blocks eager merging would have,
 // so an allocation fails only when it would have failed anyway.
+//
+// Freestanding: libmilk and milk.ko compile this same file (the kernel's end
+// of a channel allocates its pool with it too; exchange_ledger.hpp).
 #pragma once
 
+#include "fixed_array.hpp"
 #include "result.hpp"
 
 #include <array>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
-#include <memory>
 
 namespace milk {
 
@@ -71,6 +74,10 @@ public:
     // Held -> Lent. Precondition: state(offset) == Held, and the caller holds
     // the block (only the holder moves a Held block). Lock-free.
     void lend(std::uint32_t offset);
+    // Held -> Lent, if the block at `offset` is Held and at least `length`
+    // bytes; says whether it did. The checked form of lend(), for a caller
+    // that names a block by its handle (the kernel's components). Lock-free.
+    [[nodiscard]] bool try_lend(std::uint32_t offset, std::uint64_t length);
     // Lent -> Held, if the block at `offset` is Lent and at least `length`
     // bytes; says whether it did. Any offset is allowed. Lock-free.
     [[nodiscard]] bool take_back(std::uint32_t offset, std::uint64_t length);
@@ -117,12 +124,12 @@ private:
     std::size_t m_free_bytes = 0;
     // Frees since the last coalesce(): none means merging cannot help.
     std::size_t m_unmerged_frees = 0;
-    std::unique_ptr<std::atomic<std::uint8_t>[]> m_meta;
+    FixedArray<std::atomic<std::uint8_t>> m_meta;
     // Doubly linked free lists through unit indices; only entries of free
     // block starts are meaningful, so the arrays are left uninitialised
     // (untouched pages cost nothing).
-    std::unique_ptr<std::uint32_t[]> m_next;
-    std::unique_ptr<std::uint32_t[]> m_prev;
+    FixedArray<std::uint32_t> m_next;
+    FixedArray<std::uint32_t> m_prev;
     std::array<std::uint32_t, 32> m_free_head{};
 };
 

@@ -1,28 +1,22 @@
 // One side's view of a channel's exchange heap: the memory `bytes` fields
 // travel in, moved between the ends by handle, never copied.
 //
-// The heap is split into two pools, one per side (channel_region.hpp). A side
-// allocates only from its own pool, with a buddy allocator whose metadata is
-// private to that side. Ownership rules (docs/runtime.md has the full story):
+// The heap is split into two pools, one per side (channel_region.hpp). The
+// ownership rules (allocate, lend, take back, hold, hand back, return) are
+// milk::ExchangeLedger's (exchange_ledger.hpp), the one implementation that
+// the kernel's end of a channel uses too; this class adds what user space
+// needs on top: Buffers and their homes, a lock, and a lifetime that
+// outlives the channel. In terms of Buffers:
 //
-//   * allocate():  a block of our pool; we hold it (Held).
-//   * export_buffer() of one of our own buffers: the block becomes Lent; the
-//     peer owns the region until it gives it back.
-//   * import_buffer() of a handle into the PEER's pool: allowed when it lies
-//     inside the peer's pool (overflow-safe) and overlaps no region we hold
-//     from the peer already; we now hold it. Held regions are tracked per
-//     64-byte unit of the peer's pool (a bitmap), so "overlaps" means "shares
-//     a unit with": an honest peer's buffers are whole blocks of 64-byte
-//     units (our buddy allocator, the kernel's pool), so two of them never
-//     share one.
-//   * dropping a buffer we imported: the handle goes back to its owner on the
-//     return ring (SPSC of WireBytes, like AF_XDP's completion ring); the owner
-//     drains the ring when it allocates and frees blocks that it had lent.
-//   * export_buffer() of a buffer we imported: hands it back to its owner. We
-//     stop holding it (no return-ring entry: the message is the return).
-//   * import_buffer() of a handle into OUR OWN pool: accepted only when it
-//     names a block we lent and have not got back (the peer returning it in a
-//     message); it becomes Held again. Anything else in our pool: BadBuffer.
+//   * allocate():  a block of our pool; we hold it.
+//   * export_buffer() of one of our own buffers: the block is lent.
+//   * export_buffer() of a buffer we imported: handed back to its owner
+//     (no return-ring entry: the message is the return).
+//   * import_buffer(): the ledger's accept (a block we lent coming back, or
+//     a region of the peer's pool we did not hold yet).
+//   * dropping a buffer we imported: its handle goes back to its owner on
+//     the return ring (SPSC of WireBytes, like AF_XDP's completion ring);
+//     the owner drains the ring when it allocates.
 //
 // What it costs. A block of our own going out and coming back (export, then
 // import of the handle the peer hands back) takes no lock: the Held/Lent state
@@ -48,9 +42,9 @@
 // shared_ptr copy), which is what makes the count exact.
 #pragma once
 
-#include "buddy_allocator.hpp"
 #include "buffer.hpp"
 #include "channel_region.hpp"
+#include "exchange_ledger.hpp"
 #include "region.hpp"
 #include "result.hpp"
 #include "ring.hpp"
@@ -60,7 +54,6 @@
 #include <cstdint>
 #include <atomic>
 #include <memory>
-#include <vector>
 
 namespace milk {
 
@@ -104,24 +97,9 @@ public:
     // Return-ring entries that named no block we had lent (ignored).
     [[nodiscard]] std::uint64_t rejected_returns() const;
 
-    // Where every byte of our pool is, and what we hold of the peer's: the
-    // accounting a test (or a host after a failed peer) checks. Always
-    // free_bytes + held_bytes + lent_bytes == pool_bytes.
-    struct Usage {
-        std::size_t pool_bytes = 0;
-        std::size_t free_bytes = 0;
-        // Blocks of our pool that a Buffer on our side holds.
-        std::size_t held_blocks = 0;
-        std::size_t held_bytes = 0;
-        // Blocks of our pool the peer has (sent, not yet back).
-        std::size_t lent_blocks = 0;
-        std::size_t lent_bytes = 0;
-        // Regions of the peer's pool a Buffer on our side holds.
-        std::size_t regions_held_from_peer = 0;
-        std::uint64_t rejected_returns = 0;
-        // Returns of the peer's buffers that did not fit its return ring.
-        std::uint64_t lost_returns = 0;
-    };
+    // Where every byte of our pool is, and what we hold of the peer's
+    // (exchange_ledger.hpp).
+    using Usage = ExchangeLedger::Usage;
     [[nodiscard]] Usage usage() const;
 
 private:
@@ -168,7 +146,7 @@ private:
         void operator()(ExchangeHeapSide* heap) const noexcept { heap->orphan(); }
     };
 
-    ExchangeHeapSide(std::shared_ptr<Region> region, Geometry geometry, BuddyAllocator pool,
+    ExchangeHeapSide(std::shared_ptr<Region> region, Geometry geometry, ExchangeLedger&& ledger,
                      const RingProducer<WireBytes>& returns_to_peer, const RingConsumer<WireBytes>& returns_to_us);
     ~ExchangeHeapSide() = default;
 
@@ -179,43 +157,23 @@ private:
     void release_own(std::uint32_t offset) noexcept;
     void release_imported(std::uint32_t offset, std::uint32_t length) noexcept;
     void drain_returns_locked();
-    // The held-units bitmap over the peer's pool; units relative to it.
-    [[nodiscard]] bool any_held_locked(std::uint64_t first, std::uint64_t last) const;
-    void set_held_locked(std::uint64_t first, std::uint64_t last);
-    void clear_held_locked(std::uint64_t first, std::uint64_t last);
-    // The units [first, last] a region of the peer's pool occupies.
-    struct Units {
-        std::uint64_t first;
-        std::uint64_t last;
-    };
-    [[nodiscard]] Units peer_units(std::uint64_t offset, std::uint32_t length) const;
 
     std::shared_ptr<Region> m_region;
     Geometry m_geometry;
-    std::uint64_t m_own_begin;   // wire offsets of our pool: [m_own_begin, m_own_begin + pool_bytes)
-    std::uint64_t m_peer_begin;  // wire offsets of the peer's pool
     OwnHome m_own_home{*this};
     PeerHome m_peer_home{*this};
 
-    // Guards everything below except the allocator's lock-free calls
-    // (lend/take_back/state, see buddy_allocator.hpp).
+    // Guards everything below except the ledger's lock-free calls (lend,
+    // take_back: exchange_ledger.hpp).
     mutable SpinLock m_lock;
 
-    // Our pool, and the consuming end of the ring the peer returns our
-    // buffers on (drained under the lock, so it has one consumer).
-    BuddyAllocator m_pool;
+    // Who owns which block; the consuming end of the ring the peer returns
+    // our blocks on (drained under the lock, so it has one consumer); the
+    // producing end of the ring we return the peer's on (pushes come from
+    // any thread that drops a buffer, and the lock makes them one producer).
+    ExchangeLedger m_ledger;
     RingConsumer<WireBytes> m_returns_to_us;
-    std::uint64_t m_rejected_returns = 0;
-    bool m_returns_corrupt = false;
-
-    // Which 64-byte units of the peer's pool a buffer of ours holds (one bit
-    // each), how many regions that is, and the producing end of the ring we
-    // return them on: pushes come from any thread that drops a buffer, and
-    // the lock makes them one producer.
-    std::vector<std::uint64_t> m_held_units;
-    std::size_t m_held_regions = 0;
     RingProducer<WireBytes> m_returns_to_peer;
-    std::uint64_t m_lost_returns = 0;
 
     // Set when the last shared_ptr went; then the buffers still alive.
     bool m_orphaned = false;
