@@ -753,7 +753,10 @@ std::optional<std::string> reserved_name_reason(std::string_view name, NameRole 
     if ((role == NameRole::Type || role == NameRole::Message) && contains(contract_scope_names, name)) {
         return std::string("milkc generates a declaration of this name in every contract's namespace");
     }
-    if ((role == NameRole::Type || role == NameRole::Message) && name.starts_with(generated_prefix)) {
+    // States too: each state struct has a member milk_name, which a state of
+    // that very name could not have.
+    if ((role == NameRole::Type || role == NameRole::Message || role == NameRole::State) &&
+        name.starts_with(generated_prefix)) {
         return std::string("names starting with `milk_` are reserved for generated code");
     }
     if (role == NameRole::FirstPackage && name == "std") {

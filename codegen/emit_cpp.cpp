@@ -265,11 +265,14 @@ private:
         }
         m_out += "};\n";
 
-        m_out += "\n// The states, as tag types for Client<State> and Server<State>.\n";
+        m_out += "\n// The states, as tag types for Client<State> and Server<State>; milk_name\n";
+        m_out += "// is the state's name in the contract (milk::session::StateMachine).\n";
         m_out += "namespace state {\n";
         for (const StateDecl& state : contract.states) {
             append_doc(m_out, "", state.doc);
-            m_out += "struct " + state.name + " {};\n";
+            m_out += "struct " + state.name + " {\n";
+            m_out += "    static constexpr const char* milk_name = \"" + state.name + "\";\n";
+            m_out += "};\n";
         }
         m_out += "}  // namespace state\n";
 

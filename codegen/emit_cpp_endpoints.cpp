@@ -265,10 +265,12 @@ private:
         m_out += "// The contract as one type, for generic code: a component names the contract it\n";
         m_out += "// serves with it, and a host hands out endpoints by it\n";
         m_out += "// (host.connect<" + m_contract.name + "::Contract>(\"instance\")). `name` is the\n";
-        m_out += "// contract's identity on the wire (milk.ko registers components under it).\n";
+        m_out += "// contract's identity on the wire (milk.ko registers components under it);\n";
+        m_out += "// `protocol` is the protocol table above.\n";
         m_out += "struct Contract {\n";
         m_out += "    static constexpr const char* name = \"" + std::string(m_qualified_name) + "\";\n";
         m_out += "    static constexpr std::uint32_t version = 1;\n";
+        m_out += "    static constexpr const auto& protocol = " + m_contract.name + "::protocol;\n";
         m_out += "    using ClientEndpoint = Client<state::" + initial + ">;\n";
         m_out += "    using ServerEndpoint = Server<state::" + initial + ">;\n";
         m_out += "    [[nodiscard]] static ClientEndpoint client(milk::ChannelEnd&& end) {\n";

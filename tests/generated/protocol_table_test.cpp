@@ -8,9 +8,13 @@
 
 #include <doctest/doctest.h>
 
+#include <milk/state_machine.hpp>
+
 #include <boost/hana.hpp>
 
 #include <cstddef>
+#include <cstdint>
+#include <string>
 #include <type_traits>
 #include <utility>
 
@@ -142,4 +146,33 @@ TEST_CASE("protocol table: shapes") {
     CHECK(counts.to_end == 1);
     CHECK(counts.messages == 4);
     CHECK(counts.payload_bytes == 28 + 56 + 20 + 1);
+}
+
+// The same table as data (milk::session::StateMachine), as the host follows a
+// channel at run time: built at compile time, so these hold there too.
+TEST_CASE("state machine: pingpong's protocol as data agrees with the contract") {
+    using milk::session::Direction;
+    using milk::session::StateMachine;
+    static constexpr StateMachine machine = milk::session::state_machine<demo::ping::PingPong::protocol>();
+    static_assert(machine.state_names.size() == 2);
+    static_assert(machine.steps.size() == 3);
+
+    const auto tag = [](auto message_tag) { return static_cast<std::uint16_t>(message_tag); };
+    using Tag = demo::ping::PingPong::Tag;
+    CHECK(std::string(machine.contract) == "PingPong");
+    CHECK(std::string(machine.name(machine.initial)) == "Idle");
+    const auto waiting = machine.step(machine.initial, Direction::Send, tag(Tag::Ping));
+    CHECK(std::string(machine.name(waiting)) == "Waiting");
+    CHECK(std::string(machine.name(machine.step(waiting, Direction::Recv, tag(Tag::Pong)))) == "Idle");
+    CHECK(std::string(machine.name(machine.step(machine.initial, Direction::Send, tag(Tag::Bye)))) == "end");
+    // What the contract does not allow: the server's message in the client's
+    // direction, a message in the wrong state, an unknown tag.
+    CHECK(machine.step(waiting, Direction::Send, tag(Tag::Pong)) == StateMachine::invalid);
+    CHECK(machine.step(waiting, Direction::Send, tag(Tag::Ping)) == StateMachine::invalid);
+    CHECK(machine.step(machine.initial, Direction::Send, 9) == StateMachine::invalid);
+    CHECK(std::string(machine.name(StateMachine::invalid)) == "?");
+    // Every state of a bigger contract is named, in declaration order.
+    static constexpr StateMachine files = milk::session::state_machine<demo::files::Files::protocol>();
+    static_assert(files.state_names.size() == decltype(hana::length(demo::files::Files::protocol.states))::value);
+    CHECK(std::string(files.name(files.initial)) == TypeOf<decltype(demo::files::Files::protocol.initial)>::milk_name);
 }

@@ -25,6 +25,7 @@ namespace {
 namespace PingPong = examples::pingpong::PingPong;
 namespace Tally = examples::tally::Tally;
 using milk::Placement;
+using milk::host::ChannelStatus;
 using milk::host::Host;
 using milk::host::InstanceState;
 using milk::host::InstanceStatus;
@@ -103,10 +104,12 @@ TEST_CASE("inproc: each connect is a channel of its own, served in this process 
     CHECK(status->channels_open == 2);
     CHECK(status->channels_opened == 2);
     CHECK(status->messages == 2);
-    // Per channel: the first carried a Ping and a Pong, the second nothing.
-    std::vector<std::uint64_t> per_channel = status->channel_messages;
-    std::sort(per_channel.begin(), per_channel.end());
-    CHECK(per_channel == std::vector<std::uint64_t>{0, 2});
+    // Per channel: the first carried a Ping and a Pong, the second nothing;
+    // both are back in (or still in) Idle, where the client speaks.
+    std::vector<ChannelStatus> per_channel = status->open_channels;
+    std::sort(per_channel.begin(), per_channel.end(),
+              [](const ChannelStatus& a, const ChannelStatus& b) { return a.messages < b.messages; });
+    CHECK(per_channel == std::vector<ChannelStatus>{{0, "Idle"}, {2, "Idle"}});
     CHECK(status->contract == PingPong::Contract::name);
     REQUIRE(std::move(first_back).value().send(PingPong::Bye{}).ok());
     REQUIRE(std::move(second).value().send(PingPong::Bye{}).ok());
@@ -114,6 +117,38 @@ TEST_CASE("inproc: each connect is a channel of its own, served in this process 
         std::this_thread::sleep_for(std::chrono::milliseconds(5));
     CHECK(status_of(host, "echo")->channels_open == 0);
     CHECK(status_of(host, "echo")->messages == 4);  // Ping, Pong, Bye, Bye
+}
+
+TEST_CASE("status: each open channel's protocol state, as the contract names it, in every user-space placement") {
+    for (const Placement placement : {Placement::Inproc, Placement::Process}) {
+        CAPTURE(milk::placement_name(placement));
+        Host host = make_host({instance("tally", "tally", placement)});
+        auto client = host.connect<Tally::Contract>("tally");
+        REQUIRE(client.ok());
+        // Tally greets first (Greeting --Ready--> Adding); then the client
+        // speaks: Add keeps it in Adding, Total goes to Summing and the Sum
+        // back to Adding.
+        auto adding = std::move(client).value().receive(
+            [](Tally::Ready&&, Tally::Client<Tally::state::Adding>&& next) { return std::move(next); });
+        REQUIRE(adding.ok());
+        auto added = std::move(adding).value().send(Tally::Add{5});
+        REQUIRE(added.ok());
+        auto summing = std::move(added).value().send(Tally::Total{});
+        REQUIRE(summing.ok());
+        auto summed = std::move(summing).value().receive(
+            [](Tally::Sum&& sum, Tally::Client<Tally::state::Adding>&& next) {
+                CHECK(sum.sum == 5);
+                return std::move(next);
+            });
+        REQUIRE(summed.ok());
+        // The server counts the Sum just after sending it.
+        for (int i = 0; i < 400 && status_of(host, "tally")->messages < 4; ++i)
+            std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        auto status = status_of(host, "tally");
+        REQUIRE(status);
+        CHECK(status->open_channels == std::vector<ChannelStatus>{{4, "Adding"}});
+        REQUIRE(std::move(summed).value().send(Tally::Bye{}).ok());
+    }
 }
 
 TEST_CASE("process: the runner is a child, and when it is killed its clients get PeerClosed and status shows the signal") {
@@ -183,7 +218,7 @@ TEST_CASE("control: Status lists every instance, and the client checks the count
     list[0].code = 9;
     list[0].channels_open = 0;
     list[0].messages = 20009;
-    list[0].channel_messages = {5, 0, 7};
+    list[0].open_channels = {{5, "Idle"}, {0, "Waiting"}, {7, "?"}};
     list[1].name = "";  // an empty name still travels
     list[1].component = "tally";
     list[1].placement = Placement::Kernel;
@@ -204,8 +239,8 @@ TEST_CASE("control: Status lists every instance, and the client checks the count
     CHECK(got.value()[0].state == InstanceState::Killed);
     CHECK(got.value()[0].code == 9);
     CHECK(got.value()[0].messages == 20009);
-    CHECK(got.value()[0].channel_messages == std::vector<std::uint64_t>{5, 0, 7});
-    CHECK(got.value()[1].channel_messages.empty());
+    CHECK(got.value()[0].open_channels == std::vector<ChannelStatus>{{5, "Idle"}, {0, "Waiting"}, {7, "?"}});
+    CHECK(got.value()[1].open_channels.empty());
     CHECK(got.value()[1].name.empty());
     CHECK(got.value()[1].component == "tally");
     CHECK(got.value()[1].placement == Placement::Kernel);

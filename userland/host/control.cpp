@@ -70,8 +70,9 @@ Result<ServerIdle> list(ServerListing first, const std::vector<InstanceStatus>& 
             instance.messages,
         };
         listing.emplace(MILK_TRY(std::move(*listing).send(std::move(record))));
-        for (std::uint64_t messages : instance.channel_messages)
-            listing.emplace(MILK_TRY(std::move(*listing).send(Control::Channel{messages})));
+        for (const ChannelStatus& channel : instance.open_channels)
+            listing.emplace(MILK_TRY(std::move(*listing).send(
+                Control::Channel{channel.messages, MILK_TRY(text_buffer(*listing, channel.state))})));
     }
     return std::move(*listing).send(Control::Listed{static_cast<std::uint32_t>(instances.size())});
 }
@@ -117,7 +118,7 @@ Result<std::vector<InstanceStatus>> request_status(ChannelEnd&& control) {
             [&](Control::Channel&& channel, ClientListing&& next) {
                 // A Channel before any Instance belongs to nobody.
                 if (instances.empty()) orphan_channel = true;
-                else instances.back().channel_messages.push_back(channel.messages);
+                else instances.back().open_channels.push_back(ChannelStatus{channel.messages, text_of(channel.protocol_state)});
                 return Step{std::move(next), std::nullopt};
             },
             [&](Control::Listed&& done, ClientIdle&& next) {

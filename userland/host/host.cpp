@@ -136,7 +136,8 @@ Result<ChannelEnd> Host::connect_end(std::string_view name, std::string_view con
         // Counted before connect returns, so that status() shows the
         // channel open as soon as the client has it.
         std::thread(serve_inproc, instance->type, instance->config.settings,
-                    detail::counted(std::move(pair.second), instance->counters), instance->config.name)
+                    detail::counted(std::move(pair.second), instance->counters, instance->type->machine),
+                    instance->config.name)
             .detach();
         return std::move(pair.first);
     }
@@ -168,7 +169,7 @@ Result<void> Host::hand_over(std::string_view name, std::string_view contract, s
             std::move(client),
             [type = instance->type, settings = instance->config.settings, counters = instance->counters,
              instance_name = instance->config.name](ChannelEnd&& end) -> Result<void> {
-                serve_inproc(type, settings, detail::counted(std::move(end), counters), instance_name);
+                serve_inproc(type, settings, detail::counted(std::move(end), counters, type->machine), instance_name);
                 return {};
             },
             instance->options.handover_timeout);
@@ -198,7 +199,12 @@ std::vector<InstanceStatus> Host::status() const {
             status.channels_open = totals.channels_open;
             status.channels_opened = totals.channels_opened;
             status.messages = totals.messages;
-            status.channel_messages = std::move(totals.channel_messages);
+            // The page is the runner's to write (process): an index it
+            // scribbled over is shown as "?", never used to index anything.
+            for (const auto& channel : totals.channels)
+                status.open_channels.push_back(ChannelStatus{channel.messages, instance->type->machine.name(
+                                                                                   static_cast<session::StateMachine::State>(
+                                                                                       channel.state > 0xffff ? 0xffff : channel.state))});
         }
         switch (instance->config.placement) {
         case Placement::Inproc: status.pid = ::getpid(); break;
@@ -211,7 +217,7 @@ std::vector<InstanceStatus> Host::status() const {
             // all by dying; its page still counts them open.
             if (fate.state != InstanceState::Running) {
                 status.channels_open = 0;
-                status.channel_messages.clear();
+                status.open_channels.clear();
             }
             break;
         }

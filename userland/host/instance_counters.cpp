@@ -25,13 +25,15 @@ Result<InstanceCounters*> map_page(int fd) {
 // and a plain load and store of a counter no other thread writes.
 class CountingTransport final : public Transport {
 public:
-    CountingTransport(std::unique_ptr<Transport> inner, std::shared_ptr<const CounterPage> page)
-        : m_inner(std::move(inner)), m_page(std::move(page)) {
+    CountingTransport(std::unique_ptr<Transport> inner, std::shared_ptr<const CounterPage> page,
+                      const session::StateMachine& machine)
+        : m_inner(std::move(inner)), m_page(std::move(page)), m_machine(&machine), m_state(machine.initial) {
         InstanceCounters& counters = m_page->counters();
         counters.channels_opened.fetch_add(1, std::memory_order_relaxed);
         for (ChannelCounter& slot : counters.channels) {
             std::uint32_t free = 0;
             if (slot.in_use.compare_exchange_strong(free, 1, std::memory_order_acq_rel)) {
+                slot.state.store(m_state, std::memory_order_relaxed);
                 m_slot = &slot;
                 break;
             }
@@ -39,19 +41,30 @@ public:
     }
     ~CountingTransport() override { retire(); }
 
+    // The component is the server: what it sends goes in the contract's
+    // `recv` direction, what it receives in `send`.
     Result<void> send(const Slot& slot) override {
         auto sent = m_inner->send(slot);
-        if (sent.ok()) count(1);
+        if (sent.ok()) {
+            follow(session::Direction::Recv, slot.tag);
+            count(1);
+        }
         return sent;
     }
     Result<void> send_batch(std::span<const Slot> slots) override {
         auto sent = m_inner->send_batch(slots);
-        if (sent.ok()) count(slots.size());
+        if (sent.ok()) {
+            for (const Slot& slot : slots) follow(session::Direction::Recv, slot.tag);
+            count(slots.size());
+        }
         return sent;
     }
     Result<Slot> receive(Deadline deadline) override {
         auto received = m_inner->receive(deadline);
-        if (received.ok()) count(1);
+        if (received.ok()) {
+            follow(session::Direction::Send, received.value().tag);
+            count(1);
+        }
         return received;
     }
     Result<Buffer> allocate(std::size_t size) override { return m_inner->allocate(size); }
@@ -63,6 +76,14 @@ public:
     }
 
 private:
+    // Steps the channel's state. A message its state does not allow (the
+    // component's decoder then rejects it and the channel closes) leaves the
+    // state invalid, shown as "?".
+    void follow(session::Direction direction, std::uint16_t tag) {
+        if (m_state == session::StateMachine::invalid) return;
+        m_state = m_machine->step(m_state, direction, tag);
+        if (m_slot != nullptr) m_slot->state.store(m_state, std::memory_order_relaxed);
+    }
     void count(std::uint64_t messages) {
         if (m_slot != nullptr) {
             // Only this channel's thread writes its slot: no locked add.
@@ -87,6 +108,8 @@ private:
 
     std::unique_ptr<Transport> m_inner;
     std::shared_ptr<const CounterPage> m_page;
+    const session::StateMachine* m_machine;
+    session::StateMachine::State m_state;
     ChannelCounter* m_slot = nullptr;
     bool m_retired = false;
 };
@@ -148,13 +171,14 @@ CounterPage::Totals CounterPage::totals() const {
         if (slot.in_use.load(std::memory_order_acquire) == 0) continue;
         const std::uint64_t messages = slot.messages.load(std::memory_order_relaxed);
         totals.messages += messages;
-        totals.channel_messages.push_back(messages);
+        totals.channels.push_back(Totals::Channel{messages, slot.state.load(std::memory_order_relaxed)});
     }
     return totals;
 }
 
-ChannelEnd counted(ChannelEnd&& end, std::shared_ptr<const CounterPage> page) {
-    return ChannelEnd(std::make_unique<CountingTransport>(std::move(end).release_transport(), std::move(page)));
+ChannelEnd counted(ChannelEnd&& end, std::shared_ptr<const CounterPage> page, const session::StateMachine& machine) {
+    return ChannelEnd(
+        std::make_unique<CountingTransport>(std::move(end).release_transport(), std::move(page), machine));
 }
 
 }  // namespace milk::host::detail

@@ -12,6 +12,7 @@
 
 #include <milk/channel.hpp>
 #include <milk/result.hpp>
+#include <milk/state_machine.hpp>
 
 #include <atomic>
 #include <cstdint>
@@ -22,6 +23,9 @@ namespace milk::host::detail {
 
 struct alignas(64) ChannelCounter {
     std::atomic<std::uint32_t> in_use{0};
+    // The channel's protocol state, an index of the component's
+    // session::StateMachine (invalid: the last message fit no transition).
+    std::atomic<std::uint32_t> state{0};
     std::atomic<std::uint64_t> messages{0};
 };
 
@@ -61,9 +65,15 @@ public:
         std::uint64_t channels_open = 0;
         std::uint64_t channels_opened = 0;
         std::uint64_t messages = 0;
-        // Each open channel's own count, in the order of the page's slots
-        // (channels beyond channel_slots count in `messages` only).
-        std::vector<std::uint64_t> channel_messages;
+        // Each open channel's own count and protocol state (an index, as
+        // the page holds it: the host checks it before it names it), in the
+        // order of the page's slots (channels beyond channel_slots count in
+        // `messages` only).
+        struct Channel {
+            std::uint64_t messages = 0;
+            std::uint32_t state = 0;
+        };
+        std::vector<Channel> channels;
     };
     [[nodiscard]] Totals totals() const;
 
@@ -75,8 +85,10 @@ private:
 
 // Wraps the component's end of a channel so that every message it sends or
 // receives is counted in `counters` (which must outlive the end: the
-// caller keeps its page alive with the shared_ptr). Counts the channel as
-// opened now and as closed when the end closes.
-[[nodiscard]] ChannelEnd counted(ChannelEnd&& end, std::shared_ptr<const CounterPage> page);
+// caller keeps its page alive with the shared_ptr), and the channel's
+// protocol state follows `machine` (the component's contract). Counts the
+// channel as opened now and as closed when the end closes.
+[[nodiscard]] ChannelEnd counted(ChannelEnd&& end, std::shared_ptr<const CounterPage> page,
+                                 const session::StateMachine& machine);
 
 }  // namespace milk::host::detail

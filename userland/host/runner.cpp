@@ -38,7 +38,7 @@ void serve_one(const ComponentType* type, Settings settings, std::shared_ptr<con
                                      Deadline::after(handover_timeout));
     socket.reset();
     if (!end.ok()) return report(instance, "handing a channel over", end.error());
-    auto served = type->serve(settings, detail::counted(std::move(end).value(), std::move(counters)));
+    auto served = type->serve(settings, detail::counted(std::move(end).value(), std::move(counters), type->machine));
     // A client that goes away mid-session is its own business; anything
     // else is worth a line on stderr, which the host's stderr is.
     if (!served.ok() && served.error().code != ErrorCode::PeerClosed) report(instance, "serving", served.error());

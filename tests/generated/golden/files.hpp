@@ -105,14 +105,25 @@ enum class Tag : std::uint16_t {
     Close = 9,
 };
 
-// The states, as tag types for Client<State> and Server<State>.
+// The states, as tag types for Client<State> and Server<State>; milk_name
+// is the state's name in the contract (milk::session::StateMachine).
 namespace state {
-struct Start {};
-struct Opening {};
+struct Start {
+    static constexpr const char* milk_name = "Start";
+};
+struct Opening {
+    static constexpr const char* milk_name = "Opening";
+};
 // An open file: the client reads, writes or closes.
-struct Ready {};
-struct Reading {};
-struct Writing {};
+struct Ready {
+    static constexpr const char* milk_name = "Ready";
+};
+struct Reading {
+    static constexpr const char* milk_name = "Reading";
+};
+struct Writing {
+    static constexpr const char* milk_name = "Writing";
+};
 }  // namespace state
 
 // ---------------------------------------------------------------------------
@@ -1271,10 +1282,12 @@ struct Endpoints {
 // The contract as one type, for generic code: a component names the contract it
 // serves with it, and a host hands out endpoints by it
 // (host.connect<Files::Contract>("instance")). `name` is the
-// contract's identity on the wire (milk.ko registers components under it).
+// contract's identity on the wire (milk.ko registers components under it);
+// `protocol` is the protocol table above.
 struct Contract {
     static constexpr const char* name = "demo.files.Files";
     static constexpr std::uint32_t version = 1;
+    static constexpr const auto& protocol = Files::protocol;
     using ClientEndpoint = Client<state::Start>;
     using ServerEndpoint = Server<state::Start>;
     [[nodiscard]] static ClientEndpoint client(milk::ChannelEnd&& end) {

@@ -75,10 +75,15 @@ enum class Tag : std::uint16_t {
     Reply = 2,
 };
 
-// The states, as tag types for Client<State> and Server<State>.
+// The states, as tag types for Client<State> and Server<State>; milk_name
+// is the state's name in the contract (milk::session::StateMachine).
 namespace state {
-struct Start {};
-struct Slot {};
+struct Start {
+    static constexpr const char* milk_name = "Start";
+};
+struct Slot {
+    static constexpr const char* milk_name = "Slot";
+};
 }  // namespace state
 
 // ---------------------------------------------------------------------------
@@ -539,10 +544,12 @@ struct Endpoints {
 // The contract as one type, for generic code: a component names the contract it
 // serves with it, and a host hands out endpoints by it
 // (host.connect<Names::Contract>("instance")). `name` is the
-// contract's identity on the wire (milk.ko registers components under it).
+// contract's identity on the wire (milk.ko registers components under it);
+// `protocol` is the protocol table above.
 struct Contract {
     static constexpr const char* name = "names.test.Names";
     static constexpr std::uint32_t version = 1;
+    static constexpr const auto& protocol = Names::protocol;
     using ClientEndpoint = Client<state::Start>;
     using ServerEndpoint = Server<state::Start>;
     [[nodiscard]] static ClientEndpoint client(milk::ChannelEnd&& end) {

@@ -69,11 +69,16 @@ enum class Tag : std::uint16_t {
     Bye = 3,
 };
 
-// The states, as tag types for Client<State> and Server<State>.
+// The states, as tag types for Client<State> and Server<State>; milk_name
+// is the state's name in the contract (milk::session::StateMachine).
 namespace state {
 // The client may ping or leave.
-struct Idle {};
-struct Waiting {};
+struct Idle {
+    static constexpr const char* milk_name = "Idle";
+};
+struct Waiting {
+    static constexpr const char* milk_name = "Waiting";
+};
 }  // namespace state
 
 // ---------------------------------------------------------------------------
@@ -525,10 +530,12 @@ struct Endpoints {
 // The contract as one type, for generic code: a component names the contract it
 // serves with it, and a host hands out endpoints by it
 // (host.connect<PingPong::Contract>("instance")). `name` is the
-// contract's identity on the wire (milk.ko registers components under it).
+// contract's identity on the wire (milk.ko registers components under it);
+// `protocol` is the protocol table above.
 struct Contract {
     static constexpr const char* name = "demo.ping.PingPong";
     static constexpr std::uint32_t version = 1;
+    static constexpr const auto& protocol = PingPong::protocol;
     using ClientEndpoint = Client<state::Idle>;
     using ServerEndpoint = Server<state::Idle>;
     [[nodiscard]] static ClientEndpoint client(milk::ChannelEnd&& end) {

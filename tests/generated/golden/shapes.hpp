@@ -149,10 +149,15 @@ enum class Tag : std::uint16_t {
     Done = 4,
 };
 
-// The states, as tag types for Client<State> and Server<State>.
+// The states, as tag types for Client<State> and Server<State>; milk_name
+// is the state's name in the contract (milk::session::StateMachine).
 namespace state {
-struct Open {};
-struct Closing {};
+struct Open {
+    static constexpr const char* milk_name = "Open";
+};
+struct Closing {
+    static constexpr const char* milk_name = "Closing";
+};
 }  // namespace state
 
 // ---------------------------------------------------------------------------
@@ -724,10 +729,12 @@ struct Endpoints {
 // The contract as one type, for generic code: a component names the contract it
 // serves with it, and a host hands out endpoints by it
 // (host.connect<Shapes::Contract>("instance")). `name` is the
-// contract's identity on the wire (milk.ko registers components under it).
+// contract's identity on the wire (milk.ko registers components under it);
+// `protocol` is the protocol table above.
 struct Contract {
     static constexpr const char* name = "test.shapes.Shapes";
     static constexpr std::uint32_t version = 1;
+    static constexpr const auto& protocol = Shapes::protocol;
     using ClientEndpoint = Client<state::Open>;
     using ServerEndpoint = Server<state::Open>;
     [[nodiscard]] static ClientEndpoint client(milk::ChannelEnd&& end) {

@@ -7,7 +7,7 @@
 // runs in (or "kernel"), its state (running, or dead with its exit status or
 // signal), its open channels and the messages its side sent and received;
 // with --channels, a line per open channel under it with that channel's
-// messages.
+// protocol state (as its contract names it) and messages.
 // Exit status: 0 when milkd answered, 1 when it could not be reached or
 // answered wrongly, 2 on a bad command line.
 #include <milk/host/client.hpp>
@@ -41,8 +41,9 @@ int print_status(const std::string& socket_path, bool channels) {
                    milk::placement_name(instance.placement), pid, milk::host::describe_state(instance),
                    instance.channels_open, instance.messages);
         if (!channels) continue;
-        for (std::size_t i = 0; i < instance.channel_messages.size(); ++i)
-            fmt::print("  channel {:<8} {:>64}\n", i + 1, instance.channel_messages[i]);
+        for (std::size_t i = 0; i < instance.open_channels.size(); ++i)
+            fmt::print("  channel {:<3} state {:<16} messages {}\n", i + 1, instance.open_channels[i].state,
+                       instance.open_channels[i].messages);
     }
     return 0;
 }

@@ -6,6 +6,7 @@
 #include <milk/channel.hpp>
 #include <milk/component.hpp>
 #include <milk/result.hpp>
+#include <milk/state_machine.hpp>
 
 #include <cstdint>
 #include <span>
@@ -26,6 +27,10 @@ struct ComponentType {
     // end (milk::serve_channel): what runs on the component's side of every
     // channel in user space, in the host's process or in a process of its own.
     Result<void> (*serve)(const Settings& settings, ChannelEnd&& end);
+    // Its contract's protocol as data: the host follows each channel's
+    // state with it (`milkctl status`). Empty only in tests that never
+    // serve.
+    session::StateMachine machine{};
 };
 
 template <Component C>
@@ -42,6 +47,7 @@ template <Component C>
             if (!component.ok()) return component.error();
             return serve_channel(component.value(), C::Contract::server(std::move(end)));
         },
+        session::state_machine<C::Contract::protocol>(),
     };
 }
 

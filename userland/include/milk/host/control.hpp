@@ -13,7 +13,7 @@ namespace milk::host {
 
 // The server side: answers each Status with one Instance record per entry of
 // `status()`, each followed by a Channel record per entry of its
-// channel_messages, and a Listed terminator, until the client says Bye.
+// open_channels (messages and protocol state), and a Listed terminator, until the client says Bye.
 [[nodiscard]] Result<void> serve_control(ChannelEnd&& end, const std::function<std::vector<InstanceStatus>()>& status);
 
 // The client side: one Status exchange, then Bye. What comes back is

@@ -61,6 +61,17 @@ enum class InstanceState : std::uint8_t {
 
 [[nodiscard]] std::string_view instance_state_name(InstanceState state);
 
+// One open channel of an instance.
+struct ChannelStatus {
+    // Messages the component's side sent and received on it.
+    std::uint64_t messages = 0;
+    // Its protocol state, as the contract names it ("Idle", "end"; "?" when
+    // the last message fit no transition).
+    std::string state;
+
+    friend bool operator==(const ChannelStatus&, const ChannelStatus&) = default;
+};
+
 struct InstanceStatus {
     std::string name;
     std::string component;
@@ -81,9 +92,9 @@ struct InstanceStatus {
     // runner); for `kernel`, what milk.ko counts once it says (until then
     // 0: docs/components.md).
     std::uint64_t messages = 0;
-    // Each open channel's messages (user-space placements; empty for
-    // `kernel`, whose module counts per component).
-    std::vector<std::uint64_t> channel_messages;
+    // Each open channel (user-space placements; empty for `kernel`, whose
+    // module counts per component).
+    std::vector<ChannelStatus> open_channels;
 };
 
 // "running", "exited 3", "killed by signal 9": how milkctl prints a state.
