@@ -435,6 +435,48 @@ TEST_CASE("untrusted peer: forged returns never free a block the server holds") 
     CHECK(intact);
 }
 
+TEST_CASE("untrusted peer: a corrupted return ring closes the channel, as the kernel does") {
+    // The peer moves the producer index of the ring it returns the
+    // server's blocks on out of its window. The server used to stop draining
+    // that ring silently, so every block it lent from then on stayed lent
+    // until its pool ran out (issue 14). Now its next allocation (which
+    // drains) fails with CorruptRing and closes the channel with that reason.
+    auto pending = milk::process::create_channel(channel_options()).value();
+    auto heap = pending.heap();
+    const int fd = pending.fd();
+    auto child = ChildProcess::start([fd] {
+        const RawRegion region(fd);
+        region.publish(to_server, put_slot(1, 1, 0, client_block(region, 0, 100)));
+        const std::optional<Slot> ack = region.take_eventually(to_client);
+        if (!ack || ack->tag != 3) return 81;
+        RawRegion::store(region.return_header(0).producer_index,
+                         RawRegion::load(region.return_header(0).consumer_index) + 5 * pool_bytes);
+        region.publish(to_server, put_slot(2, 1, 0, client_block(region, 1, 100)));
+        return region.expect_close(ChannelSide::First, static_cast<std::uint32_t>(ErrorCode::CorruptRing));
+    });
+    ServerReady server = probe::server(milk::process::bind_child(std::move(pending), child.pid()).value());
+    auto answer = [](ServerReady ready) {
+        return std::move(ready).receive(
+            [](probe::Put&& put, ServerWaiting&& waiting) -> milk::Result<ServerReady> {
+                auto reply = waiting.allocate(reply_size);
+                if (!reply.ok()) return reply.error();
+                return std::move(waiting).send(probe::Ack{put.seq, std::move(reply).value()});
+            },
+            [](probe::Pair&&, ServerWaiting&&) -> milk::Result<ServerReady> {
+                return milk::Error{ErrorCode::InvalidArgument};
+            },
+            [](probe::Done&&) -> milk::Result<ServerReady> { return milk::Error{ErrorCode::InvalidArgument}; });
+    };
+    auto first = answer(std::move(server));
+    REQUIRE(first.ok());
+    auto second = answer(std::move(first).value());
+    REQUIRE_FALSE(second.ok());
+    CHECK(second.error().code == ErrorCode::CorruptRing);
+    CHECK(child.wait() == 0);  // it saw the server close with CorruptRing
+    const auto usage = heap->usage();
+    CHECK(usage.free_bytes + usage.held_bytes + usage.lent_bytes == pool_bytes);
+}
+
 TEST_CASE("untrusted peer: killed mid-stream, the server gets PeerClosed") {
     // The client streams valid Puts, giving back each reply, then starts
     // writing a slot, waits until the server sleeps for it, and is killed

@@ -71,7 +71,11 @@ Result<Buffer> ExchangeHeapSide::allocate(std::size_t bytes) {
     std::uint32_t offset = 0;
     {
         std::lock_guard lock(m_lock);
-        drain_returns_locked();
+        // A peer that broke the return ring gets CorruptRing here, and the
+        // transport closes the channel with it (region_transport.cpp), as
+        // milk.ko does: draining no more and lending on would leave every
+        // later block lent until the pool ran out.
+        MILK_TRY(m_ledger.drain_returns(m_returns_to_us));
         offset = MILK_TRY(m_ledger.allocate(bytes));
     }
     return Buffer(&m_own_home, m_geometry.heap_base + offset, offset, static_cast<std::uint32_t>(bytes));
@@ -151,16 +155,9 @@ void ExchangeHeapSide::release_imported(std::uint32_t offset, std::uint32_t leng
     if (last) delete this;
 }
 
-void ExchangeHeapSide::drain_returns() {
+Result<void> ExchangeHeapSide::drain_returns() {
     std::lock_guard lock(m_lock);
-    drain_returns_locked();
-}
-
-void ExchangeHeapSide::drain_returns_locked() {
-    // A peer that broke its return ring loses what it had not returned: what
-    // is lent stays lent, and allocation goes on from what is free. The
-    // channel itself fails on the peer's next ring access or message.
-    static_cast<void>(m_ledger.drain_returns(m_returns_to_us));
+    return m_ledger.drain_returns(m_returns_to_us);
 }
 
 std::size_t ExchangeHeapSide::free_bytes() const {

@@ -204,7 +204,13 @@ Result<Slot> RegionTransport::receive(Deadline deadline) {
     }
 }
 
-Result<Buffer> RegionTransport::allocate(std::size_t size) { return m_heap->allocate(size); }
+Result<Buffer> RegionTransport::allocate(std::size_t size) {
+    auto buffer = m_heap->allocate(size);
+    // The peer broke the ring it returns our blocks on: a violation like a
+    // corrupt message ring, so the channel closes with it.
+    if (!buffer.ok() && buffer.error().code == ErrorCode::CorruptRing) return fail(buffer.error());
+    return buffer;
+}
 
 Result<WireBytes> RegionTransport::export_buffer(Buffer&& buffer) { return m_heap->export_buffer(std::move(buffer)); }
 

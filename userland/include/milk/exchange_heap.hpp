@@ -80,7 +80,7 @@ public:
     ExchangeHeapSide& operator=(const ExchangeHeapSide&) = delete;
 
     // A buffer of `bytes` (>= 0) from our pool, or OutOfMemory. Drains the
-    // return ring first.
+    // return ring first: CorruptRing (from then on) if the peer broke it.
     [[nodiscard]] Result<Buffer> allocate(std::size_t bytes);
     // See the rules above. InvalidArgument (nothing consumed) for a buffer of
     // another heap; aborts on a moved-from buffer.
@@ -88,8 +88,9 @@ public:
     // See the rules above. BadBuffer (with `detail` = the offset) on any
     // violation.
     [[nodiscard]] Result<Buffer> import_buffer(WireBytes wire);
-    // Takes back the buffers the peer dropped.
-    void drain_returns();
+    // Takes back the buffers the peer dropped. CorruptRing (from then on)
+    // if the peer broke the return ring.
+    [[nodiscard]] Result<void> drain_returns();
 
     // Diagnostics (each takes the lock).
     [[nodiscard]] std::size_t free_bytes() const;
@@ -156,8 +157,6 @@ private:
     [[nodiscard]] bool buffer_gone_locked() noexcept;
     void release_own(std::uint32_t offset) noexcept;
     void release_imported(std::uint32_t offset, std::uint32_t length) noexcept;
-    void drain_returns_locked();
-
     std::shared_ptr<Region> m_region;
     Geometry m_geometry;
     OwnHome m_own_home{*this};
