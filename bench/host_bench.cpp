@@ -108,12 +108,13 @@ Direct direct_process() {
         ::close(sockets[0]);
         auto pending = milk::process::create_channel();
         if (!pending.ok()) std::_Exit(1);
-        auto end = milk::process::send_channel(sockets[1], std::move(pending).value());
+        auto end = milk::process::send_channel(sockets[1], std::move(pending).value(),
+                                                   milk::Deadline::after(std::chrono::seconds(10)));
         if (!end.ok()) std::_Exit(1);
         std::_Exit(echo_type().serve(milk::Settings{}, std::move(end).value()).ok() ? 0 : 1);
     }
     ::close(sockets[1]);
-    auto end = take(milk::process::receive_channel(sockets[0]), "receive_channel");
+    auto end = take(milk::process::receive_channel(sockets[0], milk::Deadline::after(std::chrono::seconds(10))), "receive_channel");
     ::close(sockets[0]);
     return {PingPong::Contract::client(std::move(end)), [child] { ::waitpid(child, nullptr, 0); }};
 }

@@ -132,6 +132,17 @@ private:
         m_out += "                      \"" + prefix + ": not a message of contract " + m_contract.name + "\");\n";
         m_out += "        return {};\n";
         m_out += "    }\n";
+        // The deadline of a send: the endpoint stays, whatever the answer.
+        const std::string self = label(role, state);
+        m_out += "\n";
+        m_out += "    // Waits at most `timeout` until a send will not block (the ring has room; it\n";
+        m_out += "    // stays, this end being its only producer); the endpoint stays. TimedOut,\n";
+        m_out += "    // PeerClosed when the peer has gone (closed, or its process died).\n";
+        m_out += "    MILK_CALLABLE_WHEN(\"unconsumed\", \"unknown\")\n";
+        m_out += "    [[nodiscard]] milk::Result<void> wait_for_room(std::chrono::nanoseconds timeout) & {\n";
+        m_out += "        m_end.require_valid(\"" + self + "::wait_for_room\");\n";
+        m_out += "        return m_end.wait_for_room(1, milk::Deadline::after(timeout));\n";
+        m_out += "    }\n";
         const std::string not_receive = "\"" + prefix + " must send, not receive\"";
         for (const char* member : {"receive", "receive_for", "try_receive"}) {
             m_out += "    template <typename... Args>\n";
@@ -188,6 +199,12 @@ private:
         m_out += "    template <typename Message>\n";
         m_out += "    milk::session::Rejected send(Message&&) && {\n";
         m_out += "        static_assert(milk::session::always_false<Message>,\n";
+        m_out += "                      \"" + assert_prefix(role, state) + " must receive, not send\");\n";
+        m_out += "        return {};\n";
+        m_out += "    }\n";
+        m_out += "    template <typename... Args>\n";
+        m_out += "    milk::session::Rejected wait_for_room(Args&&...) & {\n";
+        m_out += "        static_assert(milk::session::always_false<Args...>,\n";
         m_out += "                      \"" + assert_prefix(role, state) + " must receive, not send\");\n";
         m_out += "        return {};\n";
         m_out += "    }\n";

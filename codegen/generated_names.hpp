@@ -17,7 +17,7 @@ inline constexpr std::string_view contract_scope_names[] = {
     // contract namespace
     "Client", "Contract", "Endpoints", "Server", "Tag", "client", "is_valid", "open_inproc", "protocol", "server", "state",
     // members of the endpoint classes
-    "allocate", "receive", "receive_for", "role", "send", "state_type", "try_receive",
+    "allocate", "receive", "receive_for", "role", "send", "state_type", "try_receive", "wait_for_room",
     // locals and parameters of the codec functions
     "end", "message", "raw", "slot",
 };

@@ -17,6 +17,7 @@
 
 #include <milk/process.hpp>
 
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -44,7 +45,7 @@ void report(const char* who, const milk::Error& error) {
 }
 
 int run_server(int socket) {
-    auto end = milk::process::receive_channel(socket);
+    auto end = milk::process::receive_channel(socket, milk::Deadline::after(std::chrono::seconds(10)));
     ::close(socket);
     if (!end) {
         report("server: receiving the channel", end.error());
@@ -98,7 +99,8 @@ std::optional<ServerProcess> start_server(const char* self) {
         ::close(sockets[0]);
         return std::nullopt;
     }
-    auto end = milk::process::send_channel(sockets[0], std::move(pending).value());
+    auto end = milk::process::send_channel(sockets[0], std::move(pending).value(),
+                                           milk::Deadline::after(std::chrono::seconds(10)));
     ::close(sockets[0]);
     if (!end) {
         report("handing the channel to the server", end.error());

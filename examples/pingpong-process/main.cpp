@@ -17,6 +17,7 @@
 
 #include <milk/process.hpp>
 
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -45,7 +46,7 @@ void report(const char* who, const milk::Error& error) {
 int run_server(int socket) {
     // The other half of the client's send_channel(): the memfd arrives with
     // SCM_RIGHTS, is checked (header, size, seals) and mapped.
-    auto end = milk::process::receive_channel(socket);
+    auto end = milk::process::receive_channel(socket, milk::Deadline::after(std::chrono::seconds(10)));
     ::close(socket);
     if (!end) {
         report("server: receiving the channel", end.error());
@@ -102,7 +103,8 @@ int run(const char* self) {
         report("creating the channel", pending.error());
         return 1;
     }
-    auto end = milk::process::send_channel(sockets[0], std::move(pending).value());
+    auto end = milk::process::send_channel(sockets[0], std::move(pending).value(),
+                                           milk::Deadline::after(std::chrono::seconds(10)));
     ::close(sockets[0]);
     if (!end) {
         report("handing the channel to the server", end.error());

@@ -46,6 +46,12 @@ public:
     // payload for `tag`. The send is checked against the contract's state
     // machine; inline in a kick, one reply per received message.
     [[nodiscard]] virtual Result<void> send(std::uint16_t tag, const void* payload, std::size_t payload_bytes) = 0;
+    // Waits until `slots` replies fit in the reply ring (the deadline of a
+    // send): inline in a kick the one reply's room was reserved before the
+    // message was taken; a serving thread waits until user space takes
+    // replies, closes (PeerClosed), the file is released (PeerClosed) or
+    // the deadline passes (TimedOut).
+    [[nodiscard]] virtual Result<void> wait_for_room(std::size_t slots, Deadline deadline) = 0;
     // The next message, once the contract's validator and the channel have
     // accepted it: the kernel's one private copy of the slot, never the
     // ring's. Inline in a kick it is the message the kick is handling, once

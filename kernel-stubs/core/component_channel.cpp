@@ -435,6 +435,28 @@ bool ComponentChannel::hand_over(const milk_kbytes& handle) {
     return true;
 }
 
+Result<void> ComponentChannel::wait_for_room(std::size_t slots, Deadline deadline) {
+    if (closed()) return Error{ErrorCode::PeerClosed, "the channel is closed", 0};
+    if (m_serving == ChannelServing::InKick) {
+        // The kick reserved room for the one reply before it took the
+        // message; it can wait for nothing else.
+        if (slots <= m_replies_left) return {};
+        return Error{ErrorCode::WouldBlock, "inline in a kick a component sends one reply per message",
+                     static_cast<std::int64_t>(slots)};
+    }
+    if (slots > m_layout.ring_capacity)
+        return Error{ErrorCode::InvalidArgument, "more slots than the reply ring holds", static_cast<std::int64_t>(slots)};
+    for (;;) {
+        auto space = m_out.free_slots(static_cast<std::uint32_t>(slots));
+        if (!space.ok()) return close_with(space.error());
+        if (space.value() >= slots) return {};
+        if (user_closed() || milk_shim_should_stop() != 0)
+            return Error{ErrorCode::PeerClosed, "user space stopped reading replies and closed the channel", 0};
+        if (deadline.passed()) return Error{ErrorCode::TimedOut, "no room in the reply ring before the deadline", 0};
+        wait_for_reply_room();
+    }
+}
+
 Result<void> ComponentChannel::send(std::uint16_t tag, const void* payload, std::size_t payload_bytes) {
     if (closed()) return Error{ErrorCode::PeerClosed, "the channel is closed", tag};
     const bool in_kick = m_serving == ChannelServing::InKick;

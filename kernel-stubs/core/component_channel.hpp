@@ -98,6 +98,7 @@ private:
     // ChannelContext, for the component.
     void give_back(const milk_kbytes& handle) override;
     [[nodiscard]] Result<void> send(std::uint16_t tag, const void* payload, std::size_t payload_bytes) override;
+    [[nodiscard]] Result<void> wait_for_room(std::size_t slots, Deadline deadline) override;
     [[nodiscard]] Result<Slot> next_message(Deadline deadline) override;
     [[nodiscard]] std::span<std::byte> owned_bytes(const milk_kbytes& handle) const override;
     [[nodiscard]] Result<KernelBuffer> allocate_held(std::uint32_t bytes) override;

@@ -68,6 +68,10 @@ public:
         if (m_context == nullptr) return Error{ErrorCode::PeerClosed, "no channel", 0};
         return m_context->send(slot.tag, slot.payload, slot.length);
     }
+    [[nodiscard]] Result<void> wait_for_room(std::size_t slots, Deadline deadline) {
+        if (m_context == nullptr) return Error{ErrorCode::PeerClosed, "no channel", 0};
+        return m_context->wait_for_room(slots, deadline);
+    }
     // The reason the component's end closed with, if it failed (a decoder
     // that disagreed with the validator: a bug, reported as such).
     void record_failure(const Error& reason) { m_failure = reason; }
@@ -127,6 +131,9 @@ public:
         return {};
     }
     [[nodiscard]] Result<Slot> receive(Deadline deadline) override { return m_host->receive(deadline); }
+    [[nodiscard]] Result<void> wait_for_room(std::size_t slots, Deadline deadline) override {
+        return m_host->wait_for_room(slots, deadline);
+    }
     [[nodiscard]] Result<Buffer> allocate(std::size_t size) override { return m_host->allocate(size); }
     [[nodiscard]] Result<WireBytes> export_buffer(Buffer&& buffer) override {
         return m_host->export_buffer(std::move(buffer));

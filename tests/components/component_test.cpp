@@ -12,6 +12,7 @@
 #include "tally_component.hpp"
 
 #include <milk/component.hpp>
+#include <milk/inproc.hpp>
 
 #include <future>
 #include <string>
@@ -110,6 +111,35 @@ TEST_CASE("tally: the `limit` setting is what the server announces, and is range
         auto refused = components::tally::Tally::try_create(out_of_range);
         REQUIRE_FALSE(refused.ok());
         CHECK(refused.error().code == milk::ErrorCode::InvalidArgument);
+    }
+}
+
+TEST_CASE("tally: a client that leaves no room for a Sum for reply_timeout_ms loses its channel") {
+    // The client is a raw end that sends two Totals and reads nothing: the
+    // ring (2 slots) holds Ready and the first Sum, and the second Sum has
+    // no room. The server's wait_for_room, the deadline of its send, ends
+    // the session with TimedOut after the setting's 20 ms.
+    milk::Settings settings;
+    REQUIRE(settings.set("reply_timeout_ms", 20).ok());
+    auto tally = components::tally::Tally::try_create(settings);
+    REQUIRE(tally.ok());
+    auto pair = milk::inproc::open_channel(milk::inproc::Options{.ring_capacity = 2});
+    REQUIRE(pair.ok());
+    milk::ChannelEnd client = std::move(pair.value().first);
+    auto served = std::async(std::launch::async, [&tally, server_end = std::move(pair.value().second)]() mutable {
+        return milk::serve_channel(tally.value(), examples::tally::Tally::server(std::move(server_end)));
+    });
+    milk::Slot total;
+    total.tag = static_cast<std::uint16_t>(examples::tally::Tally::Tag::Total);
+    for (int i = 0; i < 2; ++i) REQUIRE(client.send(total).ok());
+    const auto outcome = served.get();
+    REQUIRE_FALSE(outcome.ok());
+    CHECK(outcome.error().code == milk::ErrorCode::TimedOut);
+
+    for (std::int64_t bad : {std::int64_t{0}, std::int64_t{1} << 31}) {
+        milk::Settings out_of_range;
+        REQUIRE(out_of_range.set("reply_timeout_ms", bad).ok());
+        CHECK(components::tally::Tally::try_create(out_of_range).error().code == milk::ErrorCode::InvalidArgument);
     }
 }
 

@@ -24,8 +24,9 @@ TEST_CASE("the generated registry lists the components of components/CMakeLists.
     // The settings each reads, as the host checks a config against them.
     CHECK(echo->setting_names.size() == 0);
     const milk::SettingNames& tally_settings = milk::host::find_component(components, "tally")->setting_names;
-    CHECK(tally_settings.size() == 1);
+    CHECK(tally_settings.size() == 2);
     CHECK(tally_settings.contains("limit"));
+    CHECK(tally_settings.contains("reply_timeout_ms"));
     CHECK_FALSE(tally_settings.contains("limt"));
     CHECK(milk::host::find_component(components, "nothing") == nullptr);
 }

@@ -218,3 +218,38 @@ TEST_CASE("codec: names that hide one another in C++ still mean the right thing"
     });
     CHECK(back.ok());
 }
+
+TEST_CASE("send deadline: wait_for_room times out on a full ring and leaves the endpoint usable") {
+    // A tiny ring and a server that does not read: the client's Draws fill
+    // it. A plain send would now block until the server reads; the deadline
+    // of a send is wait_for_room.
+    auto [client, server] = test::shapes::Shapes::open_inproc(milk::inproc::Options{.ring_capacity = 2}).value();
+    Draw draw{};
+    draw.segment = Segment{Vec{1, 2}, Vec{3, 4}, Color::red, false};
+    draw.palette = {Color::red, Color::green, Color::blue};
+    std::optional<Client<state::Open>> open{std::move(client)};
+    for (int i = 0; i < 2; ++i) {
+        REQUIRE(open->wait_for_room(std::chrono::milliseconds(1)).ok());
+        open.emplace(std::move(*open).send(draw).value());
+    }
+    auto full = open->wait_for_room(std::chrono::milliseconds(2));
+    REQUIRE_FALSE(full.ok());
+    CHECK(full.error().code == milk::ErrorCode::TimedOut);
+
+    // The server takes one: there is room again, and the endpoint sends.
+    using Next = std::optional<Server<state::Open>>;
+    auto taken = std::move(server).receive([](Draw&&, Server<state::Open>&& next) { return Next{std::move(next)}; },
+                                           [](Mark&&, Server<state::Open>&& next) { return Next{std::move(next)}; },
+                                           [](Blob&&, Server<state::Open>&& next) { return Next{std::move(next)}; },
+                                           [](test::shapes::Shapes::Done&&, Server<state::Closing>&&) { return Next{}; });
+    REQUIRE(taken.ok());
+    REQUIRE(taken.value().has_value());
+    REQUIRE(open->wait_for_room(std::chrono::seconds(5)).ok());
+    open.emplace(std::move(*open).send(draw).value());
+    taken.value().reset();  // the server's end closes
+
+    // A server that has gone: PeerClosed, at once.
+    auto gone = open->wait_for_room(std::chrono::seconds(30));
+    REQUIRE_FALSE(gone.ok());
+    CHECK(gone.error().code == milk::ErrorCode::PeerClosed);
+}

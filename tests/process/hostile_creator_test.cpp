@@ -11,6 +11,7 @@
 
 #include <doctest/doctest.h>
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -22,6 +23,7 @@
 
 namespace {
 
+using milk::Deadline;
 using milk::ErrorCode;
 using milk::process::HandshakeKind;
 using milk::process::HandshakeMessage;
@@ -55,14 +57,14 @@ milk::Error attach_tampered(Tamper tamper, ErrorCode code) {
         auto pending = milk::process::create_channel({.ring_capacity = 16, .heap_bytes_per_side = 1u << 16});
         if (!pending.ok()) return 1;
         tamper(pending.value().fd());
-        auto end = milk::process::send_channel(sockets[1], std::move(pending).value());
+        auto end = milk::process::send_channel(sockets[1], std::move(pending).value(), Deadline::after(std::chrono::seconds(30)));
         if (end.ok()) return 2;
         return end.error().code == ErrorCode::PeerClosed && end.error().detail == static_cast<std::int64_t>(code)
                    ? 0
                    : 3;
     });
     ::close(sockets[1]);
-    auto end = milk::process::receive_channel(sockets[0]);
+    auto end = milk::process::receive_channel(sockets[0], Deadline::after(std::chrono::seconds(30)));
     ::close(sockets[0]);
     REQUIRE_FALSE(end.ok());
     CHECK(child.wait() == 0);
@@ -118,7 +120,7 @@ milk::Error attach_raw_offer(const void* data, std::size_t size, MakeFds make_fd
         return answer.kind == static_cast<std::uint32_t>(HandshakeKind::Refuse) ? 0 : 2;
     });
     ::close(sockets[1]);
-    auto end = milk::process::receive_channel(sockets[0]);
+    auto end = milk::process::receive_channel(sockets[0], Deadline::after(std::chrono::seconds(30)));
     ::close(sockets[0]);
     REQUIRE_FALSE(end.ok());
     CHECK(child.wait() == 0);

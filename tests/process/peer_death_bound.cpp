@@ -55,9 +55,11 @@ double one_round(const milk::process::Options& options, Blocked blocked, Ending 
     const pid_t parent = ::getpid();
     const bool polling = options.wait_mode == milk::WaitMode::Poll;
     auto child = ChildProcess::start([=] {
+        // The observer maps first: once the child attached, the memfd is
+        // sealed against new writable mappings.
+        const RawRegion region(fd, RawRegion::Seal::Never);
         auto end = milk::process::attach_inherited(fd, parent);
         if (!end.ok()) return 1;
-        const RawRegion region(fd);
         auto& bell = blocked == Blocked::Receive ? region.control().data_bell[1] : region.control().space_bell[0];
         if (polling) {
             // A polling end never announces that it sleeps: give it a moment

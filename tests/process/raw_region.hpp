@@ -23,6 +23,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <optional>
+#include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -31,15 +32,21 @@ namespace milk::test {
 
 class RawRegion {
 public:
+    // Whether the peer seals the memfd after mapping it, as an honest
+    // attacher does (process.cpp, attach_region): F_SEAL_FUTURE_WRITE and
+    // F_SEAL_SEAL. Without, its first message closes the channel.
+    enum class Seal : std::uint8_t { AsTheFormatSays, Never };
+
     // Maps the whole memfd; aborts (the child then ends with SIGABRT) when
     // that fails, which no test expects.
-    explicit RawRegion(int fd) {
+    explicit RawRegion(int fd, Seal seal = Seal::AsTheFormatSays) {
         struct stat status{};
         if (::fstat(fd, &status) != 0) fail("fstat");
         m_size = static_cast<std::size_t>(status.st_size);
         void* base = ::mmap(nullptr, m_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
         if (base == MAP_FAILED) fail("mmap");
         m_file = static_cast<std::byte*>(base);
+        if (seal == Seal::AsTheFormatSays) static_cast<void>(::fcntl(fd, F_ADD_SEALS, F_SEAL_FUTURE_WRITE | F_SEAL_SEAL));
         std::memcpy(&m_header, m_file, sizeof m_header);
         auto layout = ChannelRegionLayout::compute(m_header.ring_capacity, m_header.pool_bytes);
         if (!layout.ok()) fail("layout");

@@ -15,7 +15,10 @@
 #include <cstring>
 #include <optional>
 #include <string>
+#include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <utility>
 
@@ -115,7 +118,7 @@ TEST_CASE("process: a channel handed over a Unix socket carries messages and buf
     SocketPair sockets;
     auto child = ChildProcess::start([&sockets] {
         sockets.close(0);
-        auto received = milk::process::receive_channel(sockets.fds[1]);
+        auto received = milk::process::receive_channel(sockets.fds[1], Deadline::after(30s));
         if (!received.ok()) return 10 + static_cast<int>(received.error().code);
         ChannelEnd end = std::move(received).value();
         // A buffer of the child's pool, filled with a pattern.
@@ -139,7 +142,7 @@ TEST_CASE("process: a channel handed over a Unix socket carries messages and buf
 
     auto pending = milk::process::create_channel().value();
     auto heap = pending.heap();
-    ChannelEnd end = milk::process::send_channel(sockets.fds[0], std::move(pending)).value();
+    ChannelEnd end = milk::process::send_channel(sockets.fds[0], std::move(pending), Deadline::after(30s)).value();
 
     auto theirs = end.receive(Deadline::never());
     REQUIRE(theirs.ok());
@@ -223,8 +226,10 @@ TEST_CASE("process: a receive blocked in the futex returns PeerClosed when the p
     const pid_t parent = ::getpid();
     const int fd = pending.fd();
     auto child = ChildProcess::start([fd, parent] {
+        // The observer maps first: once the child attached, the memfd is
+        // sealed against new writable mappings.
+        const RawRegion region(fd, RawRegion::Seal::Never);
         auto end = milk::process::attach_inherited(fd, parent).value();
-        const RawRegion region(fd);
         if (!end.send(numbered(1)).ok()) return 1;
         // The parent took the message and went to sleep waiting for the next.
         if (!milk::test::eventually([&] { return RawRegion::sleeping(region.control().data_bell[1]); }))
@@ -246,8 +251,10 @@ TEST_CASE("process: a send blocked on a full ring returns PeerClosed when the pe
     const pid_t parent = ::getpid();
     const int fd = pending.fd();
     auto child = ChildProcess::start([fd, parent] {
+        // The observer maps first: once the child attached, the memfd is
+        // sealed against new writable mappings.
+        const RawRegion region(fd, RawRegion::Seal::Never);
         auto end = milk::process::attach_inherited(fd, parent).value();
-        const RawRegion region(fd);
         // Never receives: the parent fills ring 0 and sleeps for room.
         if (!milk::test::eventually([&] { return RawRegion::sleeping(region.control().space_bell[0]); }))
             return milk::test::child_gave_up;
@@ -261,6 +268,51 @@ TEST_CASE("process: a send blocked on a full ring returns PeerClosed when the pe
     CHECK(count == 4);
     CHECK(sent.error().code == ErrorCode::PeerClosed);
     CHECK(std::string(sent.error().what) == peer_gone_text);
+    CHECK(child.wait() == 128 + SIGKILL);
+}
+
+TEST_CASE("process: a send's deadline: wait_for_room times out on a peer that stops reading, and sees it die") {
+    auto pending = milk::process::create_channel({.ring_capacity = 4}).value();
+    const pid_t parent = ::getpid();
+    const int fd = pending.fd();
+    int go[2];
+    REQUIRE(::pipe(go) == 0);
+    auto child = ChildProcess::start([fd, parent, &go] {
+        auto end = milk::process::attach_inherited(fd, parent).value();
+        // Reads nothing until told, then one message, then dies.
+        char byte = 0;
+        if (::read(go[0], &byte, 1) != 1) return 1;
+        if (!end.receive(Deadline::never()).ok()) return 2;
+        if (::read(go[0], &byte, 1) != 1) return 3;
+        ::raise(SIGKILL);
+        return 4;
+    });
+    ::close(go[0]);
+    ChannelEnd end = milk::process::bind_child(std::move(pending), child.pid()).value();
+    for (std::uint64_t i = 0; i < 4; ++i) {
+        REQUIRE(end.wait_for_room(1, Deadline::now()).ok());
+        REQUIRE(end.send(numbered(i)).ok());
+    }
+    // Full, and the peer reads nothing: the wait ends at its deadline, and
+    // a poll says WouldBlock.
+    const auto started = std::chrono::steady_clock::now();
+    auto full = end.wait_for_room(1, Deadline::after(20ms));
+    REQUIRE_FALSE(full.ok());
+    CHECK(full.error().code == ErrorCode::TimedOut);
+    CHECK(std::chrono::steady_clock::now() - started >= 20ms);
+    CHECK(end.wait_for_room(1, Deadline::now()).error().code == ErrorCode::WouldBlock);
+    CHECK(end.wait_for_room(5, Deadline::now()).error().code == ErrorCode::InvalidArgument);
+    // The peer takes one: room again.
+    REQUIRE(::write(go[1], "x", 1) == 1);
+    REQUIRE(end.wait_for_room(1, Deadline::after(30s)).ok());
+    REQUIRE(end.send(numbered(4)).ok());
+    // Full again; the peer dies while we wait (without a close): PeerClosed
+    // well before the deadline.
+    REQUIRE(::write(go[1], "x", 1) == 1);
+    auto gone = end.wait_for_room(1, Deadline::after(30s));
+    REQUIRE_FALSE(gone.ok());
+    CHECK(gone.error().code == ErrorCode::PeerClosed);
+    ::close(go[1]);
     CHECK(child.wait() == 128 + SIGKILL);
 }
 
@@ -386,6 +438,77 @@ TEST_CASE("process: the creator's memfd is sealed against resizing") {
     CHECK(::ftruncate(pending.fd(), 1 << 30) != 0);
 }
 
+namespace {
+
+// What a peer that kept the memfd could do to the region: punch a hole in it
+// (zeroing every buffer in it, the other side's included), or map it
+// writable once more. 0 when everything was refused (EPERM).
+int attacks_on(int memfd) {
+    struct stat status{};
+    if (::fstat(memfd, &status) != 0) return 1;
+    if (::fallocate(memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, status.st_size) == 0 || errno != EPERM)
+        return 2;
+    void* again = ::mmap(nullptr, static_cast<std::size_t>(status.st_size), PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
+    if (again != MAP_FAILED) {
+        // Through a new mapping, MADV_REMOVE would punch the same hole.
+        ::munmap(again, static_cast<std::size_t>(status.st_size));
+        return 3;
+    }
+    return errno == EPERM ? 0 : 4;
+}
+
+}  // namespace
+
+TEST_CASE("process: once the peer attached, nobody can punch a hole in the channel or map it writable again") {
+    SUBCASE("handed over a Unix socket") {
+        auto pending = milk::process::create_channel().value();
+        const int kept = ::dup(pending.fd());  // what a hostile creator would keep
+        REQUIRE(kept >= 0);
+        SocketPair sockets;
+        auto child = ChildProcess::start([&sockets] {
+            sockets.close(0);
+            auto received = milk::process::receive_channel(sockets.fds[1], Deadline::after(30s));
+            if (!received.ok()) return 10 + static_cast<int>(received.error().code);
+            return echo(std::move(received).value());
+        });
+        sockets.close(1);
+        auto sent = milk::process::send_channel(sockets.fds[0], std::move(pending), Deadline::after(30s));
+        REQUIRE(sent.ok());
+        ChannelEnd end = std::move(sent).value();
+        CHECK(attacks_on(kept) == 0);
+        REQUIRE(end.send(numbered(41)).ok());
+        auto reply = end.receive(Deadline::never());
+        REQUIRE(reply.ok());
+        CHECK(reply.value().get<std::uint64_t>(0) == 42);
+        end = ChannelEnd{};  // closes the channel: the echo ends
+        CHECK(child.wait() == 0);
+        ::close(kept);
+    }
+    SUBCASE("inherited by a forked child") {
+        auto pending = milk::process::create_channel().value();
+        const int fd = pending.fd();
+        const pid_t parent = ::getpid();
+        auto child = ChildProcess::start([fd, parent] {
+            auto attached = milk::process::attach_inherited(fd, parent);
+            if (!attached.ok()) return 10 + static_cast<int>(attached.error().code);
+            // The child's own descriptor is as powerless as anybody's.
+            if (const int refused = attacks_on(fd); refused != 0) return 20 + refused;
+            return echo(std::move(attached).value());
+        });
+        const int kept = ::dup(fd);
+        REQUIRE(kept >= 0);
+        ChannelEnd end = milk::process::bind_child(std::move(pending), child.pid()).value();
+        REQUIRE(end.send(numbered(1)).ok());
+        auto reply = end.receive(Deadline::never());
+        REQUIRE(reply.ok());
+        CHECK(reply.value().get<std::uint64_t>(0) == 2);
+        CHECK(attacks_on(kept) == 0);
+        end = ChannelEnd{};
+        CHECK(child.wait() == 0);
+        ::close(kept);
+    }
+}
+
 TEST_CASE("process: send_channel ends when the peer hangs up or the deadline passes") {
     SUBCASE("hang-up") {
         SocketPair sockets;
@@ -396,7 +519,8 @@ TEST_CASE("process: send_channel ends when the peer hangs up or the deadline pas
             return ::recv(sockets.fds[1], offer, sizeof offer, 0) == 16 ? 0 : 1;
         });
         sockets.close(1);
-        auto end = milk::process::send_channel(sockets.fds[0], milk::process::create_channel().value());
+        auto end = milk::process::send_channel(sockets.fds[0], milk::process::create_channel().value(),
+                                               Deadline::after(30s));
         REQUIRE_FALSE(end.ok());
         CHECK(end.error().code == ErrorCode::PeerClosed);
         CHECK(child.wait() == 0);
@@ -411,7 +535,8 @@ TEST_CASE("process: send_channel ends when the peer hangs up or the deadline pas
     SUBCASE("not a socket") {
         int pipe_fds[2];
         REQUIRE(::pipe(pipe_fds) == 0);
-        auto end = milk::process::send_channel(pipe_fds[1], milk::process::create_channel().value());
+        auto end = milk::process::send_channel(pipe_fds[1], milk::process::create_channel().value(),
+                                               Deadline::after(30s));
         REQUIRE_FALSE(end.ok());
         CHECK(end.error().code == ErrorCode::InvalidArgument);
         ::close(pipe_fds[0]);

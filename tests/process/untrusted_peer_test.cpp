@@ -20,6 +20,7 @@
 
 #include <chrono>
 #include <csignal>
+#include <sys/socket.h>
 #include <cstdint>
 #include <cstring>
 #include <optional>
@@ -475,6 +476,64 @@ TEST_CASE("untrusted peer: a corrupted return ring closes the channel, as the ke
     CHECK(child.wait() == 0);  // it saw the server close with CorruptRing
     const auto usage = heap->usage();
     CHECK(usage.free_bytes + usage.held_bytes + usage.lent_bytes == pool_bytes);
+}
+
+TEST_CASE("untrusted peer: a child that never seals the memfd is refused with its first message") {
+    // Unsealed, it could punch a hole in the region (fallocate) and zero
+    // every buffer the server holds; an honest attacher seals it as soon as
+    // it has mapped it (docs/transports.md, "Seals").
+    auto pending = milk::process::create_channel(channel_options()).value();
+    const int fd = pending.fd();
+    auto child = ChildProcess::start([fd] {
+        const RawRegion region(fd, RawRegion::Seal::Never);
+        region.publish(to_server, put_slot(1, 1, 0, client_block(region, 0, 100)));
+        return region.expect_close(ChannelSide::First, static_cast<std::uint32_t>(ErrorCode::ProtocolViolation));
+    });
+    ServerReady server = probe::server(milk::process::bind_child(std::move(pending), child.pid()).value());
+    bool handled = false;
+    auto received = std::move(server).receive([&](probe::Put&&, ServerWaiting&&) { handled = true; },
+                                              [&](probe::Pair&&, ServerWaiting&&) { handled = true; },
+                                              [&](probe::Done&&) { handled = true; });
+    REQUIRE_FALSE(received.ok());
+    CHECK(received.error().code == ErrorCode::ProtocolViolation);
+    CHECK(std::string(received.error().what) ==
+          "the peer attached without sealing the channel against hole punching (F_SEAL_FUTURE_WRITE)");
+    CHECK_FALSE(handled);
+    CHECK(child.wait() == 0);
+}
+
+TEST_CASE("untrusted peer: an attacher that accepts a channel without sealing it is refused") {
+    int sockets[2];
+    REQUIRE(::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sockets) == 0);
+    auto child = ChildProcess::start([&sockets] {
+        ::close(sockets[0]);
+        // Takes the offer (and the memfd with it), then answers Accept
+        // without mapping or sealing anything.
+        char offer[16];
+        char control[CMSG_SPACE(sizeof(int)) + CMSG_SPACE(sizeof(ucred))];
+        iovec data{offer, sizeof offer};
+        msghdr message{};
+        message.msg_iov = &data;
+        message.msg_iovlen = 1;
+        message.msg_control = control;
+        message.msg_controllen = sizeof control;
+        if (::recvmsg(sockets[1], &message, 0) != 16) return 1;
+        const milk::process::HandshakeMessage accept{milk::process::handshake_magic,
+                                                     static_cast<std::uint32_t>(milk::process::HandshakeKind::Accept), 0};
+        if (::send(sockets[1], &accept, sizeof accept, 0) != sizeof accept) return 2;
+        char rest;
+        static_cast<void>(::recv(sockets[1], &rest, 1, 0));  // until the creator hangs up
+        return 0;
+    });
+    ::close(sockets[1]);
+    auto end = milk::process::send_channel(sockets[0], milk::process::create_channel(channel_options()).value(),
+                                           Deadline::after(std::chrono::seconds(30)));
+    REQUIRE_FALSE(end.ok());
+    CHECK(end.error().code == ErrorCode::ProtocolViolation);
+    CHECK(std::string(end.error().what) ==
+          "the peer attached without sealing the channel against hole punching (F_SEAL_FUTURE_WRITE)");
+    ::close(sockets[0]);
+    CHECK(child.wait() == 0);
 }
 
 TEST_CASE("untrusted peer: killed mid-stream, the server gets PeerClosed") {

@@ -70,7 +70,7 @@ Result<ChannelEnd> connect_with(const std::string& socket_path, const ConnectReq
             return Error{ErrorCode::ProtocolViolation, "milkd's kernel channel record is wrong", 0};
         return detail::adopt_kernel_channel(std::move(channel.fd));
     }
-    return process::receive_channel(socket.get(), {}, deadline);
+    return process::receive_channel(socket.get(), deadline);
 }
 
 }  // namespace

@@ -152,7 +152,7 @@ Result<ChannelEnd> Host::connect_end(std::string_view name, std::string_view con
         }
         // The runner's offer comes with its credentials, from which the
         // channel's end learns the runner's pid and watches it.
-        return process::receive_channel(ours.get(), {}, Deadline::after(instance->options.handover_timeout));
+        return process::receive_channel(ours.get(), Deadline::after(instance->options.handover_timeout));
     }
     case Placement::Kernel:
         return detail::open_kernel_channel(*instance->type, instance->config.settings);

@@ -67,6 +67,9 @@ public:
         }
         return received;
     }
+    Result<void> wait_for_room(std::size_t slots, Deadline deadline) override {
+        return m_inner->wait_for_room(slots, deadline);
+    }
     Result<Buffer> allocate(std::size_t size) override { return m_inner->allocate(size); }
     Result<WireBytes> export_buffer(Buffer&& buffer) override { return m_inner->export_buffer(std::move(buffer)); }
     Result<Buffer> import_buffer(WireBytes wire) override { return m_inner->import_buffer(wire); }

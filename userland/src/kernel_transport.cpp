@@ -188,6 +188,21 @@ Result<void> KernelTransport::send_batch(std::span<const Slot> slots) {
     return {};
 }
 
+Result<void> KernelTransport::wait_for_room(std::size_t slots, Deadline deadline) {
+    if (m_closed) return Error{ErrorCode::InvalidArgument, "wait_for_room on a channel end that was closed", 0};
+    // A serving thread drains the ring on its own: the inner transport waits.
+    if (m_serving != Serving::InKick) return m_inner->wait_for_room(slots, deadline);
+    if (slots > m_layout.ring_capacity)
+        return Error{ErrorCode::InvalidArgument, "more slots than the ring holds", static_cast<std::int64_t>(slots)};
+    if (m_layout.ring_capacity - m_untaken >= slots) return {};
+    // Inline in the kick, the kernel takes what it can take now; what it
+    // cannot take waits for us to read its replies, not for time to pass
+    // (send says the same).
+    MILK_TRY(kick());
+    if (m_layout.ring_capacity - m_untaken >= slots) return {};
+    return Error{ErrorCode::WouldBlock, "the kernel component takes no more until its replies are received", m_untaken};
+}
+
 Result<Slot> KernelTransport::receive(Deadline deadline) {
     if (m_closed) return Error{ErrorCode::InvalidArgument, "receive on a channel end that was closed", 0};
     // The common case, a reply already in the ring, reads the clock only

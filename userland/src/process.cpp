@@ -97,6 +97,15 @@ Result<std::unique_ptr<RegionTransport>> attach_region(int fd, const AttachOptio
 
     auto region = Region::try_map_shared(fd, page, layout.value().total_bytes);
     if (!region.ok()) return region.error();
+    // Both mappings exist now (the creator mapped before handing the memfd
+    // out): seal it against any other writable mapping and against hole
+    // punching (process_internal.hpp). A creator that sealed it already
+    // with F_SEAL_SEAL must have sealed it this way too.
+    if (::fcntl(fd, F_ADD_SEALS, peer_seals) != 0) {
+        const int now = ::fcntl(fd, F_GET_SEALS);
+        if (now < 0 || (now & peer_seals) != peer_seals)
+            return bad_region("channel memfd cannot be sealed against hole punching (F_SEAL_FUTURE_WRITE)", now);
+    }
     const WaitPolicy policy{static_cast<WaitMode>(header.wait_mode), options.spin_budget};
     // try_create checks every ring index it reads against the ring's window
     // (CorruptRing), as it does every time later.
@@ -160,6 +169,16 @@ Result<ChannelEnd> PendingChannel::bind(pid_t peer) && {
     return ChannelEnd(std::move(transport));
 }
 
+Result<ChannelEnd> PendingChannel::bind_unsealed(pid_t peer) && {
+    require_valid("bind");
+    // The child may not have attached yet: its seals are checked when its
+    // first message arrives (RegionTransport::require_peer_seal).
+    const int memfd = ::dup(m_fd);
+    if (memfd < 0) return Error{ErrorCode::SystemError, "dup of the channel memfd failed", errno};
+    m_transport->require_peer_seal(memfd, detail::peer_seals);
+    return std::move(*this).bind(peer);
+}
+
 Result<PendingChannel> create_channel(const Options& options) {
     MILK_TRY(detail::check_wait_options(options.spin_budget, options.liveness_interval));
     if (options.wait_mode != WaitMode::SpinThenSleep && options.wait_mode != WaitMode::Poll)
@@ -174,9 +193,10 @@ Result<PendingChannel> create_channel(const Options& options) {
     if (::ftruncate(fd.get(), static_cast<off_t>(page + channel_bytes)) != 0)
         return Error{ErrorCode::SystemError, "sizing the channel memfd failed", errno};
     // Sealed before the fd can reach anybody: the peer can then neither
-    // shrink the file under our mapping (SIGBUS) nor change its size.
-    // F_SEAL_SEAL: nobody can add or change seals later either.
-    if (::fcntl(fd.get(), F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) != 0)
+    // shrink the file under our mapping (SIGBUS) nor change its size. The
+    // peer adds the rest once it has mapped the region too (F_SEAL_FUTURE_WRITE
+    // and F_SEAL_SEAL: attach_region), and we check that it did.
+    if (::fcntl(fd.get(), F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW) != 0)
         return Error{ErrorCode::SystemError, "sealing the channel memfd failed", errno};
 
     const RegionFileHeader header{region_file_magic,
@@ -204,7 +224,7 @@ Result<PendingChannel> create_channel(const Options& options) {
 
 Result<ChannelEnd> bind_child(PendingChannel&& channel, pid_t child) {
     if (child <= 0) return Error{ErrorCode::InvalidArgument, "bind_child needs the pid fork() returned", child};
-    return std::move(channel).bind(child);
+    return std::move(channel).bind_unsealed(child);
 }
 
 Result<ChannelEnd> attach_inherited(int fd, pid_t parent, const AttachOptions& options) {

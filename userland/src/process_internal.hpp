@@ -5,11 +5,21 @@
 #include "milk/region_transport.hpp"
 
 #include <chrono>
+#include <fcntl.h>
 #include <memory>
 #include <sys/types.h>
 #include <utility>
 
 namespace milk::process::detail {
+
+// The seals the attaching side adds once it has mapped the region, so that
+// from then on nobody can map the memfd writable again and nobody can punch
+// a hole in it (fallocate(FALLOC_FL_PUNCH_HOLE) and madvise(MADV_REMOVE) on a
+// sealed shmem file fail with EPERM): the two mappings that exist stay the
+// only writers, and no peer can zero the other's buffers. F_SEAL_SEAL keeps
+// anybody from changing that later. The creator checks that they are there
+// before it trusts the peer (docs/transports.md, "Seals").
+inline constexpr int peer_seals = F_SEAL_FUTURE_WRITE | F_SEAL_SEAL;
 
 // An owned file descriptor: closed when dropped.
 class FileDescriptor {

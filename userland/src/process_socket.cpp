@@ -18,6 +18,7 @@
 #include <cerrno>
 #include <climits>
 #include <cstring>
+#include <fcntl.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -165,10 +166,16 @@ Result<ChannelEnd> send_channel(int socket, PendingChannel&& channel, Deadline d
                      message.kind};
     if (answer.value().pid <= 0)
         return Error{ErrorCode::ProtocolViolation, "the peer's answer carried no credentials", answer.value().pid};
+    // The peer mapped the region before it accepted, and sealed it then
+    // (process.cpp, attach_region): nobody can punch a hole in it now.
+    const int seals = ::fcntl(pending.m_fd, F_GET_SEALS);
+    if (seals < 0 || (seals & detail::peer_seals) != detail::peer_seals)
+        return Error{ErrorCode::ProtocolViolation,
+                     "the peer attached without sealing the channel against hole punching (F_SEAL_FUTURE_WRITE)", seals};
     return std::move(pending).bind(answer.value().pid);
 }
 
-Result<ChannelEnd> receive_channel(int socket, const AttachOptions& options, Deadline deadline) {
+Result<ChannelEnd> receive_channel(int socket, Deadline deadline, const AttachOptions& options) {
     MILK_TRY(detail::check_wait_options(options.spin_budget, options.liveness_interval));
     MILK_TRY(enable_credentials(socket));
     // Tells the creator why we say no: its send_channel waits for an answer.

@@ -5,6 +5,8 @@
 
 #include <atomic>
 #include <cstring>
+#include <fcntl.h>
+#include <unistd.h>
 #include <utility>
 
 namespace milk {
@@ -76,7 +78,10 @@ RegionTransport::RegionTransport(PassKey, std::shared_ptr<Region> region, Channe
       m_in_data(&control->data_bell[side_index(other_side(side))], policy),
       m_in_space(&control->space_bell[side_index(other_side(side))], policy) {}
 
-RegionTransport::~RegionTransport() { close(nullptr); }
+RegionTransport::~RegionTransport() {
+    close(nullptr);
+    if (m_unsealed_memfd >= 0) ::close(m_unsealed_memfd);
+}
 
 bool RegionTransport::peer_closed() const {
     if (m_peer_gone) return true;
@@ -132,8 +137,19 @@ Doorbell::WaitOutcome RegionTransport::wait_on(Doorbell& bell, DoorbellWord& wor
 
 Result<std::size_t> RegionTransport::take(Slot& slot) {
     auto taken = m_in.try_pop(std::span<Slot>(&slot, 1));
-    if (taken.ok() && taken.value() > 0) m_in_space.ring();
+    if (taken.ok() && taken.value() > 0) {
+        m_in_space.ring();
+        if (m_unsealed_memfd >= 0) MILK_TRY(check_peer_seal());
+    }
     return taken;
+}
+
+Result<void> RegionTransport::check_peer_seal() {
+    const int seals = ::fcntl(m_unsealed_memfd, F_GET_SEALS);
+    ::close(std::exchange(m_unsealed_memfd, -1));
+    if (seals >= 0 && (seals & m_required_seals) == m_required_seals) return {};
+    return Error{ErrorCode::ProtocolViolation,
+                 "the peer attached without sealing the channel against hole punching (F_SEAL_FUTURE_WRITE)", seals};
 }
 
 Result<void> RegionTransport::send(const Slot& slot) { return send_batch(std::span<const Slot>(&slot, 1)); }
@@ -163,6 +179,41 @@ Result<void> RegionTransport::send_batch(std::span<const Slot> slots) {
             Deadline::never()));
     }
     return {};
+}
+
+Result<void> RegionTransport::wait_for_room(std::size_t slots, Deadline deadline) {
+    if (m_closed) return Error{ErrorCode::InvalidArgument, "wait_for_room on a channel end that was closed", 0};
+    if (slots > m_out.capacity())
+        return Error{ErrorCode::InvalidArgument, "more slots than the ring holds", static_cast<std::int64_t>(slots)};
+    const auto wanted = static_cast<std::uint32_t>(slots);
+    const bool poll_only = deadline.passed();
+    for (;;) {
+        // As in send_batch: a peer that has gone fails the wait even while
+        // the ring has room, since nothing sent would be read.
+        if (peer_closed()) return closed_peer_error();
+        auto free = m_out.free_slots(wanted);
+        if (!free.ok()) return fail(free.error());
+        if (free.value() >= wanted) return {};
+        if (poll_only) {
+            // A caller that only polls learns of a dead peer too, at most
+            // once per interval (receive does the same).
+            if (m_liveness && Deadline::Clock::now() >= m_next_liveness_poll) {
+                m_next_liveness_poll = Deadline::Clock::now() + m_liveness->interval();
+                if (check_peer_gone()) continue;
+            }
+            return Error{ErrorCode::WouldBlock, "no room in the ring", free.value()};
+        }
+        if (deadline.passed()) return Error{ErrorCode::TimedOut, "no room in the ring before the deadline", free.value()};
+        // The consumer rings our space bell when it takes slots, and its
+        // close (or death, through the liveness watcher) ends the wait too.
+        static_cast<void>(wait_on(
+            m_out_space, m_control->space_bell[side_index(m_side)],
+            [this, wanted] {
+                auto room = m_out.free_slots(wanted);
+                return !room.ok() || room.value() >= wanted || peer_closed();
+            },
+            deadline));
+    }
 }
 
 Result<Slot> RegionTransport::receive(Deadline deadline) {

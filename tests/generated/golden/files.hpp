@@ -443,6 +443,15 @@ public:
                       "milk: Files::Client in state Start: not a message of contract Files");
         return {};
     }
+
+    // Waits at most `timeout` until a send will not block (the ring has room; it
+    // stays, this end being its only producer); the endpoint stays. TimedOut,
+    // PeerClosed when the peer has gone (closed, or its process died).
+    MILK_CALLABLE_WHEN("unconsumed", "unknown")
+    [[nodiscard]] milk::Result<void> wait_for_room(std::chrono::nanoseconds timeout) & {
+        m_end.require_valid("Files::Client<Start>::wait_for_room");
+        return m_end.wait_for_room(1, milk::Deadline::after(timeout));
+    }
     template <typename... Args>
     milk::session::Rejected receive(Args&&...) && {
         static_assert(milk::session::always_false<Args...>,
@@ -533,6 +542,12 @@ public:
                       "milk: Files::Server in state Start must receive, not send");
         return {};
     }
+    template <typename... Args>
+    milk::session::Rejected wait_for_room(Args&&...) & {
+        static_assert(milk::session::always_false<Args...>,
+                      "milk: Files::Server in state Start must receive, not send");
+        return {};
+    }
 
 private:
     friend milk::session::detail::Access;
@@ -619,6 +634,12 @@ public:
                       "milk: Files::Client in state Opening must receive, not send");
         return {};
     }
+    template <typename... Args>
+    milk::session::Rejected wait_for_room(Args&&...) & {
+        static_assert(milk::session::always_false<Args...>,
+                      "milk: Files::Client in state Opening must receive, not send");
+        return {};
+    }
 
 private:
     friend milk::session::detail::Access;
@@ -686,6 +707,15 @@ public:
         static_assert(milk::session::is_message_of<decltype(protocol), Message>,
                       "milk: Files::Server in state Opening: not a message of contract Files");
         return {};
+    }
+
+    // Waits at most `timeout` until a send will not block (the ring has room; it
+    // stays, this end being its only producer); the endpoint stays. TimedOut,
+    // PeerClosed when the peer has gone (closed, or its process died).
+    MILK_CALLABLE_WHEN("unconsumed", "unknown")
+    [[nodiscard]] milk::Result<void> wait_for_room(std::chrono::nanoseconds timeout) & {
+        m_end.require_valid("Files::Server<Opening>::wait_for_room");
+        return m_end.wait_for_room(1, milk::Deadline::after(timeout));
     }
     template <typename... Args>
     milk::session::Rejected receive(Args&&...) && {
@@ -756,6 +786,15 @@ public:
         static_assert(milk::session::is_message_of<decltype(protocol), Message>,
                       "milk: Files::Client in state Ready: not a message of contract Files");
         return {};
+    }
+
+    // Waits at most `timeout` until a send will not block (the ring has room; it
+    // stays, this end being its only producer); the endpoint stays. TimedOut,
+    // PeerClosed when the peer has gone (closed, or its process died).
+    MILK_CALLABLE_WHEN("unconsumed", "unknown")
+    [[nodiscard]] milk::Result<void> wait_for_room(std::chrono::nanoseconds timeout) & {
+        m_end.require_valid("Files::Client<Ready>::wait_for_room");
+        return m_end.wait_for_room(1, milk::Deadline::after(timeout));
     }
     template <typename... Args>
     milk::session::Rejected receive(Args&&...) && {
@@ -846,6 +885,12 @@ public:
     template <typename Message>
     milk::session::Rejected send(Message&&) && {
         static_assert(milk::session::always_false<Message>,
+                      "milk: Files::Server in state Ready must receive, not send");
+        return {};
+    }
+    template <typename... Args>
+    milk::session::Rejected wait_for_room(Args&&...) & {
+        static_assert(milk::session::always_false<Args...>,
                       "milk: Files::Server in state Ready must receive, not send");
         return {};
     }
@@ -942,6 +987,12 @@ public:
                       "milk: Files::Client in state Reading must receive, not send");
         return {};
     }
+    template <typename... Args>
+    milk::session::Rejected wait_for_room(Args&&...) & {
+        static_assert(milk::session::always_false<Args...>,
+                      "milk: Files::Client in state Reading must receive, not send");
+        return {};
+    }
 
 private:
     friend milk::session::detail::Access;
@@ -1012,6 +1063,15 @@ public:
         static_assert(milk::session::is_message_of<decltype(protocol), Message>,
                       "milk: Files::Server in state Reading: not a message of contract Files");
         return {};
+    }
+
+    // Waits at most `timeout` until a send will not block (the ring has room; it
+    // stays, this end being its only producer); the endpoint stays. TimedOut,
+    // PeerClosed when the peer has gone (closed, or its process died).
+    MILK_CALLABLE_WHEN("unconsumed", "unknown")
+    [[nodiscard]] milk::Result<void> wait_for_room(std::chrono::nanoseconds timeout) & {
+        m_end.require_valid("Files::Server<Reading>::wait_for_room");
+        return m_end.wait_for_room(1, milk::Deadline::after(timeout));
     }
     template <typename... Args>
     milk::session::Rejected receive(Args&&...) && {
@@ -1104,6 +1164,12 @@ public:
                       "milk: Files::Client in state Writing must receive, not send");
         return {};
     }
+    template <typename... Args>
+    milk::session::Rejected wait_for_room(Args&&...) & {
+        static_assert(milk::session::always_false<Args...>,
+                      "milk: Files::Client in state Writing must receive, not send");
+        return {};
+    }
 
 private:
     friend milk::session::detail::Access;
@@ -1171,6 +1237,15 @@ public:
         static_assert(milk::session::is_message_of<decltype(protocol), Message>,
                       "milk: Files::Server in state Writing: not a message of contract Files");
         return {};
+    }
+
+    // Waits at most `timeout` until a send will not block (the ring has room; it
+    // stays, this end being its only producer); the endpoint stays. TimedOut,
+    // PeerClosed when the peer has gone (closed, or its process died).
+    MILK_CALLABLE_WHEN("unconsumed", "unknown")
+    [[nodiscard]] milk::Result<void> wait_for_room(std::chrono::nanoseconds timeout) & {
+        m_end.require_valid("Files::Server<Writing>::wait_for_room");
+        return m_end.wait_for_room(1, milk::Deadline::after(timeout));
     }
     template <typename... Args>
     milk::session::Rejected receive(Args&&...) && {

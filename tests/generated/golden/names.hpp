@@ -253,6 +253,15 @@ public:
                       "milk: Names::Client in state Start: not a message of contract Names");
         return {};
     }
+
+    // Waits at most `timeout` until a send will not block (the ring has room; it
+    // stays, this end being its only producer); the endpoint stays. TimedOut,
+    // PeerClosed when the peer has gone (closed, or its process died).
+    MILK_CALLABLE_WHEN("unconsumed", "unknown")
+    [[nodiscard]] milk::Result<void> wait_for_room(std::chrono::nanoseconds timeout) & {
+        m_end.require_valid("Names::Client<Start>::wait_for_room");
+        return m_end.wait_for_room(1, milk::Deadline::after(timeout));
+    }
     template <typename... Args>
     milk::session::Rejected receive(Args&&...) && {
         static_assert(milk::session::always_false<Args...>,
@@ -343,6 +352,12 @@ public:
                       "milk: Names::Server in state Start must receive, not send");
         return {};
     }
+    template <typename... Args>
+    milk::session::Rejected wait_for_room(Args&&...) & {
+        static_assert(milk::session::always_false<Args...>,
+                      "milk: Names::Server in state Start must receive, not send");
+        return {};
+    }
 
 private:
     friend milk::session::detail::Access;
@@ -428,6 +443,12 @@ public:
                       "milk: Names::Client in state Slot must receive, not send");
         return {};
     }
+    template <typename... Args>
+    milk::session::Rejected wait_for_room(Args&&...) & {
+        static_assert(milk::session::always_false<Args...>,
+                      "milk: Names::Client in state Slot must receive, not send");
+        return {};
+    }
 
 private:
     friend milk::session::detail::Access;
@@ -478,6 +499,15 @@ public:
         static_assert(milk::session::is_message_of<decltype(protocol), Message>,
                       "milk: Names::Server in state Slot: not a message of contract Names");
         return {};
+    }
+
+    // Waits at most `timeout` until a send will not block (the ring has room; it
+    // stays, this end being its only producer); the endpoint stays. TimedOut,
+    // PeerClosed when the peer has gone (closed, or its process died).
+    MILK_CALLABLE_WHEN("unconsumed", "unknown")
+    [[nodiscard]] milk::Result<void> wait_for_room(std::chrono::nanoseconds timeout) & {
+        m_end.require_valid("Names::Server<Slot>::wait_for_room");
+        return m_end.wait_for_room(1, milk::Deadline::after(timeout));
     }
     template <typename... Args>
     milk::session::Rejected receive(Args&&...) && {

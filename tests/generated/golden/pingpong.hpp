@@ -228,6 +228,15 @@ public:
                       "milk: PingPong::Client in state Idle: not a message of contract PingPong");
         return {};
     }
+
+    // Waits at most `timeout` until a send will not block (the ring has room; it
+    // stays, this end being its only producer); the endpoint stays. TimedOut,
+    // PeerClosed when the peer has gone (closed, or its process died).
+    MILK_CALLABLE_WHEN("unconsumed", "unknown")
+    [[nodiscard]] milk::Result<void> wait_for_room(std::chrono::nanoseconds timeout) & {
+        m_end.require_valid("PingPong::Client<Idle>::wait_for_room");
+        return m_end.wait_for_room(1, milk::Deadline::after(timeout));
+    }
     template <typename... Args>
     milk::session::Rejected receive(Args&&...) && {
         static_assert(milk::session::always_false<Args...>,
@@ -319,6 +328,12 @@ public:
                       "milk: PingPong::Server in state Idle must receive, not send");
         return {};
     }
+    template <typename... Args>
+    milk::session::Rejected wait_for_room(Args&&...) & {
+        static_assert(milk::session::always_false<Args...>,
+                      "milk: PingPong::Server in state Idle must receive, not send");
+        return {};
+    }
 
 private:
     friend milk::session::detail::Access;
@@ -407,6 +422,12 @@ public:
                       "milk: PingPong::Client in state Waiting must receive, not send");
         return {};
     }
+    template <typename... Args>
+    milk::session::Rejected wait_for_room(Args&&...) & {
+        static_assert(milk::session::always_false<Args...>,
+                      "milk: PingPong::Client in state Waiting must receive, not send");
+        return {};
+    }
 
 private:
     friend milk::session::detail::Access;
@@ -459,6 +480,15 @@ public:
         static_assert(milk::session::is_message_of<decltype(protocol), Message>,
                       "milk: PingPong::Server in state Waiting: not a message of contract PingPong");
         return {};
+    }
+
+    // Waits at most `timeout` until a send will not block (the ring has room; it
+    // stays, this end being its only producer); the endpoint stays. TimedOut,
+    // PeerClosed when the peer has gone (closed, or its process died).
+    MILK_CALLABLE_WHEN("unconsumed", "unknown")
+    [[nodiscard]] milk::Result<void> wait_for_room(std::chrono::nanoseconds timeout) & {
+        m_end.require_valid("PingPong::Server<Waiting>::wait_for_room");
+        return m_end.wait_for_room(1, milk::Deadline::after(timeout));
     }
     template <typename... Args>
     milk::session::Rejected receive(Args&&...) && {

@@ -407,6 +407,15 @@ public:
                       "milk: Shapes::Client in state Open: not a message of contract Shapes");
         return {};
     }
+
+    // Waits at most `timeout` until a send will not block (the ring has room; it
+    // stays, this end being its only producer); the endpoint stays. TimedOut,
+    // PeerClosed when the peer has gone (closed, or its process died).
+    MILK_CALLABLE_WHEN("unconsumed", "unknown")
+    [[nodiscard]] milk::Result<void> wait_for_room(std::chrono::nanoseconds timeout) & {
+        m_end.require_valid("Shapes::Client<Open>::wait_for_room");
+        return m_end.wait_for_room(1, milk::Deadline::after(timeout));
+    }
     template <typename... Args>
     milk::session::Rejected receive(Args&&...) && {
         static_assert(milk::session::always_false<Args...>,
@@ -497,6 +506,12 @@ public:
     template <typename Message>
     milk::session::Rejected send(Message&&) && {
         static_assert(milk::session::always_false<Message>,
+                      "milk: Shapes::Server in state Open must receive, not send");
+        return {};
+    }
+    template <typename... Args>
+    milk::session::Rejected wait_for_room(Args&&...) & {
+        static_assert(milk::session::always_false<Args...>,
                       "milk: Shapes::Server in state Open must receive, not send");
         return {};
     }
@@ -594,6 +609,12 @@ public:
                       "milk: Shapes::Client in state Closing must receive, not send");
         return {};
     }
+    template <typename... Args>
+    milk::session::Rejected wait_for_room(Args&&...) & {
+        static_assert(milk::session::always_false<Args...>,
+                      "milk: Shapes::Client in state Closing must receive, not send");
+        return {};
+    }
 
 private:
     friend milk::session::detail::Access;
@@ -648,6 +669,15 @@ public:
         static_assert(milk::session::is_message_of<decltype(protocol), Message>,
                       "milk: Shapes::Server in state Closing: not a message of contract Shapes");
         return {};
+    }
+
+    // Waits at most `timeout` until a send will not block (the ring has room; it
+    // stays, this end being its only producer); the endpoint stays. TimedOut,
+    // PeerClosed when the peer has gone (closed, or its process died).
+    MILK_CALLABLE_WHEN("unconsumed", "unknown")
+    [[nodiscard]] milk::Result<void> wait_for_room(std::chrono::nanoseconds timeout) & {
+        m_end.require_valid("Shapes::Server<Closing>::wait_for_room");
+        return m_end.wait_for_room(1, milk::Deadline::after(timeout));
     }
     template <typename... Args>
     milk::session::Rejected receive(Args&&...) && {

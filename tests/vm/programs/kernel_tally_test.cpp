@@ -167,6 +167,25 @@ int main() {
         milk::vm::close_raw(stuck);
         std::printf("files closed under a sleeping receive and a blocked send\n");
     }
+    // A client that never reads its Sums, and a tally told to wait at most
+    // 20 ms for room (`reply_timeout_ms`): the component's wait_for_room,
+    // the deadline of its send, ends the channel with TimedOut instead of
+    // holding the thread until the file is closed.
+    {
+        milk_settings settings{};
+        settings.count = 1;
+        std::strncpy(settings.entries[0].name, "reply_timeout_ms", MILK_SETTING_NAME_MAX - 1);
+        settings.entries[0].value = 20;
+        RawChannel stuck = milk::vm::open_raw(tally, 2, 64 * 1024, true, 0, settings);
+        for (int i = 0; i < 2; ++i) send(stuck, encode(examples_tally_Tally_tag_Total, examples_tally_Tally{}));
+        // The unread replies keep POLLIN up, so poll() would not wait: watch
+        // the kernel's status word instead (10 s at most, under emulation).
+        for (int i = 0; i < 1000 && std::atomic_ref<std::uint32_t>(stuck.kernel_status().closed).load() == 0; ++i)
+            ::usleep(10'000);
+        expect_closed(stuck, ErrorCode::TimedOut, 0, "no room in the reply ring before the deadline",
+                      "Sums never read, reply_timeout_ms 20");
+        milk::vm::close_raw(stuck);
+    }
     std::printf("tally in the kernel: a server that speaks first and receives many messages per answer\n");
     return 0;
 }

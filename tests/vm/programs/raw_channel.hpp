@@ -78,7 +78,7 @@ inline const char* component_for(const char* contract) {
 }
 
 inline RawChannel open_raw(const char* contract, std::uint32_t capacity = 8, std::uint32_t pool = 64 * 1024,
-                           bool map = true, std::uint32_t flags = 0) {
+                           bool map = true, std::uint32_t flags = 0, const milk_settings& settings = {}) {
     RawChannel channel;
     channel.fd = open_device();
     std::strncpy(channel.info.component, component_for(contract), sizeof(channel.info.component) - 1);
@@ -87,6 +87,7 @@ inline RawChannel open_raw(const char* contract, std::uint32_t capacity = 8, std
     channel.info.ring_capacity = capacity;
     channel.info.pool_bytes = pool;
     channel.info.flags = flags;
+    channel.info.settings = settings;
     MILK_VM_CHECK(::ioctl(channel.fd, MILK_IOC_OPEN_CHANNEL, &channel.info) == 0);
     auto layout = ChannelRegionLayout::compute(capacity, pool);
     MILK_VM_CHECK(layout.ok());

@@ -59,6 +59,10 @@ public:
         require_valid("ChannelEnd::receive");
         return m_transport->receive(deadline);
     }
+    [[nodiscard]] Result<void> wait_for_room(std::size_t slots, Deadline deadline) {
+        require_valid("ChannelEnd::wait_for_room");
+        return m_transport->wait_for_room(slots, deadline);
+    }
     [[nodiscard]] Result<Buffer> allocate(std::size_t size) {
         require_valid("ChannelEnd::allocate");
         return m_transport->allocate(size);

@@ -125,6 +125,7 @@ public:
     [[nodiscard]] Result<void> send(const Slot& slot) override;
     [[nodiscard]] Result<void> send_batch(std::span<const Slot> slots) override;
     [[nodiscard]] Result<Slot> receive(Deadline deadline) override;
+    [[nodiscard]] Result<void> wait_for_room(std::size_t slots, Deadline deadline) override;
     [[nodiscard]] Result<Buffer> allocate(std::size_t size) override;
     [[nodiscard]] Result<WireBytes> export_buffer(Buffer&& buffer) override;
     [[nodiscard]] Result<Buffer> import_buffer(WireBytes wire) override;

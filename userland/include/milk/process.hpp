@@ -11,7 +11,8 @@
 //   // creator                                  // other process
 //   auto pending = milk::process::create_channel().value();
 //   auto end = milk::process::send_channel(      auto end = milk::process::receive_channel(
-//       socket, std::move(pending)).value();         socket).value();
+//       socket, std::move(pending),                   socket, Deadline::after(5s)).value();
+//       Deadline::after(5s)).value();
 //   auto client = PingPong::client(std::move(end));  auto server = PingPong::server(std::move(end));
 //
 // The peer is untrusted: everything read from the region is checked before
@@ -114,16 +115,16 @@ class PendingChannel;
 // credentials, from which the kernel-checked pid of the peer process is
 // taken. Sets SO_PASSCRED on the socket. PeerClosed when the peer hangs up
 // or refuses (then `detail` is the peer's ErrorCode), TimedOut at the
-// deadline. The socket stays open and the caller's; the channel no longer
-// needs it.
-[[nodiscard]] Result<ChannelEnd> send_channel(int socket, PendingChannel&& channel,
-                                              Deadline deadline = Deadline::never());
+// deadline, which is not optional: a peer that never answers must not hold
+// us forever. ProtocolViolation when the peer did not seal the memfd
+// (docs/transports.md, "Seals"). The socket stays open and the caller's;
+// the channel no longer needs it.
+[[nodiscard]] Result<ChannelEnd> send_channel(int socket, PendingChannel&& channel, Deadline deadline);
 
-// The other half of send_channel(): receives the memfd, checks and maps it,
-// and answers. A region whose header, size or seals are wrong is refused
-// (ProtocolViolation, the peer is told).
-[[nodiscard]] Result<ChannelEnd> receive_channel(int socket, const AttachOptions& options = {},
-                                                 Deadline deadline = Deadline::never());
+// The other half of send_channel(): receives the memfd, checks, maps and
+// seals it, and answers, or TimedOut at the deadline. A region whose header,
+// size or seals are wrong is refused (ProtocolViolation, the peer is told).
+[[nodiscard]] Result<ChannelEnd> receive_channel(int socket, Deadline deadline, const AttachOptions& options = {});
 
 // After fork(): the creator's end, watching `child` (fork()'s return value:
 // the kernel's word, and a child's pid cannot be reused before it is
@@ -170,6 +171,9 @@ private:
     void require_valid(const char* operation) const;
     // Gives the transport a watcher of process `peer` and wraps it into an end.
     [[nodiscard]] Result<ChannelEnd> bind(pid_t peer) &&;
+    // bind(), for a forked child that may not have attached yet: its seals
+    // are checked with its first message.
+    [[nodiscard]] Result<ChannelEnd> bind_unsealed(pid_t peer) &&;
 
     std::unique_ptr<RegionTransport> m_transport;
     int m_fd = -1;

@@ -63,6 +63,16 @@ public:
     // thread: the process transport sets it once it knows its peer.
     void watch_peer(std::unique_ptr<PeerLiveness> liveness) { m_liveness = std::move(liveness); }
 
+    // The process transport's fork path (process.cpp): the region's memfd,
+    // which the peer must have sealed with `seals` (against writes through
+    // new mappings, and so against hole punching) before its first message
+    // is taken. The transport owns `memfd` until then; a message from a
+    // peer that did not seal closes the channel (ProtocolViolation).
+    void require_peer_seal(int memfd, int seals) {
+        m_unsealed_memfd = memfd;
+        m_required_seals = seals;
+    }
+
     RegionTransport(PassKey, std::shared_ptr<Region> region, ChannelSide side, ChannelControl* control,
                     const RingProducer<Slot>& out, const RingConsumer<Slot>& in, std::shared_ptr<ExchangeHeapSide> heap,
                     WaitPolicy policy);
@@ -75,6 +85,7 @@ public:
     // A deadline that has already passed when receive is called makes it a
     // poll: WouldBlock when empty. One that passes while waiting: TimedOut.
     [[nodiscard]] Result<Slot> receive(Deadline deadline) override;
+    [[nodiscard]] Result<void> wait_for_room(std::size_t slots, Deadline deadline) override;
     [[nodiscard]] Result<Buffer> allocate(std::size_t size) override;
     [[nodiscard]] Result<WireBytes> export_buffer(Buffer&& buffer) override;
     [[nodiscard]] Result<Buffer> import_buffer(WireBytes wire) override;
@@ -103,8 +114,10 @@ private:
     // a peer found gone counts as ready (peer_closed() then holds).
     template <typename Ready>
     Doorbell::WaitOutcome wait_on(Doorbell& bell, DoorbellWord& word, Ready&& ready, const Deadline& deadline);
-    // Takes one slot if there is one: 1, 0, or CorruptRing.
+    // Takes one slot if there is one: 1, 0, or CorruptRing (or the
+    // ProtocolViolation of check_peer_seal, with the first message).
     [[nodiscard]] Result<std::size_t> take(Slot& slot);
+    [[nodiscard]] Result<void> check_peer_seal();
 
     // Our private state first: the rings' private halves each sit on a cache
     // line of their own (RingProducer/RingConsumer are line-aligned).
@@ -119,6 +132,9 @@ private:
     // is gone; from then on the peer counts as closed.
     bool m_peer_gone = false;
     std::unique_ptr<PeerLiveness> m_liveness;
+    // See require_peer_seal(); -1 once checked, or when not asked for.
+    int m_unsealed_memfd = -1;
+    int m_required_seals = 0;
     // When a non-blocking receive that finds nothing may ask again.
     Deadline::Clock::time_point m_next_liveness_poll{};
     Doorbell m_out_data;   // we ring: a message is in our outgoing ring

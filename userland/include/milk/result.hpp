@@ -148,7 +148,7 @@ private:
 // enclosing function, otherwise yields the value (moved out), as
 // SerenityOS's TRY does:
 //
-//     auto end = MILK_TRY(milk::process::receive_channel(socket));
+//     auto end = MILK_TRY(milk::process::receive_channel(socket, deadline));
 //     MILK_TRY(send_message(socket, hello));   // a Result<void>: yields nothing
 //
 // A GNU statement expression (GCC and clang, which are the compilers milk

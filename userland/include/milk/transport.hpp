@@ -20,12 +20,20 @@ class Transport {
 public:
     virtual ~Transport() = default;
 
-    // Publishes one slot to the peer. Blocks while the ring is full. Fails
-    // with PeerClosed once the peer has gone.
+    // Publishes one slot to the peer. Blocks while the ring is full, until
+    // the peer makes room or goes (PeerClosed, also when it dies without
+    // closing). To bound that wait, call wait_for_room() first.
     [[nodiscard]] virtual Result<void> send(const Slot& slot) = 0;
 
     // Publishes several slots with one index update and at most one wake-up.
     [[nodiscard]] virtual Result<void> send_batch(std::span<const Slot> slots) = 0;
+
+    // Waits until `slots` slots can be sent without blocking: the deadline
+    // of a send. This end is its ring's only producer, so the room stays
+    // until it sends. TimedOut at the deadline (Deadline::now() polls:
+    // WouldBlock), PeerClosed once the peer has gone, InvalidArgument for
+    // more slots than the ring holds.
+    [[nodiscard]] virtual Result<void> wait_for_room(std::size_t slots, Deadline deadline) = 0;
 
     // Takes the next slot. Spins for the configured budget, then sleeps until
     // a slot arrives, the peer closes (PeerClosed) or the deadline passes
