@@ -198,7 +198,7 @@ Result<void> KernelTransport::wait_for_room(std::size_t slots, Deadline deadline
     // Inline in the kick, the kernel takes what it can take now; what it
     // cannot take waits for us to read its replies, not for time to pass
     // (send says the same).
-    MILK_TRY(kick());
+    static_cast<void>(MILK_TRY(kick()));
     if (m_layout.ring_capacity - m_untaken >= slots) return {};
     return Error{ErrorCode::WouldBlock, "the kernel component takes no more until its replies are received", m_untaken};
 }
