@@ -167,10 +167,10 @@ private:
     // otherwise fall back to the component's default without a word.
     void check_setting_names(const std::string& subject, const Draft& draft) {
         const SettingNames& known = draft.type->setting_names;
+        std::string names;
+        for (std::size_t i = 0; i < known.size(); ++i) names += (i == 0 ? "" : ", ") + std::string(known[i]);
         for (const auto& [name, where] : draft.setting_keys) {
             if (known.contains(name)) continue;
-            std::string names;
-            for (std::size_t i = 0; i < known.size(); ++i) names += (i == 0 ? "" : ", ") + std::string(known[i]);
             m_diagnostics.add(DiagnosticCode::UnknownSetting,
                               subject + ": component " + quoted(draft.type->name) + " has no setting " + quoted(name),
                               where,
