@@ -144,14 +144,7 @@ private:
         m_out += "        return m_end.wait_for_room(1, milk::Deadline::after(timeout));\n";
         m_out += "    }\n";
         const std::string not_receive = "\"" + prefix + " must send, not receive\"";
-        for (const char* member : {"receive", "receive_for", "try_receive"}) {
-            m_out += "    template <typename... Args>\n";
-            m_out += "    milk::session::Rejected " + std::string(member) + "(Args&&...) && {\n";
-            m_out += "        static_assert(milk::session::always_false<Args...>,\n";
-            m_out += "                      " + not_receive + ");\n";
-            m_out += "        return {};\n";
-            m_out += "    }\n";
-        }
+        for (const char* member : {"receive", "receive_for", "try_receive"}) emit_rejected(member, "&&", not_receive);
     }
 
     void emit_receiver_members(Role role, const StateDecl& state) {
@@ -202,10 +195,16 @@ private:
         m_out += "                      \"" + assert_prefix(role, state) + " must receive, not send\");\n";
         m_out += "        return {};\n";
         m_out += "    }\n";
+        emit_rejected("wait_for_room", "&", "\"" + assert_prefix(role, state) + " must receive, not send\"");
+    }
+
+    // A member this state does not have, as a template whose static_assert
+    // says why (`text` is a quoted C++ string literal).
+    void emit_rejected(const char* member, const char* qualifier, const std::string& text) {
         m_out += "    template <typename... Args>\n";
-        m_out += "    milk::session::Rejected wait_for_room(Args&&...) & {\n";
+        m_out += "    milk::session::Rejected " + std::string(member) + "(Args&&...) " + qualifier + " {\n";
         m_out += "        static_assert(milk::session::always_false<Args...>,\n";
-        m_out += "                      \"" + assert_prefix(role, state) + " must receive, not send\");\n";
+        m_out += "                      " + text + ");\n";
         m_out += "        return {};\n";
         m_out += "    }\n";
     }

@@ -113,6 +113,21 @@ int hostile_client(int fd, int offset_pipe, ErrorCode expected, Strike& strike) 
     return region.expect_close(ChannelSide::First, static_cast<std::uint32_t>(expected));
 }
 
+// The honest server's answer to one Put: an Ack with a reply buffer of its
+// pool (its allocation drains the return ring). Anything else is an error.
+milk::Result<ServerReady> answer(ServerReady ready) {
+    return std::move(ready).receive(
+        [](probe::Put&& put, ServerWaiting&& waiting) -> milk::Result<ServerReady> {
+            auto reply = waiting.allocate(reply_size);
+            if (!reply.ok()) return reply.error();
+            return std::move(waiting).send(probe::Ack{put.seq, std::move(reply).value()});
+        },
+        [](probe::Pair&&, ServerWaiting&&) -> milk::Result<ServerReady> {
+            return milk::Error{ErrorCode::InvalidArgument};
+        },
+        [](probe::Done&&) -> milk::Result<ServerReady> { return milk::Error{ErrorCode::InvalidArgument}; });
+}
+
 // How the honest side came out of it.
 struct Outcome {
     milk::Error error{ErrorCode::InvalidArgument};
@@ -406,18 +421,6 @@ TEST_CASE("untrusted peer: forged returns never free a block the server holds") 
     REQUIRE(::write(offset_pipe[1], &kept_offset, sizeof kept_offset) == sizeof kept_offset);
     ::close(offset_pipe[1]);
 
-    auto answer = [](ServerReady ready) {
-        return std::move(ready).receive(
-            [](probe::Put&& put, ServerWaiting&& waiting) -> milk::Result<ServerReady> {
-                auto reply = waiting.allocate(reply_size);
-                if (!reply.ok()) return reply.error();
-                return std::move(waiting).send(probe::Ack{put.seq, std::move(reply).value()});
-            },
-            [](probe::Pair&&, ServerWaiting&&) -> milk::Result<ServerReady> {
-                return milk::Error{ErrorCode::InvalidArgument};
-            },
-            [](probe::Done&&) -> milk::Result<ServerReady> { return milk::Error{ErrorCode::InvalidArgument}; });
-    };
     auto first = answer(std::move(server));
     REQUIRE(first.ok());
     auto second = answer(std::move(first).value());
@@ -456,18 +459,6 @@ TEST_CASE("untrusted peer: a corrupted return ring closes the channel, as the ke
         return region.expect_close(ChannelSide::First, static_cast<std::uint32_t>(ErrorCode::CorruptRing));
     });
     ServerReady server = probe::server(milk::process::bind_child(std::move(pending), child.pid()).value());
-    auto answer = [](ServerReady ready) {
-        return std::move(ready).receive(
-            [](probe::Put&& put, ServerWaiting&& waiting) -> milk::Result<ServerReady> {
-                auto reply = waiting.allocate(reply_size);
-                if (!reply.ok()) return reply.error();
-                return std::move(waiting).send(probe::Ack{put.seq, std::move(reply).value()});
-            },
-            [](probe::Pair&&, ServerWaiting&&) -> milk::Result<ServerReady> {
-                return milk::Error{ErrorCode::InvalidArgument};
-            },
-            [](probe::Done&&) -> milk::Result<ServerReady> { return milk::Error{ErrorCode::InvalidArgument}; });
-    };
     auto first = answer(std::move(server));
     REQUIRE(first.ok());
     auto second = answer(std::move(first).value());

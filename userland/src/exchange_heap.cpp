@@ -112,16 +112,12 @@ Result<Buffer> ExchangeHeapSide::import_buffer(WireBytes wire) {
     if (pool == ExchangeLedger::Pool::Own) {
         // No lock: taking back is one compare-and-swap on the block's state,
         // which fails unless the block is Lent and large enough.
-        if (!m_ledger.take_back(wire))
-            return Error{ErrorCode::BadBuffer, "buffer in our own pool that we did not lend to the peer",
-                         wire.offset};
+        MILK_TRY(m_ledger.take_back(wire));
         return Buffer(&m_own_home, m_geometry.heap_base + wire.offset, wire.offset, wire.length);
     }
     {
         std::lock_guard lock(m_lock);
-        if (!m_ledger.hold(wire))
-            return Error{ErrorCode::BadBuffer, "buffer overlaps one the peer sent before and we still hold",
-                         wire.offset};
+        MILK_TRY(m_ledger.hold(wire));
     }
     return Buffer(&m_peer_home, m_geometry.heap_base + wire.offset, wire.offset, wire.length);
 }

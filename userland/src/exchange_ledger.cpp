@@ -53,23 +53,22 @@ Result<ExchangeLedger::Pool> ExchangeLedger::classify(WireBytes handle) const {
     return Error{ErrorCode::BadBuffer, "buffer outside the sender's exchange-heap pool", handle.offset};
 }
 
-bool ExchangeLedger::take_back(WireBytes handle) {
+Result<void> ExchangeLedger::take_back(WireBytes handle) {
     // Fails unless the block is Lent and large enough; a block returned on
     // the ring meanwhile (the peer handing one block back twice) is free.
-    return m_pool.take_back(relative_own(handle.offset), handle.length);
+    if (m_pool.take_back(relative_own(handle.offset), handle.length)) return {};
+    return Error{ErrorCode::BadBuffer, "buffer in our own pool that we did not lend to the peer", handle.offset};
 }
 
-bool ExchangeLedger::hold(WireBytes handle) { return m_held.try_hold(handle.offset - m_peer_begin, handle.length); }
+Result<void> ExchangeLedger::hold(WireBytes handle) {
+    if (m_held.try_hold(handle.offset - m_peer_begin, handle.length)) return {};
+    return Error{ErrorCode::BadBuffer, "buffer overlaps one the peer sent before and we still hold", handle.offset};
+}
 
 Result<ExchangeLedger::Pool> ExchangeLedger::accept(WireBytes handle) {
     const Pool pool = MILK_TRY(classify(handle));
-    if (pool == Pool::Own) {
-        if (!take_back(handle))
-            return Error{ErrorCode::BadBuffer, "buffer in our own pool that we did not lend to the peer", handle.offset};
-        return pool;
-    }
-    if (!hold(handle))
-        return Error{ErrorCode::BadBuffer, "buffer overlaps one the peer sent before and we still hold", handle.offset};
+    if (pool == Pool::Own) MILK_TRY(take_back(handle));
+    else MILK_TRY(hold(handle));
     return pool;
 }
 

@@ -78,11 +78,11 @@ public:
     // Which pool `handle` lies wholly inside, or BadBuffer. Pure.
     [[nodiscard]] Result<Pool> classify(WireBytes handle) const;
     // A handle into our pool: Lent -> Held if it names a block we lent, at
-    // least `length` bytes. Lock-free.
-    [[nodiscard]] bool take_back(WireBytes handle);
+    // least `length` bytes; else BadBuffer. Lock-free.
+    [[nodiscard]] Result<void> take_back(WireBytes handle);
     // A handle into the peer's pool: held from now on, unless it overlaps a
-    // region held already. Serialised.
-    [[nodiscard]] bool hold(WireBytes handle);
+    // region held already (BadBuffer). Serialised.
+    [[nodiscard]] Result<void> hold(WireBytes handle);
     // classify + take_back or hold, with the error a peer gets. Serialised.
     [[nodiscard]] Result<Pool> accept(WireBytes handle);
 
