@@ -44,11 +44,13 @@ held=$!
 for _ in $(seq 100); do grep -q "holding" "$work/held" && break; sleep 0.05; done
 grep -q "holding" "$work/held" || fail "the holding client did not start: $(cat "$work/held")"
 # While the channel is open, milkctl shows it, with the messages on it so far
-# and its protocol state: the holding client waits in Idle, where it speaks.
+# and its protocol state. The holding client pings every 5 ms, so the channel
+# is in Idle (the client's turn) between round trips and in Waiting (the
+# server owes the Pong) during one; milkctl may catch either, never another.
 "$bin/milkctl" --socket "$socket" status --channels >"$work/channels" || fail "milkctl status --channels"
 cat "$work/channels"
 grep -Eq "^echo +echo +process +$echo_pid +running +1 +[0-9]+$" "$work/channels" || fail "echo's open channel"
-grep -A1 "^echo " "$work/channels" | grep -Eq "^  channel 1 +state Idle +messages [0-9]+$" || fail "echo's channel line"
+grep -A1 "^echo " "$work/channels" | grep -Eq "^  channel 1 +state (Idle|Waiting) +messages [0-9]+$" || fail "echo's channel line"
 kill -KILL "$echo_pid"
 timeout 10 tail --pid="$held" -f /dev/null || fail "the client of a killed instance hangs"
 wait "$held"
