@@ -26,6 +26,7 @@
 #include "emit_util.hpp"
 #include "hosting.hpp"
 #include "layout.hpp"
+#include "leaf_fields.hpp"
 
 #include <cstdint>
 #include <cstdlib>
@@ -41,7 +42,7 @@ using emit_util::append_doc_comment;
 
 // Bumped whenever the shared definitions below change, so that two stub
 // headers from different milkc versions cannot be mixed silently.
-constexpr int kstub_abi = 2;
+constexpr int kstub_abi = 3;
 
 std::string primitive_c_type(PrimitiveKind kind) {
     switch (kind) {
@@ -251,6 +252,12 @@ private:
                      literal_suffix(decl.underlying));
             }
         }
+        line("// Every declared value of " + decl.name + ", in declaration order (the field tables");
+        line("// of the contracts point here).");
+        std::string values;
+        for (const EnumMember& member : decl.members)
+            values += (values.empty() ? "" : ", ") + std::to_string(member.value) + "ull";
+        line("MILK_KDESCRIPTOR milk_ku64 " + name + "__values[] = {" + values + "};");
         line("// 1 when `value` is a declared " + decl.name + ", else 0.");
         line("static inline int " + name + "__valid(milk_ku64 value)");
         line("{");
@@ -623,6 +630,7 @@ private:
         }
         line("}");
         blank();
+        emit_field_tables(contract);
         const HostingVerdict verdict = kernel_hosting(contract);
         line("// How milk.ko may host " + contract.name + "'s server: " +
              (verdict.hosting == KernelHosting::PerMessage
@@ -644,8 +652,54 @@ private:
         line("    " + c + "_payload_size,");
         line("    " + c + "__handles,");
         line("    " + c + "_step,");
+        line("    " + c + "__messages,");
         line("};");
         blank();
+    }
+
+    // Every message's leaf fields (leaf_fields.hpp), so that a tool can build
+    // and mutate the contract's messages from its descriptor alone.
+    void emit_field_tables(const ContractDecl& contract) {
+        const std::string c = m_prefix + contract.name;
+        line("// The leaf fields of each message (nested structs and arrays unrolled), for");
+        line("// tools that build or mutate messages knowing only the descriptor.");
+        for (const MessageDecl& message : contract.messages) {
+            const std::vector<LeafField> leaves = leaf_fields(message);
+            if (leaves.empty()) continue;
+            line("MILK_KDESCRIPTOR struct milk_kfield " + c + "__fields_" + message.name + "[] = {");
+            for (const LeafField& leaf : leaves) {
+                std::string values = "0, 0u";
+                if (leaf.enum_decl != nullptr) {
+                    values = m_prefix + leaf.enum_decl->name + "__values, " +
+                             std::to_string(leaf.enum_decl->members.size()) + "u";
+                }
+                line("    {\"" + leaf.path + "\", " + std::to_string(leaf.offset) + "u, " + std::to_string(leaf.size) +
+                     "u, " + leaf_kind_name(leaf.kind) + ", " + values + "},");
+            }
+            line("};");
+        }
+        line("// Indexed by tag - 1.");
+        line("MILK_KDESCRIPTOR struct milk_kmessage " + c + "__messages[] = {");
+        for (const MessageDecl& message : contract.messages) {
+            const std::size_t count = leaf_fields(message).size();
+            line("    {\"" + message.name + "\", " + std::to_string(layout_of(message).size) + "u, " +
+                 std::to_string(count) + "u, " + (count == 0 ? std::string("0") : c + "__fields_" + message.name) +
+                 "},");
+        }
+        line("};");
+        blank();
+    }
+
+    static const char* leaf_kind_name(LeafKind kind) {
+        switch (kind) {
+        case LeafKind::Unsigned: return "MILK_KFIELD_UNSIGNED";
+        case LeafKind::Signed: return "MILK_KFIELD_SIGNED";
+        case LeafKind::Bool: return "MILK_KFIELD_BOOL";
+        case LeafKind::Enum: return "MILK_KFIELD_ENUM";
+        case LeafKind::Bytes: return "MILK_KFIELD_BYTES";
+        case LeafKind::Float: return "MILK_KFIELD_FLOAT";
+        }
+        std::abort();  // Our bug: a LeafKind this switch does not know.
     }
 
     // ---- definitions shared by all stub headers ------------------------------
@@ -803,6 +857,32 @@ private:
         line("#define MILK_KDESCRIPTOR static const");
         line("#endif");
         blank();
+        line("// The leaf fields of a message's payload (nested structs and fixed arrays");
+        line("// unrolled): where each value lies and which values are legal. Tools that build");
+        line("// or mutate messages from a descriptor alone read them; the validators do not.");
+        line("enum milk_kfield_kind {");
+        line("    MILK_KFIELD_UNSIGNED = 0,");
+        line("    MILK_KFIELD_SIGNED = 1,");
+        line("    MILK_KFIELD_BOOL = 2,   // 0 or 1");
+        line("    MILK_KFIELD_ENUM = 3,   // one of values[0..value_count)");
+        line("    MILK_KFIELD_BYTES = 4,  // a struct milk_kbytes");
+        line("    MILK_KFIELD_FLOAT = 5   // IEEE-754 bits");
+        line("};");
+        line("struct milk_kfield {");
+        line("    const char *name;         // \"where.mode\", \"items[2].ok\"");
+        line("    milk_ku32 offset;         // from the start of the payload");
+        line("    milk_ku32 size;           // 1, 2, 4 or 8");
+        line("    milk_ku32 kind;           // enum milk_kfield_kind");
+        line("    const milk_ku64 *values;  // an enum's declared values, else 0");
+        line("    milk_ku32 value_count;");
+        line("};");
+        line("struct milk_kmessage {");
+        line("    const char *name;");
+        line("    milk_ku32 payload_size;");
+        line("    milk_ku32 field_count;");
+        line("    const struct milk_kfield *fields;  // 0 when field_count is 0");
+        line("};");
+        blank();
         line("// One contract as milk.ko hosts its server: names, numbers and the stub");
         line("// functions above, reached without knowing the contract's types.");
         line("struct milk_kcontract {");
@@ -819,6 +899,7 @@ private:
         line("    milk_ku32 (*payload_size)(milk_ku32 tag);");
         line("    milk_ku32 (*handles)(const void *message, struct milk_kbytes *out);");
         line("    int (*step)(milk_ku32 state, milk_ku32 sender, milk_ku32 tag, milk_ku32 *next);");
+        line("    const struct milk_kmessage *messages;  // [tag - 1], tag_count entries");
         line("};");
         blank();
         line("#elif MILK_KSTUB_COMMON_ABI != " + abi);

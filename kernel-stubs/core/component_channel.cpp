@@ -124,6 +124,22 @@ bool ComponentChannel::user_closed() const {
     return has_closed(control->status[side_index(ChannelSide::First)]);
 }
 
+void ComponentChannel::publish_record_then_close(const Error* reason) {
+    // In this order, each step released before the next: user space that
+    // sees the close in the status block asks MILK_IOC_CHANNEL_ERROR why at
+    // once and must find the record, not an empty one (the contract-driven
+    // hostile peer caught a kernel thread's close in between); user space
+    // that sees EPIPE or POLLHUP (closed()) must find the status block
+    // closed.
+    m_record_ready.store(true, std::memory_order_release);
+    // The status block is shared memory: written here, never read back.
+    const Error published{reason != nullptr ? reason->code : ErrorCode::PeerClosed, nullptr,
+                          static_cast<std::int64_t>(m_error.value)};
+    publish_close(own_status(), reason != nullptr ? &published : nullptr);
+    m_closed.store(true, std::memory_order_release);
+    milk_shim_wake(m_waker);
+}
+
 Error ComponentChannel::close_with(const Error& error, int kstub_code, const milk_kviolation* violation) {
     // The first reason stands: a component that returns the error its send
     // got would otherwise overwrite the story with its echo.
@@ -143,13 +159,8 @@ Error ComponentChannel::close_with(const Error& error, int kstub_code, const mil
              << (violation->message != nullptr ? violation->message : "?") << ", field "
              << (violation->field != nullptr ? violation->field : "-") << ")";
     }
-    // The status block is shared memory: written here, never read back.
-    const Error published{error.code, nullptr, static_cast<std::int64_t>(m_error.value)};
-    publish_close(own_status(), &published);
+    publish_record_then_close(&error);
     log(MILK_LOG_INFO, m_error.text, static_cast<long long>(m_error.value));
-    // Publishes the record to error_record() on another thread.
-    m_closed.store(true, std::memory_order_release);
-    milk_shim_wake(m_waker);
     return Error{error.code, "the kernel closed the channel (MILK_IOC_CHANNEL_ERROR says why)",
                  static_cast<std::int64_t>(m_error.value)};
 }
@@ -196,9 +207,7 @@ void ComponentChannel::close_after_user() {
                             .load(std::memory_order_relaxed);
     if (reason != 0) log(MILK_LOG_WARN, "user space closed a channel with an error (its ErrorCode follows)", reason);
     m_error.closed = 1;
-    publish_close(own_status(), nullptr);
-    m_closed.store(true, std::memory_order_release);
-    milk_shim_wake(m_waker);
+    publish_record_then_close(nullptr);
 }
 
 Result<std::uint32_t> ComponentChannel::kick() {
@@ -295,7 +304,7 @@ unsigned int ComponentChannel::poll() const {
 }
 
 milk_channel_error ComponentChannel::error_record() const {
-    if (!closed()) return milk_channel_error{};
+    if (!m_record_ready.load(std::memory_order_acquire)) return milk_channel_error{};
     return m_error;
 }
 

@@ -24,7 +24,8 @@
 //     queue until user space rings the doorbell word (PollingThread first
 //     polls for a while). The thread does not hold the file's mutex: the
 //     ioctls that may run beside it (kick, poll, the error record) touch
-//     only the doorbell word and the atomics m_closed and m_published.
+//     only the doorbell word and the atomics m_record_ready, m_closed and
+//     m_published.
 #pragma once
 
 #include "component.hpp"
@@ -91,7 +92,7 @@ public:
     [[nodiscard]] const KernelRegion& region() const { return m_region; }
     [[nodiscard]] const ChannelRegionLayout& layout() const { return m_layout; }
     // A copy: a serving thread may be closing the channel meanwhile, and
-    // publishes the record with m_closed.
+    // publishes the record with m_record_ready.
     [[nodiscard]] milk_channel_error error_record() const;
 
 private:
@@ -119,6 +120,8 @@ private:
     void announce_replies();
     // User space closed its end: the kernel's closes normally.
     void close_after_user();
+    // Makes a close visible, m_error filled in: `reason` null for a normal one.
+    void publish_record_then_close(const Error* reason);
     // Accepts every handle of the validated message into the ledger: a
     // block of the kernel's it lent comes back, a region of user space's is
     // held. The first handle the ledger refuses, with why.
@@ -161,6 +164,9 @@ private:
     // When the serving thread last took a message (its polling budget).
     long long m_last_message_ns = 0;
     // Read by ioctls beside a serving thread (closed(), poll()).
+    // m_record_ready (m_error is complete), then the status block, then
+    // m_closed: see publish_record_then_close().
+    std::atomic<bool> m_record_ready{false};
     std::atomic<bool> m_closed{false};
     std::atomic<std::uint32_t> m_published{0};
 };

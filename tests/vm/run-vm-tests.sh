@@ -6,11 +6,13 @@
 #
 #   run-vm-tests.sh --module build/kernel-stubs/kbuild/milk.ko --work DIR \
 #                   [--timeout SECONDS] [--accel auto|tcg|kvm] \
-#                   [--file SOURCE=/PATH]... PROGRAM...
+#                   [--file SOURCE=/PATH]... [--env NAME=VALUE]... PROGRAM...
 #
 # --file puts a file the programs need into the guest at /PATH (a program
 # that is not a test, such as milkd, or a config file); an executable must be
-# statically linked too.
+# statically linked too. --env sets NAME=VALUE in the programs' environment
+# (passed on the kernel's command line: a NAME without dots, a VALUE without
+# spaces).
 # A program passes when it exits 0. The run fails on: a missing
 # "MILK-TEST <name> PASS" line, a missing "MILK-VM-DONE", the module not
 # loading or unloading, a "milk: leak:" line or no "milk: unloaded cleanly",
@@ -28,6 +30,7 @@ timeout_seconds=110
 accel=auto
 programs=()
 files=()
+environment=()
 while (($#)); do
     case "$1" in
     --module) module=$2; shift 2 ;;
@@ -35,7 +38,8 @@ while (($#)); do
     --timeout) timeout_seconds=$2; shift 2 ;;
     --accel) accel=$2; shift 2 ;;
     --file) files+=("$2"); shift 2 ;;
-    -h | --help) sed -n '2,25p' "$0"; exit 0 ;;
+    --env) environment+=("$2"); shift 2 ;;
+    -h | --help) sed -n '2,28p' "$0"; exit 0 ;;
     -*) echo "run-vm-tests: unknown option $1" >&2; exit 2 ;;
     *) programs+=("$1"); shift ;;
     esac
@@ -154,7 +158,7 @@ chmod +x "$root/init"
 (cd "$root" && find . -print0 | cpio --null -o -H newc --quiet) >"$work/initramfs.cpio"
 
 common=(-nographic -no-reboot -serial stdio -monitor none -net none -m 512 -smp 2
-    -kernel "$kernel" -append "console=ttyS0 panic=-1 oops=panic")
+    -kernel "$kernel" -append "console=ttyS0 panic=-1 oops=panic${environment[*]:+ ${environment[*]}}")
 
 # KVM only where it really boots this kernel (on some hosts /dev/kvm is a
 # paravirtualised KVM that cannot run a stock kernel). The probe boots the

@@ -9,7 +9,7 @@
 // Guarded on their own, so that the stubs of several contract files can be
 // included into one translation unit.
 #ifndef MILK_KSTUB_COMMON_ABI
-#define MILK_KSTUB_COMMON_ABI 2
+#define MILK_KSTUB_COMMON_ABI 3
 
 typedef __UINT8_TYPE__ milk_ku8;
 typedef __UINT16_TYPE__ milk_ku16;
@@ -155,6 +155,32 @@ enum milk_khosting {
 #define MILK_KDESCRIPTOR static const
 #endif
 
+// The leaf fields of a message's payload (nested structs and fixed arrays
+// unrolled): where each value lies and which values are legal. Tools that build
+// or mutate messages from a descriptor alone read them; the validators do not.
+enum milk_kfield_kind {
+    MILK_KFIELD_UNSIGNED = 0,
+    MILK_KFIELD_SIGNED = 1,
+    MILK_KFIELD_BOOL = 2,   // 0 or 1
+    MILK_KFIELD_ENUM = 3,   // one of values[0..value_count)
+    MILK_KFIELD_BYTES = 4,  // a struct milk_kbytes
+    MILK_KFIELD_FLOAT = 5   // IEEE-754 bits
+};
+struct milk_kfield {
+    const char *name;         // "where.mode", "items[2].ok"
+    milk_ku32 offset;         // from the start of the payload
+    milk_ku32 size;           // 1, 2, 4 or 8
+    milk_ku32 kind;           // enum milk_kfield_kind
+    const milk_ku64 *values;  // an enum's declared values, else 0
+    milk_ku32 value_count;
+};
+struct milk_kmessage {
+    const char *name;
+    milk_ku32 payload_size;
+    milk_ku32 field_count;
+    const struct milk_kfield *fields;  // 0 when field_count is 0
+};
+
 // One contract as milk.ko hosts its server: names, numbers and the stub
 // functions above, reached without knowing the contract's types.
 struct milk_kcontract {
@@ -171,9 +197,10 @@ struct milk_kcontract {
     milk_ku32 (*payload_size)(milk_ku32 tag);
     milk_ku32 (*handles)(const void *message, struct milk_kbytes *out);
     int (*step)(milk_ku32 state, milk_ku32 sender, milk_ku32 tag, milk_ku32 *next);
+    const struct milk_kmessage *messages;  // [tag - 1], tag_count entries
 };
 
-#elif MILK_KSTUB_COMMON_ABI != 2
+#elif MILK_KSTUB_COMMON_ABI != 3
 #error "milk stub headers from milkc versions with different shared definitions"
 #endif  // MILK_KSTUB_COMMON_ABI
 

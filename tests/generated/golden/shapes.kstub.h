@@ -12,7 +12,7 @@
 // Guarded on their own, so that the stubs of several contract files can be
 // included into one translation unit.
 #ifndef MILK_KSTUB_COMMON_ABI
-#define MILK_KSTUB_COMMON_ABI 2
+#define MILK_KSTUB_COMMON_ABI 3
 
 typedef __UINT8_TYPE__ milk_ku8;
 typedef __UINT16_TYPE__ milk_ku16;
@@ -158,6 +158,32 @@ enum milk_khosting {
 #define MILK_KDESCRIPTOR static const
 #endif
 
+// The leaf fields of a message's payload (nested structs and fixed arrays
+// unrolled): where each value lies and which values are legal. Tools that build
+// or mutate messages from a descriptor alone read them; the validators do not.
+enum milk_kfield_kind {
+    MILK_KFIELD_UNSIGNED = 0,
+    MILK_KFIELD_SIGNED = 1,
+    MILK_KFIELD_BOOL = 2,   // 0 or 1
+    MILK_KFIELD_ENUM = 3,   // one of values[0..value_count)
+    MILK_KFIELD_BYTES = 4,  // a struct milk_kbytes
+    MILK_KFIELD_FLOAT = 5   // IEEE-754 bits
+};
+struct milk_kfield {
+    const char *name;         // "where.mode", "items[2].ok"
+    milk_ku32 offset;         // from the start of the payload
+    milk_ku32 size;           // 1, 2, 4 or 8
+    milk_ku32 kind;           // enum milk_kfield_kind
+    const milk_ku64 *values;  // an enum's declared values, else 0
+    milk_ku32 value_count;
+};
+struct milk_kmessage {
+    const char *name;
+    milk_ku32 payload_size;
+    milk_ku32 field_count;
+    const struct milk_kfield *fields;  // 0 when field_count is 0
+};
+
 // One contract as milk.ko hosts its server: names, numbers and the stub
 // functions above, reached without knowing the contract's types.
 struct milk_kcontract {
@@ -174,9 +200,10 @@ struct milk_kcontract {
     milk_ku32 (*payload_size)(milk_ku32 tag);
     milk_ku32 (*handles)(const void *message, struct milk_kbytes *out);
     int (*step)(milk_ku32 state, milk_ku32 sender, milk_ku32 tag, milk_ku32 *next);
+    const struct milk_kmessage *messages;  // [tag - 1], tag_count entries
 };
 
-#elif MILK_KSTUB_COMMON_ABI != 2
+#elif MILK_KSTUB_COMMON_ABI != 3
 #error "milk stub headers from milkc versions with different shared definitions"
 #endif  // MILK_KSTUB_COMMON_ABI
 
@@ -186,6 +213,9 @@ enum {
     test_shapes_Color_green = 2,
     test_shapes_Color_blue = 4,
 };
+// Every declared value of Color, in declaration order (the field tables
+// of the contracts point here).
+MILK_KDESCRIPTOR milk_ku64 test_shapes_Color__values[] = {1ull, 2ull, 4ull};
 // 1 when `value` is a declared Color, else 0.
 static inline int test_shapes_Color__valid(milk_ku64 value)
 {
@@ -202,6 +232,9 @@ static inline int test_shapes_Color__valid(milk_ku64 value)
 // enum Wide : milk_ku64 on the wire.
 #define test_shapes_Wide_small 1ull
 #define test_shapes_Wide_huge 18446744073709551615ull
+// Every declared value of Wide, in declaration order (the field tables
+// of the contracts point here).
+MILK_KDESCRIPTOR milk_ku64 test_shapes_Wide__values[] = {1ull, 18446744073709551615ull};
 // 1 when `value` is a declared Wide, else 0.
 static inline int test_shapes_Wide__valid(milk_ku64 value)
 {
@@ -217,6 +250,9 @@ static inline int test_shapes_Wide__valid(milk_ku64 value)
 // enum Level : milk_ku32 on the wire.
 #define test_shapes_Level_low 0u
 #define test_shapes_Level_high 4000000000u
+// Every declared value of Level, in declaration order (the field tables
+// of the contracts point here).
+MILK_KDESCRIPTOR milk_ku64 test_shapes_Level__values[] = {0ull, 4000000000ull};
 // 1 when `value` is a declared Level, else 0.
 static inline int test_shapes_Level__valid(milk_ku64 value)
 {
@@ -593,6 +629,55 @@ static inline milk_ku32 test_shapes_Shapes__handles(const void *message, struct 
     }
 }
 
+// The leaf fields of each message (nested structs and arrays unrolled), for
+// tools that build or mutate messages knowing only the descriptor.
+MILK_KDESCRIPTOR struct milk_kfield test_shapes_Shapes__fields_Draw[] = {
+    {"segment.from.x", 0u, 2u, MILK_KFIELD_SIGNED, 0, 0u},
+    {"segment.from.y", 2u, 2u, MILK_KFIELD_SIGNED, 0, 0u},
+    {"segment.to.x", 4u, 2u, MILK_KFIELD_SIGNED, 0, 0u},
+    {"segment.to.y", 6u, 2u, MILK_KFIELD_SIGNED, 0, 0u},
+    {"segment.color", 8u, 1u, MILK_KFIELD_ENUM, test_shapes_Color__values, 3u},
+    {"segment.visible", 9u, 1u, MILK_KFIELD_BOOL, 0, 0u},
+    {"palette[0]", 10u, 1u, MILK_KFIELD_ENUM, test_shapes_Color__values, 3u},
+    {"palette[1]", 11u, 1u, MILK_KFIELD_ENUM, test_shapes_Color__values, 3u},
+    {"palette[2]", 12u, 1u, MILK_KFIELD_ENUM, test_shapes_Color__values, 3u},
+    {"flags[0]", 13u, 1u, MILK_KFIELD_BOOL, 0, 0u},
+    {"flags[1]", 14u, 1u, MILK_KFIELD_BOOL, 0, 0u},
+    {"corners[0].x", 16u, 2u, MILK_KFIELD_SIGNED, 0, 0u},
+    {"corners[0].y", 18u, 2u, MILK_KFIELD_SIGNED, 0, 0u},
+    {"corners[1].x", 20u, 2u, MILK_KFIELD_SIGNED, 0, 0u},
+    {"corners[1].y", 22u, 2u, MILK_KFIELD_SIGNED, 0, 0u},
+    {"raw_bytes[0]", 24u, 1u, MILK_KFIELD_UNSIGNED, 0, 0u},
+    {"raw_bytes[1]", 25u, 1u, MILK_KFIELD_UNSIGNED, 0, 0u},
+    {"raw_bytes[2]", 26u, 1u, MILK_KFIELD_UNSIGNED, 0, 0u},
+    {"raw_bytes[3]", 27u, 1u, MILK_KFIELD_UNSIGNED, 0, 0u},
+};
+MILK_KDESCRIPTOR struct milk_kfield test_shapes_Shapes__fields_Mark[] = {
+    {"tagged.Mark.id", 0u, 1u, MILK_KFIELD_UNSIGNED, 0, 0u},
+    {"tagged.weight", 2u, 2u, MILK_KFIELD_UNSIGNED, 0, 0u},
+    {"wide", 8u, 8u, MILK_KFIELD_ENUM, test_shapes_Wide__values, 2u},
+    {"level", 16u, 4u, MILK_KFIELD_ENUM, test_shapes_Level__values, 2u},
+    {"scale", 24u, 8u, MILK_KFIELD_FLOAT, 0, 0u},
+    {"alpha", 32u, 4u, MILK_KFIELD_FLOAT, 0, 0u},
+    {"when", 40u, 8u, MILK_KFIELD_SIGNED, 0, 0u},
+    {"label.id", 48u, 1u, MILK_KFIELD_UNSIGNED, 0, 0u},
+};
+MILK_KDESCRIPTOR struct milk_kfield test_shapes_Shapes__fields_Blob[] = {
+    {"first", 0u, 8u, MILK_KFIELD_BYTES, 0, 0u},
+    {"kind", 8u, 1u, MILK_KFIELD_UNSIGNED, 0, 0u},
+    {"second", 12u, 8u, MILK_KFIELD_BYTES, 0, 0u},
+};
+MILK_KDESCRIPTOR struct milk_kfield test_shapes_Shapes__fields_Done[] = {
+    {"ok", 0u, 1u, MILK_KFIELD_BOOL, 0, 0u},
+};
+// Indexed by tag - 1.
+MILK_KDESCRIPTOR struct milk_kmessage test_shapes_Shapes__messages[] = {
+    {"Draw", 28u, 19u, test_shapes_Shapes__fields_Draw},
+    {"Mark", 56u, 8u, test_shapes_Shapes__fields_Mark},
+    {"Blob", 20u, 3u, test_shapes_Shapes__fields_Blob},
+    {"Done", 1u, 1u, test_shapes_Shapes__fields_Done},
+};
+
 // How milk.ko may host Shapes's server: only in a thread (the client sends Draw in Open and speaks again without an answer).
 MILK_KDESCRIPTOR struct milk_kcontract test_shapes_Shapes__kcontract = {
     "test.shapes.Shapes",
@@ -607,6 +692,7 @@ MILK_KDESCRIPTOR struct milk_kcontract test_shapes_Shapes__kcontract = {
     test_shapes_Shapes_payload_size,
     test_shapes_Shapes__handles,
     test_shapes_Shapes_step,
+    test_shapes_Shapes__messages,
 };
 
 #endif  // MILK_KSTUB_test_shapes_shapes_H
