@@ -60,8 +60,10 @@ struct HonestClose {
 
 // A Link is one channel, client end, on raw memory (the driver writes the
 // bytes itself):
-//   std::uint32_t pool_bytes() const;    each pool; ours is [0, pool), the
-//                                        honest side's [pool, 2 * pool)
+//   std::uint32_t pool_bytes() const;    each pool's size
+//   std::uint32_t own_pool_begin() const;  where our pool starts in the heap
+//                                        (0 or pool_bytes); the honest
+//                                        side's is the other half
 //   std::byte* heap();                   the exchange heap's first byte
 //   void put(const Slot&);               publish on our message ring
 //   bool kick();                         tell the honest side; false when it
@@ -74,6 +76,13 @@ struct HonestClose {
 //   HonestClose honest_close();          the honest side's close, if any
 //   AtEnd at_end() const;                what the honest side does once the
 //                                        protocol reached `end`
+//   bool drains_returns_first() const;   whether the honest side takes our
+//                                        return ring before it looks at the
+//                                        next message (milk.ko: every kick;
+//                                        user space: only when it allocates)
+//   ErrorCode reason_after_our_close(std::uint32_t word) const;
+//                                        the reason the honest side closes
+//                                        with once we closed with `word`
 // and a factory `Link open()` per contract.
 
 // What an honest side does once the protocol reached `end`.
@@ -269,7 +278,7 @@ private:
 
     // ---- the ownership model -----------------------------------------------
 
-    [[nodiscard]] std::uint32_t pool() const { return m_pool; }
+    [[nodiscard]] bool ours(std::uint32_t offset) const { return offset - m_own < m_pool; }
     static bool overlaps(Region a, Region b) {
         const std::uint64_t a_end = std::uint64_t{a.offset} + std::max<std::uint32_t>(a.length, 1);
         const std::uint64_t b_end = std::uint64_t{b.offset} + std::max<std::uint32_t>(b.length, 1);
@@ -291,6 +300,7 @@ private:
             if (values == Values::Extreme) length = one_in(2) ? block_bytes : 1;
             Region region{block * block_bytes, length};
             if (values == Values::Extreme && block == blocks - 1) region.offset = m_pool - length;
+            region.offset += m_own;
             if (std::none_of(model.held.begin(), model.held.end(), [&](Region held) { return overlaps(held, region); }))
                 return region;
         }
@@ -307,7 +317,7 @@ private:
             if (field.kind != MILK_KFIELD_BYTES) continue;
             const WireBytes handle = read_handle(slot, field);
             const Region region{handle.offset, handle.length};
-            if (handle.offset < m_pool) {
+            if (ours(handle.offset)) {
                 // Ours: held from now on, unless it overlaps a region held already.
                 if (std::any_of(after.held.begin(), after.held.end(), [&](Region held) { return overlaps(held, region); }))
                     return Expected{true, ErrorCode::BadBuffer, MILK_KV_BAD_HANDLE};
@@ -374,7 +384,8 @@ private:
                     }
                 }
                 Model scratch = model;
-                for (Region r : taken) if (r.offset < m_pool) scratch.held.push_back(r);
+                for (Region r : taken)
+                    if (ours(r.offset)) scratch.held.push_back(r);
                 auto region = free_region(scratch, values);
                 if (!region) region = Region{0, 1};  // the model will say whether it is refused
                 for (std::uint32_t b = 0; b < region->length; ++b)
@@ -481,13 +492,11 @@ private:
             return cases[random(std::size(cases))];
         }
         case Mutation::HandleNotLent: {
-            // Somewhere in the honest side's pool that is not the start of a
-            // block it lent us.
-            for (int attempt = 0; attempt < 8; ++attempt) {
-                const auto offset = p + static_cast<std::uint32_t>(random(p));
-                if (model.lent_to_us.count(offset) == 0) return WireBytes{offset, 1 + static_cast<std::uint32_t>(random(p - (offset - p)))};
-            }
-            return std::nullopt;
+            // Inside the honest side's pool, never the start of a block
+            // (blocks start on 64 bytes): not one it lent us, nor one we gave
+            // back that it may not have taken off the return ring yet.
+            const std::uint32_t relative = static_cast<std::uint32_t>(random(p / 64) * 64 + 1 + random(63));
+            return WireBytes{m_peer + relative, 1 + static_cast<std::uint32_t>(random(p - relative))};
         }
         case Mutation::HandleHeld: {
             if (model.held.empty()) return std::nullopt;
@@ -499,10 +508,11 @@ private:
             auto lent = model.lent_to_us.begin();
             std::advance(lent, static_cast<long>(random(model.lent_to_us.size())));
             const std::uint32_t block = block_of(lent->second);
-            if (lent->first - p + block >= p) return std::nullopt;  // past the pool: a bounds case, not this one
+            if (lent->first - m_peer + block >= p) return std::nullopt;  // past the pool: a bounds case, not this one
             return WireBytes{lent->first, block + 1 + static_cast<std::uint32_t>(random(64))};
         }
         case Mutation::HandleStale: {
+            if (!m_drains_returns_first) return std::nullopt;
             for (const Region& stale : model.given_back) {
                 if (model.lent_to_us.count(stale.offset) == 0) return WireBytes{stale.offset, stale.length};
             }
@@ -551,7 +561,7 @@ private:
             const milk_kfield& field = message.fields[i];
             if (field.kind != MILK_KFIELD_BYTES) continue;
             const WireBytes handle = read_handle(reply, field);
-            if (handle.offset < m_pool) {
+            if (ours(handle.offset)) {
                 auto held = std::find_if(model.held.begin(), model.held.end(),
                                          [&](Region r) { return r.offset == handle.offset && handle.length <= r.length; });
                 if (held == model.held.end())
@@ -637,6 +647,9 @@ private:
         Link link = m_open();
         ++m_stats.channels;
         m_pool = link.pool_bytes();
+        m_own = link.own_pool_begin();
+        m_peer = m_own == 0 ? m_pool : 0;
+        m_drains_returns_first = link.drains_returns_first();
         m_heap = link.heap();
         Model model;
         m_contract.init(&model.client, MILK_KSIDE_CLIENT);
@@ -658,14 +671,16 @@ private:
                 if (expected.refused) return fail(model, "the driver built an honest message its model refuses");
                 ++m_stats.honest;
                 link.put(slot);
-                if (!link.kick()) return fail(model, "the honest side closed on an honest message: " + link.honest_close().text);
+                if (!link.kick() && !closes_at_end(link, model))
+                    return fail(model, "the honest side closed on an honest message: " + link.honest_close().text);
                 continue;
             }
             // The protocol ended. A server that closes its end there (the
             // process transport's generated endpoints) must close normally;
             // one that stays until we close (milk.ko) must refuse anything
             // more.
-            if (ended && link.at_end() == AtEnd::Closes) return expect_peer_gone(link, model, "end of the protocol");
+            if (ended && link.at_end() == AtEnd::Closes)
+                return expect_peer_gone(link, model, "end of the protocol", ErrorCode::PeerClosed);
             // A hostile message.
             const Mutation mutation = ended ? (one_in(2) ? Mutation::AfterEnd : Mutation::CloseReason) : choose_mutation();
             if (mutation == Mutation::ForgedReturn) {
@@ -676,21 +691,23 @@ private:
                 continue;
             }
             if (mutation == Mutation::CloseReason) {
-                link.close(static_cast<std::uint32_t>(m_random()));
+                // Any word: a real ErrorCode now and then, else noise.
+                const auto word = static_cast<std::uint32_t>(one_in(2) ? random(12) : m_random());
+                link.close(word);
                 static_cast<void>(link.kick());
                 count(mutation);
                 // A server that stopped reading at `end` does not look.
                 if (ended && link.at_end() == AtEnd::Ignores) return std::nullopt;
                 // Whatever we wrote, the honest side takes it for our close:
                 // it closes too, normally, and never takes the word for its own.
-                return expect_peer_gone(link, model, mutation_name(mutation));
+                return expect_peer_gone(link, model, mutation_name(mutation), link.reason_after_our_close(word));
             }
             if (mutation == Mutation::HostileValues) {
                 Slot slot = honest_message(model, honest_tag(model.client.state), Values::Extreme);
                 if (verdict(model, slot).refused) return fail(model, "the driver built extreme values its model refuses");
                 count(mutation);
                 link.put(slot);
-                if (!link.kick())
+                if (!link.kick() && !closes_at_end(link, model))
                     return fail(model, "the honest side closed on extreme values: " + link.honest_close().text);
                 continue;
             }
@@ -723,7 +740,8 @@ private:
                 // slot can be): served like any other.
                 model = std::move(after);
                 ++m_stats.honest;
-                if (!link.kick()) return fail(model, "the honest side closed on a valid message: " + link.honest_close().text);
+                if (!link.kick() && !closes_at_end(link, model))
+                    return fail(model, "the honest side closed on a valid message: " + link.honest_close().text);
                 continue;
             }
             count(mutation);
@@ -732,9 +750,16 @@ private:
         }
     }
 
+    // Whether the message just sent ended the protocol on a link whose
+    // honest side then closes: its close is expected (and checked next).
+    bool closes_at_end(const Link& link, const Model& model) const {
+        return model.client.state == m_contract.end_state && link.at_end() == AtEnd::Closes;
+    }
+
     // After our close, or at the end of the protocol: the honest side
     // closed too, normally.
-    std::optional<Failure> expect_peer_gone(Link& link, const Model& model, const std::string& when) {
+    std::optional<Failure> expect_peer_gone(Link& link, const Model& model, const std::string& when,
+                                            ErrorCode expected) {
         const auto deadline = Clock::now() + reply_deadline;
         HonestClose close = link.honest_close();
         while (!close.closed && Clock::now() < deadline) {
@@ -743,7 +768,7 @@ private:
         }
         ++m_stats.closes_checked;
         if (!close.closed) return fail(model, when + ": the honest side did not close");
-        if (close.reason != ErrorCode::PeerClosed)
+        if (close.reason != expected)
             return fail(model, when + ": the honest side closed for reason " +
                                    std::to_string(static_cast<int>(close.reason)) + " (" + close.text + ")");
         return std::nullopt;
@@ -754,8 +779,8 @@ private:
         for (;;) {
             WireBytes forged{};
             switch (random(4)) {
-            case 0: forged = {static_cast<std::uint32_t>(random(p)), 64}; break;       // our own pool
-            case 1: forged = {p + static_cast<std::uint32_t>(random(p)), 1 + static_cast<std::uint32_t>(random(4096))}; break;
+            case 0: forged = {m_own + static_cast<std::uint32_t>(random(p)), 64}; break;  // our own pool
+            case 1: forged = {m_peer + static_cast<std::uint32_t>(random(p)), 1 + static_cast<std::uint32_t>(random(4096))}; break;
             case 2: forged = {static_cast<std::uint32_t>(m_random()), static_cast<std::uint32_t>(m_random())}; break;
             default:
                 if (model.given_back.empty()) continue;
@@ -777,6 +802,9 @@ private:
     std::mt19937_64 m_random;
     Stats m_stats;
     std::uint32_t m_pool = 0;
+    std::uint32_t m_own = 0;   // our pool: [m_own, m_own + m_pool)
+    std::uint32_t m_peer = 0;  // the honest side's
+    bool m_drains_returns_first = true;
     std::byte* m_heap = nullptr;
 };
 

@@ -117,6 +117,10 @@ Result<Received> receive_message(int socket, const Deadline& deadline) {
     do {
         got = ::recvmsg(socket, &header, MSG_CMSG_CLOEXEC);
     } while (got < 0 && errno == EINTR);
+    // A Unix stream socket reports ECONNRESET, not end of file, when the
+    // peer closed it with our handshake still unread: it hung up all the same.
+    if (got < 0 && errno == ECONNRESET)
+        return Error{ErrorCode::PeerClosed, "the peer hung up during the channel handshake", errno};
     if (got < 0) return Error{ErrorCode::SystemError, "recvmsg of the channel handshake failed", errno};
 
     std::size_t fd_count = 0;

@@ -50,6 +50,15 @@ public:
     KernelLink& operator=(const KernelLink&) = delete;
 
     [[nodiscard]] std::uint32_t pool_bytes() const { return m_channel.info.pool_bytes; }
+    // User space is side First: pool 0.
+    [[nodiscard]] std::uint32_t own_pool_begin() const { return 0; }
+    // Every kick takes the return ring before the messages.
+    [[nodiscard]] bool drains_returns_first() const { return true; }
+    // Whatever user space wrote, milk.ko closes its end normally (and logs
+    // the word): never taken for a reason of its own.
+    [[nodiscard]] milk::ErrorCode reason_after_our_close(std::uint32_t /*word*/) const {
+        return milk::ErrorCode::PeerClosed;
+    }
     [[nodiscard]] std::byte* heap() const { return m_channel.base + m_channel.layout.heap_offset; }
     // A server called per message stays and refuses what follows `end`; a
     // server thread returns at `end` and reads nothing more.
