@@ -32,7 +32,8 @@ std::span<std::byte> bytes_at(const KernelRegion& region, std::size_t offset, st
 }  // namespace
 
 Result<Owned<ComponentChannel>> ComponentChannel::try_create(const ComponentEntry& entry, ComponentStats& stats,
-                                                             const Settings& settings, std::uint32_t ring_capacity,
+                                                             const Settings& settings, const ChannelOrigin& origin,
+                                                             std::uint32_t ring_capacity,
                                                              std::uint32_t pool_bytes, ChannelServing serving,
                                                              void* waker, void* serve_waker) {
     if (!valid_ring_capacity(ring_capacity) || ring_capacity < MILK_CHANNEL_MIN_CAPACITY ||
@@ -51,7 +52,8 @@ Result<Owned<ComponentChannel>> ComponentChannel::try_create(const ComponentEntr
     // every doorbell awake. That is RegionTransport::initialise's state.
     auto region = KernelRegion::try_create(layout->total_bytes);
     if (!region.ok()) return region.error();
-    auto channel = Owned<ComponentChannel>::try_create(entry, stats, std::move(component).value(), std::move(region).value(),
+    auto channel = Owned<ComponentChannel>::try_create(entry, stats, origin, std::move(component).value(),
+                                                       std::move(region).value(),
                                                        layout.value(), std::move(ledger).value(), serving, waker,
                                                        serve_waker);
     if (!channel.ok()) return channel.error();
@@ -59,7 +61,7 @@ Result<Owned<ComponentChannel>> ComponentChannel::try_create(const ComponentEntr
     return channel;
 }
 
-ComponentChannel::ComponentChannel(const ComponentEntry& entry, ComponentStats& stats,
+ComponentChannel::ComponentChannel(const ComponentEntry& entry, ComponentStats& stats, const ChannelOrigin& origin,
                                    Owned<ComponentRunner>&& component, KernelRegion&& region,
                                    const ChannelRegionLayout& layout, ExchangeLedger&& ledger, ChannelServing serving,
                                    void* waker, void* serve_waker)
@@ -72,8 +74,10 @@ ComponentChannel::ComponentChannel(const ComponentEntry& entry, ComponentStats& 
       m_ledger(std::move(ledger)),
       m_serving(serving),
       m_waker(waker),
-      m_serve_waker(serve_waker) {
+      m_serve_waker(serve_waker),
+      m_origin(origin) {
     m_contract->init(&m_state, MILK_KSIDE_SERVER);
+    note_state();
     m_stats->channels.fetch_add(1, std::memory_order_relaxed);
     // Both pools, from the kernel's own record of the set-up, never from the
     // region: user space's buffers, and the kernel's it may hand back.
@@ -194,6 +198,8 @@ Result<bool> ComponentChannel::take_one() {
     // The module's own count of what user space sent this component
     // (MILK_IOC_COMPONENT_INFO): a message counts once it is accepted.
     m_stats->messages.fetch_add(1, std::memory_order_relaxed);
+    m_received.fetch_add(1, std::memory_order_relaxed);
+    note_state();
     return true;
 }
 
@@ -301,6 +307,21 @@ unsigned int ComponentChannel::poll() const {
     const std::uint32_t consumed = ring_detail::load_acquire(header->consumer_index);
     if (consumed != m_published.load(std::memory_order_acquire)) bits |= MILK_POLL_IN;
     return bits;
+}
+
+void ComponentChannel::describe(milk_channel_entry& out, std::uint64_t id) const {
+    out = milk_channel_entry{};
+    out.id = id;
+    static_assert(sizeof out.instance == sizeof m_origin.instance);
+    std::memcpy(out.instance, m_origin.instance, sizeof out.instance);
+    out.pid = m_origin.pid;
+    out.state = m_tracked_state.load(std::memory_order_relaxed);
+    out.flags = m_serving == ChannelServing::Thread          ? MILK_CHANNEL_THREAD
+                : m_serving == ChannelServing::PollingThread ? MILK_CHANNEL_POLLING_THREAD
+                                                             : 0u;
+    out.closed = closed() ? 1u : 0u;
+    out.received = m_received.load(std::memory_order_relaxed);
+    out.sent = m_sent.load(std::memory_order_relaxed);
 }
 
 milk_channel_error ComponentChannel::error_record() const {
@@ -497,6 +518,8 @@ Result<void> ComponentChannel::send(std::uint16_t tag, const void* payload, std:
     m_published.store(m_out.published(), std::memory_order_release);
     m_unannounced = true;
     if (in_kick) --m_replies_left;
+    m_sent.fetch_add(1, std::memory_order_relaxed);
+    note_state();
     return {};
 }
 

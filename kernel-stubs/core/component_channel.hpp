@@ -28,6 +28,7 @@
 //     m_published.
 #pragma once
 
+#include "channel_directory.hpp"
 #include "component.hpp"
 #include "kernel_region.hpp"
 #include "milk_uapi.h"
@@ -48,18 +49,27 @@ namespace milk::kernel {
 
 enum class ChannelServing : std::uint8_t { InKick, Thread, PollingThread };
 
+// Who opened a channel, for the directory (MILK_IOC_LIST_CHANNELS): the
+// host's instance name (checked by the open ioctl; may be empty) and the
+// opening process.
+struct ChannelOrigin {
+    char instance[MILK_INSTANCE_NAME_MAX] = {};
+    int pid = 0;
+};
+
 class ComponentChannel final : private ChannelContext {
 public:
     [[nodiscard]] static Result<Owned<ComponentChannel>> try_create(const ComponentEntry& entry,
                                                                     ComponentStats& stats,
                                                                     const Settings& settings,
+                                                                    const ChannelOrigin& origin,
                                                                     std::uint32_t ring_capacity,
                                                                     std::uint32_t pool_bytes,
                                                                     ChannelServing serving, void* waker,
                                                                     void* serve_waker);
 
-    ComponentChannel(const ComponentEntry& entry, ComponentStats& stats, Owned<ComponentRunner>&& component,
-                     KernelRegion&& region,
+    ComponentChannel(const ComponentEntry& entry, ComponentStats& stats, const ChannelOrigin& origin,
+                     Owned<ComponentRunner>&& component, KernelRegion&& region,
                      const ChannelRegionLayout& layout, ExchangeLedger&& ledger, ChannelServing serving, void* waker,
                      void* serve_waker);
     ComponentChannel(const ComponentChannel&) = delete;
@@ -88,6 +98,10 @@ public:
 
     [[nodiscard]] ChannelServing serving() const { return m_serving; }
     [[nodiscard]] const ComponentEntry& entry() const { return *m_entry; }
+    [[nodiscard]] const ChannelOrigin& origin() const { return m_origin; }
+    // A snapshot for the directory, from what the channel keeps for it
+    // (immutable fields and atomics): safe beside a serving thread.
+    void describe(milk_channel_entry& out, std::uint64_t id) const;
     [[nodiscard]] bool closed() const { return m_closed.load(std::memory_order_acquire); }
     [[nodiscard]] const KernelRegion& region() const { return m_region; }
     [[nodiscard]] const ChannelRegionLayout& layout() const { return m_layout; }
@@ -134,6 +148,8 @@ private:
     [[nodiscard]] bool client_may_speak() const;
     [[nodiscard]] bool user_closed() const;
     [[nodiscard]] SideStatus& own_status() const;
+    // m_state moved (a message validated, one sent): the directory's copy follows.
+    void note_state() { m_tracked_state.store(m_state.state, std::memory_order_relaxed); }
 
     const ComponentEntry* m_entry;
     const milk_kcontract* m_contract;
@@ -169,6 +185,15 @@ private:
     std::atomic<bool> m_record_ready{false};
     std::atomic<bool> m_closed{false};
     std::atomic<std::uint32_t> m_published{0};
+    // For the directory (describe()), written by whoever runs the
+    // component, read by a lister beside it.
+    ChannelOrigin m_origin;
+    std::atomic<std::uint32_t> m_tracked_state{0};
+    std::atomic<std::uint64_t> m_received{0};
+    std::atomic<std::uint64_t> m_sent{0};
+    // Last: listed once everything above is built, unlisted before any of
+    // it is torn down.
+    DirectoryLink m_directory_link{*this};
 };
 
 }  // namespace milk::kernel

@@ -1,5 +1,6 @@
 // The core's side of /dev/milk: per-file state and ioctl dispatch. The shim
 // calls these (include/milk_core.h) with the file's mutex held.
+#include "channel_directory.hpp"
 #include "component_channel.hpp"
 #include "kernel_log.hpp"
 #include "owned.hpp"
@@ -9,6 +10,7 @@
 #include "milk_uapi.h"
 
 #include <milk/component.hpp>
+#include <milk/fixed_array.hpp>
 #include <milk/result.hpp>
 
 #include <cstddef>
@@ -77,6 +79,16 @@ void copy_name(char (&to)[N], const char* from) {
     for (; i < N; ++i) to[i] = '\0';
 }
 
+// An instance name as the host's config allows it ([a-z0-9_-]), or empty;
+// the field is terminated already.
+bool valid_instance(const char* name) {
+    for (; *name != '\0'; ++name) {
+        const char c = *name;
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-')) return false;
+    }
+    return true;
+}
+
 // The instance's settings, from the table user space sent (copied once):
 // the same milk::Settings the component gets in user space, and the same
 // rules for names. EINVAL (InvalidArgument) for anything else.
@@ -109,7 +121,9 @@ long ioctl_open_channel(FileState& state, unsigned long argument) {
     default: return -MILK_EINVAL;
     }
     // The names are user memory copied once; each must end inside its field.
-    if (!terminated(request.component) || !terminated(request.contract)) return -MILK_EINVAL;
+    if (!terminated(request.component) || !terminated(request.contract) || !terminated(request.instance))
+        return -MILK_EINVAL;
+    if (!valid_instance(request.instance)) return -MILK_EINVAL;
     const FoundComponent found = find_component(request.component);
     if (found.entry == nullptr) return -MILK_ENOENT;
     const ComponentEntry& entry = *found.entry;
@@ -124,7 +138,10 @@ long ioctl_open_channel(FileState& state, unsigned long argument) {
     if (entry.hosting == Hosting::Thread && serving == ChannelServing::InKick) serving = ChannelServing::Thread;
     request.flags = serving_flags(serving);
 
-    auto channel = ComponentChannel::try_create(entry, *found.stats, settings.value(), request.ring_capacity,
+    ChannelOrigin origin;
+    copy_name(origin.instance, request.instance);
+    origin.pid = milk_shim_current_pid();
+    auto channel = ComponentChannel::try_create(entry, *found.stats, settings.value(), origin, request.ring_capacity,
                                                 request.pool_bytes, serving, state.waker, state.serve_waker);
     if (!channel.ok()) {
         // A component that refused its settings says why in the log: the
@@ -155,6 +172,27 @@ long ioctl_component_info(unsigned long argument) {
     return milk_shim_copy_to_user(argument, &info, sizeof(info));
 }
 
+// The component's open channels, for milkctl. The entries are gathered
+// into kernel memory under the directory's lock and copied out after it.
+long ioctl_list_channels(unsigned long argument) {
+    milk_channel_list request{};
+    if (int copied = milk_shim_copy_from_user(&request, argument, sizeof(request)); copied != 0) return copied;
+    if (!terminated(request.component) || !terminated(request.instance)) return -MILK_EINVAL;
+    if (request.capacity > MILK_LIST_CHANNELS_MAX) return -MILK_EINVAL;
+    const FoundComponent found = find_component(request.component);
+    if (found.entry == nullptr) return -MILK_ENOENT;
+    auto entries = FixedArray<milk_channel_entry>::try_create(request.capacity, FixedArray<milk_channel_entry>::Fill::Zero);
+    if (!entries.ok()) return -MILK_ENOMEM;
+    request.count = list_channels(*found.entry, request.instance, entries.value().data(), request.capacity);
+    const std::uint32_t written = request.count < request.capacity ? request.count : request.capacity;
+    if (written > 0) {
+        if (int copied = milk_shim_copy_to_user(request.entries, entries.value().data(), written * sizeof(milk_channel_entry));
+            copied != 0)
+            return copied;
+    }
+    return milk_shim_copy_to_user(argument, &request, sizeof(request));
+}
+
 // For a process the fd was handed to: what it needs to map and attach.
 long ioctl_channel_info(FileState& state, unsigned long argument) {
     if (!state.channel) return -MILK_ENODEV;
@@ -162,6 +200,7 @@ long ioctl_channel_info(FileState& state, unsigned long argument) {
     milk_channel_info info{};
     copy_name(info.component, channel.entry().name);
     copy_name(info.contract, channel.entry().contract->name);
+    copy_name(info.instance, channel.origin().instance);
     info.version = channel.entry().contract->version;
     info.ring_capacity = channel.layout().ring_capacity;
     info.pool_bytes = channel.layout().pool_bytes;
@@ -254,6 +293,7 @@ extern "C" long milk_core_ioctl(void* file_state, unsigned int command, unsigned
     case MILK_IOC_CHANNEL_ERROR: return milk::kernel::ioctl_channel_error(state, argument);
     case MILK_IOC_COMPONENT_INFO: return milk::kernel::ioctl_component_info(argument);
     case MILK_IOC_CHANNEL_INFO: return milk::kernel::ioctl_channel_info(state, argument);
+    case MILK_IOC_LIST_CHANNELS: return milk::kernel::ioctl_list_channels(argument);
     default: return -MILK_ENOTTY;
     }
 }

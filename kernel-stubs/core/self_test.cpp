@@ -31,18 +31,22 @@ namespace hana = boost::hana;
 constexpr auto abi_sizes = hana::make_map(
     hana::make_pair(hana::type_c<milk_version>, hana::size_c<8>),
     hana::make_pair(hana::type_c<milk_settings>, hana::size_c<264>),
-    hana::make_pair(hana::type_c<milk_channel_open>, hana::size_c<392>),
-    hana::make_pair(hana::type_c<milk_channel_info>, hana::size_c<128>),
+    hana::make_pair(hana::type_c<milk_channel_open>, hana::size_c<456>),
+    hana::make_pair(hana::type_c<milk_channel_info>, hana::size_c<192>),
+    hana::make_pair(hana::type_c<milk_channel_entry>, hana::size_c<104>),
+    hana::make_pair(hana::type_c<milk_channel_list>, hana::size_c<112>),
     hana::make_pair(hana::type_c<milk_component_info>, hana::size_c<120>),
     hana::make_pair(hana::type_c<Slot>, hana::size_c<slot_size>),
     hana::make_pair(hana::type_c<RingHeader>, hana::size_c<2 * cache_line_size>));
 
-static_assert(hana::size(abi_sizes) == hana::size_c<7>);
+static_assert(hana::size(abi_sizes) == hana::size_c<9>);
 static_assert(abi_sizes[hana::type_c<milk_version>] == hana::size_c<sizeof(milk_version)>);
 static_assert(abi_sizes[hana::type_c<milk_settings>] == hana::size_c<sizeof(milk_settings)>);
 static_assert(abi_sizes[hana::type_c<milk_channel_open>] == hana::size_c<sizeof(milk_channel_open)>);
 static_assert(abi_sizes[hana::type_c<milk_channel_info>] == hana::size_c<sizeof(milk_channel_info)>);
 static_assert(abi_sizes[hana::type_c<milk_component_info>] == hana::size_c<sizeof(milk_component_info)>);
+static_assert(abi_sizes[hana::type_c<milk_channel_entry>] == hana::size_c<sizeof(milk_channel_entry)>);
+static_assert(abi_sizes[hana::type_c<milk_channel_list>] == hana::size_c<sizeof(milk_channel_list)>);
 static_assert(abi_sizes[hana::type_c<Slot>] == hana::size_c<sizeof(Slot)>);
 static_assert(abi_sizes[hana::type_c<RingHeader>] == hana::size_c<sizeof(RingHeader)>);
 

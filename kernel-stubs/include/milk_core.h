@@ -101,6 +101,16 @@ void milk_shim_relax(void);
 /* cond_resched(): lets the scheduler run something else if it must. */
 void milk_shim_yield(void);
 
+/*
+ * The lock of the core's directory of open channels (MILK_IOC_LIST_CHANNELS):
+ * a sleeping mutex, so never taken by a serving thread while it holds
+ * anything else, and never held across a copy to or from user space.
+ */
+void milk_shim_directory_lock(void);
+void milk_shim_directory_unlock(void);
+/* The calling process's pid (its thread group, as user space sees it). */
+int milk_shim_current_pid(void);
+
 /* What milk_core_poll reports. */
 enum milk_poll_bits { MILK_POLL_IN = 1, MILK_POLL_CLOSED = 2 };
 

@@ -32,7 +32,7 @@ typedef int64_t milk_s64;
 #endif
 
 /* Bumped on every incompatible change of anything in this file. */
-#define MILK_ABI_VERSION 4u
+#define MILK_ABI_VERSION 5u
 
 #define MILK_DEVICE_NAME "milk"
 
@@ -100,6 +100,12 @@ struct milk_settings {
 
 /* A component's name, as milk_component() in components/CMakeLists.txt gives it. */
 #define MILK_COMPONENT_NAME_MAX 32u
+/*
+ * The host's name for the instance a channel serves (docs/components.md: 1-63
+ * bytes of [a-z0-9_-]), or empty. The module only stores it and lists
+ * channels by it (MILK_IOC_LIST_CHANNELS).
+ */
+#define MILK_INSTANCE_NAME_MAX 64u
 
 /*
  * Opens this fd's channel to the component `component` (MILK_IOC_OPEN_CHANNEL).
@@ -110,6 +116,7 @@ struct milk_settings {
 struct milk_channel_open {
 	char component[MILK_COMPONENT_NAME_MAX]; /* in: "echo", NUL-terminated */
 	char contract[MILK_CONTRACT_NAME_MAX];   /* in: "package.Contract", NUL-terminated */
+	char instance[MILK_INSTANCE_NAME_MAX];   /* in: "" or the host's instance name */
 	milk_u32 version;                        /* in: the contract version the client speaks */
 	milk_u32 ring_capacity;                  /* in: slots per direction, power of two */
 	milk_u32 pool_bytes;                     /* in: exchange-heap bytes per side, power of two */
@@ -127,6 +134,7 @@ struct milk_channel_open {
 struct milk_channel_info {
 	char component[MILK_COMPONENT_NAME_MAX];
 	char contract[MILK_CONTRACT_NAME_MAX];
+	char instance[MILK_INSTANCE_NAME_MAX];
 	milk_u32 version;
 	milk_u32 ring_capacity;
 	milk_u32 pool_bytes;
@@ -172,6 +180,33 @@ struct milk_channel_error {
 	char text[192];      /* "<contract>: <what> in state <S> (message <M>, field <F>)" */
 };
 
+/*
+ * The open channels of a component (MILK_IOC_LIST_CHANNELS), on any fd: what
+ * `milkctl status` shows for a `kernel` instance. Each entry is a snapshot
+ * of numbers the module keeps for itself; a channel opened or closed while
+ * the list is made may or may not be in it.
+ */
+#define MILK_LIST_CHANNELS_MAX 1024u
+
+struct milk_channel_entry {
+	milk_u64 id;                           /* unique since the module was loaded, from 1 */
+	char instance[MILK_INSTANCE_NAME_MAX]; /* as opened */
+	milk_s32 pid;                          /* the process that opened it (its thread group) */
+	milk_u32 state;                        /* the protocol state the kernel tracks (the contract's numbering) */
+	milk_u32 flags;                        /* its serving: 0 or one MILK_CHANNEL_* */
+	milk_u32 closed;                       /* 1 once the kernel side is closed */
+	milk_u64 received;                     /* messages accepted from user space */
+	milk_u64 sent;                         /* messages the component sent */
+};
+
+struct milk_channel_list {
+	char component[MILK_COMPONENT_NAME_MAX]; /* in */
+	char instance[MILK_INSTANCE_NAME_MAX];   /* in: only this instance's channels; "" for all */
+	milk_u32 capacity;                       /* in: room at `entries`, at most MILK_LIST_CHANNELS_MAX */
+	milk_u32 count;                          /* out: the channels that match; the first min(count, capacity) are written */
+	milk_u64 entries;                        /* in: user address of struct milk_channel_entry[capacity] */
+};
+
 #define MILK_IOC_MAGIC 0xb7
 
 /* Fills struct milk_version. */
@@ -210,5 +245,11 @@ struct milk_channel_error {
 #define MILK_IOC_COMPONENT_INFO _IOWR(MILK_IOC_MAGIC, 0x06, struct milk_component_info)
 /* Fills struct milk_channel_info; ENODEV without a component channel. */
 #define MILK_IOC_CHANNEL_INFO _IOR(MILK_IOC_MAGIC, 0x07, struct milk_channel_info)
+/*
+ * Fills struct milk_channel_list (ABI 5). ENOENT no such component, EINVAL
+ * unterminated names or capacity above MILK_LIST_CHANNELS_MAX, EFAULT bad
+ * addresses.
+ */
+#define MILK_IOC_LIST_CHANNELS _IOWR(MILK_IOC_MAGIC, 0x08, struct milk_channel_list)
 
 #endif /* MILK_UAPI_H */

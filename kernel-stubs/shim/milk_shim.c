@@ -208,6 +208,29 @@ void milk_shim_yield(void)
 }
 
 /*
+ * The module's directory of open channels (core/channel_directory.cpp) is
+ * one list under one mutex: channels are added and removed in process
+ * context (open, release), and the list ioctl copies entries out only after
+ * it let go.
+ */
+static DEFINE_MUTEX(milk_directory_lock);
+
+void milk_shim_directory_lock(void)
+{
+	mutex_lock(&milk_directory_lock);
+}
+
+void milk_shim_directory_unlock(void)
+{
+	mutex_unlock(&milk_directory_lock);
+}
+
+int milk_shim_current_pid(void)
+{
+	return task_tgid_vnr(current);
+}
+
+/*
  * The serving thread: the core runs the component until the session ends,
  * the channel closes or release asks the thread to stop; then it only
  * waits to be stopped (release stops it before the core's state goes).
@@ -416,8 +439,10 @@ static int __init milk_init(void)
 	BUILD_BUG_ON(MILK_EPERM != EPERM);
 	BUILD_BUG_ON(MILK_ENOENT != ENOENT);
 	BUILD_BUG_ON(MILK_EPROTONOSUPPORT != EPROTONOSUPPORT);
-	BUILD_BUG_ON(sizeof(struct milk_channel_open) != 392);
-	BUILD_BUG_ON(sizeof(struct milk_channel_info) != 128);
+	BUILD_BUG_ON(sizeof(struct milk_channel_open) != 456);
+	BUILD_BUG_ON(sizeof(struct milk_channel_info) != 192);
+	BUILD_BUG_ON(sizeof(struct milk_channel_entry) != 104);
+	BUILD_BUG_ON(sizeof(struct milk_channel_list) != 112);
 	BUILD_BUG_ON(sizeof(struct milk_component_info) != 120);
 	BUILD_BUG_ON(MILK_READ_REPLIES != MILK_POLL_IN || MILK_READ_CLOSED != MILK_POLL_CLOSED);
 	BUILD_BUG_ON(sizeof(struct milk_channel_error) != 224);

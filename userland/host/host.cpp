@@ -155,7 +155,7 @@ Result<ChannelEnd> Host::connect_end(std::string_view name, std::string_view con
         return process::receive_channel(ours.get(), Deadline::after(instance->options.handover_timeout));
     }
     case Placement::Kernel:
-        return detail::open_kernel_channel(*instance->type, instance->config.settings);
+        return detail::open_kernel_channel(*instance->type, instance->config.name, instance->config.settings);
     }
     return Error{ErrorCode::InvalidArgument, "unknown placement", 0};
 }
@@ -178,7 +178,8 @@ Result<void> Host::hand_over(std::string_view name, std::string_view contract, s
     case Placement::Process:
         return instance->runner->request_channel(client.get());
     case Placement::Kernel: {
-        auto fd = MILK_TRY(detail::open_kernel_channel_fd(*instance->type, instance->config.settings));
+        auto fd = MILK_TRY(
+            detail::open_kernel_channel_fd(*instance->type, instance->config.name, instance->config.settings));
         return detail::send_record(client.get(), detail::bytes_of(kernel_channel_magic), fd.get());
     }
     }
@@ -222,9 +223,13 @@ std::vector<InstanceStatus> Host::status() const {
             break;
         }
         case Placement::Kernel:
-            if (auto counts = detail::kernel_counts(*instance->type)) {
-                status.channels_open = counts->channels_open;
+            if (auto counts = detail::kernel_counts(*instance->type, instance->config.name)) {
+                status.channels_open = counts->open_channels.size();
                 status.messages = counts->messages;
+                for (const auto& channel : counts->open_channels)
+                    status.open_channels.push_back(ChannelStatus{
+                        channel.messages, instance->type->machine.name(static_cast<session::StateMachine::State>(
+                                              channel.state > 0xffff ? 0xffff : channel.state))});
             }
             break;
         }

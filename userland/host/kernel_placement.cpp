@@ -5,8 +5,10 @@
 namespace milk::host::detail {
 namespace {
 
-kernel::Options options_for(const Settings& settings) {
+kernel::Options options_for(std::string_view instance, const Settings& settings) {
     kernel::Options options;
+    // The module lists the instance's channels by this name (status).
+    options.instance = std::string(instance);
     // milk.ko builds the component for each channel with try_create from
     // these, as the host does in user space.
     options.settings = settings;
@@ -15,21 +17,31 @@ kernel::Options options_for(const Settings& settings) {
 
 }  // namespace
 
-Result<ChannelEnd> open_kernel_channel(const ComponentType& type, const Settings& settings) {
-    return kernel::open_channel(type.name, type.contract, type.version, options_for(settings));
+Result<ChannelEnd> open_kernel_channel(const ComponentType& type, std::string_view instance, const Settings& settings) {
+    return kernel::open_channel(type.name, type.contract, type.version, options_for(instance, settings));
 }
 
-Result<FileDescriptor> open_kernel_channel_fd(const ComponentType& type, const Settings& settings) {
-    const int fd = MILK_TRY(kernel::open_channel_fd(type.name, type.contract, type.version, options_for(settings)));
+Result<FileDescriptor> open_kernel_channel_fd(const ComponentType& type, std::string_view instance,
+                                              const Settings& settings) {
+    const int fd =
+        MILK_TRY(kernel::open_channel_fd(type.name, type.contract, type.version, options_for(instance, settings)));
     return FileDescriptor(fd);
 }
 
 Result<ChannelEnd> adopt_kernel_channel(FileDescriptor fd) { return kernel::adopt_channel(std::move(fd).take()); }
 
-std::optional<KernelCounts> kernel_counts(const ComponentType& type) {
+std::optional<KernelCounts> kernel_counts(const ComponentType& type, std::string_view instance) {
     auto info = kernel::component_info(type.name);
     if (!info.ok()) return std::nullopt;
-    return KernelCounts{info.value().channels, info.value().messages};
+    auto channels = kernel::list_channels(type.name, instance);
+    if (!channels.ok()) return std::nullopt;
+    KernelCounts counts;
+    counts.messages = info.value().messages;
+    // A channel the kernel closed (a violation, the session's end) stays
+    // listed until its fd is closed; it is not open.
+    for (const auto& channel : channels.value())
+        if (!channel.closed) counts.open_channels.push_back({channel.received + channel.sent, channel.state});
+    return counts;
 }
 
 }  // namespace milk::host::detail

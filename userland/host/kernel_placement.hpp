@@ -1,10 +1,11 @@
 // The host's `kernel` placement: everything it asks milk.ko, in one file, so
 // that following the module's ABI stays local. Not installed.
 //
-// milk.ko (ABI 4) opens a channel to a component by its name, with the
-// instance's settings; hands a channel that nobody here maps to another
-// process as its fd (milkd's clients adopt it); and counts, per component,
-// its open channels and the messages it accepted from user space.
+// milk.ko (ABI 5) opens a channel to a component by its name, with the
+// instance's settings and name; hands a channel that nobody here maps to
+// another process as its fd (milkd's clients adopt it); counts, per
+// component, the messages it accepted from user space; and lists the open
+// channels of an instance with their protocol states and message counts.
 #pragma once
 
 #include "fd_passing.hpp"
@@ -15,26 +16,41 @@
 
 #include <cstdint>
 #include <optional>
+#include <string_view>
+#include <vector>
 
 namespace milk::host::detail {
 
-// A channel from this process to the instance's component in milk.ko.
-[[nodiscard]] Result<ChannelEnd> open_kernel_channel(const ComponentType& type, const Settings& settings);
+// A channel from this process to the instance's component in milk.ko,
+// opened under the instance's name.
+[[nodiscard]] Result<ChannelEnd> open_kernel_channel(const ComponentType& type, std::string_view instance,
+                                                     const Settings& settings);
 
 // The same channel as milk.ko's fd, for a client in another process
 // (milkd sends it with SCM_RIGHTS and the client adopts it).
-[[nodiscard]] Result<FileDescriptor> open_kernel_channel_fd(const ComponentType& type, const Settings& settings);
+[[nodiscard]] Result<FileDescriptor> open_kernel_channel_fd(const ComponentType& type, std::string_view instance,
+                                                            const Settings& settings);
 
 // The client's side of that: its end of a channel whose fd came from milkd.
 [[nodiscard]] Result<ChannelEnd> adopt_kernel_channel(FileDescriptor fd);
 
-struct KernelCounts {
-    std::uint64_t channels_open = 0;
+struct KernelChannelCounts {
+    // Both ways, as user space counts them.
     std::uint64_t messages = 0;
+    // The contract's numbering (ComponentType::machine names it).
+    std::uint32_t state = 0;
 };
 
-// What milk.ko counts for the component; none when it cannot say (the
+struct KernelCounts {
+    // The messages milk.ko accepted from user space on the component's
+    // channels (every instance of it) since it was loaded.
+    std::uint64_t messages = 0;
+    // The instance's channels open now, oldest first.
+    std::vector<KernelChannelCounts> open_channels;
+};
+
+// What milk.ko counts for the instance; none when it cannot say (the
 // module is not loaded, or has no such component).
-[[nodiscard]] std::optional<KernelCounts> kernel_counts(const ComponentType& type);
+[[nodiscard]] std::optional<KernelCounts> kernel_counts(const ComponentType& type, std::string_view instance);
 
 }  // namespace milk::host::detail

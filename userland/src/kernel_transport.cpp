@@ -6,6 +6,7 @@
 
 #include "milk_uapi.h"
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
@@ -284,6 +285,10 @@ Result<int> open_channel_fd(std::string_view component, std::string_view contrac
     if (!put_name(request.contract, contract))
         return Error{ErrorCode::InvalidArgument, "contract name empty or too long",
                      static_cast<std::int64_t>(contract.size())};
+    // The module checks the characters (EINVAL); an empty name is none.
+    if (!options.instance.empty() && !put_name(request.instance, options.instance))
+        return Error{ErrorCode::InvalidArgument, "instance name too long",
+                     static_cast<std::int64_t>(options.instance.size())};
     if (options.spin_budget.count() < 0)
         return Error{ErrorCode::InvalidArgument, "spin budget cannot be negative", options.spin_budget.count()};
     // The same two numbers give the same layout on both sides.
@@ -346,6 +351,51 @@ Result<ComponentInfo> component_info(std::string_view component, const char* dev
     info.channels = request.channels;
     info.messages = request.messages;
     return info;
+}
+
+Result<std::vector<ChannelEntry>> list_channels(std::string_view component, std::string_view instance,
+                                                const char* device) {
+    milk_channel_list request{};
+    if (!put_name(request.component, component))
+        return Error{ErrorCode::InvalidArgument, "component name empty or too long",
+                     static_cast<std::int64_t>(component.size())};
+    if (!instance.empty() && !put_name(request.instance, instance))
+        return Error{ErrorCode::InvalidArgument, "instance name too long", static_cast<std::int64_t>(instance.size())};
+    FdGuard fd(::open(device, O_RDWR | O_CLOEXEC));
+    if (fd.get() < 0) return Error{ErrorCode::SystemError, "cannot open the milk device (is milk.ko loaded?)", errno};
+    // Channels come and go while we ask: ask again with room for what the
+    // module counted, a few times, then take what fits.
+    std::vector<milk_channel_entry> raw(16);
+    for (int attempt = 0;; ++attempt) {
+        request.capacity = static_cast<std::uint32_t>(raw.size());
+        request.entries = reinterpret_cast<std::uintptr_t>(raw.data());
+        if (::ioctl(fd.get(), MILK_IOC_LIST_CHANNELS, &request) != 0) {
+            const int error = errno;
+            if (error == ENOENT) return Error{ErrorCode::InvalidArgument, "milk.ko has no such component", error};
+            return Error{ErrorCode::SystemError, "MILK_IOC_LIST_CHANNELS failed", error};
+        }
+        if (request.count <= raw.size() || raw.size() == MILK_LIST_CHANNELS_MAX || attempt == 3) break;
+        raw.resize(std::min<std::size_t>(request.count + 16, MILK_LIST_CHANNELS_MAX));
+    }
+    std::vector<ChannelEntry> channels;
+    const std::size_t written = std::min<std::size_t>(request.count, raw.size());
+    channels.reserve(written);
+    for (std::size_t i = 0; i < written; ++i) {
+        const milk_channel_entry& entry = raw[i];
+        ChannelEntry channel;
+        channel.id = entry.id;
+        channel.instance = get_name(entry.instance);
+        channel.pid = entry.pid;
+        channel.state = entry.state;
+        channel.serving = entry.flags == MILK_CHANNEL_THREAD           ? Serving::Thread
+                          : entry.flags == MILK_CHANNEL_POLLING_THREAD ? Serving::PollingThread
+                                                                       : Serving::InKick;
+        channel.closed = entry.closed != 0;
+        channel.received = entry.received;
+        channel.sent = entry.sent;
+        channels.push_back(std::move(channel));
+    }
+    return channels;
 }
 
 }  // namespace milk::kernel

@@ -22,6 +22,27 @@ cat /tmp/status
 for name in echo files tally; do
     grep -Eq "^$name +$name +kernel +kernel +running +0 +[1-9][0-9]*$" /tmp/status || fail "$name's line"
 done
+
+# A client holding a channel to the kernel's echo: milkctl lists the
+# channel with its protocol state and messages, from milk.ko's own
+# directory of channels (MILK_IOC_LIST_CHANNELS). The Pong is sent within
+# the kick that took the Ping, so the state is Idle, or Waiting if milkctl
+# looks in the middle of a kick; the messages both ways, at least the first
+# round trip's two.
+/host/milk-host-client --config /host/three.toml $place --socket /tmp/milkd.sock --milkd-pid "$milkd" \
+    --hold echo >/tmp/held 2>&1 &
+held=$!
+for i in $(seq 200); do grep -q holding /tmp/held && break; sleep 0.05; done
+grep -q holding /tmp/held || fail "the holding client did not start: $(cat /tmp/held)"
+/host/milkctl --socket /tmp/milkd.sock status --channels >/tmp/channels || fail "milkctl status --channels"
+cat /tmp/channels
+grep -Eq "^echo +echo +kernel +kernel +running +1 +[1-9][0-9]*$" /tmp/channels || fail "echo's open kernel channel"
+grep -A1 "^echo " /tmp/channels | grep -Eq "^  channel 1 +state (Idle|Waiting) +messages [1-9][0-9]*$" ||
+    fail "echo's kernel channel line"
+grep -Eq "^files +files +kernel +kernel +running +0 +" /tmp/channels || fail "files has no open channel"
+kill -TERM "$held"
+wait "$held"
+
 kill -TERM "$milkd"
 wait "$milkd" || fail "milkd did not stop cleanly"
 echo "host in the VM: ok"

@@ -1,8 +1,9 @@
-// Components by name (ABI 4): MILK_IOC_COMPONENT_INFO describes what the
+// Components by name (ABI 5): MILK_IOC_COMPONENT_INFO describes what the
 // module was built with and counts the messages it accepts, settings reach
-// the component's try_create, hostile names and settings are refused, and a
+// the component's try_create, hostile names and settings are refused, a
 // channel fd opened by one process is adopted by another (SCM_RIGHTS), as
-// milkd hands kernel channels to its clients.
+// milkd hands kernel channels to its clients, and MILK_IOC_LIST_CHANNELS
+// lists an instance's channels with their protocol states and counts.
 #include "raw_channel.hpp"
 #include "vm_check.hpp"
 
@@ -10,6 +11,7 @@
 #include "tally.hpp"
 
 #include <milk/kernel.hpp>
+#include <milk/state_machine.hpp>
 
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -17,10 +19,13 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <span>
+#include <thread>
 #include <utility>
+#include <vector>
 
 #include "../../../examples/pingpong/pingpong_client.hpp"
 #include "../../../examples/tally/tally_client.hpp"
@@ -278,6 +283,107 @@ void adopted_by_another_process(milk::kernel::Serving serving, const char* how) 
     std::printf("%s: a channel opened here, adopted by a child (SCM_RIGHTS), %u round trips\n", how, pings);
 }
 
+std::vector<milk::kernel::ChannelEntry> channels_of(const char* component, const char* instance) {
+    auto listed = milk::kernel::list_channels(component, instance);
+    MILK_VM_CHECK(listed.ok());
+    return std::move(listed).value();
+}
+
+// What milkctl shows for a kernel instance: its channels, each with the
+// protocol state the kernel tracks and its messages both ways.
+void lists_channels() {
+    constexpr auto echo_machine = milk::session::state_machine<PingPong::protocol>();
+    constexpr auto tally_machine = milk::session::state_machine<Tally::protocol>();
+    MILK_VM_CHECK(channels_of("echo", "echo-a").empty());
+
+    milk::kernel::Options options;
+    options.instance = "echo-a";
+    auto end = milk::kernel::open_channel<PingPong::Contract>("echo", options);
+    MILK_VM_CHECK(end.ok());
+    // Another channel of the same component, of no instance.
+    auto other = milk::kernel::open_channel<PingPong::Contract>("echo");
+    MILK_VM_CHECK(other.ok());
+    std::vector<milk::kernel::ChannelEntry> listed = channels_of("echo", "echo-a");
+    MILK_VM_CHECK(listed.size() == 1);
+    MILK_VM_CHECK(listed[0].instance == "echo-a" && listed[0].pid == ::getpid() && !listed[0].closed &&
+                  listed[0].serving == milk::kernel::Serving::InKick && listed[0].received == 0 && listed[0].sent == 0);
+    MILK_VM_CHECK(std::string(echo_machine.name(static_cast<std::uint16_t>(listed[0].state))) == "Idle");
+    const std::uint64_t id = listed[0].id;
+    MILK_VM_CHECK(channels_of("echo", "").size() >= 2);
+    MILK_VM_CHECK(channels_of("echo", "nosuch").empty());
+    MILK_VM_CHECK(channels_of("files", "echo-a").empty());
+
+    // Five round trips: five in, five out, back in Idle.
+    ClientIdle client = PingPong::Contract::client(std::move(end).value());
+    for (std::uint32_t seq = 0; seq < 5; ++seq) {
+        auto payload = client.allocate(8);
+        MILK_VM_CHECK(payload.ok());
+        auto waiting = std::move(client).send(PingPong::Ping{seq, std::move(payload).value()});
+        MILK_VM_CHECK(waiting.ok());
+        auto idle = std::move(waiting).value().receive(
+            [](PingPong::Pong&&, ClientIdle&& next) { return std::move(next); });
+        MILK_VM_CHECK(idle.ok());
+        client = std::move(idle).value();
+    }
+    listed = channels_of("echo", "echo-a");
+    MILK_VM_CHECK(listed.size() == 1 && listed[0].id == id && listed[0].received == 5 && listed[0].sent == 5);
+    MILK_VM_CHECK(std::string(echo_machine.name(static_cast<std::uint16_t>(listed[0].state))) == "Idle");
+    // Bye ends the protocol, and the client's end goes with it: its file
+    // closed, the channel leaves the list.
+    MILK_VM_CHECK(std::move(client).send(PingPong::Bye{}).ok());
+    MILK_VM_CHECK(channels_of("echo", "echo-a").empty());
+
+    // A thread-hosted tally: its Ready is counted as sent, and the kernel
+    // follows it into Adding.
+    milk::kernel::Options tally_options;
+    tally_options.instance = "tally-b";
+    auto tally = milk::kernel::open_channel<Tally::Contract>("tally", tally_options);
+    MILK_VM_CHECK(tally.ok());
+    for (int i = 0; i < 2000 && (listed = channels_of("tally", "tally-b"), listed.size() == 1 && listed[0].sent == 0); ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    MILK_VM_CHECK(listed.size() == 1 && listed[0].sent == 1 && listed[0].received == 0 &&
+                  listed[0].serving == milk::kernel::Serving::Thread);
+    MILK_VM_CHECK(std::string(tally_machine.name(static_cast<std::uint16_t>(listed[0].state))) == "Adding");
+
+    // Raw: bounds, names, addresses.
+    const int fd = milk::vm::open_device();
+    milk_channel_list request{};
+    std::strncpy(request.component, "tally", sizeof(request.component) - 1);
+    std::strncpy(request.instance, "tally-b", sizeof(request.instance) - 1);
+    MILK_VM_CHECK(::ioctl(fd, MILK_IOC_LIST_CHANNELS, &request) == 0);
+    MILK_VM_CHECK(request.count == 1);  // capacity 0: counted, nothing written
+    request.capacity = 1;
+    request.entries = 8;
+    MILK_VM_CHECK_ERRNO(::ioctl(fd, MILK_IOC_LIST_CHANNELS, &request), EFAULT);
+    request.capacity = MILK_LIST_CHANNELS_MAX + 1;
+    MILK_VM_CHECK_ERRNO(::ioctl(fd, MILK_IOC_LIST_CHANNELS, &request), EINVAL);
+    request.capacity = 0;
+    std::memset(request.instance, 'i', sizeof(request.instance));
+    MILK_VM_CHECK_ERRNO(::ioctl(fd, MILK_IOC_LIST_CHANNELS, &request), EINVAL);
+    std::memset(request.instance, 0, sizeof(request.instance));
+    std::strncpy(request.component, "nosuch", sizeof(request.component) - 1);
+    MILK_VM_CHECK_ERRNO(::ioctl(fd, MILK_IOC_LIST_CHANNELS, &request), ENOENT);
+    MILK_VM_CHECK_ERRNO(::ioctl(fd, MILK_IOC_LIST_CHANNELS, reinterpret_cast<void*>(8)), EFAULT);
+    // Instance names in an open: [a-z0-9_-] only, terminated.
+    for (const char* name : {"Echo", "echo a", "echo/a", "\xff"}) {
+        milk_channel_open open = echo_request();
+        std::strncpy(open.instance, name, sizeof(open.instance) - 1);
+        MILK_VM_CHECK_ERRNO(::ioctl(fd, MILK_IOC_OPEN_CHANNEL, &open), EINVAL);
+    }
+    milk_channel_open open = echo_request();
+    std::memset(open.instance, 'a', sizeof(open.instance));
+    MILK_VM_CHECK_ERRNO(::ioctl(fd, MILK_IOC_OPEN_CHANNEL, &open), EINVAL);
+    MILK_VM_CHECK(::close(fd) == 0);
+
+    // Closed files leave the list.
+    { auto gone = std::move(tally).value(); }
+    MILK_VM_CHECK(channels_of("tally", "tally-b").empty());
+    const std::size_t echoes = channels_of("echo", "").size();
+    { auto gone = std::move(other).value(); }
+    MILK_VM_CHECK(channels_of("echo", "").size() == echoes - 1);
+    std::printf("list channels: an instance's channels with pid, state (Idle, Adding) and counts both ways\n");
+}
+
 }  // namespace
 
 int main() {
@@ -287,5 +393,6 @@ int main() {
     hostile_opens();
     adopted_by_another_process(milk::kernel::Serving::InKick, "in the kick");
     adopted_by_another_process(milk::kernel::Serving::Thread, "in a sleeping kernel thread");
+    lists_channels();
     return 0;
 }

@@ -60,6 +60,9 @@ public:
     // values they have bounded themselves.
     T& operator[](std::size_t index) { return m_data[index]; }
     const T& operator[](std::size_t index) const { return m_data[index]; }
+    // The first element, null when empty (to fill or copy the whole array).
+    [[nodiscard]] T* data() { return m_data; }
+    [[nodiscard]] const T* data() const { return m_data; }
 
 private:
     T* m_data = nullptr;

@@ -35,6 +35,9 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
+
+#include <sys/types.h>
 
 namespace milk::kernel {
 
@@ -70,6 +73,10 @@ struct Options {
     // The instance's settings: the kernel builds the component for this
     // channel with try_create(settings), as user space would.
     Settings settings;
+    // The host's name for the instance the channel serves (1-63 bytes of
+    // [a-z0-9_-]), or empty: the module lists channels by it
+    // (list_channels).
+    std::string instance;
 };
 
 // How milk.ko hosts a component (MILK_IOC_COMPONENT_INFO).
@@ -91,6 +98,19 @@ struct ComponentInfo {
     // this component's channels since it was loaded: proof that the
     // component really ran in the kernel.
     std::uint64_t messages = 0;
+};
+
+// One open channel of a component, as milk.ko reports it
+// (MILK_IOC_LIST_CHANNELS): numbers the module keeps for itself.
+struct ChannelEntry {
+    std::uint64_t id = 0;    // unique since the module was loaded
+    std::string instance;    // as opened ("" for none)
+    pid_t pid = 0;           // the process that opened it
+    std::uint32_t state = 0; // the protocol state the kernel tracks, in the contract's numbering
+    Serving serving = Serving::InKick;
+    bool closed = false;     // the kernel side is closed (the fd is still open)
+    std::uint64_t received = 0;  // messages accepted from user space
+    std::uint64_t sent = 0;      // messages the component sent
 };
 
 class KernelTransport final : public Transport {
@@ -194,6 +214,12 @@ template <typename Contract>
 // ENOENT), InvalidArgument with detail ENOENT when the module has no such
 // component.
 [[nodiscard]] Result<ComponentInfo> component_info(std::string_view component, const char* device = "/dev/milk");
+
+// The open channels of `component` in milk.ko, oldest first: every one, or
+// only those opened for `instance` when it is not empty. Errors as
+// component_info's.
+[[nodiscard]] Result<std::vector<ChannelEntry>> list_channels(std::string_view component, std::string_view instance = {},
+                                                              const char* device = "/dev/milk");
 
 // The channel end of a kernel channel whose fd another process opened and
 // handed to this one (milkd opens kernel channels for its clients): see
