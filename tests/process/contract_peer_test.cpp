@@ -18,6 +18,7 @@
 
 #include "../hostile/contract_peer.hpp"
 #include "peer_process.hpp"
+#include "raw_handshake.hpp"
 #include "raw_region.hpp"
 
 #include <milk/channel_status.hpp>
@@ -100,22 +101,9 @@ int take_offer(int socket) {
 }
 
 void accept_offer(int socket) {
-    milk::process::HandshakeMessage accept{milk::process::handshake_magic,
-                                           static_cast<std::uint32_t>(milk::process::HandshakeKind::Accept), 0};
-    iovec data{&accept, sizeof accept};
-    alignas(cmsghdr) unsigned char control[CMSG_SPACE(sizeof(ucred))] = {};
-    msghdr header{};
-    header.msg_iov = &data;
-    header.msg_iovlen = 1;
-    header.msg_control = control;
-    header.msg_controllen = sizeof control;
-    cmsghdr* entry = CMSG_FIRSTHDR(&header);
-    entry->cmsg_level = SOL_SOCKET;
-    entry->cmsg_type = SCM_CREDENTIALS;
-    entry->cmsg_len = CMSG_LEN(sizeof(ucred));
-    const ucred ours{::getpid(), ::getuid(), ::getgid()};
-    std::memcpy(CMSG_DATA(entry), &ours, sizeof ours);
-    REQUIRE(::sendmsg(socket, &header, MSG_NOSIGNAL) == static_cast<ssize_t>(sizeof accept));
+    const milk::process::HandshakeMessage accept{milk::process::handshake_magic,
+                                                 static_cast<std::uint32_t>(milk::process::HandshakeKind::Accept), 0};
+    milk::test::send_raw(socket, &accept, sizeof accept, nullptr, 0);
 }
 
 // One channel, client end, in raw memory.

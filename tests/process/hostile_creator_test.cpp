@@ -4,6 +4,7 @@
 // indices are already corrupt, and a handshake that is not milk's, with a
 // `what` that names the problem; and the lying creator must be told.
 #include "peer_process.hpp"
+#include "raw_handshake.hpp"
 
 #include <milk/process.hpp>
 #include <milk/region_layout.hpp>
@@ -29,6 +30,7 @@ using milk::process::HandshakeKind;
 using milk::process::HandshakeMessage;
 using milk::process::RegionFileHeader;
 using milk::test::ChildProcess;
+using milk::test::send_raw;
 
 const std::size_t page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
 
@@ -75,33 +77,6 @@ void check(const milk::Error& error, ErrorCode code, const char* what) {
     CHECK(error.code == code);
     REQUIRE(error.what != nullptr);
     CHECK(std::string(error.what) == what);
-}
-
-// Sends a handshake record with our credentials and any descriptors. (The
-// credentials matter: a record without them reads as "no credentials" or not
-// depending on whether the receiver had set SO_PASSCRED when it was sent.)
-void send_raw(int socket, const void* data, std::size_t size, const int* fds, std::size_t fd_count) {
-    iovec vector{const_cast<void*>(data), size};
-    alignas(cmsghdr) unsigned char control[CMSG_SPACE(sizeof(ucred)) + CMSG_SPACE(4 * sizeof(int))] = {};
-    msghdr header{};
-    header.msg_iov = &vector;
-    header.msg_iovlen = 1;
-    header.msg_control = control;
-    header.msg_controllen = CMSG_SPACE(sizeof(ucred)) + (fd_count > 0 ? CMSG_SPACE(fd_count * sizeof(int)) : 0);
-    cmsghdr* entry = CMSG_FIRSTHDR(&header);
-    entry->cmsg_level = SOL_SOCKET;
-    entry->cmsg_type = SCM_CREDENTIALS;
-    entry->cmsg_len = CMSG_LEN(sizeof(ucred));
-    const ucred ours{::getpid(), ::getuid(), ::getgid()};
-    std::memcpy(CMSG_DATA(entry), &ours, sizeof ours);
-    if (fd_count > 0) {
-        entry = CMSG_NXTHDR(&header, entry);
-        entry->cmsg_level = SOL_SOCKET;
-        entry->cmsg_type = SCM_RIGHTS;
-        entry->cmsg_len = CMSG_LEN(fd_count * sizeof(int));
-        std::memcpy(CMSG_DATA(entry), fds, fd_count * sizeof(int));
-    }
-    if (::sendmsg(socket, &header, 0) < 0) std::abort();
 }
 
 // A child that sends `data` (with fds made by `make_fds`) as its offer and
