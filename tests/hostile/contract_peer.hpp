@@ -76,6 +76,11 @@ struct HonestClose {
 //   HonestClose honest_close();          the honest side's close, if any
 //   AtEnd at_end() const;                what the honest side does once the
 //                                        protocol reached `end`
+//   void settle();                       until the honest side is done with
+//                                        every message we sent, the returns
+//                                        of their regions included (a server
+//                                        may drop a message's bytes after it
+//                                        sent its reply)
 //   bool drains_returns_first() const;   whether the honest side takes our
 //                                        return ring before it looks at the
 //                                        next message (milk.ko: every kick;
@@ -729,6 +734,13 @@ private:
                     return std::nullopt;
                 }
             } else {
+                // "Held already" must name a region the honest side still
+                // holds: one it dropped after its reply may be on the return
+                // ring, free again, so first let it finish and take its returns.
+                if (mutation == Mutation::HandleHeld) {
+                    link.settle();
+                    if (auto failed = drain_returns(link, model); failed) return failed;
+                }
                 slot = hostile_message(model, mutation);
             }
             if (!slot) continue;  // means nothing here: choose again

@@ -52,6 +52,11 @@ public:
     [[nodiscard]] std::uint32_t pool_bytes() const { return m_channel.info.pool_bytes; }
     // User space is side First: pool 0.
     [[nodiscard]] std::uint32_t own_pool_begin() const { return 0; }
+    // A server called per message is done with it when the kick returns.
+    // (A server thread may drop a message's bytes after its reply; no
+    // contract driven here has both a thread and bytes, which settle() would
+    // then have to wait for.)
+    void settle() {}
     // Every kick takes the return ring before the messages.
     [[nodiscard]] bool drains_returns_first() const { return true; }
     // Whatever user space wrote, milk.ko closes its end normally (and logs
