@@ -13,9 +13,14 @@
 // and through the host: Host::connect at each placement (the process one
 // runs in milk-runner, found next to this program).
 //
-// Rounds alternate direct and host so that drift of the machine falls on
-// both; each row is the median of its rounds' means. It is a program, not
-// a test: it fails only when a message goes wrong.
+// Each round measures both, direct and host back to back, in an order that
+// alternates from round to round (so that neither always runs on a cache or
+// a CPU frequency the other warmed); the round's ratio compares two
+// measurements a few milliseconds apart, so drift of a shared machine falls
+// on both. A row prints the medians of the rounds' means, the median of the
+// rounds' ratios, and the ratios' interquartile range, which says how much
+// to trust the row. It is a program, not a test: it fails only when a
+// message goes wrong.
 #include "pingpong.hpp"  // generated from contracts/pingpong.contract
 
 #include <milk/host/component_type.hpp>
@@ -124,9 +129,11 @@ Direct direct_kernel() {
             [] {}};
 }
 
-double median(std::vector<double> values) {
+// The value below which `fraction` of `values` lie (nearest rank).
+double quantile(std::vector<double> values, double fraction) {
     std::sort(values.begin(), values.end());
-    return values[values.size() / 2];
+    const auto rank = static_cast<std::size_t>(fraction * static_cast<double>(values.size() - 1) + 0.5);
+    return values[rank];
 }
 
 }  // namespace
@@ -134,9 +141,11 @@ double median(std::vector<double> values) {
 int main(int argc, char** argv) {
     CLI::App app{"milk-host-bench: the round trip through milk::Host against the same channel opened directly"};
     std::uint32_t iterations = 20000;
-    std::uint32_t rounds = 9;
-    app.add_option("--iterations", iterations, "round trips per round")->capture_default_str();
-    app.add_option("--rounds", rounds, "rounds per row (alternating direct and host)")->capture_default_str();
+    std::uint32_t rounds = 21;
+    app.add_option("--iterations", iterations, "round trips per measurement")->capture_default_str();
+    app.add_option("--rounds", rounds, "rounds per row (each measures direct and host)")
+        ->capture_default_str()
+        ->check(CLI::PositiveNumber);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& error) {
@@ -156,29 +165,47 @@ int main(int argc, char** argv) {
     }
     auto host = take(milk::host::Host::try_create(config, milk::host::compiled_components()), "Host::try_create");
 
-    std::printf("%-9s %14s %14s %8s\n", "placement", "direct ns/rt", "host ns/rt", "ratio");
+    std::printf("%-9s %14s %14s %8s %17s\n", "placement", "direct ns/rt", "host ns/rt", "ratio", "ratio IQR");
     for (milk::Placement placement : placements) {
         const std::string instance = std::string("echo_") + std::string(milk::placement_name(placement));
-        std::vector<double> direct_means;
-        std::vector<double> host_means;
-        for (std::uint32_t round = 0; round < rounds; ++round) {
+        auto measure_direct = [&] {
             Direct direct = placement == milk::Placement::Inproc    ? direct_inproc()
                             : placement == milk::Placement::Process ? direct_process()
                                                                     : direct_kernel();
             round_trips(direct.client, iterations / 10);  // warm-up
-            direct_means.push_back(round_trips(direct.client, iterations));
+            const double mean = round_trips(direct.client, iterations);
             bye(direct.client);
             direct.finish();
-
+            return mean;
+        };
+        auto measure_host = [&] {
             std::optional<Client> hosted{take(host.connect<PingPong::Contract>(instance), "Host::connect")};
             round_trips(hosted, iterations / 10);
-            host_means.push_back(round_trips(hosted, iterations));
+            const double mean = round_trips(hosted, iterations);
             bye(hosted);
+            return mean;
+        };
+        std::vector<double> direct_means;
+        std::vector<double> host_means;
+        std::vector<double> ratios;
+        for (std::uint32_t round = 0; round < rounds; ++round) {
+            double direct_ns = 0;
+            double host_ns = 0;
+            if (round % 2 == 0) {
+                direct_ns = measure_direct();
+                host_ns = measure_host();
+            } else {
+                host_ns = measure_host();
+                direct_ns = measure_direct();
+            }
+            direct_means.push_back(direct_ns);
+            host_means.push_back(host_ns);
+            ratios.push_back(host_ns / direct_ns);
         }
-        const double direct_ns = median(direct_means);
-        const double host_ns = median(host_means);
-        std::printf("%-9s %14.1f %14.1f %8.3f%s\n", std::string(milk::placement_name(placement)).c_str(), direct_ns,
-                    host_ns, host_ns / direct_ns, host_ns / direct_ns <= 1.02 ? "" : "   (target <= 1.02)");
+        const double ratio = quantile(ratios, 0.5);
+        std::printf("%-9s %14.1f %14.1f %8.3f    %6.3f - %6.3f%s\n", std::string(milk::placement_name(placement)).c_str(),
+                    quantile(direct_means, 0.5), quantile(host_means, 0.5), ratio, quantile(ratios, 0.25),
+                    quantile(ratios, 0.75), ratio <= 1.02 ? "" : "   (target <= 1.02)");
     }
     if (!kernel) std::printf("kernel    (no /dev/milk: milk.ko is not loaded here)\n");
     return 0;
