@@ -1,0 +1,315 @@
+// The sOS policy interface (components/policy): the very same policy types
+// drive threads onto CPUs and pages onto frames.
+//
+// Threads run in a small discrete-time machine (ThreadMachine below): tasks
+// arrive, run for their demand, and leave; the machine applies the policy's
+// decisions only after checking them against its own view (a CPU holds one
+// task, only a waiting task is placed, only the running task is taken off).
+// Pages run through replay_references (components/policy/replay.hpp), which
+// checks each fault's decisions the same way. The scheduler and memory
+// manager components drive the same objects over real threads and real
+// faults; here the point is what each policy decides.
+#include "policy/clock.hpp"
+#include "policy/fair_share.hpp"
+#include "policy/fifo.hpp"
+#include "policy/least_attained.hpp"
+#include "policy/replay.hpp"
+#include "policy/round_robin.hpp"
+
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <array>
+#include <cstdint>
+#include <numeric>
+#include <random>
+#include <vector>
+
+namespace {
+
+using namespace components::policy;
+
+template <typename T>
+T take(milk::Result<T>&& result) {
+    REQUIRE_MESSAGE(result.ok(), (result.ok() ? "" : result.error().what));
+    return std::move(result).value();
+}
+void take(milk::Result<void>&& result) { REQUIRE_MESSAGE(result.ok(), (result.ok() ? "" : result.error().what)); }
+
+struct Task {
+    Nanoseconds arrival = 0;
+    Nanoseconds demand = 0;
+    std::uint32_t weight = default_weight;
+};
+
+// Threads onto CPUs, one tick at a time: at each tick, tasks that arrived
+// become ready, every running task gets one tick of work, a task whose work
+// is done leaves, and every CPU still busy reports the tick.
+template <Policy P>
+class ThreadMachine {
+public:
+    ThreadMachine(P& policy, std::vector<Task> tasks, Nanoseconds tick)
+        : m_policy(policy), m_tasks(std::move(tasks)), m_tick(tick), m_done(m_tasks.size(), 0),
+          m_finish(m_tasks.size(), 0), m_running(policy.unit_count(), no_entity) {}
+
+    // Runs until every task finished or `until` passed.
+    void run(Nanoseconds until) {
+        while (m_now < until && m_finished < m_tasks.size()) step();
+    }
+
+    void step() {
+        for (EntityId task = 0; task < m_tasks.size(); ++task) {
+            if (m_arrived[task] || m_tasks[task].arrival > m_now) continue;
+            m_arrived[task] = true;
+            take(m_policy.arrive(task, m_tasks[task].weight, m_now));
+            apply([&](DecisionSink& sink) { return m_policy.ready(task, Urgency::CanWait, m_now, sink); });
+        }
+        m_now += m_tick;
+        for (UnitId cpu = 0; cpu < m_running.size(); ++cpu) {
+            const EntityId task = m_running[cpu];
+            if (task == no_entity) continue;
+            m_done[task] += m_tick;
+            if (m_done[task] >= m_tasks[task].demand) {
+                m_finish[task] = m_now;
+                m_order.push_back(task);
+                ++m_finished;
+                m_running[cpu] = no_entity;
+                apply([&](DecisionSink& sink) { return m_policy.leave(task, m_now, sink); });
+            } else {
+                apply([&](DecisionSink& sink) { return m_policy.tick(cpu, m_now, sink); });
+            }
+        }
+        // Work conservation: no CPU idles while a task waits.
+        const bool idle_cpu = std::count(m_running.begin(), m_running.end(), no_entity) > 0;
+        CHECK_FALSE((idle_cpu && m_policy.waiting() > 0));
+    }
+
+    [[nodiscard]] Nanoseconds finish(EntityId task) const { return m_finish[task]; }
+    [[nodiscard]] Nanoseconds done(EntityId task) const { return m_done[task]; }
+    [[nodiscard]] const std::vector<EntityId>& order() const { return m_order; }
+    [[nodiscard]] std::uint32_t preemptions() const { return m_preemptions; }
+    [[nodiscard]] Nanoseconds now() const { return m_now; }
+
+private:
+    template <typename Event>
+    void apply(Event&& event) {
+        std::array<Decision, DecisionSink::per_event> room{};
+        DecisionSink sink(room);
+        take(event(sink));
+        for (const Decision& decision : sink.decisions()) {
+            REQUIRE(decision.unit < m_running.size());
+            REQUIRE(decision.entity < m_tasks.size());
+            if (decision.kind == DecisionKind::TakeOff) {
+                REQUIRE(m_running[decision.unit] == decision.entity);
+                m_running[decision.unit] = no_entity;
+                ++m_preemptions;
+            } else {
+                REQUIRE(m_running[decision.unit] == no_entity);
+                REQUIRE(std::find(m_running.begin(), m_running.end(), decision.entity) == m_running.end());
+                REQUIRE(m_finish[decision.entity] == 0);
+                m_running[decision.unit] = decision.entity;
+            }
+        }
+        // The policy's books and the machine agree once the event's
+        // decisions are applied.
+        for (UnitId cpu = 0; cpu < m_running.size(); ++cpu) CHECK(m_policy.entity_on(cpu) == m_running[cpu]);
+    }
+
+    P& m_policy;
+    std::vector<Task> m_tasks;
+    Nanoseconds m_tick;
+    Nanoseconds m_now = 0;
+    std::vector<Nanoseconds> m_done;
+    std::vector<Nanoseconds> m_finish;
+    std::vector<bool> m_arrived = std::vector<bool>(m_tasks.size(), false);
+    std::vector<EntityId> m_running;
+    std::vector<EntityId> m_order;
+    std::size_t m_finished = 0;
+    std::uint32_t m_preemptions = 0;
+};
+
+template <typename P>
+P make(std::uint32_t entities, std::uint32_t units, typename P::RuleType rule = {}) {
+    return take(P::try_create({entities, units}, rule));
+}
+
+struct Replayed {
+    ReplayCounts counts;
+    std::vector<EntityId> evicted;
+};
+
+template <Policy P>
+Replayed replay(P& policy, const std::vector<EntityId>& references) {
+    Replayed result;
+    result.counts = take(replay_references(policy, references, [&](EntityId page, std::uint32_t) {
+        result.evicted.push_back(page);
+    }));
+    return result;
+}
+
+// Belady's string: FIFO takes more faults with more frames.
+const std::vector<EntityId> belady{1, 2, 3, 4, 1, 2, 5, 1, 2, 3, 4, 5};
+
+}  // namespace
+
+TEST_CASE("FIFO over threads: served in arrival order, never preempted") {
+    auto fifo = make<Fifo>(8, 1);
+    ThreadMachine machine(fifo, {{0, 30}, {1, 10}, {2, 20}}, 1);
+    machine.run(1000);
+    CHECK(machine.order() == std::vector<EntityId>{0, 1, 2});
+    CHECK(machine.finish(0) == 30);
+    CHECK(machine.finish(1) == 40);
+    CHECK(machine.finish(2) == 60);
+    CHECK(machine.preemptions() == 0);
+}
+
+TEST_CASE("FIFO over pages: evicts in placement order, and shows Belady's anomaly") {
+    auto three = make<Fifo>(8, 3);
+    const auto with_three = replay(three, belady);
+    CHECK(with_three.counts.faults == 9);
+    CHECK(with_three.evicted == std::vector<EntityId>{1, 2, 3, 4, 1, 2});
+
+    auto four = make<Fifo>(8, 4);
+    const auto with_four = replay(four, belady);
+    CHECK(with_four.counts.faults == 10);  // one more frame, one more fault
+    CHECK(with_four.evicted == std::vector<EntityId>{1, 2, 3, 4, 5, 1});
+}
+
+TEST_CASE("CLOCK over pages: a page referenced since the hand passed gets a second chance") {
+    // Page 2 is referenced again after the first sweep cleared its bit:
+    // CLOCK keeps it where FIFO evicts it.
+    const std::vector<EntityId> references{1, 2, 3, 4, 2, 5, 2, 6};
+    auto clock = make<Clock>(8, 3);
+    const auto with_clock = replay(clock, references);
+    CHECK(with_clock.evicted == std::vector<EntityId>{1, 3, 4});
+    CHECK(with_clock.counts.faults == 6);
+
+    auto fifo = make<Fifo>(8, 3);
+    const auto with_fifo = replay(fifo, references);
+    CHECK(with_fifo.evicted == std::vector<EntityId>{1, 2, 3, 4});
+    CHECK(with_fifo.counts.faults == 7);
+}
+
+TEST_CASE("CLOCK over threads: a task not reported active yields within two ticks") {
+    auto clock = make<Clock>(8, 1);
+    ThreadMachine machine(clock, {{0, 100}, {0, 100}}, 1);
+    machine.run(20);
+    // Placed with its bit set; the first tick clears it, the second preempts.
+    CHECK(machine.done(0) == 10);
+    CHECK(machine.done(1) == 10);
+    CHECK(machine.preemptions() == 10);
+}
+
+TEST_CASE("round robin over threads: equal service within a quantum, a late short task waits at most a round") {
+    constexpr Nanoseconds quantum = 10;
+    auto rr = make<RoundRobin>(8, 1, RoundRobinRule{quantum});
+    ThreadMachine machine(rr, {{0, 100}, {0, 100}, {0, 100}, {50, 5}}, 1);
+    while (machine.now() < 120) {
+        machine.step();
+        const Nanoseconds most = std::max({machine.done(0), machine.done(1), machine.done(2)});
+        const Nanoseconds least = std::min({machine.done(0), machine.done(1), machine.done(2)});
+        CHECK(most - least <= quantum);
+    }
+    machine.run(10'000);
+    CHECK(machine.finish(3) <= 50 + 3 * quantum + 5);
+    // The long ones end together, a quantum apart at most.
+    CHECK(machine.finish(2) - machine.finish(0) <= 2 * quantum);
+
+    auto fifo = make<Fifo>(8, 1);
+    ThreadMachine served_in_order(fifo, {{0, 100}, {0, 100}, {0, 100}, {50, 5}}, 1);
+    served_in_order.run(10'000);
+    CHECK(served_in_order.finish(3) == 305);
+}
+
+TEST_CASE("fair share over threads: service in proportion to weight, within 5%") {
+    // Three tasks that never finish, weights 1 : 2 : 4, on one CPU.
+    auto fair = make<FairShare>(8, 1, FairShareRule{20'000});
+    ThreadMachine machine(fair, {{0, ~0ull, 1024}, {0, ~0ull, 2048}, {0, ~0ull, 4096}}, 1'000);
+    machine.run(70'000'000);
+    const double unit = static_cast<double>(machine.done(0));
+    REQUIRE(unit > 0);
+    CHECK(static_cast<double>(machine.done(1)) / unit == doctest::Approx(2.0).epsilon(0.05));
+    CHECK(static_cast<double>(machine.done(2)) / unit == doctest::Approx(4.0).epsilon(0.05));
+}
+
+TEST_CASE("fair share: a newcomer starts at the others' virtual runtime, not at zero") {
+    auto fair = make<FairShare>(8, 1, FairShareRule{20'000});
+    ThreadMachine machine(fair, {{0, ~0ull}, {50'000'000, ~0ull}}, 1'000);
+    machine.run(60'000'000);
+    // Without the rule the newcomer would run alone for 50 ms to catch up;
+    // with it the two split the last 10 ms.
+    CHECK(machine.done(1) <= 6'000'000);
+    CHECK(machine.done(1) >= 4'000'000);
+}
+
+TEST_CASE("least attained service: short requests overtake a long one; FIFO makes them wait") {
+    // A dispersive workload on one CPU: one long request (10 ms) and short
+    // ones (100 us) arriving every millisecond.
+    std::vector<Task> tasks{{0, 10'000'000}};
+    for (int i = 1; i <= 8; ++i) tasks.push_back({static_cast<Nanoseconds>(i) * 1'000'000, 100'000});
+    auto short_latency = [&](auto& machine) {
+        machine.run(1'000'000'000);
+        Nanoseconds worst = 0;
+        for (EntityId t = 1; t < tasks.size(); ++t) worst = std::max(worst, machine.finish(t) - tasks[t].arrival);
+        return worst;
+    };
+    auto las = make<LeastAttained>(16, 1, LeastAttainedRule{50'000});
+    ThreadMachine with_las(las, tasks, 10'000);
+    auto fifo = make<Fifo>(16, 1);
+    ThreadMachine with_fifo(fifo, tasks, 10'000);
+    // Each short request runs as soon as it arrives: its 100 us and a tick.
+    CHECK(short_latency(with_las) <= 110'000);
+    CHECK(short_latency(with_fifo) >= 2'000'000);
+    // The long one is not starved: it finishes once the shorts are served.
+    CHECK(with_las.finish(0) == 10'000'000 + 8 * 100'000);
+}
+
+TEST_CASE_TEMPLATE("every policy: the same type drives threads and pages, and keeps the rules", P, Fifo, RoundRobin,
+                   FairShare, Clock, LeastAttained) {
+    SUBCASE("threads onto CPUs") {
+        std::mt19937_64 random(7);
+        std::vector<Task> tasks;
+        for (int i = 0; i < 40; ++i)
+            tasks.push_back({random() % 2'000'000, 10'000 + random() % 500'000, 512u << (random() % 4)});
+        auto policy = make<P>(64, 4);
+        ThreadMachine machine(policy, tasks, 10'000);
+        machine.run(1'000'000'000);
+        for (EntityId t = 0; t < tasks.size(); ++t) CHECK(machine.finish(t) > 0);
+        for (EntityId t = 0; t < tasks.size(); ++t) CHECK(policy.phase_of(t) == Phase::Absent);
+    }
+    SUBCASE("pages onto frames") {
+        std::mt19937_64 random(11);
+        std::vector<EntityId> references;
+        for (int i = 0; i < 5'000; ++i) references.push_back(static_cast<EntityId>(random() % 32));
+        auto policy = make<P>(32, 8);
+        const auto replayed = replay(policy, references);
+        // Every page faults in once at least, and every fault past the
+        // first eight (the frames filling up) evicts exactly one page.
+        CHECK(replayed.counts.faults >= 32);
+        CHECK(replayed.counts.evictions == replayed.counts.faults - 8);
+        std::uint32_t resident = 0;
+        for (EntityId page = 0; page < 32; ++page) resident += policy.unit_of(page) != no_unit ? 1 : 0;
+        CHECK(resident == 8);
+    }
+}
+
+TEST_CASE("a mechanism that breaks the rules gets an error and no decision") {
+    auto fifo = make<Fifo>(4, 1);
+    std::array<Decision, DecisionSink::per_event> room{};
+    DecisionSink sink(room);
+    CHECK_FALSE(fifo.ready(1, Urgency::CanWait, 0, sink).ok());  // never arrived
+    CHECK_FALSE(fifo.arrive(4, default_weight, 0).ok());        // out of range
+    CHECK_FALSE(fifo.arrive(1, 0, 0).ok());                     // weight 0
+    take(fifo.arrive(1, default_weight, 0));
+    CHECK_FALSE(fifo.arrive(1, default_weight, 0).ok());  // twice
+    CHECK_FALSE(fifo.yield(1, 0, sink).ok());             // not placed
+    CHECK_FALSE(fifo.tick(1, 0, sink).ok());              // no such unit
+    CHECK_FALSE(fifo.accessed(1, 0).ok());                // not resident
+    CHECK(sink.size() == 0);
+    std::array<Decision, 1> too_small{};
+    DecisionSink cramped(too_small);
+    CHECK_FALSE(fifo.ready(1, Urgency::CanWait, 0, cramped).ok());
+    CHECK(fifo.phase_of(1) == Phase::Blocked);
+    CHECK_FALSE(Fifo::try_create({0, 1}).ok());
+    CHECK_FALSE(Fifo::try_create({1, 0}).ok());
+}
