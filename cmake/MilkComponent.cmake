@@ -53,7 +53,10 @@ function(milk_component name)
 
   cmake_path(GET header PARENT_PATH header_dir)
   add_library(milk_component_${name} INTERFACE)
-  target_include_directories(milk_component_${name} INTERFACE "${header_dir}")
+  # The header's folder, and components/ itself: what components share
+  # (policy/, the sOS policies) is included as "policy/...", as milk.ko's
+  # Kbuild does.
+  target_include_directories(milk_component_${name} INTERFACE "${header_dir}" "${PROJECT_SOURCE_DIR}/components")
   target_link_libraries(milk_component_${name} INTERFACE ${contract_target})
 
   set_property(GLOBAL APPEND PROPERTY MILK_COMPONENTS ${name})

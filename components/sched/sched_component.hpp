@@ -1,0 +1,354 @@
+// The scheduler component: the policy side of contracts/sched.contract. A
+// mechanism that can run threads on CPUs (the client) reports events in
+// batches; this component feeds them to one of the sOS policies
+// (components/policy) and answers each batch with the decisions that take
+// the mechanism's CPUs to where the policy wants them.
+//
+// One source for every placement: a thread of the workload's process, a
+// process of its own, or milk.ko (in its channel's serving thread). So it
+// uses only the freestanding runtime: the generated endpoints, milk::Result,
+// milk::FixedArray.
+//
+// Five components, one per rule, so that a config says which policy by the
+// component's name: sched_fifo, sched_rr, sched_fair, sched_clock, sched_las.
+#pragma once
+
+#include "sched.hpp"  // generated from contracts/sched.contract
+
+#include "policy/clock.hpp"
+#include "policy/fair_share.hpp"
+#include "policy/fifo.hpp"
+#include "policy/least_attained.hpp"
+#include "policy/round_robin.hpp"
+
+#include <milk/component.hpp>
+#include <milk/fixed_array.hpp>
+
+#include <cstdint>
+#include <optional>
+#include <utility>
+
+namespace components::sched {
+
+namespace SchedContract = milk::sched::Sched;
+using milk::sched::DecisionKind;
+using milk::sched::EventKind;
+
+using ServerStart = SchedContract::Server<SchedContract::state::Start>;
+using ServerGreeting = SchedContract::Server<SchedContract::state::Greeting>;
+using ServerIdle = SchedContract::Server<SchedContract::state::Idle>;
+using ServerBatching = SchedContract::Server<SchedContract::state::Batching>;
+using ServerDeciding = SchedContract::Server<SchedContract::state::Deciding>;
+
+// The largest enclave a scheduler takes unless its settings say otherwise.
+inline constexpr std::int64_t default_max_cpus = 256;
+inline constexpr std::int64_t default_max_tasks = 4096;
+
+// What each rule reads from the settings, besides max_cpus and max_tasks.
+template <typename Rule>
+struct RuleSettings;
+
+template <>
+struct RuleSettings<policy::FifoRule> {
+    static constexpr const char* name = "sched_fifo";
+    static constexpr milk::SettingNames setting_names{"max_cpus", "max_tasks"};
+    static milk::Result<policy::FifoRule> read(const milk::Settings& /*settings*/) { return policy::FifoRule{}; }
+};
+
+// A duration setting in microseconds: 1 us to 1 s.
+inline milk::Result<policy::Nanoseconds> read_microseconds(const milk::Settings& settings, const char* name,
+                                                            policy::Nanoseconds fallback) {
+    const std::int64_t value = settings.get_or(name, static_cast<std::int64_t>(fallback / 1000));
+    if (value < 1 || value > 1'000'000)
+        return milk::Error{milk::ErrorCode::InvalidArgument, "sched: a duration setting must be 1 to 1,000,000 us",
+                           value};
+    return static_cast<policy::Nanoseconds>(value) * 1000;
+}
+
+template <>
+struct RuleSettings<policy::RoundRobinRule> {
+    static constexpr const char* name = "sched_rr";
+    static constexpr milk::SettingNames setting_names{"max_cpus", "max_tasks", "quantum_us"};
+    static milk::Result<policy::RoundRobinRule> read(const milk::Settings& settings) {
+        return policy::RoundRobinRule{MILK_TRY(read_microseconds(settings, "quantum_us", policy::RoundRobinRule{}.quantum))};
+    }
+};
+
+template <>
+struct RuleSettings<policy::FairShareRule> {
+    static constexpr const char* name = "sched_fair";
+    static constexpr milk::SettingNames setting_names{"max_cpus", "max_tasks", "granularity_us"};
+    static milk::Result<policy::FairShareRule> read(const milk::Settings& settings) {
+        return policy::FairShareRule{
+            MILK_TRY(read_microseconds(settings, "granularity_us", policy::FairShareRule{}.granularity))};
+    }
+};
+
+template <>
+struct RuleSettings<policy::ClockRule> {
+    static constexpr const char* name = "sched_clock";
+    static constexpr milk::SettingNames setting_names{"max_cpus", "max_tasks"};
+    static milk::Result<policy::ClockRule> read(const milk::Settings& /*settings*/) { return policy::ClockRule{}; }
+};
+
+template <>
+struct RuleSettings<policy::LeastAttainedRule> {
+    static constexpr const char* name = "sched_las";
+    static constexpr milk::SettingNames setting_names{"max_cpus", "max_tasks", "quantum_us"};
+    static milk::Result<policy::LeastAttainedRule> read(const milk::Settings& settings) {
+        return policy::LeastAttainedRule{
+            MILK_TRY(read_microseconds(settings, "quantum_us", policy::LeastAttainedRule{}.quantum))};
+    }
+};
+
+// One enclave's policy and what the mechanism has been told. The policy's
+// books say where every task should be; `told` is where the mechanism has
+// them, as far as it told us: what the last Decisions said, minus every
+// task that has left its CPU since by an event of the mechanism's own
+// (blocked, yield, exit, cpu_idle). A Commit sends the difference.
+template <typename Rule>
+class Enclave {
+public:
+    static milk::Result<Enclave> try_create(std::uint32_t cpus, std::uint32_t max_tasks, Rule rule) {
+        auto policy = MILK_TRY(policy::PolicyOf<Rule>::try_create({max_tasks, cpus}, std::move(rule)));
+        auto told = MILK_TRY(milk::FixedArray<policy::EntityId>::try_create(cpus, milk::FixedArray<policy::EntityId>::Fill::Zero));
+        auto idle_reported = MILK_TRY(milk::FixedArray<bool>::try_create(cpus, milk::FixedArray<bool>::Fill::Zero));
+        for (std::uint32_t cpu = 0; cpu < cpus; ++cpu) told[cpu] = policy::no_entity;
+        return Enclave(std::move(policy), std::move(told), std::move(idle_reported));
+    }
+
+    // One event of a batch. An error means the mechanism broke the
+    // contract's rules (a task that never joined, a CPU out of range).
+    [[nodiscard]] milk::Result<void> apply(const milk::sched::Event& event, policy::Nanoseconds now) {
+        if (now < m_now) return milk::Error{milk::ErrorCode::ProtocolViolation, "sched: the mechanism's clock went back", 0};
+        m_now = now;
+        // Decisions of a single event are the books' business only: the
+        // Commit sends the difference they made.
+        policy::Decision room[policy::DecisionSink::per_event];
+        policy::DecisionSink sink(room);
+        const policy::EntityId task = event.task;
+        switch (event.kind) {
+        case EventKind::none: return {};
+        case EventKind::task_new: return violation_if_failed(m_policy.arrive(task, event.weight, now));
+        case EventKind::wakeup:
+            return violation_if_failed(m_policy.ready(task, policy::Urgency::CanWait, now, sink));
+        case EventKind::blocked:
+            forget(task);
+            return violation_if_failed(m_policy.block(task, now, sink));
+        case EventKind::yield:
+            forget(task);
+            // Preempted earlier in this batch, it waits already.
+            if (m_policy.phase_of(task) == policy::Phase::Waiting) return {};
+            return violation_if_failed(m_policy.yield(task, now, sink));
+        case EventKind::exit:
+            forget(task);
+            return violation_if_failed(m_policy.leave(task, now, sink));
+        case EventKind::cpu_idle:
+            if (event.cpu >= m_told.size()) return out_of_range(event.cpu);
+            m_told[event.cpu] = policy::no_entity;
+            m_idle_reported[event.cpu] = true;
+            return violation_if_failed(m_policy.unit_idle(event.cpu, now, sink));
+        case EventKind::tick:
+            if (event.cpu >= m_told.size()) return out_of_range(event.cpu);
+            return violation_if_failed(m_policy.tick(event.cpu, now, sink));
+        }
+        return milk::Error{milk::ErrorCode::ProtocolViolation, "sched: an event of no known kind", 0};
+    }
+
+    // The decisions that take the mechanism from `told` to the policy's
+    // books, preempts first (a task moving from one CPU to another must be
+    // off the first before it runs on the second), then runs, then idles
+    // for CPUs that reported idle and still have nothing. Calls `emit` for
+    // each; afterwards `told` is the books.
+    template <typename Emit>
+    void commit(Emit&& emit) {
+        const std::uint32_t cpus = static_cast<std::uint32_t>(m_told.size());
+        for (std::uint32_t cpu = 0; cpu < cpus; ++cpu) {
+            const policy::EntityId was = m_told[cpu];
+            if (was != policy::no_entity && was != m_policy.entity_on(cpu))
+                emit(milk::sched::Decision{DecisionKind::preempt, static_cast<std::uint16_t>(cpu), was});
+        }
+        for (std::uint32_t cpu = 0; cpu < cpus; ++cpu) {
+            const policy::EntityId now_on = m_policy.entity_on(cpu);
+            if (now_on != policy::no_entity && now_on != m_told[cpu])
+                emit(milk::sched::Decision{DecisionKind::run, static_cast<std::uint16_t>(cpu), now_on});
+            else if (now_on == policy::no_entity && m_idle_reported[cpu])
+                emit(milk::sched::Decision{DecisionKind::idle, static_cast<std::uint16_t>(cpu), 0});
+            m_told[cpu] = now_on;
+            m_idle_reported[cpu] = false;
+        }
+    }
+
+    [[nodiscard]] const policy::PolicyOf<Rule>& policy() const { return m_policy; }
+
+private:
+    Enclave(policy::PolicyOf<Rule> policy, milk::FixedArray<policy::EntityId> told, milk::FixedArray<bool> idle_reported)
+        : m_policy(std::move(policy)), m_told(std::move(told)), m_idle_reported(std::move(idle_reported)) {}
+
+    // The mechanism took `task` off its CPU itself.
+    void forget(policy::EntityId task) {
+        for (std::size_t cpu = 0; cpu < m_told.size(); ++cpu)
+            if (m_told[cpu] == task) m_told[cpu] = policy::no_entity;
+    }
+
+    static milk::Result<void> violation_if_failed(milk::Result<void> result) {
+        if (result.ok()) return result;
+        return milk::Error{milk::ErrorCode::ProtocolViolation, result.error().what, result.error().detail};
+    }
+    static milk::Result<void> out_of_range(std::uint32_t cpu) {
+        return milk::Error{milk::ErrorCode::ProtocolViolation, "sched: a CPU out of the enclave", cpu};
+    }
+
+    policy::PolicyOf<Rule> m_policy;
+    milk::FixedArray<policy::EntityId> m_told;
+    milk::FixedArray<bool> m_idle_reported;
+    policy::Nanoseconds m_now = 0;
+};
+
+template <typename Rule>
+class Scheduler {
+public:
+    using Contract = SchedContract::Contract;
+    static constexpr const char* name = RuleSettings<Rule>::name;
+    static constexpr milk::PlacementSet placements = milk::every_placement;
+    // The policy's books live in serve's frame, for the channel's life.
+    // Moving a running scheduler (snapshot and restore of the books) comes
+    // with live relocation.
+    static constexpr milk::Statefulness statefulness = milk::Statefulness::Stateless;
+    static constexpr milk::SettingNames setting_names = RuleSettings<Rule>::setting_names;
+
+    [[nodiscard]] static milk::Result<Scheduler> try_create(const milk::Settings& settings) {
+        const std::int64_t cpus = settings.get_or("max_cpus", default_max_cpus);
+        if (cpus < 1 || cpus > 65535)
+            return milk::Error{milk::ErrorCode::InvalidArgument, "sched: `max_cpus` must be 1 to 65535", cpus};
+        const std::int64_t tasks = settings.get_or("max_tasks", default_max_tasks);
+        if (tasks < 1 || tasks > 1'000'000)
+            return milk::Error{milk::ErrorCode::InvalidArgument, "sched: `max_tasks` must be 1 to 1,000,000", tasks};
+        Rule rule = MILK_TRY(RuleSettings<Rule>::read(settings));
+        return Scheduler(static_cast<std::uint32_t>(cpus), static_cast<std::uint32_t>(tasks), std::move(rule));
+    }
+
+    // Hello, then Welcome (or Refused, for an enclave beyond the settings or
+    // the memory), then batches until Bye.
+    [[nodiscard]] milk::Result<void> serve(ServerStart&& server) {
+        struct Greeted {
+            milk::sched::Sched::Hello hello;
+            std::optional<ServerGreeting> greeting;
+        };
+        auto greeted = MILK_TRY(std::move(server).receive([](SchedContract::Hello&& hello, ServerGreeting&& next) {
+            return Greeted{hello, std::move(next)};
+        }));
+        const auto& hello = greeted.hello;
+        std::optional<Enclave<Rule>> enclave;
+        if (hello.cpus >= 1 && hello.cpus <= m_max_cpus && hello.max_tasks >= 1 && hello.max_tasks <= m_max_tasks) {
+            auto made = Enclave<Rule>::try_create(hello.cpus, hello.max_tasks, m_rule);
+            if (made.ok()) enclave.emplace(std::move(made).value());
+        }
+        if (!enclave) {
+            auto refused = std::move(*greeted.greeting).send(SchedContract::Refused{m_max_cpus, m_max_tasks});
+            return refused.ok() ? milk::Result<void>{} : milk::Result<void>{refused.error()};
+        }
+        auto idle = MILK_TRY(std::move(*greeted.greeting).send(SchedContract::Welcome{}));
+        return serve_batches(std::move(idle), *enclave);
+    }
+
+    // What the last channel did.
+    [[nodiscard]] std::uint64_t batches() const { return m_batches; }
+
+private:
+    Scheduler(std::uint32_t cpus, std::uint32_t tasks, Rule rule) : m_max_cpus(cpus), m_max_tasks(tasks), m_rule(std::move(rule)) {}
+
+    // One receive in Idle or Batching: the next endpoint, whichever state it
+    // is in, or none after Bye.
+    struct Next {
+        std::optional<ServerBatching> batching;
+        std::optional<ServerDeciding> deciding;
+        std::uint64_t seq = 0;
+    };
+
+    milk::Result<void> serve_batches(ServerIdle&& first, Enclave<Rule>& enclave) {
+        std::optional<ServerIdle> idle{std::move(first)};
+        for (;;) {
+            // Idle: a batch starts, or the mechanism says goodbye.
+            milk::Result<void> applied{};
+            auto started = MILK_TRY(std::move(*idle).receive(
+                [&](SchedContract::Events&& events, ServerBatching&& next) {
+                    applied = apply_all(enclave, events);
+                    return Next{std::move(next), std::nullopt, events.seq};
+                },
+                [](SchedContract::Bye&&) { return Next{}; }));
+            idle.reset();
+            MILK_TRY(std::move(applied));
+            if (!started.batching) return {};  // Bye
+            const std::uint64_t seq = started.seq;
+            // Batching: more events of the same batch, until Commit.
+            std::optional<ServerBatching> batching = std::move(started.batching);
+            std::optional<ServerDeciding> deciding;
+            while (batching) {
+                auto next = MILK_TRY(std::move(*batching).receive(
+                    [&](SchedContract::Events&& events, ServerBatching&& more) {
+                        applied = events.seq == seq ? apply_all(enclave, events) : stale_batch(events.seq);
+                        return Next{std::move(more), std::nullopt, events.seq};
+                    },
+                    [&](SchedContract::Commit&& commit, ServerDeciding&& answer) {
+                        if (commit.seq != seq) applied = stale_batch(commit.seq);
+                        return Next{std::nullopt, std::move(answer), commit.seq};
+                    }));
+                MILK_TRY(std::move(applied));
+                batching = std::move(next.batching);
+                deciding = std::move(next.deciding);
+            }
+            ++m_batches;
+            idle.emplace(MILK_TRY(answer(std::move(*deciding), enclave, seq)));
+        }
+    }
+
+    static milk::Result<void> apply_all(Enclave<Rule>& enclave, const SchedContract::Events& events) {
+        for (const milk::sched::Event& event : events.events) MILK_TRY(enclave.apply(event, events.now));
+        return {};
+    }
+    static milk::Result<void> stale_batch(std::uint64_t seq) {
+        return milk::Error{milk::ErrorCode::ProtocolViolation, "sched: a message of another batch inside a batch", static_cast<std::int64_t>(seq)};
+    }
+
+    // Decisions, six to a message, then Decided.
+    static milk::Result<ServerIdle> answer(ServerDeciding&& first, Enclave<Rule>& enclave, std::uint64_t seq) {
+        std::optional<ServerDeciding> deciding{std::move(first)};
+        SchedContract::Decisions pending{seq, {}};
+        std::size_t filled = 0;
+        milk::Result<void> sent{};
+        enclave.commit([&](const milk::sched::Decision& decision) {
+            if (!sent.ok()) return;
+            pending.decisions[filled++] = decision;
+            if (filled < pending.decisions.size()) return;
+            auto next = std::move(*deciding).send(pending);
+            deciding.reset();
+            if (!next.ok()) {
+                sent = next.error();
+                return;
+            }
+            deciding.emplace(std::move(next).value());
+            pending = SchedContract::Decisions{seq, {}};
+            filled = 0;
+        });
+        MILK_TRY(std::move(sent));
+        if (filled > 0) deciding.emplace(MILK_TRY(std::move(*deciding).send(pending)));
+        return std::move(*deciding).send(SchedContract::Decided{seq});
+    }
+
+    std::uint32_t m_max_cpus;
+    std::uint32_t m_max_tasks;
+    Rule m_rule;
+    std::uint64_t m_batches = 0;
+};
+
+using FifoScheduler = Scheduler<policy::FifoRule>;
+using RoundRobinScheduler = Scheduler<policy::RoundRobinRule>;
+using FairShareScheduler = Scheduler<policy::FairShareRule>;
+using ClockScheduler = Scheduler<policy::ClockRule>;
+using LeastAttainedScheduler = Scheduler<policy::LeastAttainedRule>;
+
+static_assert(milk::Component<FifoScheduler>);
+static_assert(milk::Component<LeastAttainedScheduler>);
+
+}  // namespace components::sched
