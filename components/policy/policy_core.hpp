@@ -158,6 +158,9 @@ public:
         MILK_TRY(check_room(sink));
         MILK_TRY(check_entity(entity));
         EntityState& state = m_tables.entities[entity];
+        if (state.phase == Phase::Absent)
+            return milk::Error{milk::ErrorCode::InvalidArgument, "policy: an event for an entity that never arrived",
+                               entity};
         if (state.phase != Phase::Blocked)
             return milk::Error{milk::ErrorCode::InvalidArgument, "policy: only a blocked entity can become ready",
                                entity};

@@ -5,14 +5,19 @@
 #include <milk/host/component_type.hpp>
 #include <milk/inproc.hpp>
 
+#include <cstddef>
 #include <string_view>
 
 TEST_CASE("the generated registry lists the components of components/CMakeLists.txt") {
     const auto components = milk::host::compiled_components();
-    REQUIRE(components.size() == 3);
-    CHECK(std::string_view(components[0].name) == "echo");
-    CHECK(std::string_view(components[1].name) == "files");
-    CHECK(std::string_view(components[2].name) == "tally");
+    REQUIRE(components.size() == 8);
+    const char* const names[] = {"echo", "files", "tally", "sched_fifo", "sched_rr", "sched_fair", "sched_clock", "sched_las"};
+    for (std::size_t i = 0; i < components.size(); ++i) CHECK(std::string_view(components[i].name) == names[i]);
+    // The five schedulers serve one contract and differ by their policy's settings.
+    CHECK(std::string_view(milk::host::find_component(components, "sched_las")->contract) == "milk.sched.Sched");
+    CHECK(milk::host::find_component(components, "sched_rr")->setting_names.contains("quantum_us"));
+    CHECK(milk::host::find_component(components, "sched_fair")->setting_names.contains("granularity_us"));
+    CHECK_FALSE(milk::host::find_component(components, "sched_fifo")->setting_names.contains("quantum_us"));
 
     const milk::host::ComponentType* echo = milk::host::find_component(components, "echo");
     REQUIRE(echo != nullptr);
