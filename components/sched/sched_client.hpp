@@ -21,6 +21,7 @@
 #include <milk/result.hpp>
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -47,16 +48,17 @@ using ClientDeciding = SchedProtocol::Client<SchedProtocol::state::Deciding>;
 
 class SchedClient {
 public:
-    // At most this many events wait for the next commit; report() beyond it
-    // fails (commit more often).
-    static constexpr std::uint32_t max_pending_events = 1024;
+    // By default at most this many events wait for the next commit;
+    // report() beyond the capacity fails (commit more often).
+    static constexpr std::uint32_t default_max_pending_events = 1024;
 
     // Sends Hello for an enclave of `cpus` CPUs and `max_tasks` tasks and
     // waits for the policy's answer: InvalidArgument with the policy's
     // limits when it refuses, or the error of the channel.
     [[nodiscard]] static milk::Result<SchedClient> try_connect(ClientStart&& start, std::uint32_t cpus,
                                                                std::uint32_t max_tasks,
-                                                               std::chrono::nanoseconds timeout) {
+                                                               std::chrono::nanoseconds timeout,
+                                                               std::size_t max_pending_events = default_max_pending_events) {
         auto greeting = MILK_TRY(std::move(start).send(SchedProtocol::Hello{cpus, max_tasks}));
         struct Answer {
             std::optional<ClientIdle> idle;
@@ -82,8 +84,9 @@ public:
 
     // Queues an event for the next commit.
     [[nodiscard]] milk::Result<void> report(const milk::sched::Event& event) {
-        if (m_pending_count == max_pending_events)
-            return milk::Error{milk::ErrorCode::InvalidArgument, "sched: more events than a batch holds", m_pending_count};
+        if (m_pending_count == m_pending.size())
+            return milk::Error{milk::ErrorCode::InvalidArgument, "sched: more events than a batch holds",
+                               static_cast<std::int64_t>(m_pending_count)};
         m_pending[m_pending_count++] = event;
         return {};
     }
@@ -97,7 +100,7 @@ public:
         if (!m_idle) return milk::Error{milk::ErrorCode::PeerClosed, "sched: the channel failed before", 0};
         const std::uint64_t seq = ++m_seq;
         // A batch is at least one Events message, even with nothing in it.
-        std::uint32_t sent = 0;
+        std::size_t sent = 0;
         SchedProtocol::Events first{seq, now, {}};
         fill(first, sent);
         auto batching = std::move(*m_idle).send(first);
@@ -139,7 +142,7 @@ private:
         : m_idle(std::move(idle)), m_cpus(cpus), m_max_tasks(max_tasks), m_pending(std::move(pending)),
           m_decided(std::move(decided)) {}
 
-    void fill(SchedProtocol::Events& events, std::uint32_t& sent) const {
+    void fill(SchedProtocol::Events& events, std::size_t& sent) const {
         for (auto& entry : events.events) {
             if (sent == m_pending_count) break;
             entry = m_pending[sent++];
@@ -209,7 +212,7 @@ private:
     std::uint32_t m_cpus;
     std::uint32_t m_max_tasks;
     milk::FixedArray<milk::sched::Event> m_pending;
-    std::uint32_t m_pending_count = 0;
+    std::size_t m_pending_count = 0;
     milk::FixedArray<milk::sched::Decision> m_decided;
     std::uint64_t m_seq = 0;
 };

@@ -9,6 +9,8 @@
 #include "sched/sched_client.hpp"
 #include "sched/sched_component.hpp"
 
+#include "../sched/rogue_policy.hpp"
+
 #include <milk/host/component_type.hpp>
 #include <milk/host/host.hpp>
 #include <milk/inproc.hpp>
@@ -147,28 +149,6 @@ SchedClient connect(milk::host::Host& host, std::uint32_t cpus, std::uint32_t ta
     return take(SchedClient::try_connect(std::move(endpoint), cpus, tasks, answer_timeout));
 }
 
-// A policy written by hand, for the tests of a policy that misbehaves: it
-// serves Hello with Welcome, then lets `answer` reply to the first batch.
-template <typename Answer>
-std::thread rogue_policy(milk::ChannelEnd&& end, Answer answer) {
-    return std::thread([end = std::move(end), answer]() mutable {
-        auto server = Sched::Contract::server(std::move(end));
-        auto greeting = std::move(server).receive([](Sched::Hello&&, components::sched::ServerGreeting&& next) { return std::move(next); });
-        if (!greeting.ok()) return;
-        auto idle = std::move(greeting).value().send(Sched::Welcome{});
-        if (!idle.ok()) return;
-        auto batching = std::move(idle).value().receive(
-            [](Sched::Events&&, components::sched::ServerBatching&& next) { return std::optional{std::move(next)}; },
-            [](Sched::Bye&&) { return std::optional<components::sched::ServerBatching>{}; });
-        if (!batching.ok() || !batching.value()) return;
-        auto deciding = std::move(*batching.value()).receive(
-            [](Sched::Events&&, components::sched::ServerBatching&&) { return std::optional<components::sched::ServerDeciding>{}; },
-            [](Sched::Commit&&, components::sched::ServerDeciding&& next) { return std::optional{std::move(next)}; });
-        if (!deciding.ok() || !deciding.value()) return;
-        answer(std::move(*deciding.value()));
-    });
-}
-
 }  // namespace
 
 TEST_CASE("sched_fifo in the host's process: tasks run in arrival order, never preempted") {
@@ -254,12 +234,13 @@ TEST_CASE("a mechanism that reports a task that never joined loses its channel")
 
 TEST_CASE("a policy that decides for a CPU out of the enclave is refused") {
     auto pair = take(milk::inproc::open_channel());
-    auto policy = rogue_policy(std::move(pair.second), [](components::sched::ServerDeciding&& deciding) {
-        Sched::Decisions bad{1, {}};
-        bad.decisions[0] = Decision{DecisionKind::run, 7, 0};
-        auto sent = std::move(deciding).send(bad);
-        static_cast<void>(sent);
-    });
+    auto policy = milk::test::rogue_policy(
+        std::move(pair.second), [](components::sched::ServerDeciding&& deciding, const std::vector<Event>&, std::uint64_t seq) {
+            Sched::Decisions bad{seq, {}};
+            bad.decisions[0] = Decision{DecisionKind::run, 7, 0};
+            static_cast<void>(std::move(deciding).send(bad));
+            return std::optional<components::sched::ServerIdle>{};
+        });
     auto client = take(SchedClient::try_connect(Sched::Contract::client(std::move(pair.first)), 2, 8, answer_timeout));
     REQUIRE(client.report({EventKind::task_new, 0, 0, 1024}).ok());
     auto decided = client.commit(1, answer_timeout);
@@ -270,11 +251,13 @@ TEST_CASE("a policy that decides for a CPU out of the enclave is refused") {
 
 TEST_CASE("a policy that misses its deadline fails the commit (the watchdog)") {
     auto pair = take(milk::inproc::open_channel());
-    auto policy = rogue_policy(std::move(pair.second), [](components::sched::ServerDeciding&& deciding) {
-        // Never answers; holds the endpoint until the client has given up.
-        std::this_thread::sleep_for(std::chrono::milliseconds(300));
-        static_cast<void>(std::move(deciding));
-    });
+    auto policy = milk::test::rogue_policy(
+        std::move(pair.second), [](components::sched::ServerDeciding&& deciding, const std::vector<Event>&, std::uint64_t) {
+            // Never answers; holds the endpoint until the client has given up.
+            std::this_thread::sleep_for(std::chrono::milliseconds(300));
+            static_cast<void>(std::move(deciding));
+            return std::optional<components::sched::ServerIdle>{};
+        });
     auto client = take(SchedClient::try_connect(Sched::Contract::client(std::move(pair.first)), 1, 8, answer_timeout));
     const auto began = std::chrono::steady_clock::now();
     auto decided = client.commit(1, std::chrono::milliseconds(50));
