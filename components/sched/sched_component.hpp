@@ -216,6 +216,9 @@ public:
     // with live relocation.
     static constexpr milk::Statefulness statefulness = milk::Statefulness::Stateless;
     static constexpr milk::SettingNames setting_names = RuleSettings<Rule>::setting_names;
+    // In a process of its own, the policy locks its memory: a page fault in
+    // the policy would stall every thread it schedules.
+    static constexpr milk::MemoryResidence residence = milk::MemoryResidence::Pinned;
 
     [[nodiscard]] static milk::Result<Scheduler> try_create(const milk::Settings& settings) {
         const std::int64_t cpus = settings.get_or("max_cpus", default_max_cpus);

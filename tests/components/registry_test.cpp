@@ -18,6 +18,9 @@ TEST_CASE("the generated registry lists the components of components/CMakeLists.
     CHECK(milk::host::find_component(components, "sched_rr")->setting_names.contains("quantum_us"));
     CHECK(milk::host::find_component(components, "sched_fair")->setting_names.contains("granularity_us"));
     CHECK_FALSE(milk::host::find_component(components, "sched_fifo")->setting_names.contains("quantum_us"));
+    // A scheduler's own process locks its memory; the others need not.
+    CHECK(milk::host::find_component(components, "sched_fair")->residence == milk::MemoryResidence::Pinned);
+    CHECK(milk::host::find_component(components, "echo")->residence == milk::MemoryResidence::Pageable);
 
     const milk::host::ComponentType* echo = milk::host::find_component(components, "echo");
     REQUIRE(echo != nullptr);

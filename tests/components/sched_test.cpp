@@ -20,7 +20,9 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
+#include <fstream>
 #include <optional>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -144,6 +146,15 @@ milk::host::Host make_host(const char* component, Placement placement, milk::Set
     return take(milk::host::Host::try_create(config, milk::host::compiled_components(), options));
 }
 
+// VmLck of /proc/PID/status: how much of the process is locked in memory.
+long locked_kilobytes(pid_t pid) {
+    std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+    std::string line;
+    while (std::getline(status, line))
+        if (line.rfind("VmLck:", 0) == 0) return std::stol(line.substr(6));
+    return -1;
+}
+
 SchedClient connect(milk::host::Host& host, std::uint32_t cpus, std::uint32_t tasks) {
     auto endpoint = take(host.connect<Sched::Contract>("scheduler"));
     return take(SchedClient::try_connect(std::move(endpoint), cpus, tasks, answer_timeout));
@@ -170,6 +181,11 @@ TEST_CASE("sched_fair in a process of its own: service in proportion to weight, 
     auto host = make_host("sched_fair", Placement::Process, settings);
     REQUIRE(host.placement_of("scheduler") == Placement::Process);
     auto client = connect(host, 1, 8);
+    // The policy's process keeps its memory resident (mlockall), so that a
+    // page fault in the policy never stalls the threads it schedules.
+    const auto status = host.status();
+    REQUIRE(status.size() == 1);
+    CHECK(locked_kilobytes(status[0].pid) > 0);
     constexpr std::uint64_t never = ~std::uint64_t{0};
     ChannelMachine machine(client, {{0, never, 1024}, {0, never, 2048}, {0, never, 4096}}, 10'000);
     machine.run(70'000'000);  // 7,000 batches

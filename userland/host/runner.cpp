@@ -9,7 +9,10 @@
 
 #include <CLI/CLI.hpp>
 
+#include <cerrno>
 #include <charconv>
+#include <cstring>
+#include <sys/mman.h>
 #include <cstdlib>
 #include <unistd.h>
 #include <cstdio>
@@ -81,6 +84,12 @@ int run_runner(int argc, char** argv, std::span<const ComponentType> components)
             return 2;
         }
     }
+    // A component whose page faults would stall others (a scheduler) keeps
+    // all of this process resident, now and as it grows. Without the
+    // privilege (RLIMIT_MEMLOCK, CAP_IPC_LOCK) it says so and runs anyway:
+    // a policy that may fault is still better than none.
+    if (type->residence == MemoryResidence::Pinned && ::mlockall(MCL_CURRENT | MCL_FUTURE) != 0)
+        report(instance, "locking its memory (mlockall)", Error{ErrorCode::SystemError, std::strerror(errno), errno});
     detail::FileDescriptor control(control_fd);
     auto page = detail::CounterPage::try_map(counters_fd);
     ::close(counters_fd);  // the mapping does not need it

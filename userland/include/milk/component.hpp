@@ -105,6 +105,20 @@ inline constexpr PlacementSet every_placement{Placement::Inproc, Placement::Proc
 // Whether a component has state worth moving (used by live relocation).
 enum class Statefulness : std::uint8_t { Stateless, Stateful };
 
+// Whether a process of the component's own must keep all its memory
+// resident (mlockall). A scheduling policy must: if its code or data were
+// paged out, a page fault in the policy would stall the very threads it
+// schedules, the known deadlock of user-space schedulers. A component says
+// so with `static constexpr milk::MemoryResidence residence = Pinned;`;
+// without it, Pageable.
+enum class MemoryResidence : std::uint8_t { Pageable, Pinned };
+
+template <typename C>
+[[nodiscard]] constexpr MemoryResidence residence_of() {
+    if constexpr (requires { C::residence; }) return C::residence;
+    else return MemoryResidence::Pageable;
+}
+
 // An instance's settings: named integers from the config's
 // [instance.settings] table. The same fixed-size table in user space and in
 // milk.ko (it crosses the ioctl as is), so a component reads its settings

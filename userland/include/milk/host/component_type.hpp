@@ -31,6 +31,8 @@ struct ComponentType {
     // state with it (`milkctl status`). Empty only in tests that never
     // serve.
     session::StateMachine machine{};
+    // Whether its own process (a runner) locks its memory.
+    MemoryResidence residence = MemoryResidence::Pageable;
 };
 
 template <Component C>
@@ -48,6 +50,7 @@ template <Component C>
             return serve_channel(component.value(), C::Contract::server(std::move(end)));
         },
         session::state_machine<C::Contract::protocol>(),
+        residence_of<C>(),
     };
 }
 
