@@ -241,6 +241,17 @@ private:
     }
 
     void loop() {
+        // The agent must run the moment a tick is due or a task leaves its
+        // CPU, ahead of the tasks it schedules (which are ordinary threads):
+        // a real-time priority when the process may take one (root, or
+        // CAP_SYS_NICE, or RLIMIT_RTPRIO), else an ordinary thread that
+        // Linux's own scheduler lets in soon after it wakes.
+        const sched_param realtime{1};
+        const bool is_realtime = ::sched_setscheduler(0, SCHED_FIFO, &realtime) == 0;
+        {
+            std::lock_guard lock(m_mutex);
+            m_stats.agent_realtime = is_realtime;
+        }
         auto next_tick = Clock::now() + m_options.tick;
         for (;;) {
             {

@@ -67,6 +67,8 @@ struct EnclaveStats {
     std::uint64_t decisions_applied = 0;
     std::uint64_t stale_refused = 0;
     std::uint64_t preemptions = 0;
+    // Whether the agent thread got a real-time priority (SCHED_FIFO 1).
+    bool agent_realtime = false;
     FallbackReason fallback = FallbackReason::None;
     // When the policy's failure was seen, and when the fallback's first
     // decision was applied (steady clock).
