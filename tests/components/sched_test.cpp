@@ -10,6 +10,7 @@
 #include "sched/sched_component.hpp"
 
 #include "../sched/rogue_policy.hpp"
+#include "../sched/scheduler_host.hpp"
 
 #include <milk/host/component_type.hpp>
 #include <milk/host/host.hpp>
@@ -27,6 +28,8 @@
 #include <vector>
 
 namespace {
+
+using milk::test::make_scheduler_host;
 
 using components::sched::SchedClient;
 using milk::Placement;
@@ -131,20 +134,6 @@ private:
     std::uint32_t m_preemptions = 0;
 };
 
-milk::host::Host make_host(const char* component, Placement placement, milk::Settings settings = {}) {
-    milk::host::Config config;
-    config.file = "test";
-    milk::host::InstanceConfig instance;
-    instance.name = "scheduler";
-    instance.component = component;
-    instance.placement = placement;
-    instance.settings = settings;
-    config.instances.push_back(instance);
-    milk::host::HostOptions options;
-    options.runner_path = MILK_RUNNER_PATH;
-    options.stop_timeout = std::chrono::milliseconds(500);
-    return take(milk::host::Host::try_create(config, milk::host::compiled_components(), options));
-}
 
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 constexpr bool under_sanitizer = true;
@@ -175,7 +164,7 @@ SchedClient connect(milk::host::Host& host, std::uint32_t cpus, std::uint32_t ta
 }  // namespace
 
 TEST_CASE("sched_fifo in the host's process: tasks run in arrival order, never preempted") {
-    auto host = make_host("sched_fifo", Placement::Inproc);
+    auto host = make_scheduler_host("sched_fifo", Placement::Inproc);
     auto client = connect(host, 1, 8);
     ChannelMachine machine(client, {{0, 30}, {1, 10}, {2, 20}}, 1);
     machine.run(1000);
@@ -190,7 +179,7 @@ TEST_CASE("sched_fifo in the host's process: tasks run in arrival order, never p
 TEST_CASE("sched_fair in a process of its own: service in proportion to weight, within 5%") {
     milk::Settings settings;
     REQUIRE(settings.set("granularity_us", 100).ok());
-    auto host = make_host("sched_fair", Placement::Process, settings);
+    auto host = make_scheduler_host("sched_fair", Placement::Process, settings);
     REQUIRE(host.placement_of("scheduler") == Placement::Process);
     auto client = connect(host, 1, 8);
     // The policy's process keeps its memory resident (mlockall), so that a
@@ -215,7 +204,7 @@ TEST_CASE("every scheduler, in both user-space placements: every task finishes o
         for (Placement placement : {Placement::Inproc, Placement::Process}) {
             CAPTURE(component);
             CAPTURE(static_cast<int>(placement));
-            auto host = make_host(component, placement);
+            auto host = make_scheduler_host(component, placement);
             auto client = connect(host, 4, 64);
             std::vector<Task> tasks;
             for (std::uint32_t i = 0; i < 24; ++i) tasks.push_back({i * 37'000ull, 20'000 + (i * 7919ull) % 400'000});
@@ -230,7 +219,7 @@ TEST_CASE("every scheduler, in both user-space placements: every task finishes o
 TEST_CASE("a scheduler refuses an enclave beyond its settings") {
     milk::Settings settings;
     REQUIRE(settings.set("max_cpus", 2).ok());
-    auto host = make_host("sched_rr", Placement::Inproc, settings);
+    auto host = make_scheduler_host("sched_rr", Placement::Inproc, settings);
     auto endpoint = take(host.connect<Sched::Contract>("scheduler"));
     auto refused = SchedClient::try_connect(std::move(endpoint), 4, 8, answer_timeout);
     REQUIRE_FALSE(refused.ok());
@@ -251,7 +240,7 @@ TEST_CASE("a scheduler's settings are checked") {
 }
 
 TEST_CASE("a mechanism that reports a task that never joined loses its channel") {
-    auto host = make_host("sched_fifo", Placement::Inproc);
+    auto host = make_scheduler_host("sched_fifo", Placement::Inproc);
     auto client = connect(host, 1, 8);
     REQUIRE(client.report({EventKind::wakeup, 0, 3, 0}).ok());
     auto decided = client.commit(1, answer_timeout);

@@ -8,6 +8,7 @@
 // ratios, yield and blocking, and the fallback when the policy dies, misses
 // its deadline or breaks the contract.
 #include "rogue_policy.hpp"
+#include "scheduler_host.hpp"
 
 #include <milk/host/component_type.hpp>
 #include <milk/host/host.hpp>
@@ -29,6 +30,8 @@
 #include <vector>
 
 namespace {
+
+using milk::test::make_scheduler_host;
 
 using milk::Placement;
 using milk::sched::Enclave;
@@ -56,20 +59,6 @@ std::vector<int> allowed_cpus() {
     return cpus;
 }
 
-milk::host::Host make_host(const char* component, Placement placement, milk::Settings settings = {}) {
-    milk::host::Config config;
-    config.file = "test";
-    milk::host::InstanceConfig instance;
-    instance.name = "scheduler";
-    instance.component = component;
-    instance.placement = placement;
-    instance.settings = settings;
-    config.instances.push_back(instance);
-    milk::host::HostOptions options;
-    options.runner_path = MILK_RUNNER_PATH;
-    options.stop_timeout = std::chrono::milliseconds(500);
-    return take(milk::host::Host::try_create(config, milk::host::compiled_components(), options));
-}
 
 std::unique_ptr<Enclave> make_enclave(milk::host::Host& host, EnclaveOptions options) {
     return take(Enclave::try_create(take(host.connect<Sched::Contract>("scheduler")), std::move(options)));
@@ -105,7 +94,7 @@ std::chrono::nanoseconds thread_cpu_time() {
 }  // namespace
 
 TEST_CASE("FIFO on one CPU: real threads run one at a time, in spawn order, on the CPU chosen") {
-    auto host = make_host("sched_fifo", Placement::Inproc);
+    auto host = make_scheduler_host("sched_fifo", Placement::Inproc);
     const int cpu = allowed_cpus().front();
     auto enclave = make_enclave(host, {.cpus = {cpu}});
     Watch watch;
@@ -140,7 +129,7 @@ TEST_CASE("FIFO on one CPU: real threads run one at a time, in spawn order, on t
 TEST_CASE("round robin over every CPU: tasks are preempted, run only where placed, and all finish") {
     milk::Settings settings;
     REQUIRE(settings.set("quantum_us", 2000).ok());
-    auto host = make_host("sched_rr", Placement::Inproc, settings);
+    auto host = make_scheduler_host("sched_rr", Placement::Inproc, settings);
     auto enclave = make_enclave(host, {.cpus = allowed_cpus()});
     Watch watch;
     std::atomic<int> done{0};
@@ -162,7 +151,7 @@ TEST_CASE("round robin over every CPU: tasks are preempted, run only where place
 TEST_CASE("fair share on one CPU: real CPU time in proportion to weight") {
     milk::Settings settings;
     REQUIRE(settings.set("granularity_us", 1000).ok());
-    auto host = make_host("sched_fair", Placement::Inproc, settings);
+    auto host = make_scheduler_host("sched_fair", Placement::Inproc, settings);
     auto enclave = make_enclave(host, {.cpus = {allowed_cpus().back()}});
     std::atomic<bool> stop{false};
     std::chrono::nanoseconds used[3] = {};
@@ -188,7 +177,7 @@ TEST_CASE("fair share on one CPU: real CPU time in proportion to weight") {
 }
 
 TEST_CASE("yield and blocking hand the CPU over and come back") {
-    auto host = make_host("sched_fifo", Placement::Inproc);
+    auto host = make_scheduler_host("sched_fifo", Placement::Inproc);
     auto enclave = make_enclave(host, {.cpus = {allowed_cpus().front()}});
     std::mutex mutex;
     std::vector<const char*> trace;
@@ -219,7 +208,7 @@ TEST_CASE("yield and blocking hand the CPU over and come back") {
 }
 
 TEST_CASE("fallback: the policy's process is killed under load, every task finishes") {
-    auto host = make_host("sched_rr", Placement::Process);
+    auto host = make_scheduler_host("sched_rr", Placement::Process);
     auto enclave = make_enclave(host, {.cpus = allowed_cpus()});
     Watch watch;
     std::atomic<int> done{0};
@@ -298,7 +287,7 @@ TEST_CASE("fallback: a policy that runs two tasks on one CPU breaks the contract
 }
 
 TEST_CASE("an enclave refuses CPUs the process may not use") {
-    auto host = make_host("sched_fifo", Placement::Inproc);
+    auto host = make_scheduler_host("sched_fifo", Placement::Inproc);
     auto refused = Enclave::try_create(take(host.connect<Sched::Contract>("scheduler")), {.cpus = {CPU_SETSIZE - 1}});
     REQUIRE_FALSE(refused.ok());
     CHECK(refused.error().code == milk::ErrorCode::InvalidArgument);
