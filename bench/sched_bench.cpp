@@ -19,8 +19,7 @@
 // serves it over a process channel, as milk-runner would, memory locked),
 // kernel (milk.ko's, when /dev/milk is there: run it in the VM, where
 // `cmake --build build --target milk_vm_sched_bench` boots a static copy).
-// The enclave
-// takes the last CPU; the generator runs on the first.
+// The enclave takes the last CPU; the generator runs on the first.
 #include <milk/host/component_type.hpp>
 #include <milk/inproc.hpp>
 #include <milk/kernel.hpp>
