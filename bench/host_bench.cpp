@@ -35,6 +35,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <functional>
 #include <optional>
 #include <sys/socket.h>
@@ -154,6 +155,11 @@ int main(int argc, char** argv) {
     const bool kernel = ::access("/dev/milk", R_OK | W_OK) == 0;
     std::vector<milk::Placement> placements{milk::Placement::Inproc, milk::Placement::Process};
     if (kernel) placements.push_back(milk::Placement::Kernel);
+    // The VM has no milk-runner: its run (milk_vm_host_bench) measures the
+    // kernel row alone, said through the environment (its programs take no
+    // arguments).
+    if (const char* only = std::getenv("MILK_HOST_BENCH_KERNEL_ONLY"); only != nullptr && kernel)
+        placements = {milk::Placement::Kernel};
 
     milk::host::Config config;
     for (milk::Placement placement : placements) {
