@@ -4,7 +4,6 @@
 #include "component_channel.hpp"
 #include "kernel_log.hpp"
 #include "owned.hpp"
-#include "policy_self_test.hpp"
 #include "self_test.hpp"
 
 #include "milk_core.h"
@@ -243,12 +242,6 @@ extern "C" int milk_core_init(void) {
         return -MILK_EINVAL;
     }
     milk::kernel::log(MILK_LOG_INFO, "core self-test passed", checked.value());
-    auto replayed = milk::kernel::run_policy_self_test();
-    if (!replayed.ok()) {
-        milk::kernel::log(MILK_LOG_ERR, replayed.error().what, replayed.error().detail);
-        return -MILK_EINVAL;
-    }
-    milk::kernel::log(MILK_LOG_INFO, "policy self-test passed, references replayed", replayed.value());
     return 0;
 }
 
