@@ -1,13 +1,12 @@
 // The plot: p50 round trip against message size, log-log, for milk and the
 // baselines. milk-bench writes the data and a gnuplot script next to the
-// JSON, then runs gnuplot, so the PNG can be re-made (or restyled) from the
-// same numbers without running the benchmark again.
+// JSON, then runs gnuplot (gnuplot.hpp), so the PNG can be re-made (or
+// restyled) from the same numbers without running the benchmark again.
+#include "gnuplot.hpp"
 #include "results.hpp"
 
 #include <cmath>
-#include <cstdio>
-#include <cstdlib>
-#include <fstream>
+#include <sstream>
 
 namespace milk::bench {
 namespace {
@@ -26,10 +25,7 @@ std::string cell(const Results& results, const Series& series, std::size_t size)
     } else if (const BytesRow* row = results.find_bytes(series.id, series.touch, size); row && row->measured) {
         value = row->latency.p50_ns;
     }
-    if (!std::isfinite(value)) return "NaN";
-    char text[32];
-    std::snprintf(text, sizeof text, "%.1f", value);
-    return text;
+    return gnuplot_number(value);
 }
 
 }  // namespace
@@ -44,65 +40,39 @@ bool write_plot(const std::string& dir, const Results& results, bool run_gnuplot
         {"milk inproc, full touch", "milk_inproc", Touch::Full, "lw 2 dt 3 pt 6 lc rgb '#1b7837'"},
         {"pipe, full touch", "pipe", Touch::Full, "lw 2 dt 3 pt 8 lc rgb '#b2182b'"},
     };
-    const std::string data_path = dir + "/round-trip-vs-size.dat";
-    const std::string script_path = dir + "/round-trip-vs-size.gp";
-    const std::string png_path = dir + "/round-trip-vs-size.png";
-    {
-        std::ofstream data(data_path, std::ios::trunc);
-        data << "# p50 round trip (ns) by payload size (bytes); NaN: not measured\n# size";
-        for (const Series& s : series) data << "\t\"" << s.column_title << "\"";
+    const GnuplotFiles files{.program = "milk-bench", .dir = dir, .stem = "round-trip-vs-size"};
+    std::ostringstream data;
+    data << "# p50 round trip (ns) by payload size (bytes); NaN: not measured\n# size";
+    for (const Series& s : series) data << "\t\"" << s.column_title << "\"";
+    data << "\n";
+    for (std::size_t size : bytes_sizes) {
+        data << size;
+        for (const Series& s : series) data << "\t" << cell(results, s, size);
         data << "\n";
-        for (std::size_t size : bytes_sizes) {
-            data << size;
-            for (const Series& s : series) data << "\t" << cell(results, s, size);
-            data << "\n";
-        }
-        if (!data) {
-            std::fprintf(stderr, "milk-bench: cannot write %s\n", data_path.c_str());
-            return false;
-        }
     }
-    {
-        std::ofstream script(script_path, std::ios::trunc);
-        script << "# gnuplot " << script_path << "  (written by milk-bench)\n"
-               << "set terminal pngcairo size 1100,700 font 'sans,11'\n"
-               << "set output '" << png_path << "'\n"
-               << "set title 'Round trip (p50) against message size: a `bytes` payload there and back'\n"
-               << "set xlabel 'payload size'\nset ylabel 'round trip, p50'\n"
-               << "set logscale xy\nset grid xtics ytics mytics\nset key left top\n"
-               << "set datafile missing 'NaN'\n"
-               << "set xtics ('64 B' 64, '4 KiB' 4096, '64 KiB' 65536, '1 MiB' 1048576)\n"
-               << "set ytics ('10 ns' 10, '100 ns' 100, '1 us' 1e3, '10 us' 1e4, '100 us' 1e5, '1 ms' 1e6, "
-                  "'10 ms' 1e7, '100 ms' 1e8)\n"
-               << "set xrange [40:1.6e6]\n"
-               << "plot ";
-        // A series without a single measured point (a transport missing
-        // from this build) stays in the data file but out of the plot.
-        bool first = true;
-        for (std::size_t i = 0; i < series.size(); ++i) {
-            bool any = false;
-            for (std::size_t size : bytes_sizes) any = any || cell(results, series[i], size) != "NaN";
-            if (!any) continue;
-            script << (first ? "" : ", \\\n     ") << "'" << data_path << "' using 1:" << (i + 2)
-                   << " with linespoints " << series[i].style << " title '" << series[i].column_title << "'";
-            first = false;
-        }
-        script << "\n";
-        if (!script) {
-            std::fprintf(stderr, "milk-bench: cannot write %s\n", script_path.c_str());
-            return false;
-        }
+    std::ostringstream script;
+    script << "set title 'Round trip (p50) against message size: a `bytes` payload there and back'\n"
+           << "set xlabel 'payload size'\nset ylabel 'round trip, p50'\n"
+           << "set logscale xy\nset grid xtics ytics mytics\nset key left top\n"
+           << "set datafile missing 'NaN'\n"
+           << "set xtics ('64 B' 64, '4 KiB' 4096, '64 KiB' 65536, '1 MiB' 1048576)\n"
+           << "set ytics ('10 ns' 10, '100 ns' 100, '1 us' 1e3, '10 us' 1e4, '100 us' 1e5, '1 ms' 1e6, "
+              "'10 ms' 1e7, '100 ms' 1e8)\n"
+           << "set xrange [40:1.6e6]\n"
+           << "plot ";
+    // A series without a single measured point (a transport missing from
+    // this build) stays in the data file but out of the plot.
+    bool first = true;
+    for (std::size_t i = 0; i < series.size(); ++i) {
+        bool any = false;
+        for (std::size_t size : bytes_sizes) any = any || cell(results, series[i], size) != "NaN";
+        if (!any) continue;
+        script << (first ? "" : ", \\\n     ") << "'" << files.data_path() << "' using 1:" << (i + 2)
+               << " with linespoints " << series[i].style << " title '" << series[i].column_title << "'";
+        first = false;
     }
-    if (!run_gnuplot) return true;
-    // gnuplot writes to the same terminal: what we printed goes first.
-    std::fflush(stdout);
-    std::fflush(stderr);
-    const std::string command = "gnuplot '" + script_path + "'";
-    if (std::system(command.c_str()) != 0) {
-        std::fprintf(stderr, "milk-bench: `%s` failed (is gnuplot installed? Debian: gnuplot-nox)\n", command.c_str());
-        return false;
-    }
-    return true;
+    script << "\n";
+    return write_gnuplot(files, data.str(), script.str(), run_gnuplot);
 }
 
 }  // namespace milk::bench

@@ -20,6 +20,11 @@
 // kernel (milk.ko's, when /dev/milk is there: run it in the VM, where
 // `cmake --build build --target milk_vm_sched_bench` boots a static copy).
 // The enclave takes the last CPU; the generator runs on the first.
+//
+// Besides the table it writes a plot into --out (gnuplot.hpp, as milk-bench
+// does): sched-bench.dat, sched-bench.gp and, by gnuplot, sched-bench.png.
+#include "gnuplot.hpp"
+
 #include <milk/host/component_type.hpp>
 #include <milk/inproc.hpp>
 #include <milk/kernel.hpp>
@@ -31,15 +36,19 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <deque>
+#include <filesystem>
 #include <functional>
+#include <iterator>
 #include <mutex>
 #include <optional>
 #include <random>
 #include <sched.h>
+#include <sstream>
 #include <string>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -299,6 +308,94 @@ Row run_enclave(const Workload& workload, const milk::host::ComponentType& type,
     return row;
 }
 
+// The plot: for every row a group of bars (decision round trip and short
+// request latency, p50 and p99), Linux's group first and its four values
+// again as dashed lines across the whole plot, so that each row reads
+// against the baseline of the same run. Log scale: the rows span two orders
+// of magnitude (a decision p50 of tens of microseconds, a short p99 of
+// milliseconds).
+bool write_plot(const std::string& dir, const std::vector<Row>& rows, const Workload& workload, bool run_gnuplot) {
+    struct Metric {
+        const char* title;
+        double Row::* value;
+        const char* colour;
+    };
+    const Metric metrics[] = {
+        {"decision RT p50", &Row::wake_p50, "#9ecae1"},
+        {"decision RT p99", &Row::wake_p99, "#3182bd"},
+        {"short request p50", &Row::short_p50, "#fdae6b"},
+        {"short request p99", &Row::short_p99, "#e6550d"},
+    };
+    // A row that measured nothing (its channel did not open) has zeros,
+    // which a log axis cannot show: NaN leaves its bars out.
+    auto number = [](double value) { return milk::bench::gnuplot_number(value > 0 ? value : NAN); };
+    const milk::bench::GnuplotFiles files{
+        .program = "milk-sched-bench", .dir = dir, .stem = "sched-bench", .width = 1400};
+
+    std::ostringstream data;
+    data << "# milk-sched-bench: latency (us) and throughput by policy and placement; NaN: not measured\n"
+         << "# policy\tplacement";
+    for (const Metric& metric : metrics) data << "\t\"" << metric.title << "\"";
+    data << "\treq/s\tnote\n";
+    for (const Row& row : rows) {
+        data << '"' << row.policy << "\"\t\"" << row.placement << '"';
+        for (const Metric& metric : metrics) data << '\t' << number(row.*metric.value);
+        data << '\t' << milk::bench::gnuplot_number(row.per_second, 0) << "\t\"" << row.note << "\"\n";
+    }
+
+    std::ostringstream script;
+    char title[256];
+    std::snprintf(title, sizeof title,
+                  "milk-sched-bench: %.0f requests/s for %lld ms (%.0f%% of 2 ms, the rest 20 µs), "
+                  "%d workers on one CPU",
+                  workload.arrivals_per_second, static_cast<long long>(workload.duration.count()),
+                  workload.long_fraction * 100, workload.workers);
+    script << "set title \"" << title << "\\ndashed lines: Linux's values in the same run\"\n"
+           << "set ylabel 'latency, log scale'\n"
+           << "set logscale y\nset grid ytics mytics\nset key below horizontal\n"
+           << "set ytics ('1 µs' 1, '10 µs' 10, '100 µs' 100, '1 ms' 1e3, '10 ms' 1e4, '100 ms' 1e5, '1 s' 1e6)\n"
+           << "set datafile missing 'NaN'\n"
+           << "set style data histograms\nset style histogram clustered gap 1\n"
+           << "set style fill solid 0.9 border rgb 'gray40'\nset boxwidth 0.9\n"
+           // noenhanced: the policies' names have underscores, which
+           // gnuplot's enhanced text would take for subscripts.
+           << "set xtics nomirror scale 0 noenhanced\nset bmargin 6\n";
+    // Whole decades, so that both ends of the axis carry a label; a hair
+    // wider than the decades, because gnuplot 5.4 drops a tick label that
+    // falls exactly on the end of a log axis.
+    double lowest = INFINITY, highest = 0;
+    for (const Row& row : rows) {
+        for (const Metric& metric : metrics) {
+            const double value = row.*metric.value;
+            if (value <= 0) continue;
+            lowest = std::min(lowest, value);
+            highest = std::max(highest, value);
+        }
+    }
+    if (highest > 0)
+        script << "set yrange [" << 0.999 * std::pow(10, std::floor(std::log10(lowest))) << ":"
+               << 1.001 * std::pow(10, std::ceil(std::log10(highest))) << "]\n";
+    if (!rows.empty() && rows.front().placement == "-") {
+        for (const Metric& metric : metrics) {
+            const double baseline = rows.front().*metric.value;
+            if (baseline > 0)
+                script << "set arrow from graph 0, first " << baseline << " to graph 1, first " << baseline
+                       << " nohead back dt 2 lw 1.5 lc rgb '" << metric.colour << "'\n";
+        }
+    }
+    // Columns 1 and 2 are the policy and the placement; the label puts the
+    // placement under the policy.
+    script << "label(policy, placement) = placement eq '-' ? policy : policy.\"\\n\".placement\n"
+           << "plot ";
+    for (std::size_t i = 0; i < std::size(metrics); ++i) {
+        script << (i == 0 ? "" : ", \\\n     ") << "'" << files.data_path() << "' using " << (i + 3);
+        if (i == 0) script << ":xtic(label(strcol(1), strcol(2)))";
+        script << " title '" << metrics[i].title << "' lc rgb '" << metrics[i].colour << "'";
+    }
+    script << "\n";
+    return milk::bench::write_gnuplot(files, data.str(), script.str(), run_gnuplot);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -306,10 +403,15 @@ int main(int argc, char** argv) {
     Workload workload;
     std::string only;
     int duration_ms = 1000;
+    std::string out = ".";
+    bool no_plot = false;
     app.add_option("--rate", workload.arrivals_per_second, "requests per second (open loop)")->capture_default_str();
     app.add_option("--duration-ms", duration_ms, "how long the dispersive workload runs")->capture_default_str();
     app.add_option("--wake-rounds", workload.wake_rounds, "decision round trips measured")->capture_default_str();
     app.add_option("--policy", only, "one component (sched_fifo, ...); default: all");
+    app.add_option("--out", out, "directory for the plot (sched-bench.png) and its data and script")
+        ->capture_default_str();
+    app.add_flag("--no-plot", no_plot, "write the plot's data and script, but do not run gnuplot");
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& error) {
@@ -321,6 +423,18 @@ int main(int argc, char** argv) {
     // would only measure an overload.
     if (const char* rate = std::getenv("MILK_SCHED_BENCH_RATE"); rate != nullptr && app.count("--rate") == 0)
         workload.arrivals_per_second = std::strtod(rate, nullptr);
+    // The VM has no gnuplot, and what it would plot is lost with it.
+    if (const char* flag = std::getenv("MILK_SCHED_BENCH_NO_PLOT"); flag != nullptr && *flag != '\0' &&
+                                                                       std::string(flag) != "0")
+        no_plot = true;
+    {
+        std::error_code error;
+        std::filesystem::create_directories(out, error);
+        if (error) {
+            std::fprintf(stderr, "milk-sched-bench: cannot create %s: %s\n", out.c_str(), error.message().c_str());
+            return 1;
+        }
+    }
 
     cpu_set_t allowed;
     CPU_ZERO(&allowed);
@@ -338,7 +452,7 @@ int main(int argc, char** argv) {
     pin_to(generator_cpu);
 
     std::vector<std::string> placements{"inproc", "process"};
-    if (::access("/dev/milk", R_OK | W_OK) == 0) placements.push_back("kernel");
+    if (::access("/dev/milk", R_OK | W_OK) == 0) placements.emplace_back("kernel");
 
     std::printf("workload: %.0f requests/s for %d ms (%.0f%% of 2 ms, the rest 20 us), %d workers on CPU %d; "
                 "%d decision round trips\n",
@@ -346,7 +460,9 @@ int main(int argc, char** argv) {
                 workload.wake_rounds);
     std::printf("%-12s %-8s %12s %12s %12s %12s %10s\n", "policy", "where", "decision p50", "decision p99",
                 "short p50", "short p99", "req/s");
-    auto print = [](const Row& row) {
+    std::vector<Row> rows;
+    auto print = [&rows](const Row& row) {
+        rows.push_back(row);
         std::printf("%-12s %-8s %10.1fus %10.1fus %10.1fus %10.1fus %10.0f  %s\n", row.policy.c_str(), row.placement.c_str(),
                     row.wake_p50, row.wake_p99, row.short_p50, row.short_p99, row.per_second, row.note.c_str());
         std::fflush(stdout);
@@ -366,5 +482,7 @@ int main(int argc, char** argv) {
         std::printf("decision RT, sched_fifo: process / kernel = %.2f (target <= 1.5)\n", decision_p50[1] / decision_p50[2]);
     if (decision_p50[0] > 0)
         std::printf("decision RT, sched_fifo: process / inproc = %.2f\n", decision_p50[1] / decision_p50[0]);
+    if (!write_plot(out, rows, workload, !no_plot)) return 1;
+    std::printf("wrote %s/sched-bench.dat and .gp%s\n", out.c_str(), no_plot ? "" : " and sched-bench.png");
     return 0;
 }
