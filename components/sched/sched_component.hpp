@@ -143,11 +143,20 @@ public:
         case EventKind::exit:
             forget(task);
             return violation_if_failed(m_policy.leave(task, now, sink));
-        case EventKind::cpu_idle:
+        case EventKind::cpu_idle: {
             if (event.cpu >= m_told.size()) return out_of_range(event.cpu);
+            const policy::EntityId told = m_told[event.cpu];
             m_told[event.cpu] = policy::no_entity;
             m_idle_reported[event.cpu] = true;
+            // The mechanism saw the CPU idle before it heard of anything the
+            // books put there since the last Commit (the task this very
+            // batch placed, say): that task has not stopped, it has not
+            // started. Only the task the mechanism was told to run there can
+            // have stopped without an event; the Commit runs the new one.
+            const policy::EntityId booked = m_policy.entity_on(event.cpu);
+            if (booked != policy::no_entity && booked != told) return {};
             return violation_if_failed(m_policy.unit_idle(event.cpu, now, sink));
+        }
         case EventKind::tick:
             if (event.cpu >= m_told.size()) return out_of_range(event.cpu);
             return violation_if_failed(m_policy.tick(event.cpu, now, sink));

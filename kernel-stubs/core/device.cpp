@@ -4,6 +4,7 @@
 #include "component_channel.hpp"
 #include "kernel_log.hpp"
 #include "owned.hpp"
+#include "sched_mechanism.hpp"
 #include "self_test.hpp"
 
 #include "milk_core.h"
@@ -282,7 +283,11 @@ extern "C" void milk_core_run(void* file_state) {
     if (state.channel) state.channel->run();
 }
 
-extern "C" void milk_core_release(void* file_state) { delete static_cast<FileState*>(file_state); }
+extern "C" void milk_core_release(void* file_state) {
+    // An enclave whose agent goes falls back before anything else goes.
+    milk::kernel::sched::release_file(file_state);
+    delete static_cast<FileState*>(file_state);
+}
 
 extern "C" long milk_core_ioctl(void* file_state, unsigned int command, unsigned long argument) {
     auto& state = *static_cast<FileState*>(file_state);

@@ -32,6 +32,10 @@ enum milk_errno {
 	MILK_EPIPE = 32,
 	MILK_EPROTO = 71,
 	MILK_EPROTONOSUPPORT = 93,
+	MILK_EOPNOTSUPP = 95,
+	MILK_EALREADY = 114,
+	MILK_ENOSPC = 28,
+	MILK_EINTR = 4,
 };
 
 enum milk_log_level { MILK_LOG_ERR = 0, MILK_LOG_WARN = 1, MILK_LOG_INFO = 2 };
@@ -111,6 +115,84 @@ void milk_shim_directory_unlock(void);
 /* The calling process's pid (its thread group, as user space sees it). */
 int milk_shim_current_pid(void);
 
+/*
+ * --- the scheduler mechanism (core/sched_mechanism.cpp) ------------------
+ *
+ * A task is the shim's reference to a thread (a task_struct it holds a
+ * reference on), opaque to the core. The core keeps the enclaves' books
+ * under the sched lock, a spinlock that the scheduler's tracepoint probes
+ * also take (irqs off): nothing under it may sleep, allocate or wake a
+ * task. Everything that may sleep (the enforcement calls below, the wait,
+ * user copies) runs in process context under the sched mutex or none.
+ */
+/*
+ * Takes a reference on the calling thread and notes the CPUs it may use
+ * now (where a release puts it back); NULL when out of memory.
+ */
+void *milk_shim_task_current(void);
+/*
+ * Drops it (process context); a thread parked under it is let go first, so
+ * that no park outlives the books.
+ */
+void milk_shim_task_put(void *task);
+/* The thread's task_struct, the key the probes look members up by. */
+void *milk_shim_task_key(void *task);
+/* The calling thread's key. */
+void *milk_shim_current_key(void);
+/* Whether the thread sleeps in its park now (not a block to report). */
+int milk_shim_task_parking(void *task);
+/* The thread's id as the calling process sees it (0 if it has none there). */
+int milk_shim_task_tid(void *task);
+/*
+ * Enforcement, in process context. Placed: pinned to `cpu`, SCHED_FIFO
+ * priority 1, and let go if parked. Parked: SCHED_IDLE, allowed on `cpus`
+ * (a bit mask of Linux CPUs below 64), and with MILK_PARK_STOP also stopped:
+ * on its next way back to user space (at once: it is kicked as by a signal)
+ * it sleeps until placed or released. MILK_PARK_JOINING only stops it (the
+ * thread that joins, parked on its way out of the join): its class and CPUs
+ * stay as they are until it is placed, since moving it onto an enclave CPU
+ * in the middle of its own call would leave it waiting there behind a
+ * placed task before it could finish joining. Released to the kernel's
+ * own scheduling: let go, SCHED_NORMAL nice 0, back on the CPUs it was
+ * allowed when it joined. 0 or -errno.
+ */
+enum milk_park_kind { MILK_PARK_CLASS_ONLY = 0, MILK_PARK_STOP = 1, MILK_PARK_JOINING = 2 };
+/*
+ * One line to the kernel log per event read, decision applied and class
+ * changed, while the module parameter sched_trace is 1 (process context
+ * only): how a policy's run can be followed step by step.
+ */
+void milk_shim_sched_trace(const char *what, int tid, long first, long second);
+int milk_shim_task_place(void *task, int cpu);
+int milk_shim_task_park(void *task, unsigned long long cpus, enum milk_park_kind kind);
+int milk_shim_task_release(void *task);
+/* Whether Linux CPU `cpu` exists and is online. */
+int milk_shim_cpu_online(int cpu);
+/* capable(CAP_SYS_NICE) for the calling thread. */
+int milk_shim_capable_sys_nice(void);
+
+/* The sched lock (a raw spinlock, irqs saved) and the sched mutex. */
+void milk_shim_sched_lock(void);
+void milk_shim_sched_unlock(void);
+void milk_shim_sched_mutex_lock(void);
+void milk_shim_sched_mutex_unlock(void);
+
+/*
+ * An enclave's waker: the agent sleeps on it (milk_shim_waker_wait), a probe
+ * pokes it (milk_shim_waker_poke, safe under the sched lock: it defers the
+ * wake-up to an irq_work, since a probe runs with the scheduler's own locks
+ * held). milk_shim_waker_wait returns once `ready(argument)` is nonzero
+ * (checked under no lock: the core takes the sched lock inside it), after
+ * `timeout_ns` (< 0: never), or on a signal: 0 ready, 1 timed out, -EINTR.
+ */
+void *milk_shim_waker_create(void);
+void milk_shim_waker_destroy(void *waker);
+void milk_shim_waker_poke(void *waker);
+int milk_shim_waker_wait(void *waker, int (*ready)(void *), void *argument, long long timeout_ns);
+
+/* Asks for milk_core_sched_watchdog() in a work item `delay_ms` from now. */
+void milk_shim_sched_watchdog_arm(unsigned int delay_ms);
+
 /* What milk_core_poll reports. */
 enum milk_poll_bits { MILK_POLL_IN = 1, MILK_POLL_CLOSED = 2 };
 
@@ -158,6 +240,26 @@ int milk_core_mmap_region(void *file_state, void **region, milk_size_t *bytes);
 
 /* milk_poll_bits for the file's channel (under the file's mutex). */
 unsigned int milk_core_poll(void *file_state);
+
+/*
+ * The scheduler mechanism's ioctls (MILK_IOC_SCHED_*), called WITHOUT the
+ * file's mutex: MILK_IOC_SCHED_WAIT sleeps, and threads may join through an
+ * fd whose agent is waiting. The core locks what it shares.
+ */
+int milk_core_is_sched_ioctl(unsigned int command);
+long milk_core_sched_ioctl(void *file_state, unsigned int command, unsigned long argument);
+/*
+ * The tracepoint probes' calls, under the scheduler's locks with irqs off:
+ * they only look the task up and queue an event. `blocked`: prev left its
+ * CPU not runnable; `next_idle`: the CPU switched to its idle task.
+ */
+void milk_core_sched_switch(void *prev, int blocked, int next_idle, int cpu);
+void milk_core_sched_wakeup(void *task);
+void milk_core_sched_exit(void *task);
+/* The probes are attached (module init); without them no enclave is created. */
+void milk_core_sched_hooks_ready(int ready);
+/* The watchdog's work item (process context); nonzero: arm it again. */
+int milk_core_sched_watchdog(void);
 
 #ifdef __cplusplus
 }

@@ -32,7 +32,7 @@ typedef int64_t milk_s64;
 #endif
 
 /* Bumped on every incompatible change of anything in this file. */
-#define MILK_ABI_VERSION 5u
+#define MILK_ABI_VERSION 6u
 
 #define MILK_DEVICE_NAME "milk"
 
@@ -251,5 +251,131 @@ struct milk_channel_list {
  * addresses.
  */
 #define MILK_IOC_LIST_CHANNELS _IOWR(MILK_IOC_MAGIC, 0x08, struct milk_channel_list)
+
+/*
+ * The kernel scheduler mechanism (ABI 6; docs/sched.md, "The kernel
+ * mechanism"). An agent creates an enclave, a set of CPUs, on its fd
+ * (MILK_IOC_SCHED_CREATE); threads of any process join it by its id
+ * (MILK_IOC_SCHED_JOIN, the calling thread joins). The module learns their
+ * wake-ups, blocks and exits from the scheduler's tracepoints and queues
+ * them as events; the agent reads them (MILK_IOC_SCHED_WAIT), asks its
+ * policy, and hands the module the decisions (MILK_IOC_SCHED_APPLY), which
+ * it enforces: a task placed on a CPU runs there alone among the enclave's
+ * tasks, SCHED_FIFO 1 and pinned; every other task of the enclave is
+ * stopped, or SCHED_IDLE on the enclave's CPUs while it sleeps in the
+ * kernel (its wake-up is an event). When the agent's fd goes (its process
+ * died), when it leaves an event unread longer than its watchdog, or on
+ * MILK_IOC_SCHED_FALLBACK, every task goes back to the kernel's own
+ * scheduling (SCHED_NORMAL, nice 0, the CPUs it was allowed when it joined)
+ * and the enclave ends.
+ *
+ * CPUs are Linux CPU numbers below MILK_SCHED_MAX_CPUS; tasks are the
+ * enclave's numbers 0..max_tasks-1, given at join. Event and decision kinds
+ * have contracts/sched.contract's numbers.
+ */
+#define MILK_SCHED_MAX_CPUS 64u
+#define MILK_SCHED_MAX_TASKS 256u
+#define MILK_SCHED_MAX_ENCLAVES 4u
+#define MILK_SCHED_MAX_WAIT 256u     /* events per MILK_IOC_SCHED_WAIT */
+#define MILK_SCHED_MAX_APPLY 128u    /* decisions per MILK_IOC_SCHED_APPLY */
+#define MILK_SCHED_DEFAULT_WATCHDOG_MS 50u
+#define MILK_SCHED_MAX_WATCHDOG_MS 10000u
+
+#define MILK_SCHED_EVENT_TASK_NEW 1u /* `task` joined, `weight`, `tid` (a WAKEUP follows: it is runnable) */
+#define MILK_SCHED_EVENT_WAKEUP 2u   /* `task` became runnable */
+#define MILK_SCHED_EVENT_BLOCKED 3u  /* `task` blocked on `cpu` */
+#define MILK_SCHED_EVENT_EXIT 5u     /* `task` left (exited or MILK_IOC_SCHED_LEAVE) */
+#define MILK_SCHED_EVENT_CPU_IDLE 6u /* `cpu` went idle */
+
+#define MILK_SCHED_DECIDE_RUN 1u     /* run `task` on `cpu` */
+#define MILK_SCHED_DECIDE_PREEMPT 2u /* take `task` off `cpu` */
+#define MILK_SCHED_DECIDE_IDLE 3u    /* `cpu` has nothing to run */
+
+/* Why an enclave went back to the kernel's scheduling (milk_sched_stats.fallback). */
+#define MILK_SCHED_FALLBACK_NONE 0u
+#define MILK_SCHED_FALLBACK_AGENT_GONE 1u /* the agent's fd was released */
+#define MILK_SCHED_FALLBACK_WATCHDOG 2u   /* an event waited longer than the watchdog */
+#define MILK_SCHED_FALLBACK_ASKED 3u      /* MILK_IOC_SCHED_FALLBACK */
+#define MILK_SCHED_FALLBACK_OVERFLOW 4u   /* more events than the queue holds */
+
+struct milk_sched_create {
+	milk_u64 cpus;        /* in: bit n = Linux CPU n; online CPUs only, at least one */
+	milk_u32 max_tasks;   /* in: 1..MILK_SCHED_MAX_TASKS */
+	milk_u32 watchdog_ms; /* in: 0 = MILK_SCHED_DEFAULT_WATCHDOG_MS, at most MILK_SCHED_MAX_WATCHDOG_MS */
+	milk_u32 enclave;     /* out: the id threads join with */
+	milk_u32 reserved;    /* must be 0 */
+};
+
+struct milk_sched_join {
+	milk_u32 enclave;  /* in */
+	milk_u32 weight;   /* in: 1..1048576, 0 = 1024 */
+	milk_u32 task;     /* out: the task's number in the enclave */
+	milk_u32 reserved; /* must be 0 */
+};
+
+struct milk_sched_event {
+	milk_u32 kind;    /* MILK_SCHED_EVENT_* */
+	milk_u32 cpu;     /* BLOCKED, CPU_IDLE: the Linux CPU */
+	milk_u32 task;    /* all but CPU_IDLE */
+	milk_u32 weight;  /* TASK_NEW */
+	milk_s32 tid;     /* TASK_NEW: the thread, as the joining process saw it */
+	milk_u32 reserved;
+	milk_u64 time_ns; /* when the module saw it (ktime_get_ns) */
+};
+
+struct milk_sched_wait {
+	milk_u64 events;     /* in: user address of struct milk_sched_event[capacity] */
+	milk_u32 capacity;   /* in: 1..MILK_SCHED_MAX_WAIT */
+	milk_u32 count;      /* out: events written */
+	milk_s64 timeout_ns; /* in: < 0 until an event comes, 0 do not wait */
+};
+
+struct milk_sched_decision {
+	milk_u32 kind; /* MILK_SCHED_DECIDE_* */
+	milk_u32 cpu;  /* a CPU of the enclave */
+	milk_u32 task; /* RUN, PREEMPT: a task of the enclave */
+	milk_u32 result; /* in: 0; out: MILK_SCHED_APPLIED or MILK_SCHED_REFUSED */
+};
+
+#define MILK_SCHED_APPLIED 1u
+#define MILK_SCHED_REFUSED 2u
+
+struct milk_sched_apply {
+	milk_u64 decisions; /* in: user address of struct milk_sched_decision[count]; each one's result is written back */
+	milk_u32 count;     /* in: 0..MILK_SCHED_MAX_APPLY */
+	milk_u32 applied;   /* out */
+	milk_u32 refused;   /* out: stale: the task has an event the agent has not read, or left */
+	milk_u32 reserved;
+};
+
+struct milk_sched_stats {
+	milk_u32 enclave;      /* in: on any fd */
+	milk_u32 fallback;     /* out: MILK_SCHED_FALLBACK_* */
+	milk_u32 tasks;        /* out: joined and not left */
+	milk_u32 reserved;
+	milk_u64 events;       /* out: events queued since creation */
+	milk_u64 applied;      /* out: decisions applied */
+	milk_u64 refused;      /* out: decisions refused as stale */
+	milk_u64 fallback_ns;  /* out: when the enclave fell back (ktime_get_ns), 0 if it has not */
+};
+
+/*
+ * Errors of the MILK_IOC_SCHED_* calls: EINVAL a malformed argument (a CPU
+ * or task out of the enclave, an unknown kind, reserved not 0), EPERM
+ * creating an enclave without CAP_SYS_NICE, EBUSY the fd already has an
+ * enclave or the module has MILK_SCHED_MAX_ENCLAVES, ENOENT no such enclave,
+ * EPIPE it has fallen back, ENOSPC it has max_tasks, EALREADY the thread is
+ * in an enclave already, ENODEV (WAIT, APPLY, FALLBACK) this fd is no
+ * enclave's agent, EOPNOTSUPP the kernel's tracepoints could not be found.
+ */
+#define MILK_IOC_SCHED_CREATE _IOWR(MILK_IOC_MAGIC, 0x10, struct milk_sched_create)
+#define MILK_IOC_SCHED_JOIN _IOWR(MILK_IOC_MAGIC, 0x11, struct milk_sched_join)
+/* The calling thread leaves its enclave (an EXIT event); ENOENT if in none. */
+#define MILK_IOC_SCHED_LEAVE _IO(MILK_IOC_MAGIC, 0x12)
+#define MILK_IOC_SCHED_WAIT _IOWR(MILK_IOC_MAGIC, 0x13, struct milk_sched_wait)
+#define MILK_IOC_SCHED_APPLY _IOWR(MILK_IOC_MAGIC, 0x14, struct milk_sched_apply)
+/* The agent gives its enclave back to the kernel's scheduling. */
+#define MILK_IOC_SCHED_FALLBACK _IO(MILK_IOC_MAGIC, 0x15)
+#define MILK_IOC_SCHED_STATS _IOWR(MILK_IOC_MAGIC, 0x16, struct milk_sched_stats)
 
 #endif /* MILK_UAPI_H */

@@ -27,6 +27,7 @@
 #include <linux/wait.h>
 
 #include "milk_core.h"
+#include "milk_sched_shim.h"
 #include "milk_uapi.h"
 
 MODULE_LICENSE("GPL");
@@ -249,7 +250,7 @@ static int milk_serve_thread(void *data)
  * Starts the serving thread. A polling thread goes on another CPU than the
  * one the channel is opened on, so that it does not poll against the
  * client it serves; a sleeping thread goes where the scheduler puts it
- * (next to its client, which it wakes).
+ * (next to its client, which it wakes), among the CPUs its opener may use.
  */
 static struct task_struct *milk_start_server(struct milk_file *state, int kind)
 {
@@ -264,6 +265,14 @@ static struct task_struct *milk_start_server(struct milk_file *state, int kind)
 		return server;
 	if (kind == MILK_THREAD_POLLING && there != here)
 		kthread_bind(server, there);
+	else
+		/*
+		 * A sleeping thread may run wherever its opener may: a process
+		 * that keeps its threads off some CPUs (those a scheduler
+		 * enclave gives to its tasks at real-time priority, say) keeps
+		 * the component it opened off them too.
+		 */
+		set_cpus_allowed_ptr(server, current->cpus_ptr);
 	wake_up_process(server);
 	return server;
 }
@@ -314,6 +323,13 @@ static long milk_ioctl(struct file *file, unsigned int command, unsigned long ar
 	struct milk_file *state = file->private_data;
 	long result;
 
+	/*
+	 * The scheduler's calls lock what they share themselves: the agent's
+	 * MILK_IOC_SCHED_WAIT sleeps, and must not hold up a thread that joins
+	 * through the same file.
+	 */
+	if (milk_core_is_sched_ioctl(command))
+		return milk_core_sched_ioctl(state->core, command, argument);
 	if (mutex_lock_interruptible(&state->lock))
 		return -ERESTARTSYS;
 	result = milk_core_ioctl(state->core, command, argument);
@@ -455,11 +471,25 @@ static int __init milk_init(void)
 	BUILD_BUG_ON(MILK_EPIPE != EPIPE);
 	BUILD_BUG_ON(MILK_EPROTO != EPROTO);
 
+	BUILD_BUG_ON(sizeof(struct milk_sched_create) != 24);
+	BUILD_BUG_ON(sizeof(struct milk_sched_join) != 16);
+	BUILD_BUG_ON(sizeof(struct milk_sched_event) != 32);
+	BUILD_BUG_ON(sizeof(struct milk_sched_wait) != 24);
+	BUILD_BUG_ON(sizeof(struct milk_sched_decision) != 16);
+	BUILD_BUG_ON(sizeof(struct milk_sched_apply) != 24);
+	BUILD_BUG_ON(sizeof(struct milk_sched_stats) != 48);
+	BUILD_BUG_ON(MILK_EALREADY != EALREADY);
+	BUILD_BUG_ON(MILK_ENOSPC != ENOSPC);
+	BUILD_BUG_ON(MILK_EOPNOTSUPP != EOPNOTSUPP);
+	BUILD_BUG_ON(MILK_EINTR != EINTR);
+
 	result = milk_core_init();
 	if (result)
 		return result;
+	milk_sched_shim_init();
 	result = misc_register(&milk_device);
 	if (result) {
+		milk_sched_shim_exit();
 		milk_core_exit();
 		return result;
 	}
@@ -473,6 +503,7 @@ static void __exit milk_exit(void)
 
 	/* No file can be open here: each holds a reference to the module. */
 	misc_deregister(&milk_device);
+	milk_sched_shim_exit();
 	milk_core_exit();
 	leaked = atomic_long_read(&milk_live_allocations);
 	if (leaked)

@@ -251,6 +251,34 @@ TEST_CASE("a mechanism that reports a task that never joined loses its channel")
     CHECK(decided.error().code == milk::ErrorCode::PeerClosed);
 }
 
+TEST_CASE("a cpu_idle seen before a placement does not stop the task placed") {
+    // The kernel mechanism reports an idle CPU as it happens; the task the
+    // same batch lets the policy place there has not run yet, so the idle
+    // says nothing about it. Taking it for a task that stopped unannounced
+    // would leave it parked forever, waiting for a wake-up that never comes.
+    auto host = make_scheduler_host("sched_fifo", Placement::Inproc);
+    auto client = connect(host, 1, 8);
+    REQUIRE(client.report({EventKind::task_new, 0, 0, 1024}).ok());
+    REQUIRE(client.report({EventKind::wakeup, 0, 0, 0}).ok());
+    REQUIRE(client.report({EventKind::cpu_idle, 0, 0, 0}).ok());
+    auto first = take(client.commit(1, answer_timeout));
+    REQUIRE(first.size() == 1);
+    CHECK(first[0].kind == DecisionKind::run);
+    CHECK(first[0].task == 0);
+    // Task 0 still holds the CPU: a second task waits behind it.
+    REQUIRE(client.report({EventKind::task_new, 0, 1, 1024}).ok());
+    REQUIRE(client.report({EventKind::wakeup, 0, 1, 0}).ok());
+    CHECK(take(client.commit(2, answer_timeout)).empty());
+    // An idle CPU after the run was told is news: task 0 stopped without
+    // an event, and task 1 gets the CPU.
+    REQUIRE(client.report({EventKind::cpu_idle, 0, 0, 0}).ok());
+    auto third = take(client.commit(3, answer_timeout));
+    REQUIRE(third.size() == 1);
+    CHECK(third[0].kind == DecisionKind::run);
+    CHECK(third[0].task == 1);
+    CHECK(client.bye().ok());
+}
+
 TEST_CASE("a policy that decides for a CPU out of the enclave is refused") {
     auto pair = take(milk::inproc::open_channel());
     auto policy = milk::test::rogue_policy(

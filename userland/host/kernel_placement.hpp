@@ -1,7 +1,7 @@
 // The host's `kernel` placement: everything it asks milk.ko, in one file, so
 // that following the module's ABI stays local. Not installed.
 //
-// milk.ko (ABI 5) opens a channel to a component by its name, with the
+// milk.ko (since ABI 5) opens a channel to a component by its name, with the
 // instance's settings and name; hands a channel that nobody here maps to
 // another process as its fd (milkd's clients adopt it); counts, per
 // component, the messages it accepted from user space; and lists the open

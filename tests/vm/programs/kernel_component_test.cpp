@@ -1,4 +1,4 @@
-// Components by name (ABI 5): MILK_IOC_COMPONENT_INFO describes what the
+// Components by name (since ABI 5): MILK_IOC_COMPONENT_INFO describes what the
 // module was built with and counts the messages it accepts, settings reach
 // the component's try_create, hostile names and settings are refused, a
 // channel fd opened by one process is adopted by another (SCM_RIGHTS), as
