@@ -109,6 +109,9 @@ struct RuleSettings<policy::LeastAttainedRule> {
 template <typename Rule>
 class Enclave {
 public:
+    using Event = milk::sched::Event;
+    using Decision = milk::sched::Decision;
+
     static milk::Result<Enclave> try_create(std::uint32_t cpus, std::uint32_t max_tasks, Rule rule) {
         auto policy = MILK_TRY(policy::PolicyOf<Rule>::try_create({max_tasks, cpus}, std::move(rule)));
         auto told = MILK_TRY(milk::FixedArray<policy::EntityId>::try_create(cpus, milk::FixedArray<policy::EntityId>::Fill::Zero));
@@ -266,6 +269,18 @@ public:
 
     // What the last channel did.
     [[nodiscard]] std::uint64_t batches() const { return m_batches; }
+
+    // The books serve() keeps for one channel, without the channel: milk.ko's
+    // scheduler mechanism calls a policy compiled into the module directly
+    // (docs/sched.md, "The policy in milk.ko"). An enclave beyond the
+    // settings is refused, as Hello would be.
+    using DirectBooks = Enclave<Rule>;
+    [[nodiscard]] milk::Result<Enclave<Rule>> direct_books(std::uint32_t cpus, std::uint32_t max_tasks) const {
+        if (cpus < 1 || cpus > m_max_cpus || max_tasks < 1 || max_tasks > m_max_tasks)
+            return milk::Error{milk::ErrorCode::InvalidArgument,
+                               "sched: the enclave is beyond the policy's max_cpus or max_tasks", cpus};
+        return Enclave<Rule>::try_create(cpus, max_tasks, m_rule);
+    }
 
 private:
     Scheduler(std::uint32_t cpus, std::uint32_t tasks, Rule rule) : m_max_cpus(cpus), m_max_tasks(tasks), m_rule(std::move(rule)) {}

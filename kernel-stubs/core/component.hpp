@@ -105,6 +105,28 @@ enum class Hosting : std::uint8_t {
     Thread,
 };
 
+// A decision of a policy that the scheduler mechanism calls directly, in
+// contracts/sched.contract's numbering (`cpu` is the policy's CPU index).
+struct DirectDecision {
+    std::uint8_t kind;
+    std::uint16_t cpu;
+    std::uint32_t task;
+};
+
+// A scheduler policy in the module that milk.ko's scheduler mechanism calls
+// directly, without a channel (MILK_IOC_SCHED_CREATE naming a policy): the
+// component's own books, fed the module's events one batch at a time.
+class DirectSchedPolicy {
+public:
+    virtual ~DirectSchedPolicy() = default;
+    // One event, in contracts/sched.contract's kinds. An error means the
+    // policy refuses it (the event breaks its books): the enclave falls back.
+    [[nodiscard]] virtual Result<void> event(std::uint8_t kind, std::uint16_t cpu, std::uint32_t task,
+                                             std::uint32_t weight, std::uint64_t now) = 0;
+    // The batch's decisions: at most `capacity` into `out`; how many.
+    [[nodiscard]] virtual std::size_t decide(DirectDecision* out, std::size_t capacity) = 0;
+};
+
 // One component compiled into the module (component_entry() makes it).
 struct ComponentEntry {
     const char* name;                 // what MILK_IOC_OPEN_CHANNEL names: "echo"
@@ -112,6 +134,11 @@ struct ComponentEntry {
     Hosting hosting;
     // The component object for one channel, built from the instance's settings.
     Result<Owned<ComponentRunner>> (*create)(const Settings& settings);
+    // For a scheduler policy: its books for an enclave of `cpus` CPUs and
+    // `max_tasks` tasks, which the scheduler mechanism calls directly;
+    // null for every other component.
+    Result<Owned<DirectSchedPolicy>> (*create_direct_sched)(const Settings& settings, std::uint32_t cpus,
+                                                           std::uint32_t max_tasks);
 };
 
 // The module's own counts of a component's use (MILK_IOC_COMPONENT_INFO).

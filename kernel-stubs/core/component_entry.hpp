@@ -27,6 +27,7 @@
 #include <milk/component.hpp>
 #include <milk/result.hpp>
 
+#include <concepts>
 #include <optional>
 #include <utility>
 
@@ -115,6 +116,55 @@ private:
     C m_component;
 };
 
+// A scheduler component (components/sched) offers its books without a
+// channel; the scheduler mechanism then calls them directly.
+template <typename C>
+concept DirectScheduler = requires(const C& component, std::uint32_t count) {
+    typename C::DirectBooks;
+    { component.direct_books(count, count) } -> std::same_as<Result<typename C::DirectBooks>>;
+};
+
+template <DirectScheduler C>
+class DirectSchedRunner final : public DirectSchedPolicy {
+    using Books = typename C::DirectBooks;
+
+public:
+    explicit DirectSchedRunner(Books&& books) : m_books(std::move(books)) {}
+
+    [[nodiscard]] static Result<Owned<DirectSchedPolicy>> create(const Settings& settings, std::uint32_t cpus,
+                                                                 std::uint32_t max_tasks) {
+        const C component = MILK_TRY(C::try_create(settings));
+        auto books = MILK_TRY(component.direct_books(cpus, max_tasks));
+        auto runner = MILK_TRY(Owned<DirectSchedRunner>::try_create(std::move(books)));
+        return Owned<DirectSchedPolicy>(std::move(runner));
+    }
+
+    [[nodiscard]] Result<void> event(std::uint8_t kind, std::uint16_t cpu, std::uint32_t task, std::uint32_t weight,
+                                     std::uint64_t now) override {
+        // The kind is checked by the books (an unknown one is an error).
+        using Event = typename Books::Event;
+        return m_books.apply(Event{static_cast<decltype(Event::kind)>(kind), cpu, task, weight}, now);
+    }
+
+    [[nodiscard]] std::size_t decide(DirectDecision* out, std::size_t capacity) override {
+        std::size_t count = 0;
+        m_books.commit([&](const typename Books::Decision& decision) {
+            if (count < capacity) out[count++] = DirectDecision{static_cast<std::uint8_t>(decision.kind), decision.cpu, decision.task};
+        });
+        return count;
+    }
+
+private:
+    Books m_books;
+};
+
+template <typename C>
+constexpr auto direct_sched_factory() -> Result<Owned<DirectSchedPolicy>> (*)(const Settings&, std::uint32_t,
+                                                                               std::uint32_t) {
+    if constexpr (DirectScheduler<C>) return &DirectSchedRunner<C>::create;
+    else return nullptr;
+}
+
 // Not constexpr on purpose: reached while the registry is constant-
 // initialised, it makes the build fail with its name as the message.
 inline void a_contract_has_more_bytes_fields_per_message_than_milk_ko_takes() {}
@@ -127,9 +177,9 @@ constexpr ComponentEntry component_entry(const char* name, const milk_kcontract&
         a_contract_has_more_bytes_fields_per_message_than_milk_ko_takes();
     if constexpr (milk::StepComponent<C>) {
         if (contract.hosting == MILK_KHOSTING_PER_MESSAGE)
-            return ComponentEntry{name, &contract, Hosting::PerMessage, &StepRunner<C>::create};
+            return ComponentEntry{name, &contract, Hosting::PerMessage, &StepRunner<C>::create, direct_sched_factory<C>()};
     }
-    return ComponentEntry{name, &contract, Hosting::Thread, &ServeRunner<C>::create};
+    return ComponentEntry{name, &contract, Hosting::Thread, &ServeRunner<C>::create, direct_sched_factory<C>()};
 }
 
 }  // namespace milk::kernel

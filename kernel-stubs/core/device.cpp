@@ -5,6 +5,7 @@
 #include "kernel_log.hpp"
 #include "owned.hpp"
 #include "sched_mechanism.hpp"
+#include "settings_table.hpp"
 #include "self_test.hpp"
 
 #include "milk_core.h"
@@ -64,15 +65,6 @@ long ioctl_version(unsigned long argument) {
     return milk_shim_copy_to_user(argument, &version, sizeof(version));
 }
 
-// Whether a fixed-size name field of user memory (already copied) ends
-// inside the field.
-template <std::size_t N>
-bool terminated(const char (&field)[N]) {
-    for (char c : field)
-        if (c == '\0') return true;
-    return false;
-}
-
 template <std::size_t N>
 void copy_name(char (&to)[N], const char* from) {
     std::size_t i = 0;
@@ -88,26 +80,6 @@ bool valid_instance(const char* name) {
         if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-')) return false;
     }
     return true;
-}
-
-// The instance's settings, from the table user space sent (copied once):
-// the same milk::Settings the component gets in user space, and the same
-// rules for names. EINVAL (InvalidArgument) for anything else.
-Result<Settings> copy_settings(const milk_settings& table) {
-    if (table.count > MILK_SETTINGS_MAX)
-        return Error{ErrorCode::InvalidArgument, "more than 8 settings", table.count};
-    if (table.reserved != 0) return Error{ErrorCode::InvalidArgument, "settings: reserved field not 0", 0};
-    Settings settings;
-    for (std::uint32_t i = 0; i < table.count; ++i) {
-        const milk_setting& entry = table.entries[i];
-        if (!terminated(entry.name)) return Error{ErrorCode::InvalidArgument, "a setting's name is not terminated", i};
-        std::size_t length = 0;
-        while (entry.name[length] != '\0') ++length;
-        const std::string_view name(entry.name, length);
-        if (settings.find(name)) return Error{ErrorCode::InvalidArgument, "a setting is named twice", i};
-        MILK_TRY(settings.set(name, entry.value));
-    }
-    return settings;
 }
 
 long ioctl_open_channel(FileState& state, unsigned long argument) {

@@ -20,7 +20,10 @@
 // wakes up to EPIPE, not to freed memory.
 #include "sched_mechanism.hpp"
 
+#include "component.hpp"
 #include "kernel_log.hpp"
+#include "owned.hpp"
+#include "settings_table.hpp"
 
 #include "milk_core.h"
 #include "milk_uapi.h"
@@ -39,6 +42,9 @@ constexpr std::uint32_t member_slots = 2 * MILK_SCHED_MAX_ENCLAVES * MILK_SCHED_
 constexpr std::uint32_t retired_records = 8;
 constexpr std::uint32_t default_weight = 1024;
 constexpr std::uint32_t max_weight = 1u << 20;
+// A policy in the module: its agent thread's tick.
+constexpr std::uint32_t default_tick_us = 1000;
+constexpr std::uint32_t max_tick_us = 1'000'000;
 
 enum class TaskState : std::uint8_t {
     Free,      // the slot is unused
@@ -91,6 +97,21 @@ struct Enclave {
     // Scratch for one MILK_IOC_SCHED_WAIT or APPLY (under the sched mutex).
     milk_sched_event out[MILK_SCHED_MAX_WAIT] = {};
     milk_sched_decision decisions[MILK_SCHED_MAX_APPLY] = {};
+
+    // A policy in the module (MILK_IOC_SCHED_CREATE naming one), called by
+    // the enclave's own kernel thread instead of an agent's ioctls; null
+    // when the agent is a process.
+    Owned<DirectSchedPolicy> policy;
+    void* agent_thread = nullptr;
+    std::atomic<bool> stopping{false};
+    std::uint64_t tick_ns = 0;
+    std::uint64_t epoch_ns = 0;
+    // The policy numbers the enclave's CPUs 0..n-1 in the order of their
+    // Linux numbers.
+    std::uint32_t cpu_count = 0;
+    std::uint32_t linux_cpu[MILK_SCHED_MAX_CPUS] = {};
+    std::int32_t policy_cpu[MILK_SCHED_MAX_CPUS] = {};
+    DirectDecision direct[MILK_SCHED_MAX_APPLY] = {};
 
     Enclave() {
         for (auto& task : cpu_task) task = -1;
@@ -301,8 +322,32 @@ void withdraw_idle(Enclave& enclave, std::uint32_t cpu) {
 
 int events_ready(void* argument) {
     const auto& enclave = *static_cast<const Enclave*>(argument);
-    return enclave.count.load(std::memory_order_acquire) != 0 || enclave.fallback != MILK_SCHED_FALLBACK_NONE;
+    return enclave.count.load(std::memory_order_acquire) != 0 || enclave.fallback != MILK_SCHED_FALLBACK_NONE ||
+           enclave.stopping.load(std::memory_order_acquire);
 }
+
+// Whether every decision is well formed: nothing of a batch is applied
+// unless all of it is (an agent is a process like any other).
+bool well_formed(const Enclave& enclave, const milk_sched_decision* decisions, std::uint32_t count) {
+    for (std::uint32_t i = 0; i < count; ++i) {
+        const milk_sched_decision& decision = decisions[i];
+        if (decision.result != 0 || !enclave.has_cpu(decision.cpu)) return false;
+        if (decision.kind != MILK_SCHED_DECIDE_RUN && decision.kind != MILK_SCHED_DECIDE_PREEMPT &&
+            decision.kind != MILK_SCHED_DECIDE_IDLE)
+            return false;
+        if (decision.kind != MILK_SCHED_DECIDE_IDLE && decision.task >= enclave.max_tasks) return false;
+    }
+    return true;
+}
+
+struct Applied {
+    std::uint32_t applied = 0;
+    std::uint32_t refused = 0;
+};
+
+// Under the sched mutex: applies well-formed decisions in order, each one's
+// result written back.
+Applied apply_decisions(Enclave& enclave, milk_sched_decision* decisions, std::uint32_t count);
 
 // --- the ioctls --------------------------------------------------------------
 
@@ -311,11 +356,37 @@ long ioctl_create(const void* file, unsigned long argument) {
     if (milk_shim_copy_from_user(&request, argument, sizeof(request)) != 0) return -MILK_EFAULT;
     if (!g_hooks_ready.load(std::memory_order_acquire)) return -MILK_EOPNOTSUPP;
     if (!milk_shim_capable_sys_nice()) return -MILK_EPERM;
-    if (request.reserved != 0 || request.cpus == 0 || request.max_tasks == 0 ||
-        request.max_tasks > MILK_SCHED_MAX_TASKS || request.watchdog_ms > MILK_SCHED_MAX_WATCHDOG_MS)
+    if (request.reserved != 0 || request.reserved2 != 0 || request.cpus == 0 || request.max_tasks == 0 ||
+        request.max_tasks > MILK_SCHED_MAX_TASKS || request.watchdog_ms > MILK_SCHED_MAX_WATCHDOG_MS ||
+        request.tick_us > max_tick_us || !terminated(request.policy))
         return -MILK_EINVAL;
-    for (int cpu = 0; cpu < static_cast<int>(MILK_SCHED_MAX_CPUS); ++cpu)
-        if (((request.cpus >> cpu) & 1u) != 0 && !milk_shim_cpu_online(cpu)) return -MILK_EINVAL;
+    std::uint32_t cpu_count = 0;
+    for (int cpu = 0; cpu < static_cast<int>(MILK_SCHED_MAX_CPUS); ++cpu) {
+        if (((request.cpus >> cpu) & 1u) == 0) continue;
+        if (!milk_shim_cpu_online(cpu)) return -MILK_EINVAL;
+        ++cpu_count;
+    }
+    // A policy in the module: built here, from its settings, as a channel
+    // would build it; refused like MILK_IOC_OPEN_CHANNEL refuses one.
+    Owned<DirectSchedPolicy> policy;
+    if (request.policy[0] != '\0') {
+        const FoundComponent found = find_component(request.policy);
+        if (found.entry == nullptr) return -MILK_ENOENT;
+        if (found.entry->create_direct_sched == nullptr) return -MILK_EPROTONOSUPPORT;
+        auto settings = copy_settings(request.settings);
+        if (!settings.ok()) {
+            log(MILK_LOG_WARN, "sched: the policy's settings are refused", settings.error().detail);
+            return -MILK_EINVAL;
+        }
+        auto made = found.entry->create_direct_sched(settings.value(), cpu_count, request.max_tasks);
+        if (!made.ok()) {
+            log(MILK_LOG_WARN, made.error().what, made.error().detail);
+            return made.error().code == ErrorCode::OutOfMemory ? -MILK_ENOMEM : -MILK_EINVAL;
+        }
+        policy = std::move(made).value();
+    } else if (request.tick_us != 0 || request.settings.count != 0) {
+        return -MILK_EINVAL;
+    }
 
     MutexGuard guard;
     if (enclave_of_agent(file) != nullptr) return -MILK_EBUSY;
@@ -334,6 +405,17 @@ long ioctl_create(const void* file, unsigned long argument) {
     enclave->max_tasks = request.max_tasks;
     enclave->watchdog_ms = request.watchdog_ms == 0 ? MILK_SCHED_DEFAULT_WATCHDOG_MS : request.watchdog_ms;
     enclave->agent_file = file;
+    enclave->cpu_count = cpu_count;
+    for (std::uint32_t cpu = 0, index = 0; cpu < MILK_SCHED_MAX_CPUS; ++cpu) {
+        enclave->policy_cpu[cpu] = -1;
+        if (enclave->has_cpu(cpu)) {
+            enclave->policy_cpu[cpu] = static_cast<std::int32_t>(index);
+            enclave->linux_cpu[index++] = cpu;
+        }
+    }
+    enclave->tick_ns = std::uint64_t{request.tick_us == 0 ? default_tick_us : request.tick_us} * 1000u;
+    enclave->epoch_ns = static_cast<std::uint64_t>(milk_shim_clock_ns());
+    enclave->policy = std::move(policy);
     request.enclave = enclave->id;
     if (milk_shim_copy_to_user(argument, &request, sizeof(request)) != 0) {
         milk_shim_waker_destroy(enclave->waker);
@@ -346,6 +428,21 @@ long ioctl_create(const void* file, unsigned long argument) {
         recount_live();
     }
     g_agent_files[slot].store(file, std::memory_order_release);
+    if (enclave->policy) {
+        // The thread waits for this call's mutex before it looks at anything.
+        enclave->agent_thread = milk_shim_sched_agent_start(enclave, enclave->cpus);
+        if (enclave->agent_thread == nullptr) {
+            g_agent_files[slot].store(nullptr, std::memory_order_release);
+            {
+                SpinGuard lock;
+                g_enclaves[slot] = nullptr;
+                recount_live();
+            }
+            milk_shim_waker_destroy(enclave->waker);
+            delete enclave;
+            return -MILK_EAGAIN;
+        }
+    }
     milk_shim_sched_watchdog_arm(5);
     return 0;
 }
@@ -480,8 +577,9 @@ long ioctl_wait(const void* file, unsigned long argument) {
         enclave = enclave_of_agent(file);
     }
     // The enclave stays while this file is in an ioctl: only the file's
-    // release frees it.
-    if (enclave == nullptr) return -MILK_ENODEV;
+    // release frees it. One with its policy in the module has an agent of
+    // its own already.
+    if (enclave == nullptr || enclave->policy) return -MILK_ENODEV;
     bool waited = false;
     for (;;) {
         {
@@ -503,31 +601,9 @@ long ioctl_wait(const void* file, unsigned long argument) {
     }
 }
 
-long ioctl_apply(const void* file, unsigned long argument) {
-    milk_sched_apply request;
-    if (milk_shim_copy_from_user(&request, argument, sizeof(request)) != 0) return -MILK_EFAULT;
-    if (request.count > MILK_SCHED_MAX_APPLY || request.reserved != 0) return -MILK_EINVAL;
-    MutexGuard guard;
-    Enclave* enclave = enclave_of_agent(file);
-    if (enclave == nullptr) return -MILK_ENODEV;
-    if (!enclave->live) return -MILK_EPIPE;
-    milk_sched_decision* decisions = enclave->decisions;
-    if (request.count != 0 &&
-        milk_shim_copy_from_user(decisions, request.decisions, request.count * sizeof(milk_sched_decision)) != 0)
-        return -MILK_EFAULT;
-    // The agent is a process like any other: nothing is applied unless every
-    // decision is well formed.
-    for (std::uint32_t i = 0; i < request.count; ++i) {
-        const milk_sched_decision& decision = decisions[i];
-        if (decision.result != 0 || !enclave->has_cpu(decision.cpu)) return -MILK_EINVAL;
-        if (decision.kind != MILK_SCHED_DECIDE_RUN && decision.kind != MILK_SCHED_DECIDE_PREEMPT &&
-            decision.kind != MILK_SCHED_DECIDE_IDLE)
-            return -MILK_EINVAL;
-        if (decision.kind != MILK_SCHED_DECIDE_IDLE && decision.task >= enclave->max_tasks) return -MILK_EINVAL;
-    }
-    request.applied = 0;
-    request.refused = 0;
-    for (std::uint32_t i = 0; i < request.count; ++i) {
+Applied apply_decisions(Enclave& enclave, milk_sched_decision* decisions, std::uint32_t count) {
+    Applied done;
+    for (std::uint32_t i = 0; i < count; ++i) {
         milk_sched_decision& decision = decisions[i];
         const auto cpu = static_cast<std::int32_t>(decision.cpu);
         const auto index = static_cast<std::int32_t>(decision.task);
@@ -537,7 +613,7 @@ long ioctl_apply(const void* file, unsigned long argument) {
             // was made on an old picture of it: refused, as a ghOSt
             // transaction fails on a stale barrier.
             SpinGuard lock;
-            const Task& task = enclave->tasks[index];
+            const Task& task = enclave.tasks[index];
             fresh = task.thread != nullptr && task.unread == 0 &&
                     (decision.kind == MILK_SCHED_DECIDE_PREEMPT ? task.placed_cpu == cpu
                                                                 : task.state == TaskState::Runnable);
@@ -545,42 +621,61 @@ long ioctl_apply(const void* file, unsigned long argument) {
         if (!fresh) {
             milk_shim_sched_trace("refused", 0, decision.kind, index);
             decision.result = MILK_SCHED_REFUSED;
-            ++request.refused;
+            ++done.refused;
             continue;
         }
         switch (decision.kind) {
-        case MILK_SCHED_DECIDE_PREEMPT: park(*enclave, index); break;
+        case MILK_SCHED_DECIDE_PREEMPT: park(enclave, index); break;
         case MILK_SCHED_DECIDE_IDLE:
-            if (enclave->cpu_task[cpu] >= 0) park(*enclave, enclave->cpu_task[cpu]);
+            if (enclave.cpu_task[cpu] >= 0) park(enclave, enclave.cpu_task[cpu]);
             break;
         case MILK_SCHED_DECIDE_RUN: {
-            Task& task = enclave->tasks[index];
+            Task& task = enclave.tasks[index];
             // Whoever holds the CPU still (its preempt was refused) yields it:
             // one placed task per CPU is the rule the agent cannot break.
-            if (enclave->cpu_task[cpu] >= 0 && enclave->cpu_task[cpu] != index) park(*enclave, enclave->cpu_task[cpu]);
-            if (task.placed_cpu >= 0 && task.placed_cpu != cpu && enclave->cpu_task[task.placed_cpu] == index)
-                enclave->cpu_task[task.placed_cpu] = -1;
+            if (enclave.cpu_task[cpu] >= 0 && enclave.cpu_task[cpu] != index) park(enclave, enclave.cpu_task[cpu]);
+            if (task.placed_cpu >= 0 && task.placed_cpu != cpu && enclave.cpu_task[task.placed_cpu] == index)
+                enclave.cpu_task[task.placed_cpu] = -1;
             const int placed = milk_shim_task_place(task.thread, cpu);
             if (placed != 0) {
                 log(MILK_LOG_WARN, "sched: a task could not be placed", placed);
                 decision.result = MILK_SCHED_REFUSED;
-                ++request.refused;
+                ++done.refused;
                 continue;
             }
             task.placed_cpu = cpu;
-            enclave->cpu_task[cpu] = index;
+            enclave.cpu_task[cpu] = index;
             SpinGuard lock;
-            withdraw_idle(*enclave, static_cast<std::uint32_t>(cpu));
+            withdraw_idle(enclave, static_cast<std::uint32_t>(cpu));
             break;
         }
         default: break;
         }
         decision.result = MILK_SCHED_APPLIED;
-        ++request.applied;
+        ++done.applied;
         milk_shim_sched_trace("applied", 0, decision.kind, decision.kind == MILK_SCHED_DECIDE_IDLE ? -1 : index);
     }
-    enclave->applied += request.applied;
-    enclave->refused += request.refused;
+    enclave.applied += done.applied;
+    enclave.refused += done.refused;
+    return done;
+}
+
+long ioctl_apply(const void* file, unsigned long argument) {
+    milk_sched_apply request;
+    if (milk_shim_copy_from_user(&request, argument, sizeof(request)) != 0) return -MILK_EFAULT;
+    if (request.count > MILK_SCHED_MAX_APPLY || request.reserved != 0) return -MILK_EINVAL;
+    MutexGuard guard;
+    Enclave* enclave = enclave_of_agent(file);
+    if (enclave == nullptr || enclave->policy) return -MILK_ENODEV;
+    if (!enclave->live) return -MILK_EPIPE;
+    milk_sched_decision* decisions = enclave->decisions;
+    if (request.count != 0 &&
+        milk_shim_copy_from_user(decisions, request.decisions, request.count * sizeof(milk_sched_decision)) != 0)
+        return -MILK_EFAULT;
+    if (!well_formed(*enclave, decisions, request.count)) return -MILK_EINVAL;
+    const Applied done = apply_decisions(*enclave, decisions, request.count);
+    request.applied = done.applied;
+    request.refused = done.refused;
     if (request.count != 0 &&
         milk_shim_copy_to_user(request.decisions, decisions, request.count * sizeof(milk_sched_decision)) != 0)
         return -MILK_EFAULT;
@@ -633,9 +728,23 @@ long ioctl_stats(unsigned long argument) {
 }  // namespace
 
 void release_file(const void* file) {
-    bool agent = false;
-    for (const auto& agent_file : g_agent_files) agent = agent || agent_file.load(std::memory_order_acquire) == file;
-    if (!agent) return;
+    std::uint32_t agent_slot = MILK_SCHED_MAX_ENCLAVES;
+    for (std::uint32_t i = 0; i < MILK_SCHED_MAX_ENCLAVES; ++i)
+        if (g_agent_files[i].load(std::memory_order_acquire) == file) agent_slot = i;
+    if (agent_slot == MILK_SCHED_MAX_ENCLAVES) return;
+    // A policy in the module: its thread stops first, outside the mutex it
+    // takes. Only this release frees the enclave, so it is still there.
+    Enclave* owned = nullptr;
+    {
+        SpinGuard lock;
+        owned = g_enclaves[agent_slot];
+    }
+    if (owned != nullptr && owned->agent_thread != nullptr) {
+        owned->stopping.store(true, std::memory_order_release);
+        milk_shim_waker_poke(owned->waker);
+        milk_shim_sched_agent_stop(owned->agent_thread);
+        owned->agent_thread = nullptr;
+    }
     MutexGuard guard;
     Enclave* enclave = enclave_of_agent(file);
     if (enclave == nullptr) return;
@@ -739,6 +848,114 @@ extern "C" void milk_core_sched_exit(void* thread) {
     member->thread.store(tombstone, std::memory_order_relaxed);
     enclave.tasks[index].state = TaskState::Gone;
     push(enclave, MILK_SCHED_EVENT_EXIT, 0, index);
+}
+
+namespace milk::kernel::sched {
+namespace {
+
+int stop_asked(void* argument) {
+    return static_cast<const Enclave*>(argument)->stopping.load(std::memory_order_acquire) ? 1 : 0;
+}
+
+// One module event in the contract's terms, for the policy in the module;
+// false when the policy refuses it.
+bool feed(Enclave& enclave, const milk_sched_event& event, std::uint64_t now) {
+    Result<void> fed{};
+    switch (event.kind) {
+    case MILK_SCHED_EVENT_TASK_NEW:
+    case MILK_SCHED_EVENT_WAKEUP:
+    case MILK_SCHED_EVENT_BLOCKED:
+    case MILK_SCHED_EVENT_EXIT:
+        fed = enclave.policy->event(static_cast<std::uint8_t>(event.kind), 0, event.task,
+                                    event.kind == MILK_SCHED_EVENT_TASK_NEW ? event.weight : 0, now);
+        break;
+    case MILK_SCHED_EVENT_CPU_IDLE:
+        fed = enclave.policy->event(MILK_SCHED_EVENT_CPU_IDLE,
+                                    static_cast<std::uint16_t>(enclave.policy_cpu[event.cpu]), 0, 0, now);
+        break;
+    default: break;  // withdrawn
+    }
+    if (fed.ok()) return true;
+    log(MILK_LOG_WARN, fed.error().what, fed.error().detail);
+    return false;
+}
+
+// One batch for the policy in the module, under the sched mutex: the events
+// queued since the last one and a tick for every CPU with a task placed
+// when one is due, then its decisions, checked and applied as an agent's
+// would be. False when the policy failed (the enclave has fallen back).
+bool direct_batch(Enclave& enclave, std::uint64_t& next_tick) {
+    const std::uint32_t taken = take_events(enclave, MILK_SCHED_MAX_WAIT);
+    const auto now = static_cast<std::uint64_t>(milk_shim_clock_ns());
+    const std::uint64_t since = now - enclave.epoch_ns;
+    bool any = false;
+    for (std::uint32_t i = 0; i < taken; ++i) {
+        if (enclave.out[i].kind == 0) continue;
+        if (!feed(enclave, enclave.out[i], since)) return false;
+        any = true;
+    }
+    if (now >= next_tick) {
+        for (std::uint32_t index = 0; index < enclave.cpu_count; ++index) {
+            if (enclave.cpu_task[enclave.linux_cpu[index]].load(std::memory_order_relaxed) < 0) continue;
+            const auto ticked = enclave.policy->event(7, static_cast<std::uint16_t>(index), 0, 0, since);
+            if (!ticked.ok()) {
+                log(MILK_LOG_WARN, ticked.error().what, ticked.error().detail);
+                return false;
+            }
+            any = true;
+        }
+        next_tick = now + enclave.tick_ns;
+    }
+    if (!any) return true;
+    const std::size_t count = enclave.policy->decide(enclave.direct, MILK_SCHED_MAX_APPLY);
+    for (std::size_t i = 0; i < count; ++i) {
+        const DirectDecision& decided = enclave.direct[i];
+        // The books number CPUs as the module told them; another number is
+        // our bug, and well_formed below refuses it like an agent's.
+        milk_sched_decision& out = enclave.decisions[i];
+        out = milk_sched_decision{};
+        out.kind = decided.kind;
+        out.cpu = decided.cpu < enclave.cpu_count ? enclave.linux_cpu[decided.cpu] : MILK_SCHED_MAX_CPUS;
+        out.task = decided.task;
+    }
+    if (!well_formed(enclave, enclave.decisions, static_cast<std::uint32_t>(count))) {
+        log(MILK_LOG_ERR, "sched: the policy in the module decided something malformed (a bug)", 0);
+        return false;
+    }
+    static_cast<void>(apply_decisions(enclave, enclave.decisions, static_cast<std::uint32_t>(count)));
+    return true;
+}
+
+}  // namespace
+}  // namespace milk::kernel::sched
+
+// The agent thread of an enclave whose policy is in the module: what
+// KernelEnclave's agent does from user space, without the copies and the
+// channel. It returns only when stopped (release_file).
+extern "C" int milk_core_sched_agent(void* pointer) {
+    Enclave& enclave = *static_cast<Enclave*>(pointer);
+    std::uint64_t next_tick = static_cast<std::uint64_t>(milk_shim_clock_ns()) + enclave.tick_ns;
+    while (milk_shim_sched_agent_should_stop() == 0) {
+        bool live = false;
+        {
+            MutexGuard guard;
+            live = enclave.live;
+            if (live && !direct_batch(enclave, next_tick)) {
+                fall_back(enclave, MILK_SCHED_FALLBACK_POLICY);
+                live = false;
+            }
+        }
+        if (!live) {
+            // Fallen back: nothing more to do but wait to be stopped.
+            static_cast<void>(milk_shim_waker_wait(enclave.waker, stop_asked, &enclave, -1));
+            continue;
+        }
+        const auto now = static_cast<std::uint64_t>(milk_shim_clock_ns());
+        const long long left = next_tick > now ? static_cast<long long>(next_tick - now) : 0;
+        // -EINTR is kthread_stop's kick; the loop's condition sees the stop.
+        static_cast<void>(milk_shim_waker_wait(enclave.waker, events_ready, &enclave, left));
+    }
+    return 0;
 }
 
 extern "C" void milk_core_sched_hooks_ready(int ready) { g_hooks_ready.store(ready != 0, std::memory_order_release); }

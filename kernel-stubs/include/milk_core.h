@@ -36,6 +36,7 @@ enum milk_errno {
 	MILK_EALREADY = 114,
 	MILK_ENOSPC = 28,
 	MILK_EINTR = 4,
+	MILK_EAGAIN = 11,
 };
 
 enum milk_log_level { MILK_LOG_ERR = 0, MILK_LOG_WARN = 1, MILK_LOG_INFO = 2 };
@@ -189,6 +190,20 @@ void *milk_shim_waker_create(void);
 void milk_shim_waker_destroy(void *waker);
 void milk_shim_waker_poke(void *waker);
 int milk_shim_waker_wait(void *waker, int (*ready)(void *), void *argument, long long timeout_ns);
+
+/*
+ * The kernel thread of an enclave whose policy is in the module: it runs
+ * milk_core_sched_agent(enclave) and returns only when stopped. SCHED_FIFO
+ * 2 (above the tasks it places), on the CPUs the creating thread may use
+ * except `avoid_cpus` (the enclave's; all of them when nothing is left).
+ * NULL when it could not start.
+ */
+void *milk_shim_sched_agent_start(void *enclave, unsigned long long avoid_cpus);
+/* Stops it and waits until it returned; without the sched mutex held. */
+void milk_shim_sched_agent_stop(void *agent);
+/* Whether the calling agent thread is asked to stop. */
+int milk_shim_sched_agent_should_stop(void);
+int milk_core_sched_agent(void *enclave);
 
 /* Asks for milk_core_sched_watchdog() in a work item `delay_ms` from now. */
 void milk_shim_sched_watchdog_arm(unsigned int delay_ms);

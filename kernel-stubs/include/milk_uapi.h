@@ -297,6 +297,7 @@ struct milk_channel_list {
 #define MILK_SCHED_FALLBACK_WATCHDOG 2u   /* an event waited longer than the watchdog */
 #define MILK_SCHED_FALLBACK_ASKED 3u      /* MILK_IOC_SCHED_FALLBACK */
 #define MILK_SCHED_FALLBACK_OVERFLOW 4u   /* more events than the queue holds */
+#define MILK_SCHED_FALLBACK_POLICY 5u     /* the policy in the module refused an event */
 
 struct milk_sched_create {
 	milk_u64 cpus;        /* in: bit n = Linux CPU n; online CPUs only, at least one */
@@ -304,6 +305,17 @@ struct milk_sched_create {
 	milk_u32 watchdog_ms; /* in: 0 = MILK_SCHED_DEFAULT_WATCHDOG_MS, at most MILK_SCHED_MAX_WATCHDOG_MS */
 	milk_u32 enclave;     /* out: the id threads join with */
 	milk_u32 reserved;    /* must be 0 */
+	/*
+	 * in: empty (all zero): this fd is the enclave's agent (WAIT, APPLY).
+	 * Otherwise a scheduler component compiled into the module ("sched_fair",
+	 * NUL-terminated): the module builds it from `settings` and calls it
+	 * directly, from a kernel thread of the enclave's own that ticks every
+	 * `tick_us`; this fd then only owns the enclave (closing it falls back).
+	 */
+	char policy[MILK_COMPONENT_NAME_MAX];
+	milk_u32 tick_us;     /* in: with a policy, 0 = 1000, at most 1000000 */
+	milk_u32 reserved2;   /* must be 0 */
+	struct milk_settings settings; /* in: with a policy, its settings */
 };
 
 struct milk_sched_join {
@@ -366,7 +378,11 @@ struct milk_sched_stats {
  * enclave or the module has MILK_SCHED_MAX_ENCLAVES, ENOENT no such enclave,
  * EPIPE it has fallen back, ENOSPC it has max_tasks, EALREADY the thread is
  * in an enclave already, ENODEV (WAIT, APPLY, FALLBACK) this fd is no
- * enclave's agent, EOPNOTSUPP the kernel's tracepoints could not be found.
+ * enclave's agent (or its enclave's policy is in the module), EOPNOTSUPP
+ * the kernel's tracepoints could not be found. CREATE with a policy: ENOENT
+ * no such component, EPROTONOSUPPORT it is no scheduler, EINVAL its settings
+ * or the enclave refused by it (the reason goes to the log), EAGAIN no
+ * kernel thread.
  */
 #define MILK_IOC_SCHED_CREATE _IOWR(MILK_IOC_MAGIC, 0x10, struct milk_sched_create)
 #define MILK_IOC_SCHED_JOIN _IOWR(MILK_IOC_MAGIC, 0x11, struct milk_sched_join)

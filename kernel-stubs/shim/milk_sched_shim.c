@@ -14,6 +14,7 @@
 #include <linux/errno.h>
 #include <linux/irq_work.h>
 #include <linux/jiffies.h>
+#include <linux/kthread.h>
 #include <linux/module.h>
 #include <linux/mutex.h>
 #include <linux/pid.h>
@@ -350,6 +351,57 @@ int milk_shim_waker_wait(void *pointer, int (*ready)(void *), void *argument, lo
 	if (left < 0)
 		return -EINTR;
 	return left == 0 && !ready(argument) ? 1 : 0;
+}
+
+/* --- the agent thread of a policy in the module ------------------------------- */
+
+static int milk_sched_agent_thread(void *enclave)
+{
+	return milk_core_sched_agent(enclave);
+}
+
+void *milk_shim_sched_agent_start(void *enclave, unsigned long long avoid_cpus)
+{
+	struct task_struct *agent;
+	cpumask_var_t avoid, where;
+
+	if (!zalloc_cpumask_var(&avoid, GFP_KERNEL))
+		return NULL;
+	if (!zalloc_cpumask_var(&where, GFP_KERNEL)) {
+		free_cpumask_var(avoid);
+		return NULL;
+	}
+	milk_mask_of(avoid, avoid_cpus);
+	if (!cpumask_andnot(where, current->cpus_ptr, avoid))
+		cpumask_copy(where, current->cpus_ptr);
+	agent = kthread_create(milk_sched_agent_thread, enclave, "milk-sched");
+	if (IS_ERR(agent)) {
+		agent = NULL;
+	} else {
+		/* Held until it is stopped: it must not go while we may stop it. */
+		get_task_struct(agent);
+		set_cpus_allowed_ptr(agent, where);
+		milk_set_class(agent, SCHED_FIFO, 2, 0);
+		wake_up_process(agent);
+	}
+	free_cpumask_var(where);
+	free_cpumask_var(avoid);
+	return agent;
+}
+
+void milk_shim_sched_agent_stop(void *pointer)
+{
+	struct task_struct *agent = pointer;
+
+	if (!agent)
+		return;
+	kthread_stop(agent);
+	put_task_struct(agent);
+}
+
+int milk_shim_sched_agent_should_stop(void)
+{
+	return kthread_should_stop() ? 1 : 0;
 }
 
 /* --- the watchdog ------------------------------------------------------------ */

@@ -471,7 +471,7 @@ static int __init milk_init(void)
 	BUILD_BUG_ON(MILK_EPIPE != EPIPE);
 	BUILD_BUG_ON(MILK_EPROTO != EPROTO);
 
-	BUILD_BUG_ON(sizeof(struct milk_sched_create) != 24);
+	BUILD_BUG_ON(sizeof(struct milk_sched_create) != 328);
 	BUILD_BUG_ON(sizeof(struct milk_sched_join) != 16);
 	BUILD_BUG_ON(sizeof(struct milk_sched_event) != 32);
 	BUILD_BUG_ON(sizeof(struct milk_sched_wait) != 24);
@@ -482,6 +482,7 @@ static int __init milk_init(void)
 	BUILD_BUG_ON(MILK_ENOSPC != ENOSPC);
 	BUILD_BUG_ON(MILK_EOPNOTSUPP != EOPNOTSUPP);
 	BUILD_BUG_ON(MILK_EINTR != EINTR);
+	BUILD_BUG_ON(MILK_EAGAIN != EAGAIN);
 
 	result = milk_core_init();
 	if (result)

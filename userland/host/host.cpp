@@ -128,6 +128,12 @@ std::optional<Placement> Host::placement_of(std::string_view name) const {
     return std::nullopt;
 }
 
+const InstanceConfig* Host::instance_config(std::string_view name) const {
+    for (const auto& instance : m_instances)
+        if (instance->config.name == name) return &instance->config;
+    return nullptr;
+}
+
 Result<ChannelEnd> Host::connect_end(std::string_view name, std::string_view contract, std::uint32_t version) {
     Instance* instance = MILK_TRY(find(name, contract, version));
     switch (instance->config.placement) {

@@ -11,13 +11,17 @@
 // on each CPU. The module is the authority on everything else.
 #include <milk/sched/kernel_enclave.hpp>
 
+#include <milk/kernel.hpp>
+
 #include "sched/sched_client.hpp"
 
 #include "milk_uapi.h"
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <cerrno>
+#include <cstring>
 #include <fcntl.h>
 #include <mutex>
 #include <sched.h>
@@ -57,6 +61,8 @@ public:
         return Error{ErrorCode::SystemError, "sched: cannot open the milk device", errno};
     }
     [[nodiscard]] int get() const { return m_fd; }
+    // The descriptor for an owner that closes it itself.
+    [[nodiscard]] int hand_over() && { return std::exchange(m_fd, -1); }
     void reset() {
         if (m_fd >= 0) ::close(m_fd);
         m_fd = -1;
@@ -281,7 +287,10 @@ private:
     }
 };
 
-Result<std::unique_ptr<KernelEnclave>> KernelEnclave::try_create(SchedEndpoint&& endpoint, KernelEnclaveOptions options) {
+namespace {
+
+// The enclave's CPUs as the module's mask, once the options are checked.
+Result<std::uint64_t> checked_cpus(const KernelEnclaveOptions& options) {
     if (options.cpus.empty()) return Error{ErrorCode::InvalidArgument, "sched: an enclave needs a CPU", 0};
     std::uint64_t mask = 0;
     for (const int cpu : options.cpus) {
@@ -291,16 +300,32 @@ Result<std::unique_ptr<KernelEnclave>> KernelEnclave::try_create(SchedEndpoint&&
     }
     if (options.max_tasks == 0 || options.max_tasks > MILK_SCHED_MAX_TASKS)
         return Error{ErrorCode::InvalidArgument, "sched: max_tasks out of range", options.max_tasks};
-    if (options.tick.count() <= 0 || options.policy_deadline.count() <= 0 || options.agent_deadline.count() <= 0 ||
-        options.agent_deadline.count() > MILK_SCHED_MAX_WATCHDOG_MS)
+    if (options.tick.count() <= 0 || options.tick.count() > 1'000'000 || options.policy_deadline.count() <= 0 ||
+        options.agent_deadline.count() <= 0 || options.agent_deadline.count() > MILK_SCHED_MAX_WATCHDOG_MS)
         return Error{ErrorCode::InvalidArgument, "sched: a tick or deadline out of range", 0};
+    // The policy numbers CPUs in the order of options.cpus, the module in
+    // the order of their Linux numbers: the same order, or a policy in the
+    // module would see them renumbered.
+    if (!std::is_sorted(options.cpus.begin(), options.cpus.end()))
+        return Error{ErrorCode::InvalidArgument, "sched: the enclave's CPUs must be listed in ascending order", 0};
+    return mask;
+}
 
-    auto fd = DeviceFd::open(options.device);
-    if (fd.get() < 0) return DeviceFd::open_error();
+milk_sched_create create_request(std::uint64_t mask, const KernelEnclaveOptions& options) {
     milk_sched_create create{};
     create.cpus = mask;
     create.max_tasks = options.max_tasks;
     create.watchdog_ms = static_cast<std::uint32_t>(options.agent_deadline.count());
+    return create;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<KernelEnclave>> KernelEnclave::try_create(SchedEndpoint&& endpoint, KernelEnclaveOptions options) {
+    const std::uint64_t mask = MILK_TRY(checked_cpus(options));
+    auto fd = DeviceFd::open(options.device);
+    if (fd.get() < 0) return DeviceFd::open_error();
+    milk_sched_create create = create_request(mask, options);
     if (::ioctl(fd.get(), MILK_IOC_SCHED_CREATE, &create) != 0)
         return Error{ErrorCode::SystemError, "sched: MILK_IOC_SCHED_CREATE failed", errno};
     // The policy answers Hello before the agent starts: no task can join an
@@ -310,6 +335,39 @@ Result<std::unique_ptr<KernelEnclave>> KernelEnclave::try_create(SchedEndpoint&&
     const std::uint32_t id = create.enclave;
     return std::unique_ptr<KernelEnclave>(
         new KernelEnclave(std::make_unique<Agent>(std::move(fd), id, std::move(client), std::move(options))));
+}
+
+Result<std::unique_ptr<KernelEnclave>> KernelEnclave::try_create_in_kernel(std::string_view component,
+                                                                         const Settings& settings,
+                                                                         const KernelEnclaveOptions& options) {
+    const std::uint64_t mask = MILK_TRY(checked_cpus(options));
+    milk_sched_create create = create_request(mask, options);
+    if (component.empty() || component.size() >= sizeof create.policy)
+        return Error{ErrorCode::InvalidArgument, "sched: a component name empty or too long",
+                     static_cast<std::int64_t>(component.size())};
+    std::memcpy(create.policy, component.data(), component.size());
+    create.tick_us = static_cast<std::uint32_t>(options.tick.count());
+    MILK_TRY(milk::kernel::to_settings_table(settings, create.settings));
+    auto fd = DeviceFd::open(options.device);
+    if (fd.get() < 0) return DeviceFd::open_error();
+    // ENOENT: no such component in the module; EPROTONOSUPPORT: it is no
+    // scheduler; EINVAL: it refused its settings or the enclave (the
+    // module's log says why).
+    if (::ioctl(fd.get(), MILK_IOC_SCHED_CREATE, &create) != 0)
+        return Error{ErrorCode::SystemError, "sched: MILK_IOC_SCHED_CREATE with a policy in the module failed", errno};
+    const std::uint32_t id = create.enclave;
+    return std::unique_ptr<KernelEnclave>(new KernelEnclave(std::move(fd).hand_over(), id));
+}
+
+Result<std::unique_ptr<KernelEnclave>> KernelEnclave::try_create(host::Host& host, std::string_view instance,
+                                                                 KernelEnclaveOptions options) {
+    const host::InstanceConfig* config = host.instance_config(instance);
+    if (config == nullptr)
+        return Error{ErrorCode::InvalidArgument, "sched: the host has no such instance", 0};
+    if (config->placement == Placement::Kernel)
+        return try_create_in_kernel(config->component, config->settings, options);
+    auto endpoint = MILK_TRY(host.connect<Sched::Contract>(instance));
+    return try_create(std::move(endpoint), std::move(options));
 }
 
 Result<std::uint32_t> KernelEnclave::join(std::uint32_t enclave, std::uint32_t weight, const char* device) {
@@ -332,10 +390,40 @@ Result<void> KernelEnclave::leave(const char* device) {
     return {};
 }
 
-KernelEnclave::KernelEnclave(std::unique_ptr<Agent> agent) : m_agent(std::move(agent)) {}
-KernelEnclave::~KernelEnclave() = default;
+KernelEnclave::KernelEnclave(std::unique_ptr<Agent> agent) : m_agent(std::move(agent)), m_id(m_agent->id()) {}
+KernelEnclave::KernelEnclave(int owner_fd, std::uint32_t id) : m_owner_fd(owner_fd), m_id(id) {}
 
-std::uint32_t KernelEnclave::id() const { return m_agent->id(); }
-KernelEnclaveStats KernelEnclave::stats() const { return m_agent->stats(); }
+KernelEnclave::~KernelEnclave() {
+    // With the policy in milk.ko, closing the owner's fd stops the module's
+    // agent thread and gives the remaining tasks back to Linux.
+    if (m_owner_fd >= 0) ::close(m_owner_fd);
+}
+
+std::uint32_t KernelEnclave::id() const { return m_id; }
+
+KernelEnclaveStats KernelEnclave::stats() const {
+    if (m_agent) return m_agent->stats();
+    // The policy in milk.ko: the module's own counts.
+    KernelEnclaveStats stats;
+    milk_sched_stats module{};
+    module.enclave = m_id;
+    if (::ioctl(m_owner_fd, MILK_IOC_SCHED_STATS, &module) != 0) {
+        stats.fallback_error = Error{ErrorCode::SystemError, "sched: MILK_IOC_SCHED_STATS failed", errno};
+        return stats;
+    }
+    stats.events = module.events;
+    stats.decisions_applied = module.applied;
+    stats.stale_refused = module.refused;
+    stats.agent_realtime = true;  // the module's agent thread is SCHED_FIFO 2
+    stats.module_fell_back = module.fallback != MILK_SCHED_FALLBACK_NONE;
+    switch (module.fallback) {
+    case MILK_SCHED_FALLBACK_NONE: break;
+    case MILK_SCHED_FALLBACK_POLICY: stats.fallback = FallbackReason::BrokeContract; break;
+    case MILK_SCHED_FALLBACK_WATCHDOG:
+    case MILK_SCHED_FALLBACK_OVERFLOW: stats.fallback = FallbackReason::MissedDeadline; break;
+    default: stats.fallback = FallbackReason::PolicyGone; break;
+    }
+    return stats;
+}
 
 }  // namespace milk::sched

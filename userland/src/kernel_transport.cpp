@@ -271,6 +271,19 @@ std::string KernelTransport::error_text() const {
     return record.text;
 }
 
+Result<void> to_settings_table(const Settings& settings, ::milk_settings& table) {
+    table = ::milk_settings{};
+    // milk::Settings holds only valid names (Settings::set checks them), at
+    // most MILK_SETTINGS_MAX of them.
+    table.count = static_cast<milk_u32>(settings.size());
+    for (std::size_t i = 0; i < settings.size(); ++i) {
+        if (!put_name(table.entries[i].name, settings.name_of(i)))
+            return Error{ErrorCode::InvalidArgument, "a setting's name does not fit", static_cast<std::int64_t>(i)};
+        table.entries[i].value = settings[i].value;
+    }
+    return {};
+}
+
 Result<ChannelEnd> open_channel(std::string_view component, std::string_view contract, std::uint32_t version,
                                 const Options& options) {
     return ChannelEnd(MILK_TRY(KernelTransport::try_open(component, contract, version, options)));
@@ -301,14 +314,7 @@ Result<int> open_channel_fd(std::string_view component, std::string_view contrac
     case Serving::Thread: request.flags = MILK_CHANNEL_THREAD; break;
     case Serving::PollingThread: request.flags = MILK_CHANNEL_POLLING_THREAD; break;
     }
-    // milk::Settings holds only valid names (Settings::set checks them), at
-    // most MILK_SETTINGS_MAX of them.
-    request.settings.count = static_cast<milk_u32>(options.settings.size());
-    for (std::size_t i = 0; i < options.settings.size(); ++i) {
-        if (!put_name(request.settings.entries[i].name, options.settings.name_of(i)))
-            return Error{ErrorCode::InvalidArgument, "a setting's name does not fit", static_cast<std::int64_t>(i)};
-        request.settings.entries[i].value = options.settings[i].value;
-    }
+    MILK_TRY(to_settings_table(options.settings, request.settings));
 
     FdGuard fd(::open(options.device, O_RDWR | O_CLOEXEC));
     if (fd.get() < 0) return Error{ErrorCode::SystemError, "cannot open the milk device", errno};

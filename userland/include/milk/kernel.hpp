@@ -39,6 +39,9 @@
 
 #include <sys/types.h>
 
+// The ABI's settings table (milk_uapi.h).
+struct milk_settings;
+
 namespace milk::kernel {
 
 // Who runs the kernel's component.
@@ -193,6 +196,10 @@ private:
 // The channel end of a new channel to the kernel component `component`
 // (its name in components/CMakeLists.txt), which must serve `contract` at
 // `version`, for the contract's generated `client(ChannelEnd&&)`.
+// `settings` as milk.ko takes them (MILK_IOC_OPEN_CHANNEL and
+// MILK_IOC_SCHED_CREATE): the table is written whole.
+[[nodiscard]] Result<void> to_settings_table(const Settings& settings, ::milk_settings& table);
+
 [[nodiscard]] Result<ChannelEnd> open_channel(std::string_view component, std::string_view contract,
                                               std::uint32_t version, const Options& options = {});
 

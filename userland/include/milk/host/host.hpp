@@ -144,6 +144,10 @@ public:
 
     // The placement of `instance`, if there is one.
     [[nodiscard]] std::optional<Placement> placement_of(std::string_view instance) const;
+    // Its config (component, placement after the overrides, settings), or
+    // null: what a mechanism needs to build a kernel-placed policy where it
+    // calls it directly (milk::sched::KernelEnclave).
+    [[nodiscard]] const InstanceConfig* instance_config(std::string_view instance) const;
 
     // Every instance, in the config's order.
     [[nodiscard]] std::vector<InstanceStatus> status() const;

@@ -21,6 +21,7 @@
 // long). No task is lost either way: the tasks are the workload's threads.
 #pragma once
 
+#include <milk/host/host.hpp>
 #include <milk/result.hpp>
 #include <milk/sched/enclave.hpp>
 
@@ -28,6 +29,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <string_view>
 #include <vector>
 
 namespace milk::sched {
@@ -73,6 +75,20 @@ public:
     // policy behind `endpoint`; starts the agent.
     [[nodiscard]] static Result<std::unique_ptr<KernelEnclave>> try_create(SchedEndpoint&& endpoint,
                                                                          KernelEnclaveOptions options);
+    // Creates the enclave with its policy in milk.ko: the module builds the
+    // scheduler component `component` (compiled into it) from `settings`
+    // and calls it directly from a kernel thread of the enclave's own, which
+    // ticks every options.tick; no channel, no agent in this process.
+    // options.policy_deadline and agent_cpu do not apply.
+    [[nodiscard]] static Result<std::unique_ptr<KernelEnclave>> try_create_in_kernel(std::string_view component,
+                                                                                   const Settings& settings,
+                                                                                   const KernelEnclaveOptions& options);
+    // The policy of the host's instance `instance`, placed by its config:
+    // in milk.ko (placement "kernel") the module calls it directly, as
+    // try_create_in_kernel; anywhere else the agent reaches it over the
+    // host's channel, as try_create.
+    [[nodiscard]] static Result<std::unique_ptr<KernelEnclave>> try_create(host::Host& host, std::string_view instance,
+                                                                         KernelEnclaveOptions options);
 
     // Joins the calling thread to enclave `enclave`: from now on it runs
     // when and where the policy says. Returns its task number.
@@ -92,11 +108,19 @@ public:
     [[nodiscard]] std::uint32_t id() const;
     [[nodiscard]] KernelEnclaveStats stats() const;
 
+    // Whether the module calls the policy directly (try_create_in_kernel).
+    [[nodiscard]] bool policy_in_kernel() const { return m_agent == nullptr; }
+
     class Agent;
 
 private:
     explicit KernelEnclave(std::unique_ptr<Agent> agent);
+    KernelEnclave(int owner_fd, std::uint32_t id);
+    // The agent in this process, or null when the policy is in milk.ko;
+    // then the enclave is this fd's, and closing it ends the enclave.
     std::unique_ptr<Agent> m_agent;
+    int m_owner_fd = -1;
+    std::uint32_t m_id = 0;
 };
 
 }  // namespace milk::sched
