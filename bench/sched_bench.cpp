@@ -19,6 +19,8 @@
 // serves it over a process channel, as milk-runner would, memory locked),
 // kernel (milk.ko's, when /dev/milk is there: run it in the VM, where
 // `cmake --build build --target milk_vm_sched_bench` boots a static copy).
+// With /dev/milk, also milk.ko's own scheduler mechanism (run_kernel_enclave):
+// the policy in a process (K/proc) and called in the module (K/kernel).
 // The enclave takes the last CPU; the generator runs on the first.
 //
 // Besides the table it writes a plot into --out (gnuplot.hpp, as milk-bench
@@ -30,6 +32,7 @@
 #include <milk/kernel.hpp>
 #include <milk/process.hpp>
 #include <milk/sched/enclave.hpp>
+#include <milk/sched/kernel_enclave.hpp>
 
 #include <CLI/CLI.hpp>
 
@@ -308,6 +311,61 @@ Row run_enclave(const Workload& workload, const milk::host::ComponentType& type,
     return row;
 }
 
+// The same workload on milk.ko's scheduler mechanism (docs/sched.md, "The
+// kernel mechanism"): the workers are plain threads that join an enclave,
+// and block on the queue's condition variable like Linux's do; the module
+// sees their blocks and wake-ups from the scheduler's tracepoints. The
+// policy is in a forked process (`K/proc`: this process's agent thread
+// reaches it over a process channel) or in milk.ko (`K/kernel`: the module
+// calls it directly from the enclave's kernel thread).
+Row run_kernel_enclave(const Workload& workload, const milk::host::ComponentType& type, const std::string& where,
+                       int cpu) {
+    unpin();
+    Row row;
+    row.policy = type.name;
+    row.placement = where;
+    milk::sched::KernelEnclaveOptions options;
+    options.cpus = {cpu};
+    options.max_tasks = 64;
+    options.agent_cpu = generator_cpu;
+    PolicyChannel channel;
+    auto made = [&]() -> milk::Result<std::unique_ptr<milk::sched::KernelEnclave>> {
+        if (where == "K/kernel") return milk::sched::KernelEnclave::try_create_in_kernel(type.name, milk::Settings{}, options);
+        channel = open_policy(type, "process");
+        if (!channel.client) return milk::Error{milk::ErrorCode::PeerClosed, "the policy's process did not start", 0};
+        return milk::sched::KernelEnclave::try_create(std::move(*channel.client), options);
+    }();
+    pin_to(generator_cpu);
+    if (!made.ok()) {
+        row.note = std::string("KernelEnclave: ") + milk::describe(made.error().code);
+        channel.client.reset();
+    } else {
+        auto enclave = std::move(made).value();
+        Queue queue;
+        Samples samples;
+        std::vector<std::thread> workers;
+        std::atomic<int> refused{0};
+        for (int i = 0; i < workload.workers; ++i) {
+            workers.emplace_back([&, id = enclave->id()] {
+                if (!milk::sched::KernelEnclave::join(id).ok()) refused.fetch_add(1);
+                work(queue, samples, [](const std::function<void()>& wait) { wait(); });
+            });
+        }
+        drive(workload, queue, samples, [&] {
+            for (auto& worker : workers) worker.join();
+        });
+        row = summarize(type.name, where, samples, workload);
+        const auto stats = enclave->stats();
+        if (stats.fallback != milk::sched::FallbackReason::None || stats.module_fell_back) row.note = "fell back to Linux";
+        if (refused.load() != 0) row.note += row.note.empty() ? "a join failed" : ", a join failed";
+    }
+    if (channel.child > 0) {
+        channel.client.reset();
+        ::waitpid(channel.child, nullptr, 0);
+    }
+    return row;
+}
+
 // The plot: for every row a group of bars (decision round trip and short
 // request latency, p50 and p99), Linux's group first and its four values
 // again as dashed lines across the whole plot, so that each row reads
@@ -478,8 +536,27 @@ int main(int argc, char** argv) {
             if (std::string(type.name) == "sched_fifo") decision_p50[p] = row.wake_p50;
         }
     }
+    // milk.ko's own mechanism, with the policy in a process and in the module.
+    double mechanism_p50[2] = {0, 0};
+    if (placements.size() == 3) {
+        for (const milk::host::ComponentType& type : milk::host::compiled_components()) {
+            if (std::string(type.contract) != Sched::Contract::name) continue;
+            if (!only.empty() && only != type.name) continue;
+            const char* wheres[2] = {"K/proc", "K/kernel"};
+            for (int w = 0; w < 2; ++w) {
+                const Row row = run_kernel_enclave(workload, type, wheres[w], enclave_cpu);
+                print(row);
+                if (std::string(type.name) == "sched_fifo") mechanism_p50[w] = row.wake_p50;
+            }
+        }
+        std::printf("(K/...: milk.ko's scheduler mechanism; the policy in a process, or called in the module)\n");
+    }
     if (placements.size() == 3 && decision_p50[2] > 0)
         std::printf("decision RT, sched_fifo: process / kernel = %.2f (target <= 1.5)\n", decision_p50[1] / decision_p50[2]);
+    if (mechanism_p50[1] > 0)
+        std::printf("decision RT, sched_fifo on milk.ko's mechanism: policy in a process / in the module = %.2f "
+                    "(target <= 1.5)\n",
+                    mechanism_p50[0] / mechanism_p50[1]);
     if (decision_p50[0] > 0)
         std::printf("decision RT, sched_fifo: process / inproc = %.2f\n", decision_p50[1] / decision_p50[0]);
     if (!write_plot(out, rows, workload, !no_plot)) return 1;

@@ -13,6 +13,7 @@
 
 #include <milk/kernel.hpp>
 
+#include "process_internal.hpp"
 #include "sched/sched_client.hpp"
 
 #include "milk_uapi.h"
@@ -38,39 +39,13 @@ using components::sched::SchedClient;
 
 constexpr std::uint32_t no_task = 0xffffffffu;
 
-// A /dev/milk file descriptor, closed with its owner.
-class DeviceFd {
-public:
-    DeviceFd() = default;
-    explicit DeviceFd(int fd) : m_fd(fd) {}
-    DeviceFd(DeviceFd&& other) noexcept : m_fd(std::exchange(other.m_fd, -1)) {}
-    DeviceFd& operator=(DeviceFd&& other) noexcept {
-        if (this != &other) {
-            reset();
-            m_fd = std::exchange(other.m_fd, -1);
-        }
-        return *this;
-    }
-    DeviceFd(const DeviceFd&) = delete;
-    DeviceFd& operator=(const DeviceFd&) = delete;
-    ~DeviceFd() { reset(); }
+// /dev/milk, opened; an fd below 0 on failure (errno says why: open_error).
+// The runtime's owned descriptor, as the host uses it.
+using DeviceFd = milk::process::detail::FileDescriptor;
 
-    // Opens the device; an fd below 0 on failure (errno says why: open_error).
-    [[nodiscard]] static DeviceFd open(const char* device) { return DeviceFd(::open(device, O_RDWR | O_CLOEXEC)); }
-    [[nodiscard]] static Error open_error() {
-        return Error{ErrorCode::SystemError, "sched: cannot open the milk device", errno};
-    }
-    [[nodiscard]] int get() const { return m_fd; }
-    // The descriptor for an owner that closes it itself.
-    [[nodiscard]] int hand_over() && { return std::exchange(m_fd, -1); }
-    void reset() {
-        if (m_fd >= 0) ::close(m_fd);
-        m_fd = -1;
-    }
+DeviceFd open_device(const char* device) { return DeviceFd(::open(device, O_RDWR | O_CLOEXEC)); }
 
-private:
-    int m_fd = -1;
-};
+Error open_error() { return Error{ErrorCode::SystemError, "sched: cannot open the milk device", errno}; }
 
 std::uint64_t nanoseconds_since(Clock::time_point epoch) {
     return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - epoch).count());
@@ -323,8 +298,8 @@ milk_sched_create create_request(std::uint64_t mask, const KernelEnclaveOptions&
 
 Result<std::unique_ptr<KernelEnclave>> KernelEnclave::try_create(SchedEndpoint&& endpoint, KernelEnclaveOptions options) {
     const std::uint64_t mask = MILK_TRY(checked_cpus(options));
-    auto fd = DeviceFd::open(options.device);
-    if (fd.get() < 0) return DeviceFd::open_error();
+    auto fd = open_device(options.device);
+    if (!fd.valid()) return open_error();
     milk_sched_create create = create_request(mask, options);
     if (::ioctl(fd.get(), MILK_IOC_SCHED_CREATE, &create) != 0)
         return Error{ErrorCode::SystemError, "sched: MILK_IOC_SCHED_CREATE failed", errno};
@@ -348,15 +323,15 @@ Result<std::unique_ptr<KernelEnclave>> KernelEnclave::try_create_in_kernel(std::
     std::memcpy(create.policy, component.data(), component.size());
     create.tick_us = static_cast<std::uint32_t>(options.tick.count());
     MILK_TRY(milk::kernel::to_settings_table(settings, create.settings));
-    auto fd = DeviceFd::open(options.device);
-    if (fd.get() < 0) return DeviceFd::open_error();
+    auto fd = open_device(options.device);
+    if (!fd.valid()) return open_error();
     // ENOENT: no such component in the module; EPROTONOSUPPORT: it is no
     // scheduler; EINVAL: it refused its settings or the enclave (the
     // module's log says why).
     if (::ioctl(fd.get(), MILK_IOC_SCHED_CREATE, &create) != 0)
         return Error{ErrorCode::SystemError, "sched: MILK_IOC_SCHED_CREATE with a policy in the module failed", errno};
     const std::uint32_t id = create.enclave;
-    return std::unique_ptr<KernelEnclave>(new KernelEnclave(std::move(fd).hand_over(), id));
+    return std::unique_ptr<KernelEnclave>(new KernelEnclave(std::move(fd).take(), id));
 }
 
 Result<std::unique_ptr<KernelEnclave>> KernelEnclave::try_create(host::Host& host, std::string_view instance,
@@ -372,8 +347,8 @@ Result<std::unique_ptr<KernelEnclave>> KernelEnclave::try_create(host::Host& hos
 
 Result<std::uint32_t> KernelEnclave::join(std::uint32_t enclave, std::uint32_t weight, const char* device) {
     // Membership belongs to the thread, not to this fd: it can close.
-    auto fd = DeviceFd::open(device);
-    if (fd.get() < 0) return DeviceFd::open_error();
+    auto fd = open_device(device);
+    if (!fd.valid()) return open_error();
     milk_sched_join request{};
     request.enclave = enclave;
     request.weight = weight;
@@ -383,8 +358,8 @@ Result<std::uint32_t> KernelEnclave::join(std::uint32_t enclave, std::uint32_t w
 }
 
 Result<void> KernelEnclave::leave(const char* device) {
-    auto fd = DeviceFd::open(device);
-    if (fd.get() < 0) return DeviceFd::open_error();
+    auto fd = open_device(device);
+    if (!fd.valid()) return open_error();
     if (::ioctl(fd.get(), MILK_IOC_SCHED_LEAVE, 0) != 0)
         return Error{ErrorCode::SystemError, "sched: MILK_IOC_SCHED_LEAVE failed", errno};
     return {};

@@ -92,6 +92,7 @@ void work(std::uint64_t cpu_ns, Seen& seen, Sample sample = [] {}) {
 struct Policy {
     std::optional<Sched::Contract::ClientEndpoint> client;
     std::optional<std::thread> server;
+    std::optional<milk::host::Host> host;
     ~Policy() {
         client.reset();
         if (server) server->join();
@@ -139,8 +140,9 @@ milk::sched::KernelEnclaveOptions options(std::uint32_t max_tasks = 16) {
 // The enclave with its policy where `placement` says: "inproc" (a thread of
 // this process), "kernel" (a component in milk.ko behind a kernel channel,
 // the agent in this process), "in-kernel" (milk.ko calls the component
-// directly from the enclave's own kernel thread), or "config" (a host whose
-// config places the instance in the kernel: in-kernel by the flag alone).
+// directly from the enclave's own kernel thread), or "config" and
+// "config-inproc" (a host whose config places the instance in the kernel,
+// or in this process: the same call, the flag alone decides).
 std::unique_ptr<KernelEnclave> make_enclave(Policy& policy, const char* name, std::string_view placement,
                                             const milk::Settings& settings = {}) {
     if (placement == "in-kernel") {
@@ -148,8 +150,10 @@ std::unique_ptr<KernelEnclave> make_enclave(Policy& policy, const char* name, st
         MILK_VM_CHECK(made.ok() && made.value()->policy_in_kernel());
         return std::move(made).value();
     }
-    if (placement == "config") {
-        std::string text = std::string("[scheduler]\ncomponent = \"") + name + "\"\nplacement = \"kernel\"\n";
+    if (placement == "config" || placement == "config-inproc") {
+        const bool in_kernel = placement == "config";
+        std::string text = std::string("[scheduler]\ncomponent = \"") + name + "\"\nplacement = \"" +
+                           (in_kernel ? "kernel" : "inproc") + "\"\n";
         if (settings.size() != 0) {
             text += "[scheduler.settings]\n";
             for (std::size_t i = 0; i < settings.size(); ++i)
@@ -161,7 +165,10 @@ std::unique_ptr<KernelEnclave> make_enclave(Policy& policy, const char* name, st
         auto host = milk::host::Host::try_create(*loaded.config, components);
         MILK_VM_CHECK(host.ok());
         auto made = KernelEnclave::try_create(host.value(), "scheduler", options());
-        MILK_VM_CHECK(made.ok() && made.value()->policy_in_kernel());
+        MILK_VM_CHECK(made.ok() && made.value()->policy_in_kernel() == in_kernel);
+        // An inproc policy serves on a thread of the host, which must stay
+        // while the enclave uses it.
+        if (!in_kernel) policy.host.emplace(std::move(host).value());
         return std::move(made).value();
     }
     MILK_VM_CHECK(open_policy(policy, name, placement.data(), settings));
@@ -731,6 +738,7 @@ int main() {
     ok = fifo_in_order("inproc") && ok;
     ok = fifo_in_order("in-kernel") && ok;
     ok = fifo_in_order("config") && ok;
+    ok = fifo_in_order("config-inproc") && ok;
     ok = in_kernel_policy_refusals() && ok;
     ok = parked_task_waits() && ok;
     ok = blocks_and_wakeups_reach_the_policy() && ok;
