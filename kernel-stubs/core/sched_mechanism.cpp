@@ -963,19 +963,26 @@ extern "C" void milk_core_sched_hooks_ready(int ready) { g_hooks_ready.store(rea
 extern "C" int milk_core_sched_watchdog(void) {
     MutexGuard guard;
     bool any = false;
-    const auto now = static_cast<std::uint64_t>(milk_shim_clock_ns());
     for (Enclave* enclave : g_enclaves) {
         if (enclave == nullptr || !enclave->live) continue;
-        std::uint64_t oldest = 0;
+        // How long the oldest unread event has waited, read with the clock
+        // under the same lock: an event queued after a clock read taken
+        // earlier would look as if it had waited for ever (the difference
+        // wraps), and the enclave would fall back for nothing.
+        std::uint64_t waited = 0;
         bool overflowed = false;
         {
             SpinGuard lock;
             overflowed = enclave->overflowed;
-            if (enclave->count.load(std::memory_order_relaxed) != 0) oldest = enclave->queue[enclave->head].time_ns;
+            if (enclave->count.load(std::memory_order_relaxed) != 0) {
+                const std::uint64_t oldest = enclave->queue[enclave->head].time_ns;
+                const auto now = static_cast<std::uint64_t>(milk_shim_clock_ns());
+                waited = now > oldest ? now - oldest : 0;
+            }
         }
         if (overflowed) {
             fall_back(*enclave, MILK_SCHED_FALLBACK_OVERFLOW);
-        } else if (oldest != 0 && now - oldest > static_cast<std::uint64_t>(enclave->watchdog_ms) * 1000000u) {
+        } else if (waited > static_cast<std::uint64_t>(enclave->watchdog_ms) * 1000000u) {
             fall_back(*enclave, MILK_SCHED_FALLBACK_WATCHDOG);
         } else {
             any = true;

@@ -260,14 +260,18 @@ struct milk_channel_list {
  * wake-ups, blocks and exits from the scheduler's tracepoints and queues
  * them as events; the agent reads them (MILK_IOC_SCHED_WAIT), asks its
  * policy, and hands the module the decisions (MILK_IOC_SCHED_APPLY), which
- * it enforces: a task placed on a CPU runs there alone among the enclave's
+ * it enforces. Or the creator names a scheduler component compiled into
+ * the module, and the module calls that policy itself, from a kernel
+ * thread of the enclave's own (no WAIT, no APPLY).
+ *
+ * Either way a task placed on a CPU runs there alone among the enclave's
  * tasks, SCHED_FIFO 1 and pinned; every other task of the enclave is
  * stopped, or SCHED_IDLE on the enclave's CPUs while it sleeps in the
- * kernel (its wake-up is an event). When the agent's fd goes (its process
- * died), when it leaves an event unread longer than its watchdog, or on
- * MILK_IOC_SCHED_FALLBACK, every task goes back to the kernel's own
- * scheduling (SCHED_NORMAL, nice 0, the CPUs it was allowed when it joined)
- * and the enclave ends.
+ * kernel (its wake-up is an event). When the creator's fd goes (its
+ * process died), when an event waits unread longer than the watchdog, when
+ * the policy in the module refuses an event, or on MILK_IOC_SCHED_FALLBACK,
+ * every task goes back to the kernel's own scheduling (SCHED_NORMAL, nice
+ * 0, the CPUs it was allowed when it joined) and the enclave ends.
  *
  * CPUs are Linux CPU numbers below MILK_SCHED_MAX_CPUS; tasks are the
  * enclave's numbers 0..max_tasks-1, given at join. Event and decision kinds

@@ -112,6 +112,8 @@ private:
                 // the same for the tasks.
                 std::lock_guard lock(m_stats_mutex);
                 m_stats.module_fell_back = error == EPIPE;
+            m_stats.module_reason = module_reason();
+                m_stats.module_reason = module_reason();
                 m_stats.fallback_error = Error{ErrorCode::PeerClosed, "sched: the module ended the enclave", error};
                 return;
             }
@@ -230,6 +232,13 @@ private:
         m_stats.decisions_applied += request.applied;
         m_stats.stale_refused += request.refused;
         return true;
+    }
+
+    // Why the module ended the enclave (MILK_SCHED_FALLBACK_*), 0 if it has not.
+    [[nodiscard]] std::uint32_t module_reason() const {
+        milk_sched_stats module{};
+        module.enclave = m_id;
+        return ::ioctl(m_fd.get(), MILK_IOC_SCHED_STATS, &module) == 0 ? module.fallback : 0;
     }
 
     // The policy failed: the enclave goes back to the kernel's scheduling.
@@ -391,6 +400,7 @@ KernelEnclaveStats KernelEnclave::stats() const {
     stats.stale_refused = module.refused;
     stats.agent_realtime = true;  // the module's agent thread is SCHED_FIFO 2
     stats.module_fell_back = module.fallback != MILK_SCHED_FALLBACK_NONE;
+    stats.module_reason = module.fallback;
     switch (module.fallback) {
     case MILK_SCHED_FALLBACK_NONE: break;
     case MILK_SCHED_FALLBACK_POLICY: stats.fallback = FallbackReason::BrokeContract; break;

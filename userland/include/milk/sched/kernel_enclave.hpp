@@ -66,6 +66,9 @@ struct KernelEnclaveStats {
     // The module ended the enclave itself (its watchdog, or an event queue
     // overflow): the agent saw EPIPE.
     bool module_fell_back = false;
+    // Then why, in milk_uapi.h's numbers: MILK_SCHED_FALLBACK_WATCHDOG (2),
+    // _OVERFLOW (4), _POLICY (5, a policy in the module refused an event).
+    std::uint32_t module_reason = 0;
     std::optional<Error> fallback_error;
 };
 
