@@ -732,31 +732,30 @@ void release_file(const void* file) {
     for (std::uint32_t i = 0; i < MILK_SCHED_MAX_ENCLAVES; ++i)
         if (g_agent_files[i].load(std::memory_order_acquire) == file) agent_slot = i;
     if (agent_slot == MILK_SCHED_MAX_ENCLAVES) return;
-    // A policy in the module: its thread stops first, outside the mutex it
-    // takes. Only this release frees the enclave, so it is still there.
-    Enclave* owned = nullptr;
+    // Only this file's CREATE fills the slot and only this release empties
+    // it, so the enclave there is this file's, and stays until freed below.
+    Enclave* enclave = nullptr;
     {
         SpinGuard lock;
-        owned = g_enclaves[agent_slot];
+        enclave = g_enclaves[agent_slot];
     }
-    if (owned != nullptr && owned->agent_thread != nullptr) {
-        owned->stopping.store(true, std::memory_order_release);
-        milk_shim_waker_poke(owned->waker);
-        milk_shim_sched_agent_stop(owned->agent_thread);
-        owned->agent_thread = nullptr;
+    // A policy in the module: its thread stops first, outside the mutex it
+    // takes.
+    if (enclave->agent_thread != nullptr) {
+        enclave->stopping.store(true, std::memory_order_release);
+        milk_shim_waker_poke(enclave->waker);
+        milk_shim_sched_agent_stop(enclave->agent_thread);
+        enclave->agent_thread = nullptr;
     }
     MutexGuard guard;
-    Enclave* enclave = enclave_of_agent(file);
-    if (enclave == nullptr) return;
     fall_back(*enclave, MILK_SCHED_FALLBACK_AGENT_GONE);
     g_retired[g_retired_next] = Retired{enclave->id, enclave->fallback, enclave->events, enclave->applied,
                                         enclave->refused, enclave->fallback_ns};
     g_retired_next = (g_retired_next + 1) % retired_records;
-    const std::uint32_t slot = index_of(enclave);
-    g_agent_files[slot].store(nullptr, std::memory_order_release);
+    g_agent_files[agent_slot].store(nullptr, std::memory_order_release);
     {
         SpinGuard lock;
-        g_enclaves[slot] = nullptr;
+        g_enclaves[agent_slot] = nullptr;
     }
     milk_shim_waker_destroy(enclave->waker);
     delete enclave;
@@ -857,6 +856,13 @@ int stop_asked(void* argument) {
     return static_cast<const Enclave*>(argument)->stopping.load(std::memory_order_acquire) ? 1 : 0;
 }
 
+// Whether the policy in the module took an event; why not goes to the log.
+bool accepted(const Result<void>& fed) {
+    if (fed.ok()) return true;
+    log(MILK_LOG_WARN, fed.error().what, fed.error().detail);
+    return false;
+}
+
 // One module event in the contract's terms, for the policy in the module;
 // false when the policy refuses it.
 bool feed(Enclave& enclave, const milk_sched_event& event, std::uint64_t now) {
@@ -875,9 +881,7 @@ bool feed(Enclave& enclave, const milk_sched_event& event, std::uint64_t now) {
         break;
     default: break;  // withdrawn
     }
-    if (fed.ok()) return true;
-    log(MILK_LOG_WARN, fed.error().what, fed.error().detail);
-    return false;
+    return accepted(fed);
 }
 
 // One batch for the policy in the module, under the sched mutex: the events
@@ -897,11 +901,8 @@ bool direct_batch(Enclave& enclave, std::uint64_t& next_tick) {
     if (now >= next_tick) {
         for (std::uint32_t index = 0; index < enclave.cpu_count; ++index) {
             if (enclave.cpu_task[enclave.linux_cpu[index]].load(std::memory_order_relaxed) < 0) continue;
-            const auto ticked = enclave.policy->event(7, static_cast<std::uint16_t>(index), 0, 0, since);
-            if (!ticked.ok()) {
-                log(MILK_LOG_WARN, ticked.error().what, ticked.error().detail);
-                return false;
-            }
+            // 7: the contract's tick.
+            if (!accepted(enclave.policy->event(7, static_cast<std::uint16_t>(index), 0, 0, since))) return false;
             any = true;
         }
         next_tick = now + enclave.tick_ns;
