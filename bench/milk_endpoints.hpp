@@ -16,6 +16,15 @@
 
 namespace milk::bench {
 
+// The exchange heap each side of a milk `bytes` row gets: the default 4 MiB,
+// or the power of two that holds the buffer (so a 256 MiB row's channel is
+// what a user moving 256 MiB buffers would configure).
+[[nodiscard]] inline std::uint32_t heap_bytes_for(std::size_t buffer_bytes) {
+    std::uint32_t bytes = 4u << 20;
+    while (bytes < buffer_bytes) bytes *= 2;
+    return bytes;
+}
+
 using ClientIdle = Bench::Client<Bench::state::Idle>;
 using ServerIdle = Bench::Server<Bench::state::Idle>;
 

@@ -69,7 +69,9 @@ BytesRow run_milk_inproc_bytes(const CaseContext& context, std::size_t size, Tou
     row.size = size;
     row.touch = touch;
     row.measured = true;
-    Bench::Endpoints endpoints = take(Bench::open_inproc(options_for(MilkWait::Spin)), row.id, "open_inproc");
+    milk::inproc::Options options = options_for(MilkWait::Spin);
+    options.heap_bytes_per_side = heap_bytes_for(size);
+    Bench::Endpoints endpoints = take(Bench::open_inproc(options), row.id, "open_inproc");
     {
         PinnedThread server(context.cpus.server_cpu, [&endpoints, &row, touch] {
             serve_bench(std::move(endpoints.server), touch, row.id);

@@ -17,11 +17,12 @@
 namespace milk::bench {
 namespace {
 
-milk::process::Options process_options(MilkWait wait) {
+milk::process::Options process_options(MilkWait wait, std::uint32_t heap_bytes_per_side) {
     const milk::WaitPolicy policy = wait_policy(wait);
     milk::process::Options options;
     options.wait_mode = policy.mode;
     options.spin_budget = policy.spin_budget;
+    options.heap_bytes_per_side = heap_bytes_per_side;
     return options;
 }
 
@@ -29,10 +30,10 @@ milk::process::Options process_options(MilkWait wait) {
 // until Bye, and runs `client_body` with the client endpoint here. Returns
 // once the server process has exited, and stops the run if it failed.
 template <typename ClientBody>
-void with_server_process(const CaseContext& context, MilkWait wait, Touch touch, const std::string& where,
-                         ClientBody&& client_body) {
+void with_server_process(const CaseContext& context, MilkWait wait, Touch touch, std::uint32_t heap_bytes_per_side,
+                         const std::string& where, ClientBody&& client_body) {
     milk::process::PendingChannel pending =
-        take(milk::process::create_channel(process_options(wait)), where, "create_channel");
+        take(milk::process::create_channel(process_options(wait, heap_bytes_per_side)), where, "create_channel");
     // Whatever stdio holds would otherwise be written twice, once per process.
     std::fflush(stdout);
     std::fflush(stderr);
@@ -68,7 +69,7 @@ LatencyRow run_milk_process(const CaseContext& context, MilkWait wait) {
     row.id = std::string("milk_process_") + wait_id(wait);
     row.label = std::string("milk process, ") + wait_label(wait);
     row.measured = true;
-    with_server_process(context, wait, Touch::Stamp, row.id,
+    with_server_process(context, wait, Touch::Stamp, heap_bytes_for(0), row.id,
                         [&](ClientIdle client) { run_bench_latency(context, std::move(client), row); });
     return row;
 }
@@ -80,7 +81,7 @@ BytesRow run_milk_process_bytes(const CaseContext& context, std::size_t size, To
     row.size = size;
     row.touch = touch;
     row.measured = true;
-    with_server_process(context, MilkWait::Spin, touch, row.id,
+    with_server_process(context, MilkWait::Spin, touch, heap_bytes_for(size), row.id,
                         [&](ClientIdle client) { run_bench_bytes(context, std::move(client), row); });
     return row;
 }

@@ -55,7 +55,7 @@ bool write_plot(const std::string& dir, const Results& results, bool run_gnuplot
            << "set xlabel 'payload size'\nset ylabel 'round trip, p50'\n"
            << "set logscale xy\nset grid xtics ytics mytics\nset key left top\n"
            << "set datafile missing 'NaN'\n"
-           << "set xtics ('64 B' 64, '4 KiB' 4096, '64 KiB' 65536, '1 MiB' 1048576)\n"
+           << "set xtics ('64 B' 64, '4 KiB' 4096, '64 KiB' 65536, '1 MiB' 1048576, '16 MiB' 16777216, '256 MiB' 268435456)\n"
            << "set ytics ('10 ns' 10, '100 ns' 100, '1 us' 1e3, '10 us' 1e4, '100 us' 1e5, '1 ms' 1e6, "
               "'10 ms' 1e7, '100 ms' 1e8)\n"
            << "set xrange [40:1.6e6]\n"

@@ -11,8 +11,9 @@
 
 namespace milk::bench {
 
-// The sizes of the `bytes` rows.
-inline constexpr std::size_t bytes_sizes[] = {64, 4096, 65536, 1048576};
+// The sizes of the `bytes` rows: up to 256 MiB, so that a cost that grows
+// with the size (a page table walk, a bitmap over the region) shows.
+inline constexpr std::size_t bytes_sizes[] = {64, 4096, 65536, 1u << 20, 16u << 20, 256u << 20};
 
 // Where and how the run happened, for the report.
 struct RunInfo {

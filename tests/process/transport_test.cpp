@@ -29,6 +29,7 @@ using milk::Deadline;
 using milk::ErrorCode;
 using milk::Slot;
 using milk::WireBytes;
+using milk::process::AttachOptions;
 using milk::process::Options;
 using milk::process::WaitMode;
 using milk::test::ChildProcess;
@@ -245,6 +246,68 @@ TEST_CASE("process: a receive blocked in the futex returns PeerClosed when the p
     CHECK(std::string(after.error().what) == peer_gone_text);
     CHECK(child.wait() == 128 + SIGKILL);
 }
+
+namespace {
+
+// A receive blocked with a liveness interval far longer than any test: it
+// can only learn of the peer's death from the watcher thread, which rings
+// its doorbell. Returns 0 when it got PeerClosed well before its deadline.
+int receive_learns_of_killed_peer_at_once() {
+    Options options;
+    options.liveness_interval = std::chrono::hours(1);
+    auto pending = milk::process::create_channel(options).value();
+    const pid_t parent = ::getpid();
+    const int fd = pending.fd();
+    AttachOptions attach;
+    attach.liveness_interval = std::chrono::hours(1);
+    auto child = ChildProcess::start([fd, parent, attach] {
+        const RawRegion region(fd, RawRegion::Seal::Never);
+        auto end = milk::process::attach_inherited(fd, parent, attach).value();
+        if (!end.send(numbered(1)).ok()) return 1;
+        if (!milk::test::eventually([&] { return RawRegion::sleeping(region.control().data_bell[1]); }))
+            return milk::test::child_gave_up;
+        ::raise(SIGKILL);
+        return 2;
+    });
+    ChannelEnd end = milk::process::bind_child(std::move(pending), child.pid()).value();
+    if (!end.receive(Deadline::never()).ok()) return 10;
+    const auto started = std::chrono::steady_clock::now();
+    auto after = end.receive(Deadline::after(60s));
+    const auto waited = std::chrono::steady_clock::now() - started;
+    if (child.wait() != 128 + SIGKILL) return 11;
+    if (after.ok() || after.error().code != ErrorCode::PeerClosed) return 12;
+    if (std::string(after.error().what) != peer_gone_text) return 13;
+    // The deadline is 60 s and the interval an hour: only the watcher's ring
+    // ends the wait this early, however slow the machine.
+    if (waited > 30s) return 14;
+    return 0;
+}
+
+}  // namespace
+
+TEST_CASE("process: a blocked receive learns of a killed peer from the watcher thread, with no timer of its own") {
+    CHECK(receive_learns_of_killed_peer_at_once() == 0);
+}
+
+#if defined(__SANITIZE_THREAD__)
+#define MILK_TEST_UNDER_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define MILK_TEST_UNDER_TSAN 1
+#endif
+#endif
+
+// A child under ThreadSanitizer starts no thread after a multi-threaded
+// fork; it falls back to the liveness interval (an hour here), so the test
+// is for the other builds.
+#ifndef MILK_TEST_UNDER_TSAN
+TEST_CASE("process: a process forked after the watcher started watches its own peers") {
+    // This process's watcher starts here (ctest runs each case alone).
+    REQUIRE(receive_learns_of_killed_peer_at_once() == 0);
+    auto child = ChildProcess::start([] { return receive_learns_of_killed_peer_at_once(); });
+    CHECK(child.wait() == 0);
+}
+#endif
 
 TEST_CASE("process: a send blocked on a full ring returns PeerClosed when the peer is killed") {
     auto pending = milk::process::create_channel({.ring_capacity = 4}).value();

@@ -108,8 +108,16 @@ Error RegionTransport::fail(const Error& error) noexcept {
     return error;
 }
 
+void RegionTransport::watch_peer(std::unique_ptr<PeerLiveness> liveness) {
+    m_liveness = std::move(liveness);
+    // The two doorbells this end sleeps on: the peer's data bell (our
+    // incoming ring is empty) and our space bell (our outgoing ring is full).
+    m_liveness->ring_when_gone(&m_control->data_bell[side_index(other_side(m_side))],
+                               &m_control->space_bell[side_index(m_side)]);
+}
+
 bool RegionTransport::check_peer_gone() noexcept {
-    if (!m_peer_gone && m_liveness && m_liveness->peer_gone()) m_peer_gone = true;
+    if (!m_peer_gone && m_liveness && (m_liveness->seen_gone() || m_liveness->peer_gone())) m_peer_gone = true;
     return m_peer_gone;
 }
 
@@ -117,6 +125,17 @@ template <typename Ready>
 Doorbell::WaitOutcome RegionTransport::wait_on(Doorbell& bell, DoorbellWord& word, Ready&& ready,
                                                const Deadline& deadline) {
     if (!m_liveness) return bell.wait(ready, deadline);
+    if (m_liveness->rings_waiters()) {
+        // The watcher rings this doorbell when the peer dies, so the sleep
+        // needs no timer but the caller's deadline: a sleeping hand-off costs
+        // what a futex wait and wake cost, as an eventfd's would.
+        const auto outcome = bell.wait([&] { return ready() || m_liveness->seen_gone(); }, deadline);
+        if (m_liveness->seen_gone()) {
+            m_peer_gone = true;
+            return Doorbell::WaitOutcome::Ready;
+        }
+        return outcome;
+    }
     // The first slice spins as configured; later ones sleep at once, so a
     // long wait costs one futex sleep per interval and no spinning.
     Doorbell quiet(&word, WaitPolicy{bell.policy().mode, std::chrono::nanoseconds::zero()});

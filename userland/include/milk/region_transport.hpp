@@ -10,10 +10,12 @@
 // returned handles) is checked before use.
 //
 // A peer in another process can die without setting its closed flag (it was
-// killed). A transport given a PeerLiveness then never sleeps longer than the
-// liveness interval: a waiter that wakes without news asks whether the peer
-// still exists, and a peer that is gone reads as closed (after what it sent
-// before dying is delivered). Without one (inproc), waits are unchanged.
+// killed). A transport given a PeerLiveness learns of that death from it: a
+// watcher thread rings the doorbells this end sleeps on when the peer goes,
+// or, where no watcher runs, a waiter never sleeps longer than the liveness
+// interval and asks when it wakes without news. A peer that is gone reads as
+// closed (after what it sent before dying is delivered). Without one
+// (inproc), waits are unchanged.
 #pragma once
 
 #include "channel_region.hpp"
@@ -23,6 +25,7 @@
 #include "ring.hpp"
 #include "transport.hpp"
 
+#include <atomic>
 #include <chrono>
 #include <memory>
 
@@ -30,16 +33,41 @@ namespace milk {
 
 // Whether the peer of a channel still exists, for peers that can vanish
 // without closing (a process that was killed). Implemented by the process
-// transport over a pidfd; called only by the thread using the end.
+// transport over a pidfd; called only by the thread using the end, except
+// for what the watcher thread does through mark_gone().
 class PeerLiveness {
 public:
+    PeerLiveness() = default;
+    PeerLiveness(const PeerLiveness&) = delete;
+    PeerLiveness& operator=(const PeerLiveness&) = delete;
     virtual ~PeerLiveness() = default;
     // True once the peer is gone for good. May make a system call, so
     // waiters call it at most once per interval().
     [[nodiscard]] virtual bool peer_gone() noexcept = 0;
-    // The longest a waiter sleeps before asking again: the bound on how late
-    // a dead peer is noticed.
+    // The longest a waiter sleeps before asking again, when nothing rings
+    // it at the peer's death: the bound on how late a dead peer is noticed.
     [[nodiscard]] virtual std::chrono::nanoseconds interval() const noexcept = 0;
+    // Asks to have the doorbells on `words` rung once the peer is gone, with
+    // seen_gone() true before they are. Called once, before the end is
+    // used; the words must outlive this object.
+    virtual void ring_when_gone(DoorbellWord* data_word, DoorbellWord* space_word) noexcept = 0;
+    // Whether that will happen in this process: then a waiter sleeps until
+    // its deadline with no timer of its own. False where no watcher runs
+    // (it could not start, or this is a child forked after it started):
+    // waiters then sleep in slices of interval().
+    [[nodiscard]] virtual bool rings_waiters() const noexcept = 0;
+    // Whether the watcher has seen the peer go. One load: waiters test it
+    // beside their own condition.
+    [[nodiscard]] bool seen_gone() const noexcept { return m_seen_gone.load(std::memory_order_seq_cst); }
+
+protected:
+    // Sequentially consistent, like the doorbell's exchanges, so that a
+    // waiter that announced its sleep and then re-checks seen_gone() either
+    // sees it or is woken by the ring that follows (doorbell.hpp).
+    void mark_gone() noexcept { m_seen_gone.store(true, std::memory_order_seq_cst); }
+
+private:
+    std::atomic<bool> m_seen_gone{false};
 };
 
 class RegionTransport final : public Transport {
@@ -58,10 +86,10 @@ public:
                                                                            const ChannelRegionLayout& layout,
                                                                            ChannelSide side, WaitPolicy policy);
 
-    // From now on, waits ask `liveness` whether the peer still exists (see
-    // the header comment). Call before the end is used, on its owner's
+    // From now on, waits learn from `liveness` whether the peer still exists
+    // (see the header comment). Call before the end is used, on its owner's
     // thread: the process transport sets it once it knows its peer.
-    void watch_peer(std::unique_ptr<PeerLiveness> liveness) { m_liveness = std::move(liveness); }
+    void watch_peer(std::unique_ptr<PeerLiveness> liveness);
 
     // The process transport's fork path (process.cpp): the region's memfd,
     // which the peer must have sealed with `seals` (against writes through
@@ -110,8 +138,8 @@ private:
     // Asks the liveness watcher (if any) whether the peer is gone; remembers a yes.
     bool check_peer_gone() noexcept;
     // Waits on `bell` (whose shared word is `word`) until ready() or the
-    // deadline, in slices of the liveness interval when there is a watcher;
-    // a peer found gone counts as ready (peer_closed() then holds).
+    // deadline; with a liveness that cannot ring us, in slices of its
+    // interval. A peer found gone counts as ready (peer_closed() then holds).
     template <typename Ready>
     Doorbell::WaitOutcome wait_on(Doorbell& bell, DoorbellWord& word, Ready&& ready, const Deadline& deadline);
     // Takes one slot if there is one: 1, 0, or CorruptRing (or the
