@@ -134,6 +134,14 @@ std::vector<Ratio> compute_ratios(const Results& r) {
                        "mean(milk_" + t + "_blocking) / mean(" + eventfd + ")", mean_of(r, "milk_" + t + "_blocking"),
                        mean_of(r, eventfd), std::nullopt, Comparison::AtMost));
     }
+    // The peer a user would otherwise pick: milk should be ahead of it.
+    add(make_ratio("boost_spsc_vs_milk_latency", "Boost spsc_queue RT / milk inproc spin RT",
+                   "p50(boost_spsc_queue) / p50(milk_inproc_spin): above 1, milk is faster",
+                   p50_of(r, "boost_spsc_queue"), p50_of(r, "milk_inproc_spin"), std::nullopt, Comparison::AtLeast));
+    add(make_ratio("milk_vs_boost_spsc_throughput", "milk inproc stream / Boost spsc_queue stream",
+                   "messages/s streamed one way, milk_inproc_spin / boost_spsc_queue: above 1, milk is faster",
+                   stream_of(r, "milk_inproc_spin"), stream_of(r, "boost_spsc_queue"), std::nullopt,
+                   Comparison::AtLeast));
     add(make_ratio("raw_ring_vs_cache_line", "raw ring RT / (2 x cache-line transfer)",
                    "p50(raw_ring) / p50(cas_ping_pong)", p50_of(r, "raw_ring"), p50_of(r, "cas_ping_pong"),
                    std::nullopt, Comparison::AtMost));
