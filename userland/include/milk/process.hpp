@@ -17,9 +17,11 @@
 //
 // The peer is untrusted: everything read from the region is checked before
 // use (docs/transports.md). A peer that dies without closing (SIGKILL) is
-// noticed through a pidfd of its process: a blocked receive or send returns
-// PeerClosed within the liveness interval (2 ms by default) plus wake-up
-// latency. The peer's pid comes from the kernel (SCM_CREDENTIALS on the
+// noticed through a pidfd of its process, which a watcher thread (one per
+// process) waits on: a blocked receive or send is woken and returns
+// PeerClosed as soon as the peer is gone. Where no watcher runs (a child
+// forked after it started, under ThreadSanitizer), within the liveness
+// interval (2 ms by default) plus wake-up latency. The peer's pid comes from the kernel (SCM_CREDENTIALS on the
 // socket, fork()'s return value, getppid()), never from the region.
 #pragma once
 
@@ -53,9 +55,9 @@ struct Options {
     // How long a waiter spins before it sleeps; zero sleeps at once.
     std::chrono::nanoseconds spin_budget = std::chrono::microseconds(10);
     WaitMode wait_mode = WaitMode::SpinThenSleep;
-    // The longest a waiter sleeps before it checks that the peer process
-    // still exists: the bound on how late a killed peer is noticed. Must be
-    // positive.
+    // Where no watcher thread runs: the longest a waiter sleeps before it
+    // checks that the peer process still exists, the bound on how late a
+    // killed peer is noticed. Must be positive.
     std::chrono::nanoseconds liveness_interval = std::chrono::milliseconds(2);
 };
 
