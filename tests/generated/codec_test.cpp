@@ -6,6 +6,7 @@
 #include "shapes.hpp"
 
 #include <doctest/doctest.h>
+#include <milk/inproc.hpp>
 
 #include <array>
 #include <cstring>
@@ -186,6 +187,34 @@ TEST_CASE("codec: the sender's padding bytes never reach the wire") {
     CHECK(slot.get<std::uint32_t>(4) == 0);  // before wide
     CHECK(slot.get<std::uint8_t>(48) == 3);
     for (std::size_t offset = 49; offset < 56; ++offset) CHECK(slot.get<std::uint8_t>(offset) == 0);
+}
+
+TEST_CASE("codec: a message encoded in a reused ring slot sends zeros past its fields and in its padding") {
+    // session::send encodes in the ring slot itself (Transport::
+    // try_claim_slot). With two slots per direction, the third message
+    // lands where the first was: whatever that one left there must not go
+    // out again.
+    auto [raw_client, raw_server] = milk::inproc::open_channel({.ring_capacity = 2}).value();
+    auto client = test::shapes::Shapes::client(std::move(raw_client));
+    for (int i = 0; i < 2; ++i) {
+        Mark mark{Tagged{MarkStruct{0xAB}, 0xFFFF}, Wide::huge, Level::high, -1.0, -1.0F, -1, MarkStruct{0xEE}};
+        client = std::move(client).send(std::move(mark)).value();
+        const milk::Slot wide = raw_server.receive(milk::Deadline::never()).value();
+        REQUIRE(wide.length == 56);
+        CHECK(wide.get<std::uint8_t>(48) == 0xEE);
+    }
+    milk::Buffer first = client.allocate(64).value();
+    milk::Buffer second = client.allocate(64).value();
+    client = std::move(client).send(Blob{std::move(first), 7, std::move(second)}).value();
+    const milk::Slot blob = raw_server.receive(milk::Deadline::never()).value();
+    CHECK(blob.get<std::uint8_t>(8) == 7);
+    // Blob is bytes (8), u8 (1), padding (3), bytes (8): the padding and
+    // everything past the 20 bytes are zero, not the Marks' 0xFF bytes.
+    REQUIRE(blob.length == 20);
+    for (std::size_t offset = 9; offset < 12; ++offset) CHECK(blob.get<std::uint8_t>(offset) == 0);
+    for (std::size_t offset = blob.length; offset < milk::slot_payload_size; ++offset)
+        CHECK(blob.get<std::uint8_t>(offset) == 0);
+    CHECK(blob.flags == 0);
 }
 
 TEST_CASE("codec: names that hide one another in C++ still mean the right thing") {

@@ -100,6 +100,41 @@ TEST_CASE("ring: full ring takes nothing until the consumer makes room") {
     CHECK(rest[3].tag == 5);
 }
 
+TEST_CASE("ring: an element claimed in place is the consumer's only once published") {
+    RingMemory<milk::Slot, 2> memory;
+    auto producer = RingProducer<milk::Slot>::attach(memory.span(), 2).value();
+    auto consumer = RingConsumer<milk::Slot>::attach(memory.span(), 2).value();
+    milk::Slot* claimed = producer.try_claim();
+    REQUIRE(claimed != nullptr);
+    claimed->tag = 7;
+    // Claimed again until published: the same element.
+    CHECK(producer.try_claim() == claimed);
+    CHECK(consumer.available().value() == 0);
+    producer.publish_claimed();
+    milk::Slot* next = producer.try_claim();
+    REQUIRE(next != nullptr);
+    CHECK(next != claimed);
+    next->tag = 8;
+    producer.publish_claimed();
+    // Full: nothing to claim until the consumer makes room.
+    CHECK(producer.try_claim() == nullptr);
+    std::array<milk::Slot, 2> out{};
+    REQUIRE(consumer.try_pop(out).value() == 2);
+    CHECK(out[0].tag == 7);
+    CHECK(out[1].tag == 8);
+    CHECK(producer.try_claim() == claimed);
+}
+
+TEST_CASE("ring: a corrupt consumer index gives no element to claim, and try_push reports it") {
+    RingMemory<milk::Slot, 2> memory;
+    auto producer = RingProducer<milk::Slot>::attach(memory.span(), 2).value();
+    std::array<milk::Slot, 2> two{};
+    REQUIRE(producer.try_push(two).value() == 2);
+    memory.header().consumer_index = 1000;  // ahead of the producer
+    CHECK(producer.try_claim() == nullptr);
+    CHECK(producer.try_push(two).error().code == ErrorCode::CorruptRing);
+}
+
 TEST_CASE("ring: free-running indices wrap past 2^32") {
     RingMemory<std::uint64_t, 4> memory;
     memory.header().producer_index = 0xFFFFFFFEu;

@@ -8,8 +8,7 @@
 
 namespace milk {
 
-void ChannelEnd::require_valid(const char* operation) const {
-    if (m_transport) return;
+void ChannelEnd::die_moved_from(const char* operation) {
     // A moved-from endpoint is a bug in the caller, not a channel error, so it
     // aborts rather than returning a Result the caller might ignore. In a
     // freestanding build (milk.ko) die() means BUG.

@@ -173,6 +173,20 @@ Result<void> RegionTransport::check_peer_seal() {
 
 Result<void> RegionTransport::send(const Slot& slot) { return send_batch(std::span<const Slot>(&slot, 1)); }
 
+Slot* RegionTransport::try_claim_slot() {
+    // What send_batch checks before a push; anything unusual (closed ends, a
+    // full or corrupt ring) returns null, and the caller's send() then takes
+    // the general path, which reports it.
+    if (m_closed || peer_closed()) return nullptr;
+    return m_out.try_claim();
+}
+
+Result<void> RegionTransport::send_claimed() {
+    m_out.publish_claimed();
+    m_out_data.ring();
+    return {};
+}
+
 Result<void> RegionTransport::send_batch(std::span<const Slot> slots) {
     if (m_closed) return Error{ErrorCode::InvalidArgument, "send on a channel end that was closed", 0};
     std::size_t done = 0;

@@ -41,7 +41,12 @@ public:
 
     // Aborts with "milk: use of a moved-from endpoint: <operation>" when the
     // end was moved from. Generated code calls it first in every operation.
-    void require_valid(const char* operation) const;
+    // Inline: every message passes here, twice (the generated code and the
+    // operation), so the check is one compare and the abort is out of line.
+    void require_valid(const char* operation) const {
+        if (m_transport == nullptr) [[unlikely]]
+            die_moved_from(operation);
+    }
 
     // Each operation checks validity itself too (one compare), so that even
     // hand-written code that skips require_valid() gets the clear abort
@@ -54,6 +59,15 @@ public:
     [[nodiscard]] Result<void> send_batch(std::span<const Slot> slots) {
         require_valid("ChannelEnd::send_batch");
         return m_transport->send_batch(slots);
+    }
+    // See Transport::try_claim_slot.
+    [[nodiscard]] Slot* try_claim_slot() {
+        require_valid("ChannelEnd::try_claim_slot");
+        return m_transport->try_claim_slot();
+    }
+    [[nodiscard]] Result<void> send_claimed() {
+        require_valid("ChannelEnd::send_claimed");
+        return m_transport->send_claimed();
     }
     [[nodiscard]] Result<Slot> receive(Deadline deadline) {
         require_valid("ChannelEnd::receive");
@@ -97,6 +111,8 @@ public:
     [[nodiscard]] std::unique_ptr<Transport> release_transport() && { return std::move(m_transport); }
 
 private:
+    [[noreturn]] static void die_moved_from(const char* operation);
+
     std::unique_ptr<Transport> m_transport;
 };
 

@@ -110,6 +110,8 @@ public:
 
     [[nodiscard]] Result<void> send(const Slot& slot) override;
     [[nodiscard]] Result<void> send_batch(std::span<const Slot> slots) override;
+    [[nodiscard]] Slot* try_claim_slot() override;
+    [[nodiscard]] Result<void> send_claimed() override;
     // A deadline that has already passed when receive is called makes it a
     // poll: WouldBlock when empty. One that passes while waiting: TimedOut.
     [[nodiscard]] Result<Slot> receive(Deadline deadline) override;

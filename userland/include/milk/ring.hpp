@@ -145,6 +145,22 @@ public:
         return std::size_t{count};
     }
 
+    // Producing in place: the next free element, to be written there and
+    // then published by publish_claimed(). Null when the ring is full, or
+    // when the consumer's index is corrupt (try_push reports that).
+    [[nodiscard]] T* try_claim() {
+        if (m_head - m_cached_tail == capacity()) {
+            if (!refresh().ok() || m_head - m_cached_tail == capacity()) return nullptr;
+        }
+        return reinterpret_cast<T*>(m_elements + std::size_t{m_head & m_mask} * sizeof(T));
+    }
+    // Publishes the element try_claim() returned. Precondition: it returned
+    // one, and nothing was pushed since.
+    void publish_claimed() {
+        ++m_head;
+        ring_detail::store_release(m_header->producer_index, m_head);
+    }
+
     // Our producer index (what we published last). For diagnostics and tests.
     [[nodiscard]] std::uint32_t published() const { return m_head; }
 

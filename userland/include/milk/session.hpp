@@ -18,6 +18,8 @@
 #include "slot.hpp"
 #include "typestate.hpp"
 
+#include <cstring>
+
 #include <boost/hana/contains.hpp>
 #include <boost/hana/integral_constant.hpp>
 #include <boost/hana/map.hpp>
@@ -335,14 +337,25 @@ template <typename Next, typename Message>
 detail::SendResult<Next> send(ChannelEnd&& self, const char* operation, Message&& message) {
     self.require_valid(operation);
     ChannelEnd end = std::move(self);
-    // A fresh slot is all zeros, so padding between fields goes out as zeros.
-    Slot slot;
     // std::forward, not std::move: generated members pass an rvalue, and an
     // lvalue (which milk_encode(M&&) does not take) must not be moved silently.
-    Result<void> encoded = milk_encode(std::forward<Message>(message), end, slot);
-    if (!encoded.ok()) return encoded.error();
-    Result<void> sent = end.send(slot);
-    if (!sent.ok()) return sent.error();
+    if (Slot* claimed = end.try_claim_slot()) {
+        // Encoded in the ring itself (Transport::try_claim_slot), zeroed
+        // first so that padding between fields goes out as zeros. A failed
+        // encode publishes nothing.
+        std::memset(static_cast<void*>(claimed), 0, sizeof(Slot));
+        Result<void> encoded = milk_encode(std::forward<Message>(message), end, *claimed);
+        if (!encoded.ok()) return encoded.error();
+        Result<void> sent = end.send_claimed();
+        if (!sent.ok()) return sent.error();
+    } else {
+        // A fresh slot is all zeros, so padding between fields goes out as zeros.
+        Slot slot;
+        Result<void> encoded = milk_encode(std::forward<Message>(message), end, slot);
+        if (!encoded.ok()) return encoded.error();
+        Result<void> sent = end.send(slot);
+        if (!sent.ok()) return sent.error();
+    }
     if constexpr (std::is_same_v<Next, End>) {
         end.close();
         return EndResult{};

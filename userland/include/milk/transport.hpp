@@ -28,6 +28,25 @@ public:
     // Publishes several slots with one index update and at most one wake-up.
     [[nodiscard]] virtual Result<void> send_batch(std::span<const Slot> slots) = 0;
 
+    // Sending in place, the generated code's per-message path: the next
+    // slot of the outgoing ring itself, to be zeroed and encoded there and
+    // then published by send_claimed(), so that no 64-byte copy of a slot
+    // just written follows (its loads would wait for every store before
+    // them, ring stores included: a store-forwarding stall that cost a
+    // stream a third of its rate). Null when there is no room now, the
+    // channel is closed, or the transport has no ring of its own to lend
+    // (the default): the caller then encodes into a slot of its own and
+    // calls send(), which waits or reports the error. The slot is shared
+    // with the peer: write it, never read it back. Nothing is sent until
+    // send_claimed(); a slot claimed and not sent is simply claimed again
+    // by the next call.
+    [[nodiscard]] virtual Slot* try_claim_slot() { return nullptr; }
+    // Publishes the slot try_claim_slot() returned. Precondition: it
+    // returned one, and nothing was sent since.
+    [[nodiscard]] virtual Result<void> send_claimed() {
+        return Error{ErrorCode::InvalidArgument, "send_claimed without a claimed slot", 0};
+    }
+
     // Waits until `slots` slots can be sent without blocking: the deadline
     // of a send. This end is its ring's only producer, so the room stays
     // until it sends. TimedOut at the deadline (Deadline::now() polls:
