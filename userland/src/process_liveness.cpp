@@ -96,7 +96,7 @@ private:
 
     [[nodiscard]] bool start_locked();
     void forget_after_fork();
-    static void* run(void* epoll_fd);
+    static void* run(void* unused);
     void deliver(std::uint64_t id);
 
     std::mutex m_mutex;
@@ -200,17 +200,19 @@ bool DeathWatcher::start_locked() {
     sigset_t previous;
     sigfillset(&all);
     static_cast<void>(::pthread_sigmask(SIG_SETMASK, &all, &previous));
+    // Set before the thread starts: it reads it (under the lock this
+    // caller holds) first thing.
+    m_epoll = epoll;
     pthread_t thread{};
-    const int created = ::pthread_create(&thread, nullptr, &DeathWatcher::run,
-                                         reinterpret_cast<void*>(static_cast<std::intptr_t>(epoll)));
+    const int created = ::pthread_create(&thread, nullptr, &DeathWatcher::run, nullptr);
     static_cast<void>(::pthread_sigmask(SIG_SETMASK, &previous, nullptr));
     if (created != 0) {
+        m_epoll = -1;
         ::close(epoll);
         return false;
     }
     static_cast<void>(::pthread_detach(thread));
     static_cast<void>(::pthread_setname_np(thread, "milk-liveness"));
-    m_epoll = epoll;
     return true;
 }
 
@@ -226,8 +228,13 @@ void DeathWatcher::forget_after_fork() {
     m_generation.fetch_add(1, std::memory_order_acq_rel);
 }
 
-void* DeathWatcher::run(void* epoll_fd) {
-    const int epoll = static_cast<int>(reinterpret_cast<std::intptr_t>(epoll_fd));
+void* DeathWatcher::run(void* /*unused*/) {
+    DeathWatcher& watcher = instance();
+    int epoll = -1;
+    {
+        std::lock_guard lock(watcher.m_mutex);
+        epoll = watcher.m_epoll;
+    }
     epoll_event events[16];
     for (;;) {
         const int ready = ::epoll_wait(epoll, events, 16, -1);
@@ -236,7 +243,7 @@ void* DeathWatcher::run(void* epoll_fd) {
             // Nothing this thread can do; waiters still have their deadlines.
             return nullptr;
         }
-        for (int i = 0; i < ready; ++i) instance().deliver(events[i].data.u64);
+        for (int i = 0; i < ready; ++i) watcher.deliver(events[i].data.u64);
     }
 }
 
