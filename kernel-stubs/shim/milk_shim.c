@@ -28,6 +28,7 @@
 
 #include "milk_core.h"
 #include "milk_sched_shim.h"
+#include "milk_lab.h"
 #include "milk_uapi.h"
 
 MODULE_LICENSE("GPL");
@@ -494,6 +495,13 @@ static int __init milk_init(void)
 		milk_core_exit();
 		return result;
 	}
+	result = milk_lab_init();
+	if (result) {
+		misc_deregister(&milk_device);
+		milk_sched_shim_exit();
+		milk_core_exit();
+		return result;
+	}
 	pr_info("milk: loaded, ABI %u\n", MILK_ABI_VERSION);
 	return 0;
 }
@@ -503,6 +511,7 @@ static void __exit milk_exit(void)
 	long leaked;
 
 	/* No file can be open here: each holds a reference to the module. */
+	milk_lab_exit();
 	misc_deregister(&milk_device);
 	milk_sched_shim_exit();
 	milk_core_exit();
