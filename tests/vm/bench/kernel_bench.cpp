@@ -1,27 +1,38 @@
-// The user <-> kernel round trip, measured inside the VM (a program, not a
-// test: it prints, it does not judge). Every number comes from the same
-// boot, so only the ratios mean anything: under TCG the times themselves
-// are emulated.
+// Kernel <-> user messaging, measured inside the VM (a program, not a test:
+// it prints, it does not judge). Every number comes from the same boot, so
+// only the ratios mean anything: under TCG the times themselves are
+// emulated. docs/kernel-user-messaging.md explains every row.
 //
-//   getppid          the cheapest system call: the floor of any kernel entry
-//   bare ioctl       MILK_IOC_KICK on a /dev/milk fd without a channel: the
-//                    device's whole entry path (file mutex, dispatch), no work
-//   wake-up          a futex ping-pong between two threads of this process:
-//                    one round trip wakes a sleeping peer and is woken back
-//                    by it, with no work. The floor of any round trip with a
-//                    peer that sleeps between messages
-//   doorbell, 1      KernelTransport: one Ping sent, kicked, its Pong taken
-//                    and its buffer sent home. Inline: the component runs in
-//                    the kick, so a round trip is one ioctl. Thread: the
-//                    component runs in a kernel thread that sleeps on a wait
-//                    queue between messages; the kick wakes it, and the
-//                    client sleeps in poll() until the Pong wakes it
-//   doorbell, 32     the same with 32 Pings per kick, per message
+// Each row sends a 64-byte request to milk.ko and takes its answer, through
+// one mechanism, the kernel side answering as cheaply as the mechanism
+// allows (milk.ko's messaging lab, kernel-stubs/include/milk_lab_uapi.h),
+// and checks every answer. A sample is one batch (one message, or 32 sent
+// together); its time is divided by the batch, so every row is in ns per
+// message: p50 and p99 over the samples, the mean over the whole loop, and
+// the rate that mean gives.
 //
-//   polled, 1 / 32   the same with the component served by a polling kernel
-//                    thread (Serving::PollingThread) on the other CPU (this
-//                    program pins itself to CPU 0 first): both sides poll
-//                    the rings, no system call while the thread is awake
+//   floors           getppid (the cheapest system call), a bare ioctl on
+//                    /dev/milk (MILK_IOC_KICK without a channel: the device's
+//                    entry path, no work), a futex wake-up round trip between
+//                    two threads (the floor of any round trip with a peer
+//                    that sleeps between messages)
+//   ioctl echo       the message copied in and out by one ioctl
+//   read/write       write() of the request, read() of the answer
+//   netlink          the milk_lab generic netlink family's ECHO command
+//   io_uring         NOPs, and IORING_OP_URING_CMD on /dev/milk-lab (the
+//                    message's address in the command), batch 1 and 32,
+//                    without and with SQPOLL
+//   eventfd          requests in a shared page, an ioctl kick, a kernel
+//                    thread that answers them and signals an eventfd
+//   userfaultfd      a page fault resolved by a handler thread (UFFDIO_COPY)
+//   milk             KernelTransport: inline (the component runs in the
+//                    kick: one ioctl per batch), thread (a sleeping kernel
+//                    thread, woken by the kick; the client sleeps in poll()),
+//                    polled (a polling kernel thread on the other CPU, both
+//                    sides polling the rings); batch 1 and 32. Each Ping
+//                    carries an 8-byte buffer, handed back in the Pong.
+//                    raw rings: the inline path driven without the runtime
+#include "lab_client.hpp"
 #include "pingpong.kstub.h"
 #include "raw_channel.hpp"
 
@@ -31,20 +42,62 @@
 #include <sched.h>
 #include <sys/syscall.h>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <string>
 #include <thread>
+#include <vector>
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
+namespace lab = milk::vm::lab;
 
-double ns_per(Clock::duration elapsed, std::uint64_t count) {
-    return static_cast<double>(std::chrono::duration_cast<std::chrono::nanoseconds>(elapsed).count()) /
-           static_cast<double>(count);
+double nanoseconds(Clock::duration elapsed) {
+    return static_cast<double>(std::chrono::duration_cast<std::chrono::nanoseconds>(elapsed).count());
+}
+
+// One row: ns per message over samples of one batch each.
+struct Row {
+    std::string name;
+    std::uint32_t batch = 1;
+    double p50 = 0;
+    double p99 = 0;
+    double mean = 0;
+};
+
+std::vector<Row> rows;
+
+// Runs `batches` samples of `batch` messages each (`op(sample)` sends and
+// takes them, checking every answer) and records the row.
+template <typename Op>
+const Row& measure(std::string name, std::uint32_t batch, std::uint32_t batches, Op&& op) {
+    std::vector<double> per_message;
+    per_message.reserve(batches);
+    const auto started = Clock::now();
+    for (std::uint32_t i = 0; i < batches; ++i) {
+        const auto before = Clock::now();
+        MILK_VM_CHECK(op(i));
+        per_message.push_back(nanoseconds(Clock::now() - before) / batch);
+    }
+    const double total = nanoseconds(Clock::now() - started);
+    std::sort(per_message.begin(), per_message.end());
+    Row row{std::move(name), batch, per_message[per_message.size() / 2],
+            per_message[std::min(per_message.size() - 1, per_message.size() * 99 / 100)],
+            total / (static_cast<double>(batches) * batch)};
+    rows.push_back(row);
+    return rows.back();
+}
+
+const Row& find(const std::string& name, std::uint32_t batch) {
+    for (const Row& row : rows)
+        if (row.name == name && row.batch == batch) return row;
+    std::fprintf(stderr, "kernel_bench: no row %s, batch %u\n", name.c_str(), batch);
+    std::exit(1);
 }
 
 milk::Slot ping(std::uint32_t seq, milk::WireBytes payload) {
@@ -58,80 +111,66 @@ milk::Slot ping(std::uint32_t seq, milk::WireBytes payload) {
     return slot;
 }
 
-// Round trips of `batch` Pings each; ns per message. Each Ping carries an
-// 8-byte buffer of ours; the echo (the example's own server code) hands it
-// back in its Pong, and it goes out again in a later Ping.
-double doorbell(milk::kernel::KernelTransport& channel, std::uint32_t batch, std::uint32_t messages) {
-    std::array<milk::Slot, 32> pings{};
-    std::array<milk::Buffer, 32> buffers;
-    for (milk::Buffer& buffer : buffers) {
-        auto allocated = channel.allocate(8);
-        MILK_VM_CHECK(allocated.ok());
-        buffer = std::move(allocated).value();
-    }
-    const auto started = Clock::now();
-    for (std::uint32_t sent = 0; sent < messages; sent += batch) {
-        for (std::uint32_t i = 0; i < batch; ++i) {
-            auto wire = channel.export_buffer(std::move(buffers[i]));
-            MILK_VM_CHECK(wire.ok());
-            pings[i] = ping(sent + i, wire.value());
+// milk's doorbell through KernelTransport: `batch` Pings per kick, each
+// carrying an 8-byte buffer of ours that the echo (the example's own server
+// code) hands back in its Pong, to go out again in a later Ping.
+class Doorbell {
+public:
+    explicit Doorbell(milk::kernel::KernelTransport& channel) : m_channel(channel) {
+        for (milk::Buffer& buffer : m_buffers) {
+            auto allocated = channel.allocate(8);
+            MILK_VM_CHECK(allocated.ok());
+            buffer = std::move(allocated).value();
         }
-        MILK_VM_CHECK(channel.send_batch(std::span<const milk::Slot>(pings.data(), batch)).ok());
+    }
+
+    bool round_trips(std::uint32_t batch) {
         for (std::uint32_t i = 0; i < batch; ++i) {
-            auto reply = channel.receive(milk::Deadline::never());
-            MILK_VM_CHECK(reply.ok());
+            auto wire = m_channel.export_buffer(std::move(m_buffers[i]));
+            if (!wire.ok()) return false;
+            m_pings[i] = ping(m_seq + i, wire.value());
+        }
+        if (!m_channel.send_batch(std::span<const milk::Slot>(m_pings.data(), batch)).ok()) return false;
+        for (std::uint32_t i = 0; i < batch; ++i) {
+            auto reply = m_channel.receive(milk::Deadline::never());
+            if (!reply.ok()) return false;
             examples_pingpong_PingPong pong;
             std::memcpy(&pong, &reply.value(), sizeof(pong));
-            MILK_VM_CHECK(pong.body.Pong.seq == sent + i);
-            auto buffer = channel.import_buffer({pong.body.Pong.payload.offset, pong.body.Pong.payload.length});
-            MILK_VM_CHECK(buffer.ok());
-            buffers[i] = std::move(buffer).value();
+            if (pong.body.Pong.seq != m_seq + i) return false;
+            auto buffer = m_channel.import_buffer({pong.body.Pong.payload.offset, pong.body.Pong.payload.length});
+            if (!buffer.ok()) return false;
+            m_buffers[i] = std::move(buffer).value();
         }
+        m_seq += batch;
+        return true;
     }
-    return ns_per(Clock::now() - started, messages);
-}
 
-// The user side's share of a doorbell round trip's buffer work: a block of
-// our own pool exported and imported back (what the Ping and the echo's Pong
-// do to it), without the kernel. ns per pair.
-double own_block_cycle(milk::kernel::KernelTransport& channel, std::uint32_t count) {
-    auto allocated = channel.allocate(8);
-    MILK_VM_CHECK(allocated.ok());
-    milk::Buffer buffer = std::move(allocated).value();
-    const auto started = Clock::now();
-    for (std::uint32_t i = 0; i < count; ++i) {
-        auto wire = channel.export_buffer(std::move(buffer));
-        MILK_VM_CHECK(wire.ok());
-        auto back = channel.import_buffer(wire.value());
-        MILK_VM_CHECK(back.ok());
-        buffer = std::move(back).value();
-    }
-    return ns_per(Clock::now() - started, count);
-}
+private:
+    milk::kernel::KernelTransport& m_channel;
+    std::array<milk::Slot, 32> m_pings{};
+    std::array<milk::Buffer, 32> m_buffers;
+    std::uint32_t m_seq = 0;
+};
 
 // The same over the raw rings (raw_channel.hpp): no runtime on the user
 // side, so this is the kernel's part (ioctl, validation, component, pool).
-double raw_doorbell(milk::vm::RawChannel& channel, std::uint32_t batch, std::uint32_t messages) {
-    const auto started = Clock::now();
-    for (std::uint32_t sent = 0; sent < messages; sent += batch) {
-        // 8 bytes of our own pool each; the echo hands them back in place.
-        for (std::uint32_t i = 0; i < batch; ++i) channel.put(ping(sent + i, {64 * i, 8}));
-        MILK_VM_CHECK(::ioctl(channel.fd, MILK_IOC_KICK, 0) == static_cast<long>(batch));
-        for (std::uint32_t i = 0; i < batch; ++i) {
-            milk::Slot reply;
-            MILK_VM_CHECK(channel.take(reply));
-            examples_pingpong_PingPong pong;
-            std::memcpy(&pong, &reply, sizeof(pong));
-            MILK_VM_CHECK(pong.body.Pong.seq == sent + i && pong.body.Pong.payload.offset == 64 * i);
-        }
+bool raw_round_trips(milk::vm::RawChannel& channel, std::uint32_t first, std::uint32_t batch) {
+    // 8 bytes of our own pool each; the echo hands them back in place.
+    for (std::uint32_t i = 0; i < batch; ++i) channel.put(ping(first + i, {64 * i, 8}));
+    if (::ioctl(channel.fd, MILK_IOC_KICK, 0) != static_cast<long>(batch)) return false;
+    for (std::uint32_t i = 0; i < batch; ++i) {
+        milk::Slot reply;
+        if (!channel.take(reply)) return false;
+        examples_pingpong_PingPong pong;
+        std::memcpy(&pong, &reply, sizeof(pong));
+        if (pong.body.Pong.seq != first + i || pong.body.Pong.payload.offset != 64 * i) return false;
     }
-    return ns_per(Clock::now() - started, messages);
+    return true;
 }
 
-// A futex ping-pong between this thread and another: `rounds` round trips,
-// each waking the peer and sleeping until it wakes us back. ns per round
-// trip. Each side sleeps right away (no spinning), as a doorbell peer does.
-double futex_round_trip(std::uint32_t rounds) {
+// A futex ping-pong between this thread and another, each sleeping right
+// away (no spinning), as a doorbell peer does. A sample is one round trip.
+void futex_round_trips(std::uint32_t rounds) {
     alignas(64) std::uint32_t turn = 0;  // 0: the peer's turn is over, 1: the peer must answer
     auto wait_while = [&](std::uint32_t value) {
         while (std::atomic_ref<std::uint32_t>(turn).load(std::memory_order_acquire) == value)
@@ -142,19 +181,19 @@ double futex_round_trip(std::uint32_t rounds) {
         ::syscall(SYS_futex, &turn, FUTEX_WAKE_PRIVATE, 1, nullptr, nullptr, 0);
     };
     std::thread peer([&] {
-        for (std::uint32_t i = 0; i < rounds; ++i) {
+        for (std::uint32_t i = 0; i < rounds + 1000; ++i) {
             wait_while(0);
             set_and_wake(0);
         }
     });
-    const auto started = Clock::now();
-    for (std::uint32_t i = 0; i < rounds; ++i) {
+    const auto one = [&](std::uint32_t) {
         set_and_wake(1);
         wait_while(1);
-    }
-    const double ns = ns_per(Clock::now() - started, rounds);
+        return true;
+    };
+    for (std::uint32_t i = 0; i < 1000; ++i) static_cast<void>(one(i));  // warm up: the peer's first wake-ups
+    measure("futex wake-up round trip", 1, rounds, one);
     peer.join();
-    return ns;
 }
 
 void pin_to_cpu(int cpu) {
@@ -164,47 +203,100 @@ void pin_to_cpu(int cpu) {
     MILK_VM_CHECK(::sched_setaffinity(0, sizeof(set), &set) == 0);
 }
 
+void milk_rows(const char* name, milk::kernel::Options options, std::uint32_t batches_of_one) {
+    auto transport = milk::kernel::KernelTransport::try_open("echo", "examples.pingpong.PingPong", 1, options);
+    MILK_VM_CHECK(transport.ok());
+    Doorbell doorbell(*transport.value());
+    for (int i = 0; i < 128; ++i) MILK_VM_CHECK(doorbell.round_trips(32));  // warm up
+    measure(name, 1, batches_of_one, [&](std::uint32_t) { return doorbell.round_trips(1); });
+    measure(name, 32, 2048, [&](std::uint32_t) { return doorbell.round_trips(32); });
+}
+
+void print_rows() {
+    std::printf("%-34s %5s %10s %10s %10s %12s\n", "mechanism", "batch", "p50 ns", "p99 ns", "mean ns",
+                "msgs/s");
+    for (const Row& row : rows)
+        std::printf("%-34s %5u %10.0f %10.0f %10.0f %12.0f\n", row.name.c_str(), row.batch, row.p50, row.p99,
+                    row.mean, 1e9 / row.mean);
+    // For the plot (tests/vm/bench/plot-messaging.sh): one line per row.
+    for (const Row& row : rows)
+        std::printf("MILK-BENCH-ROW %s|%u|%.0f|%.0f|%.0f\n", row.name.c_str(), row.batch, row.p50, row.p99, row.mean);
+}
+
+void ratio(const char* label, double value, const char* note = "") {
+    std::printf("ratio %-62s %8.2f %s\n", label, value, note);
+}
+
 }  // namespace
 
 int main() {
-    constexpr std::uint32_t calls = 200'000;
-    constexpr std::uint32_t messages = 64 * 1024;
+    constexpr std::uint32_t calls = 100'000;
+    constexpr std::uint32_t round_trips = 20'000;
 
-    auto started = Clock::now();
-    for (std::uint32_t i = 0; i < calls; ++i) static_cast<void>(::getppid());
-    const double getppid_ns = ns_per(Clock::now() - started, calls);
+    // Floors.
+    measure("getppid", 1, calls, [](std::uint32_t) { return ::getppid() > 0; });
+    {
+        const int bare = milk::vm::open_device();
+        measure("bare ioctl (/dev/milk)", 1, calls, [bare](std::uint32_t) {
+            // A kick without a channel: the whole entry path, then ENOTCONN.
+            return ::ioctl(bare, MILK_IOC_KICK, 0) == -1;
+        });
+        ::close(bare);
+    }
+    futex_round_trips(round_trips);
 
-    const int bare = milk::vm::open_device();
-    started = Clock::now();
-    for (std::uint32_t i = 0; i < calls; ++i) static_cast<void>(::ioctl(bare, MILK_IOC_KICK, 0));
-    const double ioctl_ns = ns_per(Clock::now() - started, calls);
-    ::close(bare);
+    // Linux's mechanisms, through milk.ko's messaging lab.
+    {
+        lab::Device device;
+        measure("ioctl echo", 1, round_trips, [&](std::uint32_t i) { return lab::ioctl_round_trip(device, i); });
+        measure("read/write", 1, round_trips, [&](std::uint32_t i) { return lab::read_write_round_trip(device, i); });
+    }
+    {
+        lab::Netlink netlink;
+        measure("generic netlink", 1, round_trips, [&](std::uint32_t i) { return netlink.round_trip(i); });
+    }
+    for (const auto polling : {lab::Uring::Polling::Off, lab::Uring::Polling::SqPoll}) {
+        lab::Device device;
+        lab::Uring ring(device, polling);
+        const std::string suffix = polling == lab::Uring::Polling::SqPoll ? ", SQPOLL" : "";
+        for (int i = 0; i < 64; ++i) MILK_VM_CHECK(ring.echoes(0, 32));  // warm up
+        if (polling == lab::Uring::Polling::Off) {
+            measure("io_uring NOP", 1, round_trips, [&](std::uint32_t) { return ring.nops(1); });
+            measure("io_uring NOP", 32, round_trips / 8, [&](std::uint32_t) { return ring.nops(32); });
+        }
+        measure("io_uring URING_CMD" + suffix, 1, round_trips, [&](std::uint32_t i) { return ring.echoes(i, 1); });
+        measure("io_uring URING_CMD" + suffix, 32, round_trips / 8,
+                [&](std::uint32_t i) { return ring.echoes(32ull * i, 32); });
+    }
+    {
+        lab::Device device;
+        lab::EventfdChannel channel(device);
+        measure("eventfd (kernel thread signals)", 1, round_trips / 2,
+                [&](std::uint32_t i) { return channel.round_trips(i, 1); });
+        measure("eventfd (kernel thread signals)", 32, round_trips / 16,
+                [&](std::uint32_t i) { return channel.round_trips(32ull * i, 32); });
+    }
+    {
+        lab::FaultChannel faults;
+        measure("userfaultfd fault, handler thread", 1, round_trips / 2,
+                [&](std::uint32_t i) { return faults.round_trip(i + 1); });
+    }
 
-    static_cast<void>(futex_round_trip(1000));  // warm up: the peer thread's first wake-ups
-    const double wake_ns = futex_round_trip(calls / 4);
-
-    auto transport = milk::kernel::KernelTransport::try_open("echo", "examples.pingpong.PingPong", 1, milk::kernel::Options{});
-    MILK_VM_CHECK(transport.ok());
-    static_cast<void>(doorbell(*transport.value(), 32, 4096));  // warm up
-    const double batch1_ns = doorbell(*transport.value(), 1, messages);
-    const double batch32_ns = doorbell(*transport.value(), 32, messages);
-    const double own_block_ns = own_block_cycle(*transport.value(), messages);
-
-    auto raw = milk::vm::open_raw("examples.pingpong.PingPong", 64, 256 * 1024);
-    const double raw1_ns = raw_doorbell(raw, 1, messages);
-    const double raw32_ns = raw_doorbell(raw, 32, messages);
-    milk::vm::close_raw(raw);
-
+    // milk.
+    milk_rows("milk inline", milk::kernel::Options{}, round_trips);
+    {
+        auto raw = milk::vm::open_raw("examples.pingpong.PingPong", 64, 256 * 1024);
+        measure("milk raw rings (no runtime)", 1, round_trips,
+                [&](std::uint32_t i) { return raw_round_trips(raw, i, 1); });
+        measure("milk raw rings (no runtime)", 32, 2048,
+                [&](std::uint32_t i) { return raw_round_trips(raw, 32 * i, 32); });
+        milk::vm::close_raw(raw);
+    }
     milk::kernel::Options sleeping;
     sleeping.serving = milk::kernel::Serving::Thread;
     // A client that sleeps at once, like the thread: no spinning anywhere.
     sleeping.spin_budget = std::chrono::nanoseconds(0);
-    auto threaded = milk::kernel::KernelTransport::try_open("echo", "examples.pingpong.PingPong", 1, sleeping);
-    MILK_VM_CHECK(threaded.ok());
-    static_cast<void>(doorbell(*threaded.value(), 32, 4096));  // warm up
-    const double thread1_ns = doorbell(*threaded.value(), 1, messages / 4);
-    const double thread32_ns = doorbell(*threaded.value(), 32, messages);
-
+    milk_rows("milk thread", sleeping, round_trips / 4);
     // The polling thread goes on another CPU than the one that opens the
     // channel; this thread stays on its own, so the two never poll against
     // each other.
@@ -212,35 +304,30 @@ int main() {
     milk::kernel::Options polled;
     polled.serving = milk::kernel::Serving::PollingThread;
     polled.spin_budget = std::chrono::milliseconds(1);
-    auto polling = milk::kernel::KernelTransport::try_open("echo", "examples.pingpong.PingPong", 1, polled);
-    MILK_VM_CHECK(polling.ok());
-    static_cast<void>(doorbell(*polling.value(), 32, 4096));  // warm up
-    const double polled1_ns = doorbell(*polling.value(), 1, messages);
-    const double polled32_ns = doorbell(*polling.value(), 32, messages);
+    milk_rows("milk polled", polled, round_trips);
 
-    const double doorbell_floor_ns = ioctl_ns + wake_ns;
-    std::printf("getppid                          %8.0f ns\n", getppid_ns);
-    std::printf("bare ioctl                       %8.0f ns\n", ioctl_ns);
-    std::printf("wake-up round trip (futex)       %8.0f ns (two threads waking each other)\n", wake_ns);
-    std::printf("doorbell inline, batch 1         %8.0f ns per message (component in the kick)\n", batch1_ns);
-    std::printf("doorbell inline, batch 32        %8.0f ns per message\n", batch32_ns);
-    std::printf("doorbell thread, batch 1         %8.0f ns per message (component in a sleeping kernel thread)\n",
-                thread1_ns);
-    std::printf("doorbell thread, batch 32        %8.0f ns per message\n", thread32_ns);
-    std::printf("polled, batch 1                  %8.0f ns per message (polling kernel thread on CPU 1)\n",
-                polled1_ns);
-    std::printf("polled, batch 32                 %8.0f ns per message\n", polled32_ns);
-    std::printf("export+import of own block       %8.0f ns (user side only, part of each round trip)\n", own_block_ns);
-    std::printf("raw rings, batch 1               %8.0f ns per message (inline, no user-side runtime)\n", raw1_ns);
-    std::printf("raw rings, batch 32              %8.0f ns per message\n", raw32_ns);
-    std::printf("ratio doorbell thread batch 1 / (bare ioctl + wake-up)   %.2f  (target <= 1.1)\n",
-                thread1_ns / doorbell_floor_ns);
-    std::printf("ratio doorbell inline batch 1 / (bare ioctl + wake-up)   %.2f  (no wake-up needed inline)\n",
-                batch1_ns / doorbell_floor_ns);
-    std::printf("ratio doorbell inline batch 1 / bare ioctl               %.2f\n", batch1_ns / ioctl_ns);
-    std::printf("ratio raw rings batch 1 / bare ioctl                     %.2f\n", raw1_ns / ioctl_ns);
-    std::printf("ratio polled batch 1 / getppid                           %.2f  (target <= 1.0)\n",
-                polled1_ns / getppid_ns);
-    std::printf("ratio polled batch 32 / getppid                          %.2f\n", polled32_ns / getppid_ns);
+    print_rows();
+
+    const double getppid = find("getppid", 1).p50;
+    const double ioctl = find("bare ioctl (/dev/milk)", 1).p50;
+    const double wake = find("futex wake-up round trip", 1).p50;
+    std::printf("\nratios of p50 per message, against floors measured in this boot:\n");
+    for (const Row& row : rows) {
+        if (row.name == "getppid") continue;
+        std::printf("ratio %-40s batch %2u  / getppid %7.2f  / bare ioctl %7.2f\n", row.name.c_str(), row.batch,
+                    row.p50 / getppid, row.p50 / ioctl);
+    }
+    ratio("milk thread batch 1 / (bare ioctl + futex wake-up)", find("milk thread", 1).p50 / (ioctl + wake),
+          "(target <= 1.1)");
+    ratio("milk inline batch 1 / ioctl echo", find("milk inline", 1).p50 / find("ioctl echo", 1).p50);
+    ratio("milk inline batch 32 / io_uring URING_CMD batch 32",
+          find("milk inline", 32).p50 / find("io_uring URING_CMD", 32).p50);
+    ratio("milk polled batch 1 / getppid", find("milk polled", 1).p50 / getppid, "(target <= 1.0)");
+    ratio("milk polled batch 1 / io_uring URING_CMD, SQPOLL batch 1",
+          find("milk polled", 1).p50 / find("io_uring URING_CMD, SQPOLL", 1).p50);
+    ratio("milk thread batch 1 / eventfd batch 1",
+          find("milk thread", 1).p50 / find("eventfd (kernel thread signals)", 1).p50);
+    ratio("generic netlink / ioctl echo", find("generic netlink", 1).p50 / find("ioctl echo", 1).p50);
+    ratio("userfaultfd fault / futex wake-up round trip", find("userfaultfd fault, handler thread", 1).p50 / wake);
     return 0;
 }
