@@ -260,10 +260,8 @@ int main() {
         lab::Uring ring(device, polling);
         const std::string suffix = polling == lab::Uring::Polling::SqPoll ? ", SQPOLL" : "";
         for (int i = 0; i < 64; ++i) MILK_VM_CHECK(ring.echoes(0, 32));  // warm up
-        if (polling == lab::Uring::Polling::Off) {
-            measure("io_uring NOP", 1, round_trips, [&](std::uint32_t) { return ring.nops(1); });
-            measure("io_uring NOP", 32, round_trips / 8, [&](std::uint32_t) { return ring.nops(32); });
-        }
+        measure("io_uring NOP" + suffix, 1, round_trips, [&](std::uint32_t) { return ring.nops(1); });
+        measure("io_uring NOP" + suffix, 32, round_trips / 8, [&](std::uint32_t) { return ring.nops(32); });
         measure("io_uring URING_CMD" + suffix, 1, round_trips, [&](std::uint32_t i) { return ring.echoes(i, 1); });
         measure("io_uring URING_CMD" + suffix, 32, round_trips / 8,
                 [&](std::uint32_t i) { return ring.echoes(32ull * i, 32); });
