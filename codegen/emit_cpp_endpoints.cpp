@@ -8,6 +8,7 @@
 // words what is wrong: the texts name the contract, role, state and message,
 // which is why they are generated here and not written once in
 // milk/session.hpp (C++20 static_assert messages must be literals).
+#include "cut_points.hpp"
 #include "emit_cpp_common.hpp"
 #include "layout.hpp"
 
@@ -349,7 +350,17 @@ void emit_protocol_table(std::string& out, const ContractDecl& contract) {
         out += "        " + hana + "make_pair(" + hana + "type_c<" + message.name + ">, " + hana +
                "integral_c<std::uint16_t, " + std::to_string(message.tag) + ">)";
     }
-    out += "));\n";
+    out += "),\n";
+    out += "    // cut points: the states where the server owes nothing (it waits for the\n";
+    out += "    // client), where a component may be moved or restarted\n";
+    out += "    " + hana + "tuple_t<";
+    bool first_point = true;
+    for (const StateDecl* state : cut_points(contract)) {
+        if (!first_point) out += ", ";
+        first_point = false;
+        out += "state::" + state->name;
+    }
+    out += ">);\n";
 }
 
 void emit_endpoints(std::string& out, const ContractDecl& contract, std::string_view qualified_name) {

@@ -22,6 +22,7 @@
 // families with `__` or `end` cannot meet a user-derived name; struct P C
 // cannot meet struct P T because types and contracts share one namespace
 // (E0010); and no family of user-derived names starts with a function's verb.
+#include "cut_points.hpp"
 #include "emit.hpp"
 #include "emit_util.hpp"
 #include "hosting.hpp"
@@ -414,6 +415,26 @@ private:
         line("    default:");
         line("        return 0;");
         line("    }");
+        line("}");
+        blank();
+
+        // Cut points (cut_points.hpp).
+        line("// 1 when `state` is a cut point: the server owes nothing there (it waits for");
+        line("// the client), so a component may be moved or restarted; 0 otherwise.");
+        line("static inline int " + c + "_is_cut_point(milk_ku32 state)");
+        line("{");
+        const std::vector<const StateDecl*> points = cut_points(contract);
+        if (points.empty()) {
+            line("    (void)state;");
+            line("    return 0;");
+        } else {
+            line("    switch (state) {");
+            for (const StateDecl* point : points) line("    case " + c + "_state_" + point->name + ":");
+            line("        return 1;");
+            line("    default:");
+            line("        return 0;");
+            line("    }");
+        }
         line("}");
         blank();
 

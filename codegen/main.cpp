@@ -14,6 +14,7 @@
 // anything is written, and when any file has an error nothing is written at
 // all: a build never sees half of a contract's outputs. Exit status: 0 when
 // all is well, 1 on any error in a contract or on I/O, 2 on a bad command line.
+#include "cut_points.hpp"
 #include "emit.hpp"
 #include "frontend.hpp"
 #include "model_check.hpp"
@@ -110,6 +111,12 @@ std::optional<milkc::File> check_file(const std::string& path, bool summary) {
                 std::cout << path << ": contract " << contract.name << ": " << report.states << " states, "
                           << report.transitions << " transitions, " << report.configurations
                           << " configurations explored: " << (report.ok ? "ok" : "failed") << '\n';
+                // Where the contract lets a component be moved or restarted.
+                std::cout << path << ": contract " << contract.name << ": cut points (the server owes nothing):";
+                const std::vector<const milkc::StateDecl*> points = milkc::cut_points(contract);
+                if (points.empty()) std::cout << " none";
+                for (std::size_t i = 0; i < points.size(); ++i) std::cout << (i == 0 ? " " : ", ") << points[i]->name;
+                std::cout << '\n';
             }
         }
     }

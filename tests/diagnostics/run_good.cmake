@@ -22,6 +22,13 @@ list(LENGTH contract_lines contract_count)
 if(NOT summary_count EQUAL contract_count OR contract_count EQUAL 0)
   message(FATAL_ERROR "expected ${contract_count} summary lines ending in ': ok', got:\n${out}")
 endif()
+# And one line of cut points per contract (codegen/cut_points.hpp).
+string(REGEX MATCHALL "contract [A-Za-z0-9_]+: cut points \\(the server owes nothing\\): [A-Za-z0-9_, ]+\n"
+       cut_lines "${out}")
+list(LENGTH cut_lines cut_count)
+if(NOT cut_count EQUAL contract_count)
+  message(FATAL_ERROR "expected ${contract_count} cut point lines, got:\n${out}")
+endif()
 
 file(REMOVE_RECURSE "${OUT}")
 execute_process(COMMAND "${MILKC}" "${FILE}" --out "${OUT}" --emit cpp,kernel,dot,promela

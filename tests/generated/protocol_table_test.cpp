@@ -176,3 +176,30 @@ TEST_CASE("state machine: pingpong's protocol as data agrees with the contract")
     static_assert(files.state_names.size() == decltype(hana::length(demo::files::Files::protocol.states))::value);
     CHECK(std::string(files.name(files.initial)) == TypeOf<decltype(demo::files::Files::protocol.initial)>::milk_name);
 }
+
+// Cut points: the states where the server owes nothing, where a component may
+// be moved or restarted. milkc emits them with the table; the state machine
+// checks them against the transitions at compile time.
+TEST_CASE("state machine: cut points are where the server waits for the client") {
+    namespace ping = demo::ping::PingPong;
+    static_assert(ping::protocol.cut_points == hana::tuple_t<ping::state::Idle>);
+    static constexpr milk::session::StateMachine machine = milk::session::state_machine<ping::protocol>();
+    static_assert(machine.cut_points.size() == 1);
+    CHECK(machine.is_cut_point(machine.initial));
+    const auto waiting = machine.step(machine.initial, milk::session::Direction::Send,
+                                      static_cast<std::uint16_t>(ping::Tag::Ping));
+    CHECK_FALSE(machine.is_cut_point(waiting));
+    CHECK_FALSE(machine.is_cut_point(machine.end()));
+    // Files: every state where the client speaks, and no other.
+    static constexpr milk::session::StateMachine files = milk::session::state_machine<demo::files::Files::protocol>();
+    for (milk::session::StateMachine::State state = 0; state < files.state_names.size(); ++state) {
+        bool client_speaks = false;
+        bool server_speaks = false;
+        for (const auto& step : files.steps) {
+            if (step.from != state) continue;
+            (step.direction == milk::session::Direction::Send ? client_speaks : server_speaks) = true;
+        }
+        CAPTURE(files.name(state));
+        CHECK(files.is_cut_point(state) == (client_speaks && !server_speaks));
+    }
+}

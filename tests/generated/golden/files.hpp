@@ -389,7 +389,10 @@ inline constexpr auto protocol = milk::session::make_protocol(
         boost::hana::make_pair(boost::hana::type_c<Eof>, boost::hana::integral_c<std::uint16_t, 6>),
         boost::hana::make_pair(boost::hana::type_c<Write>, boost::hana::integral_c<std::uint16_t, 7>),
         boost::hana::make_pair(boost::hana::type_c<Written>, boost::hana::integral_c<std::uint16_t, 8>),
-        boost::hana::make_pair(boost::hana::type_c<Close>, boost::hana::integral_c<std::uint16_t, 9>)));
+        boost::hana::make_pair(boost::hana::type_c<Close>, boost::hana::integral_c<std::uint16_t, 9>)),
+    // cut points: the states where the server owes nothing (it waits for the
+    // client), where a component may be moved or restarted
+    boost::hana::tuple_t<state::Start, state::Ready>);
 
 // ---------------------------------------------------------------------------
 // Endpoints

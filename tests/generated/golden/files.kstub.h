@@ -402,6 +402,19 @@ static inline const char *demo_files_Files_name_of_state(milk_ku32 state)
     }
 }
 
+// 1 when `state` is a cut point: the server owes nothing there (it waits for
+// the client), so a component may be moved or restarted; 0 otherwise.
+static inline int demo_files_Files_is_cut_point(milk_ku32 state)
+{
+    switch (state) {
+    case demo_files_Files_state_Start:
+    case demo_files_Files_state_Ready:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
 // The payload length a message with `tag` must announce in its header.
 static inline milk_ku32 demo_files_Files_payload_size(milk_ku32 tag)
 {

@@ -213,7 +213,10 @@ inline constexpr auto protocol = milk::session::make_protocol(
     // message tags
     boost::hana::make_map(
         boost::hana::make_pair(boost::hana::type_c<Incoming>, boost::hana::integral_c<std::uint16_t, 1>),
-        boost::hana::make_pair(boost::hana::type_c<Reply>, boost::hana::integral_c<std::uint16_t, 2>)));
+        boost::hana::make_pair(boost::hana::type_c<Reply>, boost::hana::integral_c<std::uint16_t, 2>)),
+    // cut points: the states where the server owes nothing (it waits for the
+    // client), where a component may be moved or restarted
+    boost::hana::tuple_t<state::Start>);
 
 // ---------------------------------------------------------------------------
 // Endpoints

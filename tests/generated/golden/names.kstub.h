@@ -328,6 +328,18 @@ static inline const char *names_test_Names_name_of_state(milk_ku32 state)
     }
 }
 
+// 1 when `state` is a cut point: the server owes nothing there (it waits for
+// the client), so a component may be moved or restarted; 0 otherwise.
+static inline int names_test_Names_is_cut_point(milk_ku32 state)
+{
+    switch (state) {
+    case names_test_Names_state_Start:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
 // The payload length a message with `tag` must announce in its header.
 static inline milk_ku32 names_test_Names_payload_size(milk_ku32 tag)
 {

@@ -186,7 +186,10 @@ inline constexpr auto protocol = milk::session::make_protocol(
     boost::hana::make_map(
         boost::hana::make_pair(boost::hana::type_c<Ping>, boost::hana::integral_c<std::uint16_t, 1>),
         boost::hana::make_pair(boost::hana::type_c<Pong>, boost::hana::integral_c<std::uint16_t, 2>),
-        boost::hana::make_pair(boost::hana::type_c<Bye>, boost::hana::integral_c<std::uint16_t, 3>)));
+        boost::hana::make_pair(boost::hana::type_c<Bye>, boost::hana::integral_c<std::uint16_t, 3>)),
+    // cut points: the states where the server owes nothing (it waits for the
+    // client), where a component may be moved or restarted
+    boost::hana::tuple_t<state::Idle>);
 
 // ---------------------------------------------------------------------------
 // Endpoints

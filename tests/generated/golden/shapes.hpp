@@ -363,7 +363,10 @@ inline constexpr auto protocol = milk::session::make_protocol(
         boost::hana::make_pair(boost::hana::type_c<Draw>, boost::hana::integral_c<std::uint16_t, 1>),
         boost::hana::make_pair(boost::hana::type_c<Mark>, boost::hana::integral_c<std::uint16_t, 2>),
         boost::hana::make_pair(boost::hana::type_c<Blob>, boost::hana::integral_c<std::uint16_t, 3>),
-        boost::hana::make_pair(boost::hana::type_c<Done>, boost::hana::integral_c<std::uint16_t, 4>)));
+        boost::hana::make_pair(boost::hana::type_c<Done>, boost::hana::integral_c<std::uint16_t, 4>)),
+    // cut points: the states where the server owes nothing (it waits for the
+    // client), where a component may be moved or restarted
+    boost::hana::tuple_t<state::Open>);
 
 // ---------------------------------------------------------------------------
 // Endpoints

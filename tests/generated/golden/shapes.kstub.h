@@ -428,6 +428,18 @@ static inline const char *test_shapes_Shapes_name_of_state(milk_ku32 state)
     }
 }
 
+// 1 when `state` is a cut point: the server owes nothing there (it waits for
+// the client), so a component may be moved or restarted; 0 otherwise.
+static inline int test_shapes_Shapes_is_cut_point(milk_ku32 state)
+{
+    switch (state) {
+    case test_shapes_Shapes_state_Open:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
 // The payload length a message with `tag` must announce in its header.
 static inline milk_ku32 test_shapes_Shapes_payload_size(milk_ku32 tag)
 {

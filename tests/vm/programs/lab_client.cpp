@@ -3,6 +3,7 @@
 
 #include "vm_check.hpp"
 
+#include <dirent.h>
 #include <linux/genetlink.h>
 #include <linux/netlink.h>
 #include <linux/userfaultfd.h>
@@ -55,7 +56,42 @@ Uring::Uring(const Device& device, Polling polling) : m_fd(device.fd()), m_polli
     MILK_VM_CHECK(io_uring_queue_init_params(64, &m_ring, &params) == 0);
 }
 
-Uring::~Uring() { io_uring_queue_exit(&m_ring); }
+namespace {
+
+// Whether a thread of this process is named iou-sqp-* (io_uring's SQPOLL
+// thread).
+bool sqpoll_thread_alive() {
+    DIR* tasks = ::opendir("/proc/self/task");
+    if (tasks == nullptr) return false;
+    bool alive = false;
+    while (const dirent* task = ::readdir(tasks)) {
+        if (task->d_name[0] == '.') continue;
+        char path[320];
+        std::snprintf(path, sizeof(path), "/proc/self/task/%s/comm", task->d_name);
+        char name[32] = {};
+        const int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) continue;
+        const ssize_t length = ::read(fd, name, sizeof(name) - 1);
+        ::close(fd);
+        if (length > 0 && std::strncmp(name, "iou-sqp", 7) == 0) alive = true;
+    }
+    ::closedir(tasks);
+    return alive;
+}
+
+}  // namespace
+
+Uring::~Uring() {
+    io_uring_queue_exit(&m_ring);
+    // The SQPOLL thread goes away asynchronously after the ring closes, and
+    // until it does it may still poll (for up to sq_thread_idle): a test or
+    // a row that runs next, timing threads on these CPUs, would share a CPU
+    // with it. Wait until it is gone (bounded: a kernel that keeps it is
+    // not this program's to fix).
+    if (m_polling == Polling::SqPoll) {
+        for (int tries = 0; tries < 500 && sqpoll_thread_alive(); ++tries) ::usleep(10'000);
+    }
+}
 
 bool Uring::submit(std::uint32_t count) {
     const int submitted = io_uring_submit(&m_ring);

@@ -445,7 +445,7 @@ inline constexpr auto transition =
     boost::hana::make_tuple(boost::hana::type_c<From>, boost::hana::integral_c<Direction, direction>,
                             boost::hana::type_c<Message>, boost::hana::type_c<To>);
 
-template <typename States, typename Initial, typename Transitions, typename Sizes, typename Tags>
+template <typename States, typename Initial, typename Transitions, typename Sizes, typename Tags, typename CutPoints>
 struct Protocol {
     const char* name;
     States states;
@@ -453,6 +453,9 @@ struct Protocol {
     Transitions transitions;
     Sizes message_sizes;
     Tags message_tags;
+    // The states where the server owes nothing (milkc's cut_points.hpp):
+    // where a component may be moved or restarted.
+    CutPoints cut_points;
 };
 
 // Whether `Message` is one of the messages of the contract whose protocol
@@ -461,12 +464,11 @@ template <typename Protocol, typename Message>
 inline constexpr bool is_message_of = decltype(boost::hana::contains(
     std::declval<Protocol>().message_sizes, boost::hana::type_c<std::remove_cvref_t<Message>>))::value;
 
-template <typename States, typename Initial, typename Transitions, typename Sizes, typename Tags>
-constexpr Protocol<States, Initial, Transitions, Sizes, Tags> make_protocol(const char* name, States states,
-                                                                           Initial initial,
-                                                                           Transitions transitions,
-                                                                           Sizes sizes, Tags tags) {
-    return {name, states, initial, transitions, sizes, tags};
+template <typename States, typename Initial, typename Transitions, typename Sizes, typename Tags, typename CutPoints>
+constexpr Protocol<States, Initial, Transitions, Sizes, Tags, CutPoints> make_protocol(
+    const char* name, States states, Initial initial, Transitions transitions, Sizes sizes, Tags tags,
+    CutPoints cut_points) {
+    return {name, states, initial, transitions, sizes, tags, cut_points};
 }
 
 }  // namespace session

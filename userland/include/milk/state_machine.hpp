@@ -40,6 +40,9 @@ struct StateMachine {
     std::span<const char* const> state_names;
     State initial = 0;
     std::span<const Step> steps;
+    // The states where the server owes nothing, ascending: where a
+    // component may be moved or restarted.
+    std::span<const State> cut_points;
 
     // The state after `tag` goes in `direction` (Send: the client speaks)
     // from `from`, or invalid.
@@ -49,6 +52,12 @@ struct StateMachine {
         return invalid;
     }
     [[nodiscard]] constexpr State end() const { return static_cast<State>(state_names.size()); }
+    [[nodiscard]] constexpr bool is_cut_point(State state) const {
+        for (State point : cut_points)
+            if (point == state) return true;
+        return false;
+    }
+
     // The state's name, "end", or "?" for an index that is neither.
     [[nodiscard]] constexpr const char* name(State state) const {
         if (state < state_names.size()) return state_names[state];
@@ -87,6 +96,35 @@ struct MachineTables {
             value_of<decltype(protocol.message_tags[boost::hana::at_c<2>(transitions)])>,
             index_of(boost::hana::at_c<3>(transitions))}...};
     });
+
+    static constexpr auto cut_points = boost::hana::unpack(protocol.cut_points, [](auto... states) {
+        return std::array<StateMachine::State, sizeof...(states)>{index_of(states)...};
+    });
+
+    // The rule milkc applies, from the transitions: a state with steps, all
+    // of them client sends.
+    static constexpr bool derived_cut_point(StateMachine::State state) {
+        bool any = false;
+        for (const StateMachine::Step& step : steps) {
+            if (step.from != state) continue;
+            if (step.direction != Direction::Send) return false;
+            any = true;
+        }
+        return any;
+    }
+
+    static constexpr bool cut_points_agree() {
+        for (StateMachine::State state = 0; state < names.size(); ++state) {
+            bool listed = false;
+            for (StateMachine::State point : cut_points) listed = listed || point == state;
+            if (listed != derived_cut_point(state)) return false;
+        }
+        for (std::size_t i = 1; i < cut_points.size(); ++i)
+            if (cut_points[i - 1] >= cut_points[i]) return false;
+        return true;
+    }
+    static_assert(cut_points_agree(),
+                  "milk: the protocol table's cut points disagree with its transitions (a milkc bug)");
 };
 
 }  // namespace detail
@@ -97,7 +135,8 @@ template <const auto& protocol>
 [[nodiscard]] constexpr StateMachine state_machine() {
     using Tables = detail::MachineTables<protocol>;
     return StateMachine{protocol.name, std::span<const char* const>(Tables::names), Tables::index_of(protocol.initial),
-                        std::span<const StateMachine::Step>(Tables::steps)};
+                        std::span<const StateMachine::Step>(Tables::steps),
+                        std::span<const StateMachine::State>(Tables::cut_points)};
 }
 
 }  // namespace milk::session
