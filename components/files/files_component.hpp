@@ -92,8 +92,45 @@ public:
         return true;
     }
 
+    // The table's state, in the snapshot format (snapshot.hpp): whether the
+    // file was created, the next handle, the open handles, the contents.
+    [[nodiscard]] milk::Result<void> snapshot(milk::SnapshotWriter& out) const {
+        out.put_u8(m_filled ? 1 : 0);
+        out.put_u32(m_next_handle);
+        for (std::uint32_t handle : m_handles) out.put_u32(handle);
+        out.put_bytes(contents());
+        return {};
+    }
+
+    // A table from a snapshot, checked like any untrusted input: a table
+    // this code could not have reached is refused, not patched up.
+    [[nodiscard]] static milk::Result<FileTable> restore(milk::SnapshotReader& in) {
+        FileTable table;
+        const std::uint8_t filled = MILK_TRY(in.u8());
+        if (filled > 1) return bad("files: snapshot's 'filled' is not a bool", filled);
+        table.m_next_handle = MILK_TRY(in.u32());
+        if (table.m_next_handle == 0) return bad("files: snapshot's next handle is 0", 0);
+        for (std::size_t i = 0; i < max_handles; ++i) {
+            const std::uint32_t handle = MILK_TRY(in.u32());
+            // Handles are handed out counting up from 1, each once.
+            if (handle >= table.m_next_handle) return bad("files: snapshot holds a handle never handed out", handle);
+            for (std::size_t j = 0; j < i && handle != 0; ++j)
+                if (table.m_handles[j] == handle) return bad("files: snapshot holds a handle twice", handle);
+            table.m_handles[i] = handle;
+        }
+        const std::span<const std::byte> contents = MILK_TRY(in.bytes(max_file_size));
+        if (filled == 0 && !contents.empty()) return bad("files: snapshot has contents but no file", 0);
+        if (filled == 1 && !table.write(0, contents)) return milk::Error{milk::ErrorCode::OutOfMemory, "files: restore", 0};
+        table.m_filled = filled == 1;
+        return table;
+    }
+
 private:
     static constexpr char motd_path[] = "/motd";
+
+    static milk::Error bad(const char* what, std::int64_t detail) {
+        return milk::Error{milk::ErrorCode::ProtocolViolation, what, detail};
+    }
 
     void take(FileTable& other) noexcept {
         m_contents = other.m_contents;
@@ -216,12 +253,20 @@ public:
     using Contract = FileService::Contract;
     static constexpr const char* name = "files";
     static constexpr milk::PlacementSet placements = milk::every_placement;
-    // The table lives as long as the channel; moving it between placements
-    // comes with live relocation.
+    // The table lives as long as the channel, and moves with it (its
+    // snapshot: FileTable::snapshot).
     static constexpr milk::Statefulness statefulness = milk::Statefulness::Stateful;
+    static constexpr std::uint16_t snapshot_version = 1;
     static constexpr milk::SettingNames setting_names{};
 
     [[nodiscard]] static milk::Result<Files> try_create(const milk::Settings& /*settings*/) { return Files{}; }
+
+    [[nodiscard]] milk::Result<void> snapshot(milk::SnapshotWriter& out) const { return m_table.snapshot(out); }
+    [[nodiscard]] static milk::Result<Files> restore(const milk::Settings& /*settings*/, milk::SnapshotReader& in) {
+        Files files;
+        files.m_table = MILK_TRY(FileTable::restore(in));
+        return files;
+    }
 
     [[nodiscard]] milk::Result<std::optional<FileServerReady>> step(FileServerReady&& server) {
         return serve_one(m_table, std::move(server));

@@ -9,6 +9,7 @@
 #include <milk/region_layout.hpp>
 #include <milk/ring.hpp>
 #include <milk/slot.hpp>
+#include <milk/snapshot.hpp>
 
 #include <boost/hana/at_key.hpp>
 #include <boost/hana/for_each.hpp>
@@ -68,6 +69,38 @@ Result<void> check_layout(std::uint32_t capacity) {
     return {};
 }
 
+// The snapshot format in the kernel: the same bytes user space expects for
+// the same snapshot (tests/userland/snapshot_test.cpp, "the layout is
+// fixed"), read back with every check. A snapshot written here restores in
+// a process and back.
+Result<void> check_snapshot() {
+    constexpr std::uint8_t expected[] = {
+        'M', 'I', 'L', 'K', 'S', 'N', 'A', 'P', 1, 0, 3, 0, 11, 0, 0, 0,
+        'd', 'e', 'm', 'o', 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+        0xd3, 0xe9, 0x99, 0x0d, 0, 0, 0, 0,
+        7, 4, 3, 2, 1, 2, 0, 0, 0, 'h', 'i'};
+    std::byte buffer[sizeof(expected)] = {};
+    SnapshotWriter out(buffer, "demo", 3);
+    out.put_u8(7);
+    out.put_u32(0x01020304);
+    const std::byte hi[2] = {std::byte{'h'}, std::byte{'i'}};
+    out.put_bytes(hi);
+    const std::size_t size = MILK_TRY(out.finish());
+    if (size != sizeof(expected)) return Error{ErrorCode::InvalidArgument, "self-test: snapshot size", static_cast<std::int64_t>(size)};
+    for (std::size_t i = 0; i < size; ++i)
+        if (buffer[i] != static_cast<std::byte>(expected[i]))
+            return Error{ErrorCode::InvalidArgument, "self-test: snapshot bytes differ", static_cast<std::int64_t>(i)};
+    SnapshotReader in = MILK_TRY(SnapshotReader::try_open(std::span<const std::byte>(buffer, size), "demo", 3));
+    if (MILK_TRY(in.u8()) != 7 || MILK_TRY(in.u32()) != 0x01020304 || MILK_TRY(in.bytes(2)).size() != 2)
+        return Error{ErrorCode::InvalidArgument, "self-test: snapshot read back wrong", 0};
+    MILK_TRY(in.finish());
+    // A flipped payload byte is refused.
+    buffer[size - 1] = std::byte{'j'};
+    if (SnapshotReader::try_open(std::span<const std::byte>(buffer, size), "demo", 3).ok())
+        return Error{ErrorCode::InvalidArgument, "self-test: corrupt snapshot accepted", 0};
+    return {};
+}
+
 }  // namespace
 
 Result<int> run_self_test() {
@@ -82,6 +115,8 @@ Result<int> run_self_test() {
     // Capacities outside the bounds must be refused, not rounded.
     if (ChannelRegionLayout::compute(3, MILK_CHANNEL_MIN_POOL).ok())
         return Error{ErrorCode::InvalidArgument, "self-test: bad capacity accepted", 0};
+    MILK_TRY(check_snapshot());
+    ++checked;
     return checked;
 }
 

@@ -14,7 +14,11 @@
 #include <milk/component.hpp>
 #include <milk/inproc.hpp>
 
+#include <array>
 #include <future>
+#include <optional>
+#include <span>
+#include <vector>
 #include <string>
 #include <utility>
 
@@ -167,4 +171,105 @@ TEST_CASE("MILK_TRY yields the value, or returns the error") {
 TEST_CASE("MILK_TRY nests: one inside another's expression") {
     auto nested = []() -> milk::Result<int> { return MILK_TRY(half(MILK_TRY(half(8)))); };
     CHECK(nested().value() == 2);
+}
+
+TEST_CASE("files: a snapshot taken at a cut point moves the table: the restored component serves the same channel on") {
+    namespace FileService = examples::files::FileService;
+    using examples::files::ClientReady;
+    auto channel = FileService::open_inproc();
+    REQUIRE(channel.ok());
+    auto [client, server] = std::move(channel).value();
+    // The server: the first component answers two requests (open, write),
+    // then, with the channel at a cut point (Ready: it owes nothing), is
+    // snapshotted and replaced by one restored from the snapshot, which
+    // serves the rest. A move does the same across placements.
+    auto served = std::async(std::launch::async, [server_end = std::move(server)]() mutable -> bool {
+        auto first = components::files::Files::try_create(milk::Settings{});
+        if (!first.ok()) return false;
+        std::optional<components::files::FileServerReady> ready{std::move(server_end)};
+        for (int i = 0; i < 2; ++i) {
+            auto next = first.value().step(std::move(*ready));
+            if (!next.ok() || !next.value()) return false;
+            ready = std::move(*next.value());
+        }
+        std::array<std::byte, 1024> buffer{};
+        auto size = milk::take_snapshot(first.value(), buffer);
+        if (!size.ok()) return false;
+        auto second = milk::restore_snapshot<components::files::Files>(milk::Settings{},
+                                                                        std::span(buffer.data(), size.value()));
+        if (!second.ok()) return false;
+        return milk::serve_channel(second.value(), std::move(*ready)).ok();
+    });
+    auto opened = examples::files::open_file(std::move(client), "/motd");
+    REQUIRE(opened.ok());
+    CHECK(opened.value().text == "opened, handle 1");
+    auto written = examples::files::write_file(std::move(opened.value().client), 1, 6, "milk!");
+    REQUIRE(written.ok());
+    CHECK(written.value().text == "written, 5 bytes");
+    // Served by the restored component from here on: the handle is still
+    // open and the file holds the write.
+    auto read = examples::files::read_file(std::move(written.value().client), 1, 0, 64);
+    REQUIRE(read.ok());
+    CHECK(read.value().text == "data \"Hello milk!the file server.\"");
+    auto second_open = examples::files::open_file(std::move(read.value().client), "/motd");
+    REQUIRE(second_open.ok());
+    CHECK(second_open.value().text == "opened, handle 2");
+    auto closed = examples::files::close_file(std::move(second_open.value().client), 1);
+    REQUIRE(closed.ok());
+    CHECK(closed.value().text == "closed");
+    CHECK(std::move(closed.value().client).send(FileService::Bye{}).ok());
+    CHECK(served.get());
+}
+
+TEST_CASE("files: a snapshot of a table this code could not have reached is refused") {
+    const auto restore = [](auto write) {
+        std::array<std::byte, 512> buffer{};
+        milk::SnapshotWriter out(buffer, components::files::Files::name, components::files::Files::snapshot_version);
+        write(out);
+        const std::size_t size = out.finish().value();
+        return milk::restore_snapshot<components::files::Files>(milk::Settings{}, std::span(buffer.data(), size));
+    };
+    const auto table = [](std::uint8_t filled, std::uint32_t next, std::array<std::uint32_t, 16> handles,
+                          std::span<const std::byte> contents) {
+        return [=](milk::SnapshotWriter& out) {
+            out.put_u8(filled);
+            out.put_u32(next);
+            for (std::uint32_t handle : handles) out.put_u32(handle);
+            out.put_bytes(contents);
+        };
+    };
+    const std::array<std::byte, 3> abc{std::byte{'a'}, std::byte{'b'}, std::byte{'c'}};
+    CHECK(restore(table(1, 3, {1, 2}, abc)).ok());
+    CHECK(restore(table(0, 1, {}, {})).ok());
+    const auto refused = [](const milk::Result<components::files::Files>& result) {
+        return !result.ok() && result.error().code == milk::ErrorCode::ProtocolViolation;
+    };
+    CHECK(refused(restore(table(2, 3, {1, 2}, abc))));  // filled is not a bool
+    CHECK(refused(restore(table(1, 0, {}, abc))));      // next handle 0
+    CHECK(refused(restore(table(1, 3, {1, 3}, abc))));  // a handle never handed out
+    CHECK(refused(restore(table(1, 3, {2, 2}, abc))));  // a handle twice
+    CHECK(refused(restore(table(0, 1, {}, abc))));      // contents but no file
+    // More than the file may hold.
+    std::vector<std::byte> huge(components::files::FileTable::max_file_size + 1);
+    std::vector<std::byte> buffer(huge.size() + 512);
+    milk::SnapshotWriter out(buffer, "files", 1);
+    table(1, 1, {}, huge)(out);
+    const std::size_t size = out.finish().value();
+    CHECK(milk::restore_snapshot<components::files::Files>(milk::Settings{}, std::span(buffer.data(), size))
+              .error()
+              .code == milk::ErrorCode::ProtocolViolation);
+}
+
+TEST_CASE("echo: a stateless component moves with an empty snapshot, and refuses another's") {
+    auto echo = components::echo::Echo::try_create(milk::Settings{});
+    REQUIRE(echo.ok());
+    std::array<std::byte, 128> buffer{};
+    auto size = milk::take_snapshot(echo.value(), buffer);
+    REQUIRE(size.ok());
+    CHECK(size.value() == milk::snapshot_header_bytes);
+    CHECK(milk::restore_snapshot<components::echo::Echo>(milk::Settings{}, std::span(buffer.data(), size.value())).ok());
+    auto other =
+        milk::restore_snapshot<components::files::Files>(milk::Settings{}, std::span(buffer.data(), size.value()));
+    REQUIRE_FALSE(other.ok());
+    CHECK(other.error().code == milk::ErrorCode::ProtocolViolation);
 }

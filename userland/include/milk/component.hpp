@@ -30,9 +30,15 @@
 //         [[nodiscard]] milk::Result<std::optional<Contract::ServerEndpoint>> step(
 //             Contract::ServerEndpoint&& endpoint);
 //
-//         // Its state, for live relocation (docs/components.md). A component
-//         // without state says so:
+//         // Its state, for live relocation and restart (docs/components.md,
+//         // "Snapshots"). A component without state says so:
 //         static constexpr milk::Statefulness statefulness = milk::Statefulness::Stateless;
+//         // ... and one with state writes and reads it (snapshot.hpp):
+//         //   static constexpr milk::Statefulness statefulness = milk::Statefulness::Stateful;
+//         //   static constexpr std::uint16_t snapshot_version = 1;
+//         //   [[nodiscard]] milk::Result<void> snapshot(milk::SnapshotWriter& out) const;
+//         //   [[nodiscard]] static milk::Result<Echo> restore(const milk::Settings& settings,
+//         //                                                   milk::SnapshotReader& in);
 //     };
 //
 // One object serves one channel, in every placement: the host (user space)
@@ -43,12 +49,14 @@
 #pragma once
 
 #include "result.hpp"
+#include "snapshot.hpp"
 
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
 #include <initializer_list>
 #include <optional>
+#include <span>
 #include <string_view>
 #include <type_traits>
 #include <utility>
@@ -234,6 +242,14 @@ concept HasStep = requires(C& component, typename C::Contract::ServerEndpoint&& 
     } -> std::same_as<Result<std::optional<typename C::Contract::ServerEndpoint>>>;
 };
 
+// A component that writes its state into a snapshot and is rebuilt from one.
+template <typename C>
+concept HasSnapshot = requires(const C& component, SnapshotWriter& out, SnapshotReader& in, const Settings& settings) {
+    { C::snapshot_version } -> std::convertible_to<std::uint16_t>;
+    { component.snapshot(out) } -> std::same_as<Result<void>>;
+    { C::restore(settings, in) } -> std::same_as<Result<C>>;
+};
+
 }  // namespace component_detail
 
 // What a component implements (see the top of this file).
@@ -248,7 +264,9 @@ concept Component = std::is_move_constructible_v<C> && requires(const Settings& 
     { C::statefulness } -> std::convertible_to<Statefulness>;
     { C::setting_names } -> std::convertible_to<SettingNames>;
     { C::try_create(settings) } -> std::same_as<Result<C>>;
-} && (component_detail::HasServe<C> || component_detail::HasStep<C>);
+} && (component_detail::HasServe<C> || component_detail::HasStep<C>) &&
+                    // State that cannot be written down cannot be moved.
+                    (C::statefulness == Statefulness::Stateless || component_detail::HasSnapshot<C>);
 
 // A component that can answer one message at a time (milk.ko runs it inline
 // in the doorbell when its contract allows).
@@ -270,6 +288,39 @@ template <Component C>
             if (!next.value()) return {};  // the session ended
             current = std::move(*next.value());
         }
+    }
+}
+
+// Writes `component`'s snapshot into `buffer`: its state, or for a stateless
+// component a header with an empty payload (so that every move carries one
+// and a restore checks it is the right component's). The snapshot's size.
+template <Component C>
+[[nodiscard]] Result<std::size_t> take_snapshot(const C& component, std::span<std::byte> buffer) {
+    if constexpr (C::statefulness == Statefulness::Stateful) {
+        SnapshotWriter out(buffer, C::name, C::snapshot_version);
+        MILK_TRY(component.snapshot(out));
+        return out.finish();
+    } else {
+        static_cast<void>(component);
+        SnapshotWriter out(buffer, C::name, 1);
+        return out.finish();
+    }
+}
+
+// Rebuilds a component from a snapshot take_snapshot wrote (in any
+// placement): the header and every field are checked; a stateless component
+// is created afresh from its settings.
+template <Component C>
+[[nodiscard]] Result<C> restore_snapshot(const Settings& settings, std::span<const std::byte> snapshot) {
+    if constexpr (C::statefulness == Statefulness::Stateful) {
+        SnapshotReader in = MILK_TRY(SnapshotReader::try_open(snapshot, C::name, C::snapshot_version));
+        C component = MILK_TRY(C::restore(settings, in));
+        MILK_TRY(in.finish());
+        return component;
+    } else {
+        SnapshotReader in = MILK_TRY(SnapshotReader::try_open(snapshot, C::name, 1));
+        MILK_TRY(in.finish());
+        return C::try_create(settings);
     }
 }
 
