@@ -67,12 +67,25 @@ struct EnumMember {
     DocComment doc;
 };
 
+// A plain enum's value is one of its members; a flags enum's is any OR of
+// its members (each a single bit), none included.
+enum class EnumKind : std::uint8_t { Plain, Flags };
+
 struct EnumDecl {
     std::string name;
+    EnumKind kind = EnumKind::Plain;
     PrimitiveKind underlying = PrimitiveKind::U8;  // one of U8..U64
     std::vector<EnumMember> members;
     Location location;
     DocComment doc;
+
+    [[nodiscard]] bool is_flags() const { return kind == EnumKind::Flags; }
+    // The OR of every member's value: the bits a flags value may have.
+    [[nodiscard]] std::uint64_t mask() const {
+        std::uint64_t bits = 0;
+        for (const EnumMember& member : members) bits |= member.value;
+        return bits;
+    }
 };
 
 struct Field {

@@ -341,7 +341,7 @@ private:
         return resolved;
     }
 
-    // ---- enums (E0014, E0015, E0041, E0046) ---------------------------------------
+    // ---- enums (E0014, E0015, E0041, E0046, E0048) --------------------------------
 
     void check_enum(EnumDecl& decl) {
         if (decl.members.empty()) {
@@ -368,6 +368,15 @@ private:
                           "` does not fit the enum's type " + std::string(primitive_name(decl.underlying)) +
                           " (at most " + std::to_string(max) + ")",
                       "use a smaller value, or a wider underlying type");
+                continue;
+            }
+            // A flag is one bit: values are OR-ed together, and a receiver
+            // checks a value against the OR of all of them.
+            if (decl.is_flags() && (member.value == 0 || (member.value & (member.value - 1)) != 0)) {
+                error(DiagnosticCode::FlagNotABit, member.location,
+                      "flag `" + member.name + "` of flags enum `" + decl.name + "` has value " +
+                          std::to_string(member.value) + ", which is not a single bit",
+                      "give each flag one bit (1, 2, 4, 8, ...); a set of flags is their OR, and no flags is 0");
                 continue;
             }
             auto [by_value, value_inserted] = values.emplace(member.value, &member);

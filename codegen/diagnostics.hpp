@@ -49,6 +49,7 @@ enum class DiagnosticCode : std::uint16_t {
     BadEnumUnderlying = 45,     // E0045 enum underlying type not u8..u64
     EmptyEnum = 46,             // E0046 enum without members
     EmptyStruct = 47,           // E0047 struct without fields (C and C++ disagree on its size)
+    FlagNotABit = 48,           // E0048 a flags enum member whose value is not a single bit
     Deadlock = 50,              // E0050 model check: a reachable configuration where nobody can move
     UnspecifiedReception = 51,  // E0051 model check: a message arrives where the receiver cannot take it
     ReservedName = 60,          // E0060 a name that is a C++ or C keyword, or reserved by milkc

@@ -182,6 +182,10 @@ private:
             m_out += "    " + member.name + " = " + literal(member.value) + ",\n";
         }
         m_out += "};\n\n";
+        if (decl.is_flags()) {
+            emit_flags_operations(decl, underlying);
+            return;
+        }
         m_out += "// True when `value` is a declared member of " + decl.name + "; decoders reject every other value.\n";
         m_out += "[[nodiscard]] constexpr bool is_valid(" + decl.name + " value) {\n";
         m_out += "    switch (value) {\n";
@@ -189,6 +193,25 @@ private:
         if (!decl.members.empty()) m_out += "        return true;\n";
         m_out += "    }\n";
         m_out += "    return false;\n";
+        m_out += "}\n";
+    }
+
+    // A flags enum's value is any OR of its flags: the operators that make
+    // and test one, and is_valid against the OR of every flag.
+    void emit_flags_operations(const EnumDecl& decl, const std::string& underlying) {
+        const std::string& name = decl.name;
+        const auto cast = [&](const char* value) { return "static_cast<" + underlying + ">(" + std::string(value) + ")"; };
+        m_out += "// " + name + " is a set of flags: OR them together, test them with &.\n";
+        m_out += "[[nodiscard]] constexpr " + name + " operator|(" + name + " a, " + name + " b) {\n";
+        m_out += "    return static_cast<" + name + ">(" + cast("a") + " | " + cast("b") + ");\n";
+        m_out += "}\n";
+        m_out += "[[nodiscard]] constexpr " + name + " operator&(" + name + " a, " + name + " b) {\n";
+        m_out += "    return static_cast<" + name + ">(" + cast("a") + " & " + cast("b") + ");\n";
+        m_out += "}\n\n";
+        m_out += "// True when `value` has no bit but " + name + "'s flags (no flags at all is valid);\n";
+        m_out += "// decoders reject every other value.\n";
+        m_out += "[[nodiscard]] constexpr bool is_valid(" + name + " value) {\n";
+        m_out += "    return (" + cast("value") + " & ~" + underlying + "{" + literal(decl.mask()) + "}) == 0;\n";
         m_out += "}\n";
     }
 

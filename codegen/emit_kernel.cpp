@@ -232,7 +232,8 @@ private:
     void emit_enum(const EnumDecl& decl) {
         std::string name = m_prefix + decl.name;
         append_doc_comment(m_out, "", decl.doc);
-        line("// enum " + decl.name + " : " + primitive_c_type(decl.underlying) + " on the wire.");
+        line(std::string(decl.is_flags() ? "// flags enum " : "// enum ") + decl.name + " : " +
+             primitive_c_type(decl.underlying) + " on the wire.");
         // C enumeration constants must fit an int; larger values of u32 and
         // u64 enums become macros instead.
         bool fits_int = true;
@@ -259,6 +260,16 @@ private:
         for (const EnumMember& member : decl.members)
             values += (values.empty() ? "" : ", ") + std::to_string(member.value) + "ull";
         line("MILK_KDESCRIPTOR milk_ku64 " + name + "__values[] = {" + values + "};");
+        if (decl.is_flags()) {
+            line("// 1 when `value` has no bit but " + decl.name + "'s flags (a set of flags, OR-ed;");
+            line("// none is valid), else 0.");
+            line("static inline int " + name + "__valid(milk_ku64 value)");
+            line("{");
+            line("    return (value & ~" + std::to_string(decl.mask()) + "ull) == 0;");
+            line("}");
+            blank();
+            return;
+        }
         line("// 1 when `value` is a declared " + decl.name + ", else 0.");
         line("static inline int " + name + "__valid(milk_ku64 value)");
         line("{");

@@ -333,7 +333,8 @@ private:
                    "an array's size goes with its type: `" + spell(field.type) + "[N] " + field.name + "`");
     }
 
-    // enum = "enum" NAME ":" type "{" [ member { "," member } [ "," ] ] "}"
+    // enum = "enum" NAME ":" [ "flags" ] type "{" [ member { "," member } [ "," ] ] "}"
+    // (`flags` is a word only here, so that fields may still be named so.)
     void parse_enum(File& file) {
         EnumDecl decl;
         decl.doc = doc_for(m_pos);
@@ -347,6 +348,10 @@ private:
                            describe(peek()),
                        "write the enum's wire type, e.g. `enum " + decl.name + " : u8 { ... }`");
             return synchronize(Level::Top);
+        }
+        if (at(TokenKind::Identifier) && peek().text == "flags" && peek(1).kind != TokenKind::LeftBrace) {
+            advance();  // flags
+            decl.kind = EnumKind::Flags;
         }
         std::optional<TypeRef> underlying = parse_type("the underlying type");
         if (!underlying) return synchronize(Level::Top);

@@ -275,6 +275,20 @@ TEST_CASE("checks: sizes and layout") {
         // A message may be empty: it is a tag alone.
         CHECK(check_text(contract("message M();\ninitial state S { send M -> end; }\n")).diagnostics.empty());
     }
+    SUBCASE("E0048 a flag that is not a single bit") {
+        require_one(check_text("package p;\nenum F : flags u8 { a = 1, b = 6 }\n"), DiagnosticCode::FlagNotABit, 2, 28);
+        require_one(check_text("package p;\nenum F : flags u8 { none = 0 }\n"), DiagnosticCode::FlagNotABit, 2, 21);
+        // Single bits of every width are fine, and `flags` stays a name
+        // elsewhere (a field, a plain enum's member).
+        const auto fine = check_text(
+            "package p;\nenum F : flags u64 { low = 1, top = 9223372036854775808 }\n"
+            "enum G : u8 { flags = 3 }\nstruct S { F flags; G g; }\n");
+        CHECK(fine.diagnostics.empty());
+        REQUIRE(fine.file.has_value());
+        CHECK(fine.file->enums[0].is_flags());
+        CHECK(fine.file->enums[0].mask() == 9223372036854775809ULL);
+        CHECK_FALSE(fine.file->enums[1].is_flags());
+    }
 }
 
 TEST_CASE("checks: no follow-up diagnostics from an unresolved or broken type") {

@@ -45,6 +45,10 @@ std::optional<Server<state::Open>> receive_one(Server<state::Open>&& server, Ins
             inspect(blob);
             next_server.emplace(std::move(next));
         },
+        [&](Grant&& grant, auto&& next) {
+            inspect(grant);
+            next_server.emplace(std::move(next));
+        },
         [&](Done&&, auto&&) { FAIL("unexpected Done"); });
     REQUIRE(received.ok());
     return next_server;
@@ -149,7 +153,7 @@ TEST_CASE("codec: every field survives the wire") {
     auto closing = std::move(after_blob).value().send(Done{true});
     REQUIRE(closing.ok());
     auto served = std::move(*open).receive([](Draw&&, auto&&) { return false; }, [](Mark&&, auto&&) { return false; },
-                                           [](Blob&&, auto&&) { return false; },
+                                           [](Blob&&, auto&&) { return false; }, [](Grant&&, auto&&) { return false; },
                                            [](Done&& done, Server<state::Closing>&& next) {
                                                return done.ok && std::move(next).send(Done{false}).ok();
                                            });
@@ -270,6 +274,7 @@ TEST_CASE("send deadline: wait_for_room times out on a full ring and leaves the 
     auto taken = std::move(server).receive([](Draw&&, Server<state::Open>&& next) { return Next{std::move(next)}; },
                                            [](Mark&&, Server<state::Open>&& next) { return Next{std::move(next)}; },
                                            [](Blob&&, Server<state::Open>&& next) { return Next{std::move(next)}; },
+                                           [](Grant&&, Server<state::Open>&& next) { return Next{std::move(next)}; },
                                            [](test::shapes::Shapes::Done&&, Server<state::Closing>&&) { return Next{}; });
     REQUIRE(taken.ok());
     REQUIRE(taken.value().has_value());
@@ -281,4 +286,25 @@ TEST_CASE("send deadline: wait_for_room times out on a full ring and leaves the 
     auto gone = open->wait_for_room(std::chrono::seconds(30));
     REQUIRE_FALSE(gone.ok());
     CHECK(gone.error().code == milk::ErrorCode::PeerClosed);
+}
+
+TEST_CASE("codec: flags travel as the OR of their bits, none included") {
+    using test::shapes::Access;
+    static_assert(is_valid(Access::read | Access::exec));
+    static_assert(is_valid(Access{}));
+    static_assert(!is_valid(static_cast<Access>(4)));
+    static_assert(((Access::read | Access::write) & Access::write) == Access::write);
+    auto [client, server] = test::shapes::Shapes::open_inproc().value();
+    auto sent = std::move(client).send(Grant{Access::read | Access::exec, {Access{}, Access::write}});
+    REQUIRE(sent.ok());
+    std::optional<Server<state::Open>> open = receive_one(std::move(server), [&](const auto& message) {
+        using M = std::remove_cvref_t<decltype(message)>;
+        REQUIRE(std::is_same_v<M, Grant>);
+        if constexpr (std::is_same_v<M, Grant>) {
+            CHECK(message.access == (Access::read | Access::exec));
+            CHECK(message.more[0] == Access{});
+            CHECK(message.more[1] == Access::write);
+        }
+    });
+    CHECK(open.has_value());
 }

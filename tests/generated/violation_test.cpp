@@ -91,6 +91,7 @@ milk::Result<void> receive_on(OpenServer& peer, bool& handled) {
     return std::move(peer.server).receive([&](shapes::Draw&&, auto&&) { handled = true; },
                                           [&](shapes::Mark&&, auto&&) { handled = true; },
                                           [&](shapes::Blob&&, auto&&) { handled = true; },
+                                          [&](shapes::Grant&&, auto&&) { handled = true; },
                                           [&](shapes::Done&&, auto&&) { handled = true; });
 }
 
@@ -275,8 +276,35 @@ TEST_CASE("violation: a message that cannot be sent releases its buffers") {
     auto received = std::move(server).receive([&](shapes::Draw&&, auto&&) { handled = true; },
                                               [&](shapes::Mark&&, auto&&) { handled = true; },
                                               [&](shapes::Blob&&, auto&&) { handled = true; },
+                                              [&](shapes::Grant&&, auto&&) { handled = true; },
                                               [&](shapes::Done&&, auto&&) { handled = true; });
     REQUIRE_FALSE(received.ok());
     CHECK(received.error().code == milk::ErrorCode::PeerClosed);
     CHECK_FALSE(handled);
+}
+
+TEST_CASE("violation: a flags value with a bit that is no flag, alone or in an array") {
+    // Grant (tag 5): Access access at 0, Access[2] more at 2; Access is
+    // flags u16 { read = 1, write = 2, exec = 32768 }.
+    const auto grant = [](std::uint16_t access, std::uint16_t first, std::uint16_t second) {
+        milk::Slot slot;
+        slot.tag = 5;
+        slot.length = 6;
+        slot.put<std::uint16_t>(0, access);
+        slot.put<std::uint16_t>(2, first);
+        slot.put<std::uint16_t>(4, second);
+        return slot;
+    };
+    // Any OR of the flags is fine, none included.
+    {
+        OpenServer peer = open_server();
+        REQUIRE(peer.raw.send(grant(1 | 2 | 32768, 0, 2)).ok());
+        bool handled = false;
+        CHECK(receive_on(peer, handled).ok());
+        CHECK(handled);
+    }
+    check_refused(refuse_on_server(grant(4, 0, 0)), milk::ErrorCode::ProtocolViolation,
+                  "Shapes: enum Access out of range in Grant.access", 4);
+    check_refused(refuse_on_server(grant(1, 0, 1 | 16384)), milk::ErrorCode::ProtocolViolation,
+                  "Shapes: enum Access out of range in Grant.more[]", 1 | 16384);
 }

@@ -167,7 +167,7 @@ static void test_client_side_validates_server_messages(void)
 
 static void test_garbage_tags_are_rejected(void)
 {
-    static const milk_ku16 tags[] = {0, 6, 0x7fff, 0xffff};
+    static const milk_ku16 tags[] = {0, 7, 0x7fff, 0xffff};  /* the contract has tags 1-6 */
     struct kstub_test_Files msg;
     struct milk_kviolation why;
     struct slot s;
@@ -271,6 +271,37 @@ static void test_bad_bools_are_rejected_also_nested(void)
     EXPECT(kstub_test_Files_validate(&st, s.bytes, &client_pool, &msg, &why) == MILK_KV_BAD_BOOL);
     EXPECT_STR(why.field, "cells[].on[]");
     EXPECT(why.value == 0xff);
+}
+
+/* A flags enum: any OR of its bits is a value, none included; a bit that is
+ * no flag is refused like an undeclared enum value. */
+static void test_flags_take_any_or_of_their_bits_and_nothing_else(void)
+{
+    static const milk_ku8 good[] = {0, 1, 2, 3, 128, 131};
+    static const milk_ku8 bad[] = {4, 5, 64, 0xff};
+    struct kstub_test_Files msg;
+    struct milk_kviolation why;
+    struct slot s;
+    size_t i;
+    for (i = 0; i < sizeof good / sizeof good[0]; ++i) {
+        struct milk_kstate st = ready_server();
+        struct kstub_test_Files__Grant grant;
+        grant.perm = good[i];
+        make_slot(&s, kstub_test_Files_tag_Grant, sizeof grant, 0, &grant, sizeof grant);
+        EXPECT(kstub_test_Files_validate(&st, s.bytes, &client_pool, &msg, &why) == MILK_KV_OK);
+        EXPECT(msg.body.Grant.perm == good[i]);
+    }
+    for (i = 0; i < sizeof bad / sizeof bad[0]; ++i) {
+        struct milk_kstate st = ready_server();
+        struct kstub_test_Files__Grant grant;
+        grant.perm = bad[i];
+        make_slot(&s, kstub_test_Files_tag_Grant, sizeof grant, 0, &grant, sizeof grant);
+        EXPECT(kstub_test_Files_validate(&st, s.bytes, &client_pool, &msg, &why) == MILK_KV_BAD_ENUM);
+        EXPECT_STR(why.field, "perm");
+        EXPECT(why.value == bad[i]);
+    }
+    EXPECT(kstub_test_Perm__valid(kstub_test_Perm_read | kstub_test_Perm_admin));
+    EXPECT(!kstub_test_Perm__valid(256));
 }
 
 static void test_undeclared_enum_values_are_rejected_also_nested(void)
@@ -427,6 +458,7 @@ int main(void)
     test_wrong_length_and_flags_are_rejected();
     test_bad_bools_are_rejected_also_nested();
     test_undeclared_enum_values_are_rejected_also_nested();
+    test_flags_take_any_or_of_their_bits_and_nothing_else();
     test_buffer_handles_must_lie_in_the_senders_pool();
     test_a_corrupt_tracker_is_reported_as_such();
     test_a_second_stub_header_works_alongside();

@@ -66,6 +66,27 @@ enum class Level : std::uint32_t {
     return false;
 }
 
+// A flags enum: a value is any OR of these bits, none included.
+enum class Access : std::uint16_t {
+    read = 1,
+    write = 2,
+    exec = 32768,
+};
+
+// Access is a set of flags: OR them together, test them with &.
+[[nodiscard]] constexpr Access operator|(Access a, Access b) {
+    return static_cast<Access>(static_cast<std::uint16_t>(a) | static_cast<std::uint16_t>(b));
+}
+[[nodiscard]] constexpr Access operator&(Access a, Access b) {
+    return static_cast<Access>(static_cast<std::uint16_t>(a) & static_cast<std::uint16_t>(b));
+}
+
+// True when `value` has no bit but Access's flags (no flags at all is valid);
+// decoders reject every other value.
+[[nodiscard]] constexpr bool is_valid(Access value) {
+    return (static_cast<std::uint16_t>(value) & ~std::uint16_t{32771}) == 0;
+}
+
 struct Vec {
     std::int16_t x;
     std::int16_t y;
@@ -141,12 +162,19 @@ struct Done {
     bool ok;
 };
 
+// Flags, alone and in an array: every element is checked against the mask.
+struct Grant {
+    Access access;
+    std::array<Access, 2> more;
+};
+
 // Wire tags: 1-based declaration order. Tag 0 is never valid.
 enum class Tag : std::uint16_t {
     Draw = 1,
     Mark = 2,
     Blob = 3,
     Done = 4,
+    Grant = 5,
 };
 
 // The states, as tag types for Client<State> and Server<State>; milk_name
@@ -336,6 +364,43 @@ struct Closing {
     return message;
 }
 
+// Grant: tag 5, payload 6 bytes.
+[[nodiscard]] constexpr milk::session::MessageInfo milk_message_info(std::type_identity<Grant>) {
+    return {5, 6, "Grant"};
+}
+
+[[nodiscard]] inline milk::Result<void> milk_encode(Grant&& message, milk::ChannelEnd& /*end*/, milk::Slot& slot) {
+    slot.tag = 5;
+    slot.length = 6;
+    slot.put<Access>(0, message.access);
+    slot.put<std::array<Access, 2>>(2, message.more);
+    return {};
+}
+
+[[nodiscard]] inline milk::Result<Grant> milk_decode(
+    std::type_identity<Grant>, const milk::Slot& slot, milk::ChannelEnd& end) {
+    if (slot.length != 6 || slot.flags != 0) {
+        return end.fail({milk::ErrorCode::ProtocolViolation,
+                         "Shapes: Grant with a wrong payload length or flags", slot.length});
+    }
+    Grant message{};
+    if (const auto raw = slot.get<std::uint16_t>(0); is_valid(static_cast<Access>(raw))) {
+        message.access = static_cast<Access>(raw);
+    } else {
+        return end.fail({milk::ErrorCode::ProtocolViolation,
+                         "Shapes: enum Access out of range in Grant.access", raw});
+    }
+    for (std::size_t i0 = 0; i0 < 2; ++i0) {
+        if (const auto raw = slot.get<std::uint16_t>(2 + i0 * 2); is_valid(static_cast<Access>(raw))) {
+            message.more[i0] = static_cast<Access>(raw);
+        } else {
+            return end.fail({milk::ErrorCode::ProtocolViolation,
+                             "Shapes: enum Access out of range in Grant.more[]", raw});
+        }
+    }
+    return message;
+}
+
 // ---------------------------------------------------------------------------
 // Protocol table (Boost.Hana)
 
@@ -350,6 +415,7 @@ inline constexpr auto protocol = milk::session::make_protocol(
         milk::session::transition<state::Open, milk::session::Direction::Send, Draw, state::Open>,
         milk::session::transition<state::Open, milk::session::Direction::Send, Mark, state::Open>,
         milk::session::transition<state::Open, milk::session::Direction::Send, Blob, state::Open>,
+        milk::session::transition<state::Open, milk::session::Direction::Send, Grant, state::Open>,
         milk::session::transition<state::Open, milk::session::Direction::Send, Done, state::Closing>,
         milk::session::transition<state::Closing, milk::session::Direction::Recv, Done, milk::session::End>),
     // message sizes: payload bytes in the slot
@@ -357,13 +423,15 @@ inline constexpr auto protocol = milk::session::make_protocol(
         boost::hana::make_pair(boost::hana::type_c<Draw>, boost::hana::size_c<28>),
         boost::hana::make_pair(boost::hana::type_c<Mark>, boost::hana::size_c<56>),
         boost::hana::make_pair(boost::hana::type_c<Blob>, boost::hana::size_c<20>),
-        boost::hana::make_pair(boost::hana::type_c<Done>, boost::hana::size_c<1>)),
+        boost::hana::make_pair(boost::hana::type_c<Done>, boost::hana::size_c<1>),
+        boost::hana::make_pair(boost::hana::type_c<Grant>, boost::hana::size_c<6>)),
     // message tags
     boost::hana::make_map(
         boost::hana::make_pair(boost::hana::type_c<Draw>, boost::hana::integral_c<std::uint16_t, 1>),
         boost::hana::make_pair(boost::hana::type_c<Mark>, boost::hana::integral_c<std::uint16_t, 2>),
         boost::hana::make_pair(boost::hana::type_c<Blob>, boost::hana::integral_c<std::uint16_t, 3>),
-        boost::hana::make_pair(boost::hana::type_c<Done>, boost::hana::integral_c<std::uint16_t, 4>)),
+        boost::hana::make_pair(boost::hana::type_c<Done>, boost::hana::integral_c<std::uint16_t, 4>),
+        boost::hana::make_pair(boost::hana::type_c<Grant>, boost::hana::integral_c<std::uint16_t, 5>)),
     // cut points: the states where the server owes nothing (it waits for the
     // client), where a component may be moved or restarted
     boost::hana::tuple_t<state::Open>);
@@ -401,6 +469,8 @@ public:
     milk::Result<Client<state::Open>> send(Mark message) &&;
     MILK_CALLABLE_WHEN("unconsumed", "unknown") MILK_SET_TYPESTATE(consumed)
     milk::Result<Client<state::Open>> send(Blob message) &&;
+    MILK_CALLABLE_WHEN("unconsumed", "unknown") MILK_SET_TYPESTATE(consumed)
+    milk::Result<Client<state::Open>> send(Grant message) &&;
     MILK_CALLABLE_WHEN("unconsumed", "unknown") MILK_SET_TYPESTATE(consumed)
     milk::Result<Client<state::Closing>> send(Done message) &&;
 
@@ -468,6 +538,7 @@ public:
     //   (Draw&&, Server<state::Open>&&)
     //   (Mark&&, Server<state::Open>&&)
     //   (Blob&&, Server<state::Open>&&)
+    //   (Grant&&, Server<state::Open>&&)
     //   (Done&&, Server<state::Closing>&&)
     // receive_for() and try_receive() also need one for the timeout:
     //   (milk::TimedOut, Server<state::Open>&&)
@@ -527,6 +598,7 @@ private:
         milk::session::Branch<Draw, Server<state::Open>>,
         milk::session::Branch<Mark, Server<state::Open>>,
         milk::session::Branch<Blob, Server<state::Open>>,
+        milk::session::Branch<Grant, Server<state::Open>>,
         milk::session::Branch<Done, Server<state::Closing>>>;
     static constexpr const char* milk_tag_error = "Shapes: message tag not allowed in state Open";
 
@@ -538,6 +610,8 @@ private:
                       "milk: Shapes::Server in state Open must handle message Mark");
         static_assert(milk::session::handles<Blob, Server<state::Open>, Handlers...>,
                       "milk: Shapes::Server in state Open must handle message Blob");
+        static_assert(milk::session::handles<Grant, Server<state::Open>, Handlers...>,
+                      "milk: Shapes::Server in state Open must handle message Grant");
         static_assert(milk::session::handles<Done, Server<state::Closing>, Handlers...>,
                       "milk: Shapes::Server in state Open must handle message Done");
         static_assert(milk::session::all_useful<Server, milk_incoming, Handlers...>,
@@ -669,6 +743,8 @@ public:
                       "milk: Shapes::Server in state Closing may not send Mark");
         static_assert(!std::is_same_v<std::remove_cvref_t<Message>, Blob>,
                       "milk: Shapes::Server in state Closing may not send Blob");
+        static_assert(!std::is_same_v<std::remove_cvref_t<Message>, Grant>,
+                      "milk: Shapes::Server in state Closing may not send Grant");
         static_assert(milk::session::is_message_of<decltype(protocol), Message>,
                       "milk: Shapes::Server in state Closing: not a message of contract Shapes");
         return {};
@@ -719,6 +795,11 @@ inline milk::Result<Client<state::Open>> Client<state::Open>::send(Mark message)
 }
 
 inline milk::Result<Client<state::Open>> Client<state::Open>::send(Blob message) && {
+    return milk::session::send<Client<state::Open>>(
+        std::move(m_end), "Shapes::Client<Open>::send", std::move(message));
+}
+
+inline milk::Result<Client<state::Open>> Client<state::Open>::send(Grant message) && {
     return milk::session::send<Client<state::Open>>(
         std::move(m_end), "Shapes::Client<Open>::send", std::move(message));
 }

@@ -265,6 +265,23 @@ static inline int test_shapes_Level__valid(milk_ku64 value)
     }
 }
 
+// A flags enum: a value is any OR of these bits, none included.
+// flags enum Access : milk_ku16 on the wire.
+enum {
+    test_shapes_Access_read = 1,
+    test_shapes_Access_write = 2,
+    test_shapes_Access_exec = 32768,
+};
+// Every declared value of Access, in declaration order (the field tables
+// of the contracts point here).
+MILK_KDESCRIPTOR milk_ku64 test_shapes_Access__values[] = {1ull, 2ull, 32768ull};
+// 1 when `value` has no bit but Access's flags (a set of flags, OR-ed;
+// none is valid), else 0.
+static inline int test_shapes_Access__valid(milk_ku64 value)
+{
+    return (value & ~32771ull) == 0;
+}
+
 // Declared before the struct it uses: generated C++ must reorder.
 struct test_shapes_Segment {
     struct test_shapes_Vec from;
@@ -314,7 +331,8 @@ enum {
     test_shapes_Shapes_tag_Mark = 2,
     test_shapes_Shapes_tag_Blob = 3,
     test_shapes_Shapes_tag_Done = 4,
-    test_shapes_Shapes__tag_count = 4
+    test_shapes_Shapes_tag_Grant = 5,
+    test_shapes_Shapes__tag_count = 5
 };
 
 // Protocol states: 0-based declaration order; `end` after the last.
@@ -381,6 +399,16 @@ MILK_KSTATIC_ASSERT(__builtin_offsetof(struct test_shapes_Shapes__Done, ok) == 0
 MILK_KSTATIC_ASSERT(sizeof(struct test_shapes_Shapes__Done) == 1u, "test_shapes_Shapes__Done: size differs from the wire layout");
 MILK_KSTATIC_ASSERT(MILK_KALIGNOF(struct test_shapes_Shapes__Done) == 1u, "test_shapes_Shapes__Done: alignment differs from the wire layout");
 
+// Flags, alone and in an array: every element is checked against the mask.
+struct test_shapes_Shapes__Grant {
+    milk_ku16 access;
+    milk_ku16 more[2u];
+};
+MILK_KSTATIC_ASSERT(__builtin_offsetof(struct test_shapes_Shapes__Grant, access) == 0u, "test_shapes_Shapes__Grant.access: offset differs from the wire layout");
+MILK_KSTATIC_ASSERT(__builtin_offsetof(struct test_shapes_Shapes__Grant, more) == 2u, "test_shapes_Shapes__Grant.more: offset differs from the wire layout");
+MILK_KSTATIC_ASSERT(sizeof(struct test_shapes_Shapes__Grant) == 6u, "test_shapes_Shapes__Grant: size differs from the wire layout");
+MILK_KSTATIC_ASSERT(MILK_KALIGNOF(struct test_shapes_Shapes__Grant) == 2u, "test_shapes_Shapes__Grant: alignment differs from the wire layout");
+
 // A received message as the validator hands it out: the receiver's private
 // copy of the slot, laid out as the slot is. `body` is the member named by `tag`.
 struct test_shapes_Shapes {
@@ -392,6 +420,7 @@ struct test_shapes_Shapes {
         struct test_shapes_Shapes__Mark Mark;
         struct test_shapes_Shapes__Blob Blob;
         struct test_shapes_Shapes__Done Done;
+        struct test_shapes_Shapes__Grant Grant;
         milk_ku8 raw__[MILK_KSLOT_PAYLOAD_SIZE];
     } body;
 };
@@ -409,6 +438,8 @@ static inline const char *test_shapes_Shapes_name_of_message(milk_ku32 tag)
         return "Blob";
     case test_shapes_Shapes_tag_Done:
         return "Done";
+    case test_shapes_Shapes_tag_Grant:
+        return "Grant";
     default:
         return 0;
     }
@@ -452,6 +483,8 @@ static inline milk_ku32 test_shapes_Shapes_payload_size(milk_ku32 tag)
         return 20u;
     case test_shapes_Shapes_tag_Done:
         return 1u;
+    case test_shapes_Shapes_tag_Grant:
+        return 6u;
     default:
         return 0;
     }
@@ -472,6 +505,10 @@ static inline int test_shapes_Shapes_step(milk_ku32 state, milk_ku32 sender, mil
             return 1;
         }
         if (sender == MILK_KSIDE_CLIENT && tag == test_shapes_Shapes_tag_Blob) {
+            *next = test_shapes_Shapes_state_Open;
+            return 1;
+        }
+        if (sender == MILK_KSIDE_CLIENT && tag == test_shapes_Shapes_tag_Grant) {
             *next = test_shapes_Shapes_state_Open;
             return 1;
         }
@@ -560,6 +597,18 @@ static inline int test_shapes_Shapes_check_Done(const struct test_shapes_Shapes_
     return 0;
 }
 
+static inline int test_shapes_Shapes_check_Grant(const struct test_shapes_Shapes__Grant *m, const struct milk_kpool *pool, struct milk_kviolation *out)
+{
+    (void)pool;
+    if (!test_shapes_Access__valid(m->access))
+        return milk_kviolate(out, MILK_KV_BAD_ENUM, "access", m->access);
+    for (milk_ku32 i0 = 0; i0 < 2u; ++i0) {
+        if (!test_shapes_Access__valid(m->more[i0]))
+            return milk_kviolate(out, MILK_KV_BAD_ENUM, "more[]", m->more[i0]);
+    }
+    return 0;
+}
+
 // Validates the slot the peer published at `slot` (8-byte aligned; shared memory
 // the peer may be rewriting right now). Reads it exactly once into *msg, then
 // checks only that copy: the tracked state is not `end`, the tag is a message of
@@ -609,6 +658,9 @@ static inline int test_shapes_Shapes_validate(struct milk_kstate *st, const void
         break;
     case test_shapes_Shapes_tag_Done:
         rc = test_shapes_Shapes_check_Done(&msg->body.Done, pool, out);
+        break;
+    case test_shapes_Shapes_tag_Grant:
+        rc = test_shapes_Shapes_check_Grant(&msg->body.Grant, pool, out);
         break;
     default:
         break;
@@ -682,12 +734,18 @@ MILK_KDESCRIPTOR struct milk_kfield test_shapes_Shapes__fields_Blob[] = {
 MILK_KDESCRIPTOR struct milk_kfield test_shapes_Shapes__fields_Done[] = {
     {"ok", 0u, 1u, MILK_KFIELD_BOOL, 0, 0u},
 };
+MILK_KDESCRIPTOR struct milk_kfield test_shapes_Shapes__fields_Grant[] = {
+    {"access", 0u, 2u, MILK_KFIELD_ENUM, test_shapes_Access__values, 3u},
+    {"more[0]", 2u, 2u, MILK_KFIELD_ENUM, test_shapes_Access__values, 3u},
+    {"more[1]", 4u, 2u, MILK_KFIELD_ENUM, test_shapes_Access__values, 3u},
+};
 // Indexed by tag - 1.
 MILK_KDESCRIPTOR struct milk_kmessage test_shapes_Shapes__messages[] = {
     {"Draw", 28u, 19u, test_shapes_Shapes__fields_Draw},
     {"Mark", 56u, 8u, test_shapes_Shapes__fields_Mark},
     {"Blob", 20u, 3u, test_shapes_Shapes__fields_Blob},
     {"Done", 1u, 1u, test_shapes_Shapes__fields_Done},
+    {"Grant", 6u, 3u, test_shapes_Shapes__fields_Grant},
 };
 
 // How milk.ko may host Shapes's server: only in a thread (the client sends Draw in Open and speaks again without an answer).

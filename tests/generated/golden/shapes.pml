@@ -20,7 +20,8 @@ mtype = {
     Shapes_Draw,
     Shapes_Mark,
     Shapes_Blob,
-    Shapes_Done
+    Shapes_Done,
+    Shapes_Grant
 };
 
 /* ---- contract Shapes */
@@ -38,6 +39,7 @@ state_Open:
     :: to_server_Shapes!Shapes_Draw -> goto state_Open
     :: to_server_Shapes!Shapes_Mark -> goto state_Open
     :: to_server_Shapes!Shapes_Blob -> goto state_Open
+    :: to_server_Shapes!Shapes_Grant -> goto state_Open
     :: to_server_Shapes!Shapes_Done -> goto state_Closing
     :: nempty(to_client_Shapes) -> goto unspecified
     fi;
@@ -48,6 +50,7 @@ state_Closing:
     :: to_client_Shapes?[Shapes_Draw] -> goto unspecified
     :: to_client_Shapes?[Shapes_Mark] -> goto unspecified
     :: to_client_Shapes?[Shapes_Blob] -> goto unspecified
+    :: to_client_Shapes?[Shapes_Grant] -> goto unspecified
     fi;
 ended:
     at = 2;
@@ -71,6 +74,7 @@ state_Open:
     :: to_server_Shapes?Shapes_Draw -> goto state_Open
     :: to_server_Shapes?Shapes_Mark -> goto state_Open
     :: to_server_Shapes?Shapes_Blob -> goto state_Open
+    :: to_server_Shapes?Shapes_Grant -> goto state_Open
     :: to_server_Shapes?Shapes_Done -> goto state_Closing
     fi;
 state_Closing:
