@@ -86,6 +86,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                 touch(blob.second);
                 return std::move(next);
             },
+            [](shapes::Grant&& grant, Open&& next) -> std::optional<Open> {
+                // Whatever the fuzzer sent, a decoded flags value has no bit
+                // but the flags.
+                if (!is_valid(grant.access) || !is_valid(grant.more[0]) || !is_valid(grant.more[1])) std::abort();
+                return std::move(next);
+            },
             [](shapes::Done&&, Closing&&) -> std::optional<Open> { return std::nullopt; });
         server.reset();
         if (!received.ok()) break;
