@@ -273,14 +273,27 @@ private:
         line("// 1 when `value` is a declared " + decl.name + ", else 0.");
         line("static inline int " + name + "__valid(milk_ku64 value)");
         line("{");
-        line("    switch (value) {");
-        for (const EnumMember& member : decl.members) line("    case " + name + "_" + member.name + ":");
+        std::vector<std::string> labels;
+        for (const EnumMember& member : decl.members) labels.push_back(name + "_" + member.name);
+        emit_is_one_of("value", labels);
+        line("}");
+        blank();
+    }
+
+    // The body of a membership test: 1 when `argument` is one of `labels`,
+    // else 0 (a switch; no labels, always 0).
+    void emit_is_one_of(const std::string& argument, const std::vector<std::string>& labels) {
+        if (labels.empty()) {
+            line("    (void)" + argument + ";");
+            line("    return 0;");
+            return;
+        }
+        line("    switch (" + argument + ") {");
+        for (const std::string& label : labels) line("    case " + label + ":");
         line("        return 1;");
         line("    default:");
         line("        return 0;");
         line("    }");
-        line("}");
-        blank();
     }
 
     void emit_struct(const StructDecl& decl) {
@@ -434,18 +447,9 @@ private:
         line("// the client), so a component may be moved or restarted; 0 otherwise.");
         line("static inline int " + c + "_is_cut_point(milk_ku32 state)");
         line("{");
-        const std::vector<const StateDecl*> points = cut_points(contract);
-        if (points.empty()) {
-            line("    (void)state;");
-            line("    return 0;");
-        } else {
-            line("    switch (state) {");
-            for (const StateDecl* point : points) line("    case " + c + "_state_" + point->name + ":");
-            line("        return 1;");
-            line("    default:");
-            line("        return 0;");
-            line("    }");
-        }
+        std::vector<std::string> points;
+        for (const StateDecl* point : cut_points(contract)) points.push_back(c + "_state_" + point->name);
+        emit_is_one_of("state", points);
         line("}");
         blank();
 

@@ -109,6 +109,10 @@ private:
         PidfdLiveness* liveness;
     };
     std::unordered_map<std::uint64_t, Watch> m_watches;
+    // Stops watching the entry `found` (under the lock). Explicitly, not by
+    // closing the pidfd: a child forked meanwhile holds the same open file,
+    // which then stays in the set.
+    void forget_locked(std::unordered_map<std::uint64_t, Watch>::iterator found);
     // Bumped in a fork child: every registration inherited from the parent
     // is stale there.
     std::atomic<std::uint64_t> m_generation{1};
@@ -182,9 +186,10 @@ void DeathWatcher::remove(Registration registration) {
     if (registration.generation != m_generation.load(std::memory_order_relaxed)) return;
     auto found = m_watches.find(registration.id);
     // Not there: the thread delivered the peer's death already.
-    if (found == m_watches.end()) return;
-    // Explicitly, not by closing the pidfd: a child forked meanwhile holds
-    // the same open file, which then stays in the set.
+    if (found != m_watches.end()) forget_locked(found);
+}
+
+void DeathWatcher::forget_locked(std::unordered_map<std::uint64_t, Watch>::iterator found) {
     static_cast<void>(::epoll_ctl(m_epoll, EPOLL_CTL_DEL, found->second.pidfd, nullptr));
     m_watches.erase(found);
 }
@@ -252,8 +257,7 @@ void DeathWatcher::deliver(std::uint64_t id) {
     auto found = m_watches.find(id);
     if (found == m_watches.end()) return;
     found->second.liveness->on_gone();
-    static_cast<void>(::epoll_ctl(m_epoll, EPOLL_CTL_DEL, found->second.pidfd, nullptr));
-    m_watches.erase(found);
+    forget_locked(found);
 }
 
 }  // namespace

@@ -203,13 +203,35 @@ void pin_to_cpu(int cpu) {
     MILK_VM_CHECK(::sched_setaffinity(0, sizeof(set), &set) == 0);
 }
 
-void milk_rows(const char* name, milk::kernel::Options options, std::uint32_t batches_of_one) {
+// The user side's share of a doorbell round trip's buffer work: a block of
+// our own pool exported and imported back (what the Ping and the echo's Pong
+// do to it), without the kernel. A sample is one export and import.
+void own_block_row(milk::kernel::KernelTransport& channel, std::uint32_t count) {
+    auto allocated = channel.allocate(8);
+    MILK_VM_CHECK(allocated.ok());
+    milk::Buffer buffer = std::move(allocated).value();
+    measure("milk export+import of own block (user side)", 1, count, [&](std::uint32_t) {
+        auto wire = channel.export_buffer(std::move(buffer));
+        if (!wire.ok()) return false;
+        auto back = channel.import_buffer(wire.value());
+        if (!back.ok()) return false;
+        buffer = std::move(back).value();
+        return true;
+    });
+}
+
+// Whether milk_rows also times the user side's own-block cycle.
+enum class OwnBlockRow : std::uint8_t { Without, With };
+
+void milk_rows(const char* name, milk::kernel::Options options, std::uint32_t batches_of_one,
+               OwnBlockRow own_block = OwnBlockRow::Without) {
     auto transport = milk::kernel::KernelTransport::try_open("echo", "examples.pingpong.PingPong", 1, options);
     MILK_VM_CHECK(transport.ok());
     Doorbell doorbell(*transport.value());
     for (int i = 0; i < 128; ++i) MILK_VM_CHECK(doorbell.round_trips(32));  // warm up
     measure(name, 1, batches_of_one, [&](std::uint32_t) { return doorbell.round_trips(1); });
     measure(name, 32, 2048, [&](std::uint32_t) { return doorbell.round_trips(32); });
+    if (own_block == OwnBlockRow::With) own_block_row(*transport.value(), batches_of_one);
 }
 
 void print_rows() {
@@ -281,7 +303,7 @@ int main() {
     }
 
     // milk.
-    milk_rows("milk inline", milk::kernel::Options{}, round_trips);
+    milk_rows("milk inline", milk::kernel::Options{}, round_trips, OwnBlockRow::With);
     {
         auto raw = milk::vm::open_raw("examples.pingpong.PingPong", 64, 256 * 1024);
         measure("milk raw rings (no runtime)", 1, round_trips,
