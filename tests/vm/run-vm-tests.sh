@@ -119,6 +119,9 @@ for program in "${programs[@]}"; do
     cp "$program" "$root/tests/$name"
     names+=("$name")
 done
+# The programs run in the order given here, not in the order of their names:
+# the caller decides what runs after what.
+printf '%s\n' "${names[@]}" >"$root/tests.order"
 for file in "${files[@]}"; do
     source=${file%%=*}
     target=${file#*=}
@@ -138,8 +141,8 @@ mount -t devtmpfs devtmpfs /dev
 echo "MILK-VM-BOOTED $(uname -r)"
 if insmod /milk.ko; then
     echo "MILK-INSMOD OK"
-    for test in /tests/*; do
-        name=${test##*/}
+    for name in $(cat /tests.order); do
+        test=/tests/$name
         echo "MILK-RUN $name"
         if "$test" >/tmp/out 2>&1; then verdict=PASS; else verdict="FAIL (exit $?)"; fi
         sed "s/^/  $name: /" /tmp/out
