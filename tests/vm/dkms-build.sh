@@ -171,8 +171,11 @@ if grep -q '^CONFIG_DEBUG_INFO_BTF_MODULES=y' "$config" 2>/dev/null && [[ -f $ke
     *.gz) gzip -dc "$built" >"$work/milk-btf.ko" ;;
     *) cp "$built" "$work/milk-btf.ko" ;;
     esac
-    readelf -S "$work/milk-btf.ko" | grep -q '\.BTF ' || fail "the kernel generates module BTF, but $module_file has no .BTF section"
-    if readelf --debug-dump=info "$work/milk-btf.ko" 2>/dev/null | grep -q 'DW_AT_language.*C++'; then
+    # Not `grep -q`: under pipefail, a grep that stops at the first match
+    # can leave readelf to die of SIGPIPE, and the pipeline then fails.
+    readelf -S "$work/milk-btf.ko" | grep '\.BTF ' >/dev/null ||
+        fail "the kernel generates module BTF, but $module_file has no .BTF section"
+    if readelf --debug-dump=info "$work/milk-btf.ko" 2>/dev/null | grep 'DW_AT_language.*C++' >/dev/null; then
         fail "$module_file carries C++ debug information (the core must be built with -g0; Kbuild)"
     fi
     echo "BTF: $module_file has a .BTF section; its debug information is the C shim's only"

@@ -92,7 +92,7 @@ if [[ ! -s $kernel || $kernel -ot $vmlinuz ]]; then
         # shellcheck disable=SC2086 # the decompressor's command and options
         tail -c +$((offset + 1)) "$vmlinuz" | ${format#*:} >"$kernel.tmp" 2>/dev/null || true
         if [[ $(head -c4 "$kernel.tmp" | od -An -c | tr -d ' ') == 177ELF ]] &&
-            readelf -n "$kernel.tmp" 2>/dev/null | grep -q 'Xen'; then
+            readelf -n "$kernel.tmp" 2>/dev/null | grep 'Xen' >/dev/null; then
             mv "$kernel.tmp" "$kernel"
             break
         fi
@@ -184,7 +184,7 @@ if [[ $accel == auto ]]; then
             chmod +x "$probe/init"
             (cd "$probe" && find . -print0 | cpio --null -o -H newc --quiet) >"$work/probe.cpio"
             if timeout -k 2 10 qemu-system-x86_64 -accel kvm -cpu host "${common[@]}" -initrd "$work/probe.cpio" \
-                </dev/null 2>&1 | grep -q MILK-KVM-PROBE-OK; then
+                </dev/null 2>&1 | grep MILK-KVM-PROBE-OK >/dev/null; then
                 echo kvm >"$work/kvm-probe"
             else
                 echo tcg >"$work/kvm-probe"

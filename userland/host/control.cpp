@@ -94,14 +94,14 @@ Result<void> serve_control(ChannelEnd&& end, const std::function<std::vector<Ins
 
 Result<std::vector<InstanceStatus>> request_status(ChannelEnd&& control) {
     ClientIdle idle = Control::client(std::move(control));
-    auto listing = MILK_TRY(std::move(idle).send(Control::Status{}));
+    // Reassigned after each receive: the endpoint of the next Listing.
+    ClientListing waiting = MILK_TRY(std::move(idle).send(Control::Status{}));
     std::vector<InstanceStatus> instances;
     bool orphan_channel = false;
-    std::optional<ClientListing> waiting{std::move(listing)};
     for (;;) {
         using Step = std::pair<std::optional<ClientListing>, std::optional<ClientIdle>>;
         std::uint32_t listed = 0;
-        auto step = std::move(*waiting).receive(
+        auto step = std::move(waiting).receive(
             [&](Control::Instance&& record, ClientListing&& next) {
                 InstanceStatus status;
                 status.name = text_of(record.name);
@@ -125,10 +125,9 @@ Result<std::vector<InstanceStatus>> request_status(ChannelEnd&& control) {
                 listed = done.count;
                 return Step{std::nullopt, std::move(next)};
             });
-        waiting.reset();
         if (!step.ok()) return step.error();
         if (step.value().first) {
-            waiting.emplace(std::move(*step.value().first));
+            waiting = std::move(*step.value().first);
             continue;
         }
         if (orphan_channel)

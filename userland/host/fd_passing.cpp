@@ -1,5 +1,7 @@
 #include "fd_passing.hpp"
 
+#include <algorithm>
+
 #include <cerrno>
 #include <climits>
 #include <cstring>
@@ -81,6 +83,24 @@ Result<ReceivedRecord> receive_record(int socket, std::span<std::byte> record, D
         return Error{ErrorCode::ProtocolViolation, "a record with extra bytes or descriptors", got};
     received.bytes = static_cast<std::size_t>(got);
     return received;
+}
+
+Result<void> send_chunks(int socket, std::span<const std::byte> bytes, std::size_t chunk) {
+    for (std::size_t done = 0; done < bytes.size(); done += chunk)
+        MILK_TRY(send_record(socket, bytes.subspan(done, std::min(chunk, bytes.size() - done))));
+    return {};
+}
+
+Result<void> receive_chunks(int socket, std::span<std::byte> into, std::size_t chunk, Deadline deadline) {
+    for (std::size_t done = 0; done < into.size(); done += chunk) {
+        const std::size_t wanted = std::min(chunk, into.size() - done);
+        auto received = MILK_TRY(receive_record(socket, into.subspan(done, wanted), deadline));
+        if (received.bytes == 0) return Error{ErrorCode::PeerClosed, "the socket closed in the middle of a snapshot", 0};
+        if (received.bytes != wanted || received.fd.valid())
+            return Error{ErrorCode::ProtocolViolation, "a snapshot packet of the wrong length", 
+                         static_cast<std::int64_t>(received.bytes)};
+    }
+    return {};
 }
 
 }  // namespace milk::host::detail

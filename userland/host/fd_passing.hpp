@@ -31,6 +31,12 @@ struct ReceivedRecord {
 [[nodiscard]] Result<ReceivedRecord> receive_record(int socket, std::span<std::byte> record,
                                                     Deadline deadline = Deadline::never());
 
+// A byte string as packets of at most `chunk` bytes (none when empty), and
+// its receiving side, which knows the length from a record before it.
+[[nodiscard]] Result<void> send_chunks(int socket, std::span<const std::byte> bytes, std::size_t chunk);
+[[nodiscard]] Result<void> receive_chunks(int socket, std::span<std::byte> into, std::size_t chunk,
+                                          Deadline deadline = Deadline::never());
+
 template <typename T>
 [[nodiscard]] std::span<const std::byte> bytes_of(const T& value) {
     return std::as_bytes(std::span<const T, 1>(&value, 1));

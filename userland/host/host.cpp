@@ -9,6 +9,7 @@
 #include <milk/inproc.hpp>
 #include <milk/process.hpp>
 
+#include <algorithm>
 #include <cstdio>
 #include <sys/socket.h>
 #include <thread>
@@ -74,7 +75,10 @@ Result<Host> Host::try_create(const Config& config, std::span<const ComponentTyp
         }
         switch (instance_config.placement) {
         case Placement::Inproc: {
-            auto page = detail::CounterPage::try_create_private();
+            // A movable instance may move to a runner, which counts in the
+            // same page: a memfd then.
+            auto page = instance->type->movable() ? detail::CounterPage::try_create_shared()
+                                                  : detail::CounterPage::try_create_private();
             if (!page.ok()) return page.error();
             instance->counters = std::make_shared<const detail::CounterPage>(std::move(page).value());
             break;
@@ -134,8 +138,143 @@ const InstanceConfig* Host::instance_config(std::string_view name) const {
     return nullptr;
 }
 
+namespace {
+
+// Opens a channel to a movable instance's component at `placement`, served
+// from `snapshot` (empty: a new component): the client's end, with the
+// channel's record filled in (seat or runner id) but not yet listed.
+Result<ChannelEnd> open_movable(Host::Instance& instance, Placement placement, std::span<const std::byte> snapshot,
+                                HostChannel& channel) {
+    channel.placement = placement;
+    switch (placement) {
+    case Placement::Inproc: {
+        auto pair = MILK_TRY(inproc::open_channel());
+        channel.seat = detail::ChannelSeat::start(
+            *instance.type, instance.config.settings, std::vector<std::byte>(snapshot.begin(), snapshot.end()),
+            detail::counted(std::move(pair.second), instance.counters, instance.type->machine), instance.config.name);
+        return std::move(pair.first);
+    }
+    case Placement::Process: {
+        int sockets[2];
+        if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sockets) != 0)
+            return Error{ErrorCode::SystemError, "socketpair for a channel hand-over failed", errno};
+        detail::FileDescriptor ours(sockets[0]);
+        {
+            detail::FileDescriptor theirs(sockets[1]);
+            channel.runner_channel = instance.next_channel++;
+            MILK_TRY(instance.runner->request_channel(theirs.get(), channel.runner_channel, snapshot));
+        }
+        return process::receive_channel(ours.get(), Deadline::after(instance.options.handover_timeout));
+    }
+    case Placement::Kernel: break;
+    }
+    return Error{ErrorCode::InvalidArgument, "movable channels are served in user space only (inproc, process)", 0};
+}
+
+Result<std::vector<std::byte>> park(Host::Instance& instance, const HostChannel& channel, Deadline deadline) {
+    if (channel.placement == Placement::Inproc) return channel.seat->park(deadline);
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline.at() - Deadline::Clock::now());
+    return instance.runner->park(channel.runner_channel, std::max(left, std::chrono::milliseconds(1)));
+}
+
+void settle(Host::Instance& instance, const HostChannel& channel, bool resume) {
+    if (channel.placement == Placement::Inproc) {
+        if (resume) channel.seat->resume();
+        else channel.seat->retire();
+        return;
+    }
+    // A runner that died meanwhile took the channel with it.
+    static_cast<void>(resume ? instance.runner->resume(channel.runner_channel)
+                             : instance.runner->retire(channel.runner_channel));
+}
+
+}  // namespace
+
+Result<void> Host::move(std::string_view name, Placement target, std::chrono::milliseconds timeout) {
+    Instance* instance = nullptr;
+    for (const auto& candidate : m_instances)
+        if (candidate->config.name == name) instance = candidate.get();
+    if (instance == nullptr) return Error{ErrorCode::InvalidArgument, "no instance of that name in this host", 0};
+    if (!instance->type->movable())
+        return Error{ErrorCode::InvalidArgument,
+                     "the instance's component serves whole sessions (serve()), whose state no snapshot holds: only "
+                     "step components can be moved",
+                     0};
+    std::lock_guard lock(instance->lock);
+    const Placement from = instance->config.placement;
+    if (from == target) return {};
+    if (from == Placement::Kernel || target == Placement::Kernel)
+        return Error{ErrorCode::InvalidArgument, "moves to and from the kernel placement are not supported yet", 0};
+    if (!instance->type->placements.contains(target))
+        return Error{ErrorCode::InvalidArgument, "the instance's component cannot run at that placement", 0};
+    if (target == Placement::Process) {
+        if (!instance->runner) {
+            instance->runner = MILK_TRY(detail::RunnerProcess::try_spawn(
+                detail::runner_path(instance->options.runner_path), instance->config, instance->counters->fd(),
+                instance->options.stop_timeout));
+        }
+        if (instance->runner->fate().state != InstanceState::Running)
+            return Error{ErrorCode::PeerClosed, "the instance's process is dead", instance->runner->pid()};
+    }
+    std::erase_if(instance->channels, [](const HostChannel& channel) { return channel.successor->is_client_gone(); });
+
+    // 1. Every channel stops at a cut point; a session that ended meanwhile
+    // is dropped. Anything else undoes what was done: nothing moves.
+    const Deadline deadline = Deadline::after(timeout);
+    std::vector<std::vector<std::byte>> snapshots;
+    std::vector<HostChannel> parked;
+    const auto undo = [&](const Error& error) -> Error {
+        for (const HostChannel& channel : parked) settle(*instance, channel, true);
+        return error;
+    };
+    for (HostChannel& channel : instance->channels) {
+        auto snapshot = park(*instance, channel, deadline);
+        if (!snapshot.ok()) {
+            if (snapshot.error().code == ErrorCode::PeerClosed) continue;
+            return undo(snapshot.error());
+        }
+        // The target must be able to restore it before it is asked to.
+        if (auto checked = instance->type->check_snapshot(instance->config.settings, snapshot.value()); !checked.ok()) {
+            parked.push_back(channel);
+            return undo(checked.error());
+        }
+        snapshots.push_back(std::move(snapshot).value());
+        parked.push_back(channel);
+    }
+    // 2. The successors, each served from its snapshot at the target.
+    std::vector<HostChannel> moved;
+    std::vector<ChannelEnd> successors;
+    for (std::size_t i = 0; i < parked.size(); ++i) {
+        HostChannel next;
+        next.successor = parked[i].successor;
+        auto end = open_movable(*instance, target, snapshots[i], next);
+        if (!end.ok()) return undo(end.error());  // the successors made so far close unseen
+        moved.push_back(std::move(next));
+        successors.push_back(std::move(end).value());
+    }
+    // 3. Commit: each client gets its successor, then its old channel
+    // closes, which is what sends the client looking for it.
+    for (std::size_t i = 0; i < parked.size(); ++i) {
+        parked[i].successor->post(std::move(successors[i]));
+        settle(*instance, parked[i], false);
+    }
+    instance->channels = std::move(moved);
+    instance->config.placement = target;
+    return {};
+}
+
 Result<ChannelEnd> Host::connect_end(std::string_view name, std::string_view contract, std::uint32_t version) {
     Instance* instance = MILK_TRY(find(name, contract, version));
+    if (instance->type->movable() && instance->config.placement != Placement::Kernel) {
+        std::lock_guard lock(instance->lock);
+        std::erase_if(instance->channels, [](const HostChannel& channel) { return channel.successor->is_client_gone(); });
+        HostChannel channel;
+        channel.successor = std::make_shared<detail::LocalSuccessor>();
+        auto end = MILK_TRY(open_movable(*instance, instance->config.placement, {}, channel));
+        auto client = detail::relocating(std::move(end), channel.successor, instance->type->reencode);
+        instance->channels.push_back(std::move(channel));
+        return client;
+    }
     switch (instance->config.placement) {
     case Placement::Inproc: {
         auto pair = MILK_TRY(inproc::open_channel());

@@ -77,6 +77,11 @@ public:
         m_inner->close(reason);
         retire();
     }
+    Result<bool> wait_receivable(const std::atomic<bool>& interrupt) override {
+        return m_inner->wait_receivable(interrupt);
+    }
+    void wake_receiver() noexcept override { m_inner->wake_receiver(); }
+    Result<std::size_t> unreceived(std::span<Slot> out) override { return m_inner->unreceived(out); }
 
 private:
     // Steps the channel's state. A message its state does not allow (the

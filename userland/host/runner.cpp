@@ -3,6 +3,7 @@
 
 #include "fd_passing.hpp"
 #include "instance_counters.hpp"
+#include "channel_seat.hpp"
 #include "runner_protocol.hpp"
 
 #include <milk/process.hpp>
@@ -10,6 +11,8 @@
 #include <CLI/CLI.hpp>
 
 #include <cerrno>
+#include <condition_variable>
+#include <mutex>
 #include <charconv>
 #include <cstring>
 #include <sys/mman.h>
@@ -45,6 +48,81 @@ void serve_one(const ComponentType* type, Settings settings, std::shared_ptr<con
     // A client that goes away mid-session is its own business; anything
     // else is worth a line on stderr, which the host's stderr is.
     if (!served.ok() && served.error().code != ErrorCode::PeerClosed) report(instance, "serving", served.error());
+}
+
+// A channel the host may move: created here, handed over `socket`, and
+// served by a seat (channel_seat.hpp), from `snapshot` when not empty.
+Result<std::shared_ptr<detail::ChannelSeat>> seat_one(const ComponentType* type, const Settings& settings,
+                                                      const std::shared_ptr<const detail::CounterPage>& counters,
+                                                      detail::FileDescriptor socket, std::vector<std::byte> snapshot,
+                                                      const std::string& instance) {
+    auto pending = MILK_TRY(process::create_channel());
+    auto end = MILK_TRY(process::send_channel(socket.get(), std::move(pending), Deadline::after(handover_timeout)));
+    return detail::ChannelSeat::start(*type, settings, std::move(snapshot),
+                                      detail::counted(std::move(end), counters, type->machine), instance);
+}
+
+// The channels this runner serves for the host's moves, by the host's id.
+// A channel is reserved when its Serve arrives and gets its seat once the
+// client has attached, so that a Park right after (a move racing with the
+// hand-over) waits for it instead of finding nothing.
+class Seats {
+public:
+    void reserve(std::uint64_t channel) {
+        std::lock_guard lock(m_lock);
+        std::erase_if(m_seats, [](const Entry& entry) { return !entry.pending && (!entry.seat || entry.seat->ended()); });
+        m_seats.push_back(Entry{channel, true, nullptr});
+    }
+    // The seat, or null when the hand-over failed.
+    void settle(std::uint64_t channel, std::shared_ptr<detail::ChannelSeat> seat) {
+        std::lock_guard lock(m_lock);
+        for (Entry& entry : m_seats) {
+            if (entry.channel != channel || !entry.pending) continue;
+            entry.pending = false;
+            entry.seat = std::move(seat);
+        }
+        m_settled.notify_all();
+    }
+    // Null for a channel this runner does not serve (any more).
+    [[nodiscard]] std::shared_ptr<detail::ChannelSeat> find(std::uint64_t channel, Deadline deadline) {
+        std::unique_lock lock(m_lock);
+        for (;;) {
+            const Entry* found = nullptr;
+            for (const Entry& entry : m_seats)
+                if (entry.channel == channel) found = &entry;
+            if (found == nullptr) return nullptr;
+            if (!found->pending) return found->seat;
+            if (m_settled.wait_until(lock, deadline.at()) == std::cv_status::timeout) return nullptr;
+        }
+    }
+
+private:
+    struct Entry {
+        std::uint64_t channel;
+        bool pending;
+        std::shared_ptr<detail::ChannelSeat> seat;
+    };
+    std::mutex m_lock;
+    std::condition_variable m_settled;
+    std::vector<Entry> m_seats;
+};
+
+// Park: stops the seat and answers with its snapshot, or why not.
+Result<void> answer_park(int control, detail::ChannelSeat* seat, const detail::RunnerRequest& request) {
+    detail::RunnerReply reply;
+    reply.channel = request.channel;
+    std::vector<std::byte> snapshot;
+    if (seat == nullptr) {
+        reply.code = static_cast<std::uint32_t>(ErrorCode::PeerClosed);
+    } else {
+        auto parked = seat->park(Deadline::after(std::chrono::milliseconds(request.timeout_ms)));
+        if (parked.ok()) snapshot = std::move(parked).value();
+        else reply.code = static_cast<std::uint32_t>(parked.error().code == ErrorCode::PeerClosed ? ErrorCode::PeerClosed
+                                                                                                  : ErrorCode::TimedOut);
+    }
+    reply.snapshot_bytes = snapshot.size();
+    MILK_TRY(detail::send_record(control, detail::bytes_of(reply)));
+    return detail::send_chunks(control, snapshot, detail::snapshot_chunk);
 }
 
 }  // namespace
@@ -99,6 +177,7 @@ int run_runner(int argc, char** argv, std::span<const ComponentType> components)
     }
     auto counters = std::make_shared<const detail::CounterPage>(std::move(page).value());
 
+    Seats seats;
     for (;;) {
         detail::RunnerRequest request;
         auto received = detail::receive_record(control.get(), detail::writable_bytes_of(request));
@@ -109,13 +188,54 @@ int run_runner(int argc, char** argv, std::span<const ComponentType> components)
         // The host closed its end: it stops (or died). Channels still being
         // served end with the process; their clients see PeerClosed.
         if (received.value().bytes == 0) std::_Exit(0);
+        const auto kind = static_cast<detail::RunnerRequestKind>(request.kind);
+        const bool serve = kind == detail::RunnerRequestKind::Serve;
         if (received.value().bytes != sizeof request || request.magic != detail::runner_magic ||
-            request.kind != static_cast<std::uint32_t>(detail::RunnerRequestKind::Serve) ||
-            !received.value().fd.valid()) {
+            request.kind < 1 || request.kind > 4 || serve != received.value().fd.valid() ||
+            (request.channel == 0 && !serve) || request.snapshot_bytes > max_snapshot_bytes ||
+            (request.channel != 0 && !type->movable())) {
             std::fprintf(stderr, "milk-runner[%s]: a control record that is not the host's\n", instance.c_str());
             return 1;
         }
-        std::thread(serve_one, type, settings, counters, std::move(received.value().fd), instance).detach();
+        Result<void> done;
+        switch (kind) {
+        case detail::RunnerRequestKind::Serve: {
+            if (request.channel == 0) {
+                std::thread(serve_one, type, settings, counters, std::move(received.value().fd), instance).detach();
+                break;
+            }
+            std::vector<std::byte> snapshot(request.snapshot_bytes);
+            done = detail::receive_chunks(control.get(), snapshot, detail::snapshot_chunk);
+            if (!done.ok()) break;
+            // The hand-over waits for the client: a thread of its own, so
+            // that this loop keeps answering the host meanwhile.
+            seats.reserve(request.channel);
+            std::thread([type, settings, counters, &seats, channel = request.channel,
+                         socket = std::move(received.value().fd), snapshot = std::move(snapshot), instance]() mutable {
+                auto seat = seat_one(type, settings, counters, std::move(socket), std::move(snapshot), instance);
+                if (!seat.ok()) report(instance, "handing a movable channel over", seat.error());
+                seats.settle(channel, seat.ok() ? std::move(seat).value() : nullptr);
+            }).detach();
+            break;
+        }
+        case detail::RunnerRequestKind::Park: {
+            auto seat = seats.find(request.channel, Deadline::after(handover_timeout));
+            done = answer_park(control.get(), seat.get(), request);
+            break;
+        }
+        case detail::RunnerRequestKind::Retire:
+        case detail::RunnerRequestKind::Resume: {
+            if (auto seat = seats.find(request.channel, Deadline::after(handover_timeout))) {
+                if (kind == detail::RunnerRequestKind::Retire) seat->retire();
+                else seat->resume();
+            }
+            break;
+        }
+        }
+        if (!done.ok()) {
+            report(instance, "answering the host", done.error());
+            return 1;
+        }
     }
 }
 

@@ -2,6 +2,8 @@
 
 #include "runner_protocol.hpp"
 
+#include <milk/host/movable.hpp>
+
 #include <cerrno>
 #include <csignal>
 #include <cstdlib>
@@ -117,11 +119,58 @@ RunnerProcess::~RunnerProcess() {
     m_watcher.join();
 }
 
-Result<void> RunnerProcess::request_channel(int socket) {
+Result<void> RunnerProcess::request_channel(int socket, std::uint64_t channel, std::span<const std::byte> snapshot) {
     if (fate().state != InstanceState::Running)
         return Error{ErrorCode::PeerClosed, "the instance's process is dead", m_pid};
+    RunnerRequest request;
+    request.channel = channel;
+    request.snapshot_bytes = snapshot.size();
     std::lock_guard lock(m_control_lock);
-    return send_record(m_control.get(), bytes_of(RunnerRequest{}), socket);
+    MILK_TRY(send_record(m_control.get(), bytes_of(request), socket));
+    return send_chunks(m_control.get(), snapshot, snapshot_chunk);
+}
+
+Result<std::vector<std::byte>> RunnerProcess::park(std::uint64_t channel, std::chrono::milliseconds timeout) {
+    if (fate().state != InstanceState::Running)
+        return Error{ErrorCode::PeerClosed, "the instance's process is dead", m_pid};
+    RunnerRequest request;
+    request.kind = static_cast<std::uint32_t>(RunnerRequestKind::Park);
+    request.timeout_ms = static_cast<std::uint32_t>(timeout.count());
+    request.channel = channel;
+    std::lock_guard lock(m_control_lock);
+    MILK_TRY(send_record(m_control.get(), bytes_of(request)));
+    // The runner answers within the timeout; a little more for the trip.
+    const Deadline deadline = Deadline::after(timeout + std::chrono::seconds(2));
+    RunnerReply reply;
+    auto received = MILK_TRY(receive_record(m_control.get(), writable_bytes_of(reply), deadline));
+    if (received.bytes == 0) return Error{ErrorCode::PeerClosed, "the runner closed its control socket", m_pid};
+    if (received.bytes != sizeof reply || reply.magic != runner_magic || reply.channel != channel ||
+        reply.snapshot_bytes > max_snapshot_bytes)
+        return Error{ErrorCode::ProtocolViolation, "the runner's answer to Park is malformed", 0};
+    if (reply.code == static_cast<std::uint32_t>(ErrorCode::PeerClosed))
+        return Error{ErrorCode::PeerClosed, "the channel's session ended", 0};
+    if (reply.code == static_cast<std::uint32_t>(ErrorCode::TimedOut))
+        return Error{ErrorCode::TimedOut, "the component did not reach a cut point", 0};
+    if (reply.code != 0) return Error{ErrorCode::ProtocolViolation, "the runner's answer to Park is malformed", 0};
+    std::vector<std::byte> snapshot(reply.snapshot_bytes);
+    MILK_TRY(receive_chunks(m_control.get(), snapshot, snapshot_chunk, deadline));
+    return snapshot;
+}
+
+Result<void> RunnerProcess::retire(std::uint64_t channel) {
+    RunnerRequest request;
+    request.kind = static_cast<std::uint32_t>(RunnerRequestKind::Retire);
+    request.channel = channel;
+    std::lock_guard lock(m_control_lock);
+    return send_record(m_control.get(), bytes_of(request));
+}
+
+Result<void> RunnerProcess::resume(std::uint64_t channel) {
+    RunnerRequest request;
+    request.kind = static_cast<std::uint32_t>(RunnerRequestKind::Resume);
+    request.channel = channel;
+    std::lock_guard lock(m_control_lock);
+    return send_record(m_control.get(), bytes_of(request));
 }
 
 RunnerProcess::Fate RunnerProcess::fate() const {

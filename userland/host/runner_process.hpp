@@ -8,6 +8,10 @@
 #include <milk/host/host.hpp>
 
 #include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <vector>
 #include <condition_variable>
 #include <memory>
 #include <mutex>
@@ -32,8 +36,18 @@ public:
     ~RunnerProcess();
 
     // Gives the runner `socket`, a connected Unix socket of a client, to
-    // hand a new channel over. PeerClosed when the runner is dead.
-    [[nodiscard]] Result<void> request_channel(int socket);
+    // hand a new channel over. `channel` names a channel the host may move
+    // (0: never moved); its component starts from `snapshot` when that is
+    // not empty. PeerClosed when the runner is dead.
+    [[nodiscard]] Result<void> request_channel(int socket, std::uint64_t channel = 0,
+                                               std::span<const std::byte> snapshot = {});
+
+    // A move's steps for a channel served here (channel_seat.hpp): park it
+    // at a cut point and get its snapshot (PeerClosed: its session ended;
+    // TimedOut: no cut point in time), then retire or resume it.
+    [[nodiscard]] Result<std::vector<std::byte>> park(std::uint64_t channel, std::chrono::milliseconds timeout);
+    [[nodiscard]] Result<void> retire(std::uint64_t channel);
+    [[nodiscard]] Result<void> resume(std::uint64_t channel);
 
     [[nodiscard]] pid_t pid() const { return m_pid; }
 

@@ -288,6 +288,35 @@ Result<Slot> RegionTransport::receive(Deadline deadline) {
     }
 }
 
+Result<bool> RegionTransport::wait_receivable(const std::atomic<bool>& interrupt) {
+    if (m_closed) return Error{ErrorCode::InvalidArgument, "wait_receivable on a channel end that was closed", 0};
+    for (;;) {
+        auto ready = m_in.available();
+        if (!ready.ok()) return fail(ready.error());
+        if (ready.value() > 0 || peer_closed()) return true;
+        if (interrupt.load(std::memory_order_acquire)) return false;
+        // The interrupter stores the flag and then rings this doorbell
+        // (wake_receiver), so a sleep announced before the store is woken
+        // and one announced after it sees the flag (doorbell.hpp).
+        static_cast<void>(wait_on(
+            m_in_data, m_control->data_bell[side_index(other_side(m_side))],
+            [this, &interrupt] {
+                auto available = m_in.available();
+                return !available.ok() || available.value() > 0 || peer_closed() ||
+                       interrupt.load(std::memory_order_acquire);
+            },
+            Deadline::never()));
+    }
+}
+
+void RegionTransport::wake_receiver() noexcept { m_in_data.ring(); }
+
+Result<std::size_t> RegionTransport::unreceived(std::span<Slot> out) {
+    auto count = m_out.peek_unconsumed(out);
+    if (!count.ok()) return fail(count.error());
+    return count;
+}
+
 Result<Buffer> RegionTransport::allocate(std::size_t size) {
     auto buffer = m_heap->allocate(size);
     // The peer broke the ring it returns our blocks on: a violation like a

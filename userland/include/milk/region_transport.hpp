@@ -120,6 +120,9 @@ public:
     [[nodiscard]] Result<WireBytes> export_buffer(Buffer&& buffer) override;
     [[nodiscard]] Result<Buffer> import_buffer(WireBytes wire) override;
     void close(const Error* reason) noexcept override;
+    [[nodiscard]] Result<bool> wait_receivable(const std::atomic<bool>& interrupt) override;
+    void wake_receiver() noexcept override;
+    [[nodiscard]] Result<std::size_t> unreceived(std::span<Slot> out) override;
 
     // Whether the peer has announced that it sleeps waiting for our next
     // message, or for room in its full outgoing ring. Diagnostics: tests use

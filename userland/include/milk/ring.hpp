@@ -164,6 +164,19 @@ public:
     // Our producer index (what we published last). For diagnostics and tests.
     [[nodiscard]] std::uint32_t published() const { return m_head; }
 
+    // Copies the elements we published that the consumer has not taken,
+    // oldest first, into `out` (at most its size) and returns how many. For
+    // a consumer that has stopped for good (a component moved elsewhere,
+    // whose successor must get them): nothing is taken off the ring.
+    [[nodiscard]] Result<std::size_t> peek_unconsumed(std::span<T> out) {
+        if (auto refreshed = refresh(); !refreshed.ok()) return refreshed.error();
+        const std::uint32_t pending = m_head - m_cached_tail;
+        const std::size_t count = pending < out.size() ? pending : out.size();
+        for (std::size_t i = 0; i < count; ++i)
+            std::memcpy(&out[i], m_elements + std::size_t{(m_cached_tail + i) & m_mask} * sizeof(T), sizeof(T));
+        return count;
+    }
+
 private:
     // Reads the consumer's index and checks it: an honest consumer is never
     // ahead of us and never more than `capacity` behind.

@@ -289,6 +289,15 @@ struct Access {
     static Endpoint make(ChannelEnd&& end) {
         return Endpoint(std::move(end));
     }
+    // The channel under an endpoint, for the host alone: it parks a
+    // component's channel at a cut point (milk/host/movable.hpp) and later
+    // makes the same endpoint again with make(). Not a way out of the
+    // protocol: nothing but the host's serving loop calls it, and only on
+    // the endpoint of a state where the client speaks.
+    template <typename Endpoint>
+    static ChannelEnd take(Endpoint&& endpoint) {
+        return std::move(endpoint.m_end);
+    }
 };
 
 template <typename Next>

@@ -11,6 +11,7 @@
 #include "result.hpp"
 #include "slot.hpp"
 
+#include <atomic>
 #include <cstddef>
 #include <span>
 
@@ -70,6 +71,30 @@ public:
     // Turns a received wire handle into a buffer this side owns, after
     // checking it: in bounds of the sender's pool, not already held by us.
     [[nodiscard]] virtual Result<Buffer> import_buffer(WireBytes wire) = 0;
+
+    // --- Moving a component (the host's relocation; docs/relocation.md) ---
+
+    // Waits until a receive would not block (a message is there, the peer
+    // closed or died, or the end failed), or until `interrupt` is true and
+    // wake_receiver() was called: true in the first case, false when
+    // interrupted. The host's serving loop waits here between messages, so
+    // that a component can be stopped at a cut point with nothing consumed.
+    // Transports that cannot wait this way return true at once (the next
+    // receive then blocks uninterrupted).
+    [[nodiscard]] virtual Result<bool> wait_receivable(const std::atomic<bool>& interrupt) {
+        static_cast<void>(interrupt);
+        return true;
+    }
+    // Wakes a thread in wait_receivable() on this end, from any thread.
+    virtual void wake_receiver() noexcept {}
+    // The slots this end sent that the peer has not taken, oldest first, at
+    // most out.size(): for a peer that stopped for good (a component parked
+    // for a move), whose successor must get them. Nothing changes on the
+    // ring. InvalidArgument where the transport cannot read its ring back.
+    [[nodiscard]] virtual Result<std::size_t> unreceived(std::span<Slot> out) {
+        static_cast<void>(out);
+        return Error{ErrorCode::InvalidArgument, "this transport cannot read back what it sent", 0};
+    }
 
     // Closes this side with a reason the peer can read (nullptr: a normal
     // close). Idempotent. The peer's pending and future receives end with

@@ -5,6 +5,7 @@
 
 #include <milk/channel.hpp>
 #include <milk/component.hpp>
+#include <milk/host/movable.hpp>
 #include <milk/result.hpp>
 #include <milk/state_machine.hpp>
 
@@ -33,11 +34,27 @@ struct ComponentType {
     session::StateMachine machine{};
     // Whether its own process (a runner) locks its memory.
     MemoryResidence residence = MemoryResidence::Pageable;
+
+    // Live relocation (milk/host/movable.hpp). Null for a component that
+    // serves whole sessions (serve()): it cannot be moved.
+    //   serve_movable  serves like `serve`, from a snapshot when one is
+    //                  given, until the session ends or a ParkSignal parks it;
+    //   check_snapshot restores a snapshot and drops the result: whether a
+    //                  target placement can take it, before it is asked to;
+    //   reencode       the client's side: one message read back from a
+    //                  channel the component left, encoded again for `to`.
+    Result<std::optional<ParkedChannel>> (*serve_movable)(const Settings& settings,
+                                                          std::span<const std::byte> snapshot, ChannelEnd&& end,
+                                                          ParkSignal& signal) = nullptr;
+    Result<void> (*check_snapshot)(const Settings& settings, std::span<const std::byte> snapshot) = nullptr;
+    Result<void> (*reencode)(const Slot& slot, ChannelEnd& from, Transport& to, Slot& out) = nullptr;
+
+    [[nodiscard]] bool movable() const { return serve_movable != nullptr; }
 };
 
 template <Component C>
 [[nodiscard]] constexpr ComponentType describe() {
-    return ComponentType{
+    ComponentType type{
         C::name,
         C::Contract::name,
         C::Contract::version,
@@ -52,6 +69,16 @@ template <Component C>
         session::state_machine<C::Contract::protocol>(),
         residence_of<C>(),
     };
+    if constexpr (StepComponent<C>) {
+        type.serve_movable = &serve_movable<C>;
+        type.check_snapshot = [](const Settings& settings, std::span<const std::byte> snapshot) -> Result<void> {
+            auto restored = create_or_restore<C>(settings, snapshot);
+            if (!restored.ok()) return restored.error();
+            return {};
+        };
+        type.reencode = &reencode<typename C::Contract>;
+    }
+    return type;
 }
 
 // The components compiled into this program: the list of

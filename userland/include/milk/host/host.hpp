@@ -142,6 +142,19 @@ public:
     [[nodiscard]] Result<void> hand_over(std::string_view instance, std::string_view contract, std::uint32_t version,
                                          int socket);
 
+    // Moves `instance` to `placement` while it runs (docs/relocation.md):
+    // each channel's component stops at a cut point, its snapshot starts a
+    // new one at the target, and the client, whose endpoint stays the same,
+    // goes on there with every unconsumed message. Channels of this
+    // process's clients (connect) move; those handed to other processes
+    // (hand_over) stay where they were opened until they close. Errors
+    // (another placement than inproc or process, a component that serves
+    // whole sessions, a channel that reaches no cut point within `timeout`,
+    // a snapshot the target cannot restore) leave every channel where it
+    // was, serving.
+    [[nodiscard]] Result<void> move(std::string_view instance, Placement placement,
+                                    std::chrono::milliseconds timeout = std::chrono::seconds(2));
+
     // The placement of `instance`, if there is one.
     [[nodiscard]] std::optional<Placement> placement_of(std::string_view instance) const;
     // Its config (component, placement after the overrides, settings), or

@@ -1,0 +1,224 @@
+// Live relocation through milk::Host::move (docs/relocation.md): clients
+// in this process keep their endpoints while their component moves between
+// `inproc` and `process`, and lose, duplicate or reorder nothing; a stateful
+// component's state goes with it; a move that cannot complete leaves the
+// component serving where it was. The components are the list's (echo,
+// files, tally); milk-runner is the build's.
+#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
+#include <doctest/doctest.h>
+
+#include "file-server/file_client.hpp"
+#include "pingpong/pingpong_client.hpp"
+#include "tally.hpp"  // generated from contracts/tally.contract
+
+#include <milk/host/component_type.hpp>
+#include <milk/host/host.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <cstring>
+#include <optional>
+#include <thread>
+#include <unistd.h>
+#include <vector>
+
+namespace {
+
+namespace PingPong = examples::pingpong::PingPong;
+namespace Tally = examples::tally::Tally;
+using examples::pingpong::holds_reversed_pattern;
+using examples::pingpong::pattern;
+using examples::pingpong::payload_size;
+using milk::Placement;
+using milk::host::Host;
+using ClientIdle = PingPong::Contract::ClientEndpoint;
+
+Host make_host(const char* name, const char* component, Placement placement) {
+    milk::host::InstanceConfig instance;
+    instance.name = name;
+    instance.component = component;
+    instance.placement = placement;
+    milk::host::Config config;
+    config.file = "test";
+    config.instances.push_back(instance);
+    milk::host::HostOptions options;
+    options.runner_path = MILK_RUNNER_PATH;
+    options.stop_timeout = std::chrono::milliseconds(500);
+    auto host = Host::try_create(config, milk::host::compiled_components(), options);
+    REQUIRE(host.ok());
+    return std::move(host).value();
+}
+
+pid_t pid_of(const Host& host) { return host.status().front().pid; }
+
+// What a streaming client saw.
+struct Stream {
+    std::uint32_t answered = 0;
+    std::uint32_t wrong = 0;  // a Pong with another number, or other bytes
+    std::optional<milk::Error> error;
+};
+
+// Ping `seq` with its pattern; the Pong must carry the same number and the
+// pattern reversed (echo's answer), whatever happened in between.
+milk::Result<ClientIdle> round_trip(ClientIdle client, std::uint32_t seq, Stream& stream) {
+    auto payload = client.allocate(payload_size(seq));
+    if (!payload) return payload.error();
+    std::span<std::byte> bytes = payload.value().bytes();
+    for (std::size_t i = 0; i < bytes.size(); ++i) bytes[i] = pattern(seq, i);
+    auto waiting = std::move(client).send(PingPong::Ping{seq, std::move(payload).value()});
+    if (!waiting) return waiting.error();
+    return std::move(waiting).value().receive([&](PingPong::Pong&& pong, ClientIdle&& next) {
+        if (pong.seq != seq || !holds_reversed_pattern(pong.payload.bytes(), seq)) ++stream.wrong;
+        ++stream.answered;
+        return std::move(next);
+    });
+}
+
+// Pings until `stop`, then Bye.
+void stream_until(ClientIdle client, const std::atomic<bool>& stop, Stream& stream) {
+    for (std::uint32_t seq = 0; !stop.load(std::memory_order_relaxed); ++seq) {
+        auto next = round_trip(std::move(client), seq, stream);
+        if (!next) {
+            stream.error = next.error();
+            return;
+        }
+        client = std::move(next).value();
+    }
+    if (auto bye = std::move(client).send(PingPong::Bye{}); !bye) stream.error = bye.error();
+}
+
+}  // namespace
+
+TEST_CASE("a client's endpoint follows echo from inproc to process and back") {
+    Host host = make_host("echo", "echo", Placement::Inproc);
+    auto client = host.connect<PingPong::Contract>("echo");
+    REQUIRE(client.ok());
+    Stream stream;
+    auto idle = round_trip(std::move(client).value(), 0, stream);
+    REQUIRE(idle.ok());
+    CHECK(pid_of(host) == ::getpid());
+
+    REQUIRE(host.move("echo", Placement::Process).ok());
+    CHECK(host.placement_of("echo") == Placement::Process);
+    const pid_t runner = pid_of(host);
+    CHECK(runner != ::getpid());
+    idle = round_trip(std::move(idle).value(), 1, stream);
+    REQUIRE(idle.ok());
+
+    REQUIRE(host.move("echo", Placement::Inproc).ok());
+    CHECK(pid_of(host) == ::getpid());
+    idle = round_trip(std::move(idle).value(), 2, stream);
+    REQUIRE(idle.ok());
+    CHECK(stream.answered == 3);
+    CHECK(stream.wrong == 0);
+    REQUIRE(std::move(idle).value().send(PingPong::Bye{}).ok());
+}
+
+TEST_CASE("the file server's open files and contents move with it") {
+    namespace files = examples::files;
+    Host host = make_host("files", "files", Placement::Process);
+    auto client = host.connect<files::FileService::Contract>("files");
+    REQUIRE(client.ok());
+    auto opened = files::open_file(std::move(client).value(), "/motd");
+    REQUIRE(opened.ok());
+    CHECK(opened.value().text == "opened, handle 1");
+    auto written = files::write_file(std::move(opened.value().client), 1, 27, " Moved.");
+    REQUIRE(written.ok());
+    CHECK(written.value().text == "written, 7 bytes");
+
+    REQUIRE(host.move("files", Placement::Inproc).ok());
+    auto read = files::read_file(std::move(written.value().client), 1, 0, 64);
+    REQUIRE(read.ok());
+    CHECK(read.value().text == "data \"Hello from the file server. Moved.\"");
+
+    REQUIRE(host.move("files", Placement::Process).ok());
+    auto again = files::open_file(std::move(read.value().client), "/motd");
+    REQUIRE(again.ok());
+    // Handle numbers go on where they were: the table moved, not a new one.
+    CHECK(again.value().text == "opened, handle 2");
+}
+
+TEST_CASE("1,000 moves under load: three streaming clients lose, duplicate and reorder nothing") {
+    Host host = make_host("echo", "echo", Placement::Inproc);
+    constexpr int clients = 3;
+    constexpr int moves = 1000;
+    std::atomic<bool> stop{false};
+    std::vector<Stream> streams(clients);
+    std::vector<std::thread> threads;
+    for (int i = 0; i < clients; ++i) {
+        auto client = host.connect<PingPong::Contract>("echo");
+        REQUIRE(client.ok());
+        threads.emplace_back(stream_until, std::move(client).value(), std::cref(stop), std::ref(streams[i]));
+    }
+    int failed_moves = 0;
+    for (int i = 0; i < moves; ++i) {
+        const Placement target = i % 2 == 0 ? Placement::Process : Placement::Inproc;
+        if (!host.move("echo", target).ok()) ++failed_moves;
+    }
+    stop = true;
+    for (std::thread& thread : threads) thread.join();
+    CHECK(failed_moves == 0);
+    CHECK(host.placement_of("echo") == Placement::Inproc);
+    for (const Stream& stream : streams) {
+        INFO("error: ", std::string(stream.error ? milk::describe(stream.error->code) : "none"), " ",
+             std::string(stream.error && stream.error->what != nullptr ? stream.error->what : ""));
+        CHECK_FALSE(stream.error.has_value());
+        CHECK(stream.wrong == 0);
+        // Every client got answers all along (not only before the first move).
+        CHECK(stream.answered > moves / 10);
+    }
+}
+
+TEST_CASE("a component that serves whole sessions cannot be moved, and serves on") {
+    Host host = make_host("tally", "tally", Placement::Inproc);
+    auto moved = host.move("tally", Placement::Process);
+    REQUIRE_FALSE(moved.ok());
+    CHECK(moved.error().code == milk::ErrorCode::InvalidArgument);
+    CHECK(host.placement_of("tally") == Placement::Inproc);
+    auto client = host.connect<Tally::Contract>("tally");
+    CHECK(client.ok());
+}
+
+TEST_CASE("a move to the kernel, or to where it is, is refused or nothing") {
+    Host host = make_host("echo", "echo", Placement::Inproc);
+    auto kernel = host.move("echo", Placement::Kernel);
+    REQUIRE_FALSE(kernel.ok());
+    CHECK(kernel.error().code == milk::ErrorCode::InvalidArgument);
+    CHECK(host.move("echo", Placement::Inproc).ok());
+    auto nobody = host.move("nobody", Placement::Process);
+    REQUIRE_FALSE(nobody.ok());
+    CHECK(nobody.error().code == milk::ErrorCode::InvalidArgument);
+}
+
+TEST_CASE("a channel that reaches no cut point in time keeps the component where it was") {
+    // The client sends Pings without reading a Pong (a broken client: the
+    // contract wants the Pong first, so it goes below the endpoints): the
+    // component answers until its outgoing ring is full and then waits to
+    // send, owing a Pong, never at a cut point.
+    Host host = make_host("echo", "echo", Placement::Inproc);
+    auto client = host.connect<PingPong::Contract>("echo");
+    REQUIRE(client.ok());
+    milk::ChannelEnd end = milk::session::detail::Access::take(std::move(client).value());
+    std::uint32_t sent = 0;
+    for (; sent < 300; ++sent) {
+        auto payload = end.allocate(8);
+        REQUIRE(payload.ok());
+        milk::Slot slot{};
+        REQUIRE(milk_encode(PingPong::Ping{sent, std::move(payload).value()}, end, slot).ok());
+        REQUIRE(end.send(slot).ok());
+    }
+    // 256 Pongs fill the ring; the component holds the 257th.
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    auto moved = host.move("echo", Placement::Process, std::chrono::milliseconds(200));
+    REQUIRE_FALSE(moved.ok());
+    CHECK(moved.error().code == milk::ErrorCode::TimedOut);
+    CHECK(host.placement_of("echo") == Placement::Inproc);
+    // It serves on: every Pong arrives, in order.
+    for (std::uint32_t seq = 0; seq < sent; ++seq) {
+        auto slot = end.receive(milk::Deadline::after(std::chrono::seconds(5)));
+        REQUIRE(slot.ok());
+        auto pong = milk_decode(std::type_identity<PingPong::Pong>{}, slot.value(), end);
+        REQUIRE(pong.ok());
+        CHECK(pong.value().seq == seq);
+    }
+}

@@ -1,0 +1,96 @@
+#include "channel_seat.hpp"
+
+#include <cstdio>
+#include <thread>
+#include <utility>
+
+namespace milk::host::detail {
+
+Error moved_error() { return Error{ErrorCode::PeerClosed, "the component moved to another placement", 0}; }
+
+std::shared_ptr<ChannelSeat> ChannelSeat::start(const ComponentType& type, const Settings& settings,
+                                                std::vector<std::byte> snapshot, ChannelEnd&& end,
+                                                std::string instance) {
+    std::shared_ptr<ChannelSeat> seat(new ChannelSeat(type, settings, std::move(instance)));
+    // The thread keeps the seat alive until the session ends or it retires.
+    std::thread([seat, snapshot = std::move(snapshot), end = std::move(end)]() mutable {
+        seat->run(std::move(snapshot), std::move(end));
+    }).detach();
+    return seat;
+}
+
+void ChannelSeat::run(std::vector<std::byte> snapshot, ChannelEnd end) {
+    for (;;) {
+        auto served = m_type.serve_movable(m_settings, snapshot, std::move(end), m_signal);
+        if (!served.ok() || !served.value()) {
+            if (!served.ok() && served.error().code != ErrorCode::PeerClosed) {
+                std::fprintf(stderr, "milk host: instance %s: %s%s%s\n", m_instance.c_str(),
+                             describe(served.error().code), served.error().what != nullptr ? ": " : "",
+                             served.error().what != nullptr ? served.error().what : "");
+            }
+            std::lock_guard lock(m_lock);
+            m_phase = Phase::Ended;
+            m_changed.notify_all();
+            return;
+        }
+        std::unique_lock lock(m_lock);
+        m_parked = std::move(*served.value());
+        m_phase = Phase::Parked;
+        m_decided = false;
+        m_changed.notify_all();
+        m_changed.wait(lock, [this] { return m_decided; });
+        ParkedChannel parked = std::move(*m_parked);
+        m_parked.reset();
+        if (!m_resume) {
+            m_phase = Phase::Retired;
+            lock.unlock();
+            // Closing after the successor was posted: the client's end,
+            // woken by the close, finds it (relocating_transport.hpp).
+            static_cast<void>(parked.end.fail(moved_error()));
+            return;
+        }
+        m_phase = Phase::Serving;
+        lock.unlock();
+        m_signal.withdraw();
+        snapshot = std::move(parked.snapshot);
+        end = std::move(parked.end);
+    }
+}
+
+Result<std::vector<std::byte>> ChannelSeat::park(Deadline deadline) {
+    m_signal.request();
+    std::unique_lock lock(m_lock);
+    const auto settled = [this] { return m_phase != Phase::Serving; };
+    if (deadline.is_never()) {
+        m_changed.wait(lock, settled);
+    } else if (!m_changed.wait_until(lock, deadline.at(), settled)) {
+        m_signal.withdraw();
+        // It may have parked between the timeout and the withdrawal.
+        if (m_phase != Phase::Parked) return Error{ErrorCode::TimedOut, "the component did not reach a cut point", 0};
+    }
+    if (m_phase == Phase::Ended) return Error{ErrorCode::PeerClosed, "the channel's session ended", 0};
+    return m_parked->snapshot;
+}
+
+void ChannelSeat::retire() {
+    std::lock_guard lock(m_lock);
+    if (m_phase != Phase::Parked) return;
+    m_decided = true;
+    m_resume = false;
+    m_changed.notify_all();
+}
+
+void ChannelSeat::resume() {
+    std::lock_guard lock(m_lock);
+    if (m_phase != Phase::Parked) return;
+    m_decided = true;
+    m_resume = true;
+    m_changed.notify_all();
+}
+
+bool ChannelSeat::ended() const {
+    std::lock_guard lock(m_lock);
+    return m_phase == Phase::Ended || m_phase == Phase::Retired;
+}
+
+}  // namespace milk::host::detail

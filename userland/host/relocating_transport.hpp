@@ -1,0 +1,89 @@
+// The client's end of a channel to a movable instance: it follows the
+// component from placement to placement without the client noticing.
+// Not installed.
+//
+// The client's endpoint sits on a RelocatingTransport, which forwards every
+// call to the end of the channel the component serves now. A move parks the
+// component at a cut point, starts it at the new placement on a new channel,
+// posts the new channel's client end here (Successor), and then closes the
+// old channel. The next call of the client that meets the close (a receive
+// it was blocked in, a send: both check the peer's closed flag) finds the
+// successor instead of reporting PeerClosed, and switches:
+//
+//   1. what the component sent on the old channel is already delivered (a
+//      closed channel delivers what came before the close first, and the
+//      component owed nothing at the cut point);
+//   2. what the client sent that the component never took is read back from
+//      the old ring, oldest first, and sent again on the new channel,
+//      decoded and re-encoded by the contract's codec so that each `bytes`
+//      buffer is copied once into the new channel's heap
+//      (ComponentType::reencode). A successor that moves on again before
+//      this is done is followed the same way, its own unreceived slots
+//      first;
+//   3. from then on every call goes to the new channel.
+//
+// A close with no successor posted is a real one (the component died, or
+// the session ended): the client gets the error as before.
+#pragma once
+
+#include <milk/channel.hpp>
+#include <milk/transport.hpp>
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <utility>
+
+namespace milk::host::detail {
+
+// Where the successor of a client's channel comes from.
+class Successor {
+public:
+    Successor() = default;
+    Successor(const Successor&) = delete;
+    Successor& operator=(const Successor&) = delete;
+    virtual ~Successor() = default;
+    // The successor's client end, if a move posted one; called by the
+    // client's thread after its channel reported a close.
+    [[nodiscard]] virtual std::optional<ChannelEnd> take() = 0;
+    // The client's end is gone (closed or destroyed): nobody will take
+    // another successor.
+    virtual void client_gone() noexcept = 0;
+};
+
+// A successor handed over within this process (Host::connect's clients).
+class LocalSuccessor final : public Successor {
+public:
+    // The host's side: the channel that follows. Dropped (closed, so that
+    // its component's session ends) when the client has gone.
+    void post(ChannelEnd&& next) {
+        std::lock_guard lock(m_lock);
+        if (m_client_gone.load(std::memory_order_relaxed)) return;
+        m_next = std::move(next);
+    }
+    [[nodiscard]] std::optional<ChannelEnd> take() override {
+        std::lock_guard lock(m_lock);
+        return std::exchange(m_next, std::nullopt);
+    }
+    void client_gone() noexcept override {
+        std::lock_guard lock(m_lock);
+        m_client_gone.store(true, std::memory_order_release);
+        m_next.reset();
+    }
+    // Whether the host may stop moving this channel.
+    [[nodiscard]] bool is_client_gone() const { return m_client_gone.load(std::memory_order_acquire); }
+
+private:
+    std::mutex m_lock;
+    std::optional<ChannelEnd> m_next;
+    std::atomic<bool> m_client_gone{false};
+};
+
+using ReencodeFunction = Result<void> (*)(const Slot& slot, ChannelEnd& from, Transport& to, Slot& out);
+
+// Wraps `first`, the client's end of the channel now.
+[[nodiscard]] ChannelEnd relocating(ChannelEnd&& first, std::shared_ptr<Successor> successor,
+                                    ReencodeFunction reencode);
+
+}  // namespace milk::host::detail
