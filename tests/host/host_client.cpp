@@ -13,7 +13,9 @@
 //       connects to the echo instance INSTANCE, prints "holding" after a
 //       first round trip and goes on pinging until the channel fails: exit
 //       0 when it fails with PeerClosed (its server was killed), 1 on any
-//       other error or when the connection is refused.
+//       other error or when the connection is refused. With --pings N it
+//       stops after N round trips instead, each answer checked, and exits
+//       0 when all were right (the instance may move meanwhile).
 //
 // For each instance it runs the examples' own client for the component
 // (pingpong_client.hpp, file_client.hpp, tally_client.hpp), checks every
@@ -186,7 +188,7 @@ void print_error(const char* context, const milk::Error& error) {
                 error.what != nullptr ? error.what : "");
 }
 
-int hold(Connector& connector, const std::string& instance) {
+int hold(Connector& connector, const std::string& instance, std::uint32_t pings) {
     namespace PingPong = examples::pingpong::PingPong;
     auto connected = connector.connect<PingPong::Contract>(instance);
     if (!connected.ok()) {
@@ -202,19 +204,34 @@ int hold(Connector& connector, const std::string& instance) {
         }
         auto waiting = std::move(*client).send(PingPong::Ping{seq, std::move(payload).value()});
         client.reset();
+        bool right = false;
         milk::Result<PingPong::Contract::ClientEndpoint> idle =
-            waiting.ok() ? std::move(waiting).value().receive([](PingPong::Pong&&, PingPong::Contract::ClientEndpoint&& next) {
-                return std::move(next);
-            })
+            waiting.ok() ? std::move(waiting).value().receive(
+                               [&](PingPong::Pong&& pong, PingPong::Contract::ClientEndpoint&& next) {
+                                   right = pong.seq == seq;
+                                   return std::move(next);
+                               })
                          : milk::Result<PingPong::Contract::ClientEndpoint>(waiting.error());
         if (!idle.ok()) {
             print_error("the held channel", idle.error());
-            return idle.error().code == milk::ErrorCode::PeerClosed ? 0 : 1;
+            return idle.error().code == milk::ErrorCode::PeerClosed && pings == 0 ? 0 : 1;
+        }
+        if (!right) {
+            std::printf("FAILED: the answer to ping %u has another number\n", seq);
+            return 1;
         }
         client.emplace(std::move(idle).value());
         if (seq == 0) {
             std::printf("holding a channel to %s\n", instance.c_str());
             std::fflush(stdout);
+        }
+        if (pings != 0 && seq + 1 == pings) {
+            if (auto bye = std::move(*client).send(PingPong::Bye{}); !bye.ok()) {
+                print_error("bye", bye.error());
+                return 1;
+            }
+            std::printf("held %u round trips, every answer right\n", pings);
+            return 0;
         }
         ::usleep(5'000);
     }
@@ -234,6 +251,8 @@ int main(int argc, char** argv) {
     app.add_option("--socket", socket, "connect through this milkd instead of a host of our own");
     app.add_option("--milkd-pid", milkd_pid, "with --socket: milkd's pid, where inproc instances run");
     app.add_option("--hold", held, "hold a channel to this echo instance until it fails");
+    std::uint32_t pings = 0;
+    app.add_option("--pings", pings, "with --hold: stop after this many round trips (exit 0 when all were right)");
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& error) {
@@ -261,7 +280,7 @@ int main(int argc, char** argv) {
         connector.socket = socket;
         host_pid = milkd_pid;
     }
-    if (!held.empty()) return hold(connector, held);
+    if (!held.empty()) return hold(connector, held, pings);
     bool ok = true;
     for (const milk::host::InstanceConfig& instance : loaded.config->instances) ok = check_instance(connector, instance, host_pid) && ok;
     std::printf("%s\n", ok ? "all instances: ok" : "FAILED");

@@ -227,7 +227,10 @@ TEST_CASE("control: Status lists every instance, and the client checks the count
     auto pair = milk::inproc::open_channel();
     REQUIRE(pair.ok());
     std::thread server([end = std::move(pair.value().second), &list]() mutable {
-        CHECK(milk::host::serve_control(std::move(end), [&] { return list; }).ok());
+        CHECK(milk::host::serve_control(
+                  std::move(end), [&] { return list; },
+                  [](std::string_view, Placement) -> milk::Result<void> { return milk::Error{milk::ErrorCode::InvalidArgument, "no moves here", 0}; })
+                  .ok());
     });
     auto got = milk::host::request_status(std::move(pair.value().first));
     server.join();

@@ -1,22 +1,46 @@
 #include "channel_seat.hpp"
 
+#include <milk/channel_status.hpp>
+
 #include <cstdio>
 #include <thread>
 #include <utility>
 
 namespace milk::host::detail {
 
-Error moved_error() { return Error{ErrorCode::PeerClosed, "the component moved to another placement", 0}; }
+Error moved_error() {
+    return Error{ErrorCode::PeerClosed, "the component moved to another placement", moved_close_detail};
+}
 
 std::shared_ptr<ChannelSeat> ChannelSeat::start(const ComponentType& type, const Settings& settings,
                                                 std::vector<std::byte> snapshot, ChannelEnd&& end,
                                                 std::string instance) {
-    std::shared_ptr<ChannelSeat> seat(new ChannelSeat(type, settings, std::move(instance)));
+    auto seat = reserve(type, settings, std::move(instance));
+    seat->begin(std::move(snapshot), std::move(end));
+    return seat;
+}
+
+std::shared_ptr<ChannelSeat> ChannelSeat::reserve(const ComponentType& type, const Settings& settings,
+                                                  std::string instance) {
+    return std::shared_ptr<ChannelSeat>(new ChannelSeat(type, settings, std::move(instance)));
+}
+
+void ChannelSeat::begin(std::vector<std::byte> snapshot, ChannelEnd&& end) {
+    {
+        std::lock_guard lock(m_lock);
+        m_phase = Phase::Serving;
+        m_changed.notify_all();
+    }
     // The thread keeps the seat alive until the session ends or it retires.
-    std::thread([seat, snapshot = std::move(snapshot), end = std::move(end)]() mutable {
+    std::thread([seat = shared_from_this(), snapshot = std::move(snapshot), end = std::move(end)]() mutable {
         seat->run(std::move(snapshot), std::move(end));
     }).detach();
-    return seat;
+}
+
+void ChannelSeat::abandon() {
+    std::lock_guard lock(m_lock);
+    m_phase = Phase::Ended;
+    m_changed.notify_all();
 }
 
 void ChannelSeat::run(std::vector<std::byte> snapshot, ChannelEnd end) {
@@ -58,9 +82,15 @@ void ChannelSeat::run(std::vector<std::byte> snapshot, ChannelEnd end) {
 }
 
 Result<std::vector<std::byte>> ChannelSeat::park(Deadline deadline) {
-    m_signal.request();
     std::unique_lock lock(m_lock);
-    const auto settled = [this] { return m_phase != Phase::Serving; };
+    // Still being handed over: its client has not taken it yet, and there
+    // is nothing to stop (the request would park it the moment it began).
+    if (m_phase == Phase::Pending)
+        return Error{ErrorCode::WouldBlock, "the channel's client has not taken it yet", 0};
+    lock.unlock();
+    m_signal.request();
+    lock.lock();
+    const auto settled = [this] { return m_phase != Phase::Serving && m_phase != Phase::Pending; };
     if (deadline.is_never()) {
         m_changed.wait(lock, settled);
     } else if (!m_changed.wait_until(lock, deadline.at(), settled)) {

@@ -38,13 +38,21 @@ public:
     [[nodiscard]] static std::shared_ptr<ChannelSeat> start(const ComponentType& type, const Settings& settings,
                                                             std::vector<std::byte> snapshot, ChannelEnd&& end,
                                                             std::string instance);
+    // A seat whose channel is still being handed over to a client in
+    // another process: begin() starts it, abandon() gives up. A park in
+    // the meantime waits for either.
+    [[nodiscard]] static std::shared_ptr<ChannelSeat> reserve(const ComponentType& type, const Settings& settings,
+                                                              std::string instance);
+    void begin(std::vector<std::byte> snapshot, ChannelEnd&& end);
+    void abandon();
     ChannelSeat(const ChannelSeat&) = delete;
     ChannelSeat& operator=(const ChannelSeat&) = delete;
 
     // Stops the component at its next cut point and returns its snapshot.
     // PeerClosed when the session ended first (nothing to move); TimedOut
     // when it did not reach a cut point by the deadline (the request is
-    // withdrawn and it serves on).
+    // withdrawn and it serves on); WouldBlock while the channel is still
+    // being handed over (reserve()).
     [[nodiscard]] Result<std::vector<std::byte>> park(Deadline deadline);
     // After park(): the channel is given up, closed with moved_error().
     void retire();
@@ -55,7 +63,7 @@ public:
     [[nodiscard]] bool ended() const;
 
 private:
-    enum class Phase { Serving, Parked, Retired, Ended };
+    enum class Phase { Pending, Serving, Parked, Retired, Ended };
     ChannelSeat(const ComponentType& type, const Settings& settings, std::string instance)
         : m_type(type), m_settings(settings), m_instance(std::move(instance)) {}
     void run(std::vector<std::byte> snapshot, ChannelEnd end);
@@ -67,7 +75,7 @@ private:
 
     mutable std::mutex m_lock;
     std::condition_variable m_changed;
-    Phase m_phase = Phase::Serving;
+    Phase m_phase = Phase::Pending;
     // What a park hands over; the parked end waits here for the decision.
     std::optional<ParkedChannel> m_parked;
     bool m_decided = false;

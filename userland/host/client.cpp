@@ -2,7 +2,9 @@
 
 #include "fd_passing.hpp"
 #include "kernel_placement.hpp"
+#include "relocating_transport.hpp"
 
+#include <milk/channel_status.hpp>
 #include <milk/process.hpp>
 
 #include <cerrno>
@@ -39,8 +41,29 @@ Error refusal_error(const ConnectReply& reply) {
     return {code, "milkd could not open the channel", reply.detail};
 }
 
+// A successor handed over on the socket the client connected with: milkd
+// (or the instance's runner) offers it there when the instance moves, and
+// closes the old channel with the reason "moved".
+class SocketSuccessor final : public detail::Successor {
+public:
+    SocketSuccessor(FileDescriptor socket, std::chrono::milliseconds timeout)
+        : m_socket(std::move(socket)), m_timeout(timeout) {}
+    [[nodiscard]] std::optional<ChannelEnd> take(const Error& close) override {
+        if (close.code != ErrorCode::PeerClosed || close.detail != moved_close_detail || !m_socket.valid())
+            return std::nullopt;
+        auto next = process::receive_channel(m_socket.get(), Deadline::after(m_timeout));
+        if (!next.ok()) return std::nullopt;
+        return std::move(next).value();
+    }
+    void client_gone() noexcept override { m_socket.reset(); }
+
+private:
+    FileDescriptor m_socket;
+    std::chrono::milliseconds m_timeout;
+};
+
 Result<ChannelEnd> connect_with(const std::string& socket_path, const ConnectRequest& request,
-                                const ConnectOptions& options) {
+                                const ConnectOptions& options, ReencodeFunction reencode = nullptr) {
     sockaddr_un address{};
     address.sun_family = AF_UNIX;
     if (socket_path.empty() || socket_path.size() >= sizeof address.sun_path)
@@ -70,7 +93,10 @@ Result<ChannelEnd> connect_with(const std::string& socket_path, const ConnectReq
             return Error{ErrorCode::ProtocolViolation, "milkd's kernel channel record is wrong", 0};
         return detail::adopt_kernel_channel(std::move(channel.fd));
     }
-    return process::receive_channel(socket.get(), deadline);
+    auto end = MILK_TRY(process::receive_channel(socket.get(), deadline));
+    if ((reply.flags & connect_movable) == 0 || reencode == nullptr) return end;
+    return detail::relocating(std::move(end), std::make_shared<SocketSuccessor>(std::move(socket), options.timeout),
+                              reencode);
 }
 
 }  // namespace
@@ -82,12 +108,12 @@ std::string default_socket_path() {
 }
 
 Result<ChannelEnd> connect_end(const std::string& socket_path, std::string_view instance, std::string_view contract,
-                               std::uint32_t version, const ConnectOptions& options) {
+                               std::uint32_t version, const ConnectOptions& options, ReencodeFunction reencode) {
     ConnectRequest request;
     if (!copy_name(request.instance, instance) || !copy_name(request.contract, contract))
         return Error{ErrorCode::InvalidArgument, "an instance or contract name of 64 bytes or more", 0};
     request.version = version;
-    return connect_with(socket_path, request, options);
+    return connect_with(socket_path, request, options, reencode);
 }
 
 Result<ChannelEnd> connect_control_end(const std::string& socket_path, const ConnectOptions& options) {

@@ -15,6 +15,7 @@ using ServerIdle = Control::Server<Control::state::Idle>;
 using ServerListing = Control::Server<Control::state::Listing>;
 using ClientIdle = Control::Client<Control::state::Idle>;
 using ClientListing = Control::Client<Control::state::Listing>;
+using ServerMoving = Control::Server<Control::state::Moving>;
 
 control::Fate fate_of(InstanceState state) {
     switch (state) {
@@ -79,29 +80,83 @@ Result<ServerIdle> list(ServerListing first, const std::vector<InstanceStatus>& 
 
 }  // namespace
 
-Result<void> serve_control(ChannelEnd&& end, const std::function<std::vector<InstanceStatus>()>& status) {
+Result<void> serve_control(ChannelEnd&& end, const std::function<std::vector<InstanceStatus>()>& status,
+                           const MoveFunction& move) {
     std::optional<ServerIdle> idle{Control::server(std::move(end))};
     for (;;) {
-        using Next = std::optional<ServerListing>;
-        auto request = std::move(*idle).receive([](Control::Status&&, ServerListing&& listing) { return Next{std::move(listing)}; },
-                                                [](Control::Bye&&) { return Next{}; });
+        // What a request leads to: a listing, a move to answer, or the end.
+        struct Next {
+            std::optional<ServerListing> listing;
+            std::optional<ServerMoving> moving;
+            std::string instance;
+            Placement placement = Placement::Inproc;
+        };
+        auto request = std::move(*idle).receive(
+            [](Control::Status&&, ServerListing&& listing) { return Next{std::move(listing), std::nullopt, {}, {}}; },
+            [](Control::Move&& asked, ServerMoving&& moving) {
+                return Next{std::nullopt, std::move(moving), text_of(asked.instance),
+                            static_cast<Placement>(asked.placement)};
+            },
+            [](Control::Bye&&) { return Next{}; });
         idle.reset();
         if (!request.ok()) return request.error();
-        if (!request.value()) return {};
-        idle.emplace(MILK_TRY(list(std::move(*request.value()), status())));
+        Next& next = request.value();
+        if (next.listing) {
+            idle.emplace(MILK_TRY(list(std::move(*next.listing), status())));
+            continue;
+        }
+        if (!next.moving) return {};
+        auto moved = move(next.instance, next.placement);
+        if (moved.ok()) {
+            idle.emplace(MILK_TRY(std::move(*next.moving).send(Control::Moved{})));
+            continue;
+        }
+        const Error& error = moved.error();
+        auto reason = MILK_TRY(text_buffer(*next.moving, error.what != nullptr ? error.what : describe(error.code)));
+        idle.emplace(MILK_TRY(std::move(*next.moving).send(
+            Control::MoveFailed{static_cast<std::uint8_t>(error.code), std::move(reason)})));
     }
 }
 
+Result<void> request_move(ChannelEnd&& control, std::string_view instance, Placement placement, std::string& reason) {
+    ClientIdle idle = Control::client(std::move(control));
+    auto name = MILK_TRY(text_buffer(idle, std::string(instance)));
+    auto moving = MILK_TRY(std::move(idle).send(Control::Move{std::move(name), static_cast<control::Placement>(placement)}));
+    std::optional<Error> refused;
+    auto answered = std::move(moving).receive([](Control::Moved&&, ClientIdle&& next) { return std::move(next); },
+                                              [&](Control::MoveFailed&& failed, ClientIdle&& next) {
+                                                  reason = text_of(failed.reason);
+                                                  // A code milk does not have is reported as refused.
+                                                  const bool known = failed.code >= 1 && failed.code <= 9;
+                                                  refused = Error{known ? static_cast<ErrorCode>(failed.code)
+                                                                        : ErrorCode::InvalidArgument,
+                                                                  "milkd refused the move", failed.code};
+                                                  return std::move(next);
+                                              });
+    if (!answered.ok()) return answered.error();
+    MILK_TRY(std::move(answered).value().send(Control::Bye{}));
+    if (refused) return *refused;
+    return {};
+}
+
+// GCC 12 warns that the optional's endpoint "may be used uninitialized" in
+// the loop below once enough is inlined around it (a known false positive
+// of -Wmaybe-uninitialized with std::optional); clang's -Wconsumed wants
+// the optional (see list()).
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 Result<std::vector<InstanceStatus>> request_status(ChannelEnd&& control) {
     ClientIdle idle = Control::client(std::move(control));
-    // Reassigned after each receive: the endpoint of the next Listing.
-    ClientListing waiting = MILK_TRY(std::move(idle).send(Control::Status{}));
+    auto listing = MILK_TRY(std::move(idle).send(Control::Status{}));
     std::vector<InstanceStatus> instances;
     bool orphan_channel = false;
+    std::optional<ClientListing> waiting{std::move(listing)};
     for (;;) {
         using Step = std::pair<std::optional<ClientListing>, std::optional<ClientIdle>>;
         std::uint32_t listed = 0;
-        auto step = std::move(waiting).receive(
+        auto step = std::move(*waiting).receive(
             [&](Control::Instance&& record, ClientListing&& next) {
                 InstanceStatus status;
                 status.name = text_of(record.name);
@@ -125,9 +180,10 @@ Result<std::vector<InstanceStatus>> request_status(ChannelEnd&& control) {
                 listed = done.count;
                 return Step{std::nullopt, std::move(next)};
             });
+        waiting.reset();
         if (!step.ok()) return step.error();
         if (step.value().first) {
-            waiting = std::move(*step.value().first);
+            waiting.emplace(std::move(*step.value().first));
             continue;
         }
         if (orphan_channel)
@@ -138,5 +194,9 @@ Result<std::vector<InstanceStatus>> request_status(ChannelEnd&& control) {
         return instances;
     }
 }
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
 
 }  // namespace milk::host

@@ -42,6 +42,11 @@ struct SharedHost {
         std::lock_guard guard(lock);
         return host != nullptr ? host->status() : std::vector<InstanceStatus>{};
     }
+    Result<void> move(std::string_view instance, Placement placement) {
+        std::lock_guard guard(lock);
+        if (host == nullptr) return Error{ErrorCode::PeerClosed, "milkd is stopping", 0};
+        return host->move(instance, placement);
+    }
 };
 
 Result<FileDescriptor> listen_on(const std::string& path) {
@@ -77,11 +82,12 @@ Result<FileDescriptor> listen_on(const std::string& path) {
     return socket;
 }
 
-void reply(int socket, ConnectRefusal refusal, const Error& error, std::uint32_t placement = 0) {
+void reply(int socket, ConnectRefusal refusal, const Error& error, std::uint32_t placement = 0, std::uint32_t flags = 0) {
     ConnectReply answer;
     answer.refusal = static_cast<std::uint32_t>(refusal);
     answer.code = refusal == ConnectRefusal::None ? 0 : static_cast<std::uint32_t>(error.code);
     answer.placement = placement;
+    answer.flags = flags;
     answer.detail = error.detail;
     static_cast<void>(detail::send_record(socket, detail::bytes_of(answer)));
 }
@@ -100,7 +106,12 @@ void serve_connection(FileDescriptor client, Host& host, const std::shared_ptr<S
     if (request.kind == static_cast<std::uint32_t>(ConnectKind::Control)) {
         reply(client.get(), ConnectRefusal::None, {}, static_cast<std::uint32_t>(Placement::Inproc));
         detail::serve_over_socket(
-            std::move(client), [shared](ChannelEnd&& end) { return serve_control(std::move(end), [shared] { return shared->status(); }); },
+            std::move(client),
+            [shared](ChannelEnd&& end) {
+                return serve_control(
+                    std::move(end), [shared] { return shared->status(); },
+                    [shared](std::string_view instance, Placement placement) { return shared->move(instance, placement); });
+            },
             std::chrono::milliseconds(5000));
         return;
     }
@@ -116,7 +127,8 @@ void serve_connection(FileDescriptor client, Host& host, const std::shared_ptr<S
             return reply(client.get(), ConnectRefusal::OtherVersion, {ErrorCode::InvalidArgument, nullptr, instance.version});
         if (instance.state != InstanceState::Running)
             return reply(client.get(), ConnectRefusal::InstanceDead, {ErrorCode::PeerClosed, nullptr, instance.pid});
-        reply(client.get(), ConnectRefusal::None, {}, static_cast<std::uint32_t>(instance.placement));
+        reply(client.get(), ConnectRefusal::None, {}, static_cast<std::uint32_t>(instance.placement),
+              instance.movable ? std::uint32_t{connect_movable} : std::uint32_t{0});
         auto handed = host.hand_over(name, contract, request.version, std::move(client).take());
         if (!handed.ok())
             std::fprintf(stderr, "milkd: instance %s: handing a channel over failed: %s\n", instance.name.c_str(),

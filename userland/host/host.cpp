@@ -10,7 +10,10 @@
 #include <milk/process.hpp>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
+#include <fcntl.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <thread>
 #include <unistd.h>
@@ -127,8 +130,11 @@ Result<Host::Instance*> Host::find(std::string_view name, std::string_view contr
 }
 
 std::optional<Placement> Host::placement_of(std::string_view name) const {
-    for (const auto& instance : m_instances)
-        if (instance->config.name == name) return instance->config.placement;
+    for (const auto& instance : m_instances) {
+        if (instance->config.name != name) continue;
+        std::lock_guard lock(instance->lock);
+        return instance->config.placement;
+    }
     return std::nullopt;
 }
 
@@ -138,14 +144,66 @@ const InstanceConfig* Host::instance_config(std::string_view name) const {
     return nullptr;
 }
 
+bool HostChannel::client_gone() const {
+    if (successor) return successor->is_client_gone();
+    // The client's process closed its socket (it ended its channel, or
+    // exited).
+    pollfd poll{remote->get(), POLLRDHUP, 0};
+    return ::poll(&poll, 1, 0) == 1 && (poll.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL)) != 0;
+}
+
 namespace {
 
+// For a client in another process: offers a channel served here on its
+// socket, in a thread of its own (the client takes it when it is ready; a
+// successor, when its old channel closes), and seats the component on it.
+std::shared_ptr<detail::ChannelSeat> offer_inproc(Host::Instance& instance, detail::FileDescriptor socket,
+                                                  std::vector<std::byte> snapshot, Deadline deadline) {
+    auto seat = detail::ChannelSeat::reserve(*instance.type, instance.config.settings, instance.config.name);
+    std::thread([seat, socket = std::move(socket), snapshot = std::move(snapshot), deadline,
+                 counters = instance.counters, type = instance.type]() mutable {
+        auto pending = process::create_channel();
+        auto end = pending.ok() ? process::send_channel(socket.get(), std::move(pending).value(), deadline)
+                                : Result<ChannelEnd>(pending.error());
+        if (!end.ok()) return seat->abandon();
+        seat->begin(std::move(snapshot), detail::counted(std::move(end).value(), counters, type->machine));
+    }).detach();
+    return seat;
+}
+
+Result<detail::FileDescriptor> duplicate(const detail::FileDescriptor& socket) {
+    detail::FileDescriptor copy(::fcntl(socket.get(), F_DUPFD_CLOEXEC, 0));
+    if (!copy.valid()) return Error{ErrorCode::SystemError, "dup of a client's socket failed", errno};
+    return copy;
+}
+
 // Opens a channel to a movable instance's component at `placement`, served
-// from `snapshot` (empty: a new component): the client's end, with the
-// channel's record filled in (seat or runner id) but not yet listed.
+// from `snapshot` (empty: a new component), for `channel`'s client: the
+// client's end for a client in this process; for one in another process,
+// the channel is offered on its socket and the end returned is empty. The
+// channel's record gets its seat or runner id.
 Result<ChannelEnd> open_movable(Host::Instance& instance, Placement placement, std::span<const std::byte> snapshot,
                                 HostChannel& channel) {
     channel.placement = placement;
+    if (channel.remote) {
+        // A first channel has the usual hand-over time; a successor waits
+        // for as long as its client takes to come back to its channel.
+        const Deadline deadline = snapshot.empty() ? Deadline::after(instance.options.handover_timeout)
+                                                   : Deadline::never();
+        auto socket = MILK_TRY(duplicate(*channel.remote));
+        switch (placement) {
+        case Placement::Inproc:
+            channel.seat = offer_inproc(instance, std::move(socket), std::vector<std::byte>(snapshot.begin(), snapshot.end()),
+                                        deadline);
+            return ChannelEnd{};
+        case Placement::Process:
+            channel.runner_channel = instance.next_channel++;
+            MILK_TRY(instance.runner->request_channel(socket.get(), channel.runner_channel, snapshot));
+            return ChannelEnd{};
+        case Placement::Kernel: break;
+        }
+        return Error{ErrorCode::InvalidArgument, "movable channels are served in user space only (inproc, process)", 0};
+    }
     switch (placement) {
     case Placement::Inproc: {
         auto pair = MILK_TRY(inproc::open_channel());
@@ -216,7 +274,7 @@ Result<void> Host::move(std::string_view name, Placement target, std::chrono::mi
         if (instance->runner->fate().state != InstanceState::Running)
             return Error{ErrorCode::PeerClosed, "the instance's process is dead", instance->runner->pid()};
     }
-    std::erase_if(instance->channels, [](const HostChannel& channel) { return channel.successor->is_client_gone(); });
+    std::erase_if(instance->channels, [](const HostChannel& channel) { return channel.client_gone(); });
 
     // 1. Every channel stops at a cut point; a session that ended meanwhile
     // is dropped. Anything else undoes what was done: nothing moves.
@@ -227,10 +285,17 @@ Result<void> Host::move(std::string_view name, Placement target, std::chrono::mi
         for (const HostChannel& channel : parked) settle(*instance, channel, true);
         return error;
     };
+    // A channel still on its way to a client in another process stays
+    // where it is; the next move takes it along.
+    std::vector<HostChannel> staying;
     for (HostChannel& channel : instance->channels) {
         auto snapshot = park(*instance, channel, deadline);
         if (!snapshot.ok()) {
             if (snapshot.error().code == ErrorCode::PeerClosed) continue;
+            if (snapshot.error().code == ErrorCode::WouldBlock) {
+                staying.push_back(channel);
+                continue;
+            }
             return undo(snapshot.error());
         }
         // The target must be able to restore it before it is asked to.
@@ -247,6 +312,7 @@ Result<void> Host::move(std::string_view name, Placement target, std::chrono::mi
     for (std::size_t i = 0; i < parked.size(); ++i) {
         HostChannel next;
         next.successor = parked[i].successor;
+        next.remote = parked[i].remote;
         auto end = open_movable(*instance, target, snapshots[i], next);
         if (!end.ok()) return undo(end.error());  // the successors made so far close unseen
         moved.push_back(std::move(next));
@@ -255,9 +321,10 @@ Result<void> Host::move(std::string_view name, Placement target, std::chrono::mi
     // 3. Commit: each client gets its successor, then its old channel
     // closes, which is what sends the client looking for it.
     for (std::size_t i = 0; i < parked.size(); ++i) {
-        parked[i].successor->post(std::move(successors[i]));
+        if (parked[i].successor) parked[i].successor->post(std::move(successors[i]));
         settle(*instance, parked[i], false);
     }
+    for (HostChannel& channel : staying) moved.push_back(std::move(channel));
     instance->channels = std::move(moved);
     instance->config.placement = target;
     return {};
@@ -267,7 +334,7 @@ Result<ChannelEnd> Host::connect_end(std::string_view name, std::string_view con
     Instance* instance = MILK_TRY(find(name, contract, version));
     if (instance->type->movable() && instance->config.placement != Placement::Kernel) {
         std::lock_guard lock(instance->lock);
-        std::erase_if(instance->channels, [](const HostChannel& channel) { return channel.successor->is_client_gone(); });
+        std::erase_if(instance->channels, [](const HostChannel& channel) { return channel.client_gone(); });
         HostChannel channel;
         channel.successor = std::make_shared<detail::LocalSuccessor>();
         auto end = MILK_TRY(open_movable(*instance, instance->config.placement, {}, channel));
@@ -308,6 +375,15 @@ Result<ChannelEnd> Host::connect_end(std::string_view name, std::string_view con
 Result<void> Host::hand_over(std::string_view name, std::string_view contract, std::uint32_t version, int socket) {
     detail::FileDescriptor client(socket);
     Instance* instance = MILK_TRY(find(name, contract, version));
+    if (instance->type->movable() && instance->config.placement != Placement::Kernel) {
+        std::lock_guard lock(instance->lock);
+        std::erase_if(instance->channels, [](const HostChannel& channel) { return channel.client_gone(); });
+        HostChannel channel;
+        channel.remote = std::make_shared<detail::FileDescriptor>(std::move(client));
+        MILK_TRY(open_movable(*instance, instance->config.placement, {}, channel));
+        instance->channels.push_back(std::move(channel));
+        return {};
+    }
     switch (instance->config.placement) {
     case Placement::Inproc: {
         detail::serve_over_socket(
@@ -339,7 +415,12 @@ std::vector<InstanceStatus> Host::status() const {
         status.component = instance->config.component;
         status.contract = instance->type->contract;
         status.version = instance->type->version;
-        status.placement = instance->config.placement;
+        {
+            // A move changes it (under the instance's lock).
+            std::lock_guard lock(instance->lock);
+            status.placement = instance->config.placement;
+        }
+        status.movable = instance->type->movable() && status.placement != Placement::Kernel;
         if (instance->counters) {
             auto totals = instance->counters->totals();
             status.channels_open = totals.channels_open;
@@ -352,7 +433,7 @@ std::vector<InstanceStatus> Host::status() const {
                                                                                    static_cast<session::StateMachine::State>(
                                                                                        channel.state > 0xffff ? 0xffff : channel.state))});
         }
-        switch (instance->config.placement) {
+        switch (status.placement) {
         case Placement::Inproc: status.pid = ::getpid(); break;
         case Placement::Process: {
             status.pid = instance->runner->pid();

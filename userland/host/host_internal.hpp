@@ -15,15 +15,22 @@
 
 namespace milk::host {
 
-// One channel of a movable instance, for clients in this process: where
-// its component is served now, and how its client finds the successor.
+// One channel of a movable instance: where its component is served now, and
+// how its client finds the successor.
 struct HostChannel {
+    // A client in this process (connect): the successor is posted here.
     std::shared_ptr<detail::LocalSuccessor> successor;
+    // A client in another process (hand_over): the socket it connected
+    // with, on which each successor is handed over.
+    std::shared_ptr<detail::FileDescriptor> remote;
     Placement placement = Placement::Inproc;
     // inproc: the seat in this process.
     std::shared_ptr<detail::ChannelSeat> seat;
     // process: the runner's name for it.
     std::uint64_t runner_channel = 0;
+
+    // Whether its client has gone: nothing left to move.
+    [[nodiscard]] bool client_gone() const;
 };
 
 struct Host::Instance {
@@ -38,7 +45,7 @@ struct Host::Instance {
     std::unique_ptr<detail::RunnerProcess> runner;
 
     // Moves, connects and the list of channels below (movable instances).
-    std::mutex lock;
+    mutable std::mutex lock;
     std::vector<HostChannel> channels;
     std::uint64_t next_channel = 1;
 };

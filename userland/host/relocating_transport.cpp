@@ -21,7 +21,7 @@ public:
     Result<void> send(const Slot& slot) override {
         auto sent = m_inner->send(slot);
         if (sent.ok() || sent.error().code != ErrorCode::PeerClosed) return sent;
-        if (!MILK_TRY(follow(&slot))) return sent;
+        if (!MILK_TRY(follow(sent.error(), &slot))) return sent;
         return {};
     }
     // One slot at a time: a batch the old channel cut short would leave no
@@ -39,14 +39,14 @@ public:
         for (;;) {
             auto room = m_inner->wait_for_room(slots, deadline);
             if (room.ok() || room.error().code != ErrorCode::PeerClosed) return room;
-            if (!MILK_TRY(follow())) return room;
+            if (!MILK_TRY(follow(room.error()))) return room;
         }
     }
     Result<Slot> receive(Deadline deadline) override {
         for (;;) {
             auto received = m_inner->receive(deadline);
             if (received.ok() || received.error().code != ErrorCode::PeerClosed) return received;
-            if (!MILK_TRY(follow())) return received;
+            if (!MILK_TRY(follow(received.error()))) return received;
         }
     }
     Result<Buffer> allocate(std::size_t size) override { return m_inner->allocate(size); }
@@ -65,8 +65,8 @@ private:
     // After a close: switches to the successor if a move posted one (true),
     // or leaves the close to be reported (false). `refused`: a slot the old
     // channel did not take, sent last.
-    Result<bool> follow(const Slot* refused = nullptr) {
-        auto next = m_successor->take();
+    Result<bool> follow(const Error& close, const Slot* refused = nullptr) {
+        auto next = m_successor->take(close);
         if (!next) return false;
         // The channels left behind, and the slots still to deliver, each
         // with the channel it was encoded for (its `bytes` name that heap).
@@ -84,7 +84,7 @@ private:
             if (sent.error().code != ErrorCode::PeerClosed) return sent.error();
             // The successor moved on before we were done with it: what it
             // did not take goes first, then `encoded`, then the rest.
-            auto again = m_successor->take();
+            auto again = m_successor->take(sent.error());
             if (!again) return sent.error();
             left.emplace_back(std::exchange(m_inner, std::move(*again).release_transport()));
             MILK_TRY(queue_unreceived(left, queue, &encoded));

@@ -44,9 +44,9 @@ public:
     Successor(const Successor&) = delete;
     Successor& operator=(const Successor&) = delete;
     virtual ~Successor() = default;
-    // The successor's client end, if a move posted one; called by the
-    // client's thread after its channel reported a close.
-    [[nodiscard]] virtual std::optional<ChannelEnd> take() = 0;
+    // The successor's client end, if a move made one; called by the
+    // client's thread after its channel reported `close`.
+    [[nodiscard]] virtual std::optional<ChannelEnd> take(const Error& close) = 0;
     // The client's end is gone (closed or destroyed): nobody will take
     // another successor.
     virtual void client_gone() noexcept = 0;
@@ -62,7 +62,8 @@ public:
         if (m_client_gone.load(std::memory_order_relaxed)) return;
         m_next = std::move(next);
     }
-    [[nodiscard]] std::optional<ChannelEnd> take() override {
+    // The move posted it before it closed the old channel: no waiting.
+    [[nodiscard]] std::optional<ChannelEnd> take(const Error& /*close*/) override {
         std::lock_guard lock(m_lock);
         return std::exchange(m_next, std::nullopt);
     }

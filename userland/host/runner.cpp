@@ -57,7 +57,10 @@ Result<std::shared_ptr<detail::ChannelSeat>> seat_one(const ComponentType* type,
                                                       detail::FileDescriptor socket, std::vector<std::byte> snapshot,
                                                       const std::string& instance) {
     auto pending = MILK_TRY(process::create_channel());
-    auto end = MILK_TRY(process::send_channel(socket.get(), std::move(pending), Deadline::after(handover_timeout)));
+    // A successor (one with a snapshot) waits for as long as its client
+    // takes to come back to its channel; its client's leaving ends the wait.
+    const Deadline deadline = snapshot.empty() ? Deadline::after(handover_timeout) : Deadline::never();
+    auto end = MILK_TRY(process::send_channel(socket.get(), std::move(pending), deadline));
     return detail::ChannelSeat::start(*type, settings, std::move(snapshot),
                                       detail::counted(std::move(end), counters, type->machine), instance);
 }
@@ -83,16 +86,19 @@ public:
         }
         m_settled.notify_all();
     }
-    // Null for a channel this runner does not serve (any more).
-    [[nodiscard]] std::shared_ptr<detail::ChannelSeat> find(std::uint64_t channel, Deadline deadline) {
+    // Null for a channel this runner does not serve (any more); WouldBlock
+    // for one still being handed over at the deadline (its client has not
+    // taken it).
+    [[nodiscard]] Result<std::shared_ptr<detail::ChannelSeat>> find(std::uint64_t channel, Deadline deadline) {
         std::unique_lock lock(m_lock);
         for (;;) {
             const Entry* found = nullptr;
             for (const Entry& entry : m_seats)
                 if (entry.channel == channel) found = &entry;
-            if (found == nullptr) return nullptr;
+            if (found == nullptr) return std::shared_ptr<detail::ChannelSeat>{};
             if (!found->pending) return found->seat;
-            if (m_settled.wait_until(lock, deadline.at()) == std::cv_status::timeout) return nullptr;
+            if (m_settled.wait_until(lock, deadline.at()) == std::cv_status::timeout)
+                return Error{ErrorCode::WouldBlock, "the channel's client has not taken it yet", 0};
         }
     }
 
@@ -108,17 +114,21 @@ private:
 };
 
 // Park: stops the seat and answers with its snapshot, or why not.
-Result<void> answer_park(int control, detail::ChannelSeat* seat, const detail::RunnerRequest& request) {
+Result<void> answer_park(int control, Result<std::shared_ptr<detail::ChannelSeat>> seat,
+                         const detail::RunnerRequest& request) {
     detail::RunnerReply reply;
     reply.channel = request.channel;
     std::vector<std::byte> snapshot;
-    if (seat == nullptr) {
+    if (!seat.ok()) {
+        reply.code = static_cast<std::uint32_t>(ErrorCode::WouldBlock);
+    } else if (seat.value() == nullptr) {
         reply.code = static_cast<std::uint32_t>(ErrorCode::PeerClosed);
     } else {
-        auto parked = seat->park(Deadline::after(std::chrono::milliseconds(request.timeout_ms)));
+        auto parked = seat.value()->park(Deadline::after(std::chrono::milliseconds(request.timeout_ms)));
         if (parked.ok()) snapshot = std::move(parked).value();
-        else reply.code = static_cast<std::uint32_t>(parked.error().code == ErrorCode::PeerClosed ? ErrorCode::PeerClosed
-                                                                                                  : ErrorCode::TimedOut);
+        else if (parked.error().code == ErrorCode::PeerClosed || parked.error().code == ErrorCode::WouldBlock)
+            reply.code = static_cast<std::uint32_t>(parked.error().code);
+        else reply.code = static_cast<std::uint32_t>(ErrorCode::TimedOut);
     }
     reply.snapshot_bytes = snapshot.size();
     MILK_TRY(detail::send_record(control, detail::bytes_of(reply)));
@@ -219,13 +229,15 @@ int run_runner(int argc, char** argv, std::span<const ComponentType> components)
             break;
         }
         case detail::RunnerRequestKind::Park: {
-            auto seat = seats.find(request.channel, Deadline::after(handover_timeout));
-            done = answer_park(control.get(), seat.get(), request);
+            // A hand-over that is about to finish is worth a short wait.
+            done = answer_park(control.get(), seats.find(request.channel, Deadline::after(std::chrono::milliseconds(100))),
+                               request);
             break;
         }
         case detail::RunnerRequestKind::Retire:
         case detail::RunnerRequestKind::Resume: {
-            if (auto seat = seats.find(request.channel, Deadline::after(handover_timeout))) {
+            auto found = seats.find(request.channel, Deadline::after(handover_timeout));
+            if (auto seat = found.ok() ? found.value() : nullptr) {
                 if (kind == detail::RunnerRequestKind::Retire) seat->retire();
                 else seat->resume();
             }

@@ -149,6 +149,8 @@ Result<std::vector<std::byte>> RunnerProcess::park(std::uint64_t channel, std::c
         return Error{ErrorCode::ProtocolViolation, "the runner's answer to Park is malformed", 0};
     if (reply.code == static_cast<std::uint32_t>(ErrorCode::PeerClosed))
         return Error{ErrorCode::PeerClosed, "the channel's session ended", 0};
+    if (reply.code == static_cast<std::uint32_t>(ErrorCode::WouldBlock))
+        return Error{ErrorCode::WouldBlock, "the channel's client has not taken it yet", 0};
     if (reply.code == static_cast<std::uint32_t>(ErrorCode::TimedOut))
         return Error{ErrorCode::TimedOut, "the component did not reach a cut point", 0};
     if (reply.code != 0) return Error{ErrorCode::ProtocolViolation, "the runner's answer to Park is malformed", 0};

@@ -89,7 +89,10 @@ bool RegionTransport::peer_closed() const {
 }
 
 Error RegionTransport::closed_peer_error() const {
-    if (!has_closed(m_control->status[side_index(other_side(m_side))])) return peer_gone_error();
+    const SideStatus& status = m_control->status[side_index(other_side(m_side))];
+    if (!has_closed(status)) return peer_gone_error();
+    // A peer that moved says so to senders too: their end follows it.
+    if (const Error reason = milk::peer_close_error(status); reason.detail == moved_close_detail) return reason;
     return Error{ErrorCode::PeerClosed, "the peer closed the channel", 0};
 }
 

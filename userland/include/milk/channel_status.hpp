@@ -48,6 +48,12 @@ inline void publish_close(SideStatus& ours, const Error* reason) {
 //     detail.
 // Whatever the peer wrote, the result is a close: never TimedOut or
 // WouldBlock.
+// The `detail` of a close with reason PeerClosed that says "moved": the
+// component went to another placement and its client's end is to follow it
+// ("milkmove", little-endian). A peer can claim it falsely; a client that
+// then finds no successor reports the close as usual.
+inline constexpr std::int64_t moved_close_detail = 0x65766f6d6b6c696dLL;
+
 [[nodiscard]] inline Error peer_close_error(const SideStatus& theirs) {
     auto& words = const_cast<SideStatus&>(theirs);
     // Read once each, after the caller's acquire load of `closed`.
@@ -62,6 +68,11 @@ inline void publish_close(SideStatus& ours, const Error* reason) {
         case ErrorCode::CorruptRing:
             return Error{static_cast<ErrorCode>(reason), "the peer closed the channel because of this error", detail};
         case ErrorCode::PeerClosed:
+            // A component that moved (the host's relocation) closes its old
+            // channel so: its client's end looks for the successor.
+            if (detail == moved_close_detail)
+                return Error{ErrorCode::PeerClosed, "the peer moved to another placement", detail};
+            [[fallthrough]];
         case ErrorCode::TimedOut:
         case ErrorCode::WouldBlock:
         case ErrorCode::OutOfMemory:

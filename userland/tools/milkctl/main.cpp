@@ -2,14 +2,17 @@
 // contract (contracts/control.contract).
 //
 //   milkctl [--socket PATH] status [--channels]
+//   milkctl [--socket PATH] move INSTANCE PLACEMENT
 //
 // prints one line per instance: its name, component, placement, the pid it
 // runs in (or "kernel"), its state (running, or dead with its exit status or
 // signal), its open channels and the messages its side sent and received;
 // with --channels, a line per open channel under it with that channel's
-// protocol state (as its contract names it) and messages.
-// Exit status: 0 when milkd answered, 1 when it could not be reached or
-// answered wrongly, 2 on a bad command line.
+// protocol state (as its contract names it) and messages. `move` moves an
+// instance to another placement while it runs (docs/relocation.md) and
+// prints "moved INSTANCE to PLACEMENT", or why not.
+// Exit status: 0 when milkd answered (and moved), 1 when it could not be
+// reached, answered wrongly or refused the move, 2 on a bad command line.
 #include <milk/host/client.hpp>
 #include <milk/host/control.hpp>
 #include <milk/host/host.hpp>
@@ -48,6 +51,26 @@ int print_status(const std::string& socket_path, bool channels) {
     return 0;
 }
 
+int move_instance(const std::string& socket_path, const std::string& instance, const std::string& placement_word) {
+    const auto placement = milk::parse_placement(placement_word);
+    if (!placement) {
+        fmt::print(stderr, "milkctl: '{}' is not a placement (inproc, process, kernel)\n", placement_word);
+        return 2;
+    }
+    auto control = milk::host::connect_control_end(socket_path);
+    std::string reason;
+    auto moved = control.ok() ? milk::host::request_move(std::move(control).value(), instance, *placement, reason)
+                              : milk::Result<void>(control.error());
+    if (!moved.ok()) {
+        const milk::Error& error = moved.error();
+        fmt::print(stderr, "milkctl: moving {} to {}: {}\n", instance, placement_word,
+                   !reason.empty() ? reason : (error.what != nullptr ? error.what : milk::describe(error.code)));
+        return 1;
+    }
+    fmt::print("moved {} to {}\n", instance, placement_word);
+    return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -58,11 +81,17 @@ int main(int argc, char** argv) {
     CLI::App* status = app.add_subcommand("status", "list the instances: placement, pid, state, channels, messages");
     bool channels = false;
     status->add_flag("--channels", channels, "a line per open channel, with its messages");
+    CLI::App* move = app.add_subcommand("move", "move an instance to another placement while it runs");
+    std::string instance;
+    std::string placement;
+    move->add_option("instance", instance, "the instance's name")->required();
+    move->add_option("placement", placement, "inproc or process")->required();
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& error) {
         return app.exit(error) == 0 ? 0 : 2;
     }
     if (status->parsed()) return print_status(socket_path, channels);
+    if (move->parsed()) return move_instance(socket_path, instance, placement);
     return 2;
 }

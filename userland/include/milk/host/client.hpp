@@ -20,6 +20,7 @@
 #pragma once
 
 #include <milk/channel.hpp>
+#include <milk/host/movable.hpp>
 #include <milk/component.hpp>
 #include <milk/deadline.hpp>
 #include <milk/result.hpp>
@@ -74,10 +75,18 @@ struct ConnectReply {
     std::uint32_t refusal = 0;    // a ConnectRefusal
     std::uint32_t code = 0;       // an ErrorCode when refused
     std::uint32_t placement = 0;  // a Placement when accepted
-    std::uint32_t reserved = 0;
+    std::uint32_t flags = 0;      // ConnectFlags when accepted
     std::int64_t detail = 0;
 };
 static_assert(sizeof(ConnectReply) == 32);
+
+// What an accepted ConnectReply says besides the placement.
+enum ConnectFlags : std::uint32_t {
+    // The instance may move (docs/relocation.md): keep the socket, a
+    // successor channel is handed over on it when the old one closes with
+    // the reason "moved".
+    connect_movable = 1u << 0,
+};
 
 // "milkkern", little-endian: the record that carries a kernel channel's fd.
 inline constexpr std::uint64_t kernel_channel_magic = 0x6e72656b6b6c696dULL;
@@ -92,15 +101,22 @@ struct ConnectOptions {
 // Errors: SystemError when milkd's socket cannot be reached (detail: errno);
 // InvalidArgument when milkd has no such instance or it serves another
 // contract or version; PeerClosed when the instance's process is dead.
+//
+// `reencode` is the contract's (milk::host::reencode<Contract>, which
+// connect<Contract> passes): with it, a channel to an instance that moves
+// follows it; without it (null), such a channel ends with PeerClosed when
+// its instance moves.
+using ReencodeFunction = Result<void> (*)(const Slot& slot, ChannelEnd& from, Transport& to, Slot& out);
 [[nodiscard]] Result<ChannelEnd> connect_end(const std::string& socket_path, std::string_view instance,
                                              std::string_view contract, std::uint32_t version,
-                                             const ConnectOptions& options = {});
+                                             const ConnectOptions& options = {}, ReencodeFunction reencode = nullptr);
 
 template <typename Contract>
 [[nodiscard]] Result<typename Contract::ClientEndpoint> connect(const std::string& socket_path,
                                                                 std::string_view instance,
                                                                 const ConnectOptions& options = {}) {
-    auto end = connect_end(socket_path, instance, Contract::name, Contract::version, options);
+    auto end = connect_end(socket_path, instance, Contract::name, Contract::version, options,
+                           &reencode<Contract>);
     if (!end.ok()) return end.error();
     return Contract::client(std::move(end).value());
 }

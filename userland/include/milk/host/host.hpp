@@ -92,6 +92,9 @@ struct InstanceStatus {
     // runner); for `kernel`, what milk.ko counts once it says (until then
     // 0: docs/components.md).
     std::uint64_t messages = 0;
+    // Whether it can be moved (Host::move): a step component, at a
+    // user-space placement.
+    bool movable = false;
     // Each open channel (user-space placements; empty for `kernel`, whose
     // module counts per component).
     std::vector<ChannelStatus> open_channels;

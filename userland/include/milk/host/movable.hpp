@@ -127,16 +127,19 @@ template <StepComponent C>
         ~Detach() { signal.detach(); }
     } detach_on_return{signal};
 
-    Endpoint current = C::Contract::server(ChannelEnd(std::move(owned)));
+    // In an optional between steps: clang's -Wconsumed cannot follow a
+    // consumable local that a loop consumes and reassigns.
+    std::optional<Endpoint> current{C::Contract::server(ChannelEnd(std::move(owned)))};
     for (;;) {
         if (!signal.requested()) {
             auto receivable = transport.wait_receivable(signal.flag());
             if (!receivable.ok()) return receivable.error();
             if (receivable.value()) {
-                auto next = component.step(std::move(current));
+                auto next = component.step(std::move(*current));
+                current.reset();
                 if (!next.ok()) return next.error();
                 if (!next.value()) return std::optional<ParkedChannel>{};  // the session ended
-                current = std::move(*next.value());
+                current.emplace(std::move(*next.value()));
                 continue;
             }
         }
@@ -150,7 +153,7 @@ template <StepComponent C>
             continue;
         }
         return std::optional<ParkedChannel>{
-            ParkedChannel{session::detail::Access::take(std::move(current)), std::move(bytes).value()}};
+            ParkedChannel{session::detail::Access::take(std::move(*current)), std::move(bytes).value()}};
     }
 }
 

@@ -1,0 +1,203 @@
+// milk-move-bench: the pause a live move causes, as a client sees it
+// (docs/relocation.md; results in docs/performance.md, "Moving a
+// component").
+//
+// A client streams Pings (each with a `bytes` payload, each Pong checked)
+// through milk::Host to the echo component, and records when each Pong
+// arrives. Meanwhile the main thread moves the instance back and forth
+// between `inproc` and `process`, recording when each move began and ended.
+// A move's pause is the longest gap between two consecutive Pongs from the
+// last one before the move began to the first one after it ended: the time
+// the client waited because of the move. Per direction it prints the p50,
+// p90 and max of the pauses, and, as the baseline measured in the same run,
+// the median round trip with no move at that placement; the target is a p50
+// pause of at most 1 ms between user-space placements (Bento's in-place
+// upgrade pauses a file system 15 ms).
+//
+//   milk-move-bench [--moves N] [--settle-ms MS] [--out FILE.dat]
+//
+// It is a program, not a test: it fails only when a message goes wrong.
+#include "pingpong.hpp"  // generated from contracts/pingpong.contract
+
+#include <milk/host/component_type.hpp>
+#include <milk/host/host.hpp>
+
+#include <CLI/CLI.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace {
+
+namespace PingPong = examples::pingpong::PingPong;
+using Client = PingPong::Contract::ClientEndpoint;
+using Clock = std::chrono::steady_clock;
+using milk::Placement;
+
+[[noreturn]] void fail(const char* doing, const milk::Error& error) {
+    std::fprintf(stderr, "milk-move-bench: %s: %s%s%s\n", doing, milk::describe(error.code),
+                 error.what != nullptr ? ": " : "", error.what != nullptr ? error.what : "");
+    std::exit(1);
+}
+
+constexpr std::size_t payload_bytes = 64;
+
+// One round trip; the Pong must carry the number and the payload reversed.
+Client round_trip(Client client, std::uint32_t seq) {
+    auto payload = client.allocate(payload_bytes);
+    if (!payload.ok()) fail("allocate", payload.error());
+    auto bytes = payload.value().bytes();
+    for (std::size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<std::byte>(seq + i);
+    auto waiting = std::move(client).send(PingPong::Ping{seq, std::move(payload).value()});
+    if (!waiting.ok()) fail("send", waiting.error());
+    auto idle = std::move(waiting).value().receive([&](PingPong::Pong&& pong, Client&& next) {
+        const auto answer = pong.payload.bytes();
+        bool right = pong.seq == seq && answer.size() == payload_bytes;
+        for (std::size_t i = 0; right && i < answer.size(); ++i)
+            right = answer[answer.size() - 1 - i] == static_cast<std::byte>(seq + i);
+        if (!right) fail("checking a Pong", milk::Error{milk::ErrorCode::ProtocolViolation, "a wrong answer", seq});
+        return std::move(next);
+    });
+    if (!idle.ok()) fail("receive", idle.error());
+    return std::move(idle).value();
+}
+
+double percentile(std::vector<double> values, double p) {
+    if (values.empty()) return 0;
+    std::sort(values.begin(), values.end());
+    const auto index = static_cast<std::size_t>(p * static_cast<double>(values.size() - 1) + 0.5);
+    return values[std::min(index, values.size() - 1)];
+}
+
+// The median round trip (ns) of `count` round trips at the instance's
+// placement now: the baseline.
+double plain_round_trip(Client& client, std::uint32_t& seq, int count) {
+    std::vector<double> samples;
+    samples.reserve(static_cast<std::size_t>(count));
+    for (int i = 0; i < count; ++i) {
+        const auto start = Clock::now();
+        client = round_trip(std::move(client), seq++);
+        samples.push_back(std::chrono::duration<double, std::nano>(Clock::now() - start).count());
+    }
+    return percentile(samples, 0.5);
+}
+
+milk::host::Host make_host() {
+    milk::host::InstanceConfig instance;
+    instance.name = "echo";
+    instance.component = "echo";
+    instance.placement = Placement::Inproc;
+    milk::host::Config config;
+    config.file = "milk-move-bench";
+    config.instances.push_back(instance);
+    auto host = milk::host::Host::try_create(config, milk::host::compiled_components());
+    if (!host.ok()) fail("starting the host", host.error());
+    return std::move(host).value();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    CLI::App app{"milk-move-bench: the pause a live move causes, as a client sees it"};
+    int moves = 400;
+    int settle_ms = 5;
+    std::string out;
+    app.add_option("--moves", moves, "moves in all, alternating inproc -> process and back")->capture_default_str();
+    app.add_option("--settle-ms", settle_ms, "time between two moves")->capture_default_str();
+    app.add_option("--out", out, "also write every pause (direction, microseconds) to this file");
+    CLI11_PARSE(app, argc, argv);
+
+    milk::host::Host host = make_host();
+    auto connected = host.connect<PingPong::Contract>("echo");
+    if (!connected.ok()) fail("connect", connected.error());
+    Client client = std::move(connected).value();
+
+    // The baselines: a plain round trip at each placement, no move running.
+    std::uint32_t seq = 0;
+    plain_round_trip(client, seq, 2000);  // warm-up
+    const double inproc_rtt = plain_round_trip(client, seq, 20000);
+    if (auto moved = host.move("echo", Placement::Process); !moved.ok()) fail("move", moved.error());
+    plain_round_trip(client, seq, 2000);
+    const double process_rtt = plain_round_trip(client, seq, 20000);
+    if (auto moved = host.move("echo", Placement::Inproc); !moved.ok()) fail("move", moved.error());
+
+    // The stream: Pong arrival times, appended by the client's thread.
+    std::mutex lock;
+    std::vector<Clock::time_point> arrivals;
+    arrivals.reserve(4'000'000);
+    std::atomic<bool> stop{false};
+    std::thread streamer([&] {
+        Client mine = std::move(client);
+        std::uint32_t next = seq;
+        while (!stop.load(std::memory_order_relaxed)) {
+            mine = round_trip(std::move(mine), next++);
+            const auto now = Clock::now();
+            std::lock_guard guard(lock);
+            arrivals.push_back(now);
+        }
+        if (auto bye = std::move(mine).send(PingPong::Bye{}); !bye.ok()) fail("bye", bye.error());
+    });
+
+    struct Move {
+        Placement to;
+        Clock::time_point began;
+        Clock::time_point ended;
+    };
+    std::vector<Move> done;
+    for (int i = 0; i < moves; ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(settle_ms));
+        const Placement to = i % 2 == 0 ? Placement::Process : Placement::Inproc;
+        const auto began = Clock::now();
+        if (auto moved = host.move("echo", to); !moved.ok()) fail("move", moved.error());
+        done.push_back(Move{to, began, Clock::now()});
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(settle_ms));
+    stop = true;
+    streamer.join();
+
+    // Each move's pause: the longest gap between consecutive Pongs from the
+    // last one before it began to the first one after it ended.
+    std::vector<double> to_process;
+    std::vector<double> to_inproc;
+    std::vector<double> move_calls;
+    std::ofstream dat;
+    if (!out.empty()) dat.open(out);
+    for (const Move& move : done) {
+        auto first = std::upper_bound(arrivals.begin(), arrivals.end(), move.began);
+        auto last = std::upper_bound(arrivals.begin(), arrivals.end(), move.ended);
+        if (first == arrivals.begin() || last == arrivals.end()) continue;
+        double pause = 0;
+        for (auto it = first - 1; it != last; ++it)
+            pause = std::max(pause, std::chrono::duration<double, std::micro>(*(it + 1) - *it).count());
+        (move.to == Placement::Process ? to_process : to_inproc).push_back(pause);
+        move_calls.push_back(std::chrono::duration<double, std::micro>(move.ended - move.began).count());
+        if (dat) dat << (move.to == Placement::Process ? "inproc->process " : "process->inproc ") << pause << "\n";
+    }
+
+    std::printf("milk-move-bench: %d moves of echo, a client streaming 64-byte Pings through milk::Host\n", moves);
+    std::printf("%zu Pongs in all, every one checked\n\n", arrivals.size());
+    std::printf("%-18s %8s %10s %10s %10s %16s %12s\n", "move", "moves", "p50 (us)", "p90 (us)", "max (us)",
+                "round trip (us)", "p50 / rtt");
+    const auto row = [](const char* name, const std::vector<double>& pauses, double rtt_ns) {
+        const double p50 = percentile(pauses, 0.5);
+        std::printf("%-18s %8zu %10.1f %10.1f %10.1f %16.2f %12.0f\n", name, pauses.size(), p50,
+                    percentile(pauses, 0.9), percentile(pauses, 1.0), rtt_ns / 1000, p50 * 1000 / rtt_ns);
+    };
+    row("inproc -> process", to_process, process_rtt);
+    row("process -> inproc", to_inproc, inproc_rtt);
+    std::printf("\nround trip: the median with no move running, at the move's target (the baseline).\n");
+    std::printf("Host::move itself took p50 %.1f us, max %.1f us (both directions).\n", percentile(move_calls, 0.5),
+                percentile(move_calls, 1.0));
+    const double worst_p50 = std::max(percentile(to_process, 0.5), percentile(to_inproc, 0.5));
+    std::printf("target: p50 pause <= 1000 us between user-space placements: %s\n",
+                worst_p50 <= 1000 ? "met" : "NOT met");
+    return 0;
+}
