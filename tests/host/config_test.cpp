@@ -208,7 +208,7 @@ ok = "one"
     CHECK(result.diagnostics[0].note == "compiled into this host: echo, tally, wide");
     CHECK(result.diagnostics[2].where.line == 4);
     CHECK(result.diagnostics[2].where.column == 1);
-    CHECK(result.diagnostics[2].note == "allowed keys: component, placement, settings");
+    CHECK(result.diagnostics[2].note == "allowed keys: component, placement, settings, restart, restart_limit");
 }
 
 TEST_CASE("the report stops after max_diagnostics errors, and says so") {
@@ -262,7 +262,7 @@ TEST_CASE("TOML errors: syntax, and a duplicate instance said as such") {
 }
 
 TEST_CASE("missing keys, reserved keys, wrong types") {
-    LoadResult result = parse("[echo]\nrestart = \"always\"\nsettings = 3\n");
+    LoadResult result = parse("[echo]\nrelocation = \"live\"\nsettings = 3\n");
     CHECK(codes(result) == std::vector{DiagnosticCode::ReservedKey, DiagnosticCode::WrongType,
                                        DiagnosticCode::MissingKey, DiagnosticCode::MissingKey});
     result = parse("echo = 1\n");
@@ -290,4 +290,20 @@ TEST_CASE("load_config: an unreadable file is a diagnostic, not a crash") {
     result = milk::host::load_config("/dev/zero", components, {}, unasked_probe());
     CHECK(codes(result) == std::vector{DiagnosticCode::UnreadableFile});
     CHECK(result.diagnostics[0].message == "cannot read the config: File too large");
+}
+
+TEST_CASE("restart: the policy and its limit, their defaults and their errors") {
+    LoadResult result = parse("[echo]\ncomponent = \"echo\"\nplacement = \"process\"\n"
+                              "restart = \"on-failure\"\nrestart_limit = 3\n"
+                              "[other]\ncomponent = \"echo\"\nplacement = \"process\"\n");
+    REQUIRE(result.config);
+    CHECK(result.config->instances[0].restart == milk::host::RestartPolicy::OnFailure);
+    CHECK(result.config->instances[0].restart_limit == 3);
+    CHECK(result.config->instances[1].restart == milk::host::RestartPolicy::Never);
+    CHECK(result.config->instances[1].restart_limit == 5);
+    result = parse("[echo]\ncomponent = \"echo\"\nplacement = \"process\"\nrestart = \"always\"\n"
+                   "restart_limit = 1001\n");
+    CHECK(codes(result) == std::vector{DiagnosticCode::UnknownRestartPolicy, DiagnosticCode::BadRestartLimit});
+    result = parse("[echo]\ncomponent = \"echo\"\nplacement = \"process\"\nrestart = 1\nrestart_limit = \"2\"\n");
+    CHECK(codes(result) == std::vector{DiagnosticCode::WrongType, DiagnosticCode::BadRestartLimit});
 }

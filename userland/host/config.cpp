@@ -25,8 +25,9 @@ using config_detail::Draft;
 // versions (restart policies, live relocation): rejected rather than
 // ignored, so that a config written for a later host does not run here
 // without what it asks for.
-constexpr std::string_view allowed_keys = "component, placement, settings";
-constexpr std::string_view reserved_keys[] = {"restart", "relocation"};
+constexpr std::string_view allowed_keys = "component, placement, settings, restart, restart_limit";
+constexpr std::string_view reserved_keys[] = {"relocation"};
+constexpr std::int64_t max_restart_limit = 1000;
 constexpr std::size_t max_instance_name_bytes = 63;
 constexpr std::size_t max_config_bytes = 1024 * 1024;
 
@@ -141,6 +142,10 @@ private:
                 read_placement(subject, *node, draft);
             } else if (key_name == "settings") {
                 read_settings(subject, *node, draft);
+            } else if (key_name == "restart") {
+                read_restart(subject, *node, draft);
+            } else if (key_name == "restart_limit") {
+                read_restart_limit(subject, *node, draft);
             } else if (std::find(std::begin(reserved_keys), std::end(reserved_keys), key_name) !=
                        std::end(reserved_keys)) {
                 m_diagnostics.add(DiagnosticCode::ReservedKey,
@@ -219,6 +224,32 @@ private:
         draft.instance.placement_source = PlacementSource::File;
         draft.placement_where = location_of(node.source(), m_file);
         draft.has_placement = true;
+    }
+
+    void read_restart(const std::string& subject, const toml::node& node, Draft& draft) {
+        const std::string* word = expect_string(subject, "restart", node);
+        if (word == nullptr) return;
+        if (*word == "never") {
+            draft.instance.restart = RestartPolicy::Never;
+        } else if (*word == "on-failure") {
+            draft.instance.restart = RestartPolicy::OnFailure;
+        } else {
+            m_diagnostics.add(DiagnosticCode::UnknownRestartPolicy, subject + ": unknown restart policy " + quoted(*word),
+                              location_of(node.source(), m_file), "allowed: never, on-failure");
+        }
+    }
+
+    void read_restart_limit(const std::string& subject, const toml::node& node, Draft& draft) {
+        const toml::value<std::int64_t>* integer = node.as_integer();
+        if (integer == nullptr || integer->get() < 1 || integer->get() > max_restart_limit) {
+            m_diagnostics.add(DiagnosticCode::BadRestartLimit,
+                              subject + ": \"restart_limit\" must be an integer from 1 to " +
+                                  std::to_string(max_restart_limit),
+                              location_of(node.source(), m_file),
+                              "the most restarts in any minute; past it the instance stays dead");
+            return;
+        }
+        draft.instance.restart_limit = static_cast<std::uint32_t>(integer->get());
     }
 
     void read_settings(const std::string& subject, const toml::node& node, Draft& draft) {

@@ -17,6 +17,14 @@ std::string_view placement_source_name(PlacementSource source) {
     return "unknown";
 }
 
+std::string_view restart_policy_name(RestartPolicy policy) {
+    switch (policy) {
+    case RestartPolicy::Never: return "never";
+    case RestartPolicy::OnFailure: return "on-failure";
+    }
+    return "unknown";
+}
+
 Overrides overrides_from_environment(std::vector<std::string> flags) {
     Overrides overrides{std::move(flags), std::nullopt};
     if (const char* value = std::getenv(place_environment_variable); value != nullptr)

@@ -38,6 +38,17 @@ enum class PlacementSource : std::uint8_t { File, Environment, Flag };
 // "file", "MILK_PLACE", "--place": how diagnostics and `milkd --check` name it.
 [[nodiscard]] std::string_view placement_source_name(PlacementSource source);
 
+// What the host does when an instance's process dies (docs/relocation.md,
+// "Restart").
+enum class RestartPolicy : std::uint8_t {
+    // It stays dead; its clients get PeerClosed.
+    Never,
+    // A new process takes its place, at most `restart_limit` times in any
+    // minute.
+    OnFailure,
+};
+[[nodiscard]] std::string_view restart_policy_name(RestartPolicy policy);
+
 struct InstanceConfig {
     std::string name;
     // A component compiled into this host (find_component finds it).
@@ -49,6 +60,10 @@ struct InstanceConfig {
     Location where;
     // Where `placement` came from.
     PlacementSource placement_source = PlacementSource::File;
+    // `restart` and `restart_limit`: they matter where the instance has a
+    // process of its own (`process`).
+    RestartPolicy restart = RestartPolicy::Never;
+    std::uint32_t restart_limit = 5;
 };
 
 struct Config {

@@ -25,7 +25,7 @@ enum class DiagnosticCode : std::uint16_t {
     BadInstanceName = 5,         // H0005 an instance name that is not [a-z0-9_-], 1-63 bytes
     MissingKey = 6,              // H0006 no `component` or no `placement`
     UnknownKey = 7,              // H0007 a key an instance table does not have
-    ReservedKey = 8,             // H0008 a key reserved for a later version (`restart`, `relocation`)
+    ReservedKey = 8,             // H0008 a key reserved for a later version (`relocation`)
     WrongType = 9,               // H0009 a key with a value of the wrong TOML type
     UnknownComponent = 10,       // H0010 a component not compiled into this host
     UnknownPlacement = 11,       // H0011 a placement other than inproc, process, kernel
@@ -39,6 +39,8 @@ enum class DiagnosticCode : std::uint16_t {
     MalformedOverride = 20,      // H0020 an override that is not INSTANCE=PLACEMENT
     OverrideUnknownInstance = 21,// H0021 an override names no instance of the config
     ConflictingOverride = 22,    // H0022 one instance placed twice by one source
+    UnknownRestartPolicy = 23,   // H0023 a `restart` other than "never" or "on-failure"
+    BadRestartLimit = 24,        // H0024 a `restart_limit` that is not an integer from 1 to 1000
     UnreadableFile = 30,         // H0030 the config file cannot be read, or is over 1 MiB
     TooManyErrors = 99,          // H0099 the report stops after max_diagnostics errors
 };
