@@ -15,6 +15,7 @@
 #include <milk/host/host.hpp>
 
 #include <atomic>
+#include <csignal>
 #include <chrono>
 #include <cstring>
 #include <optional>
@@ -33,11 +34,14 @@ using milk::Placement;
 using milk::host::Host;
 using ClientIdle = PingPong::Contract::ClientEndpoint;
 
-Host make_host(const char* name, const char* component, Placement placement) {
+Host make_host(const char* name, const char* component, Placement placement,
+               milk::host::RestartPolicy restart = milk::host::RestartPolicy::Never, std::uint32_t restart_limit = 5) {
     milk::host::InstanceConfig instance;
     instance.name = name;
     instance.component = component;
     instance.placement = placement;
+    instance.restart = restart;
+    instance.restart_limit = restart_limit;
     milk::host::Config config;
     config.file = "test";
     config.instances.push_back(instance);
@@ -221,4 +225,96 @@ TEST_CASE("a channel that reaches no cut point in time keeps the component where
         REQUIRE(pong.ok());
         CHECK(pong.value().seq == seq);
     }
+}
+
+namespace {
+
+using milk::host::RestartPolicy;
+
+milk::host::InstanceStatus status_of(const Host& host) { return host.status().front(); }
+
+// Kills the instance's process and waits until the host has dealt with it:
+// restarted it (`restarts` grew) or seen it dead.
+void kill_runner(const Host& host) {
+    const auto before = status_of(host);
+    REQUIRE(before.pid != ::getpid());
+    REQUIRE(::kill(before.pid, SIGKILL) == 0);
+    for (int i = 0; i < 400; ++i) {
+        const auto now = status_of(host);
+        if (now.restarts > before.restarts || now.state != milk::host::InstanceState::Running) return;
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    FAIL("the host did not notice its runner's death");
+}
+
+}  // namespace
+
+TEST_CASE("restart on-failure: echo's client goes on through a new process, its endpoint unchanged") {
+    Host host = make_host("echo", "echo", Placement::Process, RestartPolicy::OnFailure);
+    auto client = host.connect<PingPong::Contract>("echo");
+    REQUIRE(client.ok());
+    Stream stream;
+    auto idle = round_trip(std::move(client).value(), 0, stream);
+    REQUIRE(idle.ok());
+    const pid_t first = status_of(host).pid;
+    kill_runner(host);
+    // The channel was at a cut point (the client's turn) and echo keeps no
+    // state: the next Ping goes to the new process, transparently.
+    idle = round_trip(std::move(idle).value(), 1, stream);
+    REQUIRE(idle.ok());
+    const auto after = status_of(host);
+    CHECK(after.restarts == 1);
+    CHECK(after.state == milk::host::InstanceState::Running);
+    CHECK(after.pid != first);
+    CHECK(milk::host::describe_state(after) == "running (restarted 1)");
+    CHECK(stream.wrong == 0);
+    REQUIRE(std::move(idle).value().send(PingPong::Bye{}).ok());
+}
+
+TEST_CASE("restart on-failure: a stateful component's client gets PeerClosed; new clients are served") {
+    namespace files = examples::files;
+    Host host = make_host("files", "files", Placement::Process, RestartPolicy::OnFailure);
+    auto client = host.connect<files::FileService::Contract>("files");
+    REQUIRE(client.ok());
+    auto opened = files::open_file(std::move(client).value(), "/motd");
+    REQUIRE(opened.ok());
+    kill_runner(host);
+    // Its open handle died with the process: the documented error.
+    auto read = files::read_file(std::move(opened.value().client), 1, 0, 64);
+    REQUIRE_FALSE(read.ok());
+    CHECK(read.error().code == milk::ErrorCode::PeerClosed);
+    auto again = host.connect<files::FileService::Contract>("files");
+    REQUIRE(again.ok());
+    auto fresh = files::open_file(std::move(again).value(), "/motd");
+    REQUIRE(fresh.ok());
+    CHECK(fresh.value().text == "opened, handle 1");
+}
+
+TEST_CASE("restart never: the instance stays dead and its client gets PeerClosed") {
+    Host host = make_host("echo", "echo", Placement::Process);
+    auto client = host.connect<PingPong::Contract>("echo");
+    REQUIRE(client.ok());
+    Stream stream;
+    auto idle = round_trip(std::move(client).value(), 0, stream);
+    REQUIRE(idle.ok());
+    kill_runner(host);
+    auto next = round_trip(std::move(idle).value(), 1, stream);
+    REQUIRE_FALSE(next.ok());
+    CHECK(next.error().code == milk::ErrorCode::PeerClosed);
+    CHECK(status_of(host).state == milk::host::InstanceState::Killed);
+    CHECK(status_of(host).restarts == 0);
+}
+
+TEST_CASE("restart_limit: past it, the instance stays dead") {
+    Host host = make_host("echo", "echo", Placement::Process, RestartPolicy::OnFailure, 2);
+    kill_runner(host);
+    kill_runner(host);
+    CHECK(status_of(host).restarts == 2);
+    kill_runner(host);
+    const auto last = status_of(host);
+    CHECK(last.restarts == 2);
+    CHECK(last.state == milk::host::InstanceState::Killed);
+    auto refused = host.connect<PingPong::Contract>("echo");
+    REQUIRE_FALSE(refused.ok());
+    CHECK(refused.error().code == milk::ErrorCode::PeerClosed);
 }

@@ -46,11 +46,12 @@ Error refusal_error(const ConnectReply& reply) {
 // closes the old channel with the reason "moved".
 class SocketSuccessor final : public detail::Successor {
 public:
-    SocketSuccessor(FileDescriptor socket, std::chrono::milliseconds timeout)
-        : m_socket(std::move(socket)), m_timeout(timeout) {}
+    SocketSuccessor(FileDescriptor socket, std::chrono::milliseconds timeout, bool restarts)
+        : m_socket(std::move(socket)), m_timeout(timeout), m_restarts(restarts) {}
     [[nodiscard]] std::optional<ChannelEnd> take(const Error& close) override {
-        if (close.code != ErrorCode::PeerClosed || close.detail != moved_close_detail || !m_socket.valid())
-            return std::nullopt;
+        const bool moved = close.detail == moved_close_detail;
+        const bool died = close.detail == peer_gone_detail && m_restarts;
+        if (close.code != ErrorCode::PeerClosed || !(moved || died) || !m_socket.valid()) return std::nullopt;
         auto next = process::receive_channel(m_socket.get(), Deadline::after(m_timeout));
         if (!next.ok()) return std::nullopt;
         return std::move(next).value();
@@ -60,6 +61,7 @@ public:
 private:
     FileDescriptor m_socket;
     std::chrono::milliseconds m_timeout;
+    bool m_restarts;
 };
 
 Result<ChannelEnd> connect_with(const std::string& socket_path, const ConnectRequest& request,
@@ -95,8 +97,10 @@ Result<ChannelEnd> connect_with(const std::string& socket_path, const ConnectReq
     }
     auto end = MILK_TRY(process::receive_channel(socket.get(), deadline));
     if ((reply.flags & connect_movable) == 0 || reencode == nullptr) return end;
-    return detail::relocating(std::move(end), std::make_shared<SocketSuccessor>(std::move(socket), options.timeout),
-                              reencode);
+    return detail::relocating(
+        std::move(end),
+        std::make_shared<SocketSuccessor>(std::move(socket), options.timeout, (reply.flags & connect_restarts) != 0),
+        reencode);
 }
 
 }  // namespace

@@ -69,6 +69,7 @@ Result<ServerIdle> list(ServerListing first, const std::vector<InstanceStatus>& 
             instance.code,
             static_cast<std::uint32_t>(instance.channels_open),
             instance.messages,
+            instance.restarts,
         };
         listing.emplace(MILK_TRY(std::move(*listing).send(std::move(record))));
         for (const ChannelStatus& channel : instance.open_channels)
@@ -167,6 +168,7 @@ Result<std::vector<InstanceStatus>> request_status(ChannelEnd&& control) {
                 status.code = record.code;
                 status.channels_open = record.channels;
                 status.messages = record.messages;
+                status.restarts = record.restarts;
                 instances.push_back(std::move(status));
                 return Step{std::move(next), std::nullopt};
             },

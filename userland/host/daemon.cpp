@@ -128,7 +128,8 @@ void serve_connection(FileDescriptor client, Host& host, const std::shared_ptr<S
         if (instance.state != InstanceState::Running)
             return reply(client.get(), ConnectRefusal::InstanceDead, {ErrorCode::PeerClosed, nullptr, instance.pid});
         reply(client.get(), ConnectRefusal::None, {}, static_cast<std::uint32_t>(instance.placement),
-              instance.movable ? std::uint32_t{connect_movable} : std::uint32_t{0});
+              (instance.movable ? std::uint32_t{connect_movable} : 0u) |
+                  (instance.movable && instance.restartable ? std::uint32_t{connect_restarts} : 0u));
         auto handed = host.hand_over(name, contract, request.version, std::move(client).take());
         if (!handed.ok())
             std::fprintf(stderr, "milkd: instance %s: handing a channel over failed: %s\n", instance.name.c_str(),

@@ -8,6 +8,7 @@
 
 #include <milk/inproc.hpp>
 #include <milk/process.hpp>
+#include "fd_passing.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -45,7 +46,8 @@ std::string_view instance_state_name(InstanceState state) {
 
 std::string describe_state(const InstanceStatus& status) {
     switch (status.state) {
-    case InstanceState::Running: return "running";
+    case InstanceState::Running:
+        return status.restarts == 0 ? "running" : "running (restarted " + std::to_string(status.restarts) + ")";
     case InstanceState::Exited: return "dead (exit " + std::to_string(status.code) + ")";
     case InstanceState::Killed: {
         const char* name = ::sigabbrev_np(status.code);
@@ -55,9 +57,53 @@ std::string describe_state(const InstanceStatus& status) {
     return "unknown";
 }
 
+namespace {
+
+// A runner for `instance`, whose death the supervisor hears of.
+Result<std::unique_ptr<detail::RunnerProcess>> spawn_runner(Host::Instance& instance,
+                                                           const std::shared_ptr<Host::Supervisor>& supervisor) {
+    return detail::RunnerProcess::try_spawn(
+        detail::runner_path(instance.options.runner_path), instance.config, instance.counters->fd(),
+        instance.options.stop_timeout, [supervisor, target = &instance] { supervisor->report(target); });
+}
+
+// A client of `channel` gets no successor: its channel died with the
+// process (PeerClosed).
+void refuse(const HostChannel& channel) {
+    if (channel.successor) {
+        channel.successor->refuse();
+        return;
+    }
+    // The client waits for a hand-over on its socket: a refusal ends the wait.
+    process::HandshakeMessage refusal;
+    refusal.kind = static_cast<std::uint32_t>(process::HandshakeKind::Refuse);
+    refusal.code = static_cast<std::uint32_t>(ErrorCode::PeerClosed);
+    static_cast<void>(detail::send_record(channel.remote->get(), detail::bytes_of(refusal)));
+}
+
+void restart(Host::Instance& instance, const std::shared_ptr<Host::Supervisor>& supervisor);
+
+}  // namespace
+
+void supervise(Host::Supervisor* supervisor) {
+    for (;;) {
+        Host::Instance* instance = nullptr;
+        {
+            std::unique_lock guard(supervisor->lock);
+            supervisor->wake.wait(guard, [&] { return supervisor->stopping || !supervisor->dead.empty(); });
+            if (supervisor->stopping) return;
+            instance = supervisor->dead.front();
+            supervisor->dead.pop_front();
+        }
+        restart(*instance, supervisor->shared_from_this());
+    }
+}
+
 Result<Host> Host::try_create(const Config& config, std::span<const ComponentType> components,
                               const HostOptions& options) {
     Host host;
+    host.m_supervisor = std::make_shared<Supervisor>();
+    host.m_supervisor->thread = std::thread(supervise, host.m_supervisor.get());
     for (const InstanceConfig& instance_config : config.instances) {
         auto instance = std::make_unique<Instance>();
         instance->config = instance_config;
@@ -90,12 +136,10 @@ Result<Host> Host::try_create(const Config& config, std::span<const ComponentTyp
             auto page = detail::CounterPage::try_create_shared();
             if (!page.ok()) return page.error();
             instance->counters = std::make_shared<const detail::CounterPage>(std::move(page).value());
-            const std::string path = detail::runner_path(options.runner_path);
-            auto runner = detail::RunnerProcess::try_spawn(path, instance_config, instance->counters->fd(),
-                                                           options.stop_timeout);
+            auto runner = spawn_runner(*instance, host.m_supervisor);
             if (!runner.ok()) {
                 std::fprintf(stderr, "milk host: instance %s: cannot start the runner %s\n",
-                             instance_config.name.c_str(), path.c_str());
+                             instance_config.name.c_str(), detail::runner_path(options.runner_path).c_str());
                 return runner.error();
             }
             instance->runner = std::move(runner).value();
@@ -113,8 +157,20 @@ Result<Host> Host::try_create(const Config& config, std::span<const ComponentTyp
 }
 
 Host::Host(Host&&) noexcept = default;
-Host& Host::operator=(Host&&) noexcept = default;
-Host::~Host() = default;
+
+Host& Host::operator=(Host&& other) noexcept {
+    if (this != &other) {
+        if (m_supervisor) m_supervisor->stop();
+        m_supervisor = std::move(other.m_supervisor);
+        m_instances = std::move(other.m_instances);
+    }
+    return *this;
+}
+
+// The supervisor stops first: no restart races with the runners' end.
+Host::~Host() {
+    if (m_supervisor) m_supervisor->stop();
+}
 
 Result<Host::Instance*> Host::find(std::string_view name, std::string_view contract, std::uint32_t version) const {
     for (const auto& instance : m_instances) {
@@ -246,6 +302,67 @@ void settle(Host::Instance& instance, const HostChannel& channel, bool resume) {
                              : instance.runner->retire(channel.runner_channel));
 }
 
+void restart(Host::Instance& instance, const std::shared_ptr<Host::Supervisor>& supervisor) {
+    std::lock_guard lock(instance.lock);
+    if (!instance.runner) return;
+    const auto fate = instance.runner->fate();
+    // A runner exits 0 only when its host closed its control socket.
+    if (fate.state == InstanceState::Running || (fate.state == InstanceState::Exited && fate.code == 0)) return;
+    // Its channels, which died with it: each one's last protocol state.
+    const auto dead = instance.counters->retire_dead();
+    std::vector<HostChannel> lost;
+    std::vector<HostChannel> kept;
+    for (HostChannel& channel : instance.channels)
+        (channel.placement == Placement::Process ? lost : kept).push_back(std::move(channel));
+    instance.channels = std::move(kept);
+    const auto give_up = [&](const char* why) {
+        std::fprintf(stderr, "milk host: instance %s: its process died (%s %d); %s\n", instance.config.name.c_str(),
+                     fate.state == InstanceState::Killed ? "signal" : "exit", fate.code, why);
+        for (const HostChannel& channel : lost) refuse(channel);
+    };
+    // A process it left behind on a move, or one it may not restart.
+    if (instance.config.placement != Placement::Process || instance.config.restart != RestartPolicy::OnFailure)
+        return give_up("not restarted (restart = \"never\")");
+    const auto now = std::chrono::steady_clock::now();
+    while (!instance.recent_restarts.empty() && now - instance.recent_restarts.front() > std::chrono::minutes(1))
+        instance.recent_restarts.pop_front();
+    if (instance.recent_restarts.size() >= instance.config.restart_limit)
+        return give_up("not restarted: restart_limit restarts in the last minute");
+    auto runner = spawn_runner(instance, supervisor);
+    if (!runner.ok()) return give_up("the new process did not start");
+    instance.runner = std::move(runner).value();
+    instance.recent_restarts.push_back(now);
+    ++instance.restarts;
+    // A channel goes on, transparently, only where nothing was lost with
+    // the process: a component without state, stopped at a cut point (it
+    // owed no answer). Its client's unconsumed messages are sent again on
+    // the new channel; any other client gets PeerClosed.
+    for (HostChannel& channel : lost) {
+        bool transparent = instance.type->statefulness == Statefulness::Stateless;
+        bool found = false;
+        for (const auto& slot : dead) {
+            if (slot.channel != channel.runner_channel) continue;
+            found = true;
+            transparent = transparent && slot.state <= 0xffff &&
+                          instance.type->machine.is_cut_point(static_cast<session::StateMachine::State>(slot.state));
+        }
+        if (!found || !transparent) {
+            refuse(channel);
+            continue;
+        }
+        HostChannel next;
+        next.successor = channel.successor;
+        next.remote = channel.remote;
+        auto end = open_movable(instance, Placement::Process, {}, next);
+        if (!end.ok()) {
+            refuse(channel);
+            continue;
+        }
+        if (next.successor) next.successor->post(std::move(end).value());
+        instance.channels.push_back(std::move(next));
+    }
+}
+
 }  // namespace
 
 Result<void> Host::move(std::string_view name, Placement target, std::chrono::milliseconds timeout) {
@@ -267,9 +384,7 @@ Result<void> Host::move(std::string_view name, Placement target, std::chrono::mi
         return Error{ErrorCode::InvalidArgument, "the instance's component cannot run at that placement", 0};
     if (target == Placement::Process) {
         if (!instance->runner) {
-            instance->runner = MILK_TRY(detail::RunnerProcess::try_spawn(
-                detail::runner_path(instance->options.runner_path), instance->config, instance->counters->fd(),
-                instance->options.stop_timeout));
+            instance->runner = MILK_TRY(spawn_runner(*instance, m_supervisor));
         }
         if (instance->runner->fate().state != InstanceState::Running)
             return Error{ErrorCode::PeerClosed, "the instance's process is dead", instance->runner->pid()};
@@ -336,7 +451,11 @@ Result<ChannelEnd> Host::connect_end(std::string_view name, std::string_view con
         std::lock_guard lock(instance->lock);
         std::erase_if(instance->channels, [](const HostChannel& channel) { return channel.client_gone(); });
         HostChannel channel;
-        channel.successor = std::make_shared<detail::LocalSuccessor>();
+        // A client whose channel dies with the process waits this long for
+        // the host's word on a restart.
+        channel.successor = std::make_shared<detail::LocalSuccessor>(
+            instance->config.restart == RestartPolicy::OnFailure ? instance->options.handover_timeout
+                                                                 : std::chrono::milliseconds{0});
         auto end = MILK_TRY(open_movable(*instance, instance->config.placement, {}, channel));
         auto client = detail::relocating(std::move(end), channel.successor, instance->type->reencode);
         instance->channels.push_back(std::move(channel));
@@ -415,12 +534,13 @@ std::vector<InstanceStatus> Host::status() const {
         status.component = instance->config.component;
         status.contract = instance->type->contract;
         status.version = instance->type->version;
-        {
-            // A move changes it (under the instance's lock).
-            std::lock_guard lock(instance->lock);
-            status.placement = instance->config.placement;
-        }
+        // A move changes the placement, a restart the runner (under the
+        // instance's lock).
+        std::unique_lock lock(instance->lock);
+        status.placement = instance->config.placement;
         status.movable = instance->type->movable() && status.placement != Placement::Kernel;
+        status.restarts = instance->restarts;
+        status.restartable = instance->config.restart == RestartPolicy::OnFailure;
         if (instance->counters) {
             auto totals = instance->counters->totals();
             status.channels_open = totals.channels_open;
@@ -459,6 +579,7 @@ std::vector<InstanceStatus> Host::status() const {
             }
             break;
         }
+        lock.unlock();
         list.push_back(std::move(status));
     }
     return list;

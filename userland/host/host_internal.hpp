@@ -8,7 +8,11 @@
 
 #include <milk/host/host.hpp>
 
+#include <chrono>
+#include <condition_variable>
 #include <cstdint>
+#include <deque>
+#include <thread>
 #include <memory>
 #include <mutex>
 #include <vector>
@@ -44,10 +48,45 @@ struct Host::Instance {
     // started, also while it runs elsewhere, so that moving back is quick.
     std::unique_ptr<detail::RunnerProcess> runner;
 
-    // Moves, connects and the list of channels below (movable instances).
+    // Moves, connects, restarts and the fields below.
     mutable std::mutex lock;
     std::vector<HostChannel> channels;
     std::uint64_t next_channel = 1;
+    // Restarts of its process so far, and when the recent ones were (for
+    // `restart_limit`, per minute).
+    std::uint32_t restarts = 0;
+    std::deque<std::chrono::steady_clock::time_point> recent_restarts;
 };
+
+// The thread that restarts instances whose process died: a runner's watcher
+// reports the death here (it must not replace its own RunnerProcess), and
+// the supervisor, on a thread of its own, takes the instance's lock and
+// does what its `restart` says.
+struct Host::Supervisor : std::enable_shared_from_this<Host::Supervisor> {
+    std::mutex lock;
+    std::condition_variable wake;
+    std::deque<Host::Instance*> dead;
+    bool stopping = false;
+    std::thread thread;
+
+    void report(Host::Instance* instance) {
+        std::lock_guard guard(lock);
+        if (stopping) return;
+        dead.push_back(instance);
+        wake.notify_one();
+    }
+    void stop() {
+        {
+            std::lock_guard guard(lock);
+            stopping = true;
+            wake.notify_one();
+        }
+        if (thread.joinable()) thread.join();
+    }
+    ~Supervisor() { stop(); }
+};
+
+// The supervisor's thread.
+void supervise(Host::Supervisor* supervisor);
 
 }  // namespace milk::host

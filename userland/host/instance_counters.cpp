@@ -26,7 +26,7 @@ Result<InstanceCounters*> map_page(int fd) {
 class CountingTransport final : public Transport {
 public:
     CountingTransport(std::unique_ptr<Transport> inner, std::shared_ptr<const CounterPage> page,
-                      const session::StateMachine& machine)
+                      const session::StateMachine& machine, std::uint64_t channel)
         : m_inner(std::move(inner)), m_page(std::move(page)), m_machine(&machine), m_state(machine.initial) {
         InstanceCounters& counters = m_page->counters();
         counters.channels_opened.fetch_add(1, std::memory_order_relaxed);
@@ -34,6 +34,7 @@ public:
             std::uint32_t free = 0;
             if (slot.in_use.compare_exchange_strong(free, 1, std::memory_order_acq_rel)) {
                 slot.state.store(m_state, std::memory_order_relaxed);
+                slot.channel.store(channel, std::memory_order_relaxed);
                 m_slot = &slot;
                 break;
             }
@@ -184,9 +185,27 @@ CounterPage::Totals CounterPage::totals() const {
     return totals;
 }
 
-ChannelEnd counted(ChannelEnd&& end, std::shared_ptr<const CounterPage> page, const session::StateMachine& machine) {
+ChannelEnd counted(ChannelEnd&& end, std::shared_ptr<const CounterPage> page, const session::StateMachine& machine,
+                   std::uint64_t channel) {
     return ChannelEnd(
-        std::make_unique<CountingTransport>(std::move(end).release_transport(), std::move(page), machine));
+        std::make_unique<CountingTransport>(std::move(end).release_transport(), std::move(page), machine, channel));
+}
+
+std::vector<CounterPage::DeadChannel> CounterPage::retire_dead() const {
+    InstanceCounters& counters = *m_counters;
+    std::vector<DeadChannel> dead;
+    for (ChannelCounter& slot : counters.channels) {
+        if (slot.in_use.load(std::memory_order_acquire) == 0) continue;
+        dead.push_back(DeadChannel{slot.channel.load(std::memory_order_relaxed), slot.state.load(std::memory_order_relaxed)});
+        counters.retired.fetch_add(slot.messages.load(std::memory_order_relaxed), std::memory_order_relaxed);
+        slot.messages.store(0, std::memory_order_relaxed);
+        slot.in_use.store(0, std::memory_order_release);
+    }
+    // The dead process's channels beyond the slots were counted opened and
+    // never closed: they close here too.
+    const std::uint64_t opened = counters.channels_opened.load(std::memory_order_relaxed);
+    counters.channels_closed.store(opened, std::memory_order_relaxed);
+    return dead;
 }
 
 }  // namespace milk::host::detail

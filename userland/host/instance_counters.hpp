@@ -27,6 +27,9 @@ struct alignas(64) ChannelCounter {
     // session::StateMachine (invalid: the last message fit no transition).
     std::atomic<std::uint32_t> state{0};
     std::atomic<std::uint64_t> messages{0};
+    // The host's name for the channel (a movable instance's; 0: none), so
+    // that after a runner died the host can tell each channel's last state.
+    std::atomic<std::uint64_t> channel{0};
 };
 
 struct InstanceCounters {
@@ -77,6 +80,16 @@ public:
     };
     [[nodiscard]] Totals totals() const;
 
+    // After the process that counted here died: the channels it had open
+    // (the host's name and the last protocol state of each), which are
+    // then counted closed, their messages kept in `retired`. Only once the
+    // writer is gone: the page is then the host's alone.
+    struct DeadChannel {
+        std::uint64_t channel = 0;
+        std::uint32_t state = 0;
+    };
+    [[nodiscard]] std::vector<DeadChannel> retire_dead() const;
+
 private:
     CounterPage(InstanceCounters* counters, int fd) : m_counters(counters), m_fd(fd) {}
     InstanceCounters* m_counters = nullptr;
@@ -88,7 +101,8 @@ private:
 // caller keeps its page alive with the shared_ptr), and the channel's
 // protocol state follows `machine` (the component's contract). Counts the
 // channel as opened now and as closed when the end closes.
+// `channel`: the host's name for it, if it has one.
 [[nodiscard]] ChannelEnd counted(ChannelEnd&& end, std::shared_ptr<const CounterPage> page,
-                                 const session::StateMachine& machine);
+                                 const session::StateMachine& machine, std::uint64_t channel = 0);
 
 }  // namespace milk::host::detail

@@ -27,9 +27,13 @@
 #pragma once
 
 #include <milk/channel.hpp>
+#include <milk/channel_status.hpp>
 #include <milk/transport.hpp>
 
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -55,16 +59,33 @@ public:
 // A successor handed over within this process (Host::connect's clients).
 class LocalSuccessor final : public Successor {
 public:
+    // `restart_wait`: for an instance that restarts after its process died,
+    // how long a client whose channel died waits for the host's word (zero:
+    // it does not wait).
+    explicit LocalSuccessor(std::chrono::milliseconds restart_wait = {}) : m_restart_wait(restart_wait) {}
+
     // The host's side: the channel that follows. Dropped (closed, so that
     // its component's session ends) when the client has gone.
     void post(ChannelEnd&& next) {
         std::lock_guard lock(m_lock);
         if (m_client_gone.load(std::memory_order_relaxed)) return;
         m_next = std::move(next);
+        m_decided.notify_all();
     }
-    // The move posted it before it closed the old channel: no waiting.
-    [[nodiscard]] std::optional<ChannelEnd> take(const Error& /*close*/) override {
+    // The host's side, after a restart: no successor for this channel (its
+    // component held state, or owed an answer, when its process died).
+    void refuse() {
         std::lock_guard lock(m_lock);
+        m_refused = true;
+        m_decided.notify_all();
+    }
+    // A move posted it before it closed the old channel: no waiting. A
+    // process that died is restarted by the host's supervisor meanwhile:
+    // waiting for its word is worth it then.
+    [[nodiscard]] std::optional<ChannelEnd> take(const Error& close) override {
+        std::unique_lock lock(m_lock);
+        if (!m_next && close.detail == peer_gone_detail && m_restart_wait.count() > 0)
+            m_decided.wait_for(lock, m_restart_wait, [&] { return m_next.has_value() || m_refused; });
         return std::exchange(m_next, std::nullopt);
     }
     void client_gone() noexcept override {
@@ -76,8 +97,11 @@ public:
     [[nodiscard]] bool is_client_gone() const { return m_client_gone.load(std::memory_order_acquire); }
 
 private:
+    std::chrono::milliseconds m_restart_wait;
     std::mutex m_lock;
+    std::condition_variable m_decided;
     std::optional<ChannelEnd> m_next;
+    bool m_refused = false;
     std::atomic<bool> m_client_gone{false};
 };
 

@@ -53,6 +53,7 @@ void serve_one(const ComponentType* type, Settings settings, std::shared_ptr<con
 // A channel the host may move: created here, handed over `socket`, and
 // served by a seat (channel_seat.hpp), from `snapshot` when not empty.
 Result<std::shared_ptr<detail::ChannelSeat>> seat_one(const ComponentType* type, const Settings& settings,
+                                                      std::uint64_t channel,
                                                       const std::shared_ptr<const detail::CounterPage>& counters,
                                                       detail::FileDescriptor socket, std::vector<std::byte> snapshot,
                                                       const std::string& instance) {
@@ -62,7 +63,7 @@ Result<std::shared_ptr<detail::ChannelSeat>> seat_one(const ComponentType* type,
     const Deadline deadline = snapshot.empty() ? Deadline::after(handover_timeout) : Deadline::never();
     auto end = MILK_TRY(process::send_channel(socket.get(), std::move(pending), deadline));
     return detail::ChannelSeat::start(*type, settings, std::move(snapshot),
-                                      detail::counted(std::move(end), counters, type->machine), instance);
+                                      detail::counted(std::move(end), counters, type->machine, channel), instance);
 }
 
 // The channels this runner serves for the host's moves, by the host's id.
@@ -222,7 +223,7 @@ int run_runner(int argc, char** argv, std::span<const ComponentType> components)
             seats.reserve(request.channel);
             std::thread([type, settings, counters, &seats, channel = request.channel,
                          socket = std::move(received.value().fd), snapshot = std::move(snapshot), instance]() mutable {
-                auto seat = seat_one(type, settings, counters, std::move(socket), std::move(snapshot), instance);
+                auto seat = seat_one(type, settings, channel, counters, std::move(socket), std::move(snapshot), instance);
                 if (!seat.ok()) report(instance, "handing a movable channel over", seat.error());
                 seats.settle(channel, seat.ok() ? std::move(seat).value() : nullptr);
             }).detach();

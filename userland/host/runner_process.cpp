@@ -38,7 +38,8 @@ std::string runner_path(const std::string& configured) {
 }
 
 Result<std::unique_ptr<RunnerProcess>> RunnerProcess::try_spawn(const std::string& path, const InstanceConfig& instance,
-                                                                int counters_fd, std::chrono::milliseconds stop_timeout) {
+                                                                int counters_fd, std::chrono::milliseconds stop_timeout,
+                                                                std::function<void()> on_death) {
     if (::access(path.c_str(), X_OK) != 0)
         return Error{ErrorCode::InvalidArgument, "the runner (milk-runner) is not an executable file", errno};
     int sockets[2];
@@ -82,12 +83,17 @@ Result<std::unique_ptr<RunnerProcess>> RunnerProcess::try_spawn(const std::strin
         ::waitpid(pid, nullptr, 0);
         return Error{ErrorCode::SystemError, "pidfd_open of a runner failed", error};
     }
-    return std::unique_ptr<RunnerProcess>(new RunnerProcess(pid, std::move(pidfd), std::move(ours), stop_timeout));
+    return std::unique_ptr<RunnerProcess>(
+        new RunnerProcess(pid, std::move(pidfd), std::move(ours), stop_timeout, std::move(on_death)));
 }
 
 RunnerProcess::RunnerProcess(pid_t pid, FileDescriptor pidfd, FileDescriptor control,
-                             std::chrono::milliseconds stop_timeout)
-    : m_pid(pid), m_pidfd(std::move(pidfd)), m_control(std::move(control)), m_stop_timeout(stop_timeout) {
+                             std::chrono::milliseconds stop_timeout, std::function<void()> on_death)
+    : m_pid(pid),
+      m_pidfd(std::move(pidfd)),
+      m_control(std::move(control)),
+      m_stop_timeout(stop_timeout),
+      m_on_death(std::move(on_death)) {
     m_watcher = std::thread([this] { watch(); });
 }
 
@@ -105,9 +111,12 @@ void RunnerProcess::watch() {
     } else {
         fate = {InstanceState::Killed, info.si_status};
     }
-    std::lock_guard lock(m_lock);
-    m_fate = fate;
-    m_gone.notify_all();
+    {
+        std::lock_guard lock(m_lock);
+        m_fate = fate;
+        m_gone.notify_all();
+    }
+    if (m_on_death) m_on_death();
 }
 
 RunnerProcess::~RunnerProcess() {

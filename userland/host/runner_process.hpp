@@ -13,6 +13,7 @@
 #include <span>
 #include <vector>
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -25,10 +26,13 @@ class RunnerProcess {
 public:
     // fork+exec of `runner_path` for `instance`, with the counters memfd
     // `counters_fd` (runner_protocol.hpp).
+    // `on_death` (if any) is called on the watcher thread once the process
+    // is gone and fate() says how: the host's supervisor hears of it so.
     [[nodiscard]] static Result<std::unique_ptr<RunnerProcess>> try_spawn(const std::string& runner_path,
                                                                           const InstanceConfig& instance,
                                                                           int counters_fd,
-                                                                          std::chrono::milliseconds stop_timeout);
+                                                                          std::chrono::milliseconds stop_timeout,
+                                                                          std::function<void()> on_death = {});
     RunnerProcess(const RunnerProcess&) = delete;
     RunnerProcess& operator=(const RunnerProcess&) = delete;
     // Closes the control socket (the runner exits), SIGKILL after the stop
@@ -62,13 +66,15 @@ public:
     [[nodiscard]] bool wait_gone(std::chrono::milliseconds timeout) const;
 
 private:
-    RunnerProcess(pid_t pid, FileDescriptor pidfd, FileDescriptor control, std::chrono::milliseconds stop_timeout);
+    RunnerProcess(pid_t pid, FileDescriptor pidfd, FileDescriptor control, std::chrono::milliseconds stop_timeout,
+                  std::function<void()> on_death);
     void watch();
 
     pid_t m_pid;
     FileDescriptor m_pidfd;
     FileDescriptor m_control;
     std::chrono::milliseconds m_stop_timeout;
+    std::function<void()> m_on_death;
     // Writes to the control socket from several client threads.
     std::mutex m_control_lock;
 

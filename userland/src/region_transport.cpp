@@ -19,7 +19,8 @@ std::span<std::byte> bytes_at(Region& region, std::size_t offset, std::size_t le
 // The peer never set its closed flag, yet its liveness watcher says it is
 // gone: killed, crashed, or exited without closing.
 Error peer_gone_error() {
-    return Error{ErrorCode::PeerClosed, "the peer process is gone: it exited or was killed without closing", 0};
+    return Error{ErrorCode::PeerClosed, "the peer process is gone: it exited or was killed without closing",
+                 peer_gone_detail};
 }
 
 }  // namespace

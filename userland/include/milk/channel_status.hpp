@@ -54,6 +54,11 @@ inline void publish_close(SideStatus& ours, const Error* reason) {
 // then finds no successor reports the close as usual.
 inline constexpr std::int64_t moved_close_detail = 0x65766f6d6b6c696dLL;
 
+// The `detail` of the PeerClosed a transport reports when the peer's
+// process is gone without closing ("milkgone", little-endian): a client of
+// an instance that restarts waits for the successor then.
+inline constexpr std::int64_t peer_gone_detail = 0x656e6f676b6c696dLL;
+
 [[nodiscard]] inline Error peer_close_error(const SideStatus& theirs) {
     auto& words = const_cast<SideStatus&>(theirs);
     // Read once each, after the caller's acquire load of `closed`.

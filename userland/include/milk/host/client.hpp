@@ -86,6 +86,10 @@ enum ConnectFlags : std::uint32_t {
     // successor channel is handed over on it when the old one closes with
     // the reason "moved".
     connect_movable = 1u << 0,
+    // Its process is restarted when it dies (`restart = "on-failure"`): a
+    // client whose channel dies with it waits on the socket for a
+    // successor, or for the host's refusal.
+    connect_restarts = 1u << 1,
 };
 
 // "milkkern", little-endian: the record that carries a kernel channel's fd.

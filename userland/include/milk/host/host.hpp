@@ -95,6 +95,10 @@ struct InstanceStatus {
     // Whether it can be moved (Host::move): a step component, at a
     // user-space placement.
     bool movable = false;
+    // How often its process was restarted after it died, and whether it
+    // will be the next time (`restart = "on-failure"`).
+    std::uint32_t restarts = 0;
+    bool restartable = false;
     // Each open channel (user-space placements; empty for `kernel`, whose
     // module counts per component).
     std::vector<ChannelStatus> open_channels;
@@ -170,6 +174,7 @@ public:
 
     // Implementation details (host_internal.hpp).
     struct Instance;
+    struct Supervisor;
 
 private:
     Host() = default;
@@ -177,6 +182,9 @@ private:
                                          std::uint32_t version) const;
 
     std::vector<std::unique_ptr<Instance>> m_instances;
+    // Restarts instances whose process died (`restart = "on-failure"`).
+    // Declared last, so destroyed first: it stops before the instances go.
+    std::shared_ptr<Supervisor> m_supervisor;
 };
 
 }  // namespace milk::host
