@@ -318,3 +318,55 @@ TEST_CASE("restart_limit: past it, the instance stays dead") {
     REQUIRE_FALSE(refused.ok());
     CHECK(refused.error().code == milk::ErrorCode::PeerClosed);
 }
+
+TEST_CASE("restart on-failure: a Ping the dead process never took is sent again to the new one") {
+    Host host = make_host("echo", "echo", Placement::Process, RestartPolicy::OnFailure);
+    auto client = host.connect<PingPong::Contract>("echo");
+    REQUIRE(client.ok());
+    Stream stream;
+    auto idle = round_trip(std::move(client).value(), 0, stream);
+    REQUIRE(idle.ok());
+    // Stopped, the process takes nothing: Ping 1 waits in the ring when it dies.
+    const pid_t runner = status_of(host).pid;
+    REQUIRE(::kill(runner, SIGSTOP) == 0);
+    std::thread killer([&] {
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        ::kill(runner, SIGKILL);
+    });
+    idle = round_trip(std::move(idle).value(), 1, stream);
+    killer.join();
+    REQUIRE(idle.ok());
+    CHECK(stream.wrong == 0);
+    CHECK(status_of(host).restarts == 1);
+    REQUIRE(std::move(idle).value().send(PingPong::Bye{}).ok());
+}
+
+TEST_CASE("restart on-failure: a client whose component owed it answers gets PeerClosed, not a gap") {
+    // As in the timeout case above: Pings sent below the endpoints without
+    // reading a Pong, so the component is blocked owing one when it dies.
+    Host host = make_host("echo", "echo", Placement::Process, RestartPolicy::OnFailure);
+    auto client = host.connect<PingPong::Contract>("echo");
+    REQUIRE(client.ok());
+    milk::ChannelEnd end = milk::session::detail::Access::take(std::move(client).value());
+    for (std::uint32_t seq = 0; seq < 300; ++seq) {
+        auto payload = end.allocate(8);
+        REQUIRE(payload.ok());
+        milk::Slot slot{};
+        REQUIRE(milk_encode(PingPong::Ping{seq, std::move(payload).value()}, end, slot).ok());
+        REQUIRE(end.send(slot).ok());
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    kill_runner(host);
+    CHECK(status_of(host).restarts == 1);
+    // The Pongs it sent before it died arrive, then the death.
+    std::uint32_t pongs = 0;
+    for (;;) {
+        auto slot = end.receive(milk::Deadline::after(std::chrono::seconds(10)));
+        if (!slot.ok()) {
+            CHECK(slot.error().code == milk::ErrorCode::PeerClosed);
+            break;
+        }
+        ++pongs;
+    }
+    CHECK(pongs == 256);
+}

@@ -65,7 +65,8 @@ private:
 };
 
 Result<ChannelEnd> connect_with(const std::string& socket_path, const ConnectRequest& request,
-                                const ConnectOptions& options, ReencodeFunction reencode = nullptr) {
+                                const ConnectOptions& options, ReencodeFunction reencode = nullptr,
+                                const session::StateMachine* machine = nullptr) {
     sockaddr_un address{};
     address.sun_family = AF_UNIX;
     if (socket_path.empty() || socket_path.size() >= sizeof address.sun_path)
@@ -96,11 +97,11 @@ Result<ChannelEnd> connect_with(const std::string& socket_path, const ConnectReq
         return detail::adopt_kernel_channel(std::move(channel.fd));
     }
     auto end = MILK_TRY(process::receive_channel(socket.get(), deadline));
-    if ((reply.flags & connect_movable) == 0 || reencode == nullptr) return end;
+    if ((reply.flags & connect_movable) == 0 || reencode == nullptr || machine == nullptr) return end;
     return detail::relocating(
         std::move(end),
         std::make_shared<SocketSuccessor>(std::move(socket), options.timeout, (reply.flags & connect_restarts) != 0),
-        reencode);
+        reencode, *machine);
 }
 
 }  // namespace
@@ -112,12 +113,13 @@ std::string default_socket_path() {
 }
 
 Result<ChannelEnd> connect_end(const std::string& socket_path, std::string_view instance, std::string_view contract,
-                               std::uint32_t version, const ConnectOptions& options, ReencodeFunction reencode) {
+                               std::uint32_t version, const ConnectOptions& options, ReencodeFunction reencode,
+                               const session::StateMachine* machine) {
     ConnectRequest request;
     if (!copy_name(request.instance, instance) || !copy_name(request.contract, contract))
         return Error{ErrorCode::InvalidArgument, "an instance or contract name of 64 bytes or more", 0};
     request.version = version;
-    return connect_with(socket_path, request, options, reencode);
+    return connect_with(socket_path, request, options, reencode, machine);
 }
 
 Result<ChannelEnd> connect_control_end(const std::string& socket_path, const ConnectOptions& options) {

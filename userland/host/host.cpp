@@ -334,19 +334,14 @@ void restart(Host::Instance& instance, const std::shared_ptr<Host::Supervisor>& 
     instance.recent_restarts.push_back(now);
     ++instance.restarts;
     // A channel goes on, transparently, only where nothing was lost with
-    // the process: a component without state, stopped at a cut point (it
-    // owed no answer). Its client's unconsumed messages are sent again on
-    // the new channel; any other client gets PeerClosed.
+    // the process: a component without state, which owed no answer. The
+    // host cannot tell the second (a message taken from the ring an instant
+    // before the kill shows nowhere yet); the client's end can, exactly
+    // (relocating_transport.hpp): it takes the successor or drops it. Its
+    // unconsumed messages are sent again on the new channel.
+    static_cast<void>(dead);
     for (HostChannel& channel : lost) {
-        bool transparent = instance.type->statefulness == Statefulness::Stateless;
-        bool found = false;
-        for (const auto& slot : dead) {
-            if (slot.channel != channel.runner_channel) continue;
-            found = true;
-            transparent = transparent && slot.state <= 0xffff &&
-                          instance.type->machine.is_cut_point(static_cast<session::StateMachine::State>(slot.state));
-        }
-        if (!found || !transparent) {
+        if (instance.type->statefulness != Statefulness::Stateless) {
             refuse(channel);
             continue;
         }
@@ -457,7 +452,8 @@ Result<ChannelEnd> Host::connect_end(std::string_view name, std::string_view con
             instance->config.restart == RestartPolicy::OnFailure ? instance->options.handover_timeout
                                                                  : std::chrono::milliseconds{0});
         auto end = MILK_TRY(open_movable(*instance, instance->config.placement, {}, channel));
-        auto client = detail::relocating(std::move(end), channel.successor, instance->type->reencode);
+        auto client = detail::relocating(std::move(end), channel.successor, instance->type->reencode,
+                                         instance->type->machine);
         instance->channels.push_back(std::move(channel));
         return client;
     }

@@ -11,8 +11,13 @@ namespace {
 
 class RelocatingTransport final : public Transport {
 public:
-    RelocatingTransport(std::unique_ptr<Transport> first, std::shared_ptr<Successor> successor, ReencodeFunction reencode)
-        : m_inner(std::move(first)), m_successor(std::move(successor)), m_reencode(reencode) {}
+    RelocatingTransport(std::unique_ptr<Transport> first, std::shared_ptr<Successor> successor, ReencodeFunction reencode,
+                        const session::StateMachine& machine)
+        : m_inner(std::move(first)),
+          m_successor(std::move(successor)),
+          m_reencode(reencode),
+          m_machine(machine),
+          m_state(machine.initial) {}
     ~RelocatingTransport() override { m_successor->client_gone(); }
 
     // A slot the old channel refused was encoded for it (its `bytes`
@@ -20,8 +25,11 @@ public:
     // unreceived ones, through the codec like them, never as it is.
     Result<void> send(const Slot& slot) override {
         auto sent = m_inner->send(slot);
-        if (sent.ok() || sent.error().code != ErrorCode::PeerClosed) return sent;
-        if (!MILK_TRY(follow(sent.error(), &slot))) return sent;
+        if (!sent.ok()) {
+            if (sent.error().code != ErrorCode::PeerClosed) return sent;
+            if (!MILK_TRY(follow(sent.error(), &slot))) return sent;
+        }
+        sent_one(slot.tag);
         return {};
     }
     // One slot at a time: a batch the old channel cut short would leave no
@@ -33,8 +41,14 @@ public:
     // In place, as the inner end does it; a slot claimed and published
     // after the component parked stays unconsumed in the old ring and is
     // sent again at the switch like any other.
-    Slot* try_claim_slot() override { return m_inner->try_claim_slot(); }
-    Result<void> send_claimed() override { return m_inner->send_claimed(); }
+    Slot* try_claim_slot() override { return m_claimed = m_inner->try_claim_slot(); }
+    Result<void> send_claimed() override {
+        // The tag, read before the slot is the peer's.
+        const std::uint16_t tag = m_claimed->tag;
+        MILK_TRY(m_inner->send_claimed());
+        sent_one(tag);
+        return {};
+    }
     Result<void> wait_for_room(std::size_t slots, Deadline deadline) override {
         for (;;) {
             auto room = m_inner->wait_for_room(slots, deadline);
@@ -45,7 +59,11 @@ public:
     Result<Slot> receive(Deadline deadline) override {
         for (;;) {
             auto received = m_inner->receive(deadline);
-            if (received.ok() || received.error().code != ErrorCode::PeerClosed) return received;
+            if (received.ok()) {
+                m_state = m_machine.step(m_state, session::Direction::Recv, received.value().tag);
+                return received;
+            }
+            if (received.error().code != ErrorCode::PeerClosed) return received;
             if (!MILK_TRY(follow(received.error()))) return received;
         }
     }
@@ -68,6 +86,9 @@ private:
     Result<bool> follow(const Error& close, const Slot* refused = nullptr) {
         auto next = m_successor->take(close);
         if (!next) return false;
+        // A restart after a death: only where the dead component owed
+        // nothing. Dropping the successor ends its component's session.
+        if (close.detail == peer_gone_detail && !owed_nothing()) return false;
         // The channels left behind, and the slots still to deliver, each
         // with the channel it was encoded for (its `bytes` name that heap).
         std::vector<ChannelEnd> left;
@@ -113,16 +134,43 @@ private:
         return {};
     }
 
+    void sent_one(std::uint16_t tag) {
+        m_before[m_sent % history] = m_state;
+        ++m_sent;
+        m_state = m_machine.step(m_state, session::Direction::Send, tag);
+    }
+    // Whether the component whose process died had answered every message
+    // it took: the state before the first message it did not take (or now,
+    // when it took them all) is a cut point. (A send that failed with the
+    // death is not counted yet: it comes after all of these.)
+    bool owed_nothing() {
+        std::vector<Slot> pending(history + 1);
+        auto read = m_inner->unreceived(pending);
+        if (!read.ok() || read.value() > history || read.value() > m_sent) return false;
+        const std::uint64_t untaken = read.value();
+        const session::StateMachine::State at = untaken == 0 ? m_state : m_before[(m_sent - untaken) % history];
+        return m_machine.is_cut_point(at);
+    }
+
+    // The states before the last `history` sends.
+    static constexpr std::size_t history = 1024;
+
     std::unique_ptr<Transport> m_inner;
     std::shared_ptr<Successor> m_successor;
     ReencodeFunction m_reencode;
+    const session::StateMachine& m_machine;
+    session::StateMachine::State m_state;
+    std::uint64_t m_sent = 0;
+    session::StateMachine::State m_before[history] = {};
+    Slot* m_claimed = nullptr;
 };
 
 }  // namespace
 
-ChannelEnd relocating(ChannelEnd&& first, std::shared_ptr<Successor> successor, ReencodeFunction reencode) {
-    return ChannelEnd(
-        std::make_unique<RelocatingTransport>(std::move(first).release_transport(), std::move(successor), reencode));
+ChannelEnd relocating(ChannelEnd&& first, std::shared_ptr<Successor> successor, ReencodeFunction reencode,
+                      const session::StateMachine& machine) {
+    return ChannelEnd(std::make_unique<RelocatingTransport>(std::move(first).release_transport(), std::move(successor),
+                                                            reencode, machine));
 }
 
 }  // namespace milk::host::detail

@@ -23,11 +23,16 @@
 //   3. from then on every call goes to the new channel.
 //
 // A close with no successor posted is a real one (the component died, or
-// the session ended): the client gets the error as before.
+// the session ended): the client gets the error as before. When the
+// component's process died and the host restarted it (`restart =
+// "on-failure"`), the successor is taken only if the dead component owed
+// nothing; a message it had taken and not answered is lost with it, and the
+// client gets the death (PeerClosed) instead of a silent gap.
 #pragma once
 
 #include <milk/channel.hpp>
 #include <milk/channel_status.hpp>
+#include <milk/state_machine.hpp>
 #include <milk/transport.hpp>
 
 #include <atomic>
@@ -107,8 +112,13 @@ private:
 
 using ReencodeFunction = Result<void> (*)(const Slot& slot, ChannelEnd& from, Transport& to, Slot& out);
 
-// Wraps `first`, the client's end of the channel now.
+// Wraps `first`, the client's end of the channel now. `machine` is the
+// contract's protocol: the end follows the channel's state with it, so
+// that after the component's process died it can tell whether the
+// component owed nothing (every message it took was answered, and the
+// state before the first it did not take is a cut point): only then does
+// it go on with a restarted component; otherwise it reports the death.
 [[nodiscard]] ChannelEnd relocating(ChannelEnd&& first, std::shared_ptr<Successor> successor,
-                                    ReencodeFunction reencode);
+                                    ReencodeFunction reencode, const session::StateMachine& machine);
 
 }  // namespace milk::host::detail

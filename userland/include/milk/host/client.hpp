@@ -21,6 +21,7 @@
 
 #include <milk/channel.hpp>
 #include <milk/host/movable.hpp>
+#include <milk/state_machine.hpp>
 #include <milk/component.hpp>
 #include <milk/deadline.hpp>
 #include <milk/result.hpp>
@@ -106,21 +107,23 @@ struct ConnectOptions {
 // InvalidArgument when milkd has no such instance or it serves another
 // contract or version; PeerClosed when the instance's process is dead.
 //
-// `reencode` is the contract's (milk::host::reencode<Contract>, which
-// connect<Contract> passes): with it, a channel to an instance that moves
-// follows it; without it (null), such a channel ends with PeerClosed when
-// its instance moves.
+// `reencode` and `machine` are the contract's (milk::host::reencode and
+// session::state_machine of it, which connect<Contract> passes): with them,
+// a channel to an instance that moves follows it; without (null), such a
+// channel ends with PeerClosed when its instance moves.
 using ReencodeFunction = Result<void> (*)(const Slot& slot, ChannelEnd& from, Transport& to, Slot& out);
 [[nodiscard]] Result<ChannelEnd> connect_end(const std::string& socket_path, std::string_view instance,
                                              std::string_view contract, std::uint32_t version,
-                                             const ConnectOptions& options = {}, ReencodeFunction reencode = nullptr);
+                                             const ConnectOptions& options = {}, ReencodeFunction reencode = nullptr,
+                                             const session::StateMachine* machine = nullptr);
 
 template <typename Contract>
 [[nodiscard]] Result<typename Contract::ClientEndpoint> connect(const std::string& socket_path,
                                                                 std::string_view instance,
                                                                 const ConnectOptions& options = {}) {
-    auto end = connect_end(socket_path, instance, Contract::name, Contract::version, options,
-                           &reencode<Contract>);
+    static constexpr session::StateMachine machine = session::state_machine<Contract::protocol>();
+    auto end = connect_end(socket_path, instance, Contract::name, Contract::version, options, &reencode<Contract>,
+                           &machine);
     if (!end.ok()) return end.error();
     return Contract::client(std::move(end).value());
 }
