@@ -115,6 +115,12 @@ TEST_CASE("a client's endpoint follows echo from inproc to process and back") {
     REQUIRE(idle.ok());
     CHECK(stream.answered == 3);
     CHECK(stream.wrong == 0);
+    // The counts go on across placements (a runner started by a move
+    // attaches to the instance's page, it does not start it anew): a Ping
+    // and a Pong at each of the three, one channel open.
+    const auto counted = host.status().front();
+    CHECK(counted.messages == 6);
+    CHECK(counted.channels_open == 1);
     REQUIRE(std::move(idle).value().send(PingPong::Bye{}).ok());
 }
 
@@ -369,4 +375,69 @@ TEST_CASE("restart on-failure: a client whose component owed it answers gets Pee
         ++pongs;
     }
     CHECK(pongs == 256);
+}
+
+TEST_CASE("a trace records each message with its states, the channels, and the move between them") {
+    Host host = make_host("echo", "echo", Placement::Inproc);
+    host.start_trace();
+    auto client = host.connect<PingPong::Contract>("echo");
+    REQUIRE(client.ok());
+    Stream stream;
+    auto idle = round_trip(std::move(client).value(), 0, stream);
+    for (std::uint32_t seq = 1; seq < 3; ++seq) idle = round_trip(std::move(idle).value(), seq, stream);
+    REQUIRE(host.move("echo", Placement::Process).ok());
+    for (std::uint32_t seq = 3; seq < 5; ++seq) idle = round_trip(std::move(idle).value(), seq, stream);
+    REQUIRE(idle.ok());
+    REQUIRE(std::move(idle).value().send(PingPong::Bye{}).ok());
+    // The component's side records the Bye as it takes it.
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    const milk::host::Trace trace = host.stop_trace();
+    CHECK(trace.dropped == 0);
+
+    using Kind = milk::host::TraceEvent::Kind;
+    int pings = 0;
+    int pongs = 0;
+    int byes = 0;
+    int moves = 0;
+    std::vector<std::uint64_t> channels;
+    std::uint64_t last = 0;
+    for (const auto& event : trace.events) {
+        CHECK(event.time_ns >= last);  // in time order
+        last = event.time_ns;
+        CHECK(event.instance == "echo");
+        if (event.kind == Kind::Move) {
+            ++moves;
+            CHECK(event.name == "inproc -> process");
+            continue;
+        }
+        if (event.kind != Kind::Message) continue;
+        CHECK(event.contract == "examples.pingpong.PingPong");
+        if (std::find(channels.begin(), channels.end(), event.channel) == channels.end())
+            channels.push_back(event.channel);
+        if (event.name == "Ping") {
+            ++pings;
+            CHECK(event.from_client);
+            CHECK(event.state_before == "Idle");
+            CHECK(event.state_after == "Waiting");
+        } else if (event.name == "Pong") {
+            ++pongs;
+            CHECK_FALSE(event.from_client);
+            CHECK(event.state_before == "Waiting");
+            CHECK(event.state_after == "Idle");
+        } else if (event.name == "Bye") {
+            ++byes;
+            CHECK(event.state_after == "end");
+        }
+    }
+    CHECK(pings == 5);
+    CHECK(pongs == 5);
+    CHECK(byes == 1);
+    CHECK(moves == 1);
+    // Before the move and after it: two channels, one track each.
+    CHECK(channels.size() == 2);
+
+    const std::string json = milk::host::trace_to_json(trace);
+    CHECK(json.find(R"("name":"Ping","cat":"message")") != std::string::npos);
+    CHECK(json.find(R"("name":"move inproc -> process","cat":"move","ph":"X")") != std::string::npos);
+    CHECK(json.find(R"("name":"process_name","ph":"M")") != std::string::npos);
 }

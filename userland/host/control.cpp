@@ -2,6 +2,7 @@
 
 #include "control.hpp"  // generated from contracts/control.contract
 
+#include <algorithm>
 #include <cstring>
 #include <optional>
 #include <string>
@@ -16,6 +17,8 @@ using ServerListing = Control::Server<Control::state::Listing>;
 using ClientIdle = Control::Client<Control::state::Idle>;
 using ClientListing = Control::Client<Control::state::Listing>;
 using ServerMoving = Control::Server<Control::state::Moving>;
+using ServerTracing = Control::Server<Control::state::Tracing>;
+using ClientTracing = Control::Client<Control::state::Tracing>;
 
 control::Fate fate_of(InstanceState state) {
     switch (state) {
@@ -81,22 +84,60 @@ Result<ServerIdle> list(ServerListing first, const std::vector<InstanceStatus>& 
 
 }  // namespace
 
+namespace {
+
+// A trace's JSON in pieces of this many bytes: each is a buffer of the
+// exchange heap, which the client drops once it has written it.
+constexpr std::size_t trace_chunk_bytes = 32 * 1024;
+
+// Records for `duration` and sends the JSON; the endpoint back in Idle.
+Result<ServerIdle> send_trace(ServerTracing tracing, const TraceFunction& trace, std::chrono::milliseconds duration) {
+    const Trace recorded = trace ? trace(duration) : Trace{};
+    const std::string json = trace_to_json(recorded);
+    std::optional<ServerTracing> sending{std::move(tracing)};
+    for (std::size_t done = 0; done < json.size(); done += trace_chunk_bytes) {
+        const std::size_t length = std::min(trace_chunk_bytes, json.size() - done);
+        auto chunk = MILK_TRY(sending->allocate(length));
+        std::memcpy(chunk.bytes().data(), json.data() + done, length);
+        sending.emplace(MILK_TRY(std::move(*sending).send(Control::TraceChunk{std::move(chunk)})));
+    }
+    const auto clamp = [](std::uint64_t value) { return static_cast<std::uint32_t>(std::min<std::uint64_t>(value, UINT32_MAX)); };
+    return std::move(*sending).send(Control::TraceDone{clamp(recorded.events.size()), clamp(recorded.dropped)});
+}
+
+}  // namespace
+
 Result<void> serve_control(ChannelEnd&& end, const std::function<std::vector<InstanceStatus>()>& status,
-                           const MoveFunction& move) {
+                           const MoveFunction& move, const TraceFunction& trace) {
     std::optional<ServerIdle> idle{Control::server(std::move(end))};
     for (;;) {
         // What a request leads to: a listing, a move to answer, or the end.
         struct Next {
             std::optional<ServerListing> listing;
             std::optional<ServerMoving> moving;
+            std::optional<ServerTracing> tracing;
             std::string instance;
             Placement placement = Placement::Inproc;
+            std::uint32_t milliseconds = 0;
         };
         auto request = std::move(*idle).receive(
-            [](Control::Status&&, ServerListing&& listing) { return Next{std::move(listing), std::nullopt, {}, {}}; },
+            [](Control::Status&&, ServerListing&& listing) {
+                Next next;
+                next.listing.emplace(std::move(listing));
+                return next;
+            },
             [](Control::Move&& asked, ServerMoving&& moving) {
-                return Next{std::nullopt, std::move(moving), text_of(asked.instance),
-                            static_cast<Placement>(asked.placement)};
+                Next next;
+                next.moving.emplace(std::move(moving));
+                next.instance = text_of(asked.instance);
+                next.placement = static_cast<Placement>(asked.placement);
+                return next;
+            },
+            [](Control::Trace&& asked, ServerTracing&& tracing) {
+                Next next;
+                next.tracing.emplace(std::move(tracing));
+                next.milliseconds = asked.milliseconds;
+                return next;
             },
             [](Control::Bye&&) { return Next{}; });
         idle.reset();
@@ -104,6 +145,12 @@ Result<void> serve_control(ChannelEnd&& end, const std::function<std::vector<Ins
         Next& next = request.value();
         if (next.listing) {
             idle.emplace(MILK_TRY(list(std::move(*next.listing), status())));
+            continue;
+        }
+        if (next.tracing) {
+            // At most a minute: the client waits for the answer meanwhile.
+            const auto duration = std::chrono::milliseconds(std::min<std::uint32_t>(next.milliseconds, 60'000));
+            idle.emplace(MILK_TRY(send_trace(std::move(*next.tracing), trace, duration)));
             continue;
         }
         if (!next.moving) return {};
@@ -116,6 +163,42 @@ Result<void> serve_control(ChannelEnd&& end, const std::function<std::vector<Ins
         auto reason = MILK_TRY(text_buffer(*next.moving, error.what != nullptr ? error.what : describe(error.code)));
         idle.emplace(MILK_TRY(std::move(*next.moving).send(
             Control::MoveFailed{static_cast<std::uint8_t>(error.code), std::move(reason)})));
+    }
+}
+
+Result<TraceSummary> request_trace(ChannelEnd&& control, std::chrono::milliseconds duration, std::string& json) {
+    ClientIdle idle = Control::client(std::move(control));
+    const auto milliseconds = static_cast<std::uint32_t>(std::clamp<std::int64_t>(duration.count(), 0, 60'000));
+    auto tracing = MILK_TRY(std::move(idle).send(Control::Trace{milliseconds}));
+    std::optional<ClientTracing> waiting{std::move(tracing)};
+    for (;;) {
+        struct Step {
+            std::optional<ClientTracing> more;
+            std::optional<ClientIdle> done;
+            TraceSummary summary;
+        };
+        auto step = std::move(*waiting).receive(
+            [&](Control::TraceChunk&& chunk, ClientTracing&& next) {
+                const auto bytes = chunk.json.bytes();
+                json.append(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+                Step result;
+                result.more.emplace(std::move(next));
+                return result;
+            },
+            [](Control::TraceDone&& done, ClientIdle&& next) {
+                Step result;
+                result.done.emplace(std::move(next));
+                result.summary = TraceSummary{done.events, done.dropped};
+                return result;
+            });
+        waiting.reset();
+        if (!step.ok()) return step.error();
+        if (step.value().more) {
+            waiting.emplace(std::move(*step.value().more));
+            continue;
+        }
+        MILK_TRY(std::move(*step.value().done).send(Control::Bye{}));
+        return step.value().summary;
     }
 }
 

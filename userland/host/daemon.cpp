@@ -16,6 +16,7 @@
 #include <filesystem>
 #include <memory>
 #include <mutex>
+#include <thread>
 #include <poll.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -46,6 +47,19 @@ struct SharedHost {
         std::lock_guard guard(lock);
         if (host == nullptr) return Error{ErrorCode::PeerClosed, "milkd is stopping", 0};
         return host->move(instance, placement);
+    }
+    // Records for `duration`; the lock is not held meanwhile, so that
+    // status and moves (which the trace records) go on.
+    Trace trace(std::chrono::milliseconds duration) {
+        {
+            std::lock_guard guard(lock);
+            if (host == nullptr) return {};
+            host->start_trace();
+        }
+        std::this_thread::sleep_for(duration);
+        std::lock_guard guard(lock);
+        if (host == nullptr) return {};
+        return host->stop_trace();
     }
 };
 
@@ -110,7 +124,8 @@ void serve_connection(FileDescriptor client, Host& host, const std::shared_ptr<S
             [shared](ChannelEnd&& end) {
                 return serve_control(
                     std::move(end), [shared] { return shared->status(); },
-                    [shared](std::string_view instance, Placement placement) { return shared->move(instance, placement); });
+                    [shared](std::string_view instance, Placement placement) { return shared->move(instance, placement); },
+                    [shared](std::chrono::milliseconds duration) { return shared->trace(duration); });
             },
             std::chrono::milliseconds(5000));
         return;

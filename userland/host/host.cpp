@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <ctime>
 #include <cstdio>
 #include <fcntl.h>
 #include <poll.h>
@@ -333,6 +334,16 @@ void restart(Host::Instance& instance, const std::shared_ptr<Host::Supervisor>& 
     instance.runner = std::move(runner).value();
     instance.recent_restarts.push_back(now);
     ++instance.restarts;
+    if (instance.tracing) {
+        TraceEvent event;
+        event.kind = TraceEvent::Kind::Restart;
+        event.time_ns = trace_clock_ns();
+        event.instance = instance.config.name;
+        event.contract = instance.type->contract;
+        event.name = std::string(fate.state == InstanceState::Killed ? "killed by signal " : "exited ") +
+                     std::to_string(fate.code) + ", restarted";
+        instance.trace_events.push_back(std::move(event));
+    }
     // A channel goes on, transparently, only where nothing was lost with
     // the process: a component without state, which owed no answer. The
     // host cannot tell the second (a message taken from the ring an instant
@@ -371,6 +382,7 @@ Result<void> Host::move(std::string_view name, Placement target, std::chrono::mi
                      "step components can be moved",
                      0};
     std::lock_guard lock(instance->lock);
+    const std::uint64_t move_began = trace_clock_ns();
     const Placement from = instance->config.placement;
     if (from == target) return {};
     if (from == Placement::Kernel || target == Placement::Kernel)
@@ -437,6 +449,16 @@ Result<void> Host::move(std::string_view name, Placement target, std::chrono::mi
     for (HostChannel& channel : staying) moved.push_back(std::move(channel));
     instance->channels = std::move(moved);
     instance->config.placement = target;
+    if (instance->tracing) {
+        TraceEvent event;
+        event.kind = TraceEvent::Kind::Move;
+        event.time_ns = move_began;
+        event.duration_ns = trace_clock_ns() - move_began;
+        event.instance = instance->config.name;
+        event.contract = instance->type->contract;
+        event.name = std::string(placement_name(from)) + " -> " + std::string(placement_name(target));
+        instance->trace_events.push_back(std::move(event));
+    }
     return {};
 }
 
@@ -520,6 +542,59 @@ Result<void> Host::hand_over(std::string_view name, std::string_view contract, s
     }
     }
     return Error{ErrorCode::InvalidArgument, "unknown placement", 0};
+}
+
+std::uint64_t trace_clock_ns() {
+    timespec now{};
+    ::clock_gettime(CLOCK_MONOTONIC, &now);
+    return static_cast<std::uint64_t>(now.tv_sec) * 1'000'000'000u + static_cast<std::uint64_t>(now.tv_nsec);
+}
+
+void Host::start_trace() {
+    for (const auto& instance : m_instances) {
+        std::lock_guard lock(instance->lock);
+        instance->tracing = true;
+        instance->trace_events.clear();
+        if (instance->counters) instance->counters->start_trace();
+    }
+}
+
+Trace Host::stop_trace() {
+    Trace trace;
+    for (const auto& instance : m_instances) {
+        std::lock_guard lock(instance->lock);
+        instance->tracing = false;
+        for (TraceEvent& event : instance->trace_events) trace.events.push_back(std::move(event));
+        instance->trace_events.clear();
+        if (!instance->counters) continue;
+        auto recorded = instance->counters->stop_trace();
+        trace.dropped += recorded.dropped;
+        const ComponentType& type = *instance->type;
+        for (const detail::TraceRecord& record : recorded.records) {
+            TraceEvent event;
+            event.kind = record.kind.load(std::memory_order_relaxed) == static_cast<std::uint8_t>(detail::TraceKind::Wait)
+                             ? TraceEvent::Kind::Wait
+                             : TraceEvent::Kind::Message;
+            event.time_ns = record.time_ns;
+            event.duration_ns = record.duration_ns;
+            event.instance = instance->config.name;
+            event.contract = type.contract;
+            event.channel = record.channel;
+            event.tag = record.tag;
+            // Numbers a runner wrote: named only through bounds-checked tables.
+            event.name = event.kind == TraceEvent::Kind::Wait ? "waiting for a message"
+                         : record.tag >= 1 && record.tag <= type.message_names.size()
+                             ? type.message_names[record.tag - 1]
+                             : "tag " + std::to_string(record.tag);
+            event.from_client = record.direction == static_cast<std::uint8_t>(session::Direction::Send);
+            event.state_before = type.machine.name(record.state_before);
+            event.state_after = type.machine.name(record.state_after);
+            trace.events.push_back(std::move(event));
+        }
+    }
+    std::stable_sort(trace.events.begin(), trace.events.end(),
+                     [](const TraceEvent& a, const TraceEvent& b) { return a.time_ns < b.time_ns; });
+    return trace;
 }
 
 std::vector<InstanceStatus> Host::status() const {

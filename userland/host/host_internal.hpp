@@ -56,7 +56,13 @@ struct Host::Instance {
     // `restart_limit`, per minute).
     std::uint32_t restarts = 0;
     std::deque<std::chrono::steady_clock::time_point> recent_restarts;
+    // While a trace runs: the moves and restarts it records.
+    bool tracing = false;
+    std::vector<TraceEvent> trace_events;
 };
+
+// CLOCK_MONOTONIC in nanoseconds: a trace's clock, the same in every process.
+[[nodiscard]] std::uint64_t trace_clock_ns();
 
 // The thread that restarts instances whose process died: a runner's watcher
 // reports the death here (it must not replace its own RunnerProcess), and

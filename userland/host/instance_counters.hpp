@@ -35,6 +35,10 @@ struct alignas(64) ChannelCounter {
 struct InstanceCounters {
     static constexpr std::size_t channel_slots = 62;
 
+    // Nonzero while the host records a trace (milkctl trace): the serving
+    // side then writes an event per message into the page's trace ring.
+    // Off, it costs a relaxed load per message.
+    std::atomic<std::uint32_t> tracing{0};
     std::atomic<std::uint64_t> channels_opened{0};
     std::atomic<std::uint64_t> channels_closed{0};
     // Messages of closed channels, and of channels beyond channel_slots
@@ -43,6 +47,52 @@ struct InstanceCounters {
     ChannelCounter channels[channel_slots];
 };
 static_assert(sizeof(InstanceCounters) <= 4096);
+
+// One event of a trace, written by the component's side of a channel.
+enum class TraceKind : std::uint8_t {
+    // A message: its tag, its direction (the contract's: Send when the
+    // client spoke), the protocol state before and after.
+    Message = 1,
+    // The component waited for a message this long (a receive that slept
+    // until the doorbell woke it): `duration_ns` ends at `time_ns`.
+    Wait = 2,
+};
+struct TraceRecord {
+    std::uint64_t time_ns = 0;   // CLOCK_MONOTONIC, the same in every process
+    std::uint64_t channel = 0;   // the host's name for it, or 1,000,000 + its slot
+    std::uint32_t duration_ns = 0;
+    std::uint16_t tag = 0;
+    std::uint16_t state_before = 0;
+    std::uint16_t state_after = 0;
+    std::uint8_t direction = 0;  // a session::Direction
+    // A TraceKind, stored last (release): zero while the record is written.
+    std::atomic<std::uint8_t> kind{0};
+    std::uint32_t reserved = 0;
+
+    TraceRecord() = default;
+    TraceRecord(const TraceRecord& other)
+        : time_ns(other.time_ns),
+          channel(other.channel),
+          duration_ns(other.duration_ns),
+          tag(other.tag),
+          state_before(other.state_before),
+          state_after(other.state_after),
+          direction(other.direction),
+          kind(other.kind.load(std::memory_order_relaxed)) {}
+    TraceRecord& operator=(const TraceRecord&) = delete;
+};
+static_assert(sizeof(TraceRecord) == 32);
+
+// The trace ring, after the counters' page: records are claimed with one
+// fetch_add each, by any channel's thread; once full, later events are
+// counted in `next` only (the host reports them as dropped).
+struct TraceRing {
+    static constexpr std::size_t capacity = 32 * 1024 - 1;
+    std::atomic<std::uint64_t> next{0};
+    std::uint64_t reserved = 0;
+    TraceRecord records[capacity];
+};
+static_assert(sizeof(TraceRing) <= 1024 * 1024);
 static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
 
 // A mapping of an InstanceCounters page.
@@ -62,6 +112,17 @@ public:
     ~CounterPage();
 
     [[nodiscard]] InstanceCounters& counters() const { return *m_counters; }
+    [[nodiscard]] TraceRing& trace() const;
+
+    // The host's side of a trace: empties the ring and turns recording on;
+    // then off, and the events recorded meanwhile (each checked: a runner
+    // may have scribbled), with how many did not fit.
+    void start_trace() const;
+    struct Trace {
+        std::vector<TraceRecord> records;
+        std::uint64_t dropped = 0;
+    };
+    [[nodiscard]] Trace stop_trace() const;
     [[nodiscard]] int fd() const { return m_fd; }
 
     struct Totals {

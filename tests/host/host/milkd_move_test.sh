@@ -39,6 +39,10 @@ held=$!
 for _ in $(seq 100); do grep -q "holding" "$work/held" && break; sleep 0.05; done
 grep -q "holding" "$work/held" || fail "the client did not start: $(cat "$work/held")"
 
+# A trace of one second while echo moves: it parses, and holds the Pings
+# with their states and the moves (check_trace.cmake).
+"$bin/milkctl" --socket "$socket" trace --out "$work/trace.json" --seconds 1 >"$work/traced" 2>&1 &
+tracer=$!
 for round in 1 2 3 4 5; do
     "$bin/milkctl" --socket "$socket" move echo process >"$work/move" || fail "move to process: $(cat "$work/move")"
     grep -qx "moved echo to process" "$work/move" || fail "milkctl move's line: $(cat "$work/move")"
@@ -53,6 +57,10 @@ for round in 1 2 3 4 5; do
     sleep 0.2
 done
 echo "moved echo 10 times"
+wait "$tracer" || fail "milkctl trace: $(cat "$work/traced")"
+cat "$work/traced"
+grep -Eq "^wrote [0-9]+ events to $work/trace.json$" "$work/traced" || fail "milkctl trace's line"
+cmake -DTRACE="$work/trace.json" -P "$configs/check_trace.cmake" || fail "the trace"
 
 timeout 60 tail --pid="$held" -f /dev/null || fail "the client hangs"
 wait "$held"

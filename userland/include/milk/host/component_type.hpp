@@ -6,9 +6,13 @@
 #include <milk/channel.hpp>
 #include <milk/component.hpp>
 #include <milk/host/movable.hpp>
+
+#include <boost/hana/length.hpp>
 #include <milk/result.hpp>
 #include <milk/state_machine.hpp>
 
+#include <array>
+#include <cstddef>
 #include <cstdint>
 #include <span>
 #include <string_view>
@@ -50,7 +54,32 @@ struct ComponentType {
     Result<void> (*reencode)(const Slot& slot, ChannelEnd& from, Transport& to, Slot& out) = nullptr;
 
     [[nodiscard]] bool movable() const { return serve_movable != nullptr; }
+
+    // Its contract's message names by tag (names[tag - 1]): a trace names
+    // each message. Empty only in tests that never trace.
+    std::span<const char* const> message_names{};
 };
+
+namespace component_type_detail {
+
+// The contract's message names, indexed by tag - 1 (tags are 1-based and
+// dense: milkc numbers messages in declaration order).
+template <typename Contract>
+struct MessageNames {
+    static constexpr std::size_t count =
+        decltype(boost::hana::length(boost::hana::keys(Contract::protocol.message_tags)))::value;
+    static constexpr std::array<const char*, count> names = [] {
+        std::array<const char*, count> table{};
+        boost::hana::for_each(boost::hana::keys(Contract::protocol.message_tags), [&](auto type) {
+            using Message = typename decltype(type)::type;
+            constexpr session::MessageInfo info = milk_message_info(std::type_identity<Message>{});
+            table[info.tag - 1] = info.name;
+        });
+        return table;
+    }();
+};
+
+}  // namespace component_type_detail
 
 template <Component C>
 [[nodiscard]] constexpr ComponentType describe() {
@@ -69,6 +98,7 @@ template <Component C>
         session::state_machine<C::Contract::protocol>(),
         residence_of<C>(),
     };
+    type.message_names = component_type_detail::MessageNames<typename C::Contract>::names;
     if constexpr (StepComponent<C>) {
         type.serve_movable = &serve_movable<C>;
         type.check_snapshot = [](const Settings& settings, std::span<const std::byte> snapshot) -> Result<void> {

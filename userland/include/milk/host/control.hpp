@@ -6,6 +6,8 @@
 #include <milk/host/host.hpp>
 #include <milk/result.hpp>
 
+#include <chrono>
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <string_view>
@@ -17,9 +19,12 @@ namespace milk::host {
 // `status()`, each followed by a Channel record per entry of its
 // open_channels (messages and protocol state), and a Listed terminator, until the client says Bye.
 // Each Move calls `move` and answers Moved, or MoveFailed with its error.
+// Each Trace calls `trace` with how long to record, and sends the trace's
+// JSON (trace_to_json) in pieces.
 using MoveFunction = std::function<Result<void>(std::string_view instance, Placement placement)>;
+using TraceFunction = std::function<Trace(std::chrono::milliseconds)>;
 [[nodiscard]] Result<void> serve_control(ChannelEnd&& end, const std::function<std::vector<InstanceStatus>()>& status,
-                                         const MoveFunction& move);
+                                         const MoveFunction& move, const TraceFunction& trace = {});
 
 // The client side: one Status exchange, then Bye. What comes back is
 // checked (the count in Listed, names that are text); `contract` and
@@ -28,6 +33,15 @@ using MoveFunction = std::function<Result<void>(std::string_view instance, Place
 
 // The client side of a move: one Move exchange, then Bye. When the host
 // refused: its error's code, and its text in `reason`.
+// The client side of a trace: one Trace exchange, then Bye. The JSON text
+// goes to `json`; the answer is the events recorded and dropped.
+struct TraceSummary {
+    std::uint32_t events = 0;
+    std::uint32_t dropped = 0;
+};
+[[nodiscard]] Result<TraceSummary> request_trace(ChannelEnd&& control, std::chrono::milliseconds duration,
+                                                 std::string& json);
+
 [[nodiscard]] Result<void> request_move(ChannelEnd&& control, std::string_view instance, Placement placement,
                                         std::string& reason);
 

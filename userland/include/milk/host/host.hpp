@@ -104,6 +104,48 @@ struct InstanceStatus {
     std::vector<ChannelStatus> open_channels;
 };
 
+// One event of a trace (Host::start_trace / stop_trace; milkctl trace).
+struct TraceEvent {
+    enum class Kind : std::uint8_t {
+        // A message on a channel, as the component's side saw it.
+        Message,
+        // The component's side waited for a message (it slept until the
+        // channel's doorbell woke it) for `duration_ns`, ending at `time_ns`.
+        Wait,
+        // The instance moved (`duration_ns`: the move, from its start).
+        Move,
+        // The instance's process died and was restarted.
+        Restart,
+    };
+    Kind kind = Kind::Message;
+    std::uint64_t time_ns = 0;  // CLOCK_MONOTONIC
+    std::uint64_t duration_ns = 0;
+    std::string instance;
+    std::string contract;
+    // The channel's track (0 for the instance's own events).
+    std::uint64_t channel = 0;
+    // The message's name; for a move "inproc -> process"; for a restart
+    // how the process died.
+    std::string name;
+    std::uint16_t tag = 0;
+    // Message: whether the client spoke (the contract's `send`).
+    bool from_client = false;
+    std::string state_before;
+    std::string state_after;
+};
+
+struct Trace {
+    // In time order.
+    std::vector<TraceEvent> events;
+    // Events that did not fit an instance's trace ring.
+    std::uint64_t dropped = 0;
+};
+
+// The trace as Chrome / Perfetto trace-event JSON (opens in ui.perfetto.dev):
+// a process per instance, a thread per channel (docs/relocation.md,
+// "Tracing").
+[[nodiscard]] std::string trace_to_json(const Trace& trace);
+
 // "running", "exited 3", "killed by signal 9": how milkctl prints a state.
 [[nodiscard]] std::string describe_state(const InstanceStatus& status);
 
@@ -148,6 +190,13 @@ public:
     // socket is closed.
     [[nodiscard]] Result<void> hand_over(std::string_view instance, std::string_view contract, std::uint32_t version,
                                          int socket);
+
+    // Records the messages of every channel of every user-space instance,
+    // with their protocol states, the waits for a message, moves and
+    // restarts, until stop_trace(). Off, recording costs the message path
+    // one relaxed load. Kernel instances are not traced.
+    void start_trace();
+    [[nodiscard]] Trace stop_trace();
 
     // Moves `instance` to `placement` while it runs (docs/relocation.md):
     // each channel's component stops at a cut point, its snapshot starts a
