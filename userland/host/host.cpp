@@ -211,6 +211,24 @@ bool HostChannel::client_gone() const {
 
 namespace {
 
+// A channel that the instance's runner creates and hands over to us: the
+// client's end. `channel` is the host's name for it (0: never moved), and
+// the component starts from `snapshot` when it is not empty.
+Result<ChannelEnd> channel_from_runner(Host::Instance& instance, std::uint64_t channel,
+                                       std::span<const std::byte> snapshot) {
+    int sockets[2];
+    if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sockets) != 0)
+        return Error{ErrorCode::SystemError, "socketpair for a channel hand-over failed", errno};
+    detail::FileDescriptor ours(sockets[0]);
+    {
+        detail::FileDescriptor theirs(sockets[1]);
+        MILK_TRY(instance.runner->request_channel(theirs.get(), channel, snapshot));
+    }
+    // The runner's offer comes with its credentials, from which the
+    // channel's end learns the runner's pid and watches it.
+    return process::receive_channel(ours.get(), Deadline::after(instance.options.handover_timeout));
+}
+
 // For a client in another process: offers a channel served here on its
 // socket, in a thread of its own (the client takes it when it is ready; a
 // successor, when its old channel closes), and seats the component on it.
@@ -269,18 +287,9 @@ Result<ChannelEnd> open_movable(Host::Instance& instance, Placement placement, s
             detail::counted(std::move(pair.second), instance.counters, instance.type->machine), instance.config.name);
         return std::move(pair.first);
     }
-    case Placement::Process: {
-        int sockets[2];
-        if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sockets) != 0)
-            return Error{ErrorCode::SystemError, "socketpair for a channel hand-over failed", errno};
-        detail::FileDescriptor ours(sockets[0]);
-        {
-            detail::FileDescriptor theirs(sockets[1]);
-            channel.runner_channel = instance.next_channel++;
-            MILK_TRY(instance.runner->request_channel(theirs.get(), channel.runner_channel, snapshot));
-        }
-        return process::receive_channel(ours.get(), Deadline::after(instance.options.handover_timeout));
-    }
+    case Placement::Process:
+        channel.runner_channel = instance.next_channel++;
+        return channel_from_runner(instance, channel.runner_channel, snapshot);
     case Placement::Kernel: break;
     }
     return Error{ErrorCode::InvalidArgument, "movable channels are served in user space only (inproc, process)", 0};
@@ -490,19 +499,8 @@ Result<ChannelEnd> Host::connect_end(std::string_view name, std::string_view con
             .detach();
         return std::move(pair.first);
     }
-    case Placement::Process: {
-        int sockets[2];
-        if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sockets) != 0)
-            return Error{ErrorCode::SystemError, "socketpair for a channel hand-over failed", errno};
-        detail::FileDescriptor ours(sockets[0]);
-        {
-            detail::FileDescriptor theirs(sockets[1]);
-            MILK_TRY(instance->runner->request_channel(theirs.get()));
-        }
-        // The runner's offer comes with its credentials, from which the
-        // channel's end learns the runner's pid and watches it.
-        return process::receive_channel(ours.get(), Deadline::after(instance->options.handover_timeout));
-    }
+    case Placement::Process:
+        return channel_from_runner(*instance, 0, {});
     case Placement::Kernel:
         return detail::open_kernel_channel(*instance->type, instance->config.name, instance->config.settings);
     }

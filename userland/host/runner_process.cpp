@@ -168,17 +168,13 @@ Result<std::vector<std::byte>> RunnerProcess::park(std::uint64_t channel, std::c
     return snapshot;
 }
 
-Result<void> RunnerProcess::retire(std::uint64_t channel) {
-    RunnerRequest request;
-    request.kind = static_cast<std::uint32_t>(RunnerRequestKind::Retire);
-    request.channel = channel;
-    std::lock_guard lock(m_control_lock);
-    return send_record(m_control.get(), bytes_of(request));
-}
+Result<void> RunnerProcess::retire(std::uint64_t channel) { return decide(RunnerRequestKind::Retire, channel); }
 
-Result<void> RunnerProcess::resume(std::uint64_t channel) {
+Result<void> RunnerProcess::resume(std::uint64_t channel) { return decide(RunnerRequestKind::Resume, channel); }
+
+Result<void> RunnerProcess::decide(RunnerRequestKind kind, std::uint64_t channel) {
     RunnerRequest request;
-    request.kind = static_cast<std::uint32_t>(RunnerRequestKind::Resume);
+    request.kind = static_cast<std::uint32_t>(kind);
     request.channel = channel;
     std::lock_guard lock(m_control_lock);
     return send_record(m_control.get(), bytes_of(request));

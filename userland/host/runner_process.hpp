@@ -3,6 +3,7 @@
 #pragma once
 
 #include "fd_passing.hpp"
+#include "runner_protocol.hpp"
 
 #include <milk/host/config.hpp>
 #include <milk/host/host.hpp>
@@ -66,6 +67,8 @@ public:
     [[nodiscard]] bool wait_gone(std::chrono::milliseconds timeout) const;
 
 private:
+    // Retire or Resume: one record, no answer.
+    [[nodiscard]] Result<void> decide(RunnerRequestKind kind, std::uint64_t channel);
     RunnerProcess(pid_t pid, FileDescriptor pidfd, FileDescriptor control, std::chrono::milliseconds stop_timeout,
                   std::function<void()> on_death);
     void watch();
