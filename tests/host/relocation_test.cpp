@@ -18,6 +18,9 @@
 #include <csignal>
 #include <chrono>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <string>
 #include <optional>
 #include <thread>
 #include <unistd.h>
@@ -239,6 +242,25 @@ using milk::host::RestartPolicy;
 
 milk::host::InstanceStatus status_of(const Host& host) { return host.status().front(); }
 
+// Whether every thread of `pid` is stopped (state T in /proc), within 2 s.
+bool all_threads_stopped(pid_t pid) {
+    const std::string tasks = "/proc/" + std::to_string(pid) + "/task";
+    for (int attempt = 0; attempt < 400; ++attempt) {
+        bool all = true;
+        for (const auto& task : std::filesystem::directory_iterator(tasks)) {
+            std::ifstream stat(task.path() / "stat");
+            std::string line;
+            std::getline(stat, line);
+            // "pid (comm) S ...": the state follows the command's ')'.
+            const auto close = line.rfind(')');
+            if (close == std::string::npos || close + 2 >= line.size() || line[close + 2] != 'T') all = false;
+        }
+        if (all) return true;
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    return false;
+}
+
 // Kills the instance's process and waits until the host has dealt with it:
 // restarted it (`restarts` grew) or seen it dead.
 void kill_runner(const Host& host) {
@@ -332,9 +354,12 @@ TEST_CASE("restart on-failure: a Ping the dead process never took is sent again 
     Stream stream;
     auto idle = round_trip(std::move(client).value(), 0, stream);
     REQUIRE(idle.ok());
-    // Stopped, the process takes nothing: Ping 1 waits in the ring when it dies.
+    // Stopped, the process takes nothing: Ping 1 waits in the ring when it
+    // dies. (A stop takes effect on each thread a moment after kill()
+    // returns: wait until every thread of it shows stopped.)
     const pid_t runner = status_of(host).pid;
     REQUIRE(::kill(runner, SIGSTOP) == 0);
+    REQUIRE(all_threads_stopped(runner));
     std::thread killer([&] {
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
         ::kill(runner, SIGKILL);

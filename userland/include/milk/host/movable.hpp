@@ -182,11 +182,12 @@ public:
     static Result<WireBytes> export_copy(Transport& to, Buffer&& buffer) {
         auto exported = to.export_buffer(std::move(buffer));
         if (exported.ok() || exported.error().code != ErrorCode::InvalidArgument || !buffer.valid()) return exported;
-        Buffer copy = MILK_TRY(to.allocate(buffer.size()));
-        std::copy_n(buffer.data(), buffer.size(), copy.data());
-        copy.truncate(buffer.size());
-        Buffer gone = std::move(buffer);
-        static_cast<void>(gone);
+        // Refused as another heap's, the buffer was left whole (exchange_heap.hpp):
+        // ours again, for clang's typestate analysis too.
+        Buffer original = std::move(buffer);
+        Buffer copy = MILK_TRY(to.allocate(original.size()));
+        std::copy_n(original.data(), original.size(), copy.data());
+        copy.truncate(original.size());
         return to.export_buffer(std::move(copy));
     }
 
