@@ -147,6 +147,10 @@ int main(int argc, char** argv) {
     app.add_option("--rounds", rounds, "rounds per row (each measures direct and host)")
         ->capture_default_str()
         ->check(CLI::PositiveNumber);
+    bool trace = false;
+    app.add_flag("--trace", trace,
+                 "record a trace (Host::start_trace) during each host measurement: what tracing on costs; off, "
+                 "the rows show what it costs off");
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& error) {
@@ -171,6 +175,9 @@ int main(int argc, char** argv) {
     }
     auto host = take(milk::host::Host::try_create(config, milk::host::compiled_components()), "Host::try_create");
 
+    std::uint64_t traced_events = 0;
+    std::uint64_t dropped_events = 0;
+    if (trace) std::printf("tracing on during every host measurement\n");
     std::printf("%-9s %14s %14s %8s %17s\n", "placement", "direct ns/rt", "host ns/rt", "ratio", "ratio IQR");
     for (milk::Placement placement : placements) {
         const std::string instance = std::string("echo_") + std::string(milk::placement_name(placement));
@@ -187,7 +194,13 @@ int main(int argc, char** argv) {
         auto measure_host = [&] {
             std::optional<Client> hosted{take(host.connect<PingPong::Contract>(instance), "Host::connect")};
             round_trips(hosted, iterations / 10);
+            if (trace) host.start_trace();
             const double mean = round_trips(hosted, iterations);
+            if (trace) {
+                const auto recorded = host.stop_trace();
+                traced_events += recorded.events.size();
+                dropped_events += recorded.dropped;
+            }
             bye(hosted);
             return mean;
         };
@@ -214,5 +227,8 @@ int main(int argc, char** argv) {
                     quantile(ratios, 0.75), ratio <= 1.02 ? "" : "   (target <= 1.02)");
     }
     if (!kernel) std::printf("kernel    (no /dev/milk: milk.ko is not loaded here)\n");
+    if (trace)
+        std::printf("traced %llu events (%llu more did not fit the instances' trace rings: counted, not written)\n",
+                    static_cast<unsigned long long>(traced_events), static_cast<unsigned long long>(dropped_events));
     return 0;
 }

@@ -590,8 +590,8 @@ Trace Host::stop_trace() {
             trace.events.push_back(std::move(event));
         }
     }
-    std::stable_sort(trace.events.begin(), trace.events.end(),
-                     [](const TraceEvent& a, const TraceEvent& b) { return a.time_ns < b.time_ns; });
+    std::sort(trace.events.begin(), trace.events.end(),
+              [](const TraceEvent& a, const TraceEvent& b) { return a.time_ns < b.time_ns; });
     return trace;
 }
 

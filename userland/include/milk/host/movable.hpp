@@ -182,9 +182,11 @@ public:
     static Result<WireBytes> export_copy(Transport& to, Buffer&& buffer) {
         auto exported = to.export_buffer(std::move(buffer));
         if (exported.ok() || exported.error().code != ErrorCode::InvalidArgument || !buffer.valid()) return exported;
-        // Refused as another heap's, the buffer was left whole (exchange_heap.hpp):
-        // ours again, for clang's typestate analysis too.
-        Buffer original = std::move(buffer);
+        // Refused as another heap's, the buffer was left whole
+        // (exchange_heap.hpp): ours again, which the assignment (it sets the
+        // typestate) tells clang's -Wconsumed too.
+        Buffer original;
+        original = std::move(buffer);
         Buffer copy = MILK_TRY(to.allocate(original.size()));
         std::copy_n(original.data(), original.size(), copy.data());
         copy.truncate(original.size());
