@@ -466,3 +466,32 @@ TEST_CASE("a trace records each message with its states, the channels, and the m
     CHECK(json.find(R"("name":"move inproc -> process","cat":"move","ph":"X")") != std::string::npos);
     CHECK(json.find(R"("name":"process_name","ph":"M")") != std::string::npos);
 }
+
+TEST_CASE("a runner kept idle that dies costs nothing: the channel at inproc goes on, the next move starts a new one") {
+    Host host = make_host("echo", "echo", Placement::Inproc);
+    auto client = host.connect<PingPong::Contract>("echo");
+    REQUIRE(client.ok());
+    Stream stream;
+    auto idle = round_trip(std::move(client).value(), 0, stream);
+    REQUIRE(host.move("echo", Placement::Process).ok());
+    const pid_t kept = status_of(host).pid;
+    REQUIRE(host.move("echo", Placement::Inproc).ok());
+    idle = round_trip(std::move(idle).value(), 1, stream);
+    REQUIRE(idle.ok());
+    // The runner stays while echo runs here (moving back is quick); it dies.
+    REQUIRE(::kill(kept, SIGKILL) == 0);
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    idle = round_trip(std::move(idle).value(), 2, stream);
+    REQUIRE(idle.ok());
+    const auto here = status_of(host);
+    CHECK(here.placement == Placement::Inproc);
+    CHECK(here.state == milk::host::InstanceState::Running);
+    CHECK(here.channels_open == 1);  // its death closed none of ours
+    REQUIRE(host.move("echo", Placement::Process).ok());
+    CHECK(status_of(host).pid != kept);
+    idle = round_trip(std::move(idle).value(), 3, stream);
+    REQUIRE(idle.ok());
+    CHECK(stream.wrong == 0);
+    CHECK(status_of(host).messages == 8);
+    REQUIRE(std::move(idle).value().send(PingPong::Bye{}).ok());
+}

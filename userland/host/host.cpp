@@ -319,7 +319,7 @@ void restart(Host::Instance& instance, const std::shared_ptr<Host::Supervisor>& 
     // A runner exits 0 only when its host closed its control socket.
     if (fate.state == InstanceState::Running || (fate.state == InstanceState::Exited && fate.code == 0)) return;
     // Its channels, which died with it: each one's last protocol state.
-    const auto dead = instance.counters->retire_dead();
+    const auto dead = instance.counters->retire_dead(instance.runner->pid());
     std::vector<HostChannel> lost;
     std::vector<HostChannel> kept;
     for (HostChannel& channel : instance.channels)
@@ -399,11 +399,13 @@ Result<void> Host::move(std::string_view name, Placement target, std::chrono::mi
     if (!instance->type->placements.contains(target))
         return Error{ErrorCode::InvalidArgument, "the instance's component cannot run at that placement", 0};
     if (target == Placement::Process) {
-        if (!instance->runner) {
+        // The first move there starts the runner; one kept from an earlier
+        // stay that has died since (nobody restarts a runner the instance
+        // does not run in) is replaced.
+        if (!instance->runner || instance->runner->fate().state != InstanceState::Running) {
+            if (instance->runner) static_cast<void>(instance->counters->retire_dead(instance->runner->pid()));
             instance->runner = MILK_TRY(spawn_runner(*instance, m_supervisor));
         }
-        if (instance->runner->fate().state != InstanceState::Running)
-            return Error{ErrorCode::PeerClosed, "the instance's process is dead", instance->runner->pid()};
     }
     std::erase_if(instance->channels, [](const HostChannel& channel) { return channel.client_gone(); });
 

@@ -45,6 +45,7 @@ public:
             if (slot.in_use.compare_exchange_strong(free, 1, std::memory_order_acq_rel)) {
                 slot.state.store(m_state, std::memory_order_relaxed);
                 slot.channel.store(channel, std::memory_order_relaxed);
+                slot.owner.store(static_cast<std::int32_t>(::getpid()), std::memory_order_relaxed);
                 m_slot = &slot;
                 // A trace's track: the host's name for the channel, or its
                 // slot (a channel that never moves has no name).
@@ -277,20 +278,21 @@ CounterPage::Trace CounterPage::stop_trace() const {
     return trace;
 }
 
-std::vector<CounterPage::DeadChannel> CounterPage::retire_dead() const {
+std::vector<CounterPage::DeadChannel> CounterPage::retire_dead(pid_t pid) const {
     InstanceCounters& counters = *m_counters;
     std::vector<DeadChannel> dead;
     for (ChannelCounter& slot : counters.channels) {
-        if (slot.in_use.load(std::memory_order_acquire) == 0) continue;
+        if (slot.in_use.load(std::memory_order_acquire) == 0 || slot.owner.load(std::memory_order_relaxed) != pid)
+            continue;
         dead.push_back(DeadChannel{slot.channel.load(std::memory_order_relaxed), slot.state.load(std::memory_order_relaxed)});
         counters.retired.fetch_add(slot.messages.load(std::memory_order_relaxed), std::memory_order_relaxed);
         slot.messages.store(0, std::memory_order_relaxed);
         slot.in_use.store(0, std::memory_order_release);
+        counters.channels_closed.fetch_add(1, std::memory_order_relaxed);
     }
-    // The dead process's channels beyond the slots were counted opened and
-    // never closed: they close here too.
-    const std::uint64_t opened = counters.channels_opened.load(std::memory_order_relaxed);
-    counters.channels_closed.store(opened, std::memory_order_relaxed);
+    // (Its channels beyond the slots stay counted open: nothing says whose
+    // they were. A host with more than 62 channels to one instance shows
+    // too many open after a restart.)
     return dead;
 }
 

@@ -17,6 +17,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <sys/types.h>
 #include <vector>
 
 namespace milk::host::detail {
@@ -30,6 +31,9 @@ struct alignas(64) ChannelCounter {
     // The host's name for the channel (a movable instance's; 0: none), so
     // that after a runner died the host can tell each channel's last state.
     std::atomic<std::uint64_t> channel{0};
+    // The process that serves it: the host's for inproc, a runner's for
+    // process (both count in one page when an instance moves).
+    std::atomic<std::int32_t> owner{0};
 };
 
 struct InstanceCounters {
@@ -141,15 +145,15 @@ public:
     };
     [[nodiscard]] Totals totals() const;
 
-    // After the process that counted here died: the channels it had open
-    // (the host's name and the last protocol state of each), which are
-    // then counted closed, their messages kept in `retired`. Only once the
-    // writer is gone: the page is then the host's alone.
+    // After the process `pid` that counted here died: the channels it had
+    // open (the host's name and the last protocol state of each), which are
+    // then counted closed, their messages kept in `retired`. Its slots are
+    // the host's alone then; other processes' slots are left as they are.
     struct DeadChannel {
         std::uint64_t channel = 0;
         std::uint32_t state = 0;
     };
-    [[nodiscard]] std::vector<DeadChannel> retire_dead() const;
+    [[nodiscard]] std::vector<DeadChannel> retire_dead(pid_t pid) const;
 
 private:
     CounterPage(InstanceCounters* counters, int fd) : m_counters(counters), m_fd(fd) {}
