@@ -84,6 +84,7 @@ public:
             if (entry.channel != channel || !entry.pending) continue;
             entry.pending = false;
             entry.seat = std::move(seat);
+            break;  // the host names each channel once
         }
         m_settled.notify_all();
     }

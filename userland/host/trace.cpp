@@ -74,12 +74,13 @@ std::string trace_to_json(const Trace& trace) {
         case TraceEvent::Kind::Wait:
             append(fmt::format(
                 R"j({{"name":"{}","cat":"wake","ph":"X","ts":{:.3f},"dur":{:.3f},"pid":{},"tid":{},"args":{{"state":"{}"}}}})j",
-                escaped(event.name), micros(event.time_ns - event.duration_ns), event.duration_ns / 1000.0, pid,
+                escaped(event.name), micros(event.time_ns - event.duration_ns), static_cast<double>(event.duration_ns) / 1000.0, pid,
                 event.channel, escaped(event.state_after)));
             break;
         case TraceEvent::Kind::Move:
             append(fmt::format(R"j({{"name":"move {}","cat":"move","ph":"X","ts":{:.3f},"dur":{:.3f},"pid":{},"tid":0}})j",
-                               escaped(event.name), micros(event.time_ns), event.duration_ns / 1000.0, pid));
+                               escaped(event.name), micros(event.time_ns), static_cast<double>(event.duration_ns) / 1000.0,
+                               pid));
             break;
         case TraceEvent::Kind::Restart:
             append(fmt::format(R"j({{"name":"{}","cat":"restart","ph":"i","s":"p","ts":{:.3f},"pid":{},"tid":0}})j",

@@ -181,10 +181,12 @@ public:
     // new buffer of `to`'s first (and the original dropped: it goes home).
     static Result<WireBytes> export_copy(Transport& to, Buffer&& buffer) {
         auto exported = to.export_buffer(std::move(buffer));
+        // export_buffer takes the buffer only when it succeeds; refused as
+        // another heap's, it leaves it whole (exchange_heap.hpp).
+        // NOLINTNEXTLINE(bugprone-use-after-move): that is what is checked here.
         if (exported.ok() || exported.error().code != ErrorCode::InvalidArgument || !buffer.valid()) return exported;
-        // Refused as another heap's, the buffer was left whole
-        // (exchange_heap.hpp): ours again, which the assignment (it sets the
-        // typestate) tells clang's -Wconsumed too.
+        // Ours again, which the assignment (it sets the typestate) tells
+        // clang's -Wconsumed too.
         Buffer original;
         original = std::move(buffer);
         Buffer copy = MILK_TRY(to.allocate(original.size()));
