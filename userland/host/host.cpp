@@ -318,8 +318,8 @@ void restart(Host::Instance& instance, const std::shared_ptr<Host::Supervisor>& 
     const auto fate = instance.runner->fate();
     // A runner exits 0 only when its host closed its control socket.
     if (fate.state == InstanceState::Running || (fate.state == InstanceState::Exited && fate.code == 0)) return;
-    // Its channels, which died with it: each one's last protocol state.
-    const auto dead = instance.counters->retire_dead(instance.runner->pid());
+    // Its channels died with it: counted closed.
+    instance.counters->retire_dead(instance.runner->pid());
     std::vector<HostChannel> lost;
     std::vector<HostChannel> kept;
     for (HostChannel& channel : instance.channels)
@@ -359,7 +359,6 @@ void restart(Host::Instance& instance, const std::shared_ptr<Host::Supervisor>& 
     // before the kill shows nowhere yet); the client's end can, exactly
     // (relocating_transport.hpp): it takes the successor or drops it. Its
     // unconsumed messages are sent again on the new channel.
-    static_cast<void>(dead);
     for (HostChannel& channel : lost) {
         if (instance.type->statefulness != Statefulness::Stateless) {
             refuse(channel);
@@ -403,7 +402,7 @@ Result<void> Host::move(std::string_view name, Placement target, std::chrono::mi
         // stay that has died since (nobody restarts a runner the instance
         // does not run in) is replaced.
         if (!instance->runner || instance->runner->fate().state != InstanceState::Running) {
-            if (instance->runner) static_cast<void>(instance->counters->retire_dead(instance->runner->pid()));
+            if (instance->runner) instance->counters->retire_dead(instance->runner->pid());
             instance->runner = MILK_TRY(spawn_runner(*instance, m_supervisor));
         }
     }

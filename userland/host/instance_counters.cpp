@@ -278,13 +278,11 @@ CounterPage::Trace CounterPage::stop_trace() const {
     return trace;
 }
 
-std::vector<CounterPage::DeadChannel> CounterPage::retire_dead(pid_t pid) const {
+void CounterPage::retire_dead(pid_t pid) const {
     InstanceCounters& counters = *m_counters;
-    std::vector<DeadChannel> dead;
     for (ChannelCounter& slot : counters.channels) {
         if (slot.in_use.load(std::memory_order_acquire) == 0 || slot.owner.load(std::memory_order_relaxed) != pid)
             continue;
-        dead.push_back(DeadChannel{slot.channel.load(std::memory_order_relaxed), slot.state.load(std::memory_order_relaxed)});
         counters.retired.fetch_add(slot.messages.load(std::memory_order_relaxed), std::memory_order_relaxed);
         slot.messages.store(0, std::memory_order_relaxed);
         slot.in_use.store(0, std::memory_order_release);
@@ -293,7 +291,6 @@ std::vector<CounterPage::DeadChannel> CounterPage::retire_dead(pid_t pid) const 
     // (Its channels beyond the slots stay counted open: nothing says whose
     // they were. A host with more than 62 channels to one instance shows
     // too many open after a restart.)
-    return dead;
 }
 
 }  // namespace milk::host::detail

@@ -146,14 +146,9 @@ public:
     [[nodiscard]] Totals totals() const;
 
     // After the process `pid` that counted here died: the channels it had
-    // open (the host's name and the last protocol state of each), which are
-    // then counted closed, their messages kept in `retired`. Its slots are
-    // the host's alone then; other processes' slots are left as they are.
-    struct DeadChannel {
-        std::uint64_t channel = 0;
-        std::uint32_t state = 0;
-    };
-    [[nodiscard]] std::vector<DeadChannel> retire_dead(pid_t pid) const;
+    // open are counted closed, their messages kept in `retired`. Its slots
+    // are the host's alone then; other processes' slots are left as they are.
+    void retire_dead(pid_t pid) const;
 
 private:
     CounterPage(InstanceCounters* counters, int fd) : m_counters(counters), m_fd(fd) {}
