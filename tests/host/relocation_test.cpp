@@ -235,8 +235,9 @@ TEST_CASE("a channel that reaches no cut point in time keeps the component where
         REQUIRE(milk_encode(PingPong::Ping{sent, std::move(payload).value()}, end, slot).ok());
         REQUIRE(end.send(slot).ok());
     }
-    // 256 Pongs fill the ring; the component holds the 257th.
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    // 256 Pongs fill the ring; the component holds the 257th: it has taken
+    // 257 Pings and sent 256 Pongs.
+    REQUIRE(messages_once(host, 513) == 513);
     auto moved = host.move("echo", Placement::Process, std::chrono::milliseconds(200));
     REQUIRE_FALSE(moved.ok());
     CHECK(moved.error().code == milk::ErrorCode::TimedOut);
@@ -401,7 +402,8 @@ TEST_CASE("restart on-failure: a client whose component owed it answers gets Pee
         REQUIRE(milk_encode(PingPong::Ping{seq, std::move(payload).value()}, end, slot).ok());
         REQUIRE(end.send(slot).ok());
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    // Blocked owing the 257th Pong (257 Pings taken, 256 Pongs sent).
+    REQUIRE(messages_once(host, 513) == 513);
     kill_runner(host);
     CHECK(status_of(host).restarts == 1);
     // The Pongs it sent before it died arrive, then the death.

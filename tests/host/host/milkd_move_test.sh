@@ -17,9 +17,9 @@ cleanup() {
 }
 trap cleanup EXIT
 fail() { echo "FAILED: $*"; echo "--- milkd's stderr"; cat "$work/milkd.err"; exit 1; }
-# milkctl status into $work/status until a line matches $1 (2 s at most).
+# milkctl status into $work/status until a line matches $1 (5 s at most).
 wait_for_status() {
-    for _ in $(seq 40); do
+    for _ in $(seq 100); do
         "$bin/milkctl" --socket "$socket" status >"$work/status" || return 1
         grep -Eq "$1" "$work/status" && return 0
         sleep 0.05
