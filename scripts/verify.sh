@@ -193,11 +193,13 @@ stage_fuzz() {
 # targets keeps the stage within CI's budget.
 tsan_targets=(milk_runtime_tests milk_generated_tests milk_process_tests milk_peer_death_bound
     pingpong pingpong-process file-server file-server-process tally
-    milk_host_tests milk_component_tests milk_sched_tests milkd milkctl milk-host-client milk-runner placement-demo)
+    milk_host_tests milk_component_tests milk_sched_tests milkd milkctl milk-host-client milk-runner placement-demo
+    milk_relocation_tests relocation-demo)
 # The host too: milk_host_tests (inproc instance threads, runners, the
 # control contract), milk-host-client against instances in the host's
 # process and in runners, milkd serving clients over its socket with
-# milkctl, and the placement demo. Left out: its config parser's suites
+# milkctl, the placement demo, and live relocation (milk_relocation_tests:
+# parking, successors, restarts, traces; the relocation demo). Left out: its config parser's suites
 # (host.config.*, host.milkd.cli.*: one thread, ASan and UBSan cover them).
 # (doctest_discover_tests adds a placeholder <target>_NOT_BUILT test for each
 # suite this stage does not build.)

@@ -14,8 +14,9 @@
 //       first round trip and goes on pinging until the channel fails: exit
 //       0 when it fails with PeerClosed (its server was killed), 1 on any
 //       other error or when the connection is refused. With --pings N it
-//       stops after N round trips instead, each answer checked, and exits
-//       0 when all were right (the instance may move meanwhile).
+//       stops after N round trips instead (with --stop-file F, once F
+//       exists), each answer checked, and exits 0 when all were right (the
+//       instance may move meanwhile).
 //
 // For each instance it runs the examples' own client for the component
 // (pingpong_client.hpp, file_client.hpp, tally_client.hpp), checks every
@@ -188,7 +189,7 @@ void print_error(const char* context, const milk::Error& error) {
                 error.what != nullptr ? error.what : "");
 }
 
-int hold(Connector& connector, const std::string& instance, std::uint32_t pings) {
+int hold(Connector& connector, const std::string& instance, std::uint32_t pings, const std::string& stop_file) {
     namespace PingPong = examples::pingpong::PingPong;
     auto connected = connector.connect<PingPong::Contract>(instance);
     if (!connected.ok()) {
@@ -225,12 +226,13 @@ int hold(Connector& connector, const std::string& instance, std::uint32_t pings)
             std::printf("holding a channel to %s\n", instance.c_str());
             std::fflush(stdout);
         }
-        if (pings != 0 && seq + 1 == pings) {
+        const bool stop = (pings != 0 && seq + 1 == pings) || (!stop_file.empty() && ::access(stop_file.c_str(), F_OK) == 0);
+        if (stop) {
             if (auto bye = std::move(*client).send(PingPong::Bye{}); !bye.ok()) {
                 print_error("bye", bye.error());
                 return 1;
             }
-            std::printf("held %u round trips, every answer right\n", pings);
+            std::printf("held %u round trips, every answer right\n", seq + 1);
             return 0;
         }
         ::usleep(5'000);
@@ -253,6 +255,8 @@ int main(int argc, char** argv) {
     app.add_option("--hold", held, "hold a channel to this echo instance until it fails");
     std::uint32_t pings = 0;
     app.add_option("--pings", pings, "with --hold: stop after this many round trips (exit 0 when all were right)");
+    std::string stop_file;
+    app.add_option("--stop-file", stop_file, "with --hold: stop once this file exists (exit 0 when all were right)");
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& error) {
@@ -280,7 +284,7 @@ int main(int argc, char** argv) {
         connector.socket = socket;
         host_pid = milkd_pid;
     }
-    if (!held.empty()) return hold(connector, held, pings);
+    if (!held.empty()) return hold(connector, held, pings, stop_file);
     bool ok = true;
     for (const milk::host::InstanceConfig& instance : loaded.config->instances) ok = check_instance(connector, instance, host_pid) && ok;
     std::printf("%s\n", ok ? "all instances: ok" : "FAILED");
