@@ -325,7 +325,7 @@ TEST_CASE("restart on-failure: echo's client goes on through a new process, its 
     REQUIRE(std::move(idle).value().send(PingPong::Bye{}).ok());
 }
 
-TEST_CASE("restart on-failure: a stateful component's client gets PeerClosed; new clients are served") {
+TEST_CASE("restart on-failure: a stateful component's client gets PeerClosed, and new clients are served") {
     namespace files = examples::files;
     Host host = make_host("files", "files", Placement::Process, RestartPolicy::OnFailure);
     auto client = host.connect<files::FileService::Contract>("files");
