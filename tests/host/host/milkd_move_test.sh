@@ -40,9 +40,11 @@ held=$!
 for _ in $(seq 100); do grep -q "holding" "$work/held" && break; sleep 0.05; done
 grep -q "holding" "$work/held" || fail "the client did not start: $(cat "$work/held")"
 
-# A trace of one second while echo moves: it parses, and holds the Pings
-# with their states and the moves (check_trace.cmake).
-"$bin/milkctl" --socket "$socket" trace --out "$work/trace.json" --seconds 1 >"$work/traced" 2>&1 &
+# A trace of two seconds while echo moves: it parses, and holds the Pings
+# with their states and the moves (check_trace.cmake). Moves go on until
+# milkctl trace returns, so that some fall inside its window however slow
+# the machine (under ThreadSanitizer a milkctl call takes a while).
+"$bin/milkctl" --socket "$socket" trace --out "$work/trace.json" --seconds 2 >"$work/traced" 2>&1 &
 tracer=$!
 for round in 1 2 3 4 5; do
     "$bin/milkctl" --socket "$socket" move echo process >"$work/move" || fail "move to process: $(cat "$work/move")"
@@ -58,6 +60,10 @@ for round in 1 2 3 4 5; do
     sleep 0.2
 done
 echo "moved echo 10 times"
+while kill -0 "$tracer" 2>/dev/null; do
+    "$bin/milkctl" --socket "$socket" move echo process >/dev/null || fail "a move during the trace"
+    "$bin/milkctl" --socket "$socket" move echo inproc >/dev/null || fail "a move during the trace"
+done
 touch "$work/stop"
 wait "$tracer" || fail "milkctl trace: $(cat "$work/traced")"
 cat "$work/traced"
