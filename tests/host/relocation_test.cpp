@@ -107,6 +107,20 @@ milk::Result<ClientIdle> round_trip(ClientIdle client, std::uint32_t seq, Stream
     });
 }
 
+// Sends `count` Pings on `end` without reading a Pong: a broken client (the
+// contract wants the Pong first), so it goes below the endpoints. Returns
+// `count`.
+std::uint32_t flood_pings(milk::ChannelEnd& end, std::uint32_t count) {
+    for (std::uint32_t seq = 0; seq < count; ++seq) {
+        auto payload = end.allocate(8);
+        REQUIRE(payload.ok());
+        milk::Slot slot{};
+        REQUIRE(milk_encode(PingPong::Ping{seq, std::move(payload).value()}, end, slot).ok());
+        REQUIRE(end.send(slot).ok());
+    }
+    return count;
+}
+
 // Pings until `stop`, then Bye. (The endpoint lives in an optional between
 // round trips, for clang's -Wconsumed.)
 void stream_until(ClientIdle first, const std::atomic<bool>& stop, Stream& stream) {
@@ -242,14 +256,7 @@ TEST_CASE("a channel that reaches no cut point in time keeps the component where
     auto client = host.connect<PingPong::Contract>("echo");
     REQUIRE(client.ok());
     milk::ChannelEnd end = milk::session::detail::Access::take(std::move(client).value());
-    std::uint32_t sent = 0;
-    for (; sent < 300; ++sent) {
-        auto payload = end.allocate(8);
-        REQUIRE(payload.ok());
-        milk::Slot slot{};
-        REQUIRE(milk_encode(PingPong::Ping{sent, std::move(payload).value()}, end, slot).ok());
-        REQUIRE(end.send(slot).ok());
-    }
+    const std::uint32_t sent = flood_pings(end, 300);
     // 256 Pongs fill the ring; the component holds the 257th: it has taken
     // 257 Pings and sent 256 Pongs.
     REQUIRE(messages_once(host, 513) == 513);
@@ -420,13 +427,7 @@ TEST_CASE("restart on-failure: a client whose component owed it answers gets Pee
     auto client = host.connect<PingPong::Contract>("echo");
     REQUIRE(client.ok());
     milk::ChannelEnd end = milk::session::detail::Access::take(std::move(client).value());
-    for (std::uint32_t seq = 0; seq < 300; ++seq) {
-        auto payload = end.allocate(8);
-        REQUIRE(payload.ok());
-        milk::Slot slot{};
-        REQUIRE(milk_encode(PingPong::Ping{seq, std::move(payload).value()}, end, slot).ok());
-        REQUIRE(end.send(slot).ok());
-    }
+    flood_pings(end, 300);
     // Blocked owing the 257th Pong (257 Pings taken, 256 Pongs sent).
     REQUIRE(messages_once(host, 513) == 513);
     kill_runner(host);

@@ -102,19 +102,15 @@ Result<std::vector<std::byte>> ChannelSeat::park(Deadline deadline) {
     return m_parked->snapshot;
 }
 
-void ChannelSeat::retire() {
-    std::lock_guard lock(m_lock);
-    if (m_phase != Phase::Parked) return;
-    m_decided = true;
-    m_resume = false;
-    m_changed.notify_all();
-}
+void ChannelSeat::retire() { decide(false); }
 
-void ChannelSeat::resume() {
+void ChannelSeat::resume() { decide(true); }
+
+void ChannelSeat::decide(bool resume) {
     std::lock_guard lock(m_lock);
     if (m_phase != Phase::Parked) return;
     m_decided = true;
-    m_resume = true;
+    m_resume = resume;
     m_changed.notify_all();
 }
 

@@ -67,6 +67,8 @@ private:
     ChannelSeat(const ComponentType& type, const Settings& settings, std::string instance)
         : m_type(type), m_settings(settings), m_instance(std::move(instance)) {}
     void run(std::vector<std::byte> snapshot, ChannelEnd end);
+    // retire() and resume(): what the parked thread does next.
+    void decide(bool resume);
 
     const ComponentType& m_type;
     Settings m_settings;
