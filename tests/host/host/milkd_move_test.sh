@@ -2,7 +2,7 @@
 # `milkctl move` with milkd: a client in another process pings echo while
 # milkctl moves it between milkd's process and a process of its own, back
 # and forth; the client must see every answer, right, and milkctl status
-# must show each placement; `milkctl trace` records a second of it. A
+# must show each placement; `milkctl trace` records two seconds of it. A
 # component that serves whole sessions (tally)
 # is refused with a reason, and stays.
 #   milkd_move_test.sh BIN_DIR CONFIG_DIR
@@ -40,12 +40,6 @@ held=$!
 for _ in $(seq 100); do grep -q "holding" "$work/held" && break; sleep 0.05; done
 grep -q "holding" "$work/held" || fail "the client did not start: $(cat "$work/held")"
 
-# A trace of two seconds while echo moves: it parses, and holds the Pings
-# with their states and the moves (check_trace.cmake). Moves go on until
-# milkctl trace returns, so that some fall inside its window however slow
-# the machine (under ThreadSanitizer a milkctl call takes a while).
-"$bin/milkctl" --socket "$socket" trace --out "$work/trace.json" --seconds 2 >"$work/traced" 2>&1 &
-tracer=$!
 for round in 1 2 3 4 5; do
     "$bin/milkctl" --socket "$socket" move echo process >"$work/move" || fail "move to process: $(cat "$work/move")"
     grep -qx "moved echo to process" "$work/move" || fail "milkctl move's line: $(cat "$work/move")"
@@ -60,12 +54,25 @@ for round in 1 2 3 4 5; do
     sleep 0.2
 done
 echo "moved echo 10 times"
-while kill -0 "$tracer" 2>/dev/null; do
-    "$bin/milkctl" --socket "$socket" move echo process >/dev/null || fail "a move during the trace"
-    "$bin/milkctl" --socket "$socket" move echo inproc >/dev/null || fail "a move during the trace"
-done
+
+# A trace of two seconds while echo moves: it parses, and holds the Pings
+# with their states and the moves (check_trace.cmake). The moves go on back
+# to back from before the trace starts until after it ends, so that its
+# window holds some however slow the machine (under ThreadSanitizer one
+# round above takes seconds, mostly milkctl starting).
+(
+    while [ ! -e "$work/traced.done" ]; do
+        "$bin/milkctl" --socket "$socket" move echo process >/dev/null || { echo "a move to process failed"; exit 1; }
+        "$bin/milkctl" --socket "$socket" move echo inproc >/dev/null || { echo "a move to inproc failed"; exit 1; }
+    done
+) >"$work/mover" 2>&1 &
+mover=$!
+"$bin/milkctl" --socket "$socket" trace --out "$work/trace.json" --seconds 2 >"$work/traced" 2>&1
+traced=$?
+touch "$work/traced.done"
+wait "$mover" || fail "moves during the trace: $(cat "$work/mover")"
 touch "$work/stop"
-wait "$tracer" || fail "milkctl trace: $(cat "$work/traced")"
+[ "$traced" = 0 ] || fail "milkctl trace: $(cat "$work/traced")"
 cat "$work/traced"
 grep -Eq "^wrote [0-9]+ events to $work/trace.json$" "$work/traced" || fail "milkctl trace's line"
 cmake -DTRACE="$work/trace.json" -P "$configs/check_trace.cmake" || fail "the trace"
