@@ -90,6 +90,10 @@ public:
     // returns when its session ends or the channel closes. An error closes
     // the channel with it.
     [[nodiscard]] virtual Result<void> run(ChannelContext& channel) = 0;
+    // The component's snapshot (milk/snapshot.hpp) into `buffer`, between
+    // two steps: its size, or OutOfMemory with the bytes it needs. A
+    // component without a step cannot be cut between messages: InvalidArgument.
+    [[nodiscard]] virtual Result<std::size_t> snapshot(std::span<std::byte> buffer) const = 0;
 };
 
 // Where a component runs.
@@ -134,6 +138,10 @@ struct ComponentEntry {
     Hosting hosting;
     // The component object for one channel, built from the instance's settings.
     Result<Owned<ComponentRunner>> (*create)(const Settings& settings);
+    // The same, restored from a snapshot another placement wrote (untrusted:
+    // every read is checked); null for a component without a step, which
+    // cannot move.
+    Result<Owned<ComponentRunner>> (*restore)(const Settings& settings, std::span<const std::byte> snapshot);
     // For a scheduler policy: its books for an enclave of `cpus` CPUs and
     // `max_tasks` tasks, which the scheduler mechanism calls directly;
     // null for every other component.

@@ -35,7 +35,8 @@ Result<Owned<ComponentChannel>> ComponentChannel::try_create(const ComponentEntr
                                                              const Settings& settings, const ChannelOrigin& origin,
                                                              std::uint32_t ring_capacity,
                                                              std::uint32_t pool_bytes, ChannelServing serving,
-                                                             void* waker, void* serve_waker) {
+                                                             void* waker, void* serve_waker,
+                                                             std::span<const std::byte> snapshot) {
     if (!valid_ring_capacity(ring_capacity) || ring_capacity < MILK_CHANNEL_MIN_CAPACITY ||
         ring_capacity > MILK_CHANNEL_MAX_CAPACITY)
         return Error{ErrorCode::InvalidArgument, "channel ring capacity must be a power of two in [2, 4096]",
@@ -46,7 +47,9 @@ Result<Owned<ComponentChannel>> ComponentChannel::try_create(const ComponentEntr
     if (!layout.ok()) return layout.error();
     auto ledger = ExchangeLedger::try_create(ChannelSide::Second, pool_bytes);
     if (!ledger.ok()) return ledger.error();
-    auto component = entry.create(settings);
+    if (!snapshot.empty() && entry.restore == nullptr)
+        return Error{ErrorCode::InvalidArgument, "a component without a step cannot be restored from a snapshot", 0};
+    auto component = snapshot.empty() ? entry.create(settings) : entry.restore(settings, snapshot);
     if (!component.ok()) return component.error();
     // vmalloc_user zeroes the region: every ring index 0, both sides open,
     // every doorbell awake. That is RegionTransport::initialise's state.
@@ -218,6 +221,9 @@ void ComponentChannel::close_after_user() {
 
 Result<std::uint32_t> ComponentChannel::kick() {
     if (closed()) return Error{ErrorCode::PeerClosed, "the channel is closed", 0};
+    // Parked for a move: what the client sends waits in ring 0, and goes
+    // to the component's next placement (or here again, after resume()).
+    if (m_parked) return 0u;
     if (auto drained = drain_returns(); !drained.ok()) return close_with(drained.error());
     // One ring's worth per kick: a peer that keeps producing from another
     // thread cannot hold the kernel in this loop.
@@ -249,6 +255,40 @@ Result<std::uint32_t> ComponentChannel::kick() {
     if (taken > 0) milk_shim_wake(m_waker);
     if (user_closed()) close_after_user();
     return taken;
+}
+
+Result<std::size_t> ComponentChannel::park(std::span<std::byte> buffer) {
+    // A thread may be inside a step at any moment; only the kick's steps
+    // run under the file's mutex, which the caller holds.
+    if (!parkable()) return Error{ErrorCode::InvalidArgument, "only a step component served in the kick can be parked", 0};
+    if (closed()) return Error{ErrorCode::PeerClosed, "the channel is closed", 0};
+    if (m_state.state == m_contract->end_state) return Error{ErrorCode::PeerClosed, "the session has ended", 0};
+    // Between kicks a per-message component has answered everything it
+    // took (kick() closes the channel otherwise): the client speaks next.
+    if (!client_may_speak()) return Error{ErrorCode::ProtocolViolation, "a kernel channel between kicks owes a reply", 0};
+    m_parked = true;
+    return m_component->snapshot(buffer);
+}
+
+Result<std::uint32_t> ComponentChannel::resume() {
+    if (!m_parked) return Error{ErrorCode::InvalidArgument, "the channel is not parked", 0};
+    m_parked = false;
+    return kick();
+}
+
+Result<void> ComponentChannel::retire() {
+    if (!m_parked) return Error{ErrorCode::InvalidArgument, "the channel is not parked", 0};
+    if (closed()) return {};
+    // Not close_with(): nothing went wrong, and nothing is logged. The
+    // record says where the component went for a user who asks.
+    m_error.closed = 1;
+    m_error.reason = static_cast<std::uint32_t>(ErrorCode::PeerClosed);
+    m_error.state = m_state.state;
+    m_error.value = static_cast<std::uint64_t>(moved_close_detail);
+    Text(m_error.text) << m_contract->name << ": the component moved to another placement";
+    const Error moved{ErrorCode::PeerClosed, nullptr, moved_close_detail};
+    publish_record_then_close(&moved);
+    return {};
 }
 
 void ComponentChannel::run() {

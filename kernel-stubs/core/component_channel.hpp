@@ -44,6 +44,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <span>
 
 namespace milk::kernel {
 
@@ -66,7 +67,8 @@ public:
                                                                     std::uint32_t ring_capacity,
                                                                     std::uint32_t pool_bytes,
                                                                     ChannelServing serving, void* waker,
-                                                                    void* serve_waker);
+                                                                    void* serve_waker,
+                                                                    std::span<const std::byte> snapshot = {});
 
     ComponentChannel(const ComponentEntry& entry, ComponentStats& stats, const ChannelOrigin& origin,
                      Owned<ComponentRunner>&& component, KernelRegion&& region,
@@ -83,6 +85,27 @@ public:
     // the channel closes (status block, error record, log line) and the
     // error is returned; later kicks return PeerClosed.
     [[nodiscard]] Result<std::uint32_t> kick();
+
+    // Live relocation (MILK_IOC_PARK, RESUME, RETIRE). park() stops an
+    // InKick channel between two kicks, a cut point (a per-message
+    // component owes nothing then): kicks take nothing until resume() or
+    // retire(); what the client sends meanwhile stays in ring 0 for it to
+    // take back. The component's snapshot goes into `buffer`: its size, or
+    // OutOfMemory with the bytes it needs (the channel is parked all the
+    // same). PeerClosed if the channel closed or its session ended.
+    [[nodiscard]] Result<std::size_t> park(std::span<std::byte> buffer);
+    // Back into service, with a kick for what arrived while parked.
+    [[nodiscard]] Result<std::uint32_t> resume();
+    // Closed for good because the component moved on: PeerClosed with
+    // milk::moved_close_detail in the status block.
+    [[nodiscard]] Result<void> retire();
+    [[nodiscard]] bool parked() const { return m_parked; }
+    // Whether park() can cut it: a step component (it has a snapshot and a
+    // restore) whose steps run only in the kick, under the file's mutex. A
+    // serving thread may be in the middle of a step at any moment.
+    [[nodiscard]] bool parkable() const {
+        return m_serving == ChannelServing::InKick && m_entry->restore != nullptr;
+    }
 
     // The serving thread's body: runs the component until its session ends,
     // the channel closes, or the file is released (the shim's stop request).
@@ -175,6 +198,8 @@ private:
     std::uint32_t m_replies_left = 0;
     // InKick: the kick's message, not yet received by the component.
     bool m_pending = false;
+    // Parked for a move: kicks take nothing.
+    bool m_parked = false;
     // Serving thread: replies published since readers were last woken.
     bool m_unannounced = false;
     // When the serving thread last took a message (its polling budget).

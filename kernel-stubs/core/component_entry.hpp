@@ -43,11 +43,20 @@ public:
     explicit StepRunner(C&& component) : m_component(std::move(component)) {}
 
     [[nodiscard]] static Result<Owned<ComponentRunner>> create(const Settings& settings) {
-        auto component = MILK_TRY(C::try_create(settings));
-        auto runner = MILK_TRY(Owned<StepRunner>::try_create(std::move(component)));
-        auto end = MILK_TRY(make_session_end(runner->m_host));
-        runner->m_endpoint.emplace(C::Contract::server(std::move(end)));
-        return Owned<ComponentRunner>(std::move(runner));
+        return start(MILK_TRY(C::try_create(settings)));
+    }
+
+    // A component that moved here from another placement: its state from
+    // the snapshot (checked as untrusted input by restore_snapshot), its
+    // channel new, in the state where the client speaks, which is where it
+    // was cut.
+    [[nodiscard]] static Result<Owned<ComponentRunner>> restore(const Settings& settings,
+                                                                std::span<const std::byte> snapshot) {
+        return start(MILK_TRY(milk::restore_snapshot<C>(settings, snapshot)));
+    }
+
+    [[nodiscard]] Result<std::size_t> snapshot(std::span<std::byte> buffer) const override {
+        return milk::take_snapshot(m_component, buffer);
     }
 
     [[nodiscard]] Result<void> on_message(ChannelContext& channel) override {
@@ -67,6 +76,13 @@ public:
     }
 
 private:
+    [[nodiscard]] static Result<Owned<ComponentRunner>> start(C&& component) {
+        auto runner = MILK_TRY(Owned<StepRunner>::try_create(std::move(component)));
+        auto end = MILK_TRY(make_session_end(runner->m_host));
+        runner->m_endpoint.emplace(C::Contract::server(std::move(end)));
+        return Owned<ComponentRunner>(std::move(runner));
+    }
+
     [[nodiscard]] Result<void> run_step() {
         Endpoint endpoint = std::move(*m_endpoint);
         m_endpoint.reset();
@@ -100,6 +116,11 @@ public:
     // Never called: the channel gives a Hosting::Thread component a thread.
     [[nodiscard]] Result<void> on_message(ChannelContext&) override {
         return Error{ErrorCode::InvalidArgument, "this kernel component runs only in a serving thread", 0};
+    }
+
+    // A whole session in one call has no place to cut it.
+    [[nodiscard]] Result<std::size_t> snapshot(std::span<std::byte>) const override {
+        return Error{ErrorCode::InvalidArgument, "a component without a step cannot be parked", 0};
     }
 
     [[nodiscard]] Result<void> run(ChannelContext& channel) override {
@@ -177,9 +198,10 @@ constexpr ComponentEntry component_entry(const char* name, const milk_kcontract&
         a_contract_has_more_bytes_fields_per_message_than_milk_ko_takes();
     if constexpr (milk::StepComponent<C>) {
         if (contract.hosting == MILK_KHOSTING_PER_MESSAGE)
-            return ComponentEntry{name, &contract, Hosting::PerMessage, &StepRunner<C>::create, direct_sched_factory<C>()};
+            return ComponentEntry{name, &contract, Hosting::PerMessage, &StepRunner<C>::create, &StepRunner<C>::restore,
+                                  direct_sched_factory<C>()};
     }
-    return ComponentEntry{name, &contract, Hosting::Thread, &ServeRunner<C>::create, direct_sched_factory<C>()};
+    return ComponentEntry{name, &contract, Hosting::Thread, &ServeRunner<C>::create, nullptr, direct_sched_factory<C>()};
 }
 
 }  // namespace milk::kernel

@@ -17,6 +17,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <span>
 #include <string_view>
 
 namespace milk::kernel {
@@ -82,10 +83,11 @@ bool valid_instance(const char* name) {
     return true;
 }
 
-long ioctl_open_channel(FileState& state, unsigned long argument) {
-    if (state.has_channel()) return -MILK_EBUSY;
-    milk_channel_open request{};
-    if (int copied = milk_shim_copy_from_user(&request, argument, sizeof(request)); copied != 0) return copied;
+// Opens the file's channel as `request` asks, the component new or, with a
+// snapshot, restored from it; fills in what user space learns. 0 or an
+// errno; the channel in `opened`.
+long open_channel(FileState& state, milk_channel_open& request, std::span<const std::byte> snapshot,
+                  Owned<ComponentChannel>& opened) {
     ChannelServing serving = ChannelServing::InKick;
     switch (request.flags) {
     case 0: break;
@@ -103,6 +105,8 @@ long ioctl_open_channel(FileState& state, unsigned long argument) {
     // The client speaks one contract; the component must serve exactly it.
     if (!same_text(entry.contract->name, request.contract) || entry.contract->version != request.version)
         return -MILK_EPROTONOSUPPORT;
+    // Only a step component has a state between messages to restore.
+    if (!snapshot.empty() && entry.restore == nullptr) return -MILK_EOPNOTSUPP;
     auto settings = copy_settings(request.settings);
     if (!settings.ok()) return to_errno(settings.error());
     // A component that speaks first or receives more than once per reply
@@ -115,18 +119,94 @@ long ioctl_open_channel(FileState& state, unsigned long argument) {
     copy_name(origin.instance, request.instance);
     origin.pid = milk_shim_current_pid();
     auto channel = ComponentChannel::try_create(entry, *found.stats, settings.value(), origin, request.ring_capacity,
-                                                request.pool_bytes, serving, state.waker, state.serve_waker);
+                                                request.pool_bytes, serving, state.waker, state.serve_waker, snapshot);
     if (!channel.ok()) {
-        // A component that refused its settings says why in the log: the
-        // errno alone (EINVAL) cannot.
-        if (channel.error().code == ErrorCode::InvalidArgument) log(MILK_LOG_INFO, channel.error().what, channel.error().detail);
+        // A component that refused its settings (or a snapshot it could not
+        // read) says why in the log: the errno alone (EINVAL) cannot.
+        if (channel.error().code == ErrorCode::InvalidArgument || channel.error().code == ErrorCode::ProtocolViolation) {
+            log(MILK_LOG_INFO, channel.error().what, channel.error().detail);
+            return -MILK_EINVAL;
+        }
         return to_errno(channel.error());
     }
     request.region_bytes = channel.value()->region().size();
     request.heap_offset = channel.value()->layout().heap_offset;
+    opened = std::move(channel).value();
+    return 0;
+}
+
+long ioctl_open_channel(FileState& state, unsigned long argument) {
+    if (state.has_channel()) return -MILK_EBUSY;
+    milk_channel_open request{};
+    if (int copied = milk_shim_copy_from_user(&request, argument, sizeof(request)); copied != 0) return copied;
+    Owned<ComponentChannel> channel;
+    if (long opened = open_channel(state, request, {}, channel); opened != 0) return opened;
     // Only a channel whose description reached user space is kept.
     if (int copied = milk_shim_copy_to_user(argument, &request, sizeof(request)); copied != 0) return copied;
-    state.channel = std::move(channel).value();
+    state.channel = std::move(channel);
+    return 0;
+}
+
+long ioctl_open_restored(FileState& state, unsigned long argument) {
+    if (state.has_channel()) return -MILK_EBUSY;
+    milk_channel_restore request{};
+    if (int copied = milk_shim_copy_from_user(&request, argument, sizeof(request)); copied != 0) return copied;
+    if (request.reserved != 0 || request.snapshot_bytes == 0 || request.snapshot_bytes > MILK_SNAPSHOT_MAX)
+        return -MILK_EINVAL;
+    // Copied once; the component's reader checks every byte of the copy.
+    auto snapshot = FixedArray<std::byte>::try_create(request.snapshot_bytes, FixedArray<std::byte>::Fill::Uninitialised);
+    if (!snapshot.ok()) return -MILK_ENOMEM;
+    if (int copied = milk_shim_copy_from_user(snapshot.value().data(), request.snapshot, request.snapshot_bytes);
+        copied != 0)
+        return copied;
+    Owned<ComponentChannel> channel;
+    if (long opened = open_channel(state, request.open,
+                                   std::span<const std::byte>(snapshot.value().data(), request.snapshot_bytes), channel);
+        opened != 0)
+        return opened;
+    if (int copied = milk_shim_copy_to_user(argument, &request, sizeof(request)); copied != 0) return copied;
+    state.channel = std::move(channel);
+    return 0;
+}
+
+// MILK_IOC_PARK: the snapshot is written into kernel memory of at most the
+// caller's capacity, then copied out once.
+long ioctl_park(FileState& state, unsigned long argument) {
+    if (!state.channel) return -MILK_ENODEV;
+    milk_channel_park request{};
+    if (int copied = milk_shim_copy_from_user(&request, argument, sizeof(request)); copied != 0) return copied;
+    if (!state.channel->parkable()) return -MILK_EOPNOTSUPP;
+    const std::uint32_t room = request.capacity < MILK_SNAPSHOT_MAX ? request.capacity : MILK_SNAPSHOT_MAX;
+    auto buffer = FixedArray<std::byte>::try_create(room, FixedArray<std::byte>::Fill::Zero);
+    if (!buffer.ok()) return -MILK_ENOMEM;
+    auto written = state.channel->park(std::span<std::byte>(buffer.value().data(), room));
+    if (!written.ok()) {
+        if (written.error().code != ErrorCode::OutOfMemory) return to_errno(written.error());
+        // OutOfMemory: the buffer was too small; its detail is what it needs.
+        const auto needed = static_cast<std::uint64_t>(written.error().detail);
+        request.bytes = needed > MILK_SNAPSHOT_MAX ? MILK_SNAPSHOT_MAX + 1 : static_cast<std::uint32_t>(needed);
+        if (int copied = milk_shim_copy_to_user(argument, &request, sizeof(request)); copied != 0) return copied;
+        return -MILK_ENOSPC;
+    }
+    request.bytes = static_cast<std::uint32_t>(written.value());
+    if (int copied = milk_shim_copy_to_user(request.snapshot, buffer.value().data(), written.value()); copied != 0)
+        return copied;
+    return milk_shim_copy_to_user(argument, &request, sizeof(request));
+}
+
+long ioctl_resume(FileState& state, unsigned long argument) {
+    if (argument != 0) return -MILK_EINVAL;
+    if (!state.channel) return -MILK_ENODEV;
+    auto taken = state.channel->resume();
+    if (!taken.ok()) return to_errno(taken.error());
+    return taken.value();
+}
+
+long ioctl_retire(FileState& state, unsigned long argument) {
+    if (argument != 0) return -MILK_EINVAL;
+    if (!state.channel) return -MILK_ENODEV;
+    auto retired = state.channel->retire();
+    if (!retired.ok()) return to_errno(retired.error());
     return 0;
 }
 
@@ -271,6 +351,10 @@ extern "C" long milk_core_ioctl(void* file_state, unsigned int command, unsigned
     case MILK_IOC_COMPONENT_INFO: return milk::kernel::ioctl_component_info(argument);
     case MILK_IOC_CHANNEL_INFO: return milk::kernel::ioctl_channel_info(state, argument);
     case MILK_IOC_LIST_CHANNELS: return milk::kernel::ioctl_list_channels(argument);
+    case MILK_IOC_PARK: return milk::kernel::ioctl_park(state, argument);
+    case MILK_IOC_RESUME: return milk::kernel::ioctl_resume(state, argument);
+    case MILK_IOC_RETIRE: return milk::kernel::ioctl_retire(state, argument);
+    case MILK_IOC_OPEN_RESTORED: return milk::kernel::ioctl_open_restored(state, argument);
     default: return -MILK_ENOTTY;
     }
 }

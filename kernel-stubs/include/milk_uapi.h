@@ -32,7 +32,7 @@ typedef int64_t milk_s64;
 #endif
 
 /* Bumped on every incompatible change of anything in this file. */
-#define MILK_ABI_VERSION 6u
+#define MILK_ABI_VERSION 7u
 
 #define MILK_DEVICE_NAME "milk"
 
@@ -251,6 +251,62 @@ struct milk_channel_list {
  * addresses.
  */
 #define MILK_IOC_LIST_CHANNELS _IOWR(MILK_IOC_MAGIC, 0x08, struct milk_channel_list)
+
+/*
+ * Live relocation of a kernel component (ABI 7; docs/relocation.md, "The
+ * kernel placement"). Only a channel served inline in the kick
+ * (MILK_HOSTING_PER_MESSAGE, no serving thread) can be parked: between two
+ * kicks its component owes nothing, which is a cut point.
+ *
+ * MILK_IOC_PARK stops the channel where it is: later kicks take nothing
+ * (they return 0, and the messages stay in ring 0 for the client to take
+ * back), and the component's snapshot (userland/include/milk/snapshot.hpp,
+ * the same bytes user space writes) is written at `snapshot`. Parking a
+ * parked channel writes the snapshot again. Errors: ENODEV no channel,
+ * EOPNOTSUPP served by a thread or by a component without a step, EPIPE the
+ * channel is closed or its session ended, ENOSPC `capacity` is too small
+ * (`bytes` says how many it needs; the channel is parked all the same),
+ * EFAULT bad addresses.
+ */
+#define MILK_SNAPSHOT_MAX (1u << 20)
+
+struct milk_channel_park {
+	milk_u64 snapshot; /* in: user address of `capacity` bytes */
+	milk_u32 capacity; /* in: at most MILK_SNAPSHOT_MAX is used */
+	milk_u32 bytes;    /* out: the snapshot's length (or, with ENOSPC, the room it needs) */
+};
+
+#define MILK_IOC_PARK _IOWR(MILK_IOC_MAGIC, 0x09, struct milk_channel_park)
+/*
+ * Takes a parked channel back into service and runs a kick at once, for
+ * what arrived meanwhile; returns what that kick returns. EINVAL if it is
+ * not parked.
+ */
+#define MILK_IOC_RESUME _IO(MILK_IOC_MAGIC, 0x0a)
+/*
+ * Closes a parked channel because its component moved on: the status block
+ * says PeerClosed with milk::moved_close_detail (channel_status.hpp), which
+ * tells the client's end to look for the channel that follows. EINVAL if
+ * it is not parked.
+ */
+#define MILK_IOC_RETIRE _IO(MILK_IOC_MAGIC, 0x0b)
+
+/*
+ * MILK_IOC_OPEN_CHANNEL, with the component restored from a snapshot
+ * another placement wrote (MILK_IOC_PARK here, or user space). The snapshot
+ * is untrusted input: read with every check the reader makes, and refused
+ * with EINVAL (the log says why) when it is not this component's, or with
+ * EOPNOTSUPP when the component has no step (only those move).
+ * snapshot_bytes is 1..MILK_SNAPSHOT_MAX.
+ */
+struct milk_channel_restore {
+	struct milk_channel_open open; /* as MILK_IOC_OPEN_CHANNEL's */
+	milk_u64 snapshot;             /* in: user address */
+	milk_u32 snapshot_bytes;       /* in */
+	milk_u32 reserved;             /* must be 0 */
+};
+
+#define MILK_IOC_OPEN_RESTORED _IOWR(MILK_IOC_MAGIC, 0x0c, struct milk_channel_restore)
 
 /*
  * The kernel scheduler mechanism (ABI 6; docs/sched.md, "The kernel

@@ -334,7 +334,8 @@ static long milk_ioctl(struct file *file, unsigned int command, unsigned long ar
 	if (mutex_lock_interruptible(&state->lock))
 		return -ERESTARTSYS;
 	result = milk_core_ioctl(state->core, command, argument);
-	if (command == MILK_IOC_OPEN_CHANNEL && result == 0 && milk_core_wants_thread(state->core)) {
+	if ((command == MILK_IOC_OPEN_CHANNEL || command == MILK_IOC_OPEN_RESTORED) && result == 0 &&
+	    milk_core_wants_thread(state->core)) {
 		struct task_struct *server = ERR_PTR(-EAGAIN);
 
 		if (atomic_inc_return(&milk_servers) <= MILK_MAX_SERVERS)

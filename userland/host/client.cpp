@@ -10,6 +10,9 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <algorithm>
+#include <chrono>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 
@@ -41,6 +44,44 @@ Error refusal_error(const ConnectReply& reply) {
     return {code, "milkd could not open the channel", reply.detail};
 }
 
+// A kernel channel's fd as milkd hands it over: kernel_channel_magic with
+// the fd attached. An empty end if milkd hung up instead (it could not
+// open the channel; its stderr says why).
+Result<ChannelEnd> receive_kernel_channel(int socket, Deadline deadline) {
+    std::uint64_t magic = 0;
+    auto channel = MILK_TRY(detail::receive_record(socket, detail::writable_bytes_of(magic), deadline));
+    if (channel.bytes == 0) return Error{ErrorCode::PeerClosed, "milkd could not open the kernel channel", 0};
+    if (channel.bytes != sizeof magic || magic != kernel_channel_magic || !channel.fd.valid())
+        return Error{ErrorCode::ProtocolViolation, "milkd's kernel channel record is wrong", 0};
+    return detail::adopt_kernel_channel(std::move(channel.fd));
+}
+
+// The next channel offered on the socket, whatever its placement: a kernel
+// channel's record is 8 bytes (kernel_channel_magic), a process channel's
+// hand-over begins with a longer one. The first record is peeked at (its
+// descriptor stays queued with it) to tell which.
+Result<ChannelEnd> receive_any_channel(int socket, Deadline deadline) {
+    for (;;) {
+        int timeout_ms = -1;
+        if (!deadline.is_never()) {
+            const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline.at() - Deadline::Clock::now());
+            if (left.count() <= 0) return Error{ErrorCode::TimedOut, "no channel offered before the deadline", 0};
+            timeout_ms = static_cast<int>(std::min<long long>(left.count(), 1'000'000));
+        }
+        pollfd waiting{socket, POLLIN, 0};
+        const int ready = ::poll(&waiting, 1, timeout_ms);
+        if (ready < 0 && errno != EINTR) return Error{ErrorCode::SystemError, "poll on milkd's socket failed", errno};
+        if (ready > 0) break;
+    }
+    std::uint64_t head[2] = {};
+    ssize_t peeked = 0;
+    do {
+        peeked = ::recv(socket, head, sizeof head, MSG_PEEK | MSG_DONTWAIT);
+    } while (peeked < 0 && errno == EINTR);
+    if (peeked == sizeof head[0] && head[0] == kernel_channel_magic) return receive_kernel_channel(socket, deadline);
+    return process::receive_channel(socket, deadline);
+}
+
 // A successor handed over on the socket the client connected with: milkd
 // (or the instance's runner) offers it there when the instance moves, and
 // closes the old channel with the reason "moved".
@@ -52,7 +93,7 @@ public:
         const bool moved = close.detail == moved_close_detail;
         const bool died = close.detail == peer_gone_detail && m_restarts;
         if (close.code != ErrorCode::PeerClosed || !(moved || died) || !m_socket.valid()) return std::nullopt;
-        auto next = process::receive_channel(m_socket.get(), Deadline::after(m_timeout));
+        auto next = receive_any_channel(m_socket.get(), Deadline::after(m_timeout));
         if (!next.ok()) return std::nullopt;
         return std::move(next).value();
     }
@@ -86,17 +127,9 @@ Result<ChannelEnd> connect_with(const std::string& socket_path, const ConnectReq
         return Error{ErrorCode::ProtocolViolation, "milkd's answer is not a ConnectReply", 0};
     if (reply.refusal != static_cast<std::uint32_t>(ConnectRefusal::None)) return refusal_error(reply);
 
-    if (reply.placement == static_cast<std::uint32_t>(Placement::Kernel)) {
-        std::uint64_t magic = 0;
-        auto channel = MILK_TRY(detail::receive_record(socket.get(), detail::writable_bytes_of(magic), deadline));
-        // milkd hangs up instead when milk.ko refused the channel (its
-        // stderr says why).
-        if (channel.bytes == 0) return Error{ErrorCode::PeerClosed, "milkd could not open the kernel channel", 0};
-        if (channel.bytes != sizeof magic || magic != kernel_channel_magic || !channel.fd.valid())
-            return Error{ErrorCode::ProtocolViolation, "milkd's kernel channel record is wrong", 0};
-        return detail::adopt_kernel_channel(std::move(channel.fd));
-    }
-    auto end = MILK_TRY(process::receive_channel(socket.get(), deadline));
+    auto end = reply.placement == static_cast<std::uint32_t>(Placement::Kernel)
+                   ? MILK_TRY(receive_kernel_channel(socket.get(), deadline))
+                   : MILK_TRY(process::receive_channel(socket.get(), deadline));
     if ((reply.flags & connect_movable) == 0 || reencode == nullptr || machine == nullptr) return end;
     return detail::relocating(
         std::move(end),

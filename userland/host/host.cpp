@@ -146,11 +146,17 @@ Result<Host> Host::try_create(const Config& config, std::span<const ComponentTyp
             instance->runner = std::move(runner).value();
             break;
         }
-        case Placement::Kernel:
+        case Placement::Kernel: {
             // A kernel instance is the module's component: each channel
             // opens on connect. Whether the module has it was checked with
-            // the config (KernelProbe).
+            // the config (KernelProbe). A movable one counts in a page of
+            // its own once it moves to user space.
+            if (!instance->type->movable()) break;
+            auto page = detail::CounterPage::try_create_shared();
+            if (!page.ok()) return page.error();
+            instance->counters = std::make_shared<const detail::CounterPage>(std::move(page).value());
             break;
+        }
         }
         host.m_instances.push_back(std::move(instance));
     }
@@ -252,6 +258,17 @@ Result<detail::FileDescriptor> duplicate(const detail::FileDescriptor& socket) {
     return copy;
 }
 
+// A new kernel channel to the instance's component, restored from
+// `snapshot` unless it is empty: the fd for the client, and a duplicate
+// in `channel` for the host's moves.
+Result<detail::FileDescriptor> open_kernel_fd(Host::Instance& instance, std::span<const std::byte> snapshot,
+                                              HostChannel& channel) {
+    auto fd = MILK_TRY(
+        detail::open_kernel_channel_fd(*instance.type, instance.config.name, instance.config.settings, snapshot));
+    channel.kernel = std::make_shared<detail::FileDescriptor>(MILK_TRY(duplicate(fd)));
+    return fd;
+}
+
 // Opens a channel to a movable instance's component at `placement`, served
 // from `snapshot` (empty: a new component), for `channel`'s client: the
 // client's end for a client in this process; for one in another process,
@@ -275,9 +292,15 @@ Result<ChannelEnd> open_movable(Host::Instance& instance, Placement placement, s
             channel.runner_channel = instance.next_channel++;
             MILK_TRY(instance.runner->request_channel(socket.get(), channel.runner_channel, snapshot));
             return ChannelEnd{};
-        case Placement::Kernel: break;
+        case Placement::Kernel: {
+            // milk.ko's fd goes to the client, which maps the channel and
+            // kicks it; the host keeps a duplicate to park it.
+            auto fd = MILK_TRY(open_kernel_fd(instance, snapshot, channel));
+            MILK_TRY(detail::send_record(socket.get(), detail::bytes_of(kernel_channel_magic), fd.get()));
+            return ChannelEnd{};
         }
-        return Error{ErrorCode::InvalidArgument, "movable channels are served in user space only (inproc, process)", 0};
+        }
+        return Error{ErrorCode::InvalidArgument, "unknown placement", 0};
     }
     switch (placement) {
     case Placement::Inproc: {
@@ -290,13 +313,16 @@ Result<ChannelEnd> open_movable(Host::Instance& instance, Placement placement, s
     case Placement::Process:
         channel.runner_channel = instance.next_channel++;
         return channel_from_runner(instance, channel.runner_channel, snapshot);
-    case Placement::Kernel: break;
+    case Placement::Kernel:
+        return detail::adopt_kernel_channel(MILK_TRY(open_kernel_fd(instance, snapshot, channel)));
     }
-    return Error{ErrorCode::InvalidArgument, "movable channels are served in user space only (inproc, process)", 0};
+    return Error{ErrorCode::InvalidArgument, "unknown placement", 0};
 }
 
 Result<std::vector<std::byte>> park(Host::Instance& instance, const HostChannel& channel, Deadline deadline) {
     if (channel.placement == Placement::Inproc) return channel.seat->park(deadline);
+    // Between two kicks the kernel's component owes nothing: no waiting.
+    if (channel.placement == Placement::Kernel) return detail::park_kernel_channel(*channel.kernel);
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline.at() - Deadline::Clock::now());
     return instance.runner->park(channel.runner_channel, std::max(left, std::chrono::milliseconds(1)));
 }
@@ -305,6 +331,12 @@ void settle(Host::Instance& instance, const HostChannel& channel, bool resume) {
     if (channel.placement == Placement::Inproc) {
         if (resume) channel.seat->resume();
         else channel.seat->retire();
+        return;
+    }
+    if (channel.placement == Placement::Kernel) {
+        // A channel the kernel closed meanwhile (a violation) stays closed.
+        static_cast<void>(resume ? detail::resume_kernel_channel(*channel.kernel)
+                                 : detail::retire_kernel_channel(*channel.kernel));
         return;
     }
     // A runner that died meanwhile took the channel with it.
@@ -393,10 +425,11 @@ Result<void> Host::move(std::string_view name, Placement target, std::chrono::mi
     const std::uint64_t move_began = trace_clock_ns();
     const Placement from = instance->config.placement;
     if (from == target) return {};
-    if (from == Placement::Kernel || target == Placement::Kernel)
-        return Error{ErrorCode::InvalidArgument, "moves to and from the kernel placement are not supported yet", 0};
     if (!instance->type->placements.contains(target))
         return Error{ErrorCode::InvalidArgument, "the instance's component cannot run at that placement", 0};
+    // Asked first, so that a move with no channel to carry is refused as
+    // well when the module cannot take the component.
+    if (target == Placement::Kernel) MILK_TRY(detail::check_kernel_component(*instance->type));
     if (target == Placement::Process) {
         // The first move there starts the runner; one kept from an earlier
         // stay that has died since (nobody restarts a runner the instance
@@ -474,7 +507,7 @@ Result<void> Host::move(std::string_view name, Placement target, std::chrono::mi
 
 Result<ChannelEnd> Host::connect_end(std::string_view name, std::string_view contract, std::uint32_t version) {
     Instance* instance = MILK_TRY(find(name, contract, version));
-    if (instance->type->movable() && instance->config.placement != Placement::Kernel) {
+    if (instance->type->movable()) {
         std::lock_guard lock(instance->lock);
         std::erase_if(instance->channels, [](const HostChannel& channel) { return channel.client_gone(); });
         HostChannel channel;
@@ -511,7 +544,7 @@ Result<ChannelEnd> Host::connect_end(std::string_view name, std::string_view con
 Result<void> Host::hand_over(std::string_view name, std::string_view contract, std::uint32_t version, int socket) {
     detail::FileDescriptor client(socket);
     Instance* instance = MILK_TRY(find(name, contract, version));
-    if (instance->type->movable() && instance->config.placement != Placement::Kernel) {
+    if (instance->type->movable()) {
         std::lock_guard lock(instance->lock);
         std::erase_if(instance->channels, [](const HostChannel& channel) { return channel.client_gone(); });
         HostChannel channel;
@@ -608,7 +641,7 @@ std::vector<InstanceStatus> Host::status() const {
         // instance's lock).
         std::unique_lock lock(instance->lock);
         status.placement = instance->config.placement;
-        status.movable = instance->type->movable() && status.placement != Placement::Kernel;
+        status.movable = instance->type->movable();
         status.restarts = instance->restarts;
         status.restartable = instance->config.restart == RestartPolicy::OnFailure;
         if (instance->counters) {

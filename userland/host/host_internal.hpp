@@ -32,6 +32,9 @@ struct HostChannel {
     std::shared_ptr<detail::ChannelSeat> seat;
     // process: the runner's name for it.
     std::uint64_t runner_channel = 0;
+    // kernel: a duplicate of milk.ko's fd of the channel (the client has
+    // the other), on which the host parks, resumes and retires it.
+    std::shared_ptr<detail::FileDescriptor> kernel;
 
     // Whether its client has gone: nothing left to move.
     [[nodiscard]] bool client_gone() const;

@@ -22,11 +22,33 @@ Result<ChannelEnd> open_kernel_channel(const ComponentType& type, std::string_vi
 }
 
 Result<FileDescriptor> open_kernel_channel_fd(const ComponentType& type, std::string_view instance,
-                                              const Settings& settings) {
-    const int fd =
-        MILK_TRY(kernel::open_channel_fd(type.name, type.contract, type.version, options_for(instance, settings)));
+                                              const Settings& settings, std::span<const std::byte> snapshot) {
+    const kernel::Options options = options_for(instance, settings);
+    const int fd = snapshot.empty()
+                       ? MILK_TRY(kernel::open_channel_fd(type.name, type.contract, type.version, options))
+                       : MILK_TRY(kernel::open_restored_channel_fd(type.name, type.contract, type.version, snapshot,
+                                                                   options));
     return FileDescriptor(fd);
 }
+
+Result<void> check_kernel_component(const ComponentType& type) {
+    auto info = kernel::component_info(type.name);
+    if (!info.ok()) {
+        if (info.error().code == ErrorCode::SystemError)
+            return Error{ErrorCode::InvalidArgument, "milk.ko is not loaded (no /dev/milk)", info.error().detail};
+        return info.error();
+    }
+    if (info.value().contract != type.contract || info.value().version != type.version)
+        return Error{ErrorCode::InvalidArgument, "milk.ko's component serves another contract or version",
+                     info.value().version};
+    return {};
+}
+
+Result<std::vector<std::byte>> park_kernel_channel(const FileDescriptor& fd) { return kernel::park_channel(fd.get()); }
+
+Result<void> resume_kernel_channel(const FileDescriptor& fd) { return kernel::resume_channel(fd.get()); }
+
+Result<void> retire_kernel_channel(const FileDescriptor& fd) { return kernel::retire_channel(fd.get()); }
 
 Result<ChannelEnd> adopt_kernel_channel(FileDescriptor fd) { return kernel::adopt_channel(std::move(fd).take()); }
 

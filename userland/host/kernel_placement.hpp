@@ -16,6 +16,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string_view>
 #include <vector>
 
@@ -27,9 +28,23 @@ namespace milk::host::detail {
                                                      const Settings& settings);
 
 // The same channel as milk.ko's fd, for a client in another process
-// (milkd sends it with SCM_RIGHTS and the client adopts it).
+// (milkd sends it with SCM_RIGHTS and the client adopts it), or for one
+// that follows a moving component (then the host keeps a duplicate of the
+// fd to park it). With a snapshot, the component is restored from it.
 [[nodiscard]] Result<FileDescriptor> open_kernel_channel_fd(const ComponentType& type, std::string_view instance,
-                                                            const Settings& settings);
+                                                            const Settings& settings,
+                                                            std::span<const std::byte> snapshot = {});
+
+// Whether milk.ko is loaded and has the component, serving its contract
+// and version: a move to the kernel asks before it parks anything.
+[[nodiscard]] Result<void> check_kernel_component(const ComponentType& type);
+
+// A move's steps on a kernel channel (milk/kernel.hpp): park it between two
+// kicks with its component's snapshot, take it back into service, or close
+// it for good because the component moved on.
+[[nodiscard]] Result<std::vector<std::byte>> park_kernel_channel(const FileDescriptor& fd);
+[[nodiscard]] Result<void> resume_kernel_channel(const FileDescriptor& fd);
+[[nodiscard]] Result<void> retire_kernel_channel(const FileDescriptor& fd);
 
 // The client's side of that: its end of a channel whose fd came from milkd.
 [[nodiscard]] Result<ChannelEnd> adopt_kernel_channel(FileDescriptor fd);

@@ -136,6 +136,14 @@ Result<std::uint32_t> KernelTransport::kick() {
     if (taken >= 0) {
         const auto count = static_cast<std::uint32_t>(taken);
         m_untaken = count > m_untaken ? 0 : m_untaken - count;
+        // Fewer taken than we sent: the reply ring is full, the channel is
+        // parked for a move, or the host's resume took them in a kick of
+        // its own. The ring says how many are left.
+        if (m_untaken > 0) {
+            auto left = m_inner->unreceived_count();
+            if (!left.ok()) return left.error();
+            m_untaken = left.value();
+        }
         return count;
     }
     const int error = errno;
@@ -217,9 +225,12 @@ Result<Slot> KernelTransport::receive(Deadline deadline) {
         if (!spin_end) spin_end = Deadline::Clock::now() + m_spin_budget;
         // Messages the kernel left (it takes one ring's worth per kick) get
         // another kick; a close it reports shows in the next look at the ring.
+        // A kick that takes nothing while some wait means a channel parked
+        // for a move: wait as for a reply (the move's close, or the resume's
+        // replies, wake the fd).
         if (m_untaken > 0) {
-            static_cast<void>(kick());
-            continue;
+            auto taken = kick();
+            if (!taken.ok() || taken.value() > 0) continue;
         }
         if (poll_only) return slot;
         if (deadline.passed()) return Error{ErrorCode::TimedOut, "no message before the deadline", 0};
@@ -289,8 +300,11 @@ Result<ChannelEnd> open_channel(std::string_view component, std::string_view con
     return ChannelEnd(MILK_TRY(KernelTransport::try_open(component, contract, version, options)));
 }
 
-Result<int> open_channel_fd(std::string_view component, std::string_view contract, std::uint32_t version,
-                            const Options& options) {
+namespace {
+
+// The request MILK_IOC_OPEN_CHANNEL and MILK_IOC_OPEN_RESTORED share.
+Result<milk_channel_open> open_request(std::string_view component, std::string_view contract, std::uint32_t version,
+                                       const Options& options) {
     milk_channel_open request{};
     if (!put_name(request.component, component))
         return Error{ErrorCode::InvalidArgument, "component name empty or too long",
@@ -315,23 +329,95 @@ Result<int> open_channel_fd(std::string_view component, std::string_view contrac
     case Serving::PollingThread: request.flags = MILK_CHANNEL_POLLING_THREAD; break;
     }
     MILK_TRY(to_settings_table(options.settings, request.settings));
+    return request;
+}
 
+// Opens the device and asks `command` of it with `request`: the fd.
+template <typename Request>
+Result<int> open_with(unsigned long command, Request& request, const Options& options) {
     FdGuard fd(::open(options.device, O_RDWR | O_CLOEXEC));
     if (fd.get() < 0) return Error{ErrorCode::SystemError, "cannot open the milk device", errno};
-    if (::ioctl(fd.get(), MILK_IOC_OPEN_CHANNEL, &request) != 0) {
+    if (::ioctl(fd.get(), command, &request) != 0) {
         const int error = errno;
         if (error == ENOENT) return Error{ErrorCode::InvalidArgument, "milk.ko has no such component", error};
         if (error == EPROTONOSUPPORT)
             return Error{ErrorCode::InvalidArgument, "the kernel component serves another contract or version", error};
+        if (error == EOPNOTSUPP)
+            return Error{ErrorCode::InvalidArgument, "the kernel component has no step, so it cannot be restored", error};
         if (error == EINVAL)
             return Error{ErrorCode::InvalidArgument,
-                         "the kernel refused the channel's sizes or settings (or the component its settings)", error};
+                         "the kernel refused the channel's sizes or settings (or the component its settings or "
+                         "snapshot)",
+                         error};
         if (error == EAGAIN)
             return Error{ErrorCode::WouldBlock, "the kernel runs as many serving threads as it allows", error};
         if (error == ENOMEM) return Error{ErrorCode::OutOfMemory, "the kernel is out of memory for the channel", error};
-        return Error{ErrorCode::SystemError, "MILK_IOC_OPEN_CHANNEL failed", error};
+        return Error{ErrorCode::SystemError, "opening a kernel channel failed", error};
     }
     return fd.hand_over();
+}
+
+}  // namespace
+
+Result<int> open_channel_fd(std::string_view component, std::string_view contract, std::uint32_t version,
+                            const Options& options) {
+    milk_channel_open request = MILK_TRY(open_request(component, contract, version, options));
+    return open_with(MILK_IOC_OPEN_CHANNEL, request, options);
+}
+
+Result<int> open_restored_channel_fd(std::string_view component, std::string_view contract, std::uint32_t version,
+                                     std::span<const std::byte> snapshot, const Options& options) {
+    if (snapshot.empty() || snapshot.size() > MILK_SNAPSHOT_MAX)
+        return Error{ErrorCode::InvalidArgument, "a snapshot for the kernel is 1 byte to MILK_SNAPSHOT_MAX",
+                     static_cast<std::int64_t>(snapshot.size())};
+    milk_channel_restore request{};
+    request.open = MILK_TRY(open_request(component, contract, version, options));
+    request.snapshot = reinterpret_cast<std::uintptr_t>(snapshot.data());
+    request.snapshot_bytes = static_cast<milk_u32>(snapshot.size());
+    return open_with(MILK_IOC_OPEN_RESTORED, request, options);
+}
+
+Result<std::vector<std::byte>> park_channel(int fd) {
+    std::vector<std::byte> snapshot(4096);
+    for (;;) {
+        milk_channel_park request{};
+        request.snapshot = reinterpret_cast<std::uintptr_t>(snapshot.data());
+        request.capacity = static_cast<milk_u32>(snapshot.size());
+        if (::ioctl(fd, MILK_IOC_PARK, &request) == 0) {
+            snapshot.resize(request.bytes);
+            return snapshot;
+        }
+        const int error = errno;
+        // Too small: parked all the same; again with the room it needs.
+        if (error == ENOSPC && request.bytes > snapshot.size() && request.bytes <= MILK_SNAPSHOT_MAX) {
+            snapshot.resize(request.bytes);
+            continue;
+        }
+        if (error == EPIPE) return Error{ErrorCode::PeerClosed, "the kernel channel is closed or its session ended", error};
+        if (error == EOPNOTSUPP)
+            return Error{ErrorCode::InvalidArgument,
+                         "this kernel channel cannot be parked (a serving thread runs it, or its component has no step)",
+                         error};
+        if (error == ENOSPC)
+            return Error{ErrorCode::OutOfMemory, "the kernel component's snapshot is larger than MILK_SNAPSHOT_MAX",
+                         request.bytes};
+        return Error{ErrorCode::SystemError, "MILK_IOC_PARK failed", error};
+    }
+}
+
+Result<void> resume_channel(int fd) {
+    if (::ioctl(fd, MILK_IOC_RESUME, 0) < 0) {
+        // A resume's kick that found a violation closed the channel: the
+        // client learns why from its own end.
+        if (errno == EPROTO || errno == EPIPE) return {};
+        return Error{ErrorCode::SystemError, "MILK_IOC_RESUME failed", errno};
+    }
+    return {};
+}
+
+Result<void> retire_channel(int fd) {
+    if (::ioctl(fd, MILK_IOC_RETIRE, 0) != 0) return Error{ErrorCode::SystemError, "MILK_IOC_RETIRE failed", errno};
+    return {};
 }
 
 Result<ChannelEnd> adopt_channel(int fd, const Options& options) {

@@ -321,6 +321,12 @@ Result<std::size_t> RegionTransport::unreceived(std::span<Slot> out) {
     return count;
 }
 
+Result<std::uint32_t> RegionTransport::unreceived_count() {
+    auto count = m_out.unconsumed();
+    if (!count.ok()) return fail(count.error());
+    return count;
+}
+
 Result<Buffer> RegionTransport::allocate(std::size_t size) {
     auto buffer = m_heap->allocate(size);
     // The peer broke the ring it returns our blocks on: a violation like a

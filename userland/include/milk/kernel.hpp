@@ -33,6 +33,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -153,6 +154,8 @@ public:
     [[nodiscard]] Result<WireBytes> export_buffer(Buffer&& buffer) override;
     [[nodiscard]] Result<Buffer> import_buffer(WireBytes wire) override;
     void close(const Error* reason) noexcept override;
+    // What the kernel did not take, for a move (the channel is parked).
+    [[nodiscard]] Result<std::size_t> unreceived(std::span<Slot> out) override { return m_inner->unreceived(out); }
 
     // The fd of /dev/milk that holds the channel (-1 once closed).
     [[nodiscard]] int fd() const { return m_fd; }
@@ -215,6 +218,29 @@ template <typename Contract>
 // caller owns the fd. Errors as KernelTransport::try_open's.
 [[nodiscard]] Result<int> open_channel_fd(std::string_view component, std::string_view contract,
                                           std::uint32_t version, const Options& options = {});
+
+// Live relocation (docs/relocation.md, "The kernel placement"): what the
+// host asks of the channels of a kernel instance it moves, on a duplicate of
+// the channel's fd that it keeps (the client maps and kicks its own).
+//
+// The same as open_channel_fd, with the component restored from
+// `snapshot` (MILK_IOC_OPEN_RESTORED): a snapshot written by any placement.
+// InvalidArgument when the component cannot read it (the kernel log says
+// why) or has no step (detail EOPNOTSUPP).
+[[nodiscard]] Result<int> open_restored_channel_fd(std::string_view component, std::string_view contract,
+                                                   std::uint32_t version, std::span<const std::byte> snapshot,
+                                                   const Options& options = {});
+// Stops the channel between two kicks and returns the component's snapshot
+// (MILK_IOC_PARK): the client's later messages stay in the ring.
+// PeerClosed when the channel closed or its session ended; InvalidArgument
+// with detail EOPNOTSUPP when it cannot be parked (a serving thread, or a
+// component without a step).
+[[nodiscard]] Result<std::vector<std::byte>> park_channel(int fd);
+// Back into service where it was (MILK_IOC_RESUME).
+[[nodiscard]] Result<void> resume_channel(int fd);
+// Closed because the component moved on (MILK_IOC_RETIRE): the client's end
+// reads PeerClosed with moved_close_detail.
+[[nodiscard]] Result<void> retire_channel(int fd);
 
 // What milk.ko says about the component `component`. Errors: SystemError
 // when the device cannot be opened (milk.ko not loaded: detail = errno, e.g.

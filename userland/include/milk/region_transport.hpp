@@ -123,6 +123,9 @@ public:
     [[nodiscard]] Result<bool> wait_receivable(const std::atomic<bool>& interrupt) override;
     void wake_receiver() noexcept override;
     [[nodiscard]] Result<std::size_t> unreceived(std::span<Slot> out) override;
+    // How many of the slots this end sent the peer has not taken (unreceived
+    // without the copies).
+    [[nodiscard]] Result<std::uint32_t> unreceived_count();
 
     // Whether the peer has announced that it sleeps waiting for our next
     // message, or for room in its full outgoing ring. Diagnostics: tests use

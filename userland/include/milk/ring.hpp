@@ -164,6 +164,12 @@ public:
     // Our producer index (what we published last). For diagnostics and tests.
     [[nodiscard]] std::uint32_t published() const { return m_head; }
 
+    // How many elements we published that the consumer has not taken.
+    [[nodiscard]] Result<std::uint32_t> unconsumed() {
+        if (auto refreshed = refresh(); !refreshed.ok()) return refreshed.error();
+        return m_head - m_cached_tail;
+    }
+
     // Copies the elements we published that the consumer has not taken,
     // oldest first, into `out` (at most its size) and returns how many. For
     // a consumer that has stopped for good (a component moved elsewhere,
