@@ -54,9 +54,12 @@ Result<ReceivedRecord> receive_record(int socket, std::span<std::byte> record, D
     ReceivedRecord received;
     iovec data{record.data(), record.size()};
     // Room for several descriptors, so that extra ones arrive and are
-    // closed here rather than being truncated silently by the kernel.
+    // closed here rather than being truncated silently by the kernel, and
+    // for the sender's credentials, which come along on a socket with
+    // SO_PASSCRED (a client's socket to milkd once a process channel came
+    // over it: a kernel successor then arrives with them).
     constexpr std::size_t max_fds = 8;
-    alignas(cmsghdr) unsigned char control[CMSG_SPACE(max_fds * sizeof(int))] = {};
+    alignas(cmsghdr) unsigned char control[CMSG_SPACE(max_fds * sizeof(int)) + CMSG_SPACE(sizeof(ucred))] = {};
     msghdr header{};
     header.msg_iov = &data;
     header.msg_iovlen = 1;

@@ -4,7 +4,8 @@
 # /host): the same client program as in user space against echo, files and
 # tally placed in the kernel by --place alone, first through a host of its
 # own, then through milkd (the kernel channel's fd handed over and adopted),
-# and `milkctl status` showing them in the kernel.
+# and `milkctl status` showing them in the kernel; then live moves into and
+# out of the kernel, in a host of the test's own and through milkd.
 set -u
 place="--place echo=kernel --place files=kernel --place tally=kernel"
 fail() { echo "FAILED: $*"; [ -f /tmp/milkd.err ] && cat /tmp/milkd.err; exit 1; }
@@ -43,6 +44,49 @@ grep -Eq "^files +files +kernel +kernel +running +0 +" /tmp/channels || fail "fi
 kill -TERM "$held"
 wait "$held"
 
+kill -TERM "$milkd"
+wait "$milkd" || fail "milkd did not stop cleanly"
+
+# Live moves with the kernel among the placements (docs/relocation.md):
+# the relocation tests move echo and files round every ordered pair of
+# inproc, process and kernel, and echo 120 times under three streaming
+# clients, each answer and payload checked.
+MILK_RELOCATION_MOVES=120 /host/milk-relocation-tests \
+    -tc="*follows echo round the placements*,*open files and contents move*,*moves under load*" >/tmp/relocation 2>&1 ||
+    { cat /tmp/relocation; fail "the relocation tests"; }
+cat /tmp/relocation
+grep -Eq "test cases: +3 \| +3 passed" /tmp/relocation || fail "the relocation tests did not all run"
+
+# The same through milkd, its client in another process: echo moves from
+# milkd's process into the kernel, to a process of its own, back into the
+# kernel and home, five times, while the client pings; every answer right.
+/host/milkd --config /host/three.toml --socket /tmp/milkd.sock 2>/tmp/milkd.err &
+milkd=$!
+for i in $(seq 100); do [ -S /tmp/milkd.sock ] && break; sleep 0.1; done
+[ -S /tmp/milkd.sock ] || fail "milkd did not create its socket"
+rm -f /tmp/stop
+/host/milk-host-client --config /host/three.toml --socket /tmp/milkd.sock --milkd-pid "$milkd" \
+    --hold echo --stop-file /tmp/stop >/tmp/held 2>&1 &
+held=$!
+for i in $(seq 200); do grep -q holding /tmp/held && break; sleep 0.05; done
+grep -q holding /tmp/held || fail "the holding client did not start: $(cat /tmp/held)"
+for round in 1 2 3 4 5; do
+    for target in kernel process kernel inproc; do
+        /host/milkctl --socket /tmp/milkd.sock move echo "$target" >/tmp/move 2>&1 || fail "move to $target: $(cat /tmp/move)"
+        grep -qx "moved echo to $target" /tmp/move || fail "milkctl move's line: $(cat /tmp/move)"
+        /host/milkctl --socket /tmp/milkd.sock status >/tmp/status || fail "milkctl status"
+        grep -Eq "^echo +echo +$target " /tmp/status || fail "echo not at $target: $(cat /tmp/status)"
+        sleep 0.05
+    done
+done
+echo "moved echo 20 times through the kernel"
+touch /tmp/stop
+wait "$held" || fail "the client failed across the moves: $(cat /tmp/held)"
+cat /tmp/held
+grep -Eq "^held [0-9]+ round trips, every answer right$" /tmp/held || fail "the client's last line"
+# A component that serves whole sessions cannot be cut: refused, and stays.
+/host/milkctl --socket /tmp/milkd.sock move tally kernel >/tmp/refused 2>&1 && fail "moving tally was not refused"
+grep -q "only step components can be moved" /tmp/refused || fail "the refusal's reason: $(cat /tmp/refused)"
 kill -TERM "$milkd"
 wait "$milkd" || fail "milkd did not stop cleanly"
 echo "host in the VM: ok"

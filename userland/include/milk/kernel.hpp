@@ -193,6 +193,9 @@ private:
     // push more than the ring holds, so a send never waits on a kernel that
     // only runs when kicked.
     std::uint32_t m_untaken = 0;
+    // The last failed kick found the channel closed already (EPIPE), not
+    // closed by what it took (EPROTO).
+    bool m_kick_found_closed = false;
     bool m_closed = false;
 };
 
