@@ -198,18 +198,23 @@ int hold(Connector& connector, const std::string& instance, std::uint32_t pings,
     }
     std::optional<PingPong::Contract::ClientEndpoint> client{std::move(connected).value()};
     for (std::uint32_t seq = 0;; ++seq) {
-        auto payload = client->allocate(8);
+        auto payload = client->allocate(examples::pingpong::payload_size(seq));
         if (!payload.ok()) {
             print_error("allocate", payload.error());
             return 1;
         }
+        std::span<std::byte> bytes = payload.value().bytes();
+        for (std::size_t i = 0; i < bytes.size(); ++i) bytes[i] = examples::pingpong::pattern(seq, i);
         auto waiting = std::move(*client).send(PingPong::Ping{seq, std::move(payload).value()});
         client.reset();
         bool right = false;
         milk::Result<PingPong::Contract::ClientEndpoint> idle =
             waiting.ok() ? std::move(waiting).value().receive(
                                [&](PingPong::Pong&& pong, PingPong::Contract::ClientEndpoint&& next) {
-                                   right = pong.seq == seq;
+                                   // The number, and the payload reversed (echo's
+                                   // answer), wherever echo ran meanwhile.
+                                   right = pong.seq == seq &&
+                                           examples::pingpong::holds_reversed_pattern(pong.payload.bytes(), seq);
                                    return std::move(next);
                                })
                          : milk::Result<PingPong::Contract::ClientEndpoint>(waiting.error());
@@ -218,7 +223,7 @@ int hold(Connector& connector, const std::string& instance, std::uint32_t pings,
             return idle.error().code == milk::ErrorCode::PeerClosed && pings == 0 ? 0 : 1;
         }
         if (!right) {
-            std::printf("FAILED: the answer to ping %u has another number\n", seq);
+            std::printf("FAILED: the answer to ping %u has another number or other bytes\n", seq);
             return 1;
         }
         client.emplace(std::move(idle).value());
