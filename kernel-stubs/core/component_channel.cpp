@@ -1,5 +1,6 @@
 #include "component_channel.hpp"
 
+#include "channel_trace.hpp"
 #include "kernel_log.hpp"
 
 #include <atomic>
@@ -183,6 +184,7 @@ Result<bool> ComponentChannel::take_one() {
     // once); the validator copies it again into the typed message and
     // checks only that, against the state the kernel tracks.
     milk_kviolation violation{};
+    const std::uint32_t before = m_state.state;
     const int verdict = m_contract->validate(&m_state, &m_raw, &m_heap_pool, m_message, &violation);
     if (verdict < 0) {
         const ErrorCode code = verdict == MILK_KV_BAD_HANDLE ? ErrorCode::BadBuffer : ErrorCode::ProtocolViolation;
@@ -203,6 +205,7 @@ Result<bool> ComponentChannel::take_one() {
     m_stats->messages.fetch_add(1, std::memory_order_relaxed);
     m_received.fetch_add(1, std::memory_order_relaxed);
     note_state();
+    trace_message({m_origin.instance, m_directory_link.id(), m_raw.tag, true, before, m_state.state});
     return true;
 }
 
@@ -534,6 +537,7 @@ Result<void> ComponentChannel::send(std::uint16_t tag, const void* payload, std:
     // taken; a serving thread may send anything its contract allows.
     if (in_kick && m_replies_left == 0)
         return Error{ErrorCode::ProtocolViolation, "a kernel component sent more than one reply to a message", tag};
+    const std::uint32_t before = m_state.state;
     if (m_contract->on_send(&m_state, tag) < 0)
         return Error{ErrorCode::ProtocolViolation, "a kernel component sent a message its contract does not allow", tag};
     const milk_ku32 length = m_contract->payload_size(tag);
@@ -560,6 +564,7 @@ Result<void> ComponentChannel::send(std::uint16_t tag, const void* payload, std:
     if (in_kick) --m_replies_left;
     m_sent.fetch_add(1, std::memory_order_relaxed);
     note_state();
+    trace_message({m_origin.instance, m_directory_link.id(), tag, false, before, m_state.state});
     return {};
 }
 

@@ -1,6 +1,7 @@
 // The core's side of /dev/milk: per-file state and ioctl dispatch. The shim
 // calls these (include/milk_core.h) with the file's mutex held.
 #include "channel_directory.hpp"
+#include "channel_trace.hpp"
 #include "component_channel.hpp"
 #include "kernel_log.hpp"
 #include "owned.hpp"
@@ -298,7 +299,7 @@ extern "C" int milk_core_init(void) {
     return 0;
 }
 
-extern "C" void milk_core_exit(void) {}
+extern "C" void milk_core_exit(void) { milk::kernel::drop_traces(); }
 
 extern "C" void* milk_core_open(void* waker, void* serve_waker) {
     auto state = new (std::nothrow) FileState{};
@@ -355,6 +356,7 @@ extern "C" long milk_core_ioctl(void* file_state, unsigned int command, unsigned
     case MILK_IOC_RESUME: return milk::kernel::ioctl_resume(state, argument);
     case MILK_IOC_RETIRE: return milk::kernel::ioctl_retire(state, argument);
     case MILK_IOC_OPEN_RESTORED: return milk::kernel::ioctl_open_restored(state, argument);
+    case MILK_IOC_TRACE: return milk::kernel::ioctl_trace(argument);
     default: return -MILK_ENOTTY;
     }
 }

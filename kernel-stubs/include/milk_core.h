@@ -113,6 +113,13 @@ void milk_shim_yield(void);
  */
 void milk_shim_directory_lock(void);
 void milk_shim_directory_unlock(void);
+/*
+ * The lock of the core's trace sessions (core/channel_trace.cpp): a
+ * sleeping mutex, taken by whoever runs a component (a kick, a serving
+ * thread) while a trace runs, never across a copy to user space.
+ */
+void milk_shim_trace_lock(void);
+void milk_shim_trace_unlock(void);
 /* The calling process's pid (its thread group, as user space sees it). */
 int milk_shim_current_pid(void);
 

@@ -309,6 +309,45 @@ struct milk_channel_restore {
 #define MILK_IOC_OPEN_RESTORED _IOWR(MILK_IOC_MAGIC, 0x0c, struct milk_channel_restore)
 
 /*
+ * Tracing an instance's channels (ABI 7; docs/relocation.md, "Tracing"):
+ * what `milkctl trace` shows of a kernel instance. MILK_TRACE_START begins
+ * recording every message the instance's channels (those opened with its
+ * name) take from user space and send to it, up to MILK_TRACE_RECORDS;
+ * later ones are counted as dropped. MILK_TRACE_STOP ends it and copies
+ * the records out, oldest first. At most MILK_TRACE_SESSIONS instances are
+ * traced at once. Errors: EINVAL unterminated or empty names, an unknown
+ * command, capacity above MILK_TRACE_RECORDS; ENOENT no such component
+ * (START) or no trace of that instance (STOP); EALREADY a trace of it runs;
+ * EBUSY every session is in use; ENOMEM; EFAULT.
+ */
+#define MILK_TRACE_RECORDS 16384u
+#define MILK_TRACE_SESSIONS 8u
+#define MILK_TRACE_START 1u
+#define MILK_TRACE_STOP 2u
+
+/* One message, as the kernel validated or sent it. */
+struct milk_trace_record {
+	milk_u64 time_ns;      /* CLOCK_MONOTONIC, as user space reads it */
+	milk_u64 channel;      /* the channel's id (milk_channel_entry.id) */
+	milk_u32 tag;          /* the contract's message tag */
+	milk_u32 from_client;  /* 1: taken from user space; 0: sent by the component */
+	milk_u32 state_before; /* the protocol state around it (the contract's numbering) */
+	milk_u32 state_after;
+};
+
+struct milk_trace {
+	char component[MILK_COMPONENT_NAME_MAX]; /* in: the instance's component */
+	char instance[MILK_INSTANCE_NAME_MAX];   /* in: the instance, 1-63 bytes */
+	milk_u32 command;                        /* in: MILK_TRACE_START or MILK_TRACE_STOP */
+	milk_u32 capacity;                       /* in (STOP): room at `records` */
+	milk_u64 records;                        /* in (STOP): user address of struct milk_trace_record[capacity] */
+	milk_u32 count;                          /* out (STOP): records written */
+	milk_u32 dropped;                        /* out (STOP): records lost to a full buffer (or to `capacity`) */
+};
+
+#define MILK_IOC_TRACE _IOWR(MILK_IOC_MAGIC, 0x0d, struct milk_trace)
+
+/*
  * The kernel scheduler mechanism (ABI 6; docs/sched.md, "The kernel
  * mechanism"). An agent creates an enclave, a set of CPUs, on its fd
  * (MILK_IOC_SCHED_CREATE); threads of any process join it by its id

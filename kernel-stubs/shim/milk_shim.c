@@ -227,6 +227,19 @@ void milk_shim_directory_unlock(void)
 	mutex_unlock(&milk_directory_lock);
 }
 
+/* The core's trace sessions (core/channel_trace.cpp). */
+static DEFINE_MUTEX(milk_trace_lock);
+
+void milk_shim_trace_lock(void)
+{
+	mutex_lock(&milk_trace_lock);
+}
+
+void milk_shim_trace_unlock(void)
+{
+	mutex_unlock(&milk_trace_lock);
+}
+
 int milk_shim_current_pid(void)
 {
 	return task_tgid_vnr(current);

@@ -582,12 +582,42 @@ std::uint64_t trace_clock_ns() {
     return static_cast<std::uint64_t>(now.tv_sec) * 1'000'000'000u + static_cast<std::uint64_t>(now.tv_nsec);
 }
 
+namespace {
+
+// A message milk.ko recorded, named as the user-space placements' are:
+// numbers from the module through bounds-checked tables.
+TraceEvent kernel_trace_event(const Host::Instance& instance, const kernel::TraceRecord& record) {
+    const ComponentType& type = *instance.type;
+    TraceEvent event;
+    event.kind = TraceEvent::Kind::Message;
+    event.time_ns = record.time_ns;
+    event.instance = instance.config.name;
+    event.contract = type.contract;
+    event.channel = kernel_trace_channel_base + record.channel;
+    event.tag = record.tag;
+    event.name = record.tag >= 1 && record.tag <= type.message_names.size() ? type.message_names[record.tag - 1]
+                                                                           : "tag " + std::to_string(record.tag);
+    event.from_client = record.from_client;
+    const auto state = [&](std::uint32_t number) {
+        return type.machine.name(static_cast<session::StateMachine::State>(number > 0xffff ? 0xffff : number));
+    };
+    event.state_before = state(record.state_before);
+    event.state_after = state(record.state_after);
+    return event;
+}
+
+}  // namespace
+
 void Host::start_trace() {
     for (const auto& instance : m_instances) {
         std::lock_guard lock(instance->lock);
         instance->tracing = true;
         instance->trace_events.clear();
         if (instance->counters) instance->counters->start_trace();
+        // milk.ko records the instance's kernel channels: those it has now,
+        // and those a move opens there during the trace.
+        instance->kernel_tracing = instance->type->placements.contains(Placement::Kernel) &&
+                                   detail::start_kernel_trace(*instance->type, instance->config.name);
     }
 }
 
@@ -598,6 +628,14 @@ Trace Host::stop_trace() {
         instance->tracing = false;
         for (TraceEvent& event : instance->trace_events) trace.events.push_back(std::move(event));
         instance->trace_events.clear();
+        if (instance->kernel_tracing) {
+            instance->kernel_tracing = false;
+            if (auto recorded = detail::stop_kernel_trace(*instance->type, instance->config.name)) {
+                trace.dropped += recorded->dropped;
+                for (const kernel::TraceRecord& record : recorded->records)
+                    trace.events.push_back(kernel_trace_event(*instance, record));
+            }
+        }
         if (!instance->counters) continue;
         auto recorded = instance->counters->stop_trace();
         trace.dropped += recorded.dropped;

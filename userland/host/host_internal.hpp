@@ -62,6 +62,9 @@ struct Host::Instance {
     // While a trace runs: the moves and restarts it records.
     bool tracing = false;
     std::vector<TraceEvent> trace_events;
+    // While a trace runs: whether milk.ko records the instance's kernel
+    // channels too (its component is in the module, which is loaded).
+    bool kernel_tracing = false;
 };
 
 // CLOCK_MONOTONIC in nanoseconds: a trace's clock, the same in every process.

@@ -2,6 +2,8 @@
 
 #include <milk/kernel.hpp>
 
+#include <cerrno>
+
 namespace milk::host::detail {
 namespace {
 
@@ -29,6 +31,21 @@ Result<FileDescriptor> open_kernel_channel_fd(const ComponentType& type, std::st
                        : MILK_TRY(kernel::open_restored_channel_fd(type.name, type.contract, type.version, snapshot,
                                                                    options));
     return FileDescriptor(fd);
+}
+
+bool start_kernel_trace(const ComponentType& type, std::string_view instance) {
+    auto started = kernel::start_trace(type.name, instance);
+    if (!started.ok() && started.error().detail == EALREADY) {
+        static_cast<void>(kernel::stop_trace(type.name, instance));
+        started = kernel::start_trace(type.name, instance);
+    }
+    return started.ok();
+}
+
+std::optional<kernel::TraceRecords> stop_kernel_trace(const ComponentType& type, std::string_view instance) {
+    auto stopped = kernel::stop_trace(type.name, instance);
+    if (!stopped.ok()) return std::nullopt;
+    return std::move(stopped).value();
 }
 
 Result<void> check_kernel_component(const ComponentType& type) {

@@ -13,6 +13,7 @@
 #include <milk/channel.hpp>
 #include <milk/component.hpp>
 #include <milk/host/component_type.hpp>
+#include <milk/kernel.hpp>
 
 #include <cstdint>
 #include <optional>
@@ -34,6 +35,14 @@ namespace milk::host::detail {
 [[nodiscard]] Result<FileDescriptor> open_kernel_channel_fd(const ComponentType& type, std::string_view instance,
                                                             const Settings& settings,
                                                             std::span<const std::byte> snapshot = {});
+
+// A trace of the instance's kernel channels (milk/kernel.hpp): started
+// when the module has the component (a trace left running by a host that
+// died is replaced); stopped with its records. False, or none, when there
+// is nothing to trace there.
+[[nodiscard]] bool start_kernel_trace(const ComponentType& type, std::string_view instance);
+[[nodiscard]] std::optional<kernel::TraceRecords> stop_kernel_trace(const ComponentType& type,
+                                                                  std::string_view instance);
 
 // Whether milk.ko is loaded and has the component, serving its contract
 // and version: a move to the kernel asks before it parks anything.

@@ -56,7 +56,9 @@ std::string trace_to_json(const Trace& trace) {
                                pid));
         }
         if (event.channel != 0 && threads.emplace(std::pair{pid, event.channel}, true).second) {
-            const std::string name = event.channel >= 1'000'000
+            const std::string name = event.channel >= kernel_trace_channel_base
+                                         ? fmt::format("kernel channel {}", event.channel - kernel_trace_channel_base)
+                                     : event.channel >= 1'000'000
                                          ? fmt::format("channel (slot {})", event.channel - 1'000'000)
                                          : fmt::format("channel {}", event.channel);
             append(fmt::format(R"j({{"name":"thread_name","ph":"M","pid":{},"tid":{},"args":{{"name":"{}"}}}})j", pid,

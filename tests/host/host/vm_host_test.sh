@@ -70,6 +70,25 @@ rm -f /tmp/stop
 held=$!
 for i in $(seq 200); do grep -q holding /tmp/held && break; sleep 0.05; done
 grep -q holding /tmp/held || fail "the holding client did not start: $(cat /tmp/held)"
+# A trace while echo visits the kernel: milk.ko's records of its kernel
+# channel come back with the host's (a track "kernel channel N", each Ping
+# from Idle to Waiting, each Pong back), beside the moves.
+/host/milkctl --socket /tmp/milkd.sock trace --out /tmp/trace.json --seconds 3 >/tmp/traced 2>&1 &
+tracer=$!
+sleep 0.5
+/host/milkctl --socket /tmp/milkd.sock move echo kernel >/dev/null || fail "the move to kernel during the trace"
+sleep 0.5
+/host/milkctl --socket /tmp/milkd.sock move echo inproc >/dev/null || fail "the move back during the trace"
+wait "$tracer" || fail "milkctl trace: $(cat /tmp/traced)"
+cat /tmp/traced
+grep -q '"name":"kernel channel ' /tmp/trace.json || fail "the trace has no kernel channel track"
+grep -Eq '"name":"Ping","cat":"message".*"tid":1[0-9]{9},.*"from":"client","state_before":"Idle","state_after":"Waiting"' \
+    /tmp/trace.json || fail "the trace has no Ping on a kernel channel"
+grep -Eq '"name":"Pong","cat":"message".*"tid":1[0-9]{9},.*"from":"component","state_before":"Waiting","state_after":"Idle"' \
+    /tmp/trace.json || fail "the trace has no Pong on a kernel channel"
+grep -q '"name":"move inproc -> kernel"' /tmp/trace.json || fail "the trace has no move into the kernel"
+grep -q '"name":"move kernel -> inproc"' /tmp/trace.json || fail "the trace has no move out of the kernel"
+
 for round in 1 2 3 4 5; do
     for target in kernel process kernel inproc; do
         /host/milkctl --socket /tmp/milkd.sock move echo "$target" >/tmp/move 2>&1 || fail "move to $target: $(cat /tmp/move)"

@@ -245,6 +245,29 @@ template <typename Contract>
 // reads PeerClosed with moved_close_detail.
 [[nodiscard]] Result<void> retire_channel(int fd);
 
+// Tracing an instance's kernel channels (MILK_IOC_TRACE; docs/relocation.md,
+// "Tracing"): every message the channels opened with the instance's name
+// take and send, from start_trace until stop_trace.
+struct TraceRecord {
+    std::uint64_t time_ns = 0;  // CLOCK_MONOTONIC
+    std::uint64_t channel = 0;  // the channel's id (ChannelEntry::id)
+    std::uint16_t tag = 0;
+    bool from_client = false;
+    std::uint32_t state_before = 0;  // the contract's numbering
+    std::uint32_t state_after = 0;
+};
+struct TraceRecords {
+    std::vector<TraceRecord> records;  // oldest first
+    std::uint64_t dropped = 0;
+};
+// InvalidArgument: no such component (detail ENOENT), a trace of the
+// instance runs already (EALREADY), every trace session is in use (EBUSY);
+// SystemError when the device cannot be opened.
+[[nodiscard]] Result<void> start_trace(std::string_view component, std::string_view instance,
+                                       const char* device = "/dev/milk");
+[[nodiscard]] Result<TraceRecords> stop_trace(std::string_view component, std::string_view instance,
+                                              const char* device = "/dev/milk");
+
 // What milk.ko says about the component `component`. Errors: SystemError
 // when the device cannot be opened (milk.ko not loaded: detail = errno, e.g.
 // ENOENT), InvalidArgument with detail ENOENT when the module has no such

@@ -105,6 +105,10 @@ struct InstanceStatus {
 };
 
 // One event of a trace (Host::start_trace / stop_trace; milkctl trace).
+// The tracks of kernel channels in a trace: this plus milk.ko's id of the
+// channel (the user-space placements' tracks are below it).
+inline constexpr std::uint64_t kernel_trace_channel_base = 1'000'000'000;
+
 struct TraceEvent {
     enum class Kind : std::uint8_t {
         // A message on a channel, as the component's side saw it.
