@@ -101,6 +101,12 @@ double plain_round_trip(std::optional<Client>& client, std::uint32_t& seq, int c
     return percentile(samples, 0.5);
 }
 
+// --runner: where the hosts find milk-runner (empty: next to this program).
+std::string& runner_path() {
+    static std::string path;
+    return path;
+}
+
 milk::host::Host make_host(Placement placement = Placement::Inproc,
                            milk::host::RestartPolicy restart = milk::host::RestartPolicy::Never) {
     milk::host::InstanceConfig instance;
@@ -112,7 +118,9 @@ milk::host::Host make_host(Placement placement = Placement::Inproc,
     milk::host::Config config;
     config.file = "milk-move-bench";
     config.instances.push_back(instance);
-    auto host = milk::host::Host::try_create(config, milk::host::compiled_components());
+    milk::host::HostOptions options;
+    options.runner_path = runner_path();
+    auto host = milk::host::Host::try_create(config, milk::host::compiled_components(), options);
     if (!host.ok()) fail("starting the host", host.error());
     return std::move(host).value();
 }
@@ -215,15 +223,30 @@ int main(int argc, char** argv) {
     std::string out;
     std::string placements = "inproc,process";
     int restarts = 20;
+    std::string runner;
+    bool print_pauses = false;
+    // Each option also from the environment: the VM's programs take no
+    // arguments (bench/CMakeLists.txt's milk_vm_move_bench sets these).
     app.add_option("--restarts", restarts, "SIGKILLs of the echo process (restart = on-failure), 0 for none")
+        ->envname("MILK_MOVE_BENCH_RESTARTS")
         ->capture_default_str();
-    app.add_option("--moves", moves, "moves in all, round the cycle of placements")->capture_default_str();
+    app.add_option("--moves", moves, "moves in all, round the cycle of placements")
+        ->envname("MILK_MOVE_BENCH_MOVES")
+        ->capture_default_str();
     app.add_option("--placements", placements,
                    "the cycle of placements echo moves round, starting at the first (kernel needs milk.ko)")
+        ->envname("MILK_MOVE_BENCH_PLACEMENTS")
         ->capture_default_str();
-    app.add_option("--settle-ms", settle_ms, "time between two moves")->capture_default_str();
-    app.add_option("--out", out, "also write every pause (pair, microseconds) to this file");
+    app.add_option("--settle-ms", settle_ms, "time between two moves")
+        ->envname("MILK_MOVE_BENCH_SETTLE_MS")
+        ->capture_default_str();
+    app.add_option("--out", out, "also write every pause (pair, microseconds) to this file (bench/plot-moves.sh)");
+    app.add_flag("--print-pauses", print_pauses, "also print every pause, as \"PAUSE pair microseconds\" lines")
+        ->envname("MILK_MOVE_BENCH_PRINT_PAUSES");
+    app.add_option("--runner", runner, "milk-runner's path (default: next to this program)")
+        ->envname("MILK_MOVE_BENCH_RUNNER");
     CLI11_PARSE(app, argc, argv);
+    runner_path() = runner;
     const std::vector<Placement> cycle = parse_cycle(placements);
     if (cycle.size() < 2) {
         std::fprintf(stderr, "milk-move-bench: --placements: at least two of inproc, process, kernel\n");
@@ -299,11 +322,10 @@ int main(int argc, char** argv) {
             pause = std::max(pause, std::chrono::duration<double, std::micro>(*(it + 1) - *it).count());
         pauses[{move.from, move.to}].push_back(pause);
         move_calls.push_back(std::chrono::duration<double, std::micro>(move.ended - move.began).count());
-        if (dat) {
-            std::string name = pair_name(move.from, move.to);
-            name.erase(std::remove(name.begin(), name.end(), ' '), name.end());
-            dat << name << " " << pause << "\n";
-        }
+        std::string name = pair_name(move.from, move.to);
+        name.erase(std::remove(name.begin(), name.end(), ' '), name.end());
+        if (dat) dat << name << " " << pause << "\n";
+        if (print_pauses) std::printf("PAUSE %s %.1f\n", name.c_str(), pause);
     }
 
     std::printf("milk-move-bench: %d moves of echo round %s, a client streaming 64-byte Pings through milk::Host\n",
