@@ -174,8 +174,19 @@ void measure_restarts(int count, int settle_ms) {
         const auto before = host.status().front();
         kills.push_back(Clock::now());
         ::kill(before.pid, SIGKILL);
-        while (host.status().front().restarts == before.restarts && !failed)
+        // A restart the supervisor gave up on (its reason is on stderr)
+        // would otherwise be waited for forever.
+        const auto given_up = Clock::now() + std::chrono::seconds(20);
+        while (host.status().front().restarts == before.restarts && !failed) {
+            if (Clock::now() > given_up) {
+                stop = true;
+                streamer.join();
+                fail("waiting for a restart",
+                     milk::Error{milk::ErrorCode::TimedOut, "echo was not restarted within 20 s of its SIGKILL",
+                                 static_cast<std::int64_t>(before.restarts)});
+            }
             std::this_thread::sleep_for(std::chrono::microseconds(200));
+        }
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(settle_ms * 20));
     stop = true;
