@@ -140,6 +140,12 @@ struct StateDecl {
     std::vector<Transition> transitions;
     Location location;
     DocComment doc;
+    // A state the contract does not declare but a sequence implies
+    // (`send Open -> recv Opened -> Ready;` in `Idle` implies `Idle_Open`,
+    // the state after Open): how diagnostics name it ("the state after
+    // `send Open` in `Idle`"); empty for a declared state. `location` is
+    // then the step's.
+    std::string implied_by;
     // 0-based declaration order, assigned by the checks. The kernel stubs use
     // it as the state number the receiver tracks.
     std::uint32_t index = 0;

@@ -132,6 +132,12 @@ public:
     }
 
 private:
+    // A state as diagnostics name it: "`Ready`", or for one a sequence
+    // implies "`Idle_Open` (the state after `send Open` in `Idle`)".
+    [[nodiscard]] static std::string named(const StateDecl& state) {
+        return "`" + state.name + "`" + (state.implied_by.empty() ? "" : " (" + state.implied_by + ")");
+    }
+
     void error(DiagnosticCode code, Location location, std::string message, std::string hint = {}) {
         m_sink->error(code, location, std::move(message), std::move(hint));
     }
@@ -614,9 +620,18 @@ private:
             state.index = static_cast<std::uint32_t>(i);
             auto [found, inserted] = states.emplace(state.name, &state);
             if (!inserted) {
-                error(DiagnosticCode::DuplicateState, state.location,
-                      "contract `" + contract.name + "` already has a state `" + state.name + "`, at " +
-                          line_of(found->second->location));
+                // A sequence's state is named for the user, who may have
+                // chosen the same name: say where each comes from.
+                const StateDecl& first = *found->second;
+                std::string message = "contract `" + contract.name + "` already has a state `" + state.name + "`";
+                if (!first.implied_by.empty()) message += " (" + first.implied_by + ")";
+                message += ", at " + line_of(first.location);
+                if (!state.implied_by.empty()) message += "; this one is " + state.implied_by;
+                error(DiagnosticCode::DuplicateState, state.location, std::move(message),
+                      first.implied_by.empty() && state.implied_by.empty()
+                          ? std::string()
+                          : "a sequence names the state after each of its steps `<State>_<Message>`; rename the "
+                            "declared state");
                 duplicate_states.insert(&state);
             } else {
                 state_names.push_back(state.name);
@@ -696,7 +711,7 @@ private:
             auto [previous, inserted] = seen.emplace(transition.message, &transition);
             if (!inserted) {
                 error(DiagnosticCode::DuplicateTransition, transition.message_location,
-                      "state `" + state.name + "` already has a transition for message `" + transition.message +
+                      "state " + named(state) + " already has a transition for message `" + transition.message +
                           "`, at " + line_of(previous->second->location),
                       "a message leads to one next state; the receiver could not know which");
             }
@@ -704,7 +719,7 @@ private:
             if (!mixed_reported && transition.direction != first.direction) {
                 mixed_reported = true;
                 error(DiagnosticCode::MixedDirections, transition.location,
-                      "state `" + state.name + "` has both `send` and `recv` transitions: `" +
+                      "state " + named(state) + " has both `send` and `recv` transitions: `" +
                           direction_word(transition.direction) + " " + transition.message + "` here, `" +
                           direction_word(first.direction) + " " + first.message + "` at " + line_of(first.location),
                       "in each state one side speaks; split the state in two");

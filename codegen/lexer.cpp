@@ -223,6 +223,7 @@ private:
         case ',': push(TokenKind::Comma, location, begin); return;
         case '=': push(TokenKind::Equals, location, begin); return;
         case '.': push(TokenKind::Dot, location, begin); return;
+        case '|': push(TokenKind::Pipe, location, begin); return;
         case '-':
             if (peek() == '>') {
                 ++m_pos;
@@ -278,7 +279,8 @@ private:
         case ':':
         case ',':
         case '=':
-        case '.': return false;
+        case '.':
+        case '|': return false;
         case '-': return pos + 1 >= m_text.size() || m_text[pos + 1] != '>';
         case '/': return pos + 1 >= m_text.size() || m_text[pos + 1] != '/';
         default: return true;
@@ -393,6 +395,7 @@ std::string describe(TokenKind kind) {
     case TokenKind::Equals: return "`=`";
     case TokenKind::Arrow: return "`->`";
     case TokenKind::Dot: return "`.`";
+    case TokenKind::Pipe: return "`|`";
     default: return "token";
     }
 }

@@ -47,6 +47,7 @@ enum class TokenKind : std::uint8_t {
     Equals,
     Arrow,
     Dot,
+    Pipe,
 };
 
 struct Token {

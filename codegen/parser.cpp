@@ -534,6 +534,8 @@ private:
         decl.name = name->text;
         decl.location = name->location;
         if (!expect(TokenKind::LeftBrace, "to open state `" + decl.name + "`")) return synchronize(Level::Contract);
+        // The states its sequences imply follow it, in the order they appear.
+        std::vector<StateDecl> implied;
         while (true) {
             if (accept(TokenKind::RightBrace)) break;
             TokenKind kind = peek().kind;
@@ -542,7 +544,7 @@ private:
                 break;
             }
             if (kind == TokenKind::KwSend || kind == TokenKind::KwRecv) {
-                parse_transition(decl);
+                parse_transition(decl, implied);
             } else {
                 error_here("expected `send`, `recv` or `}` in state `" + decl.name + "`, found " + describe(peek()),
                            "a transition reads `send Message -> NextState;` or `recv Message -> NextState;`");
@@ -551,31 +553,109 @@ private:
             }
         }
         contract.states.push_back(std::move(decl));
+        for (StateDecl& state : implied) contract.states.push_back(std::move(state));
     }
 
-    // transition = ( "send" | "recv" ) NAME "->" ( NAME | "end" ) ";"
-    void parse_transition(StateDecl& state) {
+    // transition = step ";"
+    void parse_transition(StateDecl& state, std::vector<StateDecl>& implied) {
+        if (!parse_step(state, implied, 0)) return synchronize(Level::State);
+        if (!expect_semicolon("after the transition")) synchronize(Level::State);
+    }
+
+    // After an error inside a group: past its `)`, so that its other
+    // branches are not taken for transitions of the state (the caller then
+    // skips to the `;`). Stops early at a `;` or `}`. Always false.
+    bool skip_group() {
+        int depth = 1;
+        while (depth > 0) {
+            const TokenKind kind = peek().kind;
+            if (kind == TokenKind::EndOfFile || kind == TokenKind::Semicolon || kind == TokenKind::RightBrace) break;
+            if (kind == TokenKind::LeftParen) ++depth;
+            if (kind == TokenKind::RightParen) --depth;
+            advance();
+        }
+        return false;
+    }
+
+    // step  = ( "send" | "recv" ) NAME "->" next
+    // next  = NAME | "end" | step | "(" step { "|" step } ")"
+    //
+    // A sequence: a step or a group after the arrow happens in a state of
+    // its own, which the parser adds (to `implied`) and names after the
+    // state and the message that leads there: `send Open -> (recv Opened ->
+    // Ready | recv Failed -> Ready)` in `Idle` is `send Open -> Idle_Open`
+    // and a state `Idle_Open { recv Opened -> Ready; recv Failed -> Ready; }`.
+    // The checks and everything after them see plain states.
+    bool parse_step(StateDecl& state, std::vector<StateDecl>& implied, std::uint32_t depth) {
         Transition transition;
         transition.location = peek().location;
         transition.direction = advance().kind == TokenKind::KwSend ? Direction::Send : Direction::Recv;
         std::optional<Token> message = expect_name("message name");
-        if (!message) return synchronize(Level::State);
+        if (!message) return false;
         transition.message = message->text;
         transition.message_location = message->location;
-        if (!expect(TokenKind::Arrow, "after message `" + transition.message + "`")) {
-            return synchronize(Level::State);
-        }
+        if (!expect(TokenKind::Arrow, "after message `" + transition.message + "`")) return false;
         if (at(TokenKind::KwEnd)) {
             transition.target = "end";
             transition.target_location = advance().location;
+        } else if (at(TokenKind::Identifier)) {
+            const Token& target = advance();
+            transition.target = target.text;
+            transition.target_location = target.location;
+        } else if (at(TokenKind::KwSend) || at(TokenKind::KwRecv) || at(TokenKind::LeftParen)) {
+            // Each step of a sequence is a state: a sequence longer than a
+            // contract's states can be is refused here, before it recurses
+            // any deeper.
+            if (depth + 1 >= limits::max_states) {
+                ++m_syntax_errors;
+                m_sink->error(DiagnosticCode::TooMany, transition.location,
+                              "a sequence of more than " + std::to_string(limits::max_states) +
+                                  " steps: each step after the first is a state, and a contract has at most " +
+                                  std::to_string(limits::max_states));
+                // The rest of it is the same error: skipped to its `;`.
+                for (int parens = 0; !at(TokenKind::EndOfFile) && !at(TokenKind::RightBrace);) {
+                    const TokenKind kind = advance().kind;
+                    if (kind == TokenKind::LeftParen) ++parens;
+                    if (kind == TokenKind::RightParen && parens > 0) --parens;
+                    if (kind == TokenKind::Semicolon && parens == 0) break;
+                }
+                return false;
+            }
+            const std::string verb = transition.direction == Direction::Send ? "send" : "recv";
+            StateDecl next;
+            next.name = state.name + "_" + transition.message;
+            next.location = transition.location;
+            next.implied_by = "the state after `" + verb + " " + transition.message + "` in `" + state.name + "`";
+            transition.target = next.name;
+            transition.target_location = peek().location;
+            // Its place in the order, before the states it implies in turn.
+            const std::size_t slot = implied.size();
+            implied.emplace_back();
+            if (accept(TokenKind::LeftParen)) {
+                do {
+                    if (!at(TokenKind::KwSend) && !at(TokenKind::KwRecv)) {
+                        error_here("expected `send` or `recv` to start a branch of the group after `" + verb + " " +
+                                       transition.message + "`, found " + describe(peek()),
+                                   "a group reads `(recv A -> S | recv B -> T)`");
+                        return skip_group();
+                    }
+                    if (!parse_step(next, implied, depth + 1)) return skip_group();
+                } while (accept(TokenKind::Pipe));
+                if (!expect(TokenKind::RightParen,
+                            "to close the group after `" + verb + " " + transition.message + "`")) {
+                    return false;
+                }
+            } else if (!parse_step(next, implied, depth + 1)) {
+                return false;
+            }
+            implied[slot] = std::move(next);
         } else {
-            std::optional<Token> target = expect_name("target state name or `end`");
-            if (!target) return synchronize(Level::State);
-            transition.target = target->text;
-            transition.target_location = target->location;
+            error_here("expected a target state name, `end`, a next step or a group after `->`, found " +
+                       describe(peek()));
+            return false;
         }
         state.transitions.push_back(std::move(transition));
-        if (!expect_semicolon("after the transition")) synchronize(Level::State);
+        return true;
     }
 
     [[nodiscard]] static std::string spell(const TypeRef& type) {

@@ -327,3 +327,104 @@ TEST_CASE("parser: garbage never loops and always terminates with errors") {
         CHECK_FALSE(parsed.result.syntax_ok);
     }
 }
+
+namespace {
+
+// The states of the one contract of `parsed`, each as "Name: send M -> T, ...".
+std::vector<std::string> states_of(const Parsed& parsed) {
+    std::vector<std::string> out;
+    for (const milkc::StateDecl& state : parsed.result.file.contracts.at(0).states) {
+        std::string line = state.name + ":";
+        for (const milkc::Transition& transition : state.transitions)
+            line += std::string(transition.direction == milkc::Direction::Send ? " send " : " recv ") +
+                    transition.message + " -> " + transition.target + ";";
+        out.push_back(line);
+    }
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("parser: a sequence is the states it implies, named after the state and the message") {
+    Parsed sugar = parse_text(R"(package p;
+contract Files {
+  message Open(); message Opened(); message Failed(); message Read(); message Data(); message Close();
+  initial state Idle {
+    send Open -> (recv Opened -> Ready | recv Failed -> Idle);
+  }
+  state Ready {
+    send Read -> recv Data -> Ready;
+    send Close -> end;
+  }
+}
+)");
+    REQUIRE(sugar.diagnostics.empty());
+    Parsed plain = parse_text(R"(package p;
+contract Files {
+  message Open(); message Opened(); message Failed(); message Read(); message Data(); message Close();
+  initial state Idle { send Open -> Idle_Open; }
+  state Idle_Open { recv Opened -> Ready; recv Failed -> Idle; }
+  state Ready { send Read -> Ready_Read; send Close -> end; }
+  state Ready_Read { recv Data -> Ready; }
+}
+)");
+    REQUIRE(plain.diagnostics.empty());
+    // The same states in the same order: each implied one right after the
+    // state whose sequence implies it.
+    CHECK(states_of(sugar) == states_of(plain));
+    const milkc::StateDecl& implied = sugar.result.file.contracts.at(0).states.at(1);
+    CHECK(implied.implied_by == "the state after `send Open` in `Idle`");
+    CHECK(implied.location.line == 5);
+    CHECK(implied.location.column == 5);
+    CHECK(sugar.result.file.contracts.at(0).states.at(0).implied_by.empty());
+}
+
+TEST_CASE("parser: sequences nest, and a group's branches may go on") {
+    Parsed parsed = parse_text(R"(package p;
+contract C {
+  message A(); message B(); message C(); message D();
+  initial state S {
+    send A -> (recv B -> send C -> recv D -> S | recv C -> end);
+  }
+}
+)");
+    REQUIRE(parsed.diagnostics.empty());
+    CHECK(states_of(parsed) == std::vector<std::string>{
+                                   "S: send A -> S_A;",
+                                   "S_A: recv B -> S_A_B; recv C -> end;",
+                                   "S_A_B: send C -> S_A_B_C;",
+                                   "S_A_B_C: recv D -> S;",
+                               });
+}
+
+TEST_CASE("parser: a broken sequence is one error") {
+    SUBCASE("a group left open") {
+        Parsed parsed = parse_text("package p;\ncontract C { message A(); message B();\n"
+                                   "initial state S { send A -> (recv B -> S; } }\n");
+        REQUIRE(parsed.diagnostics.size() == 1);
+        CHECK(parsed.diagnostics[0].message == "expected `)` to close the group after `send A`, found `;`");
+        CHECK_FALSE(parsed.result.syntax_ok);
+    }
+    SUBCASE("a branch that is no step") {
+        Parsed parsed = parse_text("package p;\ncontract C { message A(); message B();\n"
+                                   "initial state S { send A -> (S | recv B -> S); } }\n");
+        REQUIRE(parsed.diagnostics.size() == 1);
+        CHECK(parsed.diagnostics[0].message ==
+              "expected `send` or `recv` to start a branch of the group after `send A`, found identifier `S`");
+    }
+    SUBCASE("nothing after the arrow") {
+        Parsed parsed = parse_text("package p;\ncontract C { message A();\ninitial state S { send A -> ; } }\n");
+        REQUIRE(parsed.diagnostics.size() == 1);
+        CHECK(parsed.diagnostics[0].message ==
+              "expected a target state name, `end`, a next step or a group after `->`, found `;`");
+    }
+    SUBCASE("a sequence longer than a contract's states") {
+        std::string chain;
+        for (int i = 0; i < 200; ++i) chain += "send A -> recv B -> ";
+        Parsed parsed = parse_text("package p;\ncontract C { message A(); message B();\ninitial state S { " + chain +
+                                   "S; } }\n");
+        REQUIRE(parsed.diagnostics.size() == 1);
+        CHECK(parsed.diagnostics[0].code == DiagnosticCode::TooMany);
+        CHECK_FALSE(parsed.result.syntax_ok);
+    }
+}
