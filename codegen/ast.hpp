@@ -159,6 +159,11 @@ struct ContractDecl {
     std::vector<StateDecl> states;
     Location location;
     DocComment doc;
+    // `contract Name extends Base`: the base's name and where it is written
+    // (empty: none). extend_contracts() copies the base's messages and
+    // states in before the checks run.
+    std::string base;
+    Location base_location;
 
     // The initial state; non-null after a successful check.
     const StateDecl* initial = nullptr;

@@ -37,6 +37,8 @@ enum class DiagnosticCode : std::uint16_t {
     UnknownType = 20,           // E0020 a field names a type that does not exist
     UnknownMessage = 21,        // E0021 a transition names a message that does not exist
     UnknownState = 22,          // E0022 a transition targets a state that does not exist
+    UnknownBase = 23,           // E0023 a contract extends one the file does not declare
+    ExtensionCycle = 24,        // E0024 a contract extends itself, directly or through others
     MixedDirections = 30,       // E0030 a state with both send and recv
     UnreachableState = 31,      // E0031 a state not reachable from initial
     MissingInitial = 32,        // E0032 no initial state

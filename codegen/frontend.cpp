@@ -1,6 +1,7 @@
 #include "frontend.hpp"
 
 #include "checks.hpp"
+#include "extend.hpp"
 #include "parser.hpp"
 
 #include <algorithm>
@@ -16,7 +17,8 @@ std::optional<File> parse_and_check(const SourceFile& source, DiagnosticSink& si
     ParseResult parsed = parse(source, found);
     // On a tree with syntax errors the checks would report the broken
     // declarations again, as unknown or missing names.
-    if (parsed.syntax_ok) check(parsed.file, found);
+    // An extension that cannot be completed would show up the same way.
+    if (parsed.syntax_ok && extend_contracts(parsed.file, found)) check(parsed.file, found);
 
     // Sorted by location, and by report order at one location. (Not with
     // std::stable_sort: libstdc++ 12's implementation trips clang 19's

@@ -451,7 +451,7 @@ private:
         file.structs.push_back(std::move(decl));
     }
 
-    // contract = "contract" NAME "{" { message | state } "}"
+    // contract = "contract" NAME [ "extends" NAME ] "{" { message | state } "}"
     void parse_contract(File& file) {
         ContractDecl decl;
         decl.doc = doc_for(m_pos);
@@ -460,6 +460,14 @@ private:
         if (!name) return synchronize(Level::Top);
         decl.name = name->text;
         decl.location = name->location;
+        // `extends` is a word only here, so that it stays free as a name.
+        if (at(TokenKind::Identifier) && peek().text == "extends") {
+            advance();
+            std::optional<Token> base = expect_name("the name of the contract `" + decl.name + "` extends");
+            if (!base) return synchronize(Level::Top);
+            decl.base = base->text;
+            decl.base_location = base->location;
+        }
         if (!expect(TokenKind::LeftBrace, "to open contract `" + decl.name + "`")) return synchronize(Level::Top);
         while (true) {
             if (accept(TokenKind::RightBrace)) break;
