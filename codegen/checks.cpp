@@ -70,30 +70,6 @@ std::size_t edit_distance(std::string_view a, std::string_view b) {
     return d[a.size()][b.size()];
 }
 
-// "did you mean `Waiting`?" for the candidate closest to `name`, when one is
-// close enough to be a typo; the first declared wins a tie.
-std::string suggest(std::string_view name, const std::vector<std::string_view>& candidates) {
-    // The edit distance costs the product of the lengths: a hostile file of
-    // long names must not make milkc spend minutes on suggestions.
-    constexpr std::size_t longest_suggested = 64;
-    if (name.size() > longest_suggested) return {};
-    std::size_t limit = std::max<std::size_t>(1, std::min<std::size_t>(2, name.size() / 3));
-    const std::string_view* best = nullptr;
-    std::size_t best_distance = limit + 1;
-    for (const std::string_view& candidate : candidates) {
-        // The distance is at least the difference in length.
-        std::size_t length_difference =
-            name.size() > candidate.size() ? name.size() - candidate.size() : candidate.size() - name.size();
-        if (length_difference > limit) continue;
-        std::size_t distance = edit_distance(name, candidate);
-        if (distance < best_distance) {
-            best = &candidate;
-            best_distance = distance;
-        }
-    }
-    if (best == nullptr) return {};
-    return "did you mean `" + std::string(*best) + "`?";
-}
 
 std::string line_of(Location location) { return "line " + std::to_string(location.line); }
 
@@ -301,7 +277,7 @@ private:
             auto found = m_types.find(type.name);
             if (found == m_types.end()) {
                 error(DiagnosticCode::UnknownType, type.location, "unknown type `" + type.name + "`",
-                      suggest(type.name, m_type_names));
+                      suggest_name(type.name, m_type_names));
                 return false;
             }
             switch (found->second.kind) {
@@ -692,7 +668,7 @@ private:
             auto message = messages.find(transition.message);
             if (message == messages.end()) {
                 error(DiagnosticCode::UnknownMessage, transition.message_location,
-                      "unknown message `" + transition.message + "`", suggest(transition.message, message_names));
+                      "unknown message `" + transition.message + "`", suggest_name(transition.message, message_names));
             } else {
                 transition.resolved_message = message->second;
             }
@@ -700,7 +676,7 @@ private:
                 auto target = states.find(transition.target);
                 if (target == states.end()) {
                     targets_resolved = false;
-                    std::string hint = suggest(transition.target, state_names);
+                    std::string hint = suggest_name(transition.target, state_names);
                     error(DiagnosticCode::UnknownState, transition.target_location,
                           "unknown state `" + transition.target + "`",
                           hint.empty() ? "a transition goes to a state of this contract, or to `end`" : hint);
@@ -763,6 +739,31 @@ private:
 };
 
 }  // namespace
+
+// "did you mean `Waiting`?" for the candidate closest to `name`, when one is
+// close enough to be a typo; the first declared wins a tie.
+std::string suggest_name(std::string_view name, const std::vector<std::string_view>& candidates) {
+    // The edit distance costs the product of the lengths: a hostile file of
+    // long names must not make milkc spend minutes on suggestions.
+    constexpr std::size_t longest_suggested = 64;
+    if (name.size() > longest_suggested) return {};
+    std::size_t limit = std::max<std::size_t>(1, std::min<std::size_t>(2, name.size() / 3));
+    const std::string_view* best = nullptr;
+    std::size_t best_distance = limit + 1;
+    for (const std::string_view& candidate : candidates) {
+        // The distance is at least the difference in length.
+        std::size_t length_difference =
+            name.size() > candidate.size() ? name.size() - candidate.size() : candidate.size() - name.size();
+        if (length_difference > limit) continue;
+        std::size_t distance = edit_distance(name, candidate);
+        if (distance < best_distance) {
+            best = &candidate;
+            best_distance = distance;
+        }
+    }
+    if (best == nullptr) return {};
+    return "did you mean `" + std::string(*best) + "`?";
+}
 
 std::optional<std::string> reserved_name_reason(std::string_view name, NameRole role) {
     if (contains(language_keywords, name)) return std::string("it is a keyword of C++ or C");

@@ -15,11 +15,16 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace milkc {
 
 // Runs every check on `file`; problems go to `sink`, in the order found.
 void check(File& file, DiagnosticSink& sink);
+
+// "did you mean `Waiting`?" for the candidate closest to `name`, when one is
+// close enough to be a typo (empty otherwise); the first wins a tie.
+[[nodiscard]] std::string suggest_name(std::string_view name, const std::vector<std::string_view>& candidates);
 
 // What a name names, for the reserved-name rules (E0060).
 enum class NameRole : std::uint8_t {

@@ -1,5 +1,7 @@
 #include "extend.hpp"
 
+#include "checks.hpp"
+
 #include <map>
 #include <memory>
 #include <string>
@@ -56,9 +58,12 @@ private:
         }
         auto found = m_by_name.find(contract.base);
         if (found == m_by_name.end()) {
+            std::vector<std::string_view> names;
+            for (const auto& [name, other] : m_by_name) names.push_back(name);
+            std::string hint = suggest_name(contract.base, names);
             error(DiagnosticCode::UnknownBase, contract.base_location,
                   "contract `" + contract.name + "` extends `" + contract.base + "`, which this file does not declare",
-                  "a contract extends a contract of the same file");
+                  hint.empty() ? "a contract extends a contract of the same file" : std::move(hint));
             mark = Mark::Done;
             return false;
         }
