@@ -3,6 +3,7 @@
 // not drag follow-up diagnostics behind it.
 #include "checks.hpp"
 #include "generated_names.hpp"
+#include "check_text.hpp"
 #include "frontend.hpp"
 #include "layout.hpp"
 
@@ -16,19 +17,8 @@ namespace {
 
 using milkc::DiagnosticCode;
 
-struct Checked {
-    std::optional<milkc::File> file;
-    std::vector<milkc::Diagnostic> diagnostics;
-};
-
-Checked check_text(std::string text) {
-    milkc::SourceFile source("test.contract", std::move(text));
-    milkc::DiagnosticSink sink(source);
-    Checked checked;
-    checked.file = milkc::parse_and_check(source, sink);
-    checked.diagnostics = sink.diagnostics();
-    return checked;
-}
+using milkc::testing::check_text;
+using milkc::testing::Checked;
 
 std::vector<DiagnosticCode> codes(const Checked& checked) {
     std::vector<DiagnosticCode> out;

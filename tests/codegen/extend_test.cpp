@@ -1,5 +1,6 @@
 // Contract extension (codegen/extend.cpp): a contract that extends another
 // is the base's messages and states, then its own, before any check runs.
+#include "check_text.hpp"
 #include "frontend.hpp"
 
 #include <doctest/doctest.h>
@@ -12,19 +13,8 @@ namespace {
 
 using milkc::DiagnosticCode;
 
-struct Checked {
-    std::optional<milkc::File> file;
-    std::vector<milkc::Diagnostic> diagnostics;
-};
-
-Checked check_text(std::string text) {
-    milkc::SourceFile source("test.contract", std::move(text));
-    milkc::DiagnosticSink sink(source);
-    Checked checked;
-    checked.file = milkc::parse_and_check(source, sink);
-    checked.diagnostics = sink.diagnostics();
-    return checked;
-}
+using milkc::testing::check_text;
+using milkc::testing::Checked;
 
 const milkc::ContractDecl& contract_named(const milkc::File& file, const std::string& name) {
     for (const milkc::ContractDecl& contract : file.contracts)
