@@ -584,8 +584,18 @@ std::uint64_t trace_clock_ns() {
 
 namespace {
 
-// A message milk.ko recorded, named as the user-space placements' are:
-// numbers from the module through bounds-checked tables.
+// Numbers a runner or milk.ko wrote (a tag, a protocol state), named only
+// through the type's bounds-checked tables: a number out of range reads
+// "tag N" or "?", and never indexes anything.
+std::string message_name(const ComponentType& type, std::uint32_t tag) {
+    return tag >= 1 && tag <= type.message_names.size() ? type.message_names[tag - 1] : "tag " + std::to_string(tag);
+}
+
+std::string state_name(const ComponentType& type, std::uint32_t state) {
+    return type.machine.name(static_cast<session::StateMachine::State>(state > 0xffff ? 0xffff : state));
+}
+
+// A message milk.ko recorded, named as the user-space placements' are.
 TraceEvent kernel_trace_event(const Host::Instance& instance, const kernel::TraceRecord& record) {
     const ComponentType& type = *instance.type;
     TraceEvent event;
@@ -595,14 +605,10 @@ TraceEvent kernel_trace_event(const Host::Instance& instance, const kernel::Trac
     event.contract = type.contract;
     event.channel = kernel_trace_channel_base + record.channel;
     event.tag = record.tag;
-    event.name = record.tag >= 1 && record.tag <= type.message_names.size() ? type.message_names[record.tag - 1]
-                                                                           : "tag " + std::to_string(record.tag);
+    event.name = message_name(type, record.tag);
     event.from_client = record.from_client;
-    const auto state = [&](std::uint32_t number) {
-        return type.machine.name(static_cast<session::StateMachine::State>(number > 0xffff ? 0xffff : number));
-    };
-    event.state_before = state(record.state_before);
-    event.state_after = state(record.state_after);
+    event.state_before = state_name(type, record.state_before);
+    event.state_after = state_name(type, record.state_after);
     return event;
 }
 
@@ -651,14 +657,10 @@ Trace Host::stop_trace() {
             event.contract = type.contract;
             event.channel = record.channel;
             event.tag = record.tag;
-            // Numbers a runner wrote: named only through bounds-checked tables.
-            event.name = event.kind == TraceEvent::Kind::Wait ? "waiting for a message"
-                         : record.tag >= 1 && record.tag <= type.message_names.size()
-                             ? type.message_names[record.tag - 1]
-                             : "tag " + std::to_string(record.tag);
+            event.name = event.kind == TraceEvent::Kind::Wait ? "waiting for a message" : message_name(type, record.tag);
             event.from_client = record.direction == static_cast<std::uint8_t>(session::Direction::Send);
-            event.state_before = type.machine.name(record.state_before);
-            event.state_after = type.machine.name(record.state_after);
+            event.state_before = state_name(type, record.state_before);
+            event.state_after = state_name(type, record.state_after);
             trace.events.push_back(std::move(event));
         }
     }
@@ -690,9 +692,7 @@ std::vector<InstanceStatus> Host::status() const {
             // The page is the runner's to write (process): an index it
             // scribbled over is shown as "?", never used to index anything.
             for (const auto& channel : totals.channels)
-                status.open_channels.push_back(ChannelStatus{channel.messages, instance->type->machine.name(
-                                                                                   static_cast<session::StateMachine::State>(
-                                                                                       channel.state > 0xffff ? 0xffff : channel.state))});
+                status.open_channels.push_back(ChannelStatus{channel.messages, state_name(*instance->type, channel.state)});
         }
         switch (status.placement) {
         case Placement::Inproc: status.pid = ::getpid(); break;
@@ -714,9 +714,7 @@ std::vector<InstanceStatus> Host::status() const {
                 status.channels_open = counts->open_channels.size();
                 status.messages = counts->messages;
                 for (const auto& channel : counts->open_channels)
-                    status.open_channels.push_back(ChannelStatus{
-                        channel.messages, instance->type->machine.name(static_cast<session::StateMachine::State>(
-                                              channel.state > 0xffff ? 0xffff : channel.state))});
+                    status.open_channels.push_back(ChannelStatus{channel.messages, state_name(*instance->type, channel.state)});
             }
             break;
         }
