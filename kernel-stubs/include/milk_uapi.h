@@ -32,7 +32,7 @@ typedef int64_t milk_s64;
 #endif
 
 /* Bumped on every incompatible change of anything in this file. */
-#define MILK_ABI_VERSION 7u
+#define MILK_ABI_VERSION 8u
 
 #define MILK_DEVICE_NAME "milk"
 
@@ -222,6 +222,18 @@ struct milk_channel_list {
  *   EPIPE   the channel was already closed
  */
 #define MILK_IOC_KICK _IO(MILK_IOC_MAGIC, 0x03)
+/*
+ * The same doorbell as an io_uring command (ABI 8): IORING_OP_URING_CMD on
+ * the channel's fd with cmd_op MILK_URING_KICK, the command area unused
+ * (zero it). The CQE's res is what MILK_IOC_KICK returns: the number taken,
+ * or -ENODEV, -EPROTO, -EPIPE as above; -ENOTTY for another cmd_op. A policy
+ * that already submits I/O through io_uring kicks its channels in the same
+ * submission (docs/kernel-user-messaging.md). The component runs in the
+ * submitting task, as for the ioctl, or in the SQPOLL thread with
+ * IORING_SETUP_SQPOLL; a kick that would wait for the channel's lock is
+ * handed to io_uring's workers instead of blocking a non-blocking issue.
+ */
+#define MILK_URING_KICK 1u
 /*
  * Creates this fd's channel to the component named `component`. Errors:
  * ENOENT no such component, EPROTONOSUPPORT it serves another contract or

@@ -23,8 +23,15 @@
 #include <linux/slab.h>
 #include <linux/smp.h>
 #include <linux/uaccess.h>
+#include <linux/version.h>
 #include <linux/vmalloc.h>
 #include <linux/wait.h>
+
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 5, 0)
+#include <linux/io_uring/cmd.h>
+#else
+#include <linux/io_uring.h>
+#endif
 
 #include "milk_core.h"
 #include "milk_sched_shim.h"
@@ -365,6 +372,31 @@ static long milk_ioctl(struct file *file, unsigned int command, unsigned long ar
 	return result;
 }
 
+/*
+ * The doorbell as an io_uring command (MILK_URING_KICK): the same call into
+ * the core as MILK_IOC_KICK, its result completing the request at once (a
+ * result, not -EIOCBQUEUED). The command area is not read. A non-blocking
+ * issue does not wait for the file's lock: -EAGAIN makes io_uring retry the
+ * command from a worker that may block.
+ */
+static int milk_uring_cmd(struct io_uring_cmd *command, unsigned int issue_flags)
+{
+	struct milk_file *state = command->file->private_data;
+	long result;
+
+	if (command->cmd_op != MILK_URING_KICK)
+		return -ENOTTY;
+	if (issue_flags & IO_URING_F_NONBLOCK) {
+		if (!mutex_trylock(&state->lock))
+			return -EAGAIN;
+	} else if (mutex_lock_interruptible(&state->lock)) {
+		return -EINTR;
+	}
+	result = milk_core_ioctl(state->core, MILK_IOC_KICK, 0);
+	mutex_unlock(&state->lock);
+	return (int)result;
+}
+
 static int milk_mmap(struct file *file, struct vm_area_struct *vma)
 {
 	struct milk_file *state = file->private_data;
@@ -453,6 +485,7 @@ static const struct file_operations milk_fops = {
 	.mmap = milk_mmap,
 	.poll = milk_poll,
 	.read = milk_read,
+	.uring_cmd = milk_uring_cmd,
 	.llseek = noop_llseek,
 };
 

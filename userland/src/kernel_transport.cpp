@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
+#include <linux/io_uring.h>
 #include <optional>
 #include <poll.h>
 #include <sched.h>
@@ -117,7 +118,8 @@ KernelTransport::KernelTransport(PassKey, int fd, std::unique_ptr<RegionTranspor
       m_region(std::move(region)),
       m_layout(layout),
       m_spin_budget(options.spin_budget),
-      m_serving(granted) {}
+      m_serving(granted),
+      m_kick(options.kick) {}
 
 KernelTransport::~KernelTransport() { close(nullptr); }
 
@@ -173,6 +175,7 @@ Result<void> KernelTransport::send_batch(std::span<const Slot> slots) {
         if (!sent.ok()) return sent.error();
         return ring_thread();
     }
+    if (m_kick == Kick::ByCaller) return publish_for_caller(slots);
     std::size_t done = 0;
     while (done < slots.size()) {
         std::size_t room = m_layout.ring_capacity - m_untaken;
@@ -206,12 +209,29 @@ Result<void> KernelTransport::send_batch(std::span<const Slot> slots) {
     return {};
 }
 
+Result<void> KernelTransport::publish_for_caller(std::span<const Slot> slots) {
+    // The kernel takes only when the caller kicks, so the room is what the
+    // ring itself says; all or nothing, so that a failed send sent nothing.
+    const std::size_t untaken = MILK_TRY(m_inner->unreceived_count());
+    if (m_layout.ring_capacity - untaken < slots.size())
+        return Error{ErrorCode::WouldBlock, "the kernel has not taken what was sent: kick the channel",
+                     static_cast<std::int64_t>(untaken)};
+    return m_inner->send_batch(slots);
+}
+
 Result<void> KernelTransport::wait_for_room(std::size_t slots, Deadline deadline) {
     if (m_closed) return Error{ErrorCode::InvalidArgument, "wait_for_room on a channel end that was closed", 0};
     // A serving thread drains the ring on its own: the inner transport waits.
     if (m_serving != Serving::InKick) return m_inner->wait_for_room(slots, deadline);
     if (slots > m_layout.ring_capacity)
         return Error{ErrorCode::InvalidArgument, "more slots than the ring holds", static_cast<std::int64_t>(slots)};
+    if (m_kick == Kick::ByCaller) {
+        // Only the caller's kick makes room; waiting here would wait for ourselves.
+        const std::size_t untaken = MILK_TRY(m_inner->unreceived_count());
+        if (m_layout.ring_capacity - untaken >= slots) return {};
+        return Error{ErrorCode::WouldBlock, "the kernel has not taken what was sent: kick the channel",
+                     static_cast<std::int64_t>(untaken)};
+    }
     if (m_layout.ring_capacity - m_untaken >= slots) return {};
     // Inline in the kick, the kernel takes what it can take now; what it
     // cannot take waits for us to read its replies, not for time to pass
@@ -307,6 +327,14 @@ Result<void> to_settings_table(const Settings& settings, ::milk_settings& table)
 Result<ChannelEnd> open_channel(std::string_view component, std::string_view contract, std::uint32_t version,
                                 const Options& options) {
     return ChannelEnd(MILK_TRY(KernelTransport::try_open(component, contract, version, options)));
+}
+
+void prepare_kick_sqe(::io_uring_sqe& sqe, int channel_fd, std::uint64_t user_data) {
+    sqe = ::io_uring_sqe{};
+    sqe.opcode = IORING_OP_URING_CMD;
+    sqe.fd = channel_fd;
+    sqe.cmd_op = MILK_URING_KICK;
+    sqe.user_data = user_data;
 }
 
 namespace {

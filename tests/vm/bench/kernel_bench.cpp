@@ -111,12 +111,19 @@ milk::Slot ping(std::uint32_t seq, milk::WireBytes payload) {
     return slot;
 }
 
+// How a Doorbell rings: the transport's own ioctl on send, or an io_uring
+// command the caller submits (Kick::ByCaller), alone or beside a NOP that
+// stands for a policy's other I/O in the same submission.
+enum class Ring : std::uint8_t { Ioctl, Uring, UringBesideNop };
+
 // milk's doorbell through KernelTransport: `batch` Pings per kick, each
 // carrying an 8-byte buffer of ours that the echo (the example's own server
 // code) hands back in its Pong, to go out again in a later Ping.
 class Doorbell {
 public:
-    explicit Doorbell(milk::kernel::KernelTransport& channel) : m_channel(channel) {
+    explicit Doorbell(milk::kernel::KernelTransport& channel, Ring ring = Ring::Ioctl)
+        : m_channel(channel), m_ring_kind(ring) {
+        if (m_ring_kind != Ring::Ioctl) MILK_VM_CHECK(io_uring_queue_init(8, &m_ring, 0) == 0);
         for (milk::Buffer& buffer : m_buffers) {
             auto allocated = channel.allocate(8);
             MILK_VM_CHECK(allocated.ok());
@@ -131,6 +138,7 @@ public:
             m_pings[i] = ping(m_seq + i, wire.value());
         }
         if (!m_channel.send_batch(std::span<const milk::Slot>(m_pings.data(), batch)).ok()) return false;
+        if (m_ring_kind != Ring::Ioctl && !uring_kick(batch)) return false;
         for (std::uint32_t i = 0; i < batch; ++i) {
             auto reply = m_channel.receive(milk::Deadline::never());
             if (!reply.ok()) return false;
@@ -145,8 +153,42 @@ public:
         return true;
     }
 
+    Doorbell(const Doorbell&) = delete;
+    Doorbell& operator=(const Doorbell&) = delete;
+    ~Doorbell() {
+        if (m_ring_kind != Ring::Ioctl) io_uring_queue_exit(&m_ring);
+    }
+
 private:
+    // The kick as MILK_URING_KICK (and a NOP) in one submission; the kick's
+    // completion must say that the kernel took the whole batch.
+    bool uring_kick(std::uint32_t batch) {
+        io_uring_sqe* kick = io_uring_get_sqe(&m_ring);
+        if (kick == nullptr) return false;
+        milk::kernel::prepare_kick_sqe(*kick, m_channel.fd(), 1);
+        unsigned submitted = 1;
+        if (m_ring_kind == Ring::UringBesideNop) {
+            io_uring_sqe* nop = io_uring_get_sqe(&m_ring);
+            if (nop == nullptr) return false;
+            io_uring_prep_nop(nop);
+            io_uring_sqe_set_data64(nop, 2);
+            ++submitted;
+        }
+        if (io_uring_submit_and_wait(&m_ring, submitted) != static_cast<int>(submitted)) return false;
+        bool right = true;
+        for (unsigned i = 0; i < submitted; ++i) {
+            io_uring_cqe* cqe = nullptr;
+            if (io_uring_wait_cqe(&m_ring, &cqe) != 0) return false;
+            const int expected = cqe->user_data == 1 ? static_cast<int>(batch) : 0;
+            right = right && cqe->res == expected;
+            io_uring_cqe_seen(&m_ring, cqe);
+        }
+        return right;
+    }
+
     milk::kernel::KernelTransport& m_channel;
+    Ring m_ring_kind;
+    io_uring m_ring{};
     std::array<milk::Slot, 32> m_pings{};
     std::array<milk::Buffer, 32> m_buffers;
     std::uint32_t m_seq = 0;
@@ -224,10 +266,11 @@ void own_block_row(milk::kernel::KernelTransport& channel, std::uint32_t count) 
 enum class OwnBlockRow : std::uint8_t { Without, With };
 
 void milk_rows(const char* name, milk::kernel::Options options, std::uint32_t batches_of_one,
-               OwnBlockRow own_block = OwnBlockRow::Without) {
+               OwnBlockRow own_block = OwnBlockRow::Without, Ring ring = Ring::Ioctl) {
+    if (ring != Ring::Ioctl) options.kick = milk::kernel::Kick::ByCaller;
     auto transport = milk::kernel::KernelTransport::try_open("echo", "examples.pingpong.PingPong", 1, options);
     MILK_VM_CHECK(transport.ok());
-    Doorbell doorbell(*transport.value());
+    Doorbell doorbell(*transport.value(), ring);
     for (int i = 0; i < 128; ++i) MILK_VM_CHECK(doorbell.round_trips(32));  // warm up
     measure(name, 1, batches_of_one, [&](std::uint32_t) { return doorbell.round_trips(1); });
     measure(name, 32, 2048, [&](std::uint32_t) { return doorbell.round_trips(32); });
@@ -304,6 +347,13 @@ int main() {
 
     // milk.
     milk_rows("milk inline", milk::kernel::Options{}, round_trips, OwnBlockRow::With);
+    // The same doorbell as an io_uring command (MILK_URING_KICK): alone,
+    // and in one submission with a NOP, as a policy that does its other I/O
+    // through io_uring would kick.
+    milk_rows("milk inline, kick as io_uring cmd", milk::kernel::Options{}, round_trips, OwnBlockRow::Without,
+              Ring::Uring);
+    milk_rows("milk inline, io_uring kick + NOP", milk::kernel::Options{}, round_trips, OwnBlockRow::Without,
+              Ring::UringBesideNop);
     {
         auto raw = milk::vm::open_raw("examples.pingpong.PingPong", 64, 256 * 1024);
         measure("milk raw rings (no runtime)", 1, round_trips,
@@ -342,6 +392,14 @@ int main() {
     ratio("milk inline batch 1 / ioctl echo", find("milk inline", 1).p50 / find("ioctl echo", 1).p50);
     ratio("milk inline batch 32 / io_uring URING_CMD batch 32",
           find("milk inline", 32).p50 / find("io_uring URING_CMD", 32).p50);
+    ratio("milk io_uring kick batch 1 / milk ioctl kick batch 1",
+          find("milk inline, kick as io_uring cmd", 1).p50 / find("milk inline", 1).p50);
+    ratio("milk io_uring kick + NOP / (milk inline + io_uring NOP), batch 1",
+          find("milk inline, io_uring kick + NOP", 1).p50 /
+              (find("milk inline", 1).p50 + find("io_uring NOP", 1).p50));
+    ratio("milk io_uring kick + NOP / (milk inline + io_uring NOP), batch 32",
+          find("milk inline, io_uring kick + NOP", 32).p50 /
+              (find("milk inline", 32).p50 + find("io_uring NOP", 1).p50 / 32));
     ratio("milk polled batch 1 / getppid", find("milk polled", 1).p50 / getppid, "(target <= 1.0)");
     ratio("milk polled batch 1 / io_uring URING_CMD, SQPOLL batch 1",
           find("milk polled", 1).p50 / find("io_uring URING_CMD, SQPOLL", 1).p50);

@@ -42,6 +42,8 @@
 
 // The ABI's settings table (milk_uapi.h).
 struct milk_settings;
+// io_uring's submission entry (linux/io_uring.h).
+struct io_uring_sqe;
 
 namespace milk::kernel {
 
@@ -64,6 +66,21 @@ enum class Serving : std::uint8_t {
     PollingThread,
 };
 
+// Who rings the doorbell of a channel served in the kick (Serving::InKick).
+enum class Kick : std::uint8_t {
+    // Every send kicks (MILK_IOC_KICK) and returns with the kernel's replies
+    // in the ring; a receive kicks again for what the kernel left.
+    OnSend,
+    // Sends only publish; the caller kicks when it chooses, typically as an
+    // io_uring command in the same submission as its other I/O
+    // (prepare_kick_sqe), and a receive waits for the replies that kick
+    // brings without kicking itself. A send finding the ring full of
+    // messages the kernel has not taken fails with WouldBlock. A channel
+    // the kernel serves with a thread ignores this: its thread drains the
+    // ring and sends wake it as usual.
+    ByCaller,
+};
+
 struct Options {
     // Slots per direction: a power of two in [2, 4096].
     std::uint32_t ring_capacity = 64;
@@ -72,6 +89,7 @@ struct Options {
     // How long a receive spins on the ring before it sleeps in poll().
     std::chrono::nanoseconds spin_budget = std::chrono::microseconds(10);
     Serving serving = Serving::InKick;
+    Kick kick = Kick::OnSend;
     // The device; tests point it elsewhere to check the error path.
     const char* device = "/dev/milk";
     // The instance's settings: the kernel builds the component for this
@@ -178,6 +196,8 @@ private:
     // Thread, PollingThread: after publishing, wake the kernel's thread if
     // (and only if) it announced that it sleeps.
     [[nodiscard]] Result<void> ring_thread();
+    // Kick::ByCaller: publishes all of `slots` or none, without kicking.
+    [[nodiscard]] Result<void> publish_for_caller(std::span<const Slot> slots);
 
     int m_fd;
     std::string m_component;
@@ -187,6 +207,7 @@ private:
     ChannelRegionLayout m_layout;
     std::chrono::nanoseconds m_spin_budget;
     Serving m_serving;
+    Kick m_kick;
     // A deadline in the past: the inner transport's receive then only polls.
     Deadline m_already_passed = Deadline::now();
     // Messages in the ring that the kernel has not taken yet: sends never
@@ -198,6 +219,14 @@ private:
     bool m_kick_found_closed = false;
     bool m_closed = false;
 };
+
+// Fills `sqe` with the doorbell of the channel on `channel_fd` (a
+// KernelTransport's fd()) as an io_uring command: IORING_OP_URING_CMD with
+// cmd_op MILK_URING_KICK (ABI 8). Its completion's res is the number of
+// messages the kernel took, or -ENODEV, -EPROTO, -EPIPE as MILK_IOC_KICK's
+// errno; the next receive on the channel reports a close. `user_data` is
+// the caller's, for telling the completion apart.
+void prepare_kick_sqe(::io_uring_sqe& sqe, int channel_fd, std::uint64_t user_data);
 
 // The channel end of a new channel to the kernel component `component`
 // (its name in components/CMakeLists.txt), which must serve `contract` at
