@@ -54,6 +54,7 @@ enum class DiagnosticCode : std::uint16_t {
     FlagNotABit = 48,           // E0048 a flags enum member whose value is not a single bit
     Deadlock = 50,              // E0050 model check: a reachable configuration where nobody can move
     UnspecifiedReception = 51,  // E0051 model check: a message arrives where the receiver cannot take it
+    Race = 52,                  // E0052 model check: two messages sent from one state cross in flight
     ReservedName = 60,          // E0060 a name that is a C++ or C keyword, or reserved by milkc
     NestingTooDeep = 70,        // E0070 a field type nests deeper than limits::max_nesting_depth
     TooMany = 71,               // E0071 a file over one of the count limits of limits.hpp

@@ -10,7 +10,8 @@
 
 namespace milkc {
 
-std::optional<File> parse_and_check(const SourceFile& source, DiagnosticSink& sink) {
+std::optional<File> parse_and_check(const SourceFile& source, DiagnosticSink& sink,
+                                    const AfterChecks& after_checks) {
     // Collected apart first so that they reach `sink` in source order: the
     // lexer, the parser and each check find problems in their own order.
     DiagnosticSink found(source, ErrorLimit::Unlimited);
@@ -18,7 +19,10 @@ std::optional<File> parse_and_check(const SourceFile& source, DiagnosticSink& si
     // On a tree with syntax errors the checks would report the broken
     // declarations again, as unknown or missing names.
     // An extension that cannot be completed would show up the same way.
-    if (parsed.syntax_ok && extend_contracts(parsed.file, found)) check(parsed.file, found);
+    if (parsed.syntax_ok && extend_contracts(parsed.file, found)) {
+        check(parsed.file, found);
+        if (after_checks) after_checks(parsed.file, found);
+    }
 
     // Sorted by location, and by report order at one location. (Not with
     // std::stable_sort: libstdc++ 12's implementation trips clang 19's

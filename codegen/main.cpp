@@ -103,7 +103,7 @@ std::optional<milkc::File> check_file(const std::string& path, bool summary) {
     if (!text) return std::nullopt;
     milkc::SourceFile source(path, std::move(*text));
     milkc::DiagnosticSink sink(source);
-    std::optional<milkc::File> file = milkc::parse_and_check(source, sink);
+    std::optional<milkc::File> file = milkc::parse_and_check(source, sink, milkc::explain_mixed_states);
     if (file) {
         for (const milkc::ContractDecl& contract : file->contracts) {
             milkc::ModelCheckReport report = milkc::model_check(contract, sink);

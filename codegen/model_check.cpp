@@ -221,6 +221,12 @@ private:
         std::array<std::uint32_t, 3> key{static_cast<std::uint32_t>(side_index(receiver)), state, message};
         if (!m_unspecified_seen.insert(key).second) return;
         m_found_problem = true;
+        // Two messages sent from one state, crossing: a race, reported with
+        // both sides' paths (once for the pair, not once per receiver).
+        if (std::optional<Race> race = find_race(at, receiver)) {
+            report_race(at, receiver, state, message, *race);
+            return;
+        }
         const std::string& name = m_model.message_names[message];
         std::string text = "contract `" + m_contract.name + "`: message `" + name + "` can arrive at the " +
                            side_name(receiver);
@@ -247,6 +253,133 @@ private:
         }
         text += "; " + trace(at);
         m_sink.error(DiagnosticCode::UnspecifiedReception, location, std::move(text), std::move(hint));
+    }
+
+    // One step of the path to a configuration, with both sides' states
+    // before and after it.
+    struct PathStep {
+        Step step;
+        std::array<std::uint32_t, 2> before{};
+        std::array<std::uint32_t, 2> after{};
+    };
+
+    [[nodiscard]] std::vector<PathStep> path_to(std::uint64_t at) const {
+        std::vector<PathStep> path;
+        for (std::uint64_t i = at; i != 0; i = m_steps[i].parent) {
+            path.push_back({m_steps[i], m_configurations[m_steps[i].parent].state, m_configurations[i].state});
+        }
+        std::reverse(path.begin(), path.end());
+        return path;
+    }
+
+    // A race: in `state`, the receiver sent `receiver_sent` (step
+    // `receiver_step` of the path) and the other side sent `sender_sent`
+    // (step `sender_step`), neither having taken the other's message.
+    struct Race {
+        std::uint32_t state = 0;
+        std::uint32_t receiver_sent = 0;
+        std::uint32_t sender_sent = 0;
+        std::size_t receiver_step = 0;
+        std::size_t sender_step = 0;
+    };
+
+    // Whether the message at the head of the receiver's queue in `at` was
+    // sent from a state from which the receiver itself then sent, so that
+    // the two crossed. (In a checked contract only one side speaks in a
+    // state, so this needs a mixed-direction state.)
+    [[nodiscard]] std::optional<Race> find_race(std::uint64_t at, Side receiver) const {
+        const std::vector<PathStep> path = path_to(at);
+        const Side sender = other(receiver);
+        // FIFO: the head is the first of the sender's messages that the
+        // receiver has not taken.
+        std::size_t taken = 0;
+        for (const PathStep& step : path) {
+            if (step.step.side == receiver && step.step.action == Action::Receive) ++taken;
+        }
+        std::optional<std::size_t> head_send;
+        for (std::size_t i = 0, sent = 0; i < path.size(); ++i) {
+            if (path[i].step.side != sender || path[i].step.action != Action::Send) continue;
+            if (sent++ == taken) {
+                head_send = i;
+                break;
+            }
+        }
+        if (!head_send) return std::nullopt;
+        const std::uint32_t from = path[*head_send].before[side_index(sender)];
+        // The receiver's last send from that same state.
+        for (std::size_t i = path.size(); i-- > 0;) {
+            const PathStep& step = path[i];
+            if (step.step.side == receiver && step.step.action == Action::Send &&
+                step.before[side_index(receiver)] == from) {
+                return Race{from, step.step.message, path[*head_send].step.message, i, *head_send};
+            }
+        }
+        return std::nullopt;
+    }
+
+    void report_race(std::uint64_t at, Side receiver, std::uint32_t state, std::uint32_t message, const Race& race) {
+        const std::array<std::uint32_t, 3> key{race.state, std::min(race.receiver_sent, race.sender_sent),
+                                               std::max(race.receiver_sent, race.sender_sent)};
+        if (!m_races_seen.insert(key).second) return;
+        const Side sender = other(receiver);
+        const std::vector<PathStep> path = path_to(at);
+        const std::string& crossed = m_model.state_names[race.state];
+        const std::string& own = m_model.message_names[race.receiver_sent];
+        const std::string& theirs = m_model.message_names[race.sender_sent];
+        // A state a sequence implies says where it comes from, as E0030 does.
+        const std::string& implied = m_contract.states[race.state].implied_by;
+        std::string text = "contract `" + m_contract.name + "`: messages `" + own + "` and `" + theirs +
+                           "` can cross in flight: in state `" + crossed + "`" +
+                           (implied.empty() ? "" : " (" + implied + ")") + " the " + side_name(receiver) +
+                           " sends `" + own + "` while the " + side_name(sender) + " sends `" + theirs +
+                           "`, and neither has taken the other's; the " + side_name(receiver) + "'s path: " +
+                           side_path(path, receiver, race.receiver_step) + "; the " + side_name(sender) +
+                           "'s path: " + side_path(path, sender, race.sender_step) + "; they meet when the " +
+                           side_name(receiver) + ", ";
+        if (state == m_model.end_state) {
+            text += "after it has ended, finds `" + m_model.message_names[message] + "`";
+        } else {
+            text += "in state `" + m_model.state_names[state] + "`, finds `" + m_model.message_names[message] +
+                    "`, which it cannot take";
+        }
+        std::string hint = "in each state one side speaks: decide who speaks in `" + crossed +
+                           "`, or let each side take the other's message in the state the race leaves it in";
+        m_sink.error(DiagnosticCode::Race, m_model.state_locations[race.state], std::move(text), std::move(hint));
+    }
+
+    // One side's own steps along `path`, up to and including step `last`:
+    // "sends `Open` (Idle -> Opening), receives `Opened` (...)".
+    [[nodiscard]] std::string side_path(const std::vector<PathStep>& path, Side side, std::size_t last) const {
+        std::vector<std::string> steps;
+        for (std::size_t i = 0; i <= last && i < path.size(); ++i) {
+            const PathStep& step = path[i];
+            if (step.step.side != side) continue;
+            const char* verb = step.step.action == Action::Send ? "sends `" : "receives `";
+            steps.push_back(verb + m_model.message_names[step.step.message] + "` (" +
+                            state_word(step.before[side_index(side)]) + " -> " +
+                            state_word(step.after[side_index(side)]) + ")");
+        }
+        return join_last(steps);
+    }
+
+    [[nodiscard]] std::string state_word(std::uint32_t state) const {
+        return state == m_model.end_state ? "end" : m_model.state_names[state];
+    }
+
+    // Long lists keep their last steps, which are the ones that explain.
+    [[nodiscard]] static std::string join_last(const std::vector<std::string>& steps) {
+        constexpr std::size_t shown = 12;
+        std::string text;
+        std::size_t first = 0;
+        if (steps.size() > shown) {
+            first = steps.size() - shown;
+            text = "(" + std::to_string(first) + " earlier steps) ";
+        }
+        for (std::size_t i = first; i < steps.size(); ++i) {
+            if (i > first) text += ", ";
+            text += steps[i];
+        }
+        return text;
     }
 
     void report_deadlock(std::uint64_t at) {
@@ -315,6 +448,7 @@ private:
     std::map<std::vector<std::uint32_t>, std::uint64_t> m_index;
     std::array<std::vector<bool>, 2> m_reached;
     std::set<std::array<std::uint32_t, 3>> m_unspecified_seen;
+    std::set<std::array<std::uint32_t, 3>> m_races_seen;
     std::set<std::pair<std::uint32_t, std::uint32_t>> m_deadlock_seen;
     bool m_found_problem = false;
 };
@@ -357,6 +491,29 @@ ModelCheckReport model_check(const ContractDecl& contract, DiagnosticSink& sink,
     }
     report.ok = ok;
     return report;
+}
+
+namespace {
+
+bool has_mixed_state(const ContractDecl& contract) {
+    for (const StateDecl& state : contract.states) {
+        for (const Transition& transition : state.transitions) {
+            if (transition.direction != state.transitions.front().direction) return true;
+        }
+    }
+    return false;
+}
+
+}  // namespace
+
+void explain_mixed_states(const File& file, DiagnosticSink& found) {
+    if (!found.has_errors()) return;
+    for (const Diagnostic& diagnostic : found.diagnostics()) {
+        if (diagnostic.code != DiagnosticCode::MixedDirections) return;
+    }
+    for (const ContractDecl& contract : file.contracts) {
+        if (has_mixed_state(contract)) static_cast<void>(model_check(contract, found));
+    }
 }
 
 }  // namespace milkc

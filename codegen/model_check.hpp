@@ -44,4 +44,11 @@ struct ModelCheckReport {
 [[nodiscard]] ModelCheckReport model_check(const ContractDecl& contract, DiagnosticSink& sink,
                                            const ModelCheckOptions& options = {});
 
+// A state where both sides may speak (E0030) is where a protocol races. When
+// that is all the checks found in `file`, model-checks each contract that has
+// such a state, so that the diagnostics say what the race does: which
+// messages cross, with both sides' paths to it (E0052), or nothing more when
+// both sides cope. (The checker reads only names, so it runs on such a tree.)
+void explain_mixed_states(const File& file, DiagnosticSink& found);
+
 }  // namespace milkc

@@ -113,15 +113,18 @@ contract Stuck {
     CHECK(count_code(parsed->sink, DiagnosticCode::UnspecifiedReception) == 0);
 }
 
-TEST_CASE("a race in a mixed-direction state is an unspecified reception (E0051)") {
+TEST_CASE("a race in a mixed-direction state is reported once, with both sides' paths (E0052)") {
     // Both may speak in A. If both do, each finds the other's message at the
-    // head of its queue in a state that cannot take it.
+    // head of its queue in a state that cannot take it: one race, not two
+    // unspecified receptions.
     const char* const race = R"(package demo.race;
 contract Race {
+  message W();
   message X();
   message Y();
   message Z();
-  initial state A {
+  initial state Start { send W -> A; }
+  state A {
     send X -> B;
     recv Y -> C;
   }
@@ -133,26 +136,47 @@ contract Race {
     ModelCheckReport report = check_first(*parsed);
     CHECK_FALSE(report.ok);
     INFO(parsed->sink.render());
-    CHECK(count_code(parsed->sink, DiagnosticCode::UnspecifiedReception) >= 2);
-    bool client_seen = false;
-    bool server_seen = false;
-    for (const milkc::Diagnostic& diagnostic : parsed->sink.diagnostics()) {
-        if (diagnostic.message.find("message `Y` can arrive at the client in state `B`, which cannot take it") !=
-            std::string::npos) {
-            client_seen = true;
-            CHECK(diagnostic.hint == "in state `B` the client takes only `Z`");
-            CHECK(diagnostic.location.line == 10);
-            CHECK(diagnostic.message.find("client sends `X`") != std::string::npos);
-            CHECK(diagnostic.message.find("server sends `Y`") != std::string::npos);
-        }
-        if (diagnostic.message.find("message `X` can arrive at the server in state `C`, which cannot take it") !=
-            std::string::npos) {
-            server_seen = true;
-            CHECK(diagnostic.hint == "in state `C` the server only sends");
-        }
-    }
-    CHECK(client_seen);
-    CHECK(server_seen);
+    CHECK(count_code(parsed->sink, DiagnosticCode::Race) == 1);
+    CHECK(count_code(parsed->sink, DiagnosticCode::UnspecifiedReception) == 0);
+    const milkc::Diagnostic& found = first_with(parsed->sink, DiagnosticCode::Race);
+    // At the state where both may speak, naming the two messages, each
+    // side's own path to its crossing send, and where they meet.
+    CHECK(found.location.line == 8);
+    CHECK(found.message.find("messages `X` and `Y` can cross in flight: in state `A` the client sends `X` while "
+                             "the server sends `Y`") != std::string::npos);
+    CHECK(found.message.find("the client's path: sends `W` (Start -> A), sends `X` (A -> B);") != std::string::npos);
+    CHECK(found.message.find("the server's path: receives `W` (Start -> A), sends `Y` (A -> C);") !=
+          std::string::npos);
+    CHECK(found.message.find("they meet when the client, in state `B`, finds `Y`, which it cannot take") !=
+          std::string::npos);
+    CHECK(found.hint.find("decide who speaks in `A`") != std::string::npos);
+}
+
+TEST_CASE("an unspecified reception without crossing messages stays E0051") {
+    // One message, two targets: the sides may choose differently. Nothing
+    // crosses (only the client speaks in A), yet Y reaches a client in B.
+    const char* const diverge = R"(package demo.diverge;
+contract Diverge {
+  message X();
+  message Y();
+  message Z();
+  initial state A {
+    send X -> B;
+    send X -> C;
+  }
+  state B { recv Z -> end; }
+  state C { recv Y -> end; }
+}
+)";
+    auto parsed = unchecked(diverge);
+    ModelCheckReport report = check_first(*parsed);
+    CHECK_FALSE(report.ok);
+    INFO(parsed->sink.render());
+    CHECK(count_code(parsed->sink, DiagnosticCode::Race) == 0);
+    const milkc::Diagnostic& found = first_with(parsed->sink, DiagnosticCode::UnspecifiedReception);
+    CHECK(found.message.find("message `Y` can arrive at the client in state `B`, which cannot take it") !=
+          std::string::npos);
+    CHECK(found.hint == "in state `B` the client takes only `Z`");
 }
 
 TEST_CASE("crossing messages that both sides expect are no error") {
@@ -181,6 +205,28 @@ contract Crossing {
 }
 
 TEST_CASE("a message that arrives after the receiver ended is an unspecified reception") {
+    // The server may choose to answer; the client, which chose the other
+    // target of X, has ended by then.
+    const char* const late = R"(package demo.late;
+contract Late {
+  message X();
+  message Y();
+  initial state A {
+    send X -> end;
+    send X -> B;
+  }
+  state B { recv Y -> end; }
+}
+)";
+    auto parsed = unchecked(late);
+    ModelCheckReport report = check_first(*parsed);
+    CHECK_FALSE(report.ok);
+    const milkc::Diagnostic& late_message = first_with(parsed->sink, DiagnosticCode::UnspecifiedReception);
+    CHECK(late_message.message.find("can arrive at the client after it has ended") != std::string::npos);
+    CHECK(late_message.hint == "the server can still send `Y` when the client has already gone to `end`");
+}
+
+TEST_CASE("a race that ends one side names where they meet") {
     const char* const late = R"(package demo.late;
 contract Late {
   message X();
@@ -194,9 +240,10 @@ contract Late {
     auto parsed = unchecked(late);
     ModelCheckReport report = check_first(*parsed);
     CHECK_FALSE(report.ok);
-    const milkc::Diagnostic& late_message = first_with(parsed->sink, DiagnosticCode::UnspecifiedReception);
-    CHECK(late_message.message.find("can arrive at the client after it has ended") != std::string::npos);
-    CHECK(late_message.hint == "the server can still send `Y` when the client has already gone to `end`");
+    INFO(parsed->sink.render());
+    const milkc::Diagnostic& found = first_with(parsed->sink, DiagnosticCode::Race);
+    CHECK(found.message.find("the client's path: sends `X` (A -> end)") != std::string::npos);
+    CHECK(found.message.find("they meet when the client, after it has ended, finds `Y`") != std::string::npos);
 }
 
 TEST_CASE("a side that ended while the other waits is a deadlock") {

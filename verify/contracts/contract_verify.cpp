@@ -7,7 +7,7 @@
 // For each contract, both checkers decide the same three properties: can it
 // deadlock, can a message arrive where its receiver cannot take it, and which
 // states does each side never enter. milkc's answer comes from model_check()
-// (E0050, E0051, E0031), SPIN's from pan's full search of the Promela model
+// (E0050, E0051 or E0052, E0031), SPIN's from pan's full search of the Promela model
 // milkc emits (an invalid end state, an assertion violation, the `at = N`
 // statements listed as unreached). Any difference is a failure.
 //
@@ -130,7 +130,10 @@ Verdict milkc_verdict(const milkc::ContractDecl& contract, const milkc::Diagnost
     for (const milkc::Diagnostic& diagnostic : sink.diagnostics()) {
         switch (diagnostic.code) {
         case milkc::DiagnosticCode::Deadlock: verdict.deadlock = true; break;
-        case milkc::DiagnosticCode::UnspecifiedReception: verdict.unspecified_reception = true; break;
+        // A race (E0052) is an unspecified reception whose two messages
+        // crossed: SPIN sees the same assertion fail.
+        case milkc::DiagnosticCode::UnspecifiedReception:
+        case milkc::DiagnosticCode::Race: verdict.unspecified_reception = true; break;
         case milkc::DiagnosticCode::UnreachableState: {
             // The diagnostic points at the state's declaration; its text says
             // which side never gets there (model_check.cpp).
