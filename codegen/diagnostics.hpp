@@ -58,6 +58,12 @@ enum class DiagnosticCode : std::uint16_t {
     ReservedName = 60,          // E0060 a name that is a C++ or C keyword, or reserved by milkc
     NestingTooDeep = 70,        // E0070 a field type nests deeper than limits::max_nesting_depth
     TooMany = 71,               // E0071 a file over one of the count limits of limits.hpp
+    // milkc --compat OLD NEW: a server built from NEW must serve clients built from OLD.
+    CompatMissingContract = 80,  // E0080 a contract of the old file is not in the new one
+    CompatMessageChanged = 81,   // E0081 an old message has another tag or wire layout
+    CompatStateChanged = 82,     // E0082 an old state is gone, renumbered, or no longer (or newly) initial
+    CompatTransitionChanged = 83,  // E0083 an old transition is gone, or goes elsewhere
+    CompatServerSendsNew = 84,   // E0084 the new server may send an old client what it cannot take
 };
 
 // "E0001" for DiagnosticCode::SyntaxError.

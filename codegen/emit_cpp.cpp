@@ -11,6 +11,7 @@
 #include "emit.hpp"
 #include "emit_cpp_common.hpp"
 #include "emit_util.hpp"
+#include "identity.hpp"
 #include "layout.hpp"
 #include "limits.hpp"
 
@@ -306,7 +307,7 @@ private:
         cpp::emit_protocol_table(m_out, contract);
 
         section("Endpoints");
-        cpp::emit_endpoints(m_out, contract, qualified_name(contract));
+        cpp::emit_endpoints(m_out, contract, qualified_name(contract), contract_identity(m_file, contract));
 
         m_out += "\n}  // namespace " + contract.name + "\n";
     }

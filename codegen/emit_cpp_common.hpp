@@ -72,6 +72,7 @@ void emit_protocol_table(std::string& out, const ContractDecl& contract);
 
 // Client<S> and Server<S> for every state, the factories and open_inproc().
 // `qualified_name` is the contract's wire name, "package.Contract".
-void emit_endpoints(std::string& out, const ContractDecl& contract, std::string_view qualified_name);
+void emit_endpoints(std::string& out, const ContractDecl& contract, std::string_view qualified_name,
+                    std::uint32_t identity);
 
 }  // namespace milkc::cpp

@@ -10,6 +10,7 @@
 // milk/session.hpp (C++20 static_assert messages must be literals).
 #include "cut_points.hpp"
 #include "emit_cpp_common.hpp"
+#include "identity.hpp"
 #include "layout.hpp"
 
 #include <string>
@@ -24,8 +25,9 @@ const char* role_name(Role role) { return role == Role::Client ? "Client" : "Ser
 
 class EndpointEmitter {
 public:
-    EndpointEmitter(std::string& out, const ContractDecl& contract, std::string_view qualified_name)
-        : m_out(out), m_contract(contract), m_qualified_name(qualified_name) {}
+    EndpointEmitter(std::string& out, const ContractDecl& contract, std::string_view qualified_name,
+                    std::uint32_t identity)
+        : m_out(out), m_contract(contract), m_qualified_name(qualified_name), m_identity(identity) {}
 
     void emit() {
         m_out += "\ntemplate <typename State>\n";
@@ -282,11 +284,12 @@ private:
         m_out += "// The contract as one type, for generic code: a component names the contract it\n";
         m_out += "// serves with it, and a host hands out endpoints by it\n";
         m_out += "// (host.connect<" + m_contract.name + "::Contract>(\"instance\")). `name` is the\n";
-        m_out += "// contract's identity on the wire (milk.ko registers components under it);\n";
-        m_out += "// `protocol` is the protocol table above.\n";
+        m_out += "// contract's name on the wire (milk.ko registers components under it);\n";
+        m_out += "// `version` is its identity, a hash of its normalized form, which every\n";
+        m_out += "// channel opened by contract compares; `protocol` is the protocol table above.\n";
         m_out += "struct Contract {\n";
         m_out += "    static constexpr const char* name = \"" + std::string(m_qualified_name) + "\";\n";
-        m_out += "    static constexpr std::uint32_t version = 1;\n";
+        m_out += "    static constexpr std::uint32_t version = " + identity_string(m_identity) + "u;\n";
         m_out += "    static constexpr const auto& protocol = " + m_contract.name + "::protocol;\n";
         m_out += "    using ClientEndpoint = Client<state::" + initial + ">;\n";
         m_out += "    using ServerEndpoint = Server<state::" + initial + ">;\n";
@@ -302,6 +305,7 @@ private:
     std::string& m_out;
     const ContractDecl& m_contract;
     std::string_view m_qualified_name;
+    std::uint32_t m_identity;
 };
 
 }  // namespace
@@ -363,8 +367,9 @@ void emit_protocol_table(std::string& out, const ContractDecl& contract) {
     out += ">);\n";
 }
 
-void emit_endpoints(std::string& out, const ContractDecl& contract, std::string_view qualified_name) {
-    EndpointEmitter(out, contract, qualified_name).emit();
+void emit_endpoints(std::string& out, const ContractDecl& contract, std::string_view qualified_name,
+                    std::uint32_t identity) {
+    EndpointEmitter(out, contract, qualified_name, identity).emit();
 }
 
 }  // namespace milkc::cpp

@@ -26,6 +26,7 @@
 #include "emit.hpp"
 #include "emit_util.hpp"
 #include "hosting.hpp"
+#include "identity.hpp"
 #include "layout.hpp"
 #include "leaf_fields.hpp"
 
@@ -676,7 +677,7 @@ private:
         if (verdict.hosting == KernelHosting::PerMessage) line("// gets exactly one answer before it speaks again).");
         line("MILK_KDESCRIPTOR struct milk_kcontract " + c + "__kcontract = {");
         line("    \"" + qualified + "\",");
-        line("    1u,");
+        line("    " + identity_string(contract_identity(m_file, contract)) + "u,  // its identity (Contract::version)");
         line("    " + c + "__tag_count,");
         line("    " + c + "_state_end,");
         line(std::string("    ") +
@@ -923,7 +924,7 @@ private:
         line("// functions above, reached without knowing the contract's types.");
         line("struct milk_kcontract {");
         line("    const char *name;       // \"package.Contract\"");
-        line("    milk_ku32 version;      // the contract's version");
+        line("    milk_ku32 version;      // the contract's identity: a hash of its normalized form");
         line("    milk_ku32 tag_count;    // tags are 1..tag_count");
         line("    milk_ku32 end_state;    // the state number of `end`");
         line("    milk_ku32 hosting;      // enum milk_khosting");

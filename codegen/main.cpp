@@ -2,6 +2,7 @@
 //
 //   milkc FILE.contract... --out DIR [--emit cpp,kernel,dot,promela]
 //   milkc --check FILE.contract...
+//   milkc --compat OLD.contract NEW.contract
 //   milkc --emit kernel-registry --component NAME=TYPE=HEADER=CONTRACT... --out DIR
 //
 // The last form writes milk.ko's registry of components (milk_components.cpp,
@@ -14,9 +15,11 @@
 // anything is written, and when any file has an error nothing is written at
 // all: a build never sees half of a contract's outputs. Exit status: 0 when
 // all is well, 1 on any error in a contract or on I/O, 2 on a bad command line.
+#include "compat.hpp"
 #include "cut_points.hpp"
 #include "emit.hpp"
 #include "frontend.hpp"
+#include "identity.hpp"
 #include "model_check.hpp"
 
 #include <CLI/CLI.hpp>
@@ -111,6 +114,8 @@ std::optional<milkc::File> check_file(const std::string& path, bool summary) {
                 std::cout << path << ": contract " << contract.name << ": " << report.states << " states, "
                           << report.transitions << " transitions, " << report.configurations
                           << " configurations explored: " << (report.ok ? "ok" : "failed") << '\n';
+                std::cout << path << ": contract " << contract.name << ": identity "
+                          << milkc::identity_string(milkc::contract_identity(*file, contract)) << '\n';
                 // Where the contract lets a component be moved or restarted.
                 std::cout << path << ": contract " << contract.name << ": cut points (the server owes nothing):";
                 const std::vector<const milkc::StateDecl*> points = milkc::cut_points(contract);
@@ -323,6 +328,36 @@ int run_kernel_registry(const std::vector<std::string>& specs, const std::string
     return write_outputs(outputs);
 }
 
+// milkc --compat OLD NEW: both files must pass every check; then NEW is
+// judged against OLD (compat.hpp). One line per contract on stdout when it
+// may evolve so, the diagnostics on stderr when not.
+int run_compat(const std::string& old_path, const std::string& new_path) {
+    std::optional<std::string> old_text = read_file(old_path);
+    std::optional<std::string> new_text = read_file(new_path);
+    if (!old_text || !new_text) return exit_error;
+    milkc::SourceFile old_source(old_path, std::move(*old_text));
+    milkc::SourceFile new_source(new_path, std::move(*new_text));
+    milkc::DiagnosticSink old_sink(old_source);
+    milkc::DiagnosticSink new_sink(new_source);
+    std::optional<milkc::File> old_file = milkc::parse_and_check(old_source, old_sink, milkc::explain_mixed_states);
+    std::optional<milkc::File> new_file = milkc::parse_and_check(new_source, new_sink, milkc::explain_mixed_states);
+    std::cerr << old_sink.render() << new_sink.render();
+    if (!old_file || !new_file) return exit_error;
+    milkc::DiagnosticSink sink(new_source);
+    milkc::check_compat(*old_file, old_path, *new_file, sink);
+    std::cerr << sink.render();
+    if (sink.has_errors()) return exit_error;
+    for (const milkc::ContractDecl& old : old_file->contracts) {
+        for (const milkc::ContractDecl& now : new_file->contracts) {
+            if (now.name != old.name) continue;
+            std::cout << new_path << ": contract " << now.name << ": a server built from it serves clients built from "
+                      << old_path << " (identity " << milkc::identity_string(milkc::contract_identity(*old_file, old))
+                      << " -> " << milkc::identity_string(milkc::contract_identity(*new_file, now)) << ")\n";
+        }
+    }
+    return exit_ok;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -335,6 +370,7 @@ int main(int argc, char** argv) {
     std::string out_dir;
     std::vector<std::string> emit_names;
     std::vector<std::string> component_specs;
+    std::string compat_old;
 
     app.add_option("files", files, "Contract files (*.contract)")->type_name("FILE");
     auto* check = app.add_flag("--check", check_only,
@@ -350,12 +386,22 @@ int main(int argc, char** argv) {
                                      "With --emit kernel-registry: one component of milk.ko, NAME=TYPE=HEADER=CONTRACT")
                           ->allow_extra_args(false)
                           ->type_name("SPEC");
+    auto* compat = app.add_option("--compat", compat_old,
+                                  "Check that a server built from the one contract FILE given serves clients built "
+                                  "from OLD (the rules: docs/contract-language.md, \"Identity and evolution\")")
+                       ->type_name("OLD");
+    compat->excludes(check);
+    compat->excludes(out);
+    compat->excludes(emit);
+    compat->excludes(component);
     check->excludes(component);
     check->excludes(out);
     check->excludes(emit);
 
     try {
         app.parse(argc, argv);
+        if (!compat_old.empty() && files.size() != 1)
+            throw CLI::ValidationError("--compat OLD takes exactly one contract file: the new version");
         const bool registry = std::find(emit_names.begin(), emit_names.end(), "kernel-registry") != emit_names.end();
         if (registry && (emit_names.size() != 1 || !files.empty()))
             throw CLI::ValidationError("--emit kernel-registry takes no contract files and no other emitter");
@@ -363,7 +409,7 @@ int main(int argc, char** argv) {
             throw CLI::ValidationError("--component is only for --emit kernel-registry");
         if (registry && component_specs.empty()) throw CLI::ValidationError("--emit kernel-registry needs --component");
         if (!registry && files.empty()) throw CLI::ValidationError("no contract file given");
-        if (!check_only && out_dir.empty()) throw CLI::ValidationError("--out DIR is required (or --check to check only)");
+        if (!check_only && compat_old.empty() && out_dir.empty()) throw CLI::ValidationError("--out DIR is required (or --check to check only)");
     } catch (const CLI::CallForHelp& e) {
         return app.exit(e);
     } catch (const CLI::CallForAllHelp& e) {
@@ -375,6 +421,7 @@ int main(int argc, char** argv) {
         std::cerr << "Run 'milkc --help' for usage.\n";
         return exit_usage;
     }
+    if (!compat_old.empty()) return run_compat(compat_old, files.front());
     if (emit_names.size() == 1 && emit_names.front() == "kernel-registry")
         return run_kernel_registry(component_specs, out_dir);
     if (emit_names.empty()) emit_names = {"cpp", "kernel"};

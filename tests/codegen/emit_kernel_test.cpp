@@ -4,6 +4,7 @@
 // other stub headers. Behaviour on crafted slots is tested in tests/kstub/.
 #include "backend_test_util.hpp"
 #include "emit.hpp"
+#include "identity.hpp"
 #include "layout.hpp"
 
 #include <doctest/doctest.h>
@@ -179,8 +180,11 @@ TEST_CASE("each contract has a kernel descriptor with its hosting and buffer han
     REQUIRE(at != std::string::npos);
     // Rich lets the client speak again in Idle right after Grid: no answer
     // per message, so its server needs a thread; Open has one `bytes`.
-    CHECK(header.find("    \"demo.rich.Rich\",\n    1u,\n    demo_rich_Rich__tag_count,\n    demo_rich_Rich_state_end,\n"
-                      "    MILK_KHOSTING_THREAD,\n    1u,\n",
+    // The version is the contract's identity (codegen/identity.hpp).
+    const std::string identity = milkc::identity_string(milkc::contract_identity(*parsed->file, parsed->file->contracts.front()));
+    CHECK(header.find("    \"demo.rich.Rich\",\n    " + identity +
+                          "u,  // its identity (Contract::version)\n    demo_rich_Rich__tag_count,\n"
+                          "    demo_rich_Rich_state_end,\n    MILK_KHOSTING_THREAD,\n    1u,\n",
                       at) != std::string::npos);
     CHECK(header.find("// How milk.ko may host Rich's server: only in a thread (the client sends Grid in Again and "
                       "speaks again without an answer).") != std::string::npos);

@@ -83,7 +83,10 @@ TEST_CASE("connect: an unknown instance, another contract, another version are r
 
     auto version = host.connect_end("echo", PingPong::Contract::name, PingPong::Contract::version + 1);
     REQUIRE_FALSE(version.ok());
-    CHECK(std::string(version.error().what) == "the instance's component serves another version of the contract");
+    CHECK(std::string(version.error().what) ==
+          "the instance's component serves another version (identity) of the contract: detail is the version it "
+          "serves");
+    CHECK(version.error().detail == PingPong::Contract::version);
 }
 
 TEST_CASE("inproc: each connect is a channel of its own, served in this process and counted") {

@@ -34,7 +34,9 @@ Error refusal_error(const ConnectReply& reply) {
     case ConnectRefusal::OtherContract:
         return {ErrorCode::InvalidArgument, "the instance's component serves another contract", 0};
     case ConnectRefusal::OtherVersion:
-        return {ErrorCode::InvalidArgument, "the instance's component serves another version of the contract",
+        return {ErrorCode::InvalidArgument,
+                "the instance's component serves another version (identity) of the contract: detail is the version "
+                "it serves",
                 reply.detail};
     case ConnectRefusal::InstanceDead: return {ErrorCode::PeerClosed, "the instance's process is dead", reply.detail};
     case ConnectRefusal::BadRequest: return {ErrorCode::ProtocolViolation, "milkd did not understand the request", 0};

@@ -185,7 +185,9 @@ Result<Host::Instance*> Host::find(std::string_view name, std::string_view contr
         if (contract != instance->type->contract)
             return Error{ErrorCode::InvalidArgument, "the instance's component serves another contract", 0};
         if (version != instance->type->version)
-            return Error{ErrorCode::InvalidArgument, "the instance's component serves another version of the contract",
+            return Error{ErrorCode::InvalidArgument,
+                         "the instance's component serves another version (identity) of the contract: detail is the "
+                         "version it serves",
                          instance->type->version};
         return instance.get();
     }

@@ -55,8 +55,12 @@ Result<void> check_kernel_component(const ComponentType& type) {
             return Error{ErrorCode::InvalidArgument, "milk.ko is not loaded (no /dev/milk)", info.error().detail};
         return info.error();
     }
-    if (info.value().contract != type.contract || info.value().version != type.version)
-        return Error{ErrorCode::InvalidArgument, "milk.ko's component serves another contract or version",
+    if (info.value().contract != type.contract)
+        return Error{ErrorCode::InvalidArgument, "milk.ko's component serves another contract", 0};
+    if (info.value().version != type.version)
+        return Error{ErrorCode::InvalidArgument,
+                     "milk.ko's component serves another version (identity) of the contract: detail is the version "
+                     "it serves; rebuild milk.ko and the host from one contract file",
                      info.value().version};
     return {};
 }

@@ -369,6 +369,25 @@ Result<milk_channel_open> open_request(std::string_view component, std::string_v
     return request;
 }
 
+const milk_channel_open& open_part(const milk_channel_open& request) { return request; }
+const milk_channel_open& open_part(const milk_channel_restore& request) { return request.open; }
+
+// EPROTONOSUPPORT: the component serves another contract, or another
+// version (identity) of it. Which one, and the version it serves, come from
+// MILK_IOC_COMPONENT_INFO, so that the error can name both versions: the
+// caller's own, and the component's in `detail`.
+Error protocol_refusal(int fd, const milk_channel_open& request) {
+    milk_component_info info{};
+    std::memcpy(info.component, request.component, sizeof info.component);
+    if (::ioctl(fd, MILK_IOC_COMPONENT_INFO, &info) == 0 &&
+        std::strncmp(info.contract, request.contract, sizeof info.contract) == 0)
+        return Error{ErrorCode::InvalidArgument,
+                     "the kernel component serves another version (identity) of the contract: detail is the "
+                     "version it serves; rebuild both sides from one contract file",
+                     info.version};
+    return Error{ErrorCode::InvalidArgument, "the kernel component serves another contract", EPROTONOSUPPORT};
+}
+
 // Opens the device and asks `command` of it with `request`: the fd.
 template <typename Request>
 Result<int> open_with(unsigned long command, Request& request, const Options& options) {
@@ -377,8 +396,7 @@ Result<int> open_with(unsigned long command, Request& request, const Options& op
     if (::ioctl(fd.get(), command, &request) != 0) {
         const int error = errno;
         if (error == ENOENT) return Error{ErrorCode::InvalidArgument, "milk.ko has no such component", error};
-        if (error == EPROTONOSUPPORT)
-            return Error{ErrorCode::InvalidArgument, "the kernel component serves another contract or version", error};
+        if (error == EPROTONOSUPPORT) return protocol_refusal(fd.get(), open_part(request));
         if (error == EOPNOTSUPP)
             return Error{ErrorCode::InvalidArgument, "the kernel component has no step, so it cannot be restored", error};
         if (error == EINVAL)

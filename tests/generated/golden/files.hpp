@@ -1360,11 +1360,12 @@ struct Endpoints {
 // The contract as one type, for generic code: a component names the contract it
 // serves with it, and a host hands out endpoints by it
 // (host.connect<Files::Contract>("instance")). `name` is the
-// contract's identity on the wire (milk.ko registers components under it);
-// `protocol` is the protocol table above.
+// contract's name on the wire (milk.ko registers components under it);
+// `version` is its identity, a hash of its normalized form, which every
+// channel opened by contract compares; `protocol` is the protocol table above.
 struct Contract {
     static constexpr const char* name = "demo.files.Files";
-    static constexpr std::uint32_t version = 1;
+    static constexpr std::uint32_t version = 0xb6039d2bu;
     static constexpr const auto& protocol = Files::protocol;
     using ClientEndpoint = Client<state::Start>;
     using ServerEndpoint = Server<state::Start>;

@@ -188,7 +188,7 @@ struct milk_kmessage {
 // functions above, reached without knowing the contract's types.
 struct milk_kcontract {
     const char *name;       // "package.Contract"
-    milk_ku32 version;      // the contract's version
+    milk_ku32 version;      // the contract's identity: a hash of its normalized form
     milk_ku32 tag_count;    // tags are 1..tag_count
     milk_ku32 end_state;    // the state number of `end`
     milk_ku32 hosting;      // enum milk_khosting
@@ -688,7 +688,7 @@ MILK_KDESCRIPTOR struct milk_kmessage demo_files_Files__messages[] = {
 // gets exactly one answer before it speaks again).
 MILK_KDESCRIPTOR struct milk_kcontract demo_files_Files__kcontract = {
     "demo.files.Files",
-    1u,
+    0xb6039d2bu,  // its identity (Contract::version)
     demo_files_Files__tag_count,
     demo_files_Files_state_end,
     MILK_KHOSTING_PER_MESSAGE,

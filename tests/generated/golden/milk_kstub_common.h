@@ -185,7 +185,7 @@ struct milk_kmessage {
 // functions above, reached without knowing the contract's types.
 struct milk_kcontract {
     const char *name;       // "package.Contract"
-    milk_ku32 version;      // the contract's version
+    milk_ku32 version;      // the contract's identity: a hash of its normalized form
     milk_ku32 tag_count;    // tags are 1..tag_count
     milk_ku32 end_state;    // the state number of `end`
     milk_ku32 hosting;      // enum milk_khosting

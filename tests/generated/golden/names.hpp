@@ -577,11 +577,12 @@ struct Endpoints {
 // The contract as one type, for generic code: a component names the contract it
 // serves with it, and a host hands out endpoints by it
 // (host.connect<Names::Contract>("instance")). `name` is the
-// contract's identity on the wire (milk.ko registers components under it);
-// `protocol` is the protocol table above.
+// contract's name on the wire (milk.ko registers components under it);
+// `version` is its identity, a hash of its normalized form, which every
+// channel opened by contract compares; `protocol` is the protocol table above.
 struct Contract {
     static constexpr const char* name = "names.test.Names";
-    static constexpr std::uint32_t version = 1;
+    static constexpr std::uint32_t version = 0xd094378du;
     static constexpr const auto& protocol = Names::protocol;
     using ClientEndpoint = Client<state::Start>;
     using ServerEndpoint = Server<state::Start>;

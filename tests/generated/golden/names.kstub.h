@@ -188,7 +188,7 @@ struct milk_kmessage {
 // functions above, reached without knowing the contract's types.
 struct milk_kcontract {
     const char *name;       // "package.Contract"
-    milk_ku32 version;      // the contract's version
+    milk_ku32 version;      // the contract's identity: a hash of its normalized form
     milk_ku32 tag_count;    // tags are 1..tag_count
     milk_ku32 end_state;    // the state number of `end`
     milk_ku32 hosting;      // enum milk_khosting
@@ -536,7 +536,7 @@ MILK_KDESCRIPTOR struct milk_kmessage names_test_Names__messages[] = {
 // gets exactly one answer before it speaks again).
 MILK_KDESCRIPTOR struct milk_kcontract names_test_Names__kcontract = {
     "names.test.Names",
-    1u,
+    0xd094378du,  // its identity (Contract::version)
     names_test_Names__tag_count,
     names_test_Names_state_end,
     MILK_KHOSTING_PER_MESSAGE,

@@ -563,11 +563,12 @@ struct Endpoints {
 // The contract as one type, for generic code: a component names the contract it
 // serves with it, and a host hands out endpoints by it
 // (host.connect<PingPong::Contract>("instance")). `name` is the
-// contract's identity on the wire (milk.ko registers components under it);
-// `protocol` is the protocol table above.
+// contract's name on the wire (milk.ko registers components under it);
+// `version` is its identity, a hash of its normalized form, which every
+// channel opened by contract compares; `protocol` is the protocol table above.
 struct Contract {
     static constexpr const char* name = "demo.ping.PingPong";
-    static constexpr std::uint32_t version = 1;
+    static constexpr std::uint32_t version = 0xdf807085u;
     static constexpr const auto& protocol = PingPong::protocol;
     using ClientEndpoint = Client<state::Idle>;
     using ServerEndpoint = Server<state::Idle>;

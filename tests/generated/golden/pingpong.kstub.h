@@ -188,7 +188,7 @@ struct milk_kmessage {
 // functions above, reached without knowing the contract's types.
 struct milk_kcontract {
     const char *name;       // "package.Contract"
-    milk_ku32 version;      // the contract's version
+    milk_ku32 version;      // the contract's identity: a hash of its normalized form
     milk_ku32 tag_count;    // tags are 1..tag_count
     milk_ku32 end_state;    // the state number of `end`
     milk_ku32 hosting;      // enum milk_khosting
@@ -509,7 +509,7 @@ MILK_KDESCRIPTOR struct milk_kmessage demo_ping_PingPong__messages[] = {
 // gets exactly one answer before it speaks again).
 MILK_KDESCRIPTOR struct milk_kcontract demo_ping_PingPong__kcontract = {
     "demo.ping.PingPong",
-    1u,
+    0xdf807085u,  // its identity (Contract::version)
     demo_ping_PingPong__tag_count,
     demo_ping_PingPong_state_end,
     MILK_KHOSTING_PER_MESSAGE,

@@ -188,7 +188,7 @@ struct milk_kmessage {
 // functions above, reached without knowing the contract's types.
 struct milk_kcontract {
     const char *name;       // "package.Contract"
-    milk_ku32 version;      // the contract's version
+    milk_ku32 version;      // the contract's identity: a hash of its normalized form
     milk_ku32 tag_count;    // tags are 1..tag_count
     milk_ku32 end_state;    // the state number of `end`
     milk_ku32 hosting;      // enum milk_khosting
@@ -751,7 +751,7 @@ MILK_KDESCRIPTOR struct milk_kmessage test_shapes_Shapes__messages[] = {
 // How milk.ko may host Shapes's server: only in a thread (the client sends Draw in Open and speaks again without an answer).
 MILK_KDESCRIPTOR struct milk_kcontract test_shapes_Shapes__kcontract = {
     "test.shapes.Shapes",
-    1u,
+    0xebd8c696u,  // its identity (Contract::version)
     test_shapes_Shapes__tag_count,
     test_shapes_Shapes_state_end,
     MILK_KHOSTING_THREAD,

@@ -268,7 +268,7 @@ enum class OwnBlockRow : std::uint8_t { Without, With };
 void milk_rows(const char* name, milk::kernel::Options options, std::uint32_t batches_of_one,
                OwnBlockRow own_block = OwnBlockRow::Without, Ring ring = Ring::Ioctl) {
     if (ring != Ring::Ioctl) options.kick = milk::kernel::Kick::ByCaller;
-    auto transport = milk::kernel::KernelTransport::try_open("echo", "examples.pingpong.PingPong", 1, options);
+    auto transport = milk::kernel::KernelTransport::try_open("echo", "examples.pingpong.PingPong", milk::vm::served_version("echo"), options);
     MILK_VM_CHECK(transport.ok());
     Doorbell doorbell(*transport.value(), ring);
     for (int i = 0; i < 128; ++i) MILK_VM_CHECK(doorbell.round_trips(32));  // warm up

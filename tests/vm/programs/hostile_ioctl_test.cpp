@@ -12,7 +12,7 @@ milk_channel_open echo_request(std::uint32_t capacity = 16) {
     milk_channel_open request{};
     std::strncpy(request.component, "echo", sizeof(request.component) - 1);
     std::strncpy(request.contract, "examples.pingpong.PingPong", sizeof(request.contract) - 1);
-    request.version = 1;
+    request.version = milk::vm::served_version("echo");
     request.ring_capacity = capacity;
     request.pool_bytes = 64 * 1024;
     return request;

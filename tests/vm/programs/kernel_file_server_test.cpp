@@ -27,7 +27,7 @@ int main() {
          {milk::kernel::Serving::InKick, milk::kernel::Serving::Thread, milk::kernel::Serving::PollingThread}) {
         milk::kernel::Options options;
         options.serving = serving;
-        auto end = milk::kernel::open_channel("files", "examples.files.FileService", 1, options);
+        auto end = milk::kernel::open_channel<FileService::Contract>("files", options);
         if (!end) {
             std::printf("open_channel failed: %s (%lld)\n", milk::describe(end.error().code),
                         static_cast<long long>(end.error().detail));

@@ -200,7 +200,7 @@ void fd_closed_during_blocked_receive() {
     struct sigaction action{};
     action.sa_handler = on_signal;  // no SA_RESTART: poll returns EINTR
     MILK_VM_CHECK(::sigaction(SIGUSR1, &action, nullptr) == 0);
-    auto transport = milk::kernel::KernelTransport::try_open("echo", pingpong, 1, milk::kernel::Options{});
+    auto transport = milk::kernel::KernelTransport::try_open("echo", pingpong, milk::vm::served_version("echo"), milk::kernel::Options{});
     MILK_VM_CHECK(transport.ok());
     std::atomic<bool> done{false};
     milk::ErrorCode code{};
@@ -254,7 +254,7 @@ void unread_replies() {
     // the replies are read.
     milk::kernel::Options options;
     options.ring_capacity = 8;
-    auto transport = milk::kernel::KernelTransport::try_open("echo", pingpong, 1, options);
+    auto transport = milk::kernel::KernelTransport::try_open("echo", pingpong, milk::vm::served_version("echo"), options);
     MILK_VM_CHECK(transport.ok());
     milk::kernel::KernelTransport& channel = *transport.value();
     std::uint32_t seq = 0;
@@ -292,7 +292,7 @@ void serving_threads_capped() {
     milk_channel_open request{};
     std::strncpy(request.component, "echo", sizeof(request.component) - 1);
     std::strncpy(request.contract, pingpong, sizeof(request.contract) - 1);
-    request.version = 1;
+    request.version = milk::vm::served_version("echo");
     request.ring_capacity = 2;
     request.pool_bytes = 4096;
     request.flags = MILK_CHANNEL_POLLING_THREAD;

@@ -18,7 +18,7 @@
 int main() {
     constexpr std::uint32_t total = 1'000'000;
     constexpr std::uint32_t batch = 32;
-    auto transport = milk::kernel::KernelTransport::try_open("echo", "examples.pingpong.PingPong", 1, milk::kernel::Options{});
+    auto transport = milk::kernel::KernelTransport::try_open("echo", "examples.pingpong.PingPong", milk::vm::served_version("echo"), milk::kernel::Options{});
     MILK_VM_CHECK(transport.ok());
     milk::kernel::KernelTransport& channel = *transport.value();
 

@@ -173,7 +173,7 @@ void refuses_what_it_cannot() {
     MILK_VM_CHECK_ERRNO(::ioctl(thread_fd.value(), MILK_IOC_PARK, &park), EOPNOTSUPP);
     ::close(thread_fd.value());
     // Nor a component without a step (tally serves whole sessions).
-    auto tally_fd = milk::kernel::open_channel_fd("tally", "examples.tally.Tally", 1);
+    auto tally_fd = milk::kernel::open_channel_fd("tally", "examples.tally.Tally", milk::vm::served_version("tally"));
     MILK_VM_CHECK(tally_fd.ok());
     MILK_VM_CHECK_ERRNO(::ioctl(tally_fd.value(), MILK_IOC_PARK, &park), EOPNOTSUPP);
     ::close(tally_fd.value());
@@ -204,7 +204,7 @@ void refuses_what_it_cannot() {
 
 milk::Result<int> open_restored_raw(std::span<const std::byte> snapshot, const char* component = "echo",
                                     const char* contract = PingPong::Contract::name) {
-    return milk::kernel::open_restored_channel_fd(component, contract, 1, snapshot);
+    return milk::kernel::open_restored_channel_fd(component, contract, milk::vm::served_version(component), snapshot);
 }
 
 // A snapshot is untrusted input: only the component's own, whole and
@@ -252,7 +252,7 @@ void restores_only_a_good_snapshot() {
     milk_channel_restore request{};
     std::strncpy(request.open.component, "echo", sizeof(request.open.component) - 1);
     std::strncpy(request.open.contract, PingPong::Contract::name, sizeof(request.open.contract) - 1);
-    request.open.version = 1;
+    request.open.version = PingPong::Contract::version;
     request.open.ring_capacity = 8;
     request.open.pool_bytes = 64 * 1024;
     request.snapshot = reinterpret_cast<std::uintptr_t>(good.data());

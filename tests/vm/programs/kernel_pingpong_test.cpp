@@ -64,11 +64,16 @@ int main() {
         std::printf("an unknown component was not refused with ENOENT\n");
         return 1;
     }
-    auto other_version = milk::kernel::open_channel("echo", "examples.pingpong.PingPong", 2);
-    if (other_version || other_version.error().detail != EPROTONOSUPPORT) {
-        std::printf("a wrong version was not refused with EPROTONOSUPPORT\n");
+    // A client built from another version of the contract (another
+    // identity) learns the version the component serves, to name both.
+    auto other_version = milk::kernel::open_channel("echo", "examples.pingpong.PingPong", PingPong::Contract::version + 1);
+    if (other_version || other_version.error().detail != PingPong::Contract::version) {
+        std::printf("a wrong version was not refused with the version the component serves\n");
         return 1;
     }
+    std::printf("another version refused: we speak 0x%08x, echo serves 0x%08llx (%s)\n",
+                PingPong::Contract::version + 1, static_cast<unsigned long long>(other_version.error().detail),
+                other_version.error().what);
     auto other_contract = milk::kernel::open_channel("echo", "examples.files.FileService", 1);
     if (other_contract || other_contract.error().detail != EPROTONOSUPPORT) {
         std::printf("a wrong contract was not refused with EPROTONOSUPPORT\n");

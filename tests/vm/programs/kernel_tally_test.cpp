@@ -34,7 +34,7 @@ constexpr const char* tally = "examples.tally.Tally";
 bool run_over_kernel(milk::kernel::Serving serving, const char* how) {
     milk::kernel::Options options;
     options.serving = serving;
-    auto transport = milk::kernel::KernelTransport::try_open("tally", tally, 1, options);
+    auto transport = milk::kernel::KernelTransport::try_open("tally", tally, Tally::Contract::version, options);
     if (!transport) {
         std::printf("try_open failed: %s (%lld)\n", milk::describe(transport.error().code),
                     static_cast<long long>(transport.error().detail));

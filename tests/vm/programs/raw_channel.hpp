@@ -83,7 +83,7 @@ inline RawChannel open_raw(const char* contract, std::uint32_t capacity = 8, std
     channel.fd = open_device();
     std::strncpy(channel.info.component, component_for(contract), sizeof(channel.info.component) - 1);
     std::strncpy(channel.info.contract, contract, sizeof(channel.info.contract) - 1);
-    channel.info.version = 1;
+    channel.info.version = served_version(component_for(contract));
     channel.info.ring_capacity = capacity;
     channel.info.pool_bytes = pool;
     channel.info.flags = flags;

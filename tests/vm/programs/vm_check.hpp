@@ -58,6 +58,19 @@ inline int open_device() {
     return fd;
 }
 
+// The identity (contract version) of the contract the kernel component
+// `component` serves, as MILK_IOC_COMPONENT_INFO reports it: for the raw
+// programs, which speak a contract without its generated C++ (the typed
+// ones use Contract::version).
+inline std::uint32_t served_version(const char* component) {
+    const int fd = open_device();
+    milk_component_info info{};
+    std::strncpy(info.component, component, sizeof(info.component) - 1);
+    MILK_VM_CHECK(::ioctl(fd, MILK_IOC_COMPONENT_INFO, &info) == 0);
+    ::close(fd);
+    return info.version;
+}
+
 // A channel to the echo component (examples.pingpong.PingPong) opened and
 // mapped, with user space's ends of both message rings: the raw rings of the
 // ring and mapping tests. Each slot user space sends is a Ping whose buffer
@@ -96,7 +109,7 @@ inline EchoMapping map_echo(int fd, std::uint32_t capacity) {
     mapping.fd = fd;
     std::strncpy(mapping.info.component, "echo", sizeof(mapping.info.component) - 1);
     std::strncpy(mapping.info.contract, "examples.pingpong.PingPong", sizeof(mapping.info.contract) - 1);
-    mapping.info.version = 1;
+    mapping.info.version = served_version("echo");
     mapping.info.ring_capacity = capacity;
     mapping.info.pool_bytes = echo_pool_bytes;
     MILK_VM_CHECK(::ioctl(fd, MILK_IOC_OPEN_CHANNEL, &mapping.info) == 0);

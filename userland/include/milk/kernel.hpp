@@ -142,9 +142,11 @@ class KernelTransport final : public Transport {
 
 public:
     // Opens the device, creates the channel to the component `component`,
-    // which must serve `contract` at `version`, maps it and attaches side
-    // First. Errors: InvalidArgument (no such component: detail ENOENT; it
-    // serves another contract or version: EPROTONOSUPPORT; bad options or
+    // which must serve `contract` at `version` (its identity,
+    // Contract::version), maps it and attaches side First. Errors:
+    // InvalidArgument (no such component: detail ENOENT; it serves another
+    // contract: EPROTONOSUPPORT; another version of it: detail is the
+    // version it serves; bad options or
     // settings, or the component refused its settings: EINVAL),
     // SystemError (the device is missing: detail = errno).
     [[nodiscard]] static Result<std::unique_ptr<KernelTransport>> try_open(std::string_view component,
