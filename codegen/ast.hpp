@@ -146,6 +146,12 @@ struct StateDecl {
     // `send Open` in `Idle`"); empty for a declared state. `location` is
     // then the step's.
     std::string implied_by;
+    // `close;` in the state: the side that speaks there may hang up instead
+    // (close the channel without a message), and the other side takes that
+    // as the protocol's end, not as an error. In a state with no transitions
+    // nobody speaks: the conversation is over and either side hangs up.
+    bool may_close = false;
+    Location close_location;
     // 0-based declaration order, assigned by the checks. The kernel stubs use
     // it as the state number the receiver tracks.
     std::uint32_t index = 0;

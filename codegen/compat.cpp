@@ -141,6 +141,16 @@ private:
                              "message");
             }
         }
+        // A hang-up (`close;`) is part of the protocol both ways: an old peer
+        // takes one it does not expect as an error, and expects one it may
+        // no longer get.
+        if (old.may_close != now.may_close) {
+            m_sink.error(DiagnosticCode::CompatTransitionChanged, now.location,
+                         "contract `" + name + "`: state `" + now.name + "` " +
+                             (old.may_close ? "no longer says" : "now says") + " `close;` (" + where(old.location) +
+                             "); an old peer would take a hang-up there as an error, or wait for one",
+                         "keep an old state's `close;` as it was");
+        }
         // What NEW adds to an old state: the client's new messages are free
         // (an old client never sends them); the server's are not.
         for (const Transition& transition : now.transitions) {

@@ -13,7 +13,8 @@
 //     after the old ones;
 //   - every state of OLD keeps its number (its place among the states) and
 //     whether it is initial (E0082); new states come after the old ones;
-//   - every transition of OLD is still there, to the same state (E0083);
+//   - every transition of OLD is still there, to the same state, and every
+//     old state says `close;` exactly when it did (E0083);
 //   - in a state an old client can be in (an old state), NEW adds no message
 //     the server sends (E0084): the old client could not take it. New
 //     messages the client sends are free: an old client never sends them.

@@ -49,9 +49,10 @@ public:
 
 private:
     static bool speaks(Role role, const StateDecl& state) {
-        // A state without transitions cannot pass the model check; should one
-        // reach here, both sides get the sending form with nothing to send,
-        // which still compiles and allows nothing.
+        // A state without transitions is one where nobody speaks (`close;`
+        // alone: both sides get the sending form with nothing to send, and
+        // close()). Without `close;` it cannot pass the model check; should
+        // one reach here, it still compiles and allows nothing.
         if (state.transitions.empty()) return true;
         return client_sends(state) == (role == Role::Client);
     }
@@ -121,6 +122,15 @@ private:
             m_out += "    MILK_CALLABLE_WHEN(\"unconsumed\", \"unknown\") MILK_SET_TYPESTATE(consumed)\n";
             m_out += "    " + send_result(role, transition) + " send(" + transition.message + " message) &&;\n";
         }
+        if (state.may_close) {
+            m_out += state.transitions.empty()
+                         ? "    // `close;` and nothing else: the conversation is over; either side hangs up.\n"
+                         : "    // `close;`: hang up instead of sending; the peer takes it as the end.\n";
+            m_out += "    MILK_CALLABLE_WHEN(\"unconsumed\", \"unknown\") MILK_SET_TYPESTATE(consumed)\n";
+            m_out += "    milk::session::EndResult close() && {\n";
+            m_out += "        return milk::session::hang_up(std::move(m_end), \"" + label(role, state) + "::close\");\n";
+            m_out += "    }\n";
+        }
         m_out += "\n";
         m_out += "    template <typename Message>\n";
         m_out += "    milk::session::Rejected send(Message&&) && {\n";
@@ -162,6 +172,7 @@ private:
                 m_out += "    //   (" + transition.message + "&&, " + next_type(role, transition) + "&&)\n";
             }
         }
+        if (state.may_close) m_out += "    //   (milk::HungUp&&)  -- the peer hung up (`close;`): the channel ends\n";
         m_out += "    // receive_for() and try_receive() also need one for the timeout:\n";
         m_out += "    //   (milk::TimedOut, " + name + "<state::" + state.name + ">&&)\n";
         m_out += "    // Every handler returns the same R; the result is milk::Result<R> (R if R is a Result).\n";
@@ -220,8 +231,9 @@ private:
         for (std::size_t i = 0; i < state.transitions.size(); ++i) {
             const Transition& transition = state.transitions[i];
             m_out += "        milk::session::Branch<" + transition.message + ", " + next_type(role, transition) + ">";
-            m_out += i + 1 < state.transitions.size() ? ",\n" : ">;\n";
+            m_out += i + 1 < state.transitions.size() || state.may_close ? ",\n" : ">;\n";
         }
+        if (state.may_close) m_out += "        milk::session::Branch<milk::HungUp, milk::session::End>>;\n";
         m_out += "    static constexpr const char* milk_tag_error = \"" + m_contract.name +
                  ": message tag not allowed in state " + state.name + "\";\n";
         m_out += "\n";
@@ -231,6 +243,11 @@ private:
             m_out += "        static_assert(milk::session::handles<" + transition.message + ", " +
                      next_type(role, transition) + ", Handlers...>,\n";
             m_out += "                      \"" + prefix + " must handle message " + transition.message + "\");\n";
+        }
+        if (state.may_close) {
+            m_out += "        static_assert(milk::session::handles<milk::HungUp, milk::session::End, Handlers...>,\n";
+            m_out += "                      \"" + prefix +
+                     " must handle the peer hanging up (close;): a handler taking milk::HungUp\");\n";
         }
         m_out += "        static_assert(milk::session::all_useful<" + name + ", milk_incoming, Handlers...>,\n";
         m_out += "                      \"" + prefix + ": a handler takes no message of this state\");\n";

@@ -51,6 +51,7 @@ void emit_contract(std::string& out, const ContractDecl& contract) {
     const StateDecl* initial = initial_state(contract);
     bool has_end = false;
     for (const StateDecl& state : contract.states) {
+        has_end = has_end || state.may_close;
         for (const Transition& transition : state.transitions) has_end = has_end || transition.ends();
     }
 
@@ -74,6 +75,11 @@ void emit_contract(std::string& out, const ContractDecl& contract) {
             if (!client_speaks) out += ", style=dashed";
             out += "];\n";
         }
+        // `close;`: a hang-up, no message (dotted).
+        if (state.may_close) {
+            out += "        " + state_node(contract, state.name) + " -> " + end_node(contract) +
+                   " [label=\"hang up\", style=dotted];\n";
+        }
     }
     out += "    }\n";
 }
@@ -90,6 +96,7 @@ std::string emit_dot(const File& file, const EmitContext& context) {
     out += "// The state machines of package " + (package.empty() ? std::string("(none)") : package) +
            "; render with `dot -Tsvg`.\n";
     out += "// Solid edges: the client speaks (`send`). Dashed edges: the server speaks (`recv`).\n";
+    out += "// Dotted edges: the side that speaks may hang up instead (`close;`).\n";
     out += "digraph " + quoted(package.empty() ? context.source_name : package) + " {\n";
     out += "    rankdir=LR;\n";
     out += "    node [shape=box, style=rounded];\n";

@@ -39,6 +39,9 @@ struct Names {
     std::string to_client;  // channel server -> client
 };
 
+// The hang-up's entry in message_names().
+const std::string close_name = "_close";
+
 std::string mtype_name(const ContractDecl& contract, const std::string& message) {
     return contract.name + "_" + message;
 }
@@ -64,14 +67,25 @@ const StateDecl* initial_state(const ContractDecl& contract) {
 std::vector<std::string> message_names(const ContractDecl& contract) {
     std::vector<std::string> names;
     for (const MessageDecl& message : contract.messages) names.push_back(message.name);
+    bool closes = false;
     for (const StateDecl& state : contract.states) {
+        closes = closes || state.may_close;
         for (const Transition& transition : state.transitions) {
             if (std::find(names.begin(), names.end(), transition.message) == names.end()) {
                 names.push_back(transition.message);
             }
         }
     }
+    // `close;` is modelled as a message of its own (the hang-up), last; its
+    // mtype is <Contract>__close, which no message name can produce.
+    if (closes) names.push_back(close_name);
     return names;
+}
+
+// A state's `close;`: who hangs up (the side that speaks; the client where
+// nobody does, as milkc's checker models it).
+bool client_closes(const StateDecl& state) {
+    return state.transitions.empty() || state.transitions.front().direction == Direction::Send;
 }
 
 void emit_process(std::string& out, const ContractDecl& contract, const Names& names, Role role) {
@@ -105,6 +119,15 @@ void emit_process(std::string& out, const ContractDecl& contract, const Names& n
             } else {
                 out += "    :: " + in + "?" + message + " -> goto " + target + "\n";
                 takes.push_back(transition.message);
+            }
+        }
+        if (state.may_close) {
+            const std::string close = mtype_name(contract, close_name);
+            if (client_closes(state) == client) {
+                out += "    :: " + own + "!" + close + " -> goto ended  /* close; */\n";
+            } else {
+                out += "    :: " + in + "?" + close + " -> goto ended  /* the peer hung up (close;) */\n";
+                takes.push_back(close_name);
             }
         }
         // What this state cannot take, arriving at the head of the queue.

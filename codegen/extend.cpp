@@ -107,6 +107,10 @@ private:
             StateDecl& into = states[same->second];
             if (state.is_initial()) into.kind = StateKind::Initial;
             if (into.doc.empty()) into.doc = std::move(state.doc);
+            if (state.may_close && !into.may_close) {
+                into.may_close = true;
+                into.close_location = state.close_location;
+            }
             for (Transition& transition : state.transitions) into.transitions.push_back(std::move(transition));
         }
         contract.states = std::move(states);

@@ -10,6 +10,10 @@ bool client_speaks(const StateDecl& state) {
     return !state.transitions.empty() && state.transitions.front().direction == Direction::Send;
 }
 
+// A state where nobody speaks (`close;` alone): the conversation is over,
+// as at `end`; the server owes nothing there.
+bool only_closes(const StateDecl& state) { return state.transitions.empty() && state.may_close; }
+
 HostingVerdict thread_only(std::string reason) { return {KernelHosting::Thread, std::move(reason)}; }
 
 }  // namespace
@@ -36,6 +40,7 @@ HostingVerdict kernel_hosting(const ContractDecl& contract) {
             if (sent.ends()) continue;
             const StateDecl* answer = sent.resolved_target;
             if (answer == nullptr) return thread_only("unresolved target " + sent.target);
+            if (only_closes(*answer)) continue;
             if (client_speaks(*answer))
                 return thread_only("the client sends " + sent.message + " in " + state->name +
                                    " and speaks again without an answer");
@@ -43,6 +48,7 @@ HostingVerdict kernel_hosting(const ContractDecl& contract) {
                 if (reply.ends()) continue;
                 const StateDecl* next = reply.resolved_target;
                 if (next == nullptr) return thread_only("unresolved target " + reply.target);
+                if (only_closes(*next)) continue;
                 if (!client_speaks(*next))
                     return thread_only("the server answers " + sent.message + " with " + reply.message +
                                        " and speaks again in " + next->name);

@@ -34,6 +34,7 @@ public:
                 m_text += std::string(transition.direction == Direction::Send ? " send " : " recv ") +
                           transition.message + " -> " + transition.target + ";";
             }
+            if (state.may_close) m_text += " close;";
             m_text += " }\n";
         }
         // Named types, breadth first: a struct's fields may reach more.

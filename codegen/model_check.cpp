@@ -34,6 +34,10 @@ Side other(Side side) { return side == Side::Client ? Side::Server : Side::Clien
 
 const char* side_name(Side side) { return side == Side::Client ? "client" : "server"; }
 
+// The name of the hang-up in traces: not a valid message name, so it names
+// no message of the contract.
+constexpr const char* close_message_name = "(close)";
+
 // Queue 0 carries client -> server, queue 1 server -> client.
 std::size_t out_queue(Side side) { return side == Side::Client ? 0 : 1; }
 std::size_t in_queue(Side side) { return side == Side::Client ? 1 : 0; }
@@ -112,6 +116,21 @@ bool build_model(const ContractDecl& contract, Model& model) {
             std::vector<std::uint32_t>& takes = model.receivable[side_index(other(sender))][i];
             if (std::find(takes.begin(), takes.end(), message) == takes.end()) takes.push_back(message);
         }
+    }
+    // `close;`: the side that speaks in the state (the client where nobody
+    // does: either may hang up, and one is enough to model) may hang up
+    // instead, which the other side takes, after what was sent before it,
+    // as the end. A pseudo-message that no contract can name stands for it.
+    for (std::size_t i = 0; i < contract.states.size(); ++i) {
+        const StateDecl& state = contract.states[i];
+        if (!state.may_close) continue;
+        const Side closer = !state.transitions.empty() && state.transitions.front().direction == Direction::Recv
+                                ? Side::Server
+                                : Side::Client;
+        const std::uint32_t close = message_id(model, close_message_name);
+        model.moves[side_index(closer)][i].push_back({Action::Send, close, model.end_state});
+        model.moves[side_index(other(closer))][i].push_back({Action::Receive, close, model.end_state});
+        model.receivable[side_index(other(closer))][i].push_back(close);
     }
     for (Side side : both_sides) {
         for (std::vector<std::uint32_t>& takes : model.receivable[side_index(side)]) {

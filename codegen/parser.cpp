@@ -553,8 +553,13 @@ private:
             }
             if (kind == TokenKind::KwSend || kind == TokenKind::KwRecv) {
                 parse_transition(decl, implied);
+            } else if (kind == TokenKind::Identifier && peek().text == "close") {
+                // `close;`: a word only here, so a message or field may still
+                // be called `close`.
+                parse_close(decl);
             } else {
-                error_here("expected `send`, `recv` or `}` in state `" + decl.name + "`, found " + describe(peek()),
+                error_here("expected `send`, `recv`, `close` or `}` in state `" + decl.name + "`, found " +
+                               describe(peek()),
                            "a transition reads `send Message -> NextState;` or `recv Message -> NextState;`");
                 advance();
                 synchronize(Level::State);
@@ -562,6 +567,21 @@ private:
         }
         contract.states.push_back(std::move(decl));
         for (StateDecl& state : implied) contract.states.push_back(std::move(state));
+    }
+
+    // close = "close" ";"
+    void parse_close(StateDecl& state) {
+        const Token& word = advance();
+        if (state.may_close) {
+            m_sink->error(DiagnosticCode::DuplicateTransition, word.location,
+                          "state `" + state.name + "` already says `close`, at line " +
+                              std::to_string(state.close_location.line),
+                          "say `close;` once per state");
+        } else {
+            state.may_close = true;
+            state.close_location = word.location;
+        }
+        if (!expect_semicolon("after `close`")) synchronize(Level::State);
     }
 
     // transition = step ";"

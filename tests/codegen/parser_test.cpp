@@ -428,3 +428,32 @@ TEST_CASE("parser: a broken sequence is one error") {
         CHECK_FALSE(parsed.result.syntax_ok);
     }
 }
+
+TEST_CASE("parser: `close;` marks a state where the speaker may hang up; `close` stays a name elsewhere") {
+    Parsed parsed = parse_text(R"(package p;
+struct close { u8 close; }
+contract Session {
+  message Ping(close close);
+  initial state Open {
+    send Ping -> Open;
+    close;
+  }
+  state Done { close; }
+  state Plain { send Ping -> end; }
+}
+)");
+    INFO(parsed.diagnostics.size());
+    REQUIRE(parsed.diagnostics.empty());
+    const auto& states = parsed.result.file.contracts.at(0).states;
+    CHECK(states.at(0).may_close);
+    CHECK(states.at(0).close_location.line == 7);
+    CHECK(states.at(0).transitions.size() == 1);
+    CHECK(states.at(1).may_close);
+    CHECK(states.at(1).transitions.empty());
+    CHECK_FALSE(states.at(2).may_close);
+
+    Parsed missing = parse_text("package p;\ncontract C { message M(); initial state S { close } }\n");
+    REQUIRE_FALSE(missing.diagnostics.empty());
+    CHECK(missing.diagnostics.front().code == DiagnosticCode::SyntaxError);
+    CHECK(missing.diagnostics.front().message.find("after `close`") != std::string::npos);
+}

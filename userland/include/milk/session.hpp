@@ -39,6 +39,12 @@ namespace milk {
 // its second argument is the endpoint, back in the state it was in.
 struct TimedOut {};
 
+// What a receive's hang-up handler takes, in a state whose contract says
+// `close;`: the peer closed the channel instead of sending, which that state
+// allows; the session is over (the handler gets no endpoint). In any other
+// state a closed channel is an error (PeerClosed), as before.
+struct HungUp {};
+
 namespace session {
 
 // The target of a transition to `end`. Sending such a message returns an
@@ -62,6 +68,12 @@ struct MessageInfo {
 
 template <typename Message>
 inline constexpr MessageInfo message_info = milk_message_info(std::type_identity<Message>{});
+
+// A state that says `close;` has this branch beside its messages' (last): the
+// peer's hang-up, taken by a handler h(HungUp&&) like a message that ends the
+// session. It has no tag: no slot ever matches it.
+template <>
+inline constexpr MessageInfo message_info<HungUp> = {0, 0, "(hang-up)"};
 
 // One way a receive can go: `Message` arrives and the endpoint becomes `Next`
 // (an endpoint type, or End).
@@ -324,8 +336,13 @@ Out deliver(const Slot& slot, ChannelEnd&& end, Handlers&... handlers) {
 template <typename Self, typename Out, typename B, typename... Rest, typename... Handlers>
 Out dispatch(const Slot& slot, ChannelEnd&& end, const char* tag_error, Branches<B, Rest...>,
              Handlers&... handlers) {
-    if (slot.tag == message_info<typename B::message>.tag) {
-        return deliver<Self, Out, B>(slot, std::move(end), handlers...);
+    // The hang-up is no message: a slot never stands for it (a zeroed one
+    // with tag 0 included).
+    constexpr bool hang_up = std::is_same_v<typename B::message, HungUp>;
+    if constexpr (!hang_up) {
+        if (slot.tag == message_info<typename B::message>.tag) {
+            return deliver<Self, Out, B>(slot, std::move(end), handlers...);
+        }
     }
     if constexpr (sizeof...(Rest) == 0) {
         // The tag is not one this state may receive: the peer broke the
@@ -335,6 +352,12 @@ Out dispatch(const Slot& slot, ChannelEnd&& end, const char* tag_error, Branches
         return dispatch<Self, Out>(slot, std::move(end), tag_error, Branches<Rest...>{}, handlers...);
     }
 }
+
+// Whether the state's branches include the peer's hang-up (`close;`).
+template <typename Incoming>
+struct Closable;
+template <typename... B>
+struct Closable<Branches<B...>> : std::bool_constant<(std::is_same_v<typename B::message, HungUp> || ...)> {};
 
 }  // namespace detail
 
@@ -401,6 +424,14 @@ typename ReceiveTypes<Self, wait, Incoming, Handlers...>::Out receive(ChannelEnd
         self.require_valid(operation);
         ChannelEnd end = std::move(self);
         Result<Slot> slot = end.receive(deadline);
+        if constexpr (detail::Closable<Incoming>::value) {
+            // The peer hung up where the contract lets it (`close;`): the
+            // session's end, handed to the hang-up handler.
+            if (!slot.ok() && slot.error().code == ErrorCode::PeerClosed) {
+                end.close();
+                return invoke_into<Out>(pick<handler_index<HungUp, End, Handlers...>>(handlers...), HungUp{});
+            }
+        }
         if (!slot.ok()) {
             if constexpr (wait == Wait::Bounded) {
                 const ErrorCode code = slot.error().code;
@@ -413,6 +444,16 @@ typename ReceiveTypes<Self, wait, Incoming, Handlers...>::Out receive(ChannelEnd
         }
         return detail::dispatch<Self, Out>(slot.value(), std::move(end), tag_error, Incoming{}, handlers...);
     }
+}
+
+// `close;`: the side that speaks hangs up instead of sending (or, in a state
+// where nobody speaks, either side ends the session). The endpoint is
+// consumed; the peer's receive in that state calls its hang-up handler.
+inline EndResult hang_up(ChannelEnd&& self, const char* operation) {
+    self.require_valid(operation);
+    ChannelEnd end = std::move(self);
+    end.close();
+    return EndResult{};
 }
 
 // Decoder helpers, used by generated milk_decode() functions.
