@@ -125,6 +125,13 @@ struct Transition {
     Location message_location;
     Location target_location;
 
+    // `send Login -> Auth -> Ready;`: run the contract's sub-protocol `Auth`
+    // (from its first state) and, where it returns, go on in `target`. The
+    // subprotocol stage replaces it by a plain transition into a copy of
+    // Auth's states; empty for a plain transition.
+    std::string call;
+    Location call_location;
+
     // Filled by the checks. resolved_target is null when the target is `end`.
     const MessageDecl* resolved_message = nullptr;
     const StateDecl* resolved_target = nullptr;
@@ -159,10 +166,22 @@ struct StateDecl {
     [[nodiscard]] bool is_initial() const { return kind == StateKind::Initial; }
 };
 
+// `protocol Auth { state Ask { ... } ... }` inside a contract: states that
+// several places of the contract run, entered at the first and left where a
+// transition targets `return` (to the state the caller names after the
+// call). Its states exist only as the copies each call makes.
+struct SubProtocolDecl {
+    std::string name;
+    std::vector<StateDecl> states;
+    Location location;
+    DocComment doc;
+};
+
 struct ContractDecl {
     std::string name;
     std::vector<MessageDecl> messages;
     std::vector<StateDecl> states;
+    std::vector<SubProtocolDecl> protocols;
     Location location;
     DocComment doc;
     // `contract Name extends Base`: the base's name and where it is written

@@ -39,6 +39,8 @@ enum class DiagnosticCode : std::uint16_t {
     UnknownState = 22,          // E0022 a transition targets a state that does not exist
     UnknownBase = 23,           // E0023 a contract extends one the file does not declare
     ExtensionCycle = 24,        // E0024 a contract extends itself, directly or through others
+    UnknownProtocol = 25,       // E0025 a transition calls a sub-protocol the contract does not have
+    ProtocolRecursion = 26,     // E0026 a sub-protocol calls itself, directly or through others
     MixedDirections = 30,       // E0030 a state with both send and recv
     UnreachableState = 31,      // E0031 a state not reachable from initial
     MissingInitial = 32,        // E0032 no initial state

@@ -94,6 +94,12 @@ private:
         for (MessageDecl& message : contract.messages) messages.push_back(std::move(message));
         contract.messages = std::move(messages);
 
+        // The base's sub-protocols come along (a base state may call them);
+        // the subprotocol stage, after this one, expands every call.
+        std::vector<SubProtocolDecl> protocols = base.protocols;
+        for (SubProtocolDecl& protocol : contract.protocols) protocols.push_back(std::move(protocol));
+        contract.protocols = std::move(protocols);
+
         std::vector<StateDecl> states = base.states;
         std::map<std::string, std::size_t> inherited;
         for (std::size_t i = 0; i < states.size(); ++i) inherited.emplace(states[i].name, i);

@@ -3,6 +3,7 @@
 #include "checks.hpp"
 #include "extend.hpp"
 #include "parser.hpp"
+#include "subprotocol.hpp"
 
 #include <algorithm>
 #include <tuple>
@@ -19,7 +20,7 @@ std::optional<File> parse_and_check(const SourceFile& source, DiagnosticSink& si
     // On a tree with syntax errors the checks would report the broken
     // declarations again, as unknown or missing names.
     // An extension that cannot be completed would show up the same way.
-    if (parsed.syntax_ok && extend_contracts(parsed.file, found)) {
+    if (parsed.syntax_ok && extend_contracts(parsed.file, found) && expand_subprotocols(parsed.file, found)) {
         check(parsed.file, found);
         if (after_checks) after_checks(parsed.file, found);
     }

@@ -479,10 +479,14 @@ private:
             if (kind == TokenKind::KwMessage) {
                 parse_message(decl);
             } else if (kind == TokenKind::KwState || kind == TokenKind::KwInitial) {
-                parse_state(decl);
+                parse_state(decl.states);
+            } else if (kind == TokenKind::Identifier && peek().text == "protocol" &&
+                       peek(1).kind == TokenKind::Identifier) {
+                // `protocol` is a word only here, followed by a name.
+                parse_protocol(decl);
             } else {
-                error_here("expected `message`, `state`, `initial state` or `}` in contract `" + decl.name +
-                           "`, found " + describe(peek()));
+                error_here("expected `message`, `state`, `initial state`, `protocol` or `}` in contract `" +
+                           decl.name + "`, found " + describe(peek()));
                 advance();
                 synchronize(Level::Contract);
             }
@@ -527,8 +531,38 @@ private:
         }
     }
 
+    // protocol = "protocol" NAME "{" { state } "}"
+    void parse_protocol(ContractDecl& contract) {
+        SubProtocolDecl decl;
+        decl.doc = doc_for(m_pos);
+        advance();  // protocol
+        const Token& name = advance();
+        decl.name = name.text;
+        decl.location = name.location;
+        if (!expect(TokenKind::LeftBrace, "to open protocol `" + decl.name + "`")) return synchronize(Level::Contract);
+        while (true) {
+            if (accept(TokenKind::RightBrace)) break;
+            TokenKind kind = peek().kind;
+            if (kind == TokenKind::EndOfFile || starts_top_level_item(kind)) {
+                error_here("expected `}` to close protocol `" + decl.name + "`, found " + describe(peek()));
+                break;
+            }
+            if (kind == TokenKind::KwState) {
+                parse_state(decl.states);
+            } else {
+                error_here("expected `state` or `}` in protocol `" + decl.name + "`, found " + describe(peek()),
+                           kind == TokenKind::KwInitial
+                               ? "a protocol starts in its first state; `initial` marks the contract's"
+                               : "");
+                advance();
+                synchronize(Level::Contract);
+            }
+        }
+        contract.protocols.push_back(std::move(decl));
+    }
+
     // state = [ "initial" ] "state" NAME "{" { transition } "}"
-    void parse_state(ContractDecl& contract) {
+    void parse_state(std::vector<StateDecl>& states) {
         StateDecl decl;
         decl.doc = doc_for(m_pos);
         if (accept(TokenKind::KwInitial)) {
@@ -565,8 +599,8 @@ private:
                 synchronize(Level::State);
             }
         }
-        contract.states.push_back(std::move(decl));
-        for (StateDecl& state : implied) contract.states.push_back(std::move(state));
+        states.push_back(std::move(decl));
+        for (StateDecl& state : implied) states.push_back(std::move(state));
     }
 
     // close = "close" ";"
@@ -630,6 +664,26 @@ private:
             const Token& target = advance();
             transition.target = target.text;
             transition.target_location = target.location;
+            // `-> Auth -> Ready`: a call of the sub-protocol Auth, and the
+            // state where it returns to (or `end`, or `return` for a call in
+            // a protocol, which returns where that protocol does).
+            if (transition.target != "return" && accept(TokenKind::Arrow)) {
+                transition.call = transition.target;
+                transition.call_location = transition.target_location;
+                if (at(TokenKind::KwEnd)) {
+                    transition.target = "end";
+                    transition.target_location = advance().location;
+                } else if (at(TokenKind::Identifier)) {
+                    const Token& after = advance();
+                    transition.target = after.text;
+                    transition.target_location = after.location;
+                } else {
+                    error_here("expected the state to go on in after protocol `" + transition.call +
+                                   "` returns (a state name, `end` or `return`), found " + describe(peek()),
+                               "a call reads `send Login -> Auth -> Ready;`");
+                    return false;
+                }
+            }
         } else if (at(TokenKind::KwSend) || at(TokenKind::KwRecv) || at(TokenKind::LeftParen)) {
             // Each step of a sequence is a state: a sequence longer than a
             // contract's states can be is refused here, before it recurses

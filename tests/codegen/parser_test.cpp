@@ -457,3 +457,39 @@ contract Session {
     CHECK(missing.diagnostics.front().code == DiagnosticCode::SyntaxError);
     CHECK(missing.diagnostics.front().message.find("after `close`") != std::string::npos);
 }
+
+TEST_CASE("parser: a protocol holds states; a call names it and where it returns to") {
+    Parsed parsed = parse_text(R"(package p;
+contract Shell {
+  message Login(); message Challenge(); message Response(); message Logout();
+  protocol Auth {
+    state Ask { recv Challenge -> Answer; }
+    state Answer { send Response -> return; }
+  }
+  initial state Idle { send Login -> Auth -> Ready; }
+  state Ready { send Logout -> end; }
+}
+)");
+    REQUIRE(parsed.diagnostics.empty());
+    const milkc::ContractDecl& contract = parsed.result.file.contracts.at(0);
+    REQUIRE(contract.protocols.size() == 1);
+    CHECK(contract.protocols.at(0).name == "Auth");
+    CHECK(contract.protocols.at(0).states.size() == 2);
+    CHECK(contract.protocols.at(0).states.at(1).transitions.at(0).target == "return");
+    // The protocol's states are not the contract's.
+    CHECK(contract.states.size() == 2);
+    const milkc::Transition& call = contract.states.at(0).transitions.at(0);
+    CHECK(call.call == "Auth");
+    CHECK(call.target == "Ready");
+    CHECK(call.call_location.line == 8);
+
+    // `protocol` and `return` stay names elsewhere; `initial` has no place in
+    // a protocol.
+    Parsed names = parse_text("package p;\nstruct protocol { u8 x; }\ncontract C { message protocol(protocol p); "
+                              "initial state S { send protocol -> end; } }\n");
+    CHECK(names.diagnostics.empty());
+    Parsed initial = parse_text("package p;\ncontract C { message M(); protocol P { initial state S { send M -> "
+                                "return; } } initial state A { send M -> P -> end; } }\n");
+    REQUIRE_FALSE(initial.diagnostics.empty());
+    CHECK(initial.diagnostics.front().hint.find("a protocol starts in its first state") != std::string::npos);
+}
