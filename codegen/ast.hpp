@@ -139,7 +139,11 @@ struct Transition {
     [[nodiscard]] bool ends() const { return target == "end"; }
 };
 
-enum class StateKind : std::uint8_t { Initial, Ordinary };
+// Initial: where every new channel starts (exactly one per contract).
+// Entry (`entry state`): where an endpoint may also start, one handed over
+// in the middle of a conversation; the generated code opens channels there
+// too (client_at/server_at), and the model check explores from each.
+enum class StateKind : std::uint8_t { Initial, Ordinary, Entry };
 
 struct StateDecl {
     std::string name;
@@ -164,6 +168,9 @@ struct StateDecl {
     std::uint32_t index = 0;
 
     [[nodiscard]] bool is_initial() const { return kind == StateKind::Initial; }
+    [[nodiscard]] bool is_entry() const { return kind == StateKind::Entry; }
+    // Where a conversation may start: the initial state or an entry state.
+    [[nodiscard]] bool starts_conversations() const { return is_initial() || is_entry(); }
 };
 
 // `protocol Auth { state Ask { ... } ... }` inside a contract: states that

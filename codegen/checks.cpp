@@ -626,7 +626,8 @@ private:
             error(DiagnosticCode::DuplicateInitial, state.location,
                   "contract `" + contract.name + "` has more than one initial state: `" + state.name + "` and `" +
                       contract.initial->name + "` at " + line_of(contract.initial->location),
-                  "a protocol starts in exactly one state; keep `initial` on one of them");
+                  "a new channel starts in exactly one state; keep `initial` on one of them, and mark a state where "
+                  "a handed-over endpoint may also start `entry state`");
         }
         if (contract.initial == nullptr) {
             one_initial = false;
@@ -706,9 +707,21 @@ private:
 
     static std::string direction_word(Direction direction) { return direction == Direction::Send ? "send" : "recv"; }
 
+    static bool has_entry(const ContractDecl& contract) {
+        for (const StateDecl& state : contract.states) {
+            if (state.is_entry()) return true;
+        }
+        return false;
+    }
+
     void check_reachability(const ContractDecl& contract, const std::set<const StateDecl*>& duplicates) {
+        // From the initial state and every entry state: an entry state is
+        // where a handed-over endpoint starts.
         std::set<const StateDecl*> reached{contract.initial};
         std::vector<const StateDecl*> work{contract.initial};
+        for (const StateDecl& state : contract.states) {
+            if (state.is_entry() && reached.insert(&state).second) work.push_back(&state);
+        }
         while (!work.empty()) {
             const StateDecl* state = work.back();
             work.pop_back();
@@ -722,7 +735,7 @@ private:
             if (reached.count(&state) != 0 || duplicates.count(&state) != 0) continue;
             error(DiagnosticCode::UnreachableState, state.location,
                   "state `" + state.name + "` cannot be reached from the initial state `" + contract.initial->name +
-                      "`",
+                      "`" + (has_entry(contract) ? " or an entry state" : ""),
                   "add a transition that leads to it, or remove it");
         }
     }

@@ -102,6 +102,13 @@ public:
                                  where(old.location) + "); old clients start in the old one",
                              "keep the initial state");
             }
+            if (now.is_entry() != old.is_entry()) {
+                m_sink.error(DiagnosticCode::CompatStateChanged, now.location,
+                             "contract `" + name + "`: state `" + old.name + "` " +
+                                 (old.is_entry() ? "is no longer" : "is now") + " an entry state (" +
+                                 where(old.location) + "); an old peer hands over endpoints by the old ones",
+                             "keep the entry states");
+            }
             transitions(name, old, now);
         }
     }

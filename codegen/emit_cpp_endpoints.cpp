@@ -14,6 +14,7 @@
 #include "layout.hpp"
 
 #include <string>
+#include <vector>
 
 namespace milkc::cpp {
 
@@ -268,6 +269,55 @@ private:
         }
     }
 
+    // `entry state`s: where an endpoint may also start (one handed over in
+    // the middle of a conversation). Only for contracts that have them.
+    void emit_entry_factories(const std::string& initial) {
+        std::vector<const StateDecl*> entries;
+        for (const StateDecl& state : m_contract.states) {
+            if (state.is_entry()) entries.push_back(&state);
+        }
+        if (entries.empty()) return;
+        const std::string refused = "\"milk: a " + m_contract.name +
+                                    " channel starts in its initial state or in an entry state\"";
+        m_out += "// Where a conversation may start: the initial state and the entry states.\n";
+        m_out += "template <typename State>\n";
+        m_out += "inline constexpr bool is_start = false;\n";
+        m_out += "template <>\n";
+        m_out += "inline constexpr bool is_start<state::" + initial + "> = true;\n";
+        for (const StateDecl* entry : entries) {
+            m_out += "template <>\n";
+            m_out += "inline constexpr bool is_start<state::" + entry->name + "> = true;\n";
+        }
+        m_out += "\n";
+        for (Role role : {Role::Client, Role::Server}) {
+            const std::string name = role_name(role);
+            const std::string lower = role == Role::Client ? "client" : "server";
+            m_out += "// The " + lower + "'s endpoint of a conversation that starts in `State`.\n";
+            m_out += "template <typename State>\n";
+            m_out += "[[nodiscard]] " + name + "<State> " + lower + "_at(milk::ChannelEnd&& end) {\n";
+            m_out += "    static_assert(is_start<State>, " + refused + ");\n";
+            m_out += "    return milk::session::detail::Access::make<" + name + "<State>>(std::move(end));\n";
+            m_out += "}\n";
+            m_out += "\n";
+        }
+        m_out += "template <typename State>\n";
+        m_out += "struct EndpointsAt {\n";
+        m_out += "    Client<State> client;\n";
+        m_out += "    Server<State> server;\n";
+        m_out += "};\n";
+        m_out += "\n";
+        m_out += "// Both endpoints of a new channel within this process, starting in `State`.\n";
+        m_out += "template <typename State>\n";
+        m_out += "[[nodiscard]] milk::Result<EndpointsAt<State>> open_inproc_at(milk::inproc::Options options = {}) {\n";
+        m_out += "    static_assert(is_start<State>, " + refused + ");\n";
+        m_out += "    milk::Result<milk::ChannelPair> pair = milk::inproc::open_channel(options);\n";
+        m_out += "    if (!pair.ok()) return pair.error();\n";
+        m_out += "    return EndpointsAt<State>{client_at<State>(std::move(pair.value().first)),\n";
+        m_out += "                              server_at<State>(std::move(pair.value().second))};\n";
+        m_out += "}\n";
+        m_out += "\n";
+    }
+
     void emit_factories() {
         const std::string initial = m_contract.initial != nullptr ? m_contract.initial->name : "";
         m_out += "\n";
@@ -298,6 +348,7 @@ private:
         m_out += "                     server(std::move(pair.value().second))};\n";
         m_out += "}\n";
         m_out += "\n";
+        emit_entry_factories(initial);
         m_out += "// The contract as one type, for generic code: a component names the contract it\n";
         m_out += "// serves with it, and a host hands out endpoints by it\n";
         m_out += "// (host.connect<" + m_contract.name + "::Contract>(\"instance\")). `name` is the\n";

@@ -100,7 +100,27 @@ void emit_process(std::string& out, const ContractDecl& contract, const Names& n
            " at;  /* the state this process is in: 0-based as in the kernel stubs, " +
            std::to_string(end_index) + " = end */\n";
     const StateDecl* initial = initial_state(contract);
-    out += "    goto " + (initial != nullptr ? "state_" + initial->name : std::string("ended")) + ";\n";
+    std::vector<const StateDecl*> starts;
+    if (initial != nullptr) starts.push_back(initial);
+    for (const StateDecl& state : contract.states) {
+        if (state.is_entry()) starts.push_back(&state);
+    }
+    if (starts.size() <= 1) {
+        out += "    goto " + (initial != nullptr ? "state_" + initial->name : std::string("ended")) + ";\n";
+    } else {
+        // Entry states: the client picks where this conversation starts,
+        // and the server starts there too (a channel opened there, or an
+        // endpoint handed over there).
+        const std::string start = "milk_start_" + contract.name;
+        if (!client) out += "    (" + start + " != 0);\n";
+        out += "    if\n";
+        for (std::size_t i = 0; i < starts.size(); ++i) {
+            const std::string number = std::to_string(i + 1);
+            out += client ? "    :: " + start + " = " + number + "; goto state_" + starts[i]->name + "\n"
+                          : "    :: " + start + " == " + number + " -> goto state_" + starts[i]->name + "\n";
+        }
+        out += "    fi;\n";
+    }
 
     for (const StateDecl& state : contract.states) {
         out += "state_" + state.name + ":\n";
@@ -161,7 +181,11 @@ void emit_contract(std::string& out, const ContractDecl& contract, const std::st
     emit_util::append_doc_comment(out, "", contract.doc, CommentStyle::Block);
     out += "#if !defined(MILK_ONLY) || defined(MILK_ONLY_" + contract.name + ")\n";
     out += "chan " + names.to_server + " = [" + bound + "] of { mtype };\n";
-    out += "chan " + names.to_client + " = [" + bound + "] of { mtype };\n\n";
+    out += "chan " + names.to_client + " = [" + bound + "] of { mtype };\n";
+    bool entries = false;
+    for (const StateDecl& state : contract.states) entries = entries || state.is_entry();
+    if (entries) out += "byte milk_start_" + contract.name + " = 0;  /* where the conversation starts: 1 initial, 2.. entry states */\n";
+    out += "\n";
     emit_process(out, contract, names, Role::Client);
     out += "\n";
     emit_process(out, contract, names, Role::Server);

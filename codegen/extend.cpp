@@ -112,6 +112,7 @@ private:
             // The base's state, with the transitions the contract adds.
             StateDecl& into = states[same->second];
             if (state.is_initial()) into.kind = StateKind::Initial;
+            if (state.is_entry() && !into.is_initial()) into.kind = StateKind::Entry;
             if (into.doc.empty()) into.doc = std::move(state.doc);
             if (state.may_close && !into.may_close) {
                 into.may_close = true;

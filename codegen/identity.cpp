@@ -28,7 +28,8 @@ public:
                       ")\n";
         }
         for (const StateDecl& state : contract.states) {
-            m_text += "state " + std::to_string(state.index) + (state.is_initial() ? " initial " : " ") +
+            m_text += "state " + std::to_string(state.index) +
+                      (state.is_initial() ? " initial " : state.is_entry() ? " entry " : " ") +
                       state.name + " {";
             for (const Transition& transition : state.transitions) {
                 m_text += std::string(transition.direction == Direction::Send ? " send " : " recv ") +

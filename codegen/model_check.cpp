@@ -57,6 +57,9 @@ struct Model {
     std::vector<Location> state_locations;
     std::uint32_t end_state = 0;
     std::uint32_t initial = 0;
+    // `entry state`s: both sides may also start there (a handed-over
+    // endpoint), so each is a start of its own.
+    std::vector<std::uint32_t> entries;
     // moves[side][state]
     std::array<std::vector<std::vector<Move>>, 2> moves;
     // The messages each side can take in each state, sorted by index.
@@ -91,6 +94,7 @@ bool build_model(const ContractDecl& contract, Model& model) {
             model.initial = static_cast<std::uint32_t>(i);
             have_initial = true;
         }
+        if (state.is_entry()) model.entries.push_back(static_cast<std::uint32_t>(i));
     }
     model.end_state = static_cast<std::uint32_t>(contract.states.size());
     for (Side side : both_sides) {
@@ -156,6 +160,8 @@ struct Configuration {
 
 // How a configuration was first reached: for the traces in diagnostics.
 struct Step {
+    // A start (the initial configuration, or an entry state's): no parent.
+    bool root = false;
     std::uint64_t parent = 0;
     Side side = Side::Client;
     Action action = Action::Send;
@@ -176,6 +182,11 @@ public:
         Configuration start;
         start.state = {m_model.initial, m_model.initial};
         add(std::move(start), std::nullopt);
+        for (std::uint32_t entry : m_model.entries) {
+            Configuration from_entry;
+            from_entry.state = {entry, entry};
+            add(std::move(from_entry), std::nullopt);
+        }
         for (std::uint64_t current = 0; current < m_configurations.size(); ++current) explore(current);
     }
 
@@ -189,7 +200,7 @@ private:
         if (!inserted) return;
         for (Side side : both_sides) m_reached[side_index(side)][configuration.state[side_index(side)]] = true;
         m_configurations.push_back(std::move(configuration));
-        m_steps.push_back(step.value_or(Step{}));
+        m_steps.push_back(step.value_or(Step{.root = true}));
     }
 
     void explore(std::uint64_t current) {
@@ -211,7 +222,7 @@ private:
                 }
                 next.state[side_index(side)] = move.target;
                 can_move = true;
-                add(std::move(next), Step{current, side, move.action, move.message});
+                add(std::move(next), Step{false, current, side, move.action, move.message});
             }
         }
 
@@ -284,7 +295,7 @@ private:
 
     [[nodiscard]] std::vector<PathStep> path_to(std::uint64_t at) const {
         std::vector<PathStep> path;
-        for (std::uint64_t i = at; i != 0; i = m_steps[i].parent) {
+        for (std::uint64_t i = at; !m_steps[i].root; i = m_steps[i].parent) {
             path.push_back({m_steps[i], m_configurations[m_steps[i].parent].state, m_configurations[i].state});
         }
         std::reverse(path.begin(), path.end());
@@ -434,22 +445,27 @@ private:
     // traces keep their last steps, which are the ones that explain.
     [[nodiscard]] std::string trace(std::uint64_t at) const {
         std::vector<std::string> steps;
-        for (std::uint64_t i = at; i != 0; i = m_steps[i].parent) {
-            const Step& step = m_steps[i];
+        std::uint64_t root = at;
+        for (; !m_steps[root].root; root = m_steps[root].parent) {
+            const Step& step = m_steps[root];
             const char* verb = step.action == Action::Send ? " sends `" : " receives `";
             steps.push_back(std::string(side_name(step.side)) + verb + m_model.message_names[step.message] + "`");
         }
-        if (steps.empty()) return "in the initial configuration";
+        // A problem reached from an entry state says so: its trace starts there.
+        const std::uint32_t start = m_configurations[root].state[0];
+        const std::string from =
+            start == m_model.initial ? "" : "starting in entry state `" + m_model.state_names[start] + "`, ";
+        if (steps.empty()) return start == m_model.initial ? "in the initial configuration" : from + "at once";
         std::reverse(steps.begin(), steps.end());
         constexpr std::size_t shown = 12;
         std::string text;
         std::size_t first = 0;
         if (steps.size() > shown) {
             first = steps.size() - shown;
-            text = "reached after " + std::to_string(steps.size()) + " steps, the last " + std::to_string(shown) +
-                   ": ";
+            text = from + "reached after " + std::to_string(steps.size()) + " steps, the last " +
+                   std::to_string(shown) + ": ";
         } else {
-            text = "reached after: ";
+            text = from + "reached after: ";
         }
         for (std::size_t i = first; i < steps.size(); ++i) {
             if (i > first) text += ", ";

@@ -478,7 +478,10 @@ private:
             }
             if (kind == TokenKind::KwMessage) {
                 parse_message(decl);
-            } else if (kind == TokenKind::KwState || kind == TokenKind::KwInitial) {
+            } else if (kind == TokenKind::KwState || kind == TokenKind::KwInitial ||
+                       (kind == TokenKind::Identifier && peek().text == "entry" &&
+                        peek(1).kind == TokenKind::KwState)) {
+                // `entry` is a word only right before `state`.
                 parse_state(decl.states);
             } else if (kind == TokenKind::Identifier && peek().text == "protocol" &&
                        peek(1).kind == TokenKind::Identifier) {
@@ -561,13 +564,17 @@ private:
         contract.protocols.push_back(std::move(decl));
     }
 
-    // state = [ "initial" ] "state" NAME "{" { transition } "}"
+    // state = [ "initial" | "entry" ] "state" NAME "{" { transition | close } "}"
     void parse_state(std::vector<StateDecl>& states) {
         StateDecl decl;
         decl.doc = doc_for(m_pos);
         if (accept(TokenKind::KwInitial)) {
             decl.kind = StateKind::Initial;
             if (!expect(TokenKind::KwState, "after `initial`")) return synchronize(Level::Contract);
+        } else if (at(TokenKind::Identifier)) {
+            advance();  // entry (parse_contract saw `entry state`)
+            advance();  // state
+            decl.kind = StateKind::Entry;
         } else {
             advance();  // state
         }

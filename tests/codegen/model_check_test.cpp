@@ -416,3 +416,27 @@ contract Service {
     CHECK(report.configurations > 0);
 }
 
+
+TEST_CASE("entry states are starts of their own: reached, and problems from them say so") {
+    // Resume is reached only by starting there; a deadlock from it is traced
+    // from it.
+    const char* const entries = R"(package demo.entries;
+contract Transfer {
+  message Hello();
+  message Ack();
+  message Done();
+  initial state Start { send Hello -> Streaming; }
+  entry state Streaming { send Done -> end; }
+  entry state Resume { recv Ack -> Stuck; }
+  state Stuck { }
+}
+)";
+    auto parsed = checked(entries);
+    ModelCheckReport report = check_first(*parsed);
+    INFO(parsed->sink.render());
+    CHECK_FALSE(report.ok);
+    const milkc::Diagnostic& deadlock = first_with(parsed->sink, DiagnosticCode::Deadlock);
+    CHECK(deadlock.message.find("starting in entry state `Resume`, reached after: server sends `Ack`") !=
+          std::string::npos);
+    CHECK(count_code(parsed->sink, DiagnosticCode::UnreachableState) == 0);
+}

@@ -493,3 +493,19 @@ contract Shell {
     REQUIRE_FALSE(initial.diagnostics.empty());
     CHECK(initial.diagnostics.front().hint.find("a protocol starts in its first state") != std::string::npos);
 }
+
+TEST_CASE("parser: `entry state` marks where a conversation may also start; `entry` stays a name") {
+    Parsed parsed = parse_text(R"(package p;
+struct entry { u8 entry; }
+contract C {
+  message entry(entry e);
+  initial state S { send entry -> T; }
+  entry state T { send entry -> end; }
+}
+)");
+    REQUIRE(parsed.diagnostics.empty());
+    const auto& states = parsed.result.file.contracts.at(0).states;
+    CHECK(states.at(0).is_initial());
+    CHECK(states.at(1).is_entry());
+    CHECK(states.at(1).starts_conversations());
+}
