@@ -9,7 +9,9 @@
 // the merely parsed tree, which it promises to accept whatever the checks
 // would say (docs/model-checking.md). A crash, a sanitizer report, a hang or
 // an accepted file without contracts' invariants is a finding.
+#include "compat.hpp"
 #include "frontend.hpp"
+#include "identity.hpp"
 #include "lexer.hpp"
 #include "model_check.hpp"
 #include "parser.hpp"
@@ -38,15 +40,29 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
     {
         milkc::DiagnosticSink sink(source);
-        std::optional<milkc::File> file = milkc::parse_and_check(source, sink);
+        // As milkc does it: a file whose only fault is a mixed state is
+        // model-checked too, to explain the race.
+        std::optional<milkc::File> file = milkc::parse_and_check(source, sink, milkc::explain_mixed_states);
         // parse_and_check's contract: a tree exactly when nothing was reported.
         if (file.has_value() == sink.has_errors()) std::abort();
         if (file) {
             for (const milkc::ContractDecl& contract : file->contracts) {
-                // Checked trees always have an initial state.
+                // Checked trees always have an initial state, and no call of
+                // a sub-protocol or `return` is left after the expansion.
                 if (contract.initial == nullptr) std::abort();
+                for (const milkc::StateDecl& state : contract.states) {
+                    for (const milkc::Transition& transition : state.transitions) {
+                        if (!transition.call.empty() || transition.target == "return") std::abort();
+                    }
+                }
+                // The identity is a function of the tree.
+                if (milkc::contract_identity(*file, contract) != milkc::contract_identity(*file, contract)) std::abort();
                 static_cast<void>(milkc::model_check(contract, sink, {.queue_bound = 1}));
             }
+            // Every contract may evolve into itself.
+            milkc::DiagnosticSink compat(source);
+            milkc::check_compat(*file, "fuzz.contract", *file, compat);
+            if (compat.has_errors()) std::abort();
         }
         static_cast<void>(sink.render());
     }

@@ -37,7 +37,15 @@ def contract_seeds():
                  "contracts/testdata/good/language-tour.contract",
                  "contracts/testdata/bad/E0030-mixed-directions.contract",
                  "contracts/testdata/bad/several-errors.contract",
-                 "verify/contracts-broken/deadlock-diverging-choice.contract"]:
+                 "verify/contracts-broken/deadlock-diverging-choice.contract",
+                 # The second round's language (issue 16): sequences,
+                 # extension, a race, hanging up, sub-protocols, entries.
+                 "tests/generated/contracts/sequences.contract",
+                 "contracts/testdata/good/extension.contract",
+                 "contracts/testdata/bad/E0052-race.contract",
+                 "tests/generated/contracts/closes.contract",
+                 "tests/generated/contracts/subprotocols.contract",
+                 "tests/generated/contracts/entries.contract"]:
         directory = os.path.join(CORPUS, "fuzz_contract")
         os.makedirs(directory, exist_ok=True)
         shutil.copy(os.path.join(ROOT, path), os.path.join(directory, os.path.basename(path)))
