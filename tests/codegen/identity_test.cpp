@@ -1,7 +1,7 @@
 // A contract's identity (codegen/identity.hpp): the same protocol gives the
 // same identity however it is written, and any change a peer would notice
 // on the wire or in the protocol gives another.
-#include "frontend.hpp"
+#include "check_text.hpp"
 #include "identity.hpp"
 
 #include <doctest/doctest.h>
@@ -12,12 +12,10 @@
 namespace {
 
 std::optional<milkc::File> checked(std::string text) {
-    milkc::SourceFile source("test.contract", std::move(text));
-    milkc::DiagnosticSink sink(source);
-    std::optional<milkc::File> file = milkc::parse_and_check(source, sink);
-    INFO(sink.render());
-    REQUIRE(file.has_value());
-    return file;
+    milkc::testing::Checked result = milkc::testing::check_text(std::move(text));
+    INFO(result.diagnostics.size());
+    REQUIRE(result.file.has_value());
+    return std::move(result.file);
 }
 
 // The identity of the file's contract named `name` (its only one by default).
