@@ -9,7 +9,8 @@
 // milk_components.kbuild, milk_kstub_common.h; emit_kernel_registry.cpp):
 // NAME is what a client opens ([a-z][a-z0-9_]*, at most 31 bytes), TYPE the
 // component's C++ type, HEADER its header relative to components/, CONTRACT
-// the contract file (holding exactly one contract) it serves.
+// the contract file it serves (holding exactly one contract, or a base and
+// the one contract that extends it last: the one no other extends).
 //
 // Every file is checked (syntax, the semantic checks, the model check) before
 // anything is written, and when any file has an error nothing is written at
@@ -241,6 +242,23 @@ bool valid_component_name(const std::string& name) {
 
 // milkc --emit kernel-registry: every component's contract is checked as
 // any contract is, and nothing is written unless all are well.
+// The contract a component's file serves: its only contract, or the one
+// contract no other of the file extends (a file may hold a base and its
+// extension: contract Registry extends Directory). Null when there is not
+// exactly one. The generated registry's static_assert on the component's
+// Contract::version catches a component that serves another.
+const milkc::ContractDecl* served_contract(const milkc::File& file) {
+    const milkc::ContractDecl* served = nullptr;
+    for (const milkc::ContractDecl& contract : file.contracts) {
+        bool extended = false;
+        for (const milkc::ContractDecl& other : file.contracts) extended = extended || other.base == contract.name;
+        if (extended) continue;
+        if (served != nullptr) return nullptr;
+        served = &contract;
+    }
+    return served;
+}
+
 int run_kernel_registry(const std::vector<std::string>& specs, const std::string& out_dir) {
     struct Spec {
         std::string name, type, header, contract_path;
@@ -286,9 +304,10 @@ int run_kernel_registry(const std::vector<std::string>& specs, const std::string
             failed = true;
             continue;
         }
-        if (file->contracts.size() != 1) {
+        if (served_contract(*file) == nullptr) {
             print_error("'" + spec.contract_path + "' holds " + std::to_string(file->contracts.size()) +
-                        " contracts; a component's contract file must hold exactly one");
+                        " contracts; a component's contract file must hold exactly one that no other of the file "
+                        "extends (the one the component serves)");
             failed = true;
             continue;
         }
@@ -300,7 +319,7 @@ int run_kernel_registry(const std::vector<std::string>& specs, const std::string
     for (const Spec& spec : parsed) {
         const milkc::File& file = files.at(spec.contract_path);
         components.push_back({spec.name, spec.type, spec.header, fs::path(spec.contract_path).stem().string(), &file,
-                              &file.contracts.front()});
+                              served_contract(file)});
     }
 
     std::error_code error;

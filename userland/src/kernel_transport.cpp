@@ -17,6 +17,7 @@
 #include <sched.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
+#include <type_traits>
 #include <utility>
 
 namespace milk::kernel {
@@ -369,9 +370,6 @@ Result<milk_channel_open> open_request(std::string_view component, std::string_v
     return request;
 }
 
-const milk_channel_open& open_part(const milk_channel_open& request) { return request; }
-const milk_channel_open& open_part(const milk_channel_restore& request) { return request.open; }
-
 // EPROTONOSUPPORT: the component serves another contract, or another
 // version (identity) of it. Which one, and the version it serves, come from
 // MILK_IOC_COMPONENT_INFO, so that the error can name both versions: the
@@ -396,7 +394,10 @@ Result<int> open_with(unsigned long command, Request& request, const Options& op
     if (::ioctl(fd.get(), command, &request) != 0) {
         const int error = errno;
         if (error == ENOENT) return Error{ErrorCode::InvalidArgument, "milk.ko has no such component", error};
-        if (error == EPROTONOSUPPORT) return protocol_refusal(fd.get(), open_part(request));
+        if (error == EPROTONOSUPPORT) {
+            if constexpr (std::is_same_v<Request, milk_channel_restore>) return protocol_refusal(fd.get(), request.open);
+            else return protocol_refusal(fd.get(), request);
+        }
         if (error == EOPNOTSUPP)
             return Error{ErrorCode::InvalidArgument, "the kernel component has no step, so it cannot be restored", error};
         if (error == EINVAL)
