@@ -53,9 +53,13 @@ TEST_CASE("entry states: a channel opened in Streaming skips Hello and streams a
     auto [client, server] = open_inproc_at<state::Streaming>().value();
     std::uint32_t sum = 0;
     std::thread serving([&, endpoint = std::move(server)]() mutable { sum = serve(std::move(endpoint)); });
-    Client<state::Streaming> streaming = std::move(client);
-    for (std::uint32_t n = 1; n <= 4; ++n) streaming = send_and_ack(std::move(streaming), n);
-    REQUIRE(std::move(streaming).send(Done{}).ok());
+    std::optional<Client<state::Streaming>> streaming{std::move(client)};
+    for (std::uint32_t n = 1; n <= 4; ++n) {
+        Client<state::Streaming> current = std::move(*streaming);
+        streaming.reset();
+        streaming.emplace(send_and_ack(std::move(current), n));
+    }
+    REQUIRE(std::move(*streaming).send(Done{}).ok());
     serving.join();
     CHECK(sum == 10);
 }

@@ -75,9 +75,10 @@ int serve_closes(milk::ChannelEnd&& end) {
 
 TEST_CASE("close across processes: the server process takes the client's hang-up as the end") {
     auto [end, child] = fork_server(serve_closes);
-    closes::Client<closes::state::Ready> ready = closes::client(std::move(end));
+    std::optional<closes::Client<closes::state::Ready>> ready{closes::client(std::move(end))};
     for (std::uint32_t n = 1; n <= 2; ++n) {
-        auto busy = std::move(ready).send(closes::Request{n}).value();
+        auto busy = std::move(*ready).send(closes::Request{n}).value();
+        ready.reset();
         std::optional<closes::Client<closes::state::Ready>> again;
         REQUIRE(std::move(busy)
                     .receive([&](closes::Reply&& reply, closes::Client<closes::state::Ready>&& next) {
@@ -89,9 +90,9 @@ TEST_CASE("close across processes: the server process takes the client's hang-up
                     },
                     [&](milk::HungUp) { FAIL("the server hung up"); })
                     .ok());
-        ready = std::move(*again);
+        ready = std::move(again);
     }
-    REQUIRE(std::move(ready).close().ok());
+    REQUIRE(std::move(*ready).close().ok());
     CHECK(exit_status_of(child) == 2 * 2 + 1);
 }
 
@@ -130,9 +131,11 @@ TEST_CASE("entry states across processes: both processes start the conversation 
         }
         return static_cast<int>(sum);
     });
-    auto streaming = entries::client_at<entries::state::Streaming>(std::move(end));
+    std::optional<entries::Client<entries::state::Streaming>> streaming{
+        entries::client_at<entries::state::Streaming>(std::move(end))};
     for (std::uint32_t n = 3; n <= 5; ++n) {
-        auto waiting = std::move(streaming).send(entries::Data{n}).value();
+        auto waiting = std::move(*streaming).send(entries::Data{n}).value();
+        streaming.reset();
         std::optional<entries::Client<entries::state::Streaming>> next;
         REQUIRE(std::move(waiting)
                     .receive([&](entries::Ack&& ack, entries::Client<entries::state::Streaming>&& after) {
@@ -140,8 +143,8 @@ TEST_CASE("entry states across processes: both processes start the conversation 
                         next.emplace(std::move(after));
                     })
                     .ok());
-        streaming = std::move(*next);
+        streaming = std::move(next);
     }
-    REQUIRE(std::move(streaming).send(entries::Done{}).ok());
+    REQUIRE(std::move(*streaming).send(entries::Done{}).ok());
     CHECK(exit_status_of(child) == 12);
 }
