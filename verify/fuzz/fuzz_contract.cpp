@@ -55,8 +55,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                         if (!transition.call.empty() || transition.target == "return") std::abort();
                     }
                 }
-                // The identity is a function of the tree.
-                if (milkc::contract_identity(*file, contract) != milkc::contract_identity(*file, contract)) std::abort();
+                // An identity is never 0 ("none").
+                if (milkc::contract_identity(*file, contract) == 0) std::abort();
                 static_cast<void>(milkc::model_check(contract, sink, {.queue_bound = 1}));
             }
             // Every contract may evolve into itself.
