@@ -888,10 +888,12 @@ private:
         blank();
         line("// A descriptor is a constant of each header that includes it; C++ may read it");
         line("// at compile time (milk.ko's registry checks it against the C++ contract).");
+        line("// Marked unused: a file may hold contracts no component serves (a base");
+        line("// beside its extension), whose descriptors nothing reads.");
         line("#ifdef __cplusplus");
-        line("#define MILK_KDESCRIPTOR static constexpr");
+        line("#define MILK_KDESCRIPTOR [[maybe_unused]] static constexpr");
         line("#else");
-        line("#define MILK_KDESCRIPTOR static const");
+        line("#define MILK_KDESCRIPTOR __attribute__((unused)) static const");
         line("#endif");
         blank();
         line("// The leaf fields of a message's payload (nested structs and fixed arrays");

@@ -152,10 +152,12 @@ enum milk_khosting {
 
 // A descriptor is a constant of each header that includes it; C++ may read it
 // at compile time (milk.ko's registry checks it against the C++ contract).
+// Marked unused: a file may hold contracts no component serves (a base
+// beside its extension), whose descriptors nothing reads.
 #ifdef __cplusplus
-#define MILK_KDESCRIPTOR static constexpr
+#define MILK_KDESCRIPTOR [[maybe_unused]] static constexpr
 #else
-#define MILK_KDESCRIPTOR static const
+#define MILK_KDESCRIPTOR __attribute__((unused)) static const
 #endif
 
 // The leaf fields of a message's payload (nested structs and fixed arrays
