@@ -102,12 +102,10 @@ private:
         m_out += function_head("[[nodiscard]] inline milk::Result<" + message.name + "> milk_decode",
                                "std::type_identity<" + message.name + ">, const milk::Slot& slot, milk::ChannelEnd& end",
                                " {");
-        // The slot's flags word is the ring's (slot.hpp) and arrives zeroed:
-        // only the length is the sender's to get wrong here.
-        m_out += "    if (slot.length != " + std::to_string(layout.size) + ") {\n";
+        m_out += "    if (slot.length != " + std::to_string(layout.size) + " || slot.flags != 0) {\n";
         m_out += "        return end.fail({milk::ErrorCode::ProtocolViolation,\n";
         m_out += "                         \"" + m_contract.name + ": " + message.name +
-                 " with a wrong payload length\", slot.length});\n";
+                 " with a wrong payload length or flags\", slot.length});\n";
         m_out += "    }\n";
         if (message.fields.empty()) {
             m_out += "    return " + message.name + "{};\n";

@@ -551,7 +551,7 @@ private:
         line("// the peer may be rewriting right now). Reads it exactly once into *msg, then");
         line("// checks only that copy: the tracked state is not `end`, the tag is a message of");
         line("// " + contract.name + " the peer may send in the tracked state, the length is that");
-        line("// message's payload size, every bool is 0 or 1, every enum a");
+        line("// message's payload size, the flags are zero, every bool is 0 or 1, every enum a");
         line("// declared value, every buffer handle inside `pool` (the sender's pool; may be");
         line("// 0 when the contract has no `bytes`). On success advances the tracked state and");
         line("// returns 0: *msg is the message to use. On failure returns a negative MILK_KV_*");
@@ -586,6 +586,8 @@ private:
         line("        return milk_kviolate(out, MILK_KV_TAG_NOT_ALLOWED, 0, msg->tag);");
         line("    if (msg->length != " + c + "_payload_size(msg->tag))");
         line("        return milk_kviolate(out, MILK_KV_BAD_LENGTH, 0, msg->length);");
+        line("    if (msg->flags != 0)");
+        line("        return milk_kviolate(out, MILK_KV_BAD_FLAGS, 0, msg->flags);");
         if (!checked.empty()) {
             line("    switch (msg->tag) {");
             for (const MessageDecl* message : checked) {
@@ -766,8 +768,8 @@ private:
         line("#define MILK_KALIGNOF(type) _Alignof(type)");
         line("#endif");
         blank();
-        line("// The ring slot (userland/include/milk/slot.hpp): u16 tag, u16 length, u32 flags");
-        line("// (the ring's sequence word, zero in the copy a validator checks), then the payload.");
+        line("// The ring slot (userland/include/milk/slot.hpp): u16 tag, u16 length, u32 flags,");
+        line("// then the payload.");
         line("#define MILK_KSLOT_SIZE " + std::to_string(slot_size) + "u");
         line("#define MILK_KSLOT_HEADER_SIZE " + std::to_string(slot_header_size) + "u");
         line("#define MILK_KSLOT_PAYLOAD_SIZE " + std::to_string(slot_payload_size) + "u");
@@ -785,7 +787,7 @@ private:
         line("    MILK_KV_TAG_NOT_ALLOWED = -2,  // a message the peer may not send in the tracked state");
         line("    MILK_KV_ENDED = -3,            // a message after the protocol reached `end`");
         line("    MILK_KV_BAD_LENGTH = -4,       // the length is not the message's payload size");
-        line("    MILK_KV_BAD_FLAGS = -5,        // unused since ABI 9: the flags word is the ring's sequence");
+        line("    MILK_KV_BAD_FLAGS = -5,        // reserved flags not zero");
         line("    MILK_KV_BAD_BOOL = -6,         // a bool that is neither 0 nor 1");
         line("    MILK_KV_BAD_ENUM = -7,         // an enum value that is not declared");
         line("    MILK_KV_BAD_HANDLE = -8,       // a buffer handle outside the sender's pool");

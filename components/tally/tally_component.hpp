@@ -47,14 +47,6 @@ struct ServerReport {
 // and starts a new tally, until Bye. A client that adds more than the limit
 // it was told breaks the service's rule (not the protocol's): the server
 // ends the channel with ProtocolViolation.
-// GCC 12 reports the std::optional<endpoint> locals below as maybe used
-// uninitialized when it inlines the endpoints' moves (GCC bug 80635, as in
-// components/sched/sched_client.hpp): the endpoints are moved in and out only
-// while engaged. The warning is off for this function alone.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
 inline milk::Result<ServerReport> serve_tally(ServerGreeting server, Limits limits) {
     const std::uint32_t limit = limits.values;
     // Ready is the first message of an empty ring: it never waits.
@@ -100,9 +92,6 @@ inline milk::Result<ServerReport> serve_tally(ServerGreeting server, Limits limi
         adding.emplace(std::move(answered).value());
     }
 }
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif
 
 // The component. Settings: `limit`, the most values one tally holds
 // (1 to 2^31 - 1; default 1000); `reply_timeout_ms`, how long it waits for

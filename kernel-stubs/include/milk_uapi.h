@@ -31,13 +31,8 @@ typedef uint64_t milk_u64;
 typedef int64_t milk_s64;
 #endif
 
-/*
- * Bumped on every incompatible change of anything in this file, or of the
- * region's rings. ABI 9: a message slot publishes itself (ring.hpp): its
- * `flags` word holds the ring's sequence (index + 1), stored last, and the
- * consumer polls it instead of the producer's index.
- */
-#define MILK_ABI_VERSION 9u
+/* Bumped on every incompatible change of anything in this file. */
+#define MILK_ABI_VERSION 8u
 
 #define MILK_DEVICE_NAME "milk"
 

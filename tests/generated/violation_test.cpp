@@ -161,14 +161,16 @@ TEST_CASE("violation: a tag this state may not receive") {
                   "PingPong: message tag not allowed in state Waiting", 999);
 }
 
-TEST_CASE("violation: a wrong payload length") {
+TEST_CASE("violation: a wrong payload length or reserved flags") {
     milk::Slot longer = pong_slot(1);
     longer.length = 20;
-    check_refused(refuse(longer), milk::ErrorCode::ProtocolViolation, "PingPong: Pong with a wrong payload length", 20);
+    check_refused(refuse(longer), milk::ErrorCode::ProtocolViolation,
+                  "PingPong: Pong with a wrong payload length or flags", 20);
 
-    milk::Slot shorter = pong_slot(1);
-    shorter.length = 8;
-    check_refused(refuse(shorter), milk::ErrorCode::ProtocolViolation, "PingPong: Pong with a wrong payload length", 8);
+    milk::Slot flagged = pong_slot(1);
+    flagged.flags = 1;
+    check_refused(refuse(flagged), milk::ErrorCode::ProtocolViolation,
+                  "PingPong: Pong with a wrong payload length or flags", 16);
 }
 
 TEST_CASE("violation: a bool other than 0 or 1") {

@@ -214,9 +214,10 @@ static void test_messages_out_of_turn_are_rejected(void)
     EXPECT(st.state == kstub_test_Files_state_Idle);
 }
 
-static void test_wrong_length_is_rejected(void)
+static void test_wrong_length_and_flags_are_rejected(void)
 {
     static const milk_ku16 lengths[] = {0, 15, 17, 56, 0xffff};
+    static const milk_ku32 flags[] = {1, 0x80000000u, 0xffffffffu};
     struct kstub_test_Files__Open open = valid_open();
     struct kstub_test_Files msg;
     struct milk_kviolation why;
@@ -228,6 +229,14 @@ static void test_wrong_length_is_rejected(void)
         make_slot(&s, kstub_test_Files_tag_Open, lengths[i], 0, &open, sizeof open);
         EXPECT(kstub_test_Files_validate(&st, s.bytes, &client_pool, &msg, &why) == MILK_KV_BAD_LENGTH);
         EXPECT(why.value == lengths[i]);
+        EXPECT(st.state == kstub_test_Files_state_Idle);
+    }
+    for (i = 0; i < sizeof flags / sizeof flags[0]; ++i) {
+        struct milk_kstate st;
+        kstub_test_Files_init(&st, MILK_KSIDE_SERVER);
+        make_slot(&s, kstub_test_Files_tag_Open, sizeof open, flags[i], &open, sizeof open);
+        EXPECT(kstub_test_Files_validate(&st, s.bytes, &client_pool, &msg, &why) == MILK_KV_BAD_FLAGS);
+        EXPECT(why.value == flags[i]);
         EXPECT(st.state == kstub_test_Files_state_Idle);
     }
     /* A message without payload must say 0. */
@@ -446,7 +455,7 @@ int main(void)
     test_client_side_validates_server_messages();
     test_garbage_tags_are_rejected();
     test_messages_out_of_turn_are_rejected();
-    test_wrong_length_is_rejected();
+    test_wrong_length_and_flags_are_rejected();
     test_bad_bools_are_rejected_also_nested();
     test_undeclared_enum_values_are_rejected_also_nested();
     test_flags_take_any_or_of_their_bits_and_nothing_else();

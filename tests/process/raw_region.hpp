@@ -89,21 +89,12 @@ public:
 
     // Writes `slot` at the producer index of message ring `ring`, publishes
     // it and rings the consumer's doorbell, as an honest producer does (but
-    // without looking whether there is room): the index, then the slot's
-    // sequence word (ring.hpp: a slot publishes itself).
+    // without looking whether there is room).
     void publish(std::size_t ring, const Slot& slot) const {
         RingHeader& header = ring_header(ring);
         const std::uint32_t index = load(header.producer_index);
-        // Everything but the sequence word, which the consumer may be
-        // polling: a stray value there would read as a corrupt ring.
-        Slot& at = ring_slots(ring)[index & (m_layout.ring_capacity - 1)];
-        auto* bytes = reinterpret_cast<std::byte*>(&at);
-        const auto* from = reinterpret_cast<const std::byte*>(&slot);
-        constexpr std::size_t word = Slot::ring_sequence_offset;
-        std::memcpy(bytes, from, word);
-        std::memcpy(bytes + word + 4, from + word + 4, sizeof slot - word - 4);
+        std::memcpy(&ring_slots(ring)[index & (m_layout.ring_capacity - 1)], &slot, sizeof slot);
         store(header.producer_index, index + 1);
-        store(at.flags, index + 1);
         ring_bell(control().data_bell[ring]);
     }
 
@@ -113,13 +104,8 @@ public:
         RingHeader& header = ring_header(ring);
         const std::uint32_t tail = load(header.consumer_index);
         if (load(header.producer_index) == tail) return std::nullopt;
-        // The slot is ready once its sequence word says so (the index is
-        // stored first).
-        Slot& at = ring_slots(ring)[tail & (m_layout.ring_capacity - 1)];
-        if (load(at.flags) != tail + 1) return std::nullopt;
         Slot slot;
-        std::memcpy(&slot, &at, sizeof slot);
-        slot.flags = 0;
+        std::memcpy(&slot, &ring_slots(ring)[tail & (m_layout.ring_capacity - 1)], sizeof slot);
         store(header.consumer_index, tail + 1);
         ring_bell(control().space_bell[ring]);
         return slot;

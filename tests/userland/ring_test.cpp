@@ -106,11 +106,9 @@ TEST_CASE("ring: an element claimed in place is the consumer's only once publish
     auto consumer = RingConsumer<milk::Slot>::attach(memory.span(), 2).value();
     milk::Slot* claimed = producer.try_claim();
     REQUIRE(claimed != nullptr);
-    claimed->tag = 9;
-    // Claimed again until published: the same element, zeroed afresh.
-    CHECK(producer.try_claim() == claimed);
-    CHECK(claimed->tag == 0);
     claimed->tag = 7;
+    // Claimed again until published: the same element.
+    CHECK(producer.try_claim() == claimed);
     CHECK(consumer.available().value() == 0);
     producer.publish_claimed();
     milk::Slot* next = producer.try_claim();
@@ -233,138 +231,6 @@ TEST_CASE("ring: two threads, random batch sizes, every value once and in order"
         const auto popped = consumer.try_pop(std::span(batch).first(size)).value();
         for (std::size_t i = 0; i < popped; ++i)
             if (batch[i] != expected++) ++wrong;
-        if (popped == 0) std::this_thread::yield();
-    }
-    producing.join();
-    CHECK(wrong == 0);
-    CHECK(expected == count);
-}
-
-// Slots publish themselves (ring.hpp): the consumer polls the sequence word
-// of the slot it expects next and never reads the producer's index after the
-// attach.
-
-TEST_CASE("ring: a slot's sequence word is index + 1 in the ring and zero in the copy taken") {
-    RingMemory<milk::Slot, 4> memory;
-    auto producer = RingProducer<milk::Slot>::attach(memory.span(), 4).value();
-    auto consumer = RingConsumer<milk::Slot>::attach(memory.span(), 4).value();
-    const auto* slots = reinterpret_cast<const milk::Slot*>(memory.bytes.data() + sizeof(RingHeader));
-    for (std::uint16_t i = 0; i < 11; ++i) {
-        milk::Slot slot;
-        slot.tag = static_cast<std::uint16_t>(i + 1);
-        slot.flags = 0xDEADu;  // the sender's word is not what travels
-        REQUIRE(producer.try_push(std::span(&slot, 1)).value() == 1);
-        CHECK(slots[i % 4].flags == i + 1u);
-        milk::Slot out;
-        REQUIRE(consumer.try_pop(std::span(&out, 1)).value() == 1);
-        CHECK(out.tag == i + 1);
-        CHECK(out.flags == 0);
-    }
-    // What the producer reads back for a successor is zeroed the same way.
-    milk::Slot left;
-    left.tag = 99;
-    REQUIRE(producer.try_push(std::span(&left, 1)).value() == 1);
-    std::array<milk::Slot, 4> unconsumed{};
-    REQUIRE(producer.peek_unconsumed(unconsumed).value() == 1);
-    CHECK(unconsumed[0].tag == 99);
-    CHECK(unconsumed[0].flags == 0);
-}
-
-TEST_CASE("ring: a slot is taken by its sequence word, whatever the producer's index says") {
-    RingMemory<milk::Slot, 4> memory;
-    auto producer = RingProducer<milk::Slot>::attach(memory.span(), 4).value();
-    auto consumer = RingConsumer<milk::Slot>::attach(memory.span(), 4).value();
-    std::array<milk::Slot, 2> two{};
-    two[0].tag = 1;
-    two[1].tag = 2;
-    REQUIRE(producer.try_push(two).value() == 2);
-    // A producer index scribbled on after the attach moves nothing.
-    memory.header().producer_index = 0x80000000u;
-    std::array<milk::Slot, 4> out{};
-    REQUIRE(consumer.try_pop(out).value() == 2);
-    CHECK(out[1].tag == 2);
-    CHECK(consumer.try_pop(out).value() == 0);
-    memory.header().producer_index = 1;  // behind the consumer: still nothing
-    CHECK(consumer.available().value() == 0);
-}
-
-TEST_CASE("ring: a sequence word neither expected nor a lap before is CorruptRing") {
-    RingMemory<milk::Slot, 4> memory;
-    auto producer = RingProducer<milk::Slot>::attach(memory.span(), 4).value();
-    auto consumer = RingConsumer<milk::Slot>::attach(memory.span(), 4).value();
-    auto* slots = reinterpret_cast<milk::Slot*>(memory.bytes.data() + sizeof(RingHeader));
-    // Five through the ring: slot 1 holds sequence 6 (index 5), the rest of
-    // the first lap holds 3 and 4, slot 0 holds 5.
-    for (int i = 0; i < 5; ++i) {
-        milk::Slot slot;
-        REQUIRE(producer.try_push(std::span(&slot, 1)).value() == 1);
-        REQUIRE(consumer.try_pop(std::span(&slot, 1)).value() == 1);
-    }
-    // The consumer expects index 5 at slot 1, sequence 6; slot 1 holds 2
-    // (a lap before): not ready.
-    CHECK(consumer.available().value() == 0);
-    SUBCASE("zero is never-written: not ready") {
-        slots[1].flags = 0;
-        CHECK(consumer.available().value() == 0);
-    }
-    SUBCASE("a lap ahead") {
-        slots[1].flags = 6u + 4u;
-        CHECK(consumer.available().error().code == ErrorCode::CorruptRing);
-        milk::Slot out;
-        CHECK(consumer.try_pop(std::span(&out, 1)).error().code == ErrorCode::CorruptRing);
-    }
-    SUBCASE("two laps before") {
-        slots[1].flags = 6u - 8u;
-        CHECK(consumer.available().error().code == ErrorCode::CorruptRing);
-    }
-    SUBCASE("the one expected is taken once, however often the peer writes it") {
-        slots[1].flags = 6;
-        milk::Slot out;
-        CHECK(consumer.try_pop(std::span(&out, 1)).value() == 1);
-        slots[1].flags = 6;  // said again: the consumer now expects index 6 at slot 2
-        CHECK(consumer.available().value() == 0);
-        CHECK(consumer.try_pop(std::span(&out, 1)).value() == 0);
-    }
-}
-
-TEST_CASE("ring: slots between two threads, random batch sizes, every one once and in order") {
-    constexpr std::uint32_t count = 200'000;
-    RingMemory<milk::Slot, 64> memory;
-    auto producer = RingProducer<milk::Slot>::attach(memory.span(), 64).value();
-    auto consumer = RingConsumer<milk::Slot>::attach(memory.span(), 64).value();
-
-    std::thread producing([&producer] {
-        std::minstd_rand random(3);
-        std::array<milk::Slot, 48> batch{};
-        std::uint32_t next = 0;
-        while (next < count) {
-            if (random() % 4 == 0) {
-                // In place, as the generated send does.
-                if (milk::Slot* claimed = producer.try_claim()) {
-                    claimed->put<std::uint32_t>(0, next++);
-                    producer.publish_claimed();
-                } else {
-                    std::this_thread::yield();
-                }
-                continue;
-            }
-            const auto size = std::min<std::uint32_t>(1 + random() % batch.size(), count - next);
-            for (std::uint32_t i = 0; i < size; ++i) batch[i].put<std::uint32_t>(0, next + i);
-            const auto pushed = producer.try_push(std::span(batch).first(size)).value();
-            next += static_cast<std::uint32_t>(pushed);
-            if (pushed == 0) std::this_thread::yield();
-        }
-    });
-
-    std::minstd_rand random(4);
-    std::array<milk::Slot, 48> batch{};
-    std::uint32_t expected = 0;
-    std::uint32_t wrong = 0;
-    while (expected < count) {
-        const auto size = 1 + random() % batch.size();
-        const auto popped = consumer.try_pop(std::span(batch).first(size)).value();
-        for (std::size_t i = 0; i < popped; ++i)
-            if (batch[i].get<std::uint32_t>(0) != expected++ || batch[i].flags != 0) ++wrong;
         if (popped == 0) std::this_thread::yield();
     }
     producing.join();

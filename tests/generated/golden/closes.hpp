@@ -74,9 +74,9 @@ struct Finished {
 
 [[nodiscard]] inline milk::Result<Request> milk_decode(
     std::type_identity<Request>, const milk::Slot& slot, milk::ChannelEnd& end) {
-    if (slot.length != 4) {
+    if (slot.length != 4 || slot.flags != 0) {
         return end.fail({milk::ErrorCode::ProtocolViolation,
-                         "Service: Request with a wrong payload length", slot.length});
+                         "Service: Request with a wrong payload length or flags", slot.length});
     }
     Request message{};
     message.n = slot.get<std::uint32_t>(0);
@@ -97,9 +97,9 @@ struct Finished {
 
 [[nodiscard]] inline milk::Result<Reply> milk_decode(
     std::type_identity<Reply>, const milk::Slot& slot, milk::ChannelEnd& end) {
-    if (slot.length != 4) {
+    if (slot.length != 4 || slot.flags != 0) {
         return end.fail({milk::ErrorCode::ProtocolViolation,
-                         "Service: Reply with a wrong payload length", slot.length});
+                         "Service: Reply with a wrong payload length or flags", slot.length});
     }
     Reply message{};
     message.n = slot.get<std::uint32_t>(0);
@@ -119,9 +119,9 @@ struct Finished {
 
 [[nodiscard]] inline milk::Result<Done> milk_decode(
     std::type_identity<Done>, const milk::Slot& slot, milk::ChannelEnd& end) {
-    if (slot.length != 0) {
+    if (slot.length != 0 || slot.flags != 0) {
         return end.fail({milk::ErrorCode::ProtocolViolation,
-                         "Service: Done with a wrong payload length", slot.length});
+                         "Service: Done with a wrong payload length or flags", slot.length});
     }
     return Done{};
 }

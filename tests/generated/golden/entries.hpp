@@ -78,9 +78,9 @@ struct Resume {
 
 [[nodiscard]] inline milk::Result<Hello> milk_decode(
     std::type_identity<Hello>, const milk::Slot& slot, milk::ChannelEnd& end) {
-    if (slot.length != 0) {
+    if (slot.length != 0 || slot.flags != 0) {
         return end.fail({milk::ErrorCode::ProtocolViolation,
-                         "Transfer: Hello with a wrong payload length", slot.length});
+                         "Transfer: Hello with a wrong payload length or flags", slot.length});
     }
     return Hello{};
 }
@@ -99,9 +99,9 @@ struct Resume {
 
 [[nodiscard]] inline milk::Result<Data> milk_decode(
     std::type_identity<Data>, const milk::Slot& slot, milk::ChannelEnd& end) {
-    if (slot.length != 4) {
+    if (slot.length != 4 || slot.flags != 0) {
         return end.fail({milk::ErrorCode::ProtocolViolation,
-                         "Transfer: Data with a wrong payload length", slot.length});
+                         "Transfer: Data with a wrong payload length or flags", slot.length});
     }
     Data message{};
     message.n = slot.get<std::uint32_t>(0);
@@ -122,9 +122,9 @@ struct Resume {
 
 [[nodiscard]] inline milk::Result<Ack> milk_decode(
     std::type_identity<Ack>, const milk::Slot& slot, milk::ChannelEnd& end) {
-    if (slot.length != 4) {
+    if (slot.length != 4 || slot.flags != 0) {
         return end.fail({milk::ErrorCode::ProtocolViolation,
-                         "Transfer: Ack with a wrong payload length", slot.length});
+                         "Transfer: Ack with a wrong payload length or flags", slot.length});
     }
     Ack message{};
     message.n = slot.get<std::uint32_t>(0);
@@ -144,9 +144,9 @@ struct Resume {
 
 [[nodiscard]] inline milk::Result<Done> milk_decode(
     std::type_identity<Done>, const milk::Slot& slot, milk::ChannelEnd& end) {
-    if (slot.length != 0) {
+    if (slot.length != 0 || slot.flags != 0) {
         return end.fail({milk::ErrorCode::ProtocolViolation,
-                         "Transfer: Done with a wrong payload length", slot.length});
+                         "Transfer: Done with a wrong payload length or flags", slot.length});
     }
     return Done{};
 }

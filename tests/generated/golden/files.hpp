@@ -144,9 +144,9 @@ struct Writing {
 
 [[nodiscard]] inline milk::Result<Open> milk_decode(
     std::type_identity<Open>, const milk::Slot& slot, milk::ChannelEnd& end) {
-    if (slot.length != 12) {
+    if (slot.length != 12 || slot.flags != 0) {
         return end.fail({milk::ErrorCode::ProtocolViolation,
-                         "Files: Open with a wrong payload length", slot.length});
+                         "Files: Open with a wrong payload length or flags", slot.length});
     }
     Open message{};
     if (const auto raw = slot.get<std::uint8_t>(0); is_valid(static_cast<Access>(raw))) {
@@ -173,9 +173,9 @@ struct Writing {
 
 [[nodiscard]] inline milk::Result<Opened> milk_decode(
     std::type_identity<Opened>, const milk::Slot& slot, milk::ChannelEnd& end) {
-    if (slot.length != 8) {
+    if (slot.length != 8 || slot.flags != 0) {
         return end.fail({milk::ErrorCode::ProtocolViolation,
-                         "Files: Opened with a wrong payload length", slot.length});
+                         "Files: Opened with a wrong payload length or flags", slot.length});
     }
     Opened message{};
     message.size = slot.get<std::uint64_t>(0);
@@ -196,9 +196,9 @@ struct Writing {
 
 [[nodiscard]] inline milk::Result<Failed> milk_decode(
     std::type_identity<Failed>, const milk::Slot& slot, milk::ChannelEnd& end) {
-    if (slot.length != 2) {
+    if (slot.length != 2 || slot.flags != 0) {
         return end.fail({milk::ErrorCode::ProtocolViolation,
-                         "Files: Failed with a wrong payload length", slot.length});
+                         "Files: Failed with a wrong payload length or flags", slot.length});
     }
     Failed message{};
     if (const auto raw = slot.get<std::uint16_t>(0); is_valid(static_cast<Errno>(raw))) {
@@ -225,9 +225,9 @@ struct Writing {
 
 [[nodiscard]] inline milk::Result<Read> milk_decode(
     std::type_identity<Read>, const milk::Slot& slot, milk::ChannelEnd& end) {
-    if (slot.length != 16) {
+    if (slot.length != 16 || slot.flags != 0) {
         return end.fail({milk::ErrorCode::ProtocolViolation,
-                         "Files: Read with a wrong payload length", slot.length});
+                         "Files: Read with a wrong payload length or flags", slot.length});
     }
     Read message{};
     message.offset = slot.get<std::uint64_t>(0);
@@ -249,9 +249,9 @@ struct Writing {
 
 [[nodiscard]] inline milk::Result<Data> milk_decode(
     std::type_identity<Data>, const milk::Slot& slot, milk::ChannelEnd& end) {
-    if (slot.length != 8) {
+    if (slot.length != 8 || slot.flags != 0) {
         return end.fail({milk::ErrorCode::ProtocolViolation,
-                         "Files: Data with a wrong payload length", slot.length});
+                         "Files: Data with a wrong payload length or flags", slot.length});
     }
     Data message{};
     MILK_TRY(milk::session::get_bytes(slot, 0, end, message.data));
@@ -271,9 +271,9 @@ struct Writing {
 
 [[nodiscard]] inline milk::Result<Eof> milk_decode(
     std::type_identity<Eof>, const milk::Slot& slot, milk::ChannelEnd& end) {
-    if (slot.length != 0) {
+    if (slot.length != 0 || slot.flags != 0) {
         return end.fail({milk::ErrorCode::ProtocolViolation,
-                         "Files: Eof with a wrong payload length", slot.length});
+                         "Files: Eof with a wrong payload length or flags", slot.length});
     }
     return Eof{};
 }
@@ -293,9 +293,9 @@ struct Writing {
 
 [[nodiscard]] inline milk::Result<Write> milk_decode(
     std::type_identity<Write>, const milk::Slot& slot, milk::ChannelEnd& end) {
-    if (slot.length != 16) {
+    if (slot.length != 16 || slot.flags != 0) {
         return end.fail({milk::ErrorCode::ProtocolViolation,
-                         "Files: Write with a wrong payload length", slot.length});
+                         "Files: Write with a wrong payload length or flags", slot.length});
     }
     Write message{};
     message.offset = slot.get<std::uint64_t>(0);
@@ -317,9 +317,9 @@ struct Writing {
 
 [[nodiscard]] inline milk::Result<Written> milk_decode(
     std::type_identity<Written>, const milk::Slot& slot, milk::ChannelEnd& end) {
-    if (slot.length != 4) {
+    if (slot.length != 4 || slot.flags != 0) {
         return end.fail({milk::ErrorCode::ProtocolViolation,
-                         "Files: Written with a wrong payload length", slot.length});
+                         "Files: Written with a wrong payload length or flags", slot.length});
     }
     Written message{};
     message.length = slot.get<std::uint32_t>(0);
@@ -339,9 +339,9 @@ struct Writing {
 
 [[nodiscard]] inline milk::Result<Close> milk_decode(
     std::type_identity<Close>, const milk::Slot& slot, milk::ChannelEnd& end) {
-    if (slot.length != 0) {
+    if (slot.length != 0 || slot.flags != 0) {
         return end.fail({milk::ErrorCode::ProtocolViolation,
-                         "Files: Close with a wrong payload length", slot.length});
+                         "Files: Close with a wrong payload length or flags", slot.length});
     }
     return Close{};
 }

@@ -30,8 +30,8 @@ typedef __INT64_TYPE__ milk_ki64;
 #define MILK_KALIGNOF(type) _Alignof(type)
 #endif
 
-// The ring slot (userland/include/milk/slot.hpp): u16 tag, u16 length, u32 flags
-// (the ring's sequence word, zero in the copy a validator checks), then the payload.
+// The ring slot (userland/include/milk/slot.hpp): u16 tag, u16 length, u32 flags,
+// then the payload.
 #define MILK_KSLOT_SIZE 64u
 #define MILK_KSLOT_HEADER_SIZE 8u
 #define MILK_KSLOT_PAYLOAD_SIZE 56u
@@ -49,7 +49,7 @@ enum milk_kcode {
     MILK_KV_TAG_NOT_ALLOWED = -2,  // a message the peer may not send in the tracked state
     MILK_KV_ENDED = -3,            // a message after the protocol reached `end`
     MILK_KV_BAD_LENGTH = -4,       // the length is not the message's payload size
-    MILK_KV_BAD_FLAGS = -5,        // unused since ABI 9: the flags word is the ring's sequence
+    MILK_KV_BAD_FLAGS = -5,        // reserved flags not zero
     MILK_KV_BAD_BOOL = -6,         // a bool that is neither 0 nor 1
     MILK_KV_BAD_ENUM = -7,         // an enum value that is not declared
     MILK_KV_BAD_HANDLE = -8,       // a buffer handle outside the sender's pool

@@ -110,9 +110,9 @@ struct Slot {
 
 [[nodiscard]] inline milk::Result<Incoming> milk_decode(
     std::type_identity<Incoming>, const milk::Slot& slot, milk::ChannelEnd& end) {
-    if (slot.length != 16) {
+    if (slot.length != 16 || slot.flags != 0) {
         return end.fail({milk::ErrorCode::ProtocolViolation,
-                         "Names: Incoming with a wrong payload length", slot.length});
+                         "Names: Incoming with a wrong payload length or flags", slot.length});
     }
     Incoming message{};
     if (const auto raw = slot.get<std::uint8_t>(0); is_valid(static_cast<Raw>(raw))) {
@@ -160,9 +160,9 @@ struct Slot {
 
 [[nodiscard]] inline milk::Result<Reply> milk_decode(
     std::type_identity<Reply>, const milk::Slot& slot, milk::ChannelEnd& end) {
-    if (slot.length != 9) {
+    if (slot.length != 9 || slot.flags != 0) {
         return end.fail({milk::ErrorCode::ProtocolViolation,
-                         "Names: Reply with a wrong payload length", slot.length});
+                         "Names: Reply with a wrong payload length or flags", slot.length});
     }
     Reply message{};
     for (std::size_t i0 = 0; i0 < 2; ++i0) {

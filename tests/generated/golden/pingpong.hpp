@@ -99,9 +99,9 @@ struct Waiting {
 
 [[nodiscard]] inline milk::Result<Ping> milk_decode(
     std::type_identity<Ping>, const milk::Slot& slot, milk::ChannelEnd& end) {
-    if (slot.length != 12) {
+    if (slot.length != 12 || slot.flags != 0) {
         return end.fail({milk::ErrorCode::ProtocolViolation,
-                         "PingPong: Ping with a wrong payload length", slot.length});
+                         "PingPong: Ping with a wrong payload length or flags", slot.length});
     }
     Ping message{};
     message.seq = slot.get<std::uint32_t>(0);
@@ -126,9 +126,9 @@ struct Waiting {
 
 [[nodiscard]] inline milk::Result<Pong> milk_decode(
     std::type_identity<Pong>, const milk::Slot& slot, milk::ChannelEnd& end) {
-    if (slot.length != 16) {
+    if (slot.length != 16 || slot.flags != 0) {
         return end.fail({milk::ErrorCode::ProtocolViolation,
-                         "PingPong: Pong with a wrong payload length", slot.length});
+                         "PingPong: Pong with a wrong payload length or flags", slot.length});
     }
     Pong message{};
     message.seq = slot.get<std::uint32_t>(0);
@@ -156,9 +156,9 @@ struct Waiting {
 
 [[nodiscard]] inline milk::Result<Bye> milk_decode(
     std::type_identity<Bye>, const milk::Slot& slot, milk::ChannelEnd& end) {
-    if (slot.length != 0) {
+    if (slot.length != 0 || slot.flags != 0) {
         return end.fail({milk::ErrorCode::ProtocolViolation,
-                         "PingPong: Bye with a wrong payload length", slot.length});
+                         "PingPong: Bye with a wrong payload length or flags", slot.length});
     }
     return Bye{};
 }

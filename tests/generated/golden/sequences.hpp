@@ -111,9 +111,9 @@ struct Ready_Close {
 
 [[nodiscard]] inline milk::Result<Open> milk_decode(
     std::type_identity<Open>, const milk::Slot& slot, milk::ChannelEnd& end) {
-    if (slot.length != 8) {
+    if (slot.length != 8 || slot.flags != 0) {
         return end.fail({milk::ErrorCode::ProtocolViolation,
-                         "Store: Open with a wrong payload length", slot.length});
+                         "Store: Open with a wrong payload length or flags", slot.length});
     }
     Open message{};
     MILK_TRY(milk::session::get_bytes(slot, 0, end, message.path));
@@ -134,9 +134,9 @@ struct Ready_Close {
 
 [[nodiscard]] inline milk::Result<Opened> milk_decode(
     std::type_identity<Opened>, const milk::Slot& slot, milk::ChannelEnd& end) {
-    if (slot.length != 8) {
+    if (slot.length != 8 || slot.flags != 0) {
         return end.fail({milk::ErrorCode::ProtocolViolation,
-                         "Store: Opened with a wrong payload length", slot.length});
+                         "Store: Opened with a wrong payload length or flags", slot.length});
     }
     Opened message{};
     message.size = slot.get<std::uint64_t>(0);
@@ -157,9 +157,9 @@ struct Ready_Close {
 
 [[nodiscard]] inline milk::Result<Failed> milk_decode(
     std::type_identity<Failed>, const milk::Slot& slot, milk::ChannelEnd& end) {
-    if (slot.length != 1) {
+    if (slot.length != 1 || slot.flags != 0) {
         return end.fail({milk::ErrorCode::ProtocolViolation,
-                         "Store: Failed with a wrong payload length", slot.length});
+                         "Store: Failed with a wrong payload length or flags", slot.length});
     }
     Failed message{};
     if (const auto raw = slot.get<std::uint8_t>(0); is_valid(static_cast<StoreError>(raw))) {
@@ -185,9 +185,9 @@ struct Ready_Close {
 
 [[nodiscard]] inline milk::Result<Append> milk_decode(
     std::type_identity<Append>, const milk::Slot& slot, milk::ChannelEnd& end) {
-    if (slot.length != 8) {
+    if (slot.length != 8 || slot.flags != 0) {
         return end.fail({milk::ErrorCode::ProtocolViolation,
-                         "Store: Append with a wrong payload length", slot.length});
+                         "Store: Append with a wrong payload length or flags", slot.length});
     }
     Append message{};
     MILK_TRY(milk::session::get_bytes(slot, 0, end, message.data));
@@ -208,9 +208,9 @@ struct Ready_Close {
 
 [[nodiscard]] inline milk::Result<Appended> milk_decode(
     std::type_identity<Appended>, const milk::Slot& slot, milk::ChannelEnd& end) {
-    if (slot.length != 8) {
+    if (slot.length != 8 || slot.flags != 0) {
         return end.fail({milk::ErrorCode::ProtocolViolation,
-                         "Store: Appended with a wrong payload length", slot.length});
+                         "Store: Appended with a wrong payload length or flags", slot.length});
     }
     Appended message{};
     message.size = slot.get<std::uint64_t>(0);
@@ -230,9 +230,9 @@ struct Ready_Close {
 
 [[nodiscard]] inline milk::Result<Close> milk_decode(
     std::type_identity<Close>, const milk::Slot& slot, milk::ChannelEnd& end) {
-    if (slot.length != 0) {
+    if (slot.length != 0 || slot.flags != 0) {
         return end.fail({milk::ErrorCode::ProtocolViolation,
-                         "Store: Close with a wrong payload length", slot.length});
+                         "Store: Close with a wrong payload length or flags", slot.length});
     }
     return Close{};
 }
@@ -250,9 +250,9 @@ struct Ready_Close {
 
 [[nodiscard]] inline milk::Result<Closed> milk_decode(
     std::type_identity<Closed>, const milk::Slot& slot, milk::ChannelEnd& end) {
-    if (slot.length != 0) {
+    if (slot.length != 0 || slot.flags != 0) {
         return end.fail({milk::ErrorCode::ProtocolViolation,
-                         "Store: Closed with a wrong payload length", slot.length});
+                         "Store: Closed with a wrong payload length or flags", slot.length});
     }
     return Closed{};
 }

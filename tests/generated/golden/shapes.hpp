@@ -217,9 +217,9 @@ struct Closing {
 
 [[nodiscard]] inline milk::Result<Draw> milk_decode(
     std::type_identity<Draw>, const milk::Slot& slot, milk::ChannelEnd& end) {
-    if (slot.length != 28) {
+    if (slot.length != 28 || slot.flags != 0) {
         return end.fail({milk::ErrorCode::ProtocolViolation,
-                         "Shapes: Draw with a wrong payload length", slot.length});
+                         "Shapes: Draw with a wrong payload length or flags", slot.length});
     }
     Draw message{};
     message.segment.from.x = slot.get<std::int16_t>(0);
@@ -283,9 +283,9 @@ struct Closing {
 
 [[nodiscard]] inline milk::Result<Mark> milk_decode(
     std::type_identity<Mark>, const milk::Slot& slot, milk::ChannelEnd& end) {
-    if (slot.length != 56) {
+    if (slot.length != 56 || slot.flags != 0) {
         return end.fail({milk::ErrorCode::ProtocolViolation,
-                         "Shapes: Mark with a wrong payload length", slot.length});
+                         "Shapes: Mark with a wrong payload length or flags", slot.length});
     }
     Mark message{};
     message.tagged.Mark.id = slot.get<std::uint8_t>(0);
@@ -325,9 +325,9 @@ struct Closing {
 
 [[nodiscard]] inline milk::Result<Blob> milk_decode(
     std::type_identity<Blob>, const milk::Slot& slot, milk::ChannelEnd& end) {
-    if (slot.length != 20) {
+    if (slot.length != 20 || slot.flags != 0) {
         return end.fail({milk::ErrorCode::ProtocolViolation,
-                         "Shapes: Blob with a wrong payload length", slot.length});
+                         "Shapes: Blob with a wrong payload length or flags", slot.length});
     }
     Blob message{};
     message.kind = slot.get<std::uint8_t>(8);
@@ -350,9 +350,9 @@ struct Closing {
 
 [[nodiscard]] inline milk::Result<Done> milk_decode(
     std::type_identity<Done>, const milk::Slot& slot, milk::ChannelEnd& end) {
-    if (slot.length != 1) {
+    if (slot.length != 1 || slot.flags != 0) {
         return end.fail({milk::ErrorCode::ProtocolViolation,
-                         "Shapes: Done with a wrong payload length", slot.length});
+                         "Shapes: Done with a wrong payload length or flags", slot.length});
     }
     Done message{};
     if (const auto raw = slot.get<std::uint8_t>(0); raw <= 1) {
@@ -379,9 +379,9 @@ struct Closing {
 
 [[nodiscard]] inline milk::Result<Grant> milk_decode(
     std::type_identity<Grant>, const milk::Slot& slot, milk::ChannelEnd& end) {
-    if (slot.length != 6) {
+    if (slot.length != 6 || slot.flags != 0) {
         return end.fail({milk::ErrorCode::ProtocolViolation,
-                         "Shapes: Grant with a wrong payload length", slot.length});
+                         "Shapes: Grant with a wrong payload length or flags", slot.length});
     }
     Grant message{};
     if (const auto raw = slot.get<std::uint16_t>(0); is_valid(static_cast<Access>(raw))) {

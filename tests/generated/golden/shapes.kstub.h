@@ -33,8 +33,8 @@ typedef __INT64_TYPE__ milk_ki64;
 #define MILK_KALIGNOF(type) _Alignof(type)
 #endif
 
-// The ring slot (userland/include/milk/slot.hpp): u16 tag, u16 length, u32 flags
-// (the ring's sequence word, zero in the copy a validator checks), then the payload.
+// The ring slot (userland/include/milk/slot.hpp): u16 tag, u16 length, u32 flags,
+// then the payload.
 #define MILK_KSLOT_SIZE 64u
 #define MILK_KSLOT_HEADER_SIZE 8u
 #define MILK_KSLOT_PAYLOAD_SIZE 56u
@@ -52,7 +52,7 @@ enum milk_kcode {
     MILK_KV_TAG_NOT_ALLOWED = -2,  // a message the peer may not send in the tracked state
     MILK_KV_ENDED = -3,            // a message after the protocol reached `end`
     MILK_KV_BAD_LENGTH = -4,       // the length is not the message's payload size
-    MILK_KV_BAD_FLAGS = -5,        // unused since ABI 9: the flags word is the ring's sequence
+    MILK_KV_BAD_FLAGS = -5,        // reserved flags not zero
     MILK_KV_BAD_BOOL = -6,         // a bool that is neither 0 nor 1
     MILK_KV_BAD_ENUM = -7,         // an enum value that is not declared
     MILK_KV_BAD_HANDLE = -8,       // a buffer handle outside the sender's pool
@@ -615,7 +615,7 @@ static inline int test_shapes_Shapes_check_Grant(const struct test_shapes_Shapes
 // the peer may be rewriting right now). Reads it exactly once into *msg, then
 // checks only that copy: the tracked state is not `end`, the tag is a message of
 // Shapes the peer may send in the tracked state, the length is that
-// message's payload size, every bool is 0 or 1, every enum a
+// message's payload size, the flags are zero, every bool is 0 or 1, every enum a
 // declared value, every buffer handle inside `pool` (the sender's pool; may be
 // 0 when the contract has no `bytes`). On success advances the tracked state and
 // returns 0: *msg is the message to use. On failure returns a negative MILK_KV_*
@@ -646,6 +646,8 @@ static inline int test_shapes_Shapes_validate(struct milk_kstate *st, const void
         return milk_kviolate(out, MILK_KV_TAG_NOT_ALLOWED, 0, msg->tag);
     if (msg->length != test_shapes_Shapes_payload_size(msg->tag))
         return milk_kviolate(out, MILK_KV_BAD_LENGTH, 0, msg->length);
+    if (msg->flags != 0)
+        return milk_kviolate(out, MILK_KV_BAD_FLAGS, 0, msg->flags);
     switch (msg->tag) {
     case test_shapes_Shapes_tag_Draw:
         rc = test_shapes_Shapes_check_Draw(&msg->body.Draw, pool, out);

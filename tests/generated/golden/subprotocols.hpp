@@ -122,9 +122,9 @@ struct Root_Run {
 
 [[nodiscard]] inline milk::Result<Login> milk_decode(
     std::type_identity<Login>, const milk::Slot& slot, milk::ChannelEnd& end) {
-    if (slot.length != 4) {
+    if (slot.length != 4 || slot.flags != 0) {
         return end.fail({milk::ErrorCode::ProtocolViolation,
-                         "Shell: Login with a wrong payload length", slot.length});
+                         "Shell: Login with a wrong payload length or flags", slot.length});
     }
     Login message{};
     message.user = slot.get<std::uint32_t>(0);
@@ -145,9 +145,9 @@ struct Root_Run {
 
 [[nodiscard]] inline milk::Result<Challenge> milk_decode(
     std::type_identity<Challenge>, const milk::Slot& slot, milk::ChannelEnd& end) {
-    if (slot.length != 8) {
+    if (slot.length != 8 || slot.flags != 0) {
         return end.fail({milk::ErrorCode::ProtocolViolation,
-                         "Shell: Challenge with a wrong payload length", slot.length});
+                         "Shell: Challenge with a wrong payload length or flags", slot.length});
     }
     Challenge message{};
     message.nonce = slot.get<std::uint64_t>(0);
@@ -168,9 +168,9 @@ struct Root_Run {
 
 [[nodiscard]] inline milk::Result<Response> milk_decode(
     std::type_identity<Response>, const milk::Slot& slot, milk::ChannelEnd& end) {
-    if (slot.length != 8) {
+    if (slot.length != 8 || slot.flags != 0) {
         return end.fail({milk::ErrorCode::ProtocolViolation,
-                         "Shell: Response with a wrong payload length", slot.length});
+                         "Shell: Response with a wrong payload length or flags", slot.length});
     }
     Response message{};
     message.proof = slot.get<std::uint64_t>(0);
@@ -191,9 +191,9 @@ struct Root_Run {
 
 [[nodiscard]] inline milk::Result<Welcome> milk_decode(
     std::type_identity<Welcome>, const milk::Slot& slot, milk::ChannelEnd& end) {
-    if (slot.length != 0) {
+    if (slot.length != 0 || slot.flags != 0) {
         return end.fail({milk::ErrorCode::ProtocolViolation,
-                         "Shell: Welcome with a wrong payload length", slot.length});
+                         "Shell: Welcome with a wrong payload length or flags", slot.length});
     }
     return Welcome{};
 }
@@ -211,9 +211,9 @@ struct Root_Run {
 
 [[nodiscard]] inline milk::Result<Denied> milk_decode(
     std::type_identity<Denied>, const milk::Slot& slot, milk::ChannelEnd& end) {
-    if (slot.length != 0) {
+    if (slot.length != 0 || slot.flags != 0) {
         return end.fail({milk::ErrorCode::ProtocolViolation,
-                         "Shell: Denied with a wrong payload length", slot.length});
+                         "Shell: Denied with a wrong payload length or flags", slot.length});
     }
     return Denied{};
 }
@@ -231,9 +231,9 @@ struct Root_Run {
 
 [[nodiscard]] inline milk::Result<Sudo> milk_decode(
     std::type_identity<Sudo>, const milk::Slot& slot, milk::ChannelEnd& end) {
-    if (slot.length != 0) {
+    if (slot.length != 0 || slot.flags != 0) {
         return end.fail({milk::ErrorCode::ProtocolViolation,
-                         "Shell: Sudo with a wrong payload length", slot.length});
+                         "Shell: Sudo with a wrong payload length or flags", slot.length});
     }
     return Sudo{};
 }
@@ -252,9 +252,9 @@ struct Root_Run {
 
 [[nodiscard]] inline milk::Result<Run> milk_decode(
     std::type_identity<Run>, const milk::Slot& slot, milk::ChannelEnd& end) {
-    if (slot.length != 4) {
+    if (slot.length != 4 || slot.flags != 0) {
         return end.fail({milk::ErrorCode::ProtocolViolation,
-                         "Shell: Run with a wrong payload length", slot.length});
+                         "Shell: Run with a wrong payload length or flags", slot.length});
     }
     Run message{};
     message.command = slot.get<std::uint32_t>(0);
@@ -275,9 +275,9 @@ struct Root_Run {
 
 [[nodiscard]] inline milk::Result<Output> milk_decode(
     std::type_identity<Output>, const milk::Slot& slot, milk::ChannelEnd& end) {
-    if (slot.length != 4) {
+    if (slot.length != 4 || slot.flags != 0) {
         return end.fail({milk::ErrorCode::ProtocolViolation,
-                         "Shell: Output with a wrong payload length", slot.length});
+                         "Shell: Output with a wrong payload length or flags", slot.length});
     }
     Output message{};
     message.status = slot.get<std::uint32_t>(0);
@@ -297,9 +297,9 @@ struct Root_Run {
 
 [[nodiscard]] inline milk::Result<Logout> milk_decode(
     std::type_identity<Logout>, const milk::Slot& slot, milk::ChannelEnd& end) {
-    if (slot.length != 0) {
+    if (slot.length != 0 || slot.flags != 0) {
         return end.fail({milk::ErrorCode::ProtocolViolation,
-                         "Shell: Logout with a wrong payload length", slot.length});
+                         "Shell: Logout with a wrong payload length or flags", slot.length});
     }
     return Logout{};
 }

@@ -45,31 +45,18 @@ struct RawChannel {
         return reinterpret_cast<ChannelControl*>(base + layout.control_offset)->status[1];
     }
 
-    // Publishes one slot on message ring 0 (no kick): the index, then the
-    // slot's sequence word (ring.hpp: a slot publishes itself).
+    // Publishes one slot on message ring 0 (no kick).
     void put(const Slot& slot) {
-        // Everything but the sequence word, which a kernel thread may be
-        // polling: a stray value there would read as a corrupt ring.
-        Slot* at = to_kernel_slot(sent);
-        auto* bytes = reinterpret_cast<std::byte*>(at);
-        const auto* from = reinterpret_cast<const std::byte*>(&slot);
-        constexpr std::size_t word = Slot::ring_sequence_offset;
-        std::memcpy(bytes, from, word);
-        std::memcpy(bytes + word + 4, from + word + 4, sizeof(Slot) - word - 4);
+        std::memcpy(static_cast<void*>(to_kernel_slot(sent)), &slot, sizeof(Slot));
         ++sent;
         std::atomic_ref<std::uint32_t>(to_kernel()->producer_index).store(sent, std::memory_order_release);
-        std::atomic_ref<std::uint32_t>(at->flags).store(sent, std::memory_order_release);
     }
     // Takes one reply if there is one.
     bool take(Slot& slot) {
         const auto published =
             std::atomic_ref<std::uint32_t>(from_kernel()->producer_index).load(std::memory_order_acquire);
         if (published == received) return false;
-        // The kernel stores its index before the slot's sequence word.
-        auto& sequence = const_cast<std::uint32_t&>(from_kernel_slot(received)->flags);
-        if (std::atomic_ref<std::uint32_t>(sequence).load(std::memory_order_acquire) != received + 1) return false;
         std::memcpy(&slot, from_kernel_slot(received), sizeof(Slot));
-        slot.flags = 0;
         ++received;
         std::atomic_ref<std::uint32_t>(from_kernel()->consumer_index).store(received, std::memory_order_release);
         return true;

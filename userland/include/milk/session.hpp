@@ -372,9 +372,10 @@ detail::SendResult<Next> send(ChannelEnd&& self, const char* operation, Message&
     // std::forward, not std::move: generated members pass an rvalue, and an
     // lvalue (which milk_encode(M&&) does not take) must not be moved silently.
     if (Slot* claimed = end.try_claim_slot()) {
-        // Encoded in the ring itself (Transport::try_claim_slot), which hands
-        // out the slot zeroed, so padding between fields goes out as zeros.
-        // A failed encode publishes nothing.
+        // Encoded in the ring itself (Transport::try_claim_slot), zeroed
+        // first so that padding between fields goes out as zeros. A failed
+        // encode publishes nothing.
+        std::memset(static_cast<void*>(claimed), 0, sizeof(Slot));
         Result<void> encoded = milk_encode(std::forward<Message>(message), end, *claimed);
         if (!encoded.ok()) return encoded.error();
         Result<void> sent = end.send_claimed();

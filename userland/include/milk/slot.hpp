@@ -3,9 +3,7 @@
 // Layout (shared with kernel-stubs and with milkc's codegen/layout.hpp):
 //   offset 0  u16 tag     message tag, 1-based; 0 is never valid
 //   offset 2  u16 length  bytes of payload in use
-//   offset 4  u32 flags   the ring's sequence word while the slot is in a
-//                         ring (ring.hpp: a slot publishes itself); zero in
-//                         every slot a sender encodes and a receiver decodes
+//   offset 4  u32 flags   reserved, must be zero
 //   offset 8  payload     the message's fields, C layout, natural alignment
 #pragma once
 
@@ -26,9 +24,6 @@ struct alignas(64) Slot {
     std::uint32_t flags = 0;
     std::byte payload[slot_payload_size] = {};
 
-    // The word a ring owns while the slot is in it (ring.hpp, SelfPublishing).
-    static constexpr std::size_t ring_sequence_offset = 4;
-
     // Copies a scalar field into the payload at `offset` (as laid out by milkc).
     template <typename T>
     void put(std::size_t offset, const T& value) {
@@ -47,7 +42,6 @@ struct alignas(64) Slot {
     }
 };
 static_assert(sizeof(Slot) == slot_size);
-static_assert(offsetof(Slot, flags) == Slot::ring_sequence_offset);
 
 // A `bytes` field on the wire: a region of the channel's exchange heap.
 struct WireBytes {

@@ -37,9 +37,8 @@ public:
     // stream a third of its rate). Null when there is no room now, the
     // channel is closed, or the transport has no ring of its own to lend
     // (the default): the caller then encodes into a slot of its own and
-    // calls send(), which waits or reports the error. The slot comes
-    // zeroed, and its `flags` word belongs to the ring (slot.hpp): leave it
-    // alone. The slot is shared with the peer: write it, never read it back. Nothing is sent until
+    // calls send(), which waits or reports the error. The slot is shared
+    // with the peer: write it, never read it back. Nothing is sent until
     // send_claimed(); a slot claimed and not sent is simply claimed again
     // by the next call.
     [[nodiscard]] virtual Slot* try_claim_slot() { return nullptr; }
