@@ -69,6 +69,7 @@ enum class MilkWait : std::uint8_t {
 // Hardware and hand-written floors.
 [[nodiscard]] LatencyRow run_cas_ping_pong(const CaseContext& context);
 [[nodiscard]] LatencyRow run_raw_ring(const CaseContext& context);
+[[nodiscard]] LatencyRow run_sequenced_raw_ring(const CaseContext& context);
 // A peer: the library queue a user would otherwise pick.
 [[nodiscard]] LatencyRow run_boost_spsc_queue(const CaseContext& context);
 

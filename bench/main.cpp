@@ -215,6 +215,7 @@ int main(int argc, char** argv) {
     const std::vector<std::pair<std::string, std::function<LatencyRow()>>> latency_cases = {
         {"cas_ping_pong", [&] { return run_cas_ping_pong(round_context); }},
         {"raw_ring", [&] { return run_raw_ring(round_context); }},
+        {"sequenced_raw_ring", [&] { return run_sequenced_raw_ring(round_context); }},
         {"boost_spsc_queue", [&] { return run_boost_spsc_queue(round_context); }},
         {"region_transport_spin", [&] { return run_region_transport(round_context, MilkWait::Spin); }},
         {"milk_inproc_spin", [&] { return run_milk_inproc(round_context, MilkWait::Spin); }},

@@ -145,6 +145,14 @@ std::vector<Ratio> compute_ratios(const Results& r) {
     add(make_ratio("raw_ring_vs_cache_line", "raw ring RT / (2 x cache-line transfer)",
                    "p50(raw_ring) / p50(cas_ping_pong)", p50_of(r, "raw_ring"), p50_of(r, "cas_ping_pong"),
                    std::nullopt, Comparison::AtMost));
+    // Whether a ring whose slots publish themselves (one cache line per
+    // message instead of two) would pay on this machine: D44.
+    add(make_ratio("sequenced_raw_ring_vs_raw_ring", "sequenced raw ring RT / raw ring RT",
+                   "p50(sequenced_raw_ring) / p50(raw_ring): slots that publish themselves, against an index",
+                   p50_of(r, "sequenced_raw_ring"), p50_of(r, "raw_ring"), std::nullopt, Comparison::AtMost));
+    add(make_ratio("sequenced_raw_ring_vs_raw_ring_throughput", "sequenced raw ring stream / raw ring stream",
+                   "messages/s streamed one way, sequenced_raw_ring / raw_ring", stream_of(r, "sequenced_raw_ring"),
+                   stream_of(r, "raw_ring"), std::nullopt, Comparison::AtLeast));
     add(make_ratio("bytes_handle_cost", "milk inproc bytes 64 B RT / milk inproc spin RT",
                    "p50(milk_inproc, 64 B, stamp) / p50(milk_inproc_spin): exporting and importing a buffer",
                    bytes_p50_of(r, "milk_inproc", 64), p50_of(r, "milk_inproc_spin"), std::nullopt,
