@@ -15,6 +15,7 @@
 
 #include "sched.hpp"  // generated from contracts/sched.contract
 
+#include "policy/batch_server.hpp"
 #include "policy/clock.hpp"
 #include "policy/fair_share.hpp"
 #include "policy/fifo.hpp"
@@ -39,6 +40,25 @@ using ServerGreeting = SchedContract::Server<SchedContract::state::Greeting>;
 using ServerIdle = SchedContract::Server<SchedContract::state::Idle>;
 using ServerBatching = SchedContract::Server<SchedContract::state::Batching>;
 using ServerDeciding = SchedContract::Server<SchedContract::state::Deciding>;
+
+// The contract's types, for the batch loop it shares with the memory
+// manager (policy/batch_server.hpp).
+struct SchedShape {
+    using Hello = SchedContract::Hello;
+    using Welcome = SchedContract::Welcome;
+    using Refused = SchedContract::Refused;
+    using Events = SchedContract::Events;
+    using Commit = SchedContract::Commit;
+    using Decisions = SchedContract::Decisions;
+    using Decided = SchedContract::Decided;
+    using Bye = SchedContract::Bye;
+    using ServerStart = components::sched::ServerStart;
+    using ServerGreeting = components::sched::ServerGreeting;
+    using ServerIdle = components::sched::ServerIdle;
+    using ServerBatching = components::sched::ServerBatching;
+    using ServerDeciding = components::sched::ServerDeciding;
+    static constexpr const char* stale_batch = "sched: a message of another batch inside a batch";
+};
 
 // The largest enclave a scheduler takes unless its settings say otherwise.
 inline constexpr std::int64_t default_max_cpus = 256;
@@ -244,27 +264,18 @@ public:
     }
 
     // Hello, then Welcome (or Refused, for an enclave beyond the settings or
-    // the memory), then batches until Bye.
+    // the memory), then batches until Bye (policy/batch_server.hpp).
     [[nodiscard]] milk::Result<void> serve(ServerStart&& server) {
-        struct Greeted {
-            milk::sched::Sched::Hello hello;
-            std::optional<ServerGreeting> greeting;
-        };
-        auto greeted = MILK_TRY(std::move(server).receive([](SchedContract::Hello&& hello, ServerGreeting&& next) {
-            return Greeted{hello, std::move(next)};
-        }));
-        const auto& hello = greeted.hello;
-        std::optional<Enclave<Rule>> enclave;
-        if (hello.cpus >= 1 && hello.cpus <= m_max_cpus && hello.max_tasks >= 1 && hello.max_tasks <= m_max_tasks) {
-            auto made = Enclave<Rule>::try_create(hello.cpus, hello.max_tasks, m_rule);
-            if (made.ok()) enclave.emplace(std::move(made).value());
-        }
-        if (!enclave) {
-            auto refused = std::move(*greeted.greeting).send(SchedContract::Refused{m_max_cpus, m_max_tasks});
-            return refused.ok() ? milk::Result<void>{} : milk::Result<void>{refused.error()};
-        }
-        auto idle = MILK_TRY(std::move(*greeted.greeting).send(SchedContract::Welcome{}));
-        return serve_batches(std::move(idle), *enclave);
+        return policy::BatchServer<SchedShape, Enclave<Rule>>::serve(
+            std::move(server),
+            [this](const SchedContract::Hello& hello) -> std::optional<Enclave<Rule>> {
+                if (hello.cpus < 1 || hello.cpus > m_max_cpus || hello.max_tasks < 1 || hello.max_tasks > m_max_tasks)
+                    return std::nullopt;
+                auto made = Enclave<Rule>::try_create(hello.cpus, hello.max_tasks, m_rule);
+                if (!made.ok()) return std::nullopt;
+                return std::move(made).value();
+            },
+            [this] { return SchedContract::Refused{m_max_cpus, m_max_tasks}; }, m_batches);
     }
 
     // What the last channel did.
@@ -284,84 +295,6 @@ public:
 
 private:
     Scheduler(std::uint32_t cpus, std::uint32_t tasks, Rule rule) : m_max_cpus(cpus), m_max_tasks(tasks), m_rule(std::move(rule)) {}
-
-    // One receive in Idle or Batching: the next endpoint, whichever state it
-    // is in, or none after Bye.
-    struct Next {
-        std::optional<ServerBatching> batching;
-        std::optional<ServerDeciding> deciding;
-        std::uint64_t seq = 0;
-    };
-
-    milk::Result<void> serve_batches(ServerIdle&& first, Enclave<Rule>& enclave) {
-        std::optional<ServerIdle> idle{std::move(first)};
-        for (;;) {
-            // Idle: a batch starts, or the mechanism says goodbye.
-            milk::Result<void> applied{};
-            auto started = MILK_TRY(std::move(*idle).receive(
-                [&](SchedContract::Events&& events, ServerBatching&& next) {
-                    applied = apply_all(enclave, events);
-                    return Next{std::move(next), std::nullopt, events.seq};
-                },
-                [](SchedContract::Bye&&) { return Next{}; }));
-            idle.reset();
-            MILK_TRY(std::move(applied));
-            if (!started.batching) return {};  // Bye
-            const std::uint64_t seq = started.seq;
-            // Batching: more events of the same batch, until Commit.
-            std::optional<ServerBatching> batching = std::move(started.batching);
-            std::optional<ServerDeciding> deciding;
-            while (batching) {
-                auto next = MILK_TRY(std::move(*batching).receive(
-                    [&](SchedContract::Events&& events, ServerBatching&& more) {
-                        applied = events.seq == seq ? apply_all(enclave, events) : stale_batch(events.seq);
-                        return Next{std::move(more), std::nullopt, events.seq};
-                    },
-                    [&](SchedContract::Commit&& commit, ServerDeciding&& answer) {
-                        if (commit.seq != seq) applied = stale_batch(commit.seq);
-                        return Next{std::nullopt, std::move(answer), commit.seq};
-                    }));
-                MILK_TRY(std::move(applied));
-                batching = std::move(next.batching);
-                deciding = std::move(next.deciding);
-            }
-            ++m_batches;
-            idle.emplace(MILK_TRY(answer(std::move(*deciding), enclave, seq)));
-        }
-    }
-
-    static milk::Result<void> apply_all(Enclave<Rule>& enclave, const SchedContract::Events& events) {
-        for (const milk::sched::Event& event : events.events) MILK_TRY(enclave.apply(event, events.now));
-        return {};
-    }
-    static milk::Result<void> stale_batch(std::uint64_t seq) {
-        return milk::Error{milk::ErrorCode::ProtocolViolation, "sched: a message of another batch inside a batch", static_cast<std::int64_t>(seq)};
-    }
-
-    // Decisions, six to a message, then Decided.
-    static milk::Result<ServerIdle> answer(ServerDeciding&& first, Enclave<Rule>& enclave, std::uint64_t seq) {
-        std::optional<ServerDeciding> deciding{std::move(first)};
-        SchedContract::Decisions pending{seq, {}};
-        std::size_t filled = 0;
-        milk::Result<void> sent{};
-        enclave.commit([&](const milk::sched::Decision& decision) {
-            if (!sent.ok()) return;
-            pending.decisions[filled++] = decision;
-            if (filled < pending.decisions.size()) return;
-            auto next = std::move(*deciding).send(pending);
-            deciding.reset();
-            if (!next.ok()) {
-                sent = next.error();
-                return;
-            }
-            deciding.emplace(std::move(next).value());
-            pending = SchedContract::Decisions{seq, {}};
-            filled = 0;
-        });
-        MILK_TRY(std::move(sent));
-        if (filled > 0) deciding.emplace(MILK_TRY(std::move(*deciding).send(pending)));
-        return std::move(*deciding).send(SchedContract::Decided{seq});
-    }
 
     std::uint32_t m_max_cpus;
     std::uint32_t m_max_tasks;

@@ -12,16 +12,20 @@
 
 TEST_CASE("the generated registry lists the components of components/CMakeLists.txt") {
     const auto components = milk::host::compiled_components();
-    REQUIRE(components.size() == 9);
-    const char* const names[] = {"echo",     "files",      "tally",       "directory", "sched_fifo",
-                                 "sched_rr", "sched_fair", "sched_clock", "sched_las"};
+    REQUIRE(components.size() == 11);
+    const char* const names[] = {"echo",      "files",       "tally",     "directory", "sched_fifo", "sched_rr",
+                                 "sched_fair", "sched_clock", "sched_las", "mem_fifo",  "mem_clock"};
     for (std::size_t i = 0; i < components.size(); ++i) CHECK(std::string_view(components[i].name) == names[i]);
     // The five schedulers serve one contract and differ by their policy's settings.
     CHECK(std::string_view(milk::host::find_component(components, "sched_las")->contract) == "milk.sched.Sched");
     CHECK(milk::host::find_component(components, "sched_rr")->setting_names.contains("quantum_us"));
     CHECK(milk::host::find_component(components, "sched_fair")->setting_names.contains("granularity_us"));
     CHECK_FALSE(milk::host::find_component(components, "sched_fifo")->setting_names.contains("quantum_us"));
-    // A scheduler's own process locks its memory; the others need not.
+    // The memory managers serve theirs, with the region's and pool's limits.
+    CHECK(std::string_view(milk::host::find_component(components, "mem_clock")->contract) == "milk.mem.Mem");
+    CHECK(milk::host::find_component(components, "mem_fifo")->setting_names.contains("max_frames"));
+    // A scheduler's or a pager's own process locks its memory; the others need not.
+    CHECK(milk::host::find_component(components, "mem_fifo")->residence == milk::MemoryResidence::Pinned);
     CHECK(milk::host::find_component(components, "sched_fair")->residence == milk::MemoryResidence::Pinned);
     CHECK(milk::host::find_component(components, "echo")->residence == milk::MemoryResidence::Pageable);
 

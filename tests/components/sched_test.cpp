@@ -62,7 +62,7 @@ class ChannelMachine {
 public:
     ChannelMachine(SchedClient& client, std::vector<Task> tasks, std::uint64_t tick)
         : m_client(client), m_tasks(std::move(tasks)), m_tick(tick), m_done(m_tasks.size(), 0),
-          m_finish(m_tasks.size(), 0), m_arrived(m_tasks.size(), false), m_running(client.cpus(), no_task) {}
+          m_finish(m_tasks.size(), 0), m_arrived(m_tasks.size(), false), m_running(client.hello().cpus, no_task) {}
 
     void run(std::uint64_t until) {
         while (m_now < until && m_finished < m_tasks.size()) step();
@@ -158,7 +158,7 @@ long locked_kilobytes(pid_t pid) {
 
 SchedClient connect(milk::host::Host& host, std::uint32_t cpus, std::uint32_t tasks) {
     auto endpoint = take(host.connect<Sched::Contract>("scheduler"));
-    return take(SchedClient::try_connect(std::move(endpoint), cpus, tasks, answer_timeout));
+    return take(SchedClient::try_connect(std::move(endpoint), {cpus, tasks}, answer_timeout));
 }
 
 }  // namespace
@@ -221,7 +221,7 @@ TEST_CASE("a scheduler refuses an enclave beyond its settings") {
     REQUIRE(settings.set("max_cpus", 2).ok());
     auto host = make_scheduler_host("sched_rr", Placement::Inproc, settings);
     auto endpoint = take(host.connect<Sched::Contract>("scheduler"));
-    auto refused = SchedClient::try_connect(std::move(endpoint), 4, 8, answer_timeout);
+    auto refused = SchedClient::try_connect(std::move(endpoint), {4, 8}, answer_timeout);
     REQUIRE_FALSE(refused.ok());
     CHECK(refused.error().code == milk::ErrorCode::InvalidArgument);
     CHECK(refused.error().detail == 2);
@@ -288,7 +288,7 @@ TEST_CASE("a policy that decides for a CPU out of the enclave is refused") {
             static_cast<void>(std::move(deciding).send(bad));
             return std::optional<components::sched::ServerIdle>{};
         });
-    auto client = take(SchedClient::try_connect(Sched::Contract::client(std::move(pair.first)), 2, 8, answer_timeout));
+    auto client = take(SchedClient::try_connect(Sched::Contract::client(std::move(pair.first)), {2, 8}, answer_timeout));
     REQUIRE(client.report({EventKind::task_new, 0, 0, 1024}).ok());
     auto decided = client.commit(1, answer_timeout);
     REQUIRE_FALSE(decided.ok());
@@ -305,7 +305,7 @@ TEST_CASE("a policy that misses its deadline fails the commit (the watchdog)") {
             static_cast<void>(std::move(deciding));
             return std::optional<components::sched::ServerIdle>{};
         });
-    auto client = take(SchedClient::try_connect(Sched::Contract::client(std::move(pair.first)), 1, 8, answer_timeout));
+    auto client = take(SchedClient::try_connect(Sched::Contract::client(std::move(pair.first)), {1, 8}, answer_timeout));
     const auto began = std::chrono::steady_clock::now();
     auto decided = client.commit(1, std::chrono::milliseconds(50));
     REQUIRE_FALSE(decided.ok());

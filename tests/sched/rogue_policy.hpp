@@ -17,7 +17,7 @@
 #include <vector>
 
 // GCC 12's maybe-uninitialized false positive on std::optional<endpoint>
-// (GCC bug 80635), as in components/sched/sched_client.hpp.
+// (GCC bug 80635), as in components/policy/batch_client.hpp.
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"

@@ -488,7 +488,7 @@ Result<std::unique_ptr<Enclave>> Enclave::try_create(SchedEndpoint&& endpoint, E
             return Error{ErrorCode::InvalidArgument, "sched: a CPU this process may not run on", cpu};
     MILK_TRY(install_preempt_handler());
     const auto cpus = static_cast<std::uint32_t>(options.cpus.size());
-    auto remote = MILK_TRY(SchedClient::try_connect(std::move(endpoint), cpus, options.max_tasks,
+    auto remote = MILK_TRY(SchedClient::try_connect(std::move(endpoint), {cpus, options.max_tasks},
                                                     std::chrono::seconds(10), Agent::batch_capacity(options)));
     auto fallback = MILK_TRY(components::sched::Enclave<components::policy::FifoRule>::try_create(cpus, options.max_tasks, {}));
     auto agent = std::make_unique<Agent>(std::move(remote), std::move(fallback), std::move(options));

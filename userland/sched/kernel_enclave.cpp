@@ -314,8 +314,9 @@ Result<std::unique_ptr<KernelEnclave>> KernelEnclave::try_create(SchedEndpoint&&
         return Error{ErrorCode::SystemError, "sched: MILK_IOC_SCHED_CREATE failed", errno};
     // The policy answers Hello before the agent starts: no task can join an
     // enclave whose policy refused it (the fd closes with this function).
-    auto client = MILK_TRY(SchedClient::try_connect(std::move(endpoint), static_cast<std::uint32_t>(options.cpus.size()),
-                                                    options.max_tasks, options.policy_deadline));
+    auto client = MILK_TRY(SchedClient::try_connect(
+        std::move(endpoint), {static_cast<std::uint32_t>(options.cpus.size()), options.max_tasks},
+        options.policy_deadline));
     const std::uint32_t id = create.enclave;
     return std::unique_ptr<KernelEnclave>(
         new KernelEnclave(std::make_unique<Agent>(std::move(fd), id, std::move(client), std::move(options))));

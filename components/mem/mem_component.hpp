@@ -1,0 +1,234 @@
+// The memory manager's policy: the server side of contracts/mem.contract. A
+// mechanism that can map pages of a region onto frames of a smaller pool
+// (the client: userland/mem's userfaultfd handler) reports faults, accessed
+// pages and released ranges in batches; this component feeds them to one of
+// the sOS policies (components/policy), the very objects the scheduler uses,
+// and answers each batch with the evictions and mappings that take the
+// mechanism's frames to where the policy wants them. A fault is the tick
+// (the policy's moment of control), an eviction the preemption
+// (docs/mem.md).
+//
+// One source for every placement, like the scheduler: only the freestanding
+// runtime (generated endpoints, milk::Result, milk::FixedArray).
+//
+// One component per rule, so that a config says which policy by the name:
+// mem_fifo (evict the page mapped first), mem_clock (second chance from the
+// accessed bits the mechanism samples: an LRU approximation).
+#pragma once
+
+#include "mem.hpp"  // generated from contracts/mem.contract
+
+#include "policy/batch_server.hpp"
+#include "policy/clock.hpp"
+#include "policy/fifo.hpp"
+
+#include <milk/component.hpp>
+#include <milk/fixed_array.hpp>
+
+#include <cstdint>
+#include <optional>
+#include <utility>
+
+namespace components::mem {
+
+namespace MemContract = milk::mem::Mem;
+using milk::mem::DecisionKind;
+using milk::mem::EventKind;
+
+using ServerStart = MemContract::Server<MemContract::state::Start>;
+using ServerGreeting = MemContract::Server<MemContract::state::Greeting>;
+using ServerIdle = MemContract::Server<MemContract::state::Idle>;
+using ServerBatching = MemContract::Server<MemContract::state::Batching>;
+using ServerDeciding = MemContract::Server<MemContract::state::Deciding>;
+
+// The contract's types, for the batch loop it shares with the scheduler.
+struct MemShape {
+    using Hello = MemContract::Hello;
+    using Welcome = MemContract::Welcome;
+    using Refused = MemContract::Refused;
+    using Events = MemContract::Events;
+    using Commit = MemContract::Commit;
+    using Decisions = MemContract::Decisions;
+    using Decided = MemContract::Decided;
+    using Bye = MemContract::Bye;
+    using ServerStart = components::mem::ServerStart;
+    using ServerGreeting = components::mem::ServerGreeting;
+    using ServerIdle = components::mem::ServerIdle;
+    using ServerBatching = components::mem::ServerBatching;
+    using ServerDeciding = components::mem::ServerDeciding;
+    static constexpr const char* stale_batch = "mem: a message of another batch inside a batch";
+};
+
+// The largest region and pool a memory manager takes unless its settings
+// say otherwise (pages and frames of 4 KiB: 4 GiB and 1 GiB).
+inline constexpr std::int64_t default_max_pages = 1 << 20;
+inline constexpr std::int64_t default_max_frames = 1 << 18;
+
+template <typename Rule>
+struct RuleSettings;
+
+template <>
+struct RuleSettings<policy::FifoRule> {
+    static constexpr const char* name = "mem_fifo";
+};
+
+template <>
+struct RuleSettings<policy::ClockRule> {
+    static constexpr const char* name = "mem_clock";
+};
+
+// One region's policy and what the mechanism has been told. The policy's
+// books say which page every frame should hold; `told` is what the
+// mechanism holds there as far as it told us: what the last Decisions said,
+// minus the pages it released itself. A Commit sends the difference,
+// evictions first.
+template <typename Rule>
+class Pager {
+public:
+    static milk::Result<Pager> try_create(std::uint32_t pages, std::uint32_t frames, Rule rule) {
+        auto policy = MILK_TRY(policy::PolicyOf<Rule>::try_create({pages, frames}, std::move(rule)));
+        auto told = MILK_TRY(
+            milk::FixedArray<policy::EntityId>::try_create(frames, milk::FixedArray<policy::EntityId>::Fill::Zero));
+        for (std::uint32_t frame = 0; frame < frames; ++frame) told[frame] = policy::no_entity;
+        return Pager(std::move(policy), std::move(told));
+    }
+
+    // One event of a batch. An error means the mechanism broke the
+    // contract's rules (a page outside the region, a range past its end, an
+    // accessed page that was never mapped).
+    [[nodiscard]] milk::Result<void> apply(const milk::mem::Event& event, policy::Nanoseconds now) {
+        if (now < m_now) return violation("mem: the mechanism's clock went back", 0);
+        m_now = now;
+        policy::Decision room[policy::DecisionSink::per_event];
+        policy::DecisionSink sink(room);
+        const policy::EntityId page = event.page;
+        switch (event.kind) {
+        case EventKind::none: return {};
+        case EventKind::fault: {
+            if (page >= m_policy.entity_capacity()) return violation("mem: a fault outside the region", page);
+            const policy::Phase phase = m_policy.phase_of(page);
+            // Two threads touching one page report it twice, and a fault may
+            // race the map decided for it: a page the books already map
+            // waits for that map, it needs no second frame.
+            if (phase == policy::Phase::Placed) return {};
+            if (phase == policy::Phase::Absent) MILK_TRY(violation_if_failed(m_policy.arrive(page, policy::default_weight, now)));
+            return violation_if_failed(m_policy.ready(page, policy::Urgency::Now, now, sink));
+        }
+        case EventKind::accessed:
+            if (page >= m_policy.entity_capacity()) return violation("mem: an accessed page outside the region", page);
+            // A sample taken before an eviction the mechanism has not applied
+            // yet: nothing to learn.
+            if (m_policy.phase_of(page) != policy::Phase::Placed) return {};
+            return violation_if_failed(m_policy.accessed(page, now));
+        case EventKind::release: {
+            const std::uint64_t end = std::uint64_t{page} + event.count;
+            if (event.count == 0 || end > m_policy.entity_capacity())
+                return violation("mem: a released range outside the region", page);
+            for (std::uint64_t released = page; released < end; ++released) {
+                const auto entity = static_cast<policy::EntityId>(released);
+                if (m_policy.phase_of(entity) != policy::Phase::Placed) continue;
+                // The mechanism dropped it itself: its frame is empty.
+                const policy::UnitId frame = m_policy.unit_of(entity);
+                if (frame < m_told.size() && m_told[frame] == entity) m_told[frame] = policy::no_entity;
+                MILK_TRY(violation_if_failed(m_policy.block(entity, now, sink)));
+            }
+            return {};
+        }
+        }
+        return violation("mem: an event of no known kind", static_cast<std::uint32_t>(event.kind));
+    }
+
+    // The decisions that take the mechanism from `told` to the policy's
+    // books: every eviction first (a frame must be empty before a page is
+    // mapped onto it), then the mappings. Afterwards `told` is the books.
+    template <typename Emit>
+    void commit(Emit&& emit) {
+        const auto frames = static_cast<std::uint32_t>(m_told.size());
+        for (std::uint32_t frame = 0; frame < frames; ++frame) {
+            const policy::EntityId was = m_told[frame];
+            if (was != policy::no_entity && was != m_policy.entity_on(frame))
+                emit(milk::mem::Decision{DecisionKind::evict, was, frame});
+        }
+        for (std::uint32_t frame = 0; frame < frames; ++frame) {
+            const policy::EntityId now_on = m_policy.entity_on(frame);
+            if (now_on != policy::no_entity && now_on != m_told[frame])
+                emit(milk::mem::Decision{DecisionKind::map, now_on, frame});
+            m_told[frame] = now_on;
+        }
+    }
+
+    [[nodiscard]] const policy::PolicyOf<Rule>& policy() const { return m_policy; }
+
+private:
+    Pager(policy::PolicyOf<Rule> policy, milk::FixedArray<policy::EntityId> told)
+        : m_policy(std::move(policy)), m_told(std::move(told)) {}
+
+    static milk::Result<void> violation(const char* what, std::uint32_t detail) {
+        return milk::Error{milk::ErrorCode::ProtocolViolation, what, detail};
+    }
+    static milk::Result<void> violation_if_failed(milk::Result<void> result) {
+        if (result.ok()) return result;
+        return milk::Error{milk::ErrorCode::ProtocolViolation, result.error().what, result.error().detail};
+    }
+
+    policy::PolicyOf<Rule> m_policy;
+    milk::FixedArray<policy::EntityId> m_told;
+    policy::Nanoseconds m_now = 0;
+};
+
+template <typename Rule>
+class MemoryManager {
+public:
+    using Contract = MemContract::Contract;
+    static constexpr const char* name = RuleSettings<Rule>::name;
+    static constexpr milk::PlacementSet placements = milk::every_placement;
+    // The books live in serve's frame, for the channel's life.
+    static constexpr milk::Statefulness statefulness = milk::Statefulness::Stateless;
+    static constexpr milk::SettingNames setting_names{"max_pages", "max_frames"};
+    // In a process of its own, the policy locks its memory: a page fault in
+    // the pager would wait on itself.
+    static constexpr milk::MemoryResidence residence = milk::MemoryResidence::Pinned;
+
+    [[nodiscard]] static milk::Result<MemoryManager> try_create(const milk::Settings& settings) {
+        const std::int64_t pages = settings.get_or("max_pages", default_max_pages);
+        if (pages < 2 || pages > (std::int64_t{1} << 30))
+            return milk::Error{milk::ErrorCode::InvalidArgument, "mem: `max_pages` must be 2 to 2^30", pages};
+        const std::int64_t frames = settings.get_or("max_frames", default_max_frames);
+        if (frames < 1 || frames > pages)
+            return milk::Error{milk::ErrorCode::InvalidArgument, "mem: `max_frames` must be 1 to `max_pages`", frames};
+        return MemoryManager(static_cast<std::uint32_t>(pages), static_cast<std::uint32_t>(frames));
+    }
+
+    // Hello, then Welcome (or Refused, for a region or pool beyond the
+    // settings or the memory), then batches until Bye.
+    [[nodiscard]] milk::Result<void> serve(ServerStart&& server) {
+        return policy::BatchServer<MemShape, Pager<Rule>>::serve(
+            std::move(server),
+            [this](const MemContract::Hello& hello) -> std::optional<Pager<Rule>> {
+                if (hello.pages < 1 || hello.pages > m_max_pages || hello.frames < 1 || hello.frames > m_max_frames)
+                    return std::nullopt;
+                auto made = Pager<Rule>::try_create(hello.pages, hello.frames, Rule{});
+                if (!made.ok()) return std::nullopt;
+                return std::move(made).value();
+            },
+            [this] { return MemContract::Refused{m_max_pages, m_max_frames}; }, m_batches);
+    }
+
+    // What the last channel did.
+    [[nodiscard]] std::uint64_t batches() const { return m_batches; }
+
+private:
+    MemoryManager(std::uint32_t pages, std::uint32_t frames) : m_max_pages(pages), m_max_frames(frames) {}
+
+    std::uint32_t m_max_pages;
+    std::uint32_t m_max_frames;
+    std::uint64_t m_batches = 0;
+};
+
+using FifoMemoryManager = MemoryManager<policy::FifoRule>;
+using ClockMemoryManager = MemoryManager<policy::ClockRule>;
+
+static_assert(milk::Component<FifoMemoryManager>);
+static_assert(milk::Component<ClockMemoryManager>);
+
+}  // namespace components::mem

@@ -1,0 +1,205 @@
+// The user-space memory manager mechanism (userland/mem) with real faults:
+// a region larger than its pool, served by userfaultfd, touched by several
+// threads at once, its pages placed by a memory manager component wherever
+// the host put it. What a user checks: every byte written is read back,
+// after any number of evictions, and a policy that dies or misbehaves loses
+// nothing and leaves no thread stopped.
+#include <milk/host/component_type.hpp>
+#include <milk/host/host.hpp>
+#include <milk/inproc.hpp>
+#include <milk/mem/managed_region.hpp>
+
+#include <doctest/doctest.h>
+
+#include <signal.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <cstring>
+#include <random>
+#include <thread>
+#include <utility>
+#include <vector>
+
+namespace {
+
+using milk::Placement;
+using milk::mem::FallbackReason;
+using milk::mem::ManagedRegion;
+namespace Mem = milk::mem::Mem;
+
+template <typename T>
+T take(milk::Result<T>&& result) {
+    REQUIRE_MESSAGE(result.ok(), (result.ok() ? "" : result.error().what));
+    return std::move(result).value();
+}
+
+milk::host::Host make_host(const char* component, Placement placement) {
+    milk::host::Config config;
+    config.file = "test";
+    milk::host::InstanceConfig instance;
+    instance.name = "pager";
+    instance.component = component;
+    instance.placement = placement;
+    config.instances.push_back(instance);
+    milk::host::HostOptions options;
+    options.runner_path = MILK_RUNNER_PATH;
+    options.stop_timeout = std::chrono::milliseconds(500);
+    return take(milk::host::Host::try_create(config, milk::host::compiled_components(), options));
+}
+
+// `threads` workers, each the only writer of the pages p with p % threads
+// == its number, touch the region `accesses` times each: mostly within a
+// window of pages that moves (locality, so that the pool helps), now and
+// then anywhere. Every touch reads a word, checks it against the worker's
+// own copy of its pages, and writes a new value. At the end every word of
+// every page is checked. `during` runs on the caller's thread meanwhile.
+struct Workload {
+    std::uint32_t threads = 4;
+    std::uint32_t accesses = 20'000;
+};
+
+template <typename During>
+std::uint64_t run_workload(ManagedRegion& region, Workload workload, During&& during) {
+    const std::size_t words_per_page = region.page_size() / sizeof(std::uint64_t);
+    const auto pages = static_cast<std::uint32_t>(region.size() / region.page_size());
+    auto* words = reinterpret_cast<std::uint64_t*>(region.data());
+    std::atomic<std::uint64_t> wrong{0};
+    std::atomic<std::uint32_t> finished{0};
+    std::vector<std::thread> workers;
+    for (std::uint32_t t = 0; t < workload.threads; ++t) {
+        workers.emplace_back([&, t] {
+            std::vector<std::uint64_t> shadow(std::size_t{pages} * words_per_page, 0);
+            std::minstd_rand random(t + 1);
+            const std::uint32_t owned = (pages - t + workload.threads - 1) / workload.threads;
+            std::uint32_t window = 0;
+            for (std::uint32_t i = 0; i < workload.accesses; ++i) {
+                if (i % 512 == 0) window = static_cast<std::uint32_t>(random() % owned);
+                const std::uint32_t nth = random() % 8 != 0 ? (window + static_cast<std::uint32_t>(random() % 6)) % owned
+                                                            : static_cast<std::uint32_t>(random() % owned);
+                const std::uint32_t page = t + nth * workload.threads;
+                const std::size_t word = std::size_t{page} * words_per_page + random() % words_per_page;
+                if (words[word] != shadow[word]) wrong.fetch_add(1, std::memory_order_relaxed);
+                shadow[word] = (std::uint64_t{t} << 56) | (std::uint64_t{i} << 8) | (word & 0xff);
+                words[word] = shadow[word];
+            }
+            for (std::uint32_t page = t; page < pages; page += workload.threads)
+                for (std::size_t w = 0; w < words_per_page; ++w) {
+                    const std::size_t word = std::size_t{page} * words_per_page + w;
+                    if (words[word] != shadow[word]) wrong.fetch_add(1, std::memory_order_relaxed);
+                }
+            finished.fetch_add(1);
+        });
+    }
+    during(finished);
+    for (std::thread& worker : workers) worker.join();
+    return wrong.load();
+}
+
+std::uint64_t run_workload(ManagedRegion& region, Workload workload) {
+    return run_workload(region, workload, [](const std::atomic<std::uint32_t>&) {});
+}
+
+}  // namespace
+
+TEST_CASE("a region four times its pool keeps every byte, from four threads, the policy in each placement") {
+    for (const char* component : {"mem_fifo", "mem_clock"}) {
+        for (Placement placement : {Placement::Inproc, Placement::Process}) {
+            CAPTURE(component);
+            CAPTURE(static_cast<int>(placement));
+            auto host = make_host(component, placement);
+            auto region = take(ManagedRegion::try_create(take(host.connect<Mem::Contract>("pager")), {.pages = 128, .frames = 32}));
+            CHECK(run_workload(*region, {}) == 0);
+            const milk::mem::RegionStats stats = region->stats();
+            CHECK(stats.fallback == FallbackReason::None);
+            CHECK(stats.zero_fills == 128);  // every page's first touch, and only that
+            CHECK(stats.evictions > 0);
+            CHECK(stats.copies_in > 0);      // evicted pages came back with their bytes
+            CHECK(stats.resident <= 32);
+            CHECK(stats.batches > 0);
+            CHECK(stats.batches <= stats.faults);
+        }
+    }
+}
+
+TEST_CASE("a million accesses from four threads through a pool an eighth of the region") {
+    auto host = make_host("mem_clock", Placement::Inproc);
+    auto region = take(ManagedRegion::try_create(take(host.connect<Mem::Contract>("pager")), {.pages = 256, .frames = 32}));
+    CHECK(run_workload(*region, {.threads = 4, .accesses = 250'000}) == 0);
+    const milk::mem::RegionStats stats = region->stats();
+    MESSAGE("faults ", stats.faults, ", batches ", stats.batches, ", evictions ", stats.evictions, ", copies in ",
+            stats.copies_in, ", zero fills ", stats.zero_fills);
+    CHECK(stats.fallback == FallbackReason::None);
+    CHECK(stats.evictions > 1000);
+    CHECK(stats.resident <= 32);
+}
+
+TEST_CASE("the policy's process killed under load: faults go on with the fallback, nothing lost") {
+    auto host = make_host("mem_clock", Placement::Process);
+    const auto status = host.status();
+    REQUIRE(status.size() == 1);
+    const pid_t policy = status[0].pid;
+    REQUIRE(policy > 0);
+    auto region = take(ManagedRegion::try_create(take(host.connect<Mem::Contract>("pager")), {.pages = 128, .frames = 16}));
+    const std::uint64_t wrong = run_workload(*region, {.threads = 4, .accesses = 40'000}, [&](const auto& finished) {
+        // Once the policy has answered a few hundred batches, mid-run.
+        while (region->stats().batches < 300 && finished.load() == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        REQUIRE(::kill(policy, SIGKILL) == 0);
+    });
+    CHECK(wrong == 0);
+    const milk::mem::RegionStats stats = region->stats();
+    CHECK(stats.fallback == FallbackReason::PolicyGone);
+    CHECK(stats.resident <= 16);
+}
+
+TEST_CASE("a policy that maps onto a taken frame breaks the contract: the fallback serves, nothing lost") {
+    // A rogue policy: every fault goes onto frame 0, whatever is there.
+    auto pair = take(milk::inproc::open_channel());
+    std::thread rogue([server = Mem::Contract::server(std::move(pair.second))]() mutable {
+        auto greeted = std::move(server).receive([](Mem::Hello&&, Mem::Server<Mem::state::Greeting>&& next) {
+            return std::move(next);
+        });
+        if (!greeted.ok()) return;
+        auto idle = std::move(greeted).value().send(Mem::Welcome{});
+        std::optional<Mem::Server<Mem::state::Idle>> at{std::move(idle).value()};
+        for (;;) {
+            std::vector<std::uint32_t> faults;
+            std::uint64_t seq = 0;
+            auto batching = std::move(*at).receive(
+                [&](Mem::Events&& events, Mem::Server<Mem::state::Batching>&& next) {
+                    seq = events.seq;
+                    for (const auto& event : events.events)
+                        if (event.kind == milk::mem::EventKind::fault) faults.push_back(event.page);
+                    return std::optional<Mem::Server<Mem::state::Batching>>{std::move(next)};
+                },
+                [](Mem::Bye&&) { return std::optional<Mem::Server<Mem::state::Batching>>{}; });
+            at.reset();
+            if (!batching.ok() || !batching.value()) return;
+            auto deciding = std::move(*batching.value()).receive(
+                [](Mem::Commit&&, Mem::Server<Mem::state::Deciding>&& next) { return std::move(next); },
+                [](Mem::Events&&, Mem::Server<Mem::state::Batching>&&) -> Mem::Server<Mem::state::Deciding> {
+                    std::abort();  // one Events message a batch here
+                });
+            if (!deciding.ok()) return;
+            Mem::Decisions decisions{seq, {}};
+            for (std::size_t i = 0; i < faults.size() && i < decisions.decisions.size(); ++i)
+                decisions.decisions[i] = {milk::mem::DecisionKind::map, faults[i], 0};
+            auto more = std::move(deciding).value().send(decisions);
+            if (!more.ok()) return;
+            auto decided = std::move(more).value().send(Mem::Decided{seq});
+            if (!decided.ok()) return;
+            at.emplace(std::move(decided).value());
+        }
+    });
+    {
+        auto region = take(ManagedRegion::try_create(Mem::Contract::client(std::move(pair.first)), {.pages = 64, .frames = 8}));
+        CHECK(run_workload(*region, {.threads = 2, .accesses = 10'000}) == 0);
+        const milk::mem::RegionStats stats = region->stats();
+        CHECK(stats.fallback == FallbackReason::BrokeContract);
+        REQUIRE(stats.fallback_error.has_value());
+        CHECK(std::string(stats.fallback_error->what) == "mem: a map onto a frame that holds a page");
+        CHECK(stats.resident <= 8);
+    }
+    rogue.join();
+}

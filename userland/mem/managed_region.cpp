@@ -1,0 +1,365 @@
+// The user-space memory manager mechanism (milk/mem/managed_region.hpp):
+// userfaultfd in missing and write-protect modes, a handler thread that
+// batches faults for the policy, and a FIFO of its own to fall back on.
+#include <milk/mem/managed_region.hpp>
+
+#include "mem/mem_client.hpp"
+#include "mem/mem_component.hpp"
+#include "process_internal.hpp"  // FileDescriptor
+
+#include <fcntl.h>
+#include <linux/userfaultfd.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+#include <thread>
+#include <utility>
+#include <vector>
+
+namespace milk::mem {
+namespace {
+
+using components::mem::MemClient;
+using milk::process::detail::FileDescriptor;
+using Fallback = components::mem::Pager<components::policy::FifoRule>;
+
+constexpr std::uint32_t none = 0xffffffffu;
+
+Error system_error(const char* what) { return Error{ErrorCode::SystemError, what, errno}; }
+
+std::uint64_t now_ns() {
+    return static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count());
+}
+
+// A userfaultfd for this process's user-mode faults. Privileged processes
+// (and systems with vm.unprivileged_userfaultfd = 1) get one that also
+// resolves faults the kernel takes on the region (a read() into it, say);
+// otherwise UFFD_USER_MODE_ONLY, which is all a workload's own loads and
+// stores need.
+Result<FileDescriptor> open_userfaultfd() {
+    int fd = static_cast<int>(::syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK));
+    if (fd < 0 && errno == EPERM)
+        fd = static_cast<int>(::syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY));
+    if (fd < 0) return system_error("mem: userfaultfd");
+    FileDescriptor uffd(fd);
+    uffdio_api api{};
+    api.api = UFFD_API;
+    // Write-protect faults on anonymous memory: an eviction write-protects
+    // the page while it saves it, so that no write is lost.
+    api.features = UFFD_FEATURE_PAGEFAULT_FLAG_WP;
+    if (::ioctl(uffd.get(), UFFDIO_API, &api) != 0)
+        return system_error("mem: UFFDIO_API (this kernel lacks write-protect faults on anonymous memory)");
+    return uffd;
+}
+
+}  // namespace
+
+class ManagedRegion::Handler {
+public:
+    Handler(std::byte* base, std::size_t page, RegionOptions options, FileDescriptor uffd,
+            FileDescriptor stop)
+        : m_base(base), m_page(page), m_options(options), m_uffd(std::move(uffd)), m_stop(std::move(stop)),
+          m_store(std::size_t{options.pages} * page), m_saved(options.pages, 0), m_frame_of(options.pages, none),
+          m_page_on(options.frames, none) {}
+
+    ~Handler() {
+        stop();
+        if (m_remote) static_cast<void>(m_remote->bye());
+        ::munmap(m_base, size());
+    }
+
+    Result<void> connect(MemEndpoint&& endpoint) {
+        auto client = MemClient::try_connect(std::move(endpoint), {m_options.pages, m_options.frames},
+                                             m_options.policy_deadline, max_batch() + 1);
+        if (!client.ok()) return client.error();
+        m_remote.emplace(std::move(client).value());
+        return {};
+    }
+
+    void start() { m_thread = std::thread([this] { run(); }); }
+
+    void stop() {
+        if (!m_thread.joinable()) return;
+        const std::uint64_t one = 1;
+        static_cast<void>(::write(m_stop.get(), &one, sizeof one));
+        m_thread.join();
+    }
+
+    [[nodiscard]] std::byte* data() const { return m_base; }
+    [[nodiscard]] std::size_t size() const { return std::size_t{m_options.pages} * m_page; }
+    [[nodiscard]] std::size_t page_size() const { return m_page; }
+    [[nodiscard]] RegionStats stats() const {
+        const std::lock_guard lock(m_stats_mutex);
+        return m_stats;
+    }
+
+private:
+    // At most as many faults a batch as there are frames: a batch that
+    // asked for more would evict some of its own faults' pages before their
+    // threads ran, and they would fault again.
+    [[nodiscard]] std::uint32_t max_batch() const { return std::min<std::uint32_t>(m_options.frames, 1024); }
+
+    void run() {
+        pollfd fds[2] = {{m_uffd.get(), POLLIN, 0}, {m_stop.get(), POLLIN, 0}};
+        std::vector<uffd_msg> messages(64);
+        for (;;) {
+            if (::poll(fds, 2, -1) < 0) {
+                if (errno == EINTR) continue;
+                return;
+            }
+            if ((fds[1].revents & POLLIN) != 0) return;
+            for (;;) {
+                const ssize_t got = ::read(m_uffd.get(), messages.data(), messages.size() * sizeof(uffd_msg));
+                if (got <= 0) break;  // EAGAIN: read them all
+                for (std::size_t i = 0; i < static_cast<std::size_t>(got) / sizeof(uffd_msg); ++i) note(messages[i]);
+            }
+            while (!m_waiting.empty()) serve_waiting();
+        }
+    }
+
+    // One message: a missing-page fault waits for a frame; a write to a
+    // page being evicted (write-protect) is woken once the eviction is done,
+    // when it faults again as a missing page.
+    void note(const uffd_msg& message) {
+        if (message.event != UFFD_EVENT_PAGEFAULT) return;
+        const auto address = reinterpret_cast<std::byte*>(static_cast<std::uintptr_t>(message.arg.pagefault.address));
+        const auto page = static_cast<std::uint32_t>((address - m_base) / static_cast<std::ptrdiff_t>(m_page));
+        if (page >= m_options.pages) return;
+        {
+            const std::lock_guard lock(m_stats_mutex);
+            ++m_stats.faults;
+        }
+        if ((message.arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WP) != 0) {
+            m_wake_needed = true;
+            return;
+        }
+        if (std::find(m_waiting.begin(), m_waiting.end(), page) == m_waiting.end()) m_waiting.push_back(page);
+    }
+
+    // One batch: the waiting faults (those that still lack a frame), the
+    // policy's answer applied, one wake for everyone.
+    void serve_waiting() {
+        std::vector<std::uint32_t> faults;
+        for (const std::uint32_t page : m_waiting)
+            if (m_frame_of[page] == none && faults.size() < max_batch()) faults.push_back(page);
+        if (!faults.empty()) {
+            auto decided = decide(faults);
+            if (!decided.ok()) {
+                fall_back(decided.error());
+                decided = decide(faults);
+            }
+            if (decided.ok()) apply(decided.value());
+        }
+        wake_all();
+        // Those still without a frame go in the next batch.
+        std::erase_if(m_waiting, [this](std::uint32_t page) { return m_frame_of[page] != none; });
+        const std::lock_guard lock(m_stats_mutex);
+        ++m_stats.batches;
+        m_stats.resident = m_resident;
+    }
+
+    // The decisions on one batch of faults, checked against the frames:
+    // evictions of the page each frame holds, then maps onto empty frames
+    // of pages without one, never more than the pool.
+    Result<std::vector<milk::mem::Decision>> decide(const std::vector<std::uint32_t>& faults) {
+        std::vector<milk::mem::Decision> decisions;
+        if (m_remote) {
+            for (const std::uint32_t page : faults)
+                MILK_TRY(m_remote->report({milk::mem::EventKind::fault, page, 0}));
+            auto answer = m_remote->commit(now_ns(), m_options.policy_deadline);
+            if (!answer.ok()) return answer.error();
+            decisions.assign(answer.value().begin(), answer.value().end());
+        } else {
+            const std::uint64_t now = now_ns();
+            for (const std::uint32_t page : faults)
+                MILK_TRY(m_fallback->apply({milk::mem::EventKind::fault, page, 0}, now));
+            m_fallback->commit([&](const milk::mem::Decision& decision) { decisions.push_back(decision); });
+        }
+        MILK_TRY(check(decisions));
+        return decisions;
+    }
+
+    Result<void> check(const std::vector<milk::mem::Decision>& decisions) const {
+        std::vector<std::uint32_t> page_on = m_page_on;
+        std::vector<std::uint32_t> frame_of = m_frame_of;
+        for (const milk::mem::Decision& decision : decisions) {
+            const std::uint32_t page = decision.page;
+            const std::uint32_t frame = decision.frame;
+            if (decision.kind == milk::mem::DecisionKind::evict) {
+                if (page_on[frame] != page)
+                    return Error{ErrorCode::ProtocolViolation, "mem: an eviction of a page the frame does not hold", page};
+                page_on[frame] = none;
+                frame_of[page] = none;
+            } else {
+                if (page_on[frame] != none)
+                    return Error{ErrorCode::ProtocolViolation, "mem: a map onto a frame that holds a page", frame};
+                if (frame_of[page] != none)
+                    return Error{ErrorCode::ProtocolViolation, "mem: a map of a page that has a frame", page};
+                page_on[frame] = page;
+                frame_of[page] = frame;
+            }
+        }
+        return {};
+    }
+
+    void apply(const std::vector<milk::mem::Decision>& decisions) {
+        // check() put the evictions of each frame before its map; doing all
+        // evictions first keeps the pool within its frames throughout.
+        for (const milk::mem::Decision& decision : decisions)
+            if (decision.kind == milk::mem::DecisionKind::evict) evict(decision.page);
+        for (const milk::mem::Decision& decision : decisions)
+            if (decision.kind == milk::mem::DecisionKind::map) map(decision.page, decision.frame);
+    }
+
+    // Saves the page and drops it. Write-protected first: a thread writing
+    // it meanwhile stops in the kernel (a write-protect fault) until the
+    // wake after the batch, and then finds the page missing.
+    void evict(std::uint32_t page) {
+        std::byte* address = m_base + std::size_t{page} * m_page;
+        uffdio_writeprotect protect{};
+        protect.range = {reinterpret_cast<std::uintptr_t>(address), m_page};
+        protect.mode = UFFDIO_WRITEPROTECT_MODE_WP;
+        if (::ioctl(m_uffd.get(), UFFDIO_WRITEPROTECT, &protect) != 0) die("mem: UFFDIO_WRITEPROTECT");
+        std::memcpy(m_store.data() + std::size_t{page} * m_page, address, m_page);
+        m_saved[page] = 1;
+        if (::madvise(address, m_page, MADV_DONTNEED) != 0) die("mem: madvise(MADV_DONTNEED)");
+        m_page_on[m_frame_of[page]] = none;
+        m_frame_of[page] = none;
+        --m_resident;
+        m_wake_needed = true;
+        const std::lock_guard lock(m_stats_mutex);
+        ++m_stats.evictions;
+    }
+
+    // Fills the page (its saved copy, or zeros the first time) without
+    // waking its threads: one wake after the batch lets them all go.
+    void map(std::uint32_t page, std::uint32_t frame) {
+        std::byte* address = m_base + std::size_t{page} * m_page;
+        const bool saved = m_saved[page] != 0;
+        for (;;) {
+            int status = 0;
+            if (saved) {
+                uffdio_copy copy{};
+                copy.dst = reinterpret_cast<std::uintptr_t>(address);
+                copy.src = reinterpret_cast<std::uintptr_t>(m_store.data() + std::size_t{page} * m_page);
+                copy.len = m_page;
+                copy.mode = UFFDIO_COPY_MODE_DONTWAKE;
+                status = ::ioctl(m_uffd.get(), UFFDIO_COPY, &copy);
+            } else {
+                uffdio_zeropage zero{};
+                zero.range = {reinterpret_cast<std::uintptr_t>(address), m_page};
+                zero.mode = UFFDIO_ZEROPAGE_MODE_DONTWAKE;
+                status = ::ioctl(m_uffd.get(), UFFDIO_ZEROPAGE, &zero);
+            }
+            // EAGAIN: the address space changed under the call; try again.
+            if (status == 0 || errno != EAGAIN) break;
+        }
+        if (errno == EEXIST) die("mem: a page the handler had dropped was present");
+        m_frame_of[page] = frame;
+        m_page_on[frame] = page;
+        ++m_resident;
+        m_wake_needed = true;
+        const std::lock_guard lock(m_stats_mutex);
+        ++(saved ? m_stats.copies_in : m_stats.zero_fills);
+    }
+
+    void wake_all() {
+        if (!m_wake_needed) return;
+        m_wake_needed = false;
+        uffdio_range range{reinterpret_cast<std::uintptr_t>(m_base), size()};
+        if (::ioctl(m_uffd.get(), UFFDIO_WAKE, &range) != 0) die("mem: UFFDIO_WAKE");
+    }
+
+    // The policy failed: close its channel, save and drop every resident
+    // page (the fallback's books start from an empty pool, so that they
+    // agree with the frames), and go on with a FIFO of our own.
+    void fall_back(const Error& error) {
+        const FallbackReason reason = error.code == ErrorCode::TimedOut            ? FallbackReason::MissedDeadline
+                                      : error.code == ErrorCode::ProtocolViolation ? FallbackReason::BrokeContract
+                                                                                   : FallbackReason::PolicyGone;
+        m_remote.reset();
+        for (std::uint32_t page = 0; page < m_options.pages; ++page)
+            if (m_frame_of[page] != none) evict(page);
+        auto books = Fallback::try_create(m_options.pages, m_options.frames, {});
+        if (!books.ok()) die("mem: no memory for the fallback policy's books");
+        m_fallback.emplace(std::move(books).value());
+        const std::lock_guard lock(m_stats_mutex);
+        m_stats.fallback = reason;
+        m_stats.fallback_error = error;
+    }
+
+    // A failure of the mechanism itself (not of the policy): its threads
+    // would wait forever, so it stops the process with the reason.
+    [[noreturn]] static void die(const char* what) {
+        const int saved = errno;
+        static_cast<void>(std::fprintf(stderr, "%s failed: %s\n", what, std::strerror(saved)));
+        std::abort();
+    }
+
+    std::byte* m_base;
+    std::size_t m_page;
+    RegionOptions m_options;
+    FileDescriptor m_uffd;
+    FileDescriptor m_stop;
+    // The backing store: a saved copy of each page that was evicted.
+    std::vector<std::byte> m_store;
+    std::vector<std::uint8_t> m_saved;
+    std::vector<std::uint32_t> m_frame_of;  // page -> frame, or none
+    std::vector<std::uint32_t> m_page_on;   // frame -> page, or none
+    std::uint32_t m_resident = 0;
+    std::vector<std::uint32_t> m_waiting;   // pages whose threads wait for a frame
+    bool m_wake_needed = false;
+    std::optional<MemClient> m_remote;
+    std::optional<Fallback> m_fallback;
+    std::thread m_thread;
+    mutable std::mutex m_stats_mutex;
+    RegionStats m_stats;
+};
+
+Result<std::unique_ptr<ManagedRegion>> ManagedRegion::try_create(MemEndpoint&& endpoint, RegionOptions options) {
+    if (options.pages == 0 || options.frames == 0 || options.frames > options.pages)
+        return Error{ErrorCode::InvalidArgument, "mem: a region needs 1 <= frames <= pages", options.frames};
+    const auto page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+    auto uffd = MILK_TRY(open_userfaultfd());
+    const int stop_fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (stop_fd < 0) return system_error("mem: eventfd");
+    FileDescriptor stop(stop_fd);
+    const std::size_t bytes = std::size_t{options.pages} * page;
+    void* base = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (base == MAP_FAILED) return system_error("mem: mmap of the region");
+    // Not huge pages: the policy places base pages.
+    static_cast<void>(::madvise(base, bytes, MADV_NOHUGEPAGE));
+    uffdio_register registration{};
+    registration.range = {reinterpret_cast<std::uintptr_t>(base), bytes};
+    registration.mode = UFFDIO_REGISTER_MODE_MISSING | UFFDIO_REGISTER_MODE_WP;
+    if (::ioctl(uffd.get(), UFFDIO_REGISTER, &registration) != 0) {
+        const Error error = system_error("mem: UFFDIO_REGISTER (missing and write-protect)");
+        ::munmap(base, bytes);
+        return error;
+    }
+    auto handler = std::make_unique<Handler>(static_cast<std::byte*>(base), page, options, std::move(uffd), std::move(stop));
+    MILK_TRY(handler->connect(std::move(endpoint)));
+    handler->start();
+    return std::unique_ptr<ManagedRegion>(new ManagedRegion(std::move(handler)));
+}
+
+ManagedRegion::ManagedRegion(std::unique_ptr<Handler> handler) : m_handler(std::move(handler)) {}
+ManagedRegion::~ManagedRegion() = default;
+std::byte* ManagedRegion::data() const { return m_handler->data(); }
+std::size_t ManagedRegion::size() const { return m_handler->size(); }
+std::size_t ManagedRegion::page_size() const { return m_handler->page_size(); }
+RegionStats ManagedRegion::stats() const { return m_handler->stats(); }
+
+}  // namespace milk::mem
