@@ -101,6 +101,13 @@ private:
         m_out += "        m_end.require_valid(\"" + self + "::allocate\");\n";
         m_out += "        return m_end.allocate(size);\n";
         m_out += "    }\n";
+        m_out += "    // Ends the channel because the peer broke a rule of this side's own (the\n";
+        m_out += "    // protocol's are the decoders'): the peer's receive or send reports `reason`.\n";
+        m_out += "    MILK_CALLABLE_WHEN(\"unconsumed\", \"unknown\") MILK_SET_TYPESTATE(consumed)\n";
+        m_out += "    milk::Error fail(milk::Error reason) && {\n";
+        m_out += "        m_end.require_valid(\"" + self + "::fail\");\n";
+        m_out += "        return m_end.fail(reason);\n";
+        m_out += "    }\n";
         if (speaks(role, state)) {
             emit_sender_members(role, state);
         } else {

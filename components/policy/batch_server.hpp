@@ -79,7 +79,7 @@ private:
                 },
                 [](typename Shape::Bye&&) { return Next{}; }));
             idle.reset();
-            MILK_TRY(std::move(applied));
+            if (!applied.ok()) return std::move(*started.batching).fail(applied.error());
             if (!started.batching) return {};  // Bye
             const std::uint64_t seq = started.seq;
             // Batching: more events of the same batch, until Commit.
@@ -95,7 +95,12 @@ private:
                         if (commit.seq != seq) applied = stale_batch(commit.seq);
                         return Next{std::nullopt, std::move(answer), commit.seq};
                     }));
-                MILK_TRY(std::move(applied));
+                if (!applied.ok()) {
+                    // The mechanism broke a rule: it learns which as the
+                    // channel's close reason.
+                    if (next.batching) return std::move(*next.batching).fail(applied.error());
+                    return std::move(*next.deciding).fail(applied.error());
+                }
                 batching = std::move(next.batching);
                 deciding = std::move(next.deciding);
             }

@@ -74,8 +74,10 @@ inline milk::Result<ServerReport> serve_tally(ServerGreeting server, Limits limi
         if (!received) return received.error();
         Received& next = received.value();
         if (next.adding) {
+            // The client learns why: the channel's close reason.
             if (++count > limit)
-                return milk::Error{milk::ErrorCode::ProtocolViolation, "more values than the tally's limit", count};
+                return std::move(*next.adding)
+                    .fail(milk::Error{milk::ErrorCode::ProtocolViolation, "more values than the tally's limit", count});
             sum += next.value;
             ++report.values;
             adding = std::move(next.adding);

@@ -158,12 +158,8 @@ TEST_CASE("mem: a mechanism that breaks the rules ends the channel") {
         REQUIRE(client.report(bad.event).ok());
         auto answer = client.commit(0, answer_timeout);
         REQUIRE_FALSE(answer.ok());
-        // The policy ended the channel. (Its reason does not reach the
-        // mechanism in user space: a component that returns an error drops
-        // its endpoint, which closes without one. milk.ko's session host
-        // records it; a generated `fail(reason)` on endpoints would carry
-        // it everywhere. Noted.)
-        CHECK(answer.error().code == milk::ErrorCode::PeerClosed);
+        // The policy closed the channel with the violation as its reason.
+        CHECK(answer.error().code == milk::ErrorCode::ProtocolViolation);
     }
 }
 

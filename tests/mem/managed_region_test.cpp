@@ -203,3 +203,26 @@ TEST_CASE("a policy that maps onto a taken frame breaks the contract: the fallba
     }
     rogue.join();
 }
+
+TEST_CASE("released pages read as zeros and free their frames for the next faults without an eviction") {
+    auto host = make_host("mem_fifo", Placement::Inproc);
+    auto region = take(ManagedRegion::try_create(take(host.connect<Mem::Contract>("pager")), {.pages = 16, .frames = 4}));
+    const std::size_t page = region->page_size();
+    std::byte* memory = region->data();
+    for (std::size_t p = 0; p < 4; ++p) memory[p * page + 7] = std::byte{0x5a};
+    CHECK(region->stats().resident == 4);
+    REQUIRE(region->release(0, 2).ok());
+    CHECK(region->stats().resident == 2);
+    // Their contents are gone; the others' are not.
+    CHECK(memory[0 * page + 7] == std::byte{0});
+    CHECK(memory[3 * page + 7] == std::byte{0x5a});
+    // Page 0 faulted again just now; page 4 takes the other free frame:
+    // the policy heard of the release, so neither needed an eviction.
+    memory[4 * page] = std::byte{1};
+    CHECK(region->stats().evictions == 0);
+    CHECK(region->stats().resident == 4);
+    memory[5 * page] = std::byte{1};  // the pool is full now: one goes
+    CHECK(region->stats().evictions == 1);
+    CHECK(region->release(15, 2).error().code == milk::ErrorCode::InvalidArgument);
+    CHECK(region->release(3, 0).error().code == milk::ErrorCode::InvalidArgument);
+}

@@ -18,6 +18,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <condition_variable>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -69,8 +70,8 @@ Result<FileDescriptor> open_userfaultfd() {
 class ManagedRegion::Handler {
 public:
     Handler(std::byte* base, std::size_t page, RegionOptions options, FileDescriptor uffd,
-            FileDescriptor stop)
-        : m_base(base), m_page(page), m_options(options), m_uffd(std::move(uffd)), m_stop(std::move(stop)),
+            FileDescriptor control)
+        : m_base(base), m_page(page), m_options(options), m_uffd(std::move(uffd)), m_control(std::move(control)),
           m_store(std::size_t{options.pages} * page), m_saved(options.pages, 0), m_frame_of(options.pages, none),
           m_page_on(options.frames, none) {}
 
@@ -92,9 +93,28 @@ public:
 
     void stop() {
         if (!m_thread.joinable()) return;
-        const std::uint64_t one = 1;
-        static_cast<void>(::write(m_stop.get(), &one, sizeof one));
+        {
+            const std::lock_guard lock(m_requests_mutex);
+            m_stopping = true;
+        }
+        ring();
         m_thread.join();
+    }
+
+    // The workload gives pages up (as MADV_DONTNEED would): the handler drops
+    // them, forgets their saved copies (they read as zeros next time) and
+    // tells the policy their frames are free. Returns once that is done.
+    Result<void> release(std::uint32_t first, std::uint32_t count) {
+        if (count == 0 || std::uint64_t{first} + count > m_options.pages)
+            return Error{ErrorCode::InvalidArgument, "mem: a released range outside the region", first};
+        std::unique_lock lock(m_requests_mutex);
+        m_releases.push_back({first, count});
+        const std::uint64_t ticket = ++m_requested;
+        lock.unlock();
+        ring();
+        lock.lock();
+        m_released_cv.wait(lock, [&] { return m_completed >= ticket; });
+        return {};
     }
 
     [[nodiscard]] std::byte* data() const { return m_base; }
@@ -111,15 +131,69 @@ private:
     // threads ran, and they would fault again.
     [[nodiscard]] std::uint32_t max_batch() const { return std::min<std::uint32_t>(m_options.frames, 1024); }
 
+    // The handler's own doorbell: a request (a release, or stop) waits.
+    void ring() {
+        const std::uint64_t one = 1;
+        static_cast<void>(::write(m_control.get(), &one, sizeof one));
+    }
+
+    struct Release {
+        std::uint32_t first;
+        std::uint32_t count;
+    };
+
+    // Takes the requests waiting; false when the handler must stop.
+    bool serve_requests() {
+        std::uint64_t drained = 0;
+        static_cast<void>(::read(m_control.get(), &drained, sizeof drained));
+        std::vector<Release> releases;
+        std::uint64_t requested = 0;
+        {
+            const std::lock_guard lock(m_requests_mutex);
+            if (m_stopping) return false;
+            releases.swap(m_releases);
+            requested = m_requested;
+        }
+        for (const Release& release : releases) release_pages(release);
+        {
+            const std::lock_guard lock(m_requests_mutex);
+            m_completed = requested;
+        }
+        m_released_cv.notify_all();
+        return true;
+    }
+
+    void release_pages(const Release& release) {
+        for (std::uint32_t page = release.first; page < release.first + release.count; ++page) {
+            m_saved[page] = 0;
+            if (m_frame_of[page] == none) continue;
+            std::byte* address = m_base + std::size_t{page} * m_page;
+            if (::madvise(address, m_page, MADV_DONTNEED) != 0) die("mem: madvise(MADV_DONTNEED)");
+            m_page_on[m_frame_of[page]] = none;
+            m_frame_of[page] = none;
+            --m_resident;
+        }
+        const milk::mem::Event event{milk::mem::EventKind::release, release.first, release.count};
+        // The policy hears of it with the next batch, before that batch's
+        // faults; the fallback at once.
+        if (m_remote) {
+            if (auto reported = m_remote->report(event); !reported.ok()) fall_back(reported.error());
+        } else if (m_fallback) {
+            if (auto applied = m_fallback->apply(event, now_ns()); !applied.ok()) die("mem: the fallback refused a release");
+        }
+        const std::lock_guard lock(m_stats_mutex);
+        m_stats.resident = m_resident;
+    }
+
     void run() {
-        pollfd fds[2] = {{m_uffd.get(), POLLIN, 0}, {m_stop.get(), POLLIN, 0}};
+        pollfd fds[2] = {{m_uffd.get(), POLLIN, 0}, {m_control.get(), POLLIN, 0}};
         std::vector<uffd_msg> messages(64);
         for (;;) {
             if (::poll(fds, 2, -1) < 0) {
                 if (errno == EINTR) continue;
                 return;
             }
-            if ((fds[1].revents & POLLIN) != 0) return;
+            if ((fds[1].revents & POLLIN) != 0 && !serve_requests()) return;
             for (;;) {
                 const ssize_t got = ::read(m_uffd.get(), messages.data(), messages.size() * sizeof(uffd_msg));
                 if (got <= 0) break;  // EAGAIN: read them all
@@ -312,7 +386,14 @@ private:
     std::size_t m_page;
     RegionOptions m_options;
     FileDescriptor m_uffd;
-    FileDescriptor m_stop;
+    // The handler's doorbell (an eventfd): release() and stop() ring it.
+    FileDescriptor m_control;
+    std::mutex m_requests_mutex;
+    std::condition_variable m_released_cv;
+    std::vector<Release> m_releases;
+    std::uint64_t m_requested = 0;
+    std::uint64_t m_completed = 0;
+    bool m_stopping = false;
     // The backing store: a saved copy of each page that was evicted.
     std::vector<std::byte> m_store;
     std::vector<std::uint8_t> m_saved;
@@ -361,5 +442,6 @@ std::byte* ManagedRegion::data() const { return m_handler->data(); }
 std::size_t ManagedRegion::size() const { return m_handler->size(); }
 std::size_t ManagedRegion::page_size() const { return m_handler->page_size(); }
 RegionStats ManagedRegion::stats() const { return m_handler->stats(); }
+Result<void> ManagedRegion::release(std::uint32_t first, std::uint32_t count) { return m_handler->release(first, count); }
 
 }  // namespace milk::mem

@@ -180,6 +180,13 @@ public:
         m_end.require_valid("Service::Client<Ready>::allocate");
         return m_end.allocate(size);
     }
+    // Ends the channel because the peer broke a rule of this side's own (the
+    // protocol's are the decoders'): the peer's receive or send reports `reason`.
+    MILK_CALLABLE_WHEN("unconsumed", "unknown") MILK_SET_TYPESTATE(consumed)
+    milk::Error fail(milk::Error reason) && {
+        m_end.require_valid("Service::Client<Ready>::fail");
+        return m_end.fail(reason);
+    }
 
     MILK_CALLABLE_WHEN("unconsumed", "unknown") MILK_SET_TYPESTATE(consumed)
     milk::Result<Client<state::Busy>> send(Request message) &&;
@@ -251,6 +258,13 @@ public:
     [[nodiscard]] milk::Result<milk::Buffer> allocate(std::size_t size) & {
         m_end.require_valid("Service::Server<Ready>::allocate");
         return m_end.allocate(size);
+    }
+    // Ends the channel because the peer broke a rule of this side's own (the
+    // protocol's are the decoders'): the peer's receive or send reports `reason`.
+    MILK_CALLABLE_WHEN("unconsumed", "unknown") MILK_SET_TYPESTATE(consumed)
+    milk::Error fail(milk::Error reason) && {
+        m_end.require_valid("Service::Server<Ready>::fail");
+        return m_end.fail(reason);
     }
 
     // Handlers, one per message (checked at compile time):
@@ -346,6 +360,13 @@ public:
     [[nodiscard]] milk::Result<milk::Buffer> allocate(std::size_t size) & {
         m_end.require_valid("Service::Client<Busy>::allocate");
         return m_end.allocate(size);
+    }
+    // Ends the channel because the peer broke a rule of this side's own (the
+    // protocol's are the decoders'): the peer's receive or send reports `reason`.
+    MILK_CALLABLE_WHEN("unconsumed", "unknown") MILK_SET_TYPESTATE(consumed)
+    milk::Error fail(milk::Error reason) && {
+        m_end.require_valid("Service::Client<Busy>::fail");
+        return m_end.fail(reason);
     }
 
     // Handlers, one per message (checked at compile time):
@@ -446,6 +467,13 @@ public:
         m_end.require_valid("Service::Server<Busy>::allocate");
         return m_end.allocate(size);
     }
+    // Ends the channel because the peer broke a rule of this side's own (the
+    // protocol's are the decoders'): the peer's receive or send reports `reason`.
+    MILK_CALLABLE_WHEN("unconsumed", "unknown") MILK_SET_TYPESTATE(consumed)
+    milk::Error fail(milk::Error reason) && {
+        m_end.require_valid("Service::Server<Busy>::fail");
+        return m_end.fail(reason);
+    }
 
     MILK_CALLABLE_WHEN("unconsumed", "unknown") MILK_SET_TYPESTATE(consumed)
     milk::Result<Server<state::Ready>> send(Reply message) &&;
@@ -518,6 +546,13 @@ public:
         m_end.require_valid("Service::Client<Finished>::allocate");
         return m_end.allocate(size);
     }
+    // Ends the channel because the peer broke a rule of this side's own (the
+    // protocol's are the decoders'): the peer's receive or send reports `reason`.
+    MILK_CALLABLE_WHEN("unconsumed", "unknown") MILK_SET_TYPESTATE(consumed)
+    milk::Error fail(milk::Error reason) && {
+        m_end.require_valid("Service::Client<Finished>::fail");
+        return m_end.fail(reason);
+    }
 
     // `close;` and nothing else: the conversation is over; either side hangs up.
     MILK_CALLABLE_WHEN("unconsumed", "unknown") MILK_SET_TYPESTATE(consumed)
@@ -589,6 +624,13 @@ public:
     [[nodiscard]] milk::Result<milk::Buffer> allocate(std::size_t size) & {
         m_end.require_valid("Service::Server<Finished>::allocate");
         return m_end.allocate(size);
+    }
+    // Ends the channel because the peer broke a rule of this side's own (the
+    // protocol's are the decoders'): the peer's receive or send reports `reason`.
+    MILK_CALLABLE_WHEN("unconsumed", "unknown") MILK_SET_TYPESTATE(consumed)
+    milk::Error fail(milk::Error reason) && {
+        m_end.require_valid("Service::Server<Finished>::fail");
+        return m_end.fail(reason);
     }
 
     // `close;` and nothing else: the conversation is over; either side hangs up.

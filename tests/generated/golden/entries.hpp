@@ -209,6 +209,13 @@ public:
         m_end.require_valid("Transfer::Client<Start>::allocate");
         return m_end.allocate(size);
     }
+    // Ends the channel because the peer broke a rule of this side's own (the
+    // protocol's are the decoders'): the peer's receive or send reports `reason`.
+    MILK_CALLABLE_WHEN("unconsumed", "unknown") MILK_SET_TYPESTATE(consumed)
+    milk::Error fail(milk::Error reason) && {
+        m_end.require_valid("Transfer::Client<Start>::fail");
+        return m_end.fail(reason);
+    }
 
     MILK_CALLABLE_WHEN("unconsumed", "unknown") MILK_SET_TYPESTATE(consumed)
     milk::Result<Client<state::Streaming>> send(Hello message) &&;
@@ -277,6 +284,13 @@ public:
     [[nodiscard]] milk::Result<milk::Buffer> allocate(std::size_t size) & {
         m_end.require_valid("Transfer::Server<Start>::allocate");
         return m_end.allocate(size);
+    }
+    // Ends the channel because the peer broke a rule of this side's own (the
+    // protocol's are the decoders'): the peer's receive or send reports `reason`.
+    MILK_CALLABLE_WHEN("unconsumed", "unknown") MILK_SET_TYPESTATE(consumed)
+    milk::Error fail(milk::Error reason) && {
+        m_end.require_valid("Transfer::Server<Start>::fail");
+        return m_end.fail(reason);
     }
 
     // Handlers, one per message (checked at compile time):
@@ -369,6 +383,13 @@ public:
         m_end.require_valid("Transfer::Client<Streaming>::allocate");
         return m_end.allocate(size);
     }
+    // Ends the channel because the peer broke a rule of this side's own (the
+    // protocol's are the decoders'): the peer's receive or send reports `reason`.
+    MILK_CALLABLE_WHEN("unconsumed", "unknown") MILK_SET_TYPESTATE(consumed)
+    milk::Error fail(milk::Error reason) && {
+        m_end.require_valid("Transfer::Client<Streaming>::fail");
+        return m_end.fail(reason);
+    }
 
     MILK_CALLABLE_WHEN("unconsumed", "unknown") MILK_SET_TYPESTATE(consumed)
     milk::Result<Client<state::Waiting>> send(Data message) &&;
@@ -437,6 +458,13 @@ public:
     [[nodiscard]] milk::Result<milk::Buffer> allocate(std::size_t size) & {
         m_end.require_valid("Transfer::Server<Streaming>::allocate");
         return m_end.allocate(size);
+    }
+    // Ends the channel because the peer broke a rule of this side's own (the
+    // protocol's are the decoders'): the peer's receive or send reports `reason`.
+    MILK_CALLABLE_WHEN("unconsumed", "unknown") MILK_SET_TYPESTATE(consumed)
+    milk::Error fail(milk::Error reason) && {
+        m_end.require_valid("Transfer::Server<Streaming>::fail");
+        return m_end.fail(reason);
     }
 
     // Handlers, one per message (checked at compile time):
@@ -533,6 +561,13 @@ public:
         m_end.require_valid("Transfer::Client<Waiting>::allocate");
         return m_end.allocate(size);
     }
+    // Ends the channel because the peer broke a rule of this side's own (the
+    // protocol's are the decoders'): the peer's receive or send reports `reason`.
+    MILK_CALLABLE_WHEN("unconsumed", "unknown") MILK_SET_TYPESTATE(consumed)
+    milk::Error fail(milk::Error reason) && {
+        m_end.require_valid("Transfer::Client<Waiting>::fail");
+        return m_end.fail(reason);
+    }
 
     // Handlers, one per message (checked at compile time):
     //   (Ack&&, Client<state::Streaming>&&)
@@ -624,6 +659,13 @@ public:
         m_end.require_valid("Transfer::Server<Waiting>::allocate");
         return m_end.allocate(size);
     }
+    // Ends the channel because the peer broke a rule of this side's own (the
+    // protocol's are the decoders'): the peer's receive or send reports `reason`.
+    MILK_CALLABLE_WHEN("unconsumed", "unknown") MILK_SET_TYPESTATE(consumed)
+    milk::Error fail(milk::Error reason) && {
+        m_end.require_valid("Transfer::Server<Waiting>::fail");
+        return m_end.fail(reason);
+    }
 
     MILK_CALLABLE_WHEN("unconsumed", "unknown") MILK_SET_TYPESTATE(consumed)
     milk::Result<Server<state::Streaming>> send(Ack message) &&;
@@ -692,6 +734,13 @@ public:
     [[nodiscard]] milk::Result<milk::Buffer> allocate(std::size_t size) & {
         m_end.require_valid("Transfer::Client<Resume>::allocate");
         return m_end.allocate(size);
+    }
+    // Ends the channel because the peer broke a rule of this side's own (the
+    // protocol's are the decoders'): the peer's receive or send reports `reason`.
+    MILK_CALLABLE_WHEN("unconsumed", "unknown") MILK_SET_TYPESTATE(consumed)
+    milk::Error fail(milk::Error reason) && {
+        m_end.require_valid("Transfer::Client<Resume>::fail");
+        return m_end.fail(reason);
     }
 
     // Handlers, one per message (checked at compile time):
@@ -783,6 +832,13 @@ public:
     [[nodiscard]] milk::Result<milk::Buffer> allocate(std::size_t size) & {
         m_end.require_valid("Transfer::Server<Resume>::allocate");
         return m_end.allocate(size);
+    }
+    // Ends the channel because the peer broke a rule of this side's own (the
+    // protocol's are the decoders'): the peer's receive or send reports `reason`.
+    MILK_CALLABLE_WHEN("unconsumed", "unknown") MILK_SET_TYPESTATE(consumed)
+    milk::Error fail(milk::Error reason) && {
+        m_end.require_valid("Transfer::Server<Resume>::fail");
+        return m_end.fail(reason);
     }
 
     MILK_CALLABLE_WHEN("unconsumed", "unknown") MILK_SET_TYPESTATE(consumed)

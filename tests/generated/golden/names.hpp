@@ -244,6 +244,13 @@ public:
         m_end.require_valid("Names::Client<Start>::allocate");
         return m_end.allocate(size);
     }
+    // Ends the channel because the peer broke a rule of this side's own (the
+    // protocol's are the decoders'): the peer's receive or send reports `reason`.
+    MILK_CALLABLE_WHEN("unconsumed", "unknown") MILK_SET_TYPESTATE(consumed)
+    milk::Error fail(milk::Error reason) && {
+        m_end.require_valid("Names::Client<Start>::fail");
+        return m_end.fail(reason);
+    }
 
     MILK_CALLABLE_WHEN("unconsumed", "unknown") MILK_SET_TYPESTATE(consumed)
     milk::Result<Client<state::Slot>> send(Incoming message) &&;
@@ -308,6 +315,13 @@ public:
     [[nodiscard]] milk::Result<milk::Buffer> allocate(std::size_t size) & {
         m_end.require_valid("Names::Server<Start>::allocate");
         return m_end.allocate(size);
+    }
+    // Ends the channel because the peer broke a rule of this side's own (the
+    // protocol's are the decoders'): the peer's receive or send reports `reason`.
+    MILK_CALLABLE_WHEN("unconsumed", "unknown") MILK_SET_TYPESTATE(consumed)
+    milk::Error fail(milk::Error reason) && {
+        m_end.require_valid("Names::Server<Start>::fail");
+        return m_end.fail(reason);
     }
 
     // Handlers, one per message (checked at compile time):
@@ -400,6 +414,13 @@ public:
         m_end.require_valid("Names::Client<Slot>::allocate");
         return m_end.allocate(size);
     }
+    // Ends the channel because the peer broke a rule of this side's own (the
+    // protocol's are the decoders'): the peer's receive or send reports `reason`.
+    MILK_CALLABLE_WHEN("unconsumed", "unknown") MILK_SET_TYPESTATE(consumed)
+    milk::Error fail(milk::Error reason) && {
+        m_end.require_valid("Names::Client<Slot>::fail");
+        return m_end.fail(reason);
+    }
 
     // Handlers, one per message (checked at compile time):
     //   (Reply&&, Client<state::Start>&&)
@@ -490,6 +511,13 @@ public:
     [[nodiscard]] milk::Result<milk::Buffer> allocate(std::size_t size) & {
         m_end.require_valid("Names::Server<Slot>::allocate");
         return m_end.allocate(size);
+    }
+    // Ends the channel because the peer broke a rule of this side's own (the
+    // protocol's are the decoders'): the peer's receive or send reports `reason`.
+    MILK_CALLABLE_WHEN("unconsumed", "unknown") MILK_SET_TYPESTATE(consumed)
+    milk::Error fail(milk::Error reason) && {
+        m_end.require_valid("Names::Server<Slot>::fail");
+        return m_end.fail(reason);
     }
 
     MILK_CALLABLE_WHEN("unconsumed", "unknown") MILK_SET_TYPESTATE(consumed)

@@ -217,6 +217,13 @@ public:
         m_end.require_valid("PingPong::Client<Idle>::allocate");
         return m_end.allocate(size);
     }
+    // Ends the channel because the peer broke a rule of this side's own (the
+    // protocol's are the decoders'): the peer's receive or send reports `reason`.
+    MILK_CALLABLE_WHEN("unconsumed", "unknown") MILK_SET_TYPESTATE(consumed)
+    milk::Error fail(milk::Error reason) && {
+        m_end.require_valid("PingPong::Client<Idle>::fail");
+        return m_end.fail(reason);
+    }
 
     MILK_CALLABLE_WHEN("unconsumed", "unknown") MILK_SET_TYPESTATE(consumed)
     milk::Result<Client<state::Waiting>> send(Ping message) &&;
@@ -283,6 +290,13 @@ public:
     [[nodiscard]] milk::Result<milk::Buffer> allocate(std::size_t size) & {
         m_end.require_valid("PingPong::Server<Idle>::allocate");
         return m_end.allocate(size);
+    }
+    // Ends the channel because the peer broke a rule of this side's own (the
+    // protocol's are the decoders'): the peer's receive or send reports `reason`.
+    MILK_CALLABLE_WHEN("unconsumed", "unknown") MILK_SET_TYPESTATE(consumed)
+    milk::Error fail(milk::Error reason) && {
+        m_end.require_valid("PingPong::Server<Idle>::fail");
+        return m_end.fail(reason);
     }
 
     // Handlers, one per message (checked at compile time):
@@ -379,6 +393,13 @@ public:
         m_end.require_valid("PingPong::Client<Waiting>::allocate");
         return m_end.allocate(size);
     }
+    // Ends the channel because the peer broke a rule of this side's own (the
+    // protocol's are the decoders'): the peer's receive or send reports `reason`.
+    MILK_CALLABLE_WHEN("unconsumed", "unknown") MILK_SET_TYPESTATE(consumed)
+    milk::Error fail(milk::Error reason) && {
+        m_end.require_valid("PingPong::Client<Waiting>::fail");
+        return m_end.fail(reason);
+    }
 
     // Handlers, one per message (checked at compile time):
     //   (Pong&&, Client<state::Idle>&&)
@@ -469,6 +490,13 @@ public:
     [[nodiscard]] milk::Result<milk::Buffer> allocate(std::size_t size) & {
         m_end.require_valid("PingPong::Server<Waiting>::allocate");
         return m_end.allocate(size);
+    }
+    // Ends the channel because the peer broke a rule of this side's own (the
+    // protocol's are the decoders'): the peer's receive or send reports `reason`.
+    MILK_CALLABLE_WHEN("unconsumed", "unknown") MILK_SET_TYPESTATE(consumed)
+    milk::Error fail(milk::Error reason) && {
+        m_end.require_valid("PingPong::Server<Waiting>::fail");
+        return m_end.fail(reason);
     }
 
     MILK_CALLABLE_WHEN("unconsumed", "unknown") MILK_SET_TYPESTATE(consumed)

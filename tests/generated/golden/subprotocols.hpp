@@ -383,6 +383,13 @@ public:
         m_end.require_valid("Shell::Client<Idle>::allocate");
         return m_end.allocate(size);
     }
+    // Ends the channel because the peer broke a rule of this side's own (the
+    // protocol's are the decoders'): the peer's receive or send reports `reason`.
+    MILK_CALLABLE_WHEN("unconsumed", "unknown") MILK_SET_TYPESTATE(consumed)
+    milk::Error fail(milk::Error reason) && {
+        m_end.require_valid("Shell::Client<Idle>::fail");
+        return m_end.fail(reason);
+    }
 
     MILK_CALLABLE_WHEN("unconsumed", "unknown") MILK_SET_TYPESTATE(consumed)
     milk::Result<Client<state::Idle_Login_Ask>> send(Login message) &&;
@@ -461,6 +468,13 @@ public:
     [[nodiscard]] milk::Result<milk::Buffer> allocate(std::size_t size) & {
         m_end.require_valid("Shell::Server<Idle>::allocate");
         return m_end.allocate(size);
+    }
+    // Ends the channel because the peer broke a rule of this side's own (the
+    // protocol's are the decoders'): the peer's receive or send reports `reason`.
+    MILK_CALLABLE_WHEN("unconsumed", "unknown") MILK_SET_TYPESTATE(consumed)
+    milk::Error fail(milk::Error reason) && {
+        m_end.require_valid("Shell::Server<Idle>::fail");
+        return m_end.fail(reason);
     }
 
     // Handlers, one per message (checked at compile time):
@@ -553,6 +567,13 @@ public:
         m_end.require_valid("Shell::Client<Idle_Login_Ask>::allocate");
         return m_end.allocate(size);
     }
+    // Ends the channel because the peer broke a rule of this side's own (the
+    // protocol's are the decoders'): the peer's receive or send reports `reason`.
+    MILK_CALLABLE_WHEN("unconsumed", "unknown") MILK_SET_TYPESTATE(consumed)
+    milk::Error fail(milk::Error reason) && {
+        m_end.require_valid("Shell::Client<Idle_Login_Ask>::fail");
+        return m_end.fail(reason);
+    }
 
     // Handlers, one per message (checked at compile time):
     //   (Challenge&&, Client<state::Idle_Login_Answer>&&)
@@ -644,6 +665,13 @@ public:
         m_end.require_valid("Shell::Server<Idle_Login_Ask>::allocate");
         return m_end.allocate(size);
     }
+    // Ends the channel because the peer broke a rule of this side's own (the
+    // protocol's are the decoders'): the peer's receive or send reports `reason`.
+    MILK_CALLABLE_WHEN("unconsumed", "unknown") MILK_SET_TYPESTATE(consumed)
+    milk::Error fail(milk::Error reason) && {
+        m_end.require_valid("Shell::Server<Idle_Login_Ask>::fail");
+        return m_end.fail(reason);
+    }
 
     MILK_CALLABLE_WHEN("unconsumed", "unknown") MILK_SET_TYPESTATE(consumed)
     milk::Result<Server<state::Idle_Login_Answer>> send(Challenge message) &&;
@@ -723,6 +751,13 @@ public:
         m_end.require_valid("Shell::Client<Idle_Login_Answer>::allocate");
         return m_end.allocate(size);
     }
+    // Ends the channel because the peer broke a rule of this side's own (the
+    // protocol's are the decoders'): the peer's receive or send reports `reason`.
+    MILK_CALLABLE_WHEN("unconsumed", "unknown") MILK_SET_TYPESTATE(consumed)
+    milk::Error fail(milk::Error reason) && {
+        m_end.require_valid("Shell::Client<Idle_Login_Answer>::fail");
+        return m_end.fail(reason);
+    }
 
     MILK_CALLABLE_WHEN("unconsumed", "unknown") MILK_SET_TYPESTATE(consumed)
     milk::Result<Client<state::Idle_Login_Answer_Response>> send(Response message) &&;
@@ -801,6 +836,13 @@ public:
     [[nodiscard]] milk::Result<milk::Buffer> allocate(std::size_t size) & {
         m_end.require_valid("Shell::Server<Idle_Login_Answer>::allocate");
         return m_end.allocate(size);
+    }
+    // Ends the channel because the peer broke a rule of this side's own (the
+    // protocol's are the decoders'): the peer's receive or send reports `reason`.
+    MILK_CALLABLE_WHEN("unconsumed", "unknown") MILK_SET_TYPESTATE(consumed)
+    milk::Error fail(milk::Error reason) && {
+        m_end.require_valid("Shell::Server<Idle_Login_Answer>::fail");
+        return m_end.fail(reason);
     }
 
     // Handlers, one per message (checked at compile time):
@@ -892,6 +934,13 @@ public:
     [[nodiscard]] milk::Result<milk::Buffer> allocate(std::size_t size) & {
         m_end.require_valid("Shell::Client<Idle_Login_Answer_Response>::allocate");
         return m_end.allocate(size);
+    }
+    // Ends the channel because the peer broke a rule of this side's own (the
+    // protocol's are the decoders'): the peer's receive or send reports `reason`.
+    MILK_CALLABLE_WHEN("unconsumed", "unknown") MILK_SET_TYPESTATE(consumed)
+    milk::Error fail(milk::Error reason) && {
+        m_end.require_valid("Shell::Client<Idle_Login_Answer_Response>::fail");
+        return m_end.fail(reason);
     }
 
     // Handlers, one per message (checked at compile time):
@@ -988,6 +1037,13 @@ public:
         m_end.require_valid("Shell::Server<Idle_Login_Answer_Response>::allocate");
         return m_end.allocate(size);
     }
+    // Ends the channel because the peer broke a rule of this side's own (the
+    // protocol's are the decoders'): the peer's receive or send reports `reason`.
+    MILK_CALLABLE_WHEN("unconsumed", "unknown") MILK_SET_TYPESTATE(consumed)
+    milk::Error fail(milk::Error reason) && {
+        m_end.require_valid("Shell::Server<Idle_Login_Answer_Response>::fail");
+        return m_end.fail(reason);
+    }
 
     MILK_CALLABLE_WHEN("unconsumed", "unknown") MILK_SET_TYPESTATE(consumed)
     milk::Result<Server<state::Ready>> send(Welcome message) &&;
@@ -1067,6 +1123,13 @@ public:
         m_end.require_valid("Shell::Client<Ready>::allocate");
         return m_end.allocate(size);
     }
+    // Ends the channel because the peer broke a rule of this side's own (the
+    // protocol's are the decoders'): the peer's receive or send reports `reason`.
+    MILK_CALLABLE_WHEN("unconsumed", "unknown") MILK_SET_TYPESTATE(consumed)
+    milk::Error fail(milk::Error reason) && {
+        m_end.require_valid("Shell::Client<Ready>::fail");
+        return m_end.fail(reason);
+    }
 
     MILK_CALLABLE_WHEN("unconsumed", "unknown") MILK_SET_TYPESTATE(consumed)
     milk::Result<Client<state::Ready_Run>> send(Run message) &&;
@@ -1145,6 +1208,13 @@ public:
     [[nodiscard]] milk::Result<milk::Buffer> allocate(std::size_t size) & {
         m_end.require_valid("Shell::Server<Ready>::allocate");
         return m_end.allocate(size);
+    }
+    // Ends the channel because the peer broke a rule of this side's own (the
+    // protocol's are the decoders'): the peer's receive or send reports `reason`.
+    MILK_CALLABLE_WHEN("unconsumed", "unknown") MILK_SET_TYPESTATE(consumed)
+    milk::Error fail(milk::Error reason) && {
+        m_end.require_valid("Shell::Server<Ready>::fail");
+        return m_end.fail(reason);
     }
 
     // Handlers, one per message (checked at compile time):
@@ -1245,6 +1315,13 @@ public:
         m_end.require_valid("Shell::Client<Ready_Sudo_Ask>::allocate");
         return m_end.allocate(size);
     }
+    // Ends the channel because the peer broke a rule of this side's own (the
+    // protocol's are the decoders'): the peer's receive or send reports `reason`.
+    MILK_CALLABLE_WHEN("unconsumed", "unknown") MILK_SET_TYPESTATE(consumed)
+    milk::Error fail(milk::Error reason) && {
+        m_end.require_valid("Shell::Client<Ready_Sudo_Ask>::fail");
+        return m_end.fail(reason);
+    }
 
     // Handlers, one per message (checked at compile time):
     //   (Challenge&&, Client<state::Ready_Sudo_Answer>&&)
@@ -1336,6 +1413,13 @@ public:
         m_end.require_valid("Shell::Server<Ready_Sudo_Ask>::allocate");
         return m_end.allocate(size);
     }
+    // Ends the channel because the peer broke a rule of this side's own (the
+    // protocol's are the decoders'): the peer's receive or send reports `reason`.
+    MILK_CALLABLE_WHEN("unconsumed", "unknown") MILK_SET_TYPESTATE(consumed)
+    milk::Error fail(milk::Error reason) && {
+        m_end.require_valid("Shell::Server<Ready_Sudo_Ask>::fail");
+        return m_end.fail(reason);
+    }
 
     MILK_CALLABLE_WHEN("unconsumed", "unknown") MILK_SET_TYPESTATE(consumed)
     milk::Result<Server<state::Ready_Sudo_Answer>> send(Challenge message) &&;
@@ -1415,6 +1499,13 @@ public:
         m_end.require_valid("Shell::Client<Ready_Sudo_Answer>::allocate");
         return m_end.allocate(size);
     }
+    // Ends the channel because the peer broke a rule of this side's own (the
+    // protocol's are the decoders'): the peer's receive or send reports `reason`.
+    MILK_CALLABLE_WHEN("unconsumed", "unknown") MILK_SET_TYPESTATE(consumed)
+    milk::Error fail(milk::Error reason) && {
+        m_end.require_valid("Shell::Client<Ready_Sudo_Answer>::fail");
+        return m_end.fail(reason);
+    }
 
     MILK_CALLABLE_WHEN("unconsumed", "unknown") MILK_SET_TYPESTATE(consumed)
     milk::Result<Client<state::Ready_Sudo_Answer_Response>> send(Response message) &&;
@@ -1493,6 +1584,13 @@ public:
     [[nodiscard]] milk::Result<milk::Buffer> allocate(std::size_t size) & {
         m_end.require_valid("Shell::Server<Ready_Sudo_Answer>::allocate");
         return m_end.allocate(size);
+    }
+    // Ends the channel because the peer broke a rule of this side's own (the
+    // protocol's are the decoders'): the peer's receive or send reports `reason`.
+    MILK_CALLABLE_WHEN("unconsumed", "unknown") MILK_SET_TYPESTATE(consumed)
+    milk::Error fail(milk::Error reason) && {
+        m_end.require_valid("Shell::Server<Ready_Sudo_Answer>::fail");
+        return m_end.fail(reason);
     }
 
     // Handlers, one per message (checked at compile time):
@@ -1584,6 +1682,13 @@ public:
     [[nodiscard]] milk::Result<milk::Buffer> allocate(std::size_t size) & {
         m_end.require_valid("Shell::Client<Ready_Sudo_Answer_Response>::allocate");
         return m_end.allocate(size);
+    }
+    // Ends the channel because the peer broke a rule of this side's own (the
+    // protocol's are the decoders'): the peer's receive or send reports `reason`.
+    MILK_CALLABLE_WHEN("unconsumed", "unknown") MILK_SET_TYPESTATE(consumed)
+    milk::Error fail(milk::Error reason) && {
+        m_end.require_valid("Shell::Client<Ready_Sudo_Answer_Response>::fail");
+        return m_end.fail(reason);
     }
 
     // Handlers, one per message (checked at compile time):
@@ -1680,6 +1785,13 @@ public:
         m_end.require_valid("Shell::Server<Ready_Sudo_Answer_Response>::allocate");
         return m_end.allocate(size);
     }
+    // Ends the channel because the peer broke a rule of this side's own (the
+    // protocol's are the decoders'): the peer's receive or send reports `reason`.
+    MILK_CALLABLE_WHEN("unconsumed", "unknown") MILK_SET_TYPESTATE(consumed)
+    milk::Error fail(milk::Error reason) && {
+        m_end.require_valid("Shell::Server<Ready_Sudo_Answer_Response>::fail");
+        return m_end.fail(reason);
+    }
 
     MILK_CALLABLE_WHEN("unconsumed", "unknown") MILK_SET_TYPESTATE(consumed)
     milk::Result<Server<state::Root>> send(Welcome message) &&;
@@ -1758,6 +1870,13 @@ public:
     [[nodiscard]] milk::Result<milk::Buffer> allocate(std::size_t size) & {
         m_end.require_valid("Shell::Client<Ready_Run>::allocate");
         return m_end.allocate(size);
+    }
+    // Ends the channel because the peer broke a rule of this side's own (the
+    // protocol's are the decoders'): the peer's receive or send reports `reason`.
+    MILK_CALLABLE_WHEN("unconsumed", "unknown") MILK_SET_TYPESTATE(consumed)
+    milk::Error fail(milk::Error reason) && {
+        m_end.require_valid("Shell::Client<Ready_Run>::fail");
+        return m_end.fail(reason);
     }
 
     // Handlers, one per message (checked at compile time):
@@ -1850,6 +1969,13 @@ public:
         m_end.require_valid("Shell::Server<Ready_Run>::allocate");
         return m_end.allocate(size);
     }
+    // Ends the channel because the peer broke a rule of this side's own (the
+    // protocol's are the decoders'): the peer's receive or send reports `reason`.
+    MILK_CALLABLE_WHEN("unconsumed", "unknown") MILK_SET_TYPESTATE(consumed)
+    milk::Error fail(milk::Error reason) && {
+        m_end.require_valid("Shell::Server<Ready_Run>::fail");
+        return m_end.fail(reason);
+    }
 
     MILK_CALLABLE_WHEN("unconsumed", "unknown") MILK_SET_TYPESTATE(consumed)
     milk::Result<Server<state::Ready>> send(Output message) &&;
@@ -1929,6 +2055,13 @@ public:
         m_end.require_valid("Shell::Client<Root>::allocate");
         return m_end.allocate(size);
     }
+    // Ends the channel because the peer broke a rule of this side's own (the
+    // protocol's are the decoders'): the peer's receive or send reports `reason`.
+    MILK_CALLABLE_WHEN("unconsumed", "unknown") MILK_SET_TYPESTATE(consumed)
+    milk::Error fail(milk::Error reason) && {
+        m_end.require_valid("Shell::Client<Root>::fail");
+        return m_end.fail(reason);
+    }
 
     MILK_CALLABLE_WHEN("unconsumed", "unknown") MILK_SET_TYPESTATE(consumed)
     milk::Result<Client<state::Root_Run>> send(Run message) &&;
@@ -2007,6 +2140,13 @@ public:
     [[nodiscard]] milk::Result<milk::Buffer> allocate(std::size_t size) & {
         m_end.require_valid("Shell::Server<Root>::allocate");
         return m_end.allocate(size);
+    }
+    // Ends the channel because the peer broke a rule of this side's own (the
+    // protocol's are the decoders'): the peer's receive or send reports `reason`.
+    MILK_CALLABLE_WHEN("unconsumed", "unknown") MILK_SET_TYPESTATE(consumed)
+    milk::Error fail(milk::Error reason) && {
+        m_end.require_valid("Shell::Server<Root>::fail");
+        return m_end.fail(reason);
     }
 
     // Handlers, one per message (checked at compile time):
@@ -2103,6 +2243,13 @@ public:
         m_end.require_valid("Shell::Client<Root_Run>::allocate");
         return m_end.allocate(size);
     }
+    // Ends the channel because the peer broke a rule of this side's own (the
+    // protocol's are the decoders'): the peer's receive or send reports `reason`.
+    MILK_CALLABLE_WHEN("unconsumed", "unknown") MILK_SET_TYPESTATE(consumed)
+    milk::Error fail(milk::Error reason) && {
+        m_end.require_valid("Shell::Client<Root_Run>::fail");
+        return m_end.fail(reason);
+    }
 
     // Handlers, one per message (checked at compile time):
     //   (Output&&, Client<state::Root>&&)
@@ -2193,6 +2340,13 @@ public:
     [[nodiscard]] milk::Result<milk::Buffer> allocate(std::size_t size) & {
         m_end.require_valid("Shell::Server<Root_Run>::allocate");
         return m_end.allocate(size);
+    }
+    // Ends the channel because the peer broke a rule of this side's own (the
+    // protocol's are the decoders'): the peer's receive or send reports `reason`.
+    MILK_CALLABLE_WHEN("unconsumed", "unknown") MILK_SET_TYPESTATE(consumed)
+    milk::Error fail(milk::Error reason) && {
+        m_end.require_valid("Shell::Server<Root_Run>::fail");
+        return m_end.fail(reason);
     }
 
     MILK_CALLABLE_WHEN("unconsumed", "unknown") MILK_SET_TYPESTATE(consumed)

@@ -88,6 +88,13 @@ public:
     [[nodiscard]] std::size_t page_size() const;
     [[nodiscard]] RegionStats stats() const;
 
+    // Gives pages `first` to `first + count - 1` up, as MADV_DONTNEED does:
+    // their contents are gone (they read as zeros next time) and their
+    // frames are free; the policy hears of it before its next decision.
+    // Returns once the handler has dropped them. No thread may be touching
+    // them meanwhile (what it wrote could survive or not).
+    [[nodiscard]] Result<void> release(std::uint32_t first, std::uint32_t count);
+
     class Handler;
 
 private:
