@@ -88,6 +88,9 @@ bool client_closes(const StateDecl& state) {
     return state.transitions.empty() || state.transitions.front().direction == Direction::Send;
 }
 
+// Set when either process found a message it cannot take: both stop.
+std::string broken_flag(const ContractDecl& contract) { return "milk_broken_" + contract.name; }
+
 void emit_process(std::string& out, const ContractDecl& contract, const Names& names, Role role) {
     const bool client = role == Role::Client;
     const std::string& in = client ? names.to_client : names.to_server;
@@ -99,6 +102,12 @@ void emit_process(std::string& out, const ContractDecl& contract, const Names& n
     out += std::string("    ") + (end_index < 255 ? "byte" : "short") +
            " at;  /* the state this process is in: 0-based as in the kernel stubs, " +
            std::to_string(end_index) + " = end */\n";
+    // The whole automaton runs until an unspecified reception breaks the
+    // conversation (on either side): then both processes stop, as milkc's
+    // checker stops exploring there, so that what follows from the broken
+    // conversation (the other side blocked for good) is not reported as a
+    // fault of its own.
+    out += "    {\n";
     const StateDecl* initial = initial_state(contract);
     std::vector<const StateDecl*> starts;
     if (initial != nullptr) starts.push_back(initial);
@@ -171,7 +180,9 @@ void emit_process(std::string& out, const ContractDecl& contract, const Names& n
     out += "    fi;\n";
     out += "unspecified:\n";
     out += "    /* A message at the head of the queue that this state cannot take. */\n";
-    out += "    assert(false)\n";
+    out += "    assert(false);\n";
+    out += "    " + broken_flag(contract) + " = true\n";
+    out += "    } unless { " + broken_flag(contract) + " }\n";
     out += "}\n";
 }
 
@@ -184,6 +195,7 @@ void emit_contract(std::string& out, const ContractDecl& contract, const std::st
     out += "chan " + names.to_client + " = [" + bound + "] of { mtype };\n";
     bool entries = false;
     for (const StateDecl& state : contract.states) entries = entries || state.is_entry();
+    out += "bool " + broken_flag(contract) + " = false;  /* an unspecified reception: both processes stop */\n";
     if (entries) out += "byte milk_start_" + contract.name + " = 0;  /* where the conversation starts: 1 initial, 2.. entry states */\n";
     out += "\n";
     emit_process(out, contract, names, Role::Client);

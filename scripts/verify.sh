@@ -104,9 +104,13 @@ stage_contracts() {
     # Every contract of the tree, wherever it lives; not build trees.
     mapfile -t contracts < <(cd "$root" && find contracts examples tests bench components \
         -name '*.contract' -not -path '*/build*' 2>/dev/null | sort)
-    (cd "$root" && "$tool" --jobs "$jobs" --work "$build/verify-contracts" "${contracts[@]}")
+    # Both runs are judged: a disagreement in the first once passed the stage
+    # unseen, because a function's status is its last command's.
+    local status=0
+    (cd "$root" && "$tool" --jobs "$jobs" --work "$build/verify-contracts" "${contracts[@]}") || status=1
     mapfile -t broken < <(cd "$root" && find verify/contracts-broken -name '*.contract' | sort)
-    (cd "$root" && "$tool" --broken --jobs "$jobs" --work "$build/verify-contracts" "${broken[@]}")
+    (cd "$root" && "$tool" --broken --jobs "$jobs" --work "$build/verify-contracts" "${broken[@]}") || status=1
+    return "$status"
 }
 
 stage_compile_fail() {
@@ -245,7 +249,11 @@ for stage in "${all_stages[@]}"; do
     wanted "$stage" || continue
     echo "=== verify: $stage"
     start=$SECONDS
-    if "stage_${stage//-/_}"; then
+    # In a subshell of its own, not in the `if`: bash ignores `set -e` inside
+    # a command that an `if` tests, so a stage's failing step would pass
+    # unseen unless it was the stage's last command.
+    "stage_${stage//-/_}" &
+    if wait $!; then
         result=passed
     else
         result=FAILED

@@ -23,6 +23,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <utility>
@@ -208,9 +209,11 @@ private:
     // when it faults again as a missing page.
     void note(const uffd_msg& message) {
         if (message.event != UFFD_EVENT_PAGEFAULT) return;
-        const auto address = reinterpret_cast<std::byte*>(static_cast<std::uintptr_t>(message.arg.pagefault.address));
-        const auto page = static_cast<std::uint32_t>((address - m_base) / static_cast<std::ptrdiff_t>(m_page));
-        if (page >= m_options.pages) return;
+        // In integers: the address is the kernel's, never dereferenced.
+        const std::uint64_t base = reinterpret_cast<std::uintptr_t>(m_base);
+        const std::uint64_t address = message.arg.pagefault.address;
+        if (address < base || address - base >= size()) return;
+        const auto page = static_cast<std::uint32_t>((address - base) / m_page);
         {
             const std::lock_guard lock(m_stats_mutex);
             ++m_stats.faults;
@@ -236,12 +239,15 @@ private:
             }
             if (decided.ok()) apply(decided.value());
         }
+        {
+            // Before the wake: a thread that goes on sees its batch counted.
+            const std::lock_guard lock(m_stats_mutex);
+            ++m_stats.batches;
+            m_stats.resident = m_resident;
+        }
         wake_all();
         // Those still without a frame go in the next batch.
         std::erase_if(m_waiting, [this](std::uint32_t page) { return m_frame_of[page] != none; });
-        const std::lock_guard lock(m_stats_mutex);
-        ++m_stats.batches;
-        m_stats.resident = m_resident;
     }
 
     // The decisions on one batch of faults, checked against the frames:
@@ -368,7 +374,7 @@ private:
             if (m_frame_of[page] != none) evict(page);
         auto books = Fallback::try_create(m_options.pages, m_options.frames, {});
         if (!books.ok()) die("mem: no memory for the fallback policy's books");
-        m_fallback.emplace(std::move(books).value());
+        m_fallback = std::make_unique<Fallback>(std::move(books).value());
         const std::lock_guard lock(m_stats_mutex);
         m_stats.fallback = reason;
         m_stats.fallback_error = error;
@@ -403,7 +409,8 @@ private:
     std::vector<std::uint32_t> m_waiting;   // pages whose threads wait for a frame
     bool m_wake_needed = false;
     std::optional<MemClient> m_remote;
-    std::optional<Fallback> m_fallback;
+    // On the heap: made only when the policy fails.
+    std::unique_ptr<Fallback> m_fallback;
     std::thread m_thread;
     mutable std::mutex m_stats_mutex;
     RegionStats m_stats;

@@ -27,10 +27,12 @@ mtype = {
 #if !defined(MILK_ONLY) || defined(MILK_ONLY_Service)
 chan to_server_Service = [MILK_QUEUE_BOUND] of { mtype };
 chan to_client_Service = [MILK_QUEUE_BOUND] of { mtype };
+bool milk_broken_Service = false;  /* an unspecified reception: both processes stop */
 
 active proctype client_Service()
 {
     byte at;  /* the state this process is in: 0-based as in the kernel stubs, 3 = end */
+    {
     goto state_Ready;
 state_Ready:
     at = 0;
@@ -62,12 +64,15 @@ end_closed:
     fi;
 unspecified:
     /* A message at the head of the queue that this state cannot take. */
-    assert(false)
+    assert(false);
+    milk_broken_Service = true
+    } unless { milk_broken_Service }
 }
 
 active proctype server_Service()
 {
     byte at;  /* the state this process is in: 0-based as in the kernel stubs, 3 = end */
+    {
     goto state_Ready;
 state_Ready:
     at = 0;
@@ -102,6 +107,8 @@ end_closed:
     fi;
 unspecified:
     /* A message at the head of the queue that this state cannot take. */
-    assert(false)
+    assert(false);
+    milk_broken_Service = true
+    } unless { milk_broken_Service }
 }
 #endif

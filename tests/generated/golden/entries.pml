@@ -27,11 +27,13 @@ mtype = {
 #if !defined(MILK_ONLY) || defined(MILK_ONLY_Transfer)
 chan to_server_Transfer = [MILK_QUEUE_BOUND] of { mtype };
 chan to_client_Transfer = [MILK_QUEUE_BOUND] of { mtype };
+bool milk_broken_Transfer = false;  /* an unspecified reception: both processes stop */
 byte milk_start_Transfer = 0;  /* where the conversation starts: 1 initial, 2.. entry states */
 
 active proctype client_Transfer()
 {
     byte at;  /* the state this process is in: 0-based as in the kernel stubs, 4 = end */
+    {
     if
     :: milk_start_Transfer = 1; goto state_Start
     :: milk_start_Transfer = 2; goto state_Streaming
@@ -75,12 +77,15 @@ end_closed:
     fi;
 unspecified:
     /* A message at the head of the queue that this state cannot take. */
-    assert(false)
+    assert(false);
+    milk_broken_Transfer = true
+    } unless { milk_broken_Transfer }
 }
 
 active proctype server_Transfer()
 {
     byte at;  /* the state this process is in: 0-based as in the kernel stubs, 4 = end */
+    {
     (milk_start_Transfer != 0);
     if
     :: milk_start_Transfer == 1 -> goto state_Start
@@ -124,6 +129,8 @@ end_closed:
     fi;
 unspecified:
     /* A message at the head of the queue that this state cannot take. */
-    assert(false)
+    assert(false);
+    milk_broken_Transfer = true
+    } unless { milk_broken_Transfer }
 }
 #endif

@@ -32,10 +32,12 @@ mtype = {
 #if !defined(MILK_ONLY) || defined(MILK_ONLY_Files)
 chan to_server_Files = [MILK_QUEUE_BOUND] of { mtype };
 chan to_client_Files = [MILK_QUEUE_BOUND] of { mtype };
+bool milk_broken_Files = false;  /* an unspecified reception: both processes stop */
 
 active proctype client_Files()
 {
     byte at;  /* the state this process is in: 0-based as in the kernel stubs, 5 = end */
+    {
     goto state_Start;
 state_Start:
     at = 0;
@@ -99,12 +101,15 @@ end_closed:
     fi;
 unspecified:
     /* A message at the head of the queue that this state cannot take. */
-    assert(false)
+    assert(false);
+    milk_broken_Files = true
+    } unless { milk_broken_Files }
 }
 
 active proctype server_Files()
 {
     byte at;  /* the state this process is in: 0-based as in the kernel stubs, 5 = end */
+    {
     goto state_Start;
 state_Start:
     at = 0;
@@ -163,6 +168,8 @@ end_closed:
     fi;
 unspecified:
     /* A message at the head of the queue that this state cannot take. */
-    assert(false)
+    assert(false);
+    milk_broken_Files = true
+    } unless { milk_broken_Files }
 }
 #endif

@@ -25,10 +25,12 @@ mtype = {
 #if !defined(MILK_ONLY) || defined(MILK_ONLY_Names)
 chan to_server_Names = [MILK_QUEUE_BOUND] of { mtype };
 chan to_client_Names = [MILK_QUEUE_BOUND] of { mtype };
+bool milk_broken_Names = false;  /* an unspecified reception: both processes stop */
 
 active proctype client_Names()
 {
     byte at;  /* the state this process is in: 0-based as in the kernel stubs, 2 = end */
+    {
     goto state_Start;
 state_Start:
     at = 0;
@@ -51,12 +53,15 @@ end_closed:
     fi;
 unspecified:
     /* A message at the head of the queue that this state cannot take. */
-    assert(false)
+    assert(false);
+    milk_broken_Names = true
+    } unless { milk_broken_Names }
 }
 
 active proctype server_Names()
 {
     byte at;  /* the state this process is in: 0-based as in the kernel stubs, 2 = end */
+    {
     goto state_Start;
 state_Start:
     at = 0;
@@ -79,6 +84,8 @@ end_closed:
     fi;
 unspecified:
     /* A message at the head of the queue that this state cannot take. */
-    assert(false)
+    assert(false);
+    milk_broken_Names = true
+    } unless { milk_broken_Names }
 }
 #endif

@@ -26,10 +26,12 @@ mtype = {
 #if !defined(MILK_ONLY) || defined(MILK_ONLY_PingPong)
 chan to_server_PingPong = [MILK_QUEUE_BOUND] of { mtype };
 chan to_client_PingPong = [MILK_QUEUE_BOUND] of { mtype };
+bool milk_broken_PingPong = false;  /* an unspecified reception: both processes stop */
 
 active proctype client_PingPong()
 {
     byte at;  /* the state this process is in: 0-based as in the kernel stubs, 2 = end */
+    {
     goto state_Idle;
 state_Idle:
     at = 0;
@@ -54,12 +56,15 @@ end_closed:
     fi;
 unspecified:
     /* A message at the head of the queue that this state cannot take. */
-    assert(false)
+    assert(false);
+    milk_broken_PingPong = true
+    } unless { milk_broken_PingPong }
 }
 
 active proctype server_PingPong()
 {
     byte at;  /* the state this process is in: 0-based as in the kernel stubs, 2 = end */
+    {
     goto state_Idle;
 state_Idle:
     at = 0;
@@ -83,6 +88,8 @@ end_closed:
     fi;
 unspecified:
     /* A message at the head of the queue that this state cannot take. */
-    assert(false)
+    assert(false);
+    milk_broken_PingPong = true
+    } unless { milk_broken_PingPong }
 }
 #endif

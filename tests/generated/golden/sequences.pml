@@ -30,10 +30,12 @@ mtype = {
 #if !defined(MILK_ONLY) || defined(MILK_ONLY_Store)
 chan to_server_Store = [MILK_QUEUE_BOUND] of { mtype };
 chan to_client_Store = [MILK_QUEUE_BOUND] of { mtype };
+bool milk_broken_Store = false;  /* an unspecified reception: both processes stop */
 
 active proctype client_Store()
 {
     byte at;  /* the state this process is in: 0-based as in the kernel stubs, 5 = end */
+    {
     goto state_Closed;
 state_Closed:
     at = 0;
@@ -90,12 +92,15 @@ end_closed:
     fi;
 unspecified:
     /* A message at the head of the queue that this state cannot take. */
-    assert(false)
+    assert(false);
+    milk_broken_Store = true
+    } unless { milk_broken_Store }
 }
 
 active proctype server_Store()
 {
     byte at;  /* the state this process is in: 0-based as in the kernel stubs, 5 = end */
+    {
     goto state_Closed;
 state_Closed:
     at = 0;
@@ -148,6 +153,8 @@ end_closed:
     fi;
 unspecified:
     /* A message at the head of the queue that this state cannot take. */
-    assert(false)
+    assert(false);
+    milk_broken_Store = true
+    } unless { milk_broken_Store }
 }
 #endif

@@ -28,10 +28,12 @@ mtype = {
 #if !defined(MILK_ONLY) || defined(MILK_ONLY_Shapes)
 chan to_server_Shapes = [MILK_QUEUE_BOUND] of { mtype };
 chan to_client_Shapes = [MILK_QUEUE_BOUND] of { mtype };
+bool milk_broken_Shapes = false;  /* an unspecified reception: both processes stop */
 
 active proctype client_Shapes()
 {
     byte at;  /* the state this process is in: 0-based as in the kernel stubs, 2 = end */
+    {
     goto state_Open;
 state_Open:
     at = 0;
@@ -61,12 +63,15 @@ end_closed:
     fi;
 unspecified:
     /* A message at the head of the queue that this state cannot take. */
-    assert(false)
+    assert(false);
+    milk_broken_Shapes = true
+    } unless { milk_broken_Shapes }
 }
 
 active proctype server_Shapes()
 {
     byte at;  /* the state this process is in: 0-based as in the kernel stubs, 2 = end */
+    {
     goto state_Open;
 state_Open:
     at = 0;
@@ -92,6 +97,8 @@ end_closed:
     fi;
 unspecified:
     /* A message at the head of the queue that this state cannot take. */
-    assert(false)
+    assert(false);
+    milk_broken_Shapes = true
+    } unless { milk_broken_Shapes }
 }
 #endif

@@ -32,10 +32,12 @@ mtype = {
 #if !defined(MILK_ONLY) || defined(MILK_ONLY_Shell)
 chan to_server_Shell = [MILK_QUEUE_BOUND] of { mtype };
 chan to_client_Shell = [MILK_QUEUE_BOUND] of { mtype };
+bool milk_broken_Shell = false;  /* an unspecified reception: both processes stop */
 
 active proctype client_Shell()
 {
     byte at;  /* the state this process is in: 0-based as in the kernel stubs, 11 = end */
+    {
     goto state_Idle;
 state_Idle:
     at = 0;
@@ -157,12 +159,15 @@ end_closed:
     fi;
 unspecified:
     /* A message at the head of the queue that this state cannot take. */
-    assert(false)
+    assert(false);
+    milk_broken_Shell = true
+    } unless { milk_broken_Shell }
 }
 
 active proctype server_Shell()
 {
     byte at;  /* the state this process is in: 0-based as in the kernel stubs, 11 = end */
+    {
     goto state_Idle;
 state_Idle:
     at = 0;
@@ -276,6 +281,8 @@ end_closed:
     fi;
 unspecified:
     /* A message at the head of the queue that this state cannot take. */
-    assert(false)
+    assert(false);
+    milk_broken_Shell = true
+    } unless { milk_broken_Shell }
 }
 #endif
