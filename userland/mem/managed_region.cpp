@@ -74,7 +74,7 @@ public:
             FileDescriptor control)
         : m_base(base), m_page(page), m_options(options), m_uffd(std::move(uffd)), m_control(std::move(control)),
           m_store(std::size_t{options.pages} * page), m_saved(options.pages, 0), m_frame_of(options.pages, none),
-          m_page_on(options.frames, none) {}
+          m_page_on(options.frames, none), m_sampled(options.pages, 0), m_accessed(options.pages, 0) {}
 
     ~Handler() {
         stop();
@@ -84,7 +84,7 @@ public:
 
     Result<void> connect(MemEndpoint&& endpoint) {
         auto client = MemClient::try_connect(std::move(endpoint), {m_options.pages, m_options.frames},
-                                             m_options.policy_deadline, max_batch() + 1);
+                                             m_options.policy_deadline, max_batch() + m_options.frames + 64);
         if (!client.ok()) return client.error();
         m_remote.emplace(std::move(client).value());
         return {};
@@ -167,6 +167,8 @@ private:
     void release_pages(const Release& release) {
         for (std::uint32_t page = release.first; page < release.first + release.count; ++page) {
             m_saved[page] = 0;
+            m_sampled[page] = 0;
+            m_accessed[page] = 0;
             if (m_frame_of[page] == none) continue;
             std::byte* address = m_base + std::size_t{page} * m_page;
             if (::madvise(address, m_page, MADV_DONTNEED) != 0) die("mem: madvise(MADV_DONTNEED)");
@@ -204,9 +206,12 @@ private:
         }
     }
 
-    // One message: a missing-page fault waits for a frame; a write to a
-    // page being evicted (write-protect) is woken once the eviction is done,
-    // when it faults again as a missing page.
+    // One message: a missing-page fault waits for a frame. A write-protect
+    // fault is either the first write to a resident page since the last
+    // sample (it was used: lift the protection, which wakes the writer, and
+    // tell the policy with the next batch), or a write to a page being
+    // evicted (woken once the eviction is done, when it faults again as a
+    // missing page).
     void note(const uffd_msg& message) {
         if (message.event != UFFD_EVENT_PAGEFAULT) return;
         // In integers: the address is the kernel's, never dereferenced.
@@ -219,6 +224,12 @@ private:
             ++m_stats.faults;
         }
         if ((message.arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WP) != 0) {
+            if (m_frame_of[page] != none && m_sampled[page] != 0) {
+                m_sampled[page] = 0;
+                m_accessed[page] = 1;
+                write_protect(page, 1, Protection::Lift);
+                return;
+            }
             m_wake_needed = true;
             return;
         }
@@ -245,6 +256,7 @@ private:
             ++m_stats.batches;
             m_stats.resident = m_resident;
         }
+        if (m_options.sample_every != 0 && ++m_since_sample >= m_options.sample_every) sample();
         wake_all();
         // Those still without a frame go in the next batch.
         std::erase_if(m_waiting, [this](std::uint32_t page) { return m_frame_of[page] != none; });
@@ -255,7 +267,16 @@ private:
     // of pages without one, never more than the pool.
     Result<std::vector<milk::mem::Decision>> decide(const std::vector<std::uint32_t>& faults) {
         std::vector<milk::mem::Decision> decisions;
+        // What was used since the last sample, before the faults: the
+        // policy's victims are chosen knowing it.
+        std::vector<std::uint32_t> used;
+        for (std::uint32_t page = 0; page < m_options.pages; ++page) {
+            if (m_accessed[page] == 0) continue;
+            m_accessed[page] = 0;
+            if (m_frame_of[page] != none) used.push_back(page);
+        }
         if (m_remote) {
+            for (const std::uint32_t page : used) MILK_TRY(m_remote->report({milk::mem::EventKind::accessed, page, 0}));
             for (const std::uint32_t page : faults)
                 MILK_TRY(m_remote->report({milk::mem::EventKind::fault, page, 0}));
             auto answer = m_remote->commit(now_ns(), m_options.policy_deadline);
@@ -263,6 +284,8 @@ private:
             decisions.assign(answer.value().begin(), answer.value().end());
         } else {
             const std::uint64_t now = now_ns();
+            for (const std::uint32_t page : used)
+                MILK_TRY(m_fallback->apply({milk::mem::EventKind::accessed, page, 0}, now));
             for (const std::uint32_t page : faults)
                 MILK_TRY(m_fallback->apply({milk::mem::EventKind::fault, page, 0}, now));
             m_fallback->commit([&](const milk::mem::Decision& decision) { decisions.push_back(decision); });
@@ -308,10 +331,9 @@ private:
     // wake after the batch, and then finds the page missing.
     void evict(std::uint32_t page) {
         std::byte* address = m_base + std::size_t{page} * m_page;
-        uffdio_writeprotect protect{};
-        protect.range = {reinterpret_cast<std::uintptr_t>(address), m_page};
-        protect.mode = UFFDIO_WRITEPROTECT_MODE_WP;
-        if (::ioctl(m_uffd.get(), UFFDIO_WRITEPROTECT, &protect) != 0) die("mem: UFFDIO_WRITEPROTECT");
+        write_protect(page, 1, Protection::Set);
+        m_sampled[page] = 0;
+        m_accessed[page] = 0;
         std::memcpy(m_store.data() + std::size_t{page} * m_page, address, m_page);
         m_saved[page] = 1;
         if (::madvise(address, m_page, MADV_DONTNEED) != 0) die("mem: madvise(MADV_DONTNEED)");
@@ -353,6 +375,29 @@ private:
         m_wake_needed = true;
         const std::lock_guard lock(m_stats_mutex);
         ++(saved ? m_stats.copies_in : m_stats.zero_fills);
+    }
+
+    enum class Protection : std::uint8_t { Set, Lift };
+
+    // Write-protects pages (or lifts it, which wakes their writers).
+    void write_protect(std::uint32_t first, std::uint32_t count, Protection protection) {
+        uffdio_writeprotect protect{};
+        protect.range = {reinterpret_cast<std::uintptr_t>(m_base + std::size_t{first} * m_page),
+                         std::size_t{count} * m_page};
+        protect.mode = protection == Protection::Set ? UFFDIO_WRITEPROTECT_MODE_WP : 0;
+        if (::ioctl(m_uffd.get(), UFFDIO_WRITEPROTECT, &protect) != 0) die("mem: UFFDIO_WRITEPROTECT");
+    }
+
+    // An accessed-bit sample, from write faults: user space cannot read
+    // the page tables' accessed bits, so every resident page is
+    // write-protected and its first write afterwards says it was used
+    // (reads go unseen: a sample of writes, as soft-dirty bits are).
+    void sample() {
+        m_since_sample = 0;
+        write_protect(0, m_options.pages, Protection::Set);
+        for (std::uint32_t page = 0; page < m_options.pages; ++page) m_sampled[page] = m_frame_of[page] != none;
+        const std::lock_guard lock(m_stats_mutex);
+        ++m_stats.samples;
     }
 
     void wake_all() {
@@ -406,6 +451,11 @@ private:
     std::vector<std::uint32_t> m_frame_of;  // page -> frame, or none
     std::vector<std::uint32_t> m_page_on;   // frame -> page, or none
     std::uint32_t m_resident = 0;
+    // Accessed-bit sampling (RegionOptions::sample_every): pages protected
+    // by the last sample and not written since, and pages written since.
+    std::vector<std::uint8_t> m_sampled;
+    std::vector<std::uint8_t> m_accessed;
+    std::uint32_t m_since_sample = 0;
     std::vector<std::uint32_t> m_waiting;   // pages whose threads wait for a frame
     bool m_wake_needed = false;
     std::optional<MemClient> m_remote;

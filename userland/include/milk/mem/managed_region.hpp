@@ -50,6 +50,12 @@ struct RegionOptions {
     // How long the policy has to answer a batch before the handler gives up
     // on it and falls back (the watchdog).
     std::chrono::milliseconds policy_deadline{1000};
+    // An accessed-bit sample every this many batches (0: none). A sample
+    // write-protects the resident pages; the first write to each afterwards
+    // costs a write-protect fault and tells the policy the page was used
+    // (`accessed`), which mem_clock's second chance feeds on. Reads are not
+    // seen: user space has no cheap way to the accessed bits themselves.
+    std::uint32_t sample_every = 0;
 };
 
 // Why the region stopped using its policy.
@@ -66,6 +72,7 @@ struct RegionStats {
     std::uint64_t zero_fills = 0;   // first touches (UFFDIO_ZEROPAGE)
     std::uint64_t copies_in = 0;    // pages brought back from the backing store (UFFDIO_COPY)
     std::uint64_t evictions = 0;    // pages saved and dropped
+    std::uint64_t samples = 0;      // accessed-bit samples taken
     std::uint32_t resident = 0;     // pages with a frame now
     FallbackReason fallback = FallbackReason::None;
     std::optional<Error> fallback_error;
