@@ -27,6 +27,7 @@
 
 #include <milk/host/component_type.hpp>
 #include <milk/host/host.hpp>
+#include <milk/inproc.hpp>
 #include <milk/mem/managed_region.hpp>
 
 #include <CLI/CLI.hpp>
@@ -50,6 +51,7 @@
 #include <functional>
 #include <map>
 #include <random>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -72,9 +74,24 @@ std::size_t page_size() { return static_cast<std::size_t>(::sysconf(_SC_PAGESIZE
 
 // ---- 1. fault latency -------------------------------------------------------
 
-// Reads one byte of each page in turn; the time of each read, in ns.
-void touch_pages(const std::byte* base, std::uint32_t pages, std::vector<double>& samples) {
+// Reads one byte of each page in turn; the time of each read, in ns. With
+// `threads` > 1, that many threads read the pages at once (thread t the
+// pages i with i % threads == t) and one sample is the wall time per fault
+// of the whole region: what a batching handler can gain.
+void touch_pages(const std::byte* base, std::uint32_t pages, std::vector<double>& samples, unsigned threads) {
     const std::size_t page = page_size();
+    if (threads > 1) {
+        const auto start = Clock::now();
+        std::vector<std::thread> readers;
+        for (unsigned t = 0; t < threads; ++t)
+            readers.emplace_back([=] {
+                for (std::uint32_t i = t; i < pages; i += threads)
+                    static_cast<void>(*static_cast<const volatile std::byte*>(base + std::size_t{i} * page));
+            });
+        for (std::thread& reader : readers) reader.join();
+        samples.push_back(std::chrono::duration<double, std::nano>(Clock::now() - start).count() / pages);
+        return;
+    }
     for (std::uint32_t i = 0; i < pages; ++i) {
         const auto start = Clock::now();
         const auto value = *static_cast<const volatile std::byte*>(base + std::size_t{i} * page);
@@ -84,18 +101,18 @@ void touch_pages(const std::byte* base, std::uint32_t pages, std::vector<double>
     }
 }
 
-void kernel_minor_faults(std::uint32_t pages, std::vector<double>& samples) {
+void kernel_minor_faults(std::uint32_t pages, std::vector<double>& samples, unsigned threads) {
     const std::size_t bytes = std::size_t{pages} * page_size();
     void* base = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (base == MAP_FAILED) fail_errno("mmap");
     static_cast<void>(::madvise(base, bytes, MADV_NOHUGEPAGE));
-    touch_pages(static_cast<const std::byte*>(base), pages, samples);
+    touch_pages(static_cast<const std::byte*>(base), pages, samples, threads);
     ::munmap(base, bytes);
 }
 
 // The least a user-space handler does for a fault: read it, map the zero
 // page (which wakes the thread).
-void raw_userfaultfd_faults(std::uint32_t pages, std::vector<double>& samples) {
+void raw_userfaultfd_faults(std::uint32_t pages, std::vector<double>& samples, unsigned threads) {
     int uffd = static_cast<int>(::syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK));
     if (uffd < 0 && errno == EPERM) uffd = static_cast<int>(::syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY));
     if (uffd < 0) fail_errno("userfaultfd");
@@ -124,7 +141,7 @@ void raw_userfaultfd_faults(std::uint32_t pages, std::vector<double>& samples) {
             static_cast<void>(::ioctl(uffd, UFFDIO_ZEROPAGE, &zero));
         }
     });
-    touch_pages(static_cast<const std::byte*>(base), pages, samples);
+    touch_pages(static_cast<const std::byte*>(base), pages, samples, threads);
     done = true;
     handler.join();
     ::munmap(base, bytes);
@@ -151,19 +168,41 @@ milk::host::Host make_host(const char* component, Placement placement) {
     return std::move(host).value();
 }
 
-void milk_faults(Placement placement, std::uint32_t pages, std::vector<double>& samples) {
+void milk_faults(Placement placement, std::uint32_t pages, std::vector<double>& samples, unsigned threads) {
     auto host = make_host("mem_fifo", placement);
     auto endpoint = host.connect<milk::mem::Mem::Contract>("pager");
     if (!endpoint.ok()) fail("connecting to the pager", endpoint.error());
     auto region = milk::mem::ManagedRegion::try_create(std::move(endpoint).value(), {.pages = pages, .frames = pages});
     if (!region.ok()) fail("creating the region", region.error());
-    touch_pages(region.value()->data(), pages, samples);
+    touch_pages(region.value()->data(), pages, samples, threads);
     const milk::mem::RegionStats stats = region.value()->stats();
     if (stats.fallback != milk::mem::FallbackReason::None || stats.zero_fills != pages) {
         std::fprintf(stderr, "milk-mem-bench: the region fell back or missed faults (zero fills %llu of %u)\n",
                      static_cast<unsigned long long>(stats.zero_fills), pages);
         std::exit(1);
     }
+}
+
+// The same, with the policy's channel polling on both sides (no sleeping
+// wake-up between the handler and the policy) and the component served on
+// a thread of this process directly: what a polling placement would give.
+void milk_polling_faults(std::uint32_t pages, std::vector<double>& samples, unsigned threads) {
+    milk::inproc::Options options;
+    options.wait_mode = milk::WaitMode::Poll;
+    auto pair = milk::inproc::open_channel(options);
+    if (!pair.ok()) fail("a polling channel", pair.error());
+    auto manager = components::mem::FifoMemoryManager::try_create({});
+    if (!manager.ok()) fail("the component", manager.error());
+    std::thread policy([&manager, end = std::move(pair.value().second)]() mutable {
+        static_cast<void>(milk::serve_channel(manager.value(), milk::mem::Mem::Contract::server(std::move(end))));
+    });
+    {
+        auto region = milk::mem::ManagedRegion::try_create(milk::mem::Mem::Contract::client(std::move(pair.value().first)),
+                                                           {.pages = pages, .frames = pages});
+        if (!region.ok()) fail("creating the region", region.error());
+        touch_pages(region.value()->data(), pages, samples, threads);
+    }
+    policy.join();
 }
 
 double percentile(std::vector<double> samples, double p) {
@@ -323,16 +362,19 @@ int main(int argc, char** argv) {
         std::vector<double> samples;
     };
     std::vector<Row> rows;
-    rows.push_back({"kernel minor fault (anonymous, read)", [&](auto& s) { kernel_minor_faults(pages, s); }, {}});
-    rows.push_back({"raw userfaultfd handler (ZEROPAGE)", [&](auto& s) { raw_userfaultfd_faults(pages, s); }, {}});
-    rows.push_back({"milk, mem_fifo inproc", [&](auto& s) { milk_faults(Placement::Inproc, pages, s); }, {}});
-    rows.push_back({"milk, mem_fifo process", [&](auto& s) { milk_faults(Placement::Process, pages, s); }, {}});
+    for (unsigned threads : {1u, 4u}) {
+        rows.push_back({"kernel minor fault (anonymous, read)", [&, threads](auto& s) { kernel_minor_faults(pages, s, threads); }, {}});
+        rows.push_back({"raw userfaultfd handler (ZEROPAGE)", [&, threads](auto& s) { raw_userfaultfd_faults(pages, s, threads); }, {}});
+        rows.push_back({"milk, mem_fifo inproc", [&, threads](auto& s) { milk_faults(Placement::Inproc, pages, s, threads); }, {}});
+        rows.push_back({"milk, mem_fifo process", [&, threads](auto& s) { milk_faults(Placement::Process, pages, s, threads); }, {}});
+        rows.push_back({"milk, mem_fifo inproc, polling channel", [&, threads](auto& s) { milk_polling_faults(pages, s, threads); }, {}});
+    }
     for (int round = 0; round < rounds; ++round)
         for (Row& row : rows) row.run(row.samples);
 
-    std::printf("Fault latency (ns per fault; p50 / p99 over %d x %u faults)\n", rounds, pages);
+    std::printf("Fault latency, one thread (ns per fault; p50 / p99 over %d x %u faults)\n", rounds, pages);
     std::printf("%-40s %10s %10s\n", "", "p50", "p99");
-    for (const Row& row : rows)
+    for (const Row& row : std::span(rows).first(5))
         std::printf("%-40s %10.0f %10.0f\n", row.label, percentile(row.samples, 0.5), percentile(row.samples, 0.99));
     const double kernel = percentile(rows[0].samples, 0.5);
     const double raw = percentile(rows[1].samples, 0.5);
@@ -345,6 +387,16 @@ int main(int argc, char** argv) {
     ratio("milk inproc fault / kernel minor fault", percentile(rows[2].samples, 0.5) / kernel, 3.0);
     ratio("milk process fault / kernel minor fault", percentile(rows[3].samples, 0.5) / kernel, 3.0);
     std::printf("raw userfaultfd fault / kernel minor fault   %7.2f\n", raw / kernel);
+    std::printf("milk inproc, polling channel / raw userfaultfd %5.2f  (no target: what polling gives)\n",
+                percentile(rows[4].samples, 0.5) / raw);
+
+    std::printf("\nFour threads faulting at once (wall time per fault, ns; median of %d rounds)\n", rounds);
+    for (std::size_t i = 5; i < rows.size(); ++i)
+        std::printf("%-40s %10.0f\n", rows[i].label, percentile(rows[i].samples, 0.5));
+    const double raw4 = percentile(rows[6].samples, 0.5);
+    std::printf("milk inproc / raw userfaultfd, 4 threads    %7.2f\n", percentile(rows[7].samples, 0.5) / raw4);
+    std::printf("milk process / raw userfaultfd, 4 threads   %7.2f\n", percentile(rows[8].samples, 0.5) / raw4);
+    std::printf("milk polling / raw userfaultfd, 4 threads   %7.2f\n", percentile(rows[9].samples, 0.5) / raw4);
 
     std::printf("\nHit ratios (%u references over %u pages, a pool of %u frames)\n", trace_length, trace_pages, trace_frames);
     std::printf("%-24s %10s %10s %10s\n", "", "FIFO", "CLOCK", "Belady");
