@@ -17,6 +17,9 @@
 #include <chrono>
 #include <cstdint>
 #include <cstring>
+#include <filesystem>
+#include <optional>
+#include <string>
 #include <random>
 #include <thread>
 #include <utility>
@@ -256,4 +259,20 @@ TEST_CASE("with accessed-bit samples, mem_clock keeps a page in use where mem_fi
     // or so.
     CHECK(fifo > 2000 + 150);
     CHECK(clock < 2000 + 20);
+}
+
+TEST_CASE("evicted pages saved to a file keep every byte; a directory that cannot hold one is refused") {
+    auto host = make_host("mem_fifo", Placement::Inproc);
+    const std::string directory = std::filesystem::temp_directory_path().string();
+    auto region = take(ManagedRegion::try_create(take(host.connect<Mem::Contract>("pager")),
+                                                 {.pages = 128, .frames = 16, .backing_directory = directory}));
+    CHECK(run_workload(*region, {.threads = 4, .accesses = 10'000}) == 0);
+    const milk::mem::RegionStats stats = region->stats();
+    CHECK(stats.fallback == FallbackReason::None);
+    CHECK(stats.copies_in > 0);
+
+    auto refused = ManagedRegion::try_create(take(host.connect<Mem::Contract>("pager")),
+                                             {.pages = 8, .frames = 2, .backing_directory = "/nonexistent/milk"});
+    REQUIRE_FALSE(refused.ok());
+    CHECK(refused.error().code == milk::ErrorCode::SystemError);
 }

@@ -25,6 +25,7 @@
 #include <cstring>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -66,14 +67,73 @@ Result<FileDescriptor> open_userfaultfd() {
     return uffd;
 }
 
+// Where evicted pages live: memory of this process, or an unnamed file
+// (O_TMPFILE) in a directory, so that a region larger than memory can be
+// served. Failures of the file are the mechanism's own (a full disk): the
+// handler stops the process with the reason rather than lose a page.
+class BackingStore {
+public:
+    static Result<BackingStore> try_create(const std::string& directory, std::size_t pages, std::size_t page) {
+        BackingStore store;
+        store.m_page = page;
+        if (directory.empty()) {
+            store.m_memory.resize(pages * page);
+            return store;
+        }
+        const int fd = ::open(directory.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+        if (fd < 0) return Error{ErrorCode::SystemError, "mem: cannot make the backing file (O_TMPFILE) in that directory", errno};
+        store.m_file = FileDescriptor(fd);
+        if (::ftruncate(fd, static_cast<off_t>(pages * page)) != 0)
+            return Error{ErrorCode::SystemError, "mem: cannot size the backing file", errno};
+        store.m_staging.resize(page);
+        return store;
+    }
+
+    // Saves `page` from `from` (one page).
+    [[nodiscard]] bool save(std::size_t page, const std::byte* from) {
+        if (!m_file.valid()) {
+            std::memcpy(m_memory.data() + page * m_page, from, m_page);
+            return true;
+        }
+        return transfer(page, const_cast<std::byte*>(from), Direction::Out);
+    }
+
+    // The saved copy of `page`, valid until the next load.
+    [[nodiscard]] const std::byte* load(std::size_t page) {
+        if (!m_file.valid()) return m_memory.data() + page * m_page;
+        return transfer(page, m_staging.data(), Direction::In) ? m_staging.data() : nullptr;
+    }
+
+private:
+    enum class Direction : std::uint8_t { In, Out };
+
+    bool transfer(std::size_t page, std::byte* buffer, Direction direction) {
+        std::size_t done = 0;
+        while (done < m_page) {
+            const auto offset = static_cast<off_t>(page * m_page + done);
+            const ssize_t moved = direction == Direction::Out ? ::pwrite(m_file.get(), buffer + done, m_page - done, offset)
+                                                              : ::pread(m_file.get(), buffer + done, m_page - done, offset);
+            if (moved < 0 && errno == EINTR) continue;
+            if (moved <= 0) return false;
+            done += static_cast<std::size_t>(moved);
+        }
+        return true;
+    }
+
+    std::size_t m_page = 0;
+    std::vector<std::byte> m_memory;
+    FileDescriptor m_file;
+    std::vector<std::byte> m_staging;
+};
+
 }  // namespace
 
 class ManagedRegion::Handler {
 public:
-    Handler(std::byte* base, std::size_t page, RegionOptions options, FileDescriptor uffd,
-            FileDescriptor control)
+    Handler(std::byte* base, std::size_t page, RegionOptions options, FileDescriptor uffd, FileDescriptor control,
+            BackingStore store)
         : m_base(base), m_page(page), m_options(options), m_uffd(std::move(uffd)), m_control(std::move(control)),
-          m_store(std::size_t{options.pages} * page), m_saved(options.pages, 0), m_frame_of(options.pages, none),
+          m_store(std::move(store)), m_saved(options.pages, 0), m_frame_of(options.pages, none),
           m_page_on(options.frames, none), m_sampled(options.pages, 0), m_accessed(options.pages, 0) {}
 
     ~Handler() {
@@ -334,7 +394,7 @@ private:
         write_protect(page, 1, Protection::Set);
         m_sampled[page] = 0;
         m_accessed[page] = 0;
-        std::memcpy(m_store.data() + std::size_t{page} * m_page, address, m_page);
+        if (!m_store.save(page, address)) die("mem: saving a page to the backing file");
         m_saved[page] = 1;
         if (::madvise(address, m_page, MADV_DONTNEED) != 0) die("mem: madvise(MADV_DONTNEED)");
         m_page_on[m_frame_of[page]] = none;
@@ -355,7 +415,9 @@ private:
             if (saved) {
                 uffdio_copy copy{};
                 copy.dst = reinterpret_cast<std::uintptr_t>(address);
-                copy.src = reinterpret_cast<std::uintptr_t>(m_store.data() + std::size_t{page} * m_page);
+                const std::byte* saved_copy = m_store.load(page);
+                if (saved_copy == nullptr) die("mem: reading a page back from the backing file");
+                copy.src = reinterpret_cast<std::uintptr_t>(saved_copy);
                 copy.len = m_page;
                 copy.mode = UFFDIO_COPY_MODE_DONTWAKE;
                 status = ::ioctl(m_uffd.get(), UFFDIO_COPY, &copy);
@@ -446,7 +508,7 @@ private:
     std::uint64_t m_completed = 0;
     bool m_stopping = false;
     // The backing store: a saved copy of each page that was evicted.
-    std::vector<std::byte> m_store;
+    BackingStore m_store;
     std::vector<std::uint8_t> m_saved;
     std::vector<std::uint32_t> m_frame_of;  // page -> frame, or none
     std::vector<std::uint32_t> m_page_on;   // frame -> page, or none
@@ -487,7 +549,13 @@ Result<std::unique_ptr<ManagedRegion>> ManagedRegion::try_create(MemEndpoint&& e
         ::munmap(base, bytes);
         return error;
     }
-    auto handler = std::make_unique<Handler>(static_cast<std::byte*>(base), page, options, std::move(uffd), std::move(stop));
+    auto store = BackingStore::try_create(options.backing_directory, options.pages, page);
+    if (!store.ok()) {
+        ::munmap(base, bytes);
+        return store.error();
+    }
+    auto handler = std::make_unique<Handler>(static_cast<std::byte*>(base), page, options, std::move(uffd), std::move(stop),
+                                             std::move(store).value());
     MILK_TRY(handler->connect(std::move(endpoint)));
     handler->start();
     return std::unique_ptr<ManagedRegion>(new ManagedRegion(std::move(handler)));

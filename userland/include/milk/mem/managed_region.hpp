@@ -37,6 +37,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <string>
 
 namespace milk::mem {
 
@@ -56,6 +57,10 @@ struct RegionOptions {
     // (`accessed`), which mem_clock's second chance feeds on. Reads are not
     // seen: user space has no cheap way to the accessed bits themselves.
     std::uint32_t sample_every = 0;
+    // Where evicted pages are saved: empty for memory of this process, or a
+    // directory in which an unnamed file (O_TMPFILE, gone with the region)
+    // holds them.
+    std::string backing_directory{};
 };
 
 // Why the region stopped using its policy.
