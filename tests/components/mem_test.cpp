@@ -9,6 +9,8 @@
 #include "mem/mem_client.hpp"
 #include "mem/mem_component.hpp"
 
+#include "../host/one_instance_host.hpp"
+
 #include <milk/host/component_type.hpp>
 #include <milk/host/host.hpp>
 
@@ -40,18 +42,7 @@ T take(milk::Result<T>&& result) {
 }
 
 milk::host::Host make_host(const char* component, Placement placement, const milk::Settings& settings = {}) {
-    milk::host::Config config;
-    config.file = "test";
-    milk::host::InstanceConfig instance;
-    instance.name = "pager";
-    instance.component = component;
-    instance.placement = placement;
-    instance.settings = settings;
-    config.instances.push_back(instance);
-    milk::host::HostOptions options;
-    options.runner_path = MILK_RUNNER_PATH;
-    options.stop_timeout = std::chrono::milliseconds(500);
-    return take(milk::host::Host::try_create(config, milk::host::compiled_components(), options));
+    return milk::test::make_one_instance_host("pager", component, placement, settings);
 }
 
 MemClient connect(milk::host::Host& host, std::uint32_t pages, std::uint32_t frames) {

@@ -10,7 +10,7 @@
 #include "sched/sched_component.hpp"
 
 #include "../sched/rogue_policy.hpp"
-#include "../sched/scheduler_host.hpp"
+#include "../host/one_instance_host.hpp"
 
 #include <milk/host/component_type.hpp>
 #include <milk/host/host.hpp>

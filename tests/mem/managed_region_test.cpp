@@ -4,6 +4,8 @@
 // the host put it. What a user checks: every byte written is read back,
 // after any number of evictions, and a policy that dies or misbehaves loses
 // nothing and leaves no thread stopped.
+#include "../host/one_instance_host.hpp"
+
 #include <milk/host/component_type.hpp>
 #include <milk/host/host.hpp>
 #include <milk/inproc.hpp>
@@ -38,18 +40,8 @@ T take(milk::Result<T>&& result) {
     return std::move(result).value();
 }
 
-milk::host::Host make_host(const char* component, Placement placement) {
-    milk::host::Config config;
-    config.file = "test";
-    milk::host::InstanceConfig instance;
-    instance.name = "pager";
-    instance.component = component;
-    instance.placement = placement;
-    config.instances.push_back(instance);
-    milk::host::HostOptions options;
-    options.runner_path = MILK_RUNNER_PATH;
-    options.stop_timeout = std::chrono::milliseconds(500);
-    return take(milk::host::Host::try_create(config, milk::host::compiled_components(), options));
+milk::host::Host make_host(const char* component, Placement placement, const milk::Settings& settings = {}) {
+    return milk::test::make_one_instance_host("pager", component, placement, settings);
 }
 
 // `threads` workers, each the only writer of the pages p with p % threads

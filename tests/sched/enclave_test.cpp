@@ -8,7 +8,7 @@
 // ratios, yield and blocking, and the fallback when the policy dies, misses
 // its deadline or breaks the contract.
 #include "rogue_policy.hpp"
-#include "scheduler_host.hpp"
+#include "../host/one_instance_host.hpp"
 
 #include <milk/host/component_type.hpp>
 #include <milk/host/host.hpp>
