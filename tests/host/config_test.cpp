@@ -208,7 +208,7 @@ ok = "one"
     CHECK(result.diagnostics[0].note == "compiled into this host: echo, tally, wide");
     CHECK(result.diagnostics[2].where.line == 4);
     CHECK(result.diagnostics[2].where.column == 1);
-    CHECK(result.diagnostics[2].note == "allowed keys: component, placement, settings, restart, restart_limit");
+    CHECK(result.diagnostics[2].note == "allowed keys: component, placement, settings, restart, restart_limit, spin_us");
 }
 
 TEST_CASE("the report stops after max_diagnostics errors, and says so") {
@@ -306,4 +306,19 @@ TEST_CASE("restart: the policy and its limit, their defaults and their errors") 
     CHECK(codes(result) == std::vector{DiagnosticCode::UnknownRestartPolicy, DiagnosticCode::BadRestartLimit});
     result = parse("[echo]\ncomponent = \"echo\"\nplacement = \"process\"\nrestart = 1\nrestart_limit = \"2\"\n");
     CHECK(codes(result) == std::vector{DiagnosticCode::WrongType, DiagnosticCode::BadRestartLimit});
+}
+
+TEST_CASE("spin_us: how long the component's end spins, its default and its errors") {
+    LoadResult result = parse("[echo]\ncomponent = \"echo\"\nplacement = \"inproc\"\nspin_us = 200\n"
+                              "[other]\ncomponent = \"echo\"\nplacement = \"process\"\nspin_us = 0\n"
+                              "[third]\ncomponent = \"echo\"\nplacement = \"process\"\n");
+    REQUIRE(result.config);
+    CHECK(result.config->instances[0].spin == std::chrono::microseconds(200));
+    CHECK(result.config->instances[1].spin == std::chrono::microseconds(0));
+    CHECK(result.config->instances[2].spin == std::chrono::microseconds(10));
+    for (const char* bad : {"spin_us = -1\n", "spin_us = 1000001\n", "spin_us = \"fast\"\n", "spin_us = 1.5\n"}) {
+        CAPTURE(bad);
+        result = parse(std::string("[echo]\ncomponent = \"echo\"\nplacement = \"inproc\"\n") + bad);
+        CHECK(codes(result) == std::vector{DiagnosticCode::BadSpin});
+    }
 }

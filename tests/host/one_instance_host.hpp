@@ -15,7 +15,8 @@
 namespace milk::test {
 
 inline milk::host::Host make_one_instance_host(const char* instance_name, const char* component,
-                                               milk::Placement placement, const milk::Settings& settings = {}) {
+                                               milk::Placement placement, const milk::Settings& settings = {},
+                                               std::chrono::microseconds spin = std::chrono::microseconds(10)) {
     milk::host::Config config;
     config.file = "test";
     milk::host::InstanceConfig instance;
@@ -23,6 +24,7 @@ inline milk::host::Host make_one_instance_host(const char* instance_name, const 
     instance.component = component;
     instance.placement = placement;
     instance.settings = settings;
+    instance.spin = spin;
     config.instances.push_back(instance);
     milk::host::HostOptions options;
     options.runner_path = MILK_RUNNER_PATH;

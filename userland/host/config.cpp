@@ -25,9 +25,10 @@ using config_detail::Draft;
 // versions (restart policies, live relocation): rejected rather than
 // ignored, so that a config written for a later host does not run here
 // without what it asks for.
-constexpr std::string_view allowed_keys = "component, placement, settings, restart, restart_limit";
+constexpr std::string_view allowed_keys = "component, placement, settings, restart, restart_limit, spin_us";
 constexpr std::string_view reserved_keys[] = {"relocation"};
 constexpr std::int64_t max_restart_limit = 1000;
+constexpr std::int64_t max_spin_us = 1'000'000;
 constexpr std::size_t max_instance_name_bytes = 63;
 constexpr std::size_t max_config_bytes = 1024 * 1024;
 
@@ -146,6 +147,8 @@ private:
                 read_restart(subject, *node, draft);
             } else if (key_name == "restart_limit") {
                 read_restart_limit(subject, *node, draft);
+            } else if (key_name == "spin_us") {
+                read_spin(subject, *node, draft);
             } else if (std::find(std::begin(reserved_keys), std::end(reserved_keys), key_name) !=
                        std::end(reserved_keys)) {
                 m_diagnostics.add(DiagnosticCode::ReservedKey,
@@ -250,6 +253,18 @@ private:
             return;
         }
         draft.instance.restart_limit = static_cast<std::uint32_t>(integer->get());
+    }
+
+    void read_spin(const std::string& subject, const toml::node& node, Draft& draft) {
+        const toml::value<std::int64_t>* integer = node.as_integer();
+        if (integer == nullptr || integer->get() < 0 || integer->get() > max_spin_us) {
+            m_diagnostics.add(DiagnosticCode::BadSpin,
+                              subject + ": \"spin_us\" must be an integer from 0 to " + std::to_string(max_spin_us),
+                              location_of(node.source(), m_file),
+                              "microseconds the component's end spins for a message before it sleeps");
+            return;
+        }
+        draft.instance.spin = std::chrono::microseconds(integer->get());
     }
 
     void read_settings(const std::string& subject, const toml::node& node, Draft& draft) {

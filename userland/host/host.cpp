@@ -25,6 +25,14 @@ namespace {
 
 // The component's side of one channel in a thread of this process; `end`
 // is already counted.
+// An inproc channel whose ends spin for `spin_us` (the config's) before they
+// sleep: both ends are in this process, so both take it.
+inproc::Options inproc_options(const InstanceConfig& config) {
+    inproc::Options options;
+    options.spin_budget = config.spin;
+    return options;
+}
+
 void serve_inproc(const ComponentType* type, Settings settings, ChannelEnd&& end, const std::string& instance) {
     auto served = type->serve(settings, std::move(end));
     if (!served.ok() && served.error().code != ErrorCode::PeerClosed) {
@@ -306,7 +314,7 @@ Result<ChannelEnd> open_movable(Host::Instance& instance, Placement placement, s
     }
     switch (placement) {
     case Placement::Inproc: {
-        auto pair = MILK_TRY(inproc::open_channel());
+        auto pair = MILK_TRY(inproc::open_channel(inproc_options(instance.config)));
         channel.seat = detail::ChannelSeat::start(
             *instance.type, instance.config.settings, std::vector<std::byte>(snapshot.begin(), snapshot.end()),
             detail::counted(std::move(pair.second), instance.counters, instance.type->machine), instance.config.name);
@@ -526,7 +534,7 @@ Result<ChannelEnd> Host::connect_end(std::string_view name, std::string_view con
     }
     switch (instance->config.placement) {
     case Placement::Inproc: {
-        auto pair = MILK_TRY(inproc::open_channel());
+        auto pair = MILK_TRY(inproc::open_channel(inproc_options(instance->config)));
         // Counted before connect returns, so that status() shows the
         // channel open as soon as the client has it.
         std::thread(serve_inproc, instance->type, instance->config.settings,

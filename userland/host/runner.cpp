@@ -37,8 +37,8 @@ void report(const std::string& instance, const char* what, const Error& error) {
 
 // One channel: created here, handed over `socket`, served to its end.
 void serve_one(const ComponentType* type, Settings settings, std::shared_ptr<const detail::CounterPage> counters,
-               detail::FileDescriptor socket, const std::string& instance) {
-    auto pending = process::create_channel();
+               detail::FileDescriptor socket, const std::string& instance, process::Options options) {
+    auto pending = process::create_channel(options);
     if (!pending.ok()) return report(instance, "creating a channel", pending.error());
     auto end = process::send_channel(socket.get(), std::move(pending).value(),
                                      Deadline::after(handover_timeout));
@@ -56,8 +56,8 @@ Result<std::shared_ptr<detail::ChannelSeat>> seat_one(const ComponentType* type,
                                                       std::uint64_t channel,
                                                       const std::shared_ptr<const detail::CounterPage>& counters,
                                                       detail::FileDescriptor socket, std::vector<std::byte> snapshot,
-                                                      const std::string& instance) {
-    auto pending = MILK_TRY(process::create_channel());
+                                                      const std::string& instance, const process::Options& options) {
+    auto pending = MILK_TRY(process::create_channel(options));
     // A successor (one with a snapshot) waits for as long as its client
     // takes to come back to its channel; its client's leaving ends the wait.
     const Deadline deadline = snapshot.empty() ? Deadline::after(handover_timeout) : Deadline::never();
@@ -146,17 +146,22 @@ int run_runner(int argc, char** argv, std::span<const ComponentType> components)
     std::vector<std::string> settings_text;
     int control_fd = -1;
     int counters_fd = -1;
+    std::int64_t spin_us = 10;
     app.add_option("--instance", instance, "the instance's name")->required();
     app.add_option("--component", component, "the component to run")->required();
     app.add_option("--setting", settings_text, "NAME=VALUE, one per setting");
     app.add_option("--control-fd", control_fd, "the control socket")->required();
     app.add_option("--counters-fd", counters_fd, "the counters memfd")->required();
+    app.add_option("--spin-us", spin_us, "how long the component's end spins for a message before it sleeps")
+        ->check(CLI::Range(std::int64_t{0}, std::int64_t{1'000'000}));
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& error) {
         return app.exit(error);
     }
 
+    process::Options channel_options;
+    channel_options.spin_budget = std::chrono::microseconds(spin_us);
     const ComponentType* type = find_component(components, component);
     if (type == nullptr) {
         std::fprintf(stderr, "milk-runner: no component '%s' in this runner\n", component.c_str());
@@ -213,7 +218,8 @@ int run_runner(int argc, char** argv, std::span<const ComponentType> components)
         switch (kind) {
         case detail::RunnerRequestKind::Serve: {
             if (request.channel == 0) {
-                std::thread(serve_one, type, settings, counters, std::move(received.value().fd), instance).detach();
+                std::thread(serve_one, type, settings, counters, std::move(received.value().fd), instance, channel_options)
+                    .detach();
                 break;
             }
             std::vector<std::byte> snapshot(request.snapshot_bytes);
@@ -222,9 +228,10 @@ int run_runner(int argc, char** argv, std::span<const ComponentType> components)
             // The hand-over waits for the client: a thread of its own, so
             // that this loop keeps answering the host meanwhile.
             seats.reserve(request.channel);
-            std::thread([type, settings, counters, &seats, channel = request.channel,
+            std::thread([type, settings, counters, &seats, channel = request.channel, channel_options,
                          socket = std::move(received.value().fd), snapshot = std::move(snapshot), instance]() mutable {
-                auto seat = seat_one(type, settings, channel, counters, std::move(socket), std::move(snapshot), instance);
+                auto seat = seat_one(type, settings, channel, counters, std::move(socket), std::move(snapshot), instance,
+                                     channel_options);
                 if (!seat.ok()) report(instance, "handing a movable channel over", seat.error());
                 seats.settle(channel, seat.ok() ? std::move(seat).value() : nullptr);
             }).detach();

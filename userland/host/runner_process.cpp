@@ -55,7 +55,8 @@ Result<std::unique_ptr<RunnerProcess>> RunnerProcess::try_spawn(const std::strin
         words.emplace_back("--setting");
         words.push_back(std::string(instance.settings.name_of(i)) + "=" + std::to_string(instance.settings[i].value));
     }
-    words.insert(words.end(), {"--control-fd", std::to_string(theirs.get()), "--counters-fd", std::to_string(counters_fd)});
+    words.insert(words.end(), {"--control-fd", std::to_string(theirs.get()), "--counters-fd", std::to_string(counters_fd),
+                               "--spin-us", std::to_string(instance.spin.count())});
     std::vector<char*> argv;
     for (std::string& word : words) argv.push_back(word.data());
     argv.push_back(nullptr);

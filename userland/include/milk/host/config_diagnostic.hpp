@@ -41,6 +41,7 @@ enum class DiagnosticCode : std::uint16_t {
     ConflictingOverride = 22,    // H0022 one instance placed twice by one source
     UnknownRestartPolicy = 23,   // H0023 a `restart` other than "never" or "on-failure"
     BadRestartLimit = 24,        // H0024 a `restart_limit` that is not an integer from 1 to 1000
+    BadSpin = 25,                // H0025 a `spin_us` that is not an integer from 0 to 1,000,000
     UnreadableFile = 30,         // H0030 the config file cannot be read, or is over 1 MiB
     TooManyErrors = 99,          // H0099 the report stops after max_diagnostics errors
 };
