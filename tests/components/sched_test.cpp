@@ -245,10 +245,10 @@ TEST_CASE("a mechanism that reports a task that never joined loses its channel")
     REQUIRE(client.report({EventKind::wakeup, 0, 3, 0}).ok());
     auto decided = client.commit(1, answer_timeout);
     REQUIRE_FALSE(decided.ok());
-    // The component ends the channel (the host logs why: "protocol
-    // violation: policy: an event for an entity that never arrived"); the
-    // mechanism sees the peer gone, and falls back to its own scheduling.
-    CHECK(decided.error().code == milk::ErrorCode::PeerClosed);
+    // The component ends the channel with the violation as its reason
+    // ("policy: an event for an entity that never arrived"): the mechanism
+    // learns it broke a rule, and falls back to its own scheduling.
+    CHECK(decided.error().code == milk::ErrorCode::ProtocolViolation);
 }
 
 TEST_CASE("a cpu_idle seen before a placement does not stop the task placed") {
