@@ -130,7 +130,7 @@ private:
 
 class ManagedRegion::Handler {
 public:
-    Handler(std::byte* base, std::size_t page, RegionOptions options, FileDescriptor uffd, FileDescriptor control,
+    Handler(std::byte* base, std::size_t page, const RegionOptions& options, FileDescriptor uffd, FileDescriptor control,
             BackingStore store)
         : m_base(base), m_page(page), m_options(options), m_uffd(std::move(uffd)), m_control(std::move(control)),
           m_store(std::move(store)), m_saved(options.pages, 0), m_frame_of(options.pages, none),
@@ -528,7 +528,7 @@ private:
     RegionStats m_stats;
 };
 
-Result<std::unique_ptr<ManagedRegion>> ManagedRegion::try_create(MemEndpoint&& endpoint, RegionOptions options) {
+Result<std::unique_ptr<ManagedRegion>> ManagedRegion::try_create(MemEndpoint&& endpoint, const RegionOptions& options) {
     if (options.pages == 0 || options.frames == 0 || options.frames > options.pages)
         return Error{ErrorCode::InvalidArgument, "mem: a region needs 1 <= frames <= pages", options.frames};
     const auto page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));

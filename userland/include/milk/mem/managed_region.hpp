@@ -87,7 +87,8 @@ class ManagedRegion {
 public:
     // Maps the region, registers it with userfaultfd, says Hello to the
     // policy behind `endpoint` and starts the handler thread.
-    [[nodiscard]] static Result<std::unique_ptr<ManagedRegion>> try_create(MemEndpoint&& endpoint, RegionOptions options);
+    [[nodiscard]] static Result<std::unique_ptr<ManagedRegion>> try_create(MemEndpoint&& endpoint,
+                                                                            const RegionOptions& options);
 
     ManagedRegion(const ManagedRegion&) = delete;
     ManagedRegion& operator=(const ManagedRegion&) = delete;
