@@ -85,6 +85,9 @@ struct RuleSettings<policy::ClockRule> {
 template <typename Rule>
 class Pager {
 public:
+    using Event = milk::mem::Event;
+    using Decision = milk::mem::Decision;
+
     static milk::Result<Pager> try_create(std::uint32_t pages, std::uint32_t frames, Rule rule) {
         auto policy = MILK_TRY(policy::PolicyOf<Rule>::try_create({pages, frames}, std::move(rule)));
         auto told = MILK_TRY(
@@ -216,6 +219,17 @@ public:
 
     // What the last channel did.
     [[nodiscard]] std::uint64_t batches() const { return m_batches; }
+
+    // The books for a region of `pages` pages on `frames` frames, without a
+    // channel: what milk.ko's fault handler calls directly when the policy
+    // is placed in the module (and every region's fallback, mem_fifo's).
+    using DirectPager = Pager<Rule>;
+    [[nodiscard]] milk::Result<Pager<Rule>> direct_pager(std::uint32_t pages, std::uint32_t frames) const {
+        if (pages < 1 || pages > m_max_pages || frames < 1 || frames > m_max_frames)
+            return milk::Error{milk::ErrorCode::InvalidArgument,
+                               "mem: the region is beyond the policy's max_pages or max_frames", pages};
+        return Pager<Rule>::try_create(pages, frames, Rule{});
+    }
 
 private:
     MemoryManager(std::uint32_t pages, std::uint32_t frames) : m_max_pages(pages), m_max_frames(frames) {}

@@ -131,6 +131,31 @@ public:
     [[nodiscard]] virtual std::size_t decide(DirectDecision* out, std::size_t capacity) = 0;
 };
 
+// A decision of a memory policy that the memory mechanism calls directly,
+// in contracts/mem.contract's numbering.
+struct DirectMemDecision {
+    std::uint8_t kind;
+    std::uint32_t page;
+    std::uint32_t frame;
+};
+
+// A memory manager policy in the module that milk.ko's fault handler calls
+// directly, without a channel (MILK_IOC_MEM_CREATE naming one, and the
+// FIFO every region falls back to): the component's own books, fed one
+// batch of events at a time.
+class DirectMemPolicy {
+public:
+    virtual ~DirectMemPolicy() = default;
+    // One event, in contracts/mem.contract's kinds. An error means the
+    // policy refuses it (it breaks the policy's books): the region falls back.
+    [[nodiscard]] virtual Result<void> event(std::uint8_t kind, std::uint32_t page, std::uint32_t count,
+                                             std::uint64_t now) = 0;
+    // The batch's decisions, evictions first: at most `capacity` into `out`;
+    // how many there were (more than `capacity`: some were lost, and the
+    // caller must not trust the policy any more).
+    [[nodiscard]] virtual std::size_t decide(DirectMemDecision* out, std::size_t capacity) = 0;
+};
+
 // One component compiled into the module (component_entry() makes it).
 struct ComponentEntry {
     const char* name;                 // what MILK_IOC_OPEN_CHANNEL names: "echo"
@@ -147,6 +172,11 @@ struct ComponentEntry {
     // null for every other component.
     Result<Owned<DirectSchedPolicy>> (*create_direct_sched)(const Settings& settings, std::uint32_t cpus,
                                                            std::uint32_t max_tasks);
+    // For a memory manager: its books for a region of `pages` pages and
+    // `frames` frames, which the memory mechanism calls directly; null for
+    // every other component.
+    Result<Owned<DirectMemPolicy>> (*create_direct_mem)(const Settings& settings, std::uint32_t pages,
+                                                       std::uint32_t frames);
 };
 
 // The module's own counts of a component's use (MILK_IOC_COMPONENT_INFO).

@@ -186,6 +186,56 @@ constexpr auto direct_sched_factory() -> Result<Owned<DirectSchedPolicy>> (*)(co
     else return nullptr;
 }
 
+// A memory manager component (components/mem) offers its books without a
+// channel; the memory mechanism's fault handler then calls them directly.
+template <typename C>
+concept DirectPager = requires(const C& component, std::uint32_t count) {
+    typename C::DirectPager;
+    { component.direct_pager(count, count) } -> std::same_as<Result<typename C::DirectPager>>;
+};
+
+template <DirectPager C>
+class DirectMemRunner final : public DirectMemPolicy {
+    using Pager = typename C::DirectPager;
+
+public:
+    explicit DirectMemRunner(Pager&& pager) : m_pager(std::move(pager)) {}
+
+    [[nodiscard]] static Result<Owned<DirectMemPolicy>> create(const Settings& settings, std::uint32_t pages,
+                                                               std::uint32_t frames) {
+        const C component = MILK_TRY(C::try_create(settings));
+        auto pager = MILK_TRY(component.direct_pager(pages, frames));
+        auto runner = MILK_TRY(Owned<DirectMemRunner>::try_create(std::move(pager)));
+        return Owned<DirectMemPolicy>(std::move(runner));
+    }
+
+    [[nodiscard]] Result<void> event(std::uint8_t kind, std::uint32_t page, std::uint32_t count,
+                                     std::uint64_t now) override {
+        // The kind is checked by the books (an unknown one is an error).
+        using Event = typename Pager::Event;
+        return m_pager.apply(Event{static_cast<decltype(Event::kind)>(kind), page, count}, now);
+    }
+
+    [[nodiscard]] std::size_t decide(DirectMemDecision* out, std::size_t capacity) override {
+        std::size_t count = 0;
+        m_pager.commit([&](const typename Pager::Decision& decision) {
+            if (count < capacity) out[count] = DirectMemDecision{static_cast<std::uint8_t>(decision.kind), decision.page, decision.frame};
+            ++count;
+        });
+        return count;
+    }
+
+private:
+    Pager m_pager;
+};
+
+template <typename C>
+constexpr auto direct_mem_factory() -> Result<Owned<DirectMemPolicy>> (*)(const Settings&, std::uint32_t,
+                                                                          std::uint32_t) {
+    if constexpr (DirectPager<C>) return &DirectMemRunner<C>::create;
+    else return nullptr;
+}
+
 // Not constexpr on purpose: reached while the registry is constant-
 // initialised, it makes the build fail with its name as the message.
 inline void a_contract_has_more_bytes_fields_per_message_than_milk_ko_takes() {}
@@ -199,9 +249,10 @@ constexpr ComponentEntry component_entry(const char* name, const milk_kcontract&
     if constexpr (milk::StepComponent<C>) {
         if (contract.hosting == MILK_KHOSTING_PER_MESSAGE)
             return ComponentEntry{name, &contract, Hosting::PerMessage, &StepRunner<C>::create, &StepRunner<C>::restore,
-                                  direct_sched_factory<C>()};
+                                  direct_sched_factory<C>(), direct_mem_factory<C>()};
     }
-    return ComponentEntry{name, &contract, Hosting::Thread, &ServeRunner<C>::create, nullptr, direct_sched_factory<C>()};
+    return ComponentEntry{name, &contract, Hosting::Thread, &ServeRunner<C>::create, nullptr, direct_sched_factory<C>(),
+                          direct_mem_factory<C>()};
 }
 
 }  // namespace milk::kernel

@@ -4,6 +4,7 @@
 #include "channel_trace.hpp"
 #include "component_channel.hpp"
 #include "kernel_log.hpp"
+#include "mem_mechanism.hpp"
 #include "owned.hpp"
 #include "sched_mechanism.hpp"
 #include "settings_table.hpp"
@@ -16,6 +17,7 @@
 #include <milk/fixed_array.hpp>
 #include <milk/result.hpp>
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -30,13 +32,19 @@ namespace {
 // as the file, and every mapping of its region holds the file.
 struct FileState {
     Owned<ComponentChannel> channel;
+    // Or a memory region (MILK_IOC_MEM_CREATE), which the file maps. Set
+    // once under the file's mutex; `region_view` lets the memory ioctls,
+    // which run without it, see it.
+    Owned<mem::Region> region;
+    std::atomic<mem::Region*> region_view{nullptr};
     void* waker = nullptr;
     void* serve_waker = nullptr;
 
     // The channel is served by a kernel thread: a kick only wakes it.
     [[nodiscard]] bool threaded() const { return channel && channel->serving() != ChannelServing::InKick; }
 
-    [[nodiscard]] bool has_channel() const { return static_cast<bool>(channel); }
+    // A file is a channel or a region, never both.
+    [[nodiscard]] bool has_channel() const { return static_cast<bool>(channel) || static_cast<bool>(region); }
 };
 
 // The errno user space sees for a core error.
@@ -359,6 +367,44 @@ extern "C" long milk_core_ioctl(void* file_state, unsigned int command, unsigned
     case MILK_IOC_TRACE: return milk::kernel::ioctl_trace(argument);
     default: return -MILK_ENOTTY;
     }
+}
+
+extern "C" long milk_core_mem_create(void* file_state, unsigned long argument, void* mapping) {
+    auto& state = *static_cast<FileState*>(file_state);
+    if (state.has_channel()) return -MILK_EBUSY;
+    milk::kernel::Owned<milk::kernel::mem::Region> region;
+    if (long created = milk::kernel::mem::create(argument, mapping, region); created != 0) return created;
+    state.region = std::move(region);
+    state.region_view.store(&*state.region, std::memory_order_release);
+    return 0;
+}
+
+extern "C" int milk_core_is_mem_ioctl(unsigned int command) {
+    return command == MILK_IOC_MEM_WAIT || command == MILK_IOC_MEM_APPLY || command == MILK_IOC_MEM_FALLBACK ||
+           command == MILK_IOC_MEM_STATS;
+}
+
+extern "C" long milk_core_mem_ioctl(void* file_state, unsigned int command, unsigned long argument) {
+    auto& state = *static_cast<FileState*>(file_state);
+    milk::kernel::mem::Region* region = state.region_view.load(std::memory_order_acquire);
+    if (region == nullptr) return -MILK_ENODEV;
+    if (command == MILK_IOC_MEM_STATS) return region->ioctl_stats(argument);
+    // The rest are the agent's.
+    if (!region->has_agent()) return -MILK_ENODEV;
+    switch (command) {
+    case MILK_IOC_MEM_WAIT: return region->ioctl_wait(argument);
+    case MILK_IOC_MEM_APPLY: return region->ioctl_apply(argument);
+    case MILK_IOC_MEM_FALLBACK: return argument == 0 ? region->ioctl_fallback() : -MILK_EINVAL;
+    default: return -MILK_ENOTTY;
+    }
+}
+
+extern "C" int milk_core_mem_region(void* file_state, void** region, unsigned long long* bytes) {
+    auto& state = *static_cast<FileState*>(file_state);
+    if (!state.region) return -MILK_ENODEV;
+    *region = &*state.region;
+    *bytes = state.region->bytes();
+    return 0;
 }
 
 extern "C" int milk_core_mmap_region(void* file_state, void** region, milk_size_t* bytes) {

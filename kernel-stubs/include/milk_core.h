@@ -215,6 +215,42 @@ int milk_core_sched_agent(void *enclave);
 /* Asks for milk_core_sched_watchdog() in a work item `delay_ms` from now. */
 void milk_shim_sched_watchdog_arm(unsigned int delay_ms);
 
+/*
+ * --- the memory mechanism (core/mem_mechanism.cpp, shim/milk_mem_shim.c) --
+ *
+ * A region's frames and saved pages are whole pages of the kernel's
+ * (alloc_page, zeroed; opaque to the core). Its books live under a mutex of
+ * its own, which the fault handler takes with the faulting process's memory
+ * map lock held: nothing under it touches user memory.
+ */
+/* One zeroed page (a frame or a page's saved copy); NULL when out of memory. */
+void *milk_shim_page_alloc(void);
+void milk_shim_page_free(void *page);
+void milk_shim_page_copy(void *to, void *from);
+void milk_shim_page_zero(void *page);
+/* A sleeping mutex (NULL when out of memory). */
+void *milk_shim_mutex_create(void);
+void milk_shim_mutex_destroy(void *mutex);
+void milk_shim_mutex_lock(void *mutex);
+void milk_shim_mutex_unlock(void *mutex);
+/*
+ * Unmaps page `page` of a region from every mapping of it: `mapping` is the
+ * address space the shim gave the region (milk_core_mem_create). TLBs are
+ * flushed when it returns: nobody can write the frame through it any more.
+ */
+void milk_shim_mem_unmap(void *mapping, unsigned int page);
+/* Maps `frame` at the address of `fault` (a struct vm_fault): a vm_fault_t. */
+unsigned int milk_shim_mem_insert(void *fault, void *frame);
+/*
+ * Where faulting threads wait for the agent's decisions. The wait is
+ * killable: 0 when ready(argument) is nonzero, 1 after `timeout_ns`, -EINTR
+ * on a fatal signal.
+ */
+void *milk_shim_mem_queue_create(void);
+void milk_shim_mem_queue_destroy(void *queue);
+void milk_shim_mem_queue_wake(void *queue);
+int milk_shim_mem_queue_wait(void *queue, int (*ready)(void *), void *argument, long long timeout_ns);
+
 /* What milk_core_poll reports. */
 enum milk_poll_bits { MILK_POLL_IN = 1, MILK_POLL_CLOSED = 2 };
 
@@ -282,6 +318,39 @@ void milk_core_sched_exit(void *task);
 void milk_core_sched_hooks_ready(int ready);
 /* The watchdog's work item (process context); nonzero: arm it again. */
 int milk_core_sched_watchdog(void);
+
+/*
+ * The memory mechanism's calls. MILK_IOC_MEM_CREATE runs under the file's
+ * mutex (milk_core_mem_create, with the address space the shim made for the
+ * region: the file's f_mapping from then on); WAIT, APPLY, FALLBACK and
+ * STATS without it (WAIT sleeps, and faulting threads must not wait behind
+ * it).
+ */
+long milk_core_mem_create(void *file_state, unsigned long argument, void *mapping);
+int milk_core_is_mem_ioctl(unsigned int command);
+long milk_core_mem_ioctl(void *file_state, unsigned int command, unsigned long argument);
+/* The file's region for mmap(): its handle and size; -MILK_ENODEV if none. */
+int milk_core_mem_region(void *file_state, void **region, unsigned long long *bytes);
+/*
+ * A fault on page `page` of `region`, with the faulting process's memory
+ * map lock held. MILK_MEM_FAULT_DONE: the page's frame is mapped (through
+ * milk_shim_mem_insert(fault, ...), whose vm_fault_t is in *result);
+ * MILK_MEM_FAULT_QUEUED: it waits for the agent (milk_core_mem_wait, then
+ * fault again); the others say why the fault cannot be served.
+ */
+enum milk_mem_fault_outcome {
+	MILK_MEM_FAULT_DONE = 0,
+	MILK_MEM_FAULT_QUEUED = 1,
+	MILK_MEM_FAULT_SIGBUS = 2,
+	MILK_MEM_FAULT_OOM = 3,
+};
+int milk_core_mem_fault(void *region, unsigned long page, void *fault, unsigned int *result);
+/*
+ * Waits until page `page` has a frame, the region falls back, or the
+ * deadline passes (the region then falls back), or a fatal signal comes.
+ * Called without the memory map lock; the caller holds the region's file.
+ */
+void milk_core_mem_wait(void *region, unsigned long page);
 
 #ifdef __cplusplus
 }

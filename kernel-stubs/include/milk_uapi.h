@@ -32,7 +32,7 @@ typedef int64_t milk_s64;
 #endif
 
 /* Bumped on every incompatible change of anything in this file. */
-#define MILK_ABI_VERSION 8u
+#define MILK_ABI_VERSION 9u
 
 #define MILK_DEVICE_NAME "milk"
 
@@ -504,5 +504,119 @@ struct milk_sched_stats {
 /* The agent gives its enclave back to the kernel's scheduling. */
 #define MILK_IOC_SCHED_FALLBACK _IO(MILK_IOC_MAGIC, 0x15)
 #define MILK_IOC_SCHED_STATS _IOWR(MILK_IOC_MAGIC, 0x16, struct milk_sched_stats)
+
+/*
+ * A memory region served by milk.ko's own fault handler (MILK_IOC_MEM_*,
+ * docs/mem.md "The kernel mechanism"): `pages` pages of 4 KiB backed by a
+ * pool of `frames` frames the module allocates, fewer frames than pages. The
+ * fd that created it maps it, whole and shared: mmap(NULL, region_bytes,
+ * PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0); every process the fd or the
+ * mapping reaches sees the same pages. A touch of a page without a frame
+ * is a fault the module's handler serves: it asks the region's policy which
+ * frame the page goes to and which page, if any, leaves it (saved to the
+ * module's memory and unmapped from every mapping), restores the page's
+ * contents (zeros the first time) and maps the frame.
+ *
+ * The policy is a memory manager component (contracts/mem.contract):
+ * - `policy` names one compiled into the module ("mem_clock"): the fault
+ *   handler calls it directly, in the faulting thread;
+ * - `policy` empty: this fd is the region's agent. Faults queue; the agent
+ *   reads them (MILK_IOC_MEM_WAIT), asks its policy wherever it runs, and
+ *   hands back the decisions (MILK_IOC_MEM_APPLY); a faulting thread waits
+ *   (without holding its process's memory map lock) until its page has a
+ *   frame.
+ * The module checks every decision against its own books (an eviction must
+ * name the page its frame holds, a map an empty frame and a page without
+ * one). When the policy refuses an event or breaks a rule, when a fault
+ * waits longer than `deadline_ms`, or on MILK_IOC_MEM_FALLBACK, the region
+ * falls back to a FIFO the module runs itself (the mem_fifo component's
+ * own code, called directly): no page is lost and no faulting thread stays
+ * waiting.
+ */
+#define MILK_MEM_MAX_PAGES (1u << 18)  /* 1 GiB of 4 KiB pages */
+#define MILK_MEM_MAX_FRAMES (1u << 15) /* 128 MiB */
+#define MILK_MEM_DEFAULT_DEADLINE_MS 1000u
+#define MILK_MEM_MAX_DEADLINE_MS 60000u
+#define MILK_MEM_MAX_WAIT 256u  /* events per MILK_IOC_MEM_WAIT */
+#define MILK_MEM_MAX_APPLY 256u /* decisions per MILK_IOC_MEM_APPLY */
+
+/* contracts/mem.contract's numbering. */
+#define MILK_MEM_EVENT_FAULT 1u /* `page` was touched and has no frame */
+#define MILK_MEM_DECIDE_MAP 1u   /* map `page` onto `frame` */
+#define MILK_MEM_DECIDE_EVICT 2u /* save `page` and drop it from `frame` */
+
+/* Why a region's policy was dropped (milk_mem_stats.fallback). */
+#define MILK_MEM_FALLBACK_NONE 0u
+#define MILK_MEM_FALLBACK_DEADLINE 1u /* a fault waited longer than deadline_ms */
+#define MILK_MEM_FALLBACK_ASKED 2u    /* MILK_IOC_MEM_FALLBACK */
+#define MILK_MEM_FALLBACK_POLICY 3u   /* the policy refused an event, or decided against the rules */
+
+struct milk_mem_create {
+	milk_u32 pages;       /* in: 2..MILK_MEM_MAX_PAGES */
+	milk_u32 frames;      /* in: 1..MILK_MEM_MAX_FRAMES, fewer than pages */
+	milk_u32 deadline_ms; /* in: 0 = MILK_MEM_DEFAULT_DEADLINE_MS, at most MILK_MEM_MAX_DEADLINE_MS */
+	milk_u32 reserved;    /* must be 0 */
+	milk_u64 region_bytes; /* out: pages * 4096, what mmap maps */
+	/* in: empty: this fd is the agent; else a memory manager in the module */
+	char policy[MILK_COMPONENT_NAME_MAX];
+	struct milk_settings settings; /* in: with a policy, its settings */
+};
+
+struct milk_mem_event {
+	milk_u32 kind;    /* MILK_MEM_EVENT_* */
+	milk_u32 page;
+	milk_u64 time_ns; /* when the module saw it (ktime_get_ns) */
+};
+
+struct milk_mem_wait {
+	milk_u64 events;     /* in: user address of struct milk_mem_event[capacity] */
+	milk_u32 capacity;   /* in: 1..MILK_MEM_MAX_WAIT */
+	milk_u32 count;      /* out: events written */
+	milk_s64 timeout_ns; /* in: < 0 until an event comes, 0 do not wait */
+};
+
+struct milk_mem_decision {
+	milk_u32 kind;   /* MILK_MEM_DECIDE_* */
+	milk_u32 page;
+	milk_u32 frame;
+	milk_u32 result; /* in: 0; out: MILK_MEM_APPLIED or MILK_MEM_REFUSED */
+};
+
+#define MILK_MEM_APPLIED 1u
+#define MILK_MEM_REFUSED 2u
+
+struct milk_mem_apply {
+	milk_u64 decisions; /* in: user address of struct milk_mem_decision[count]; each one's result is written back */
+	milk_u32 count;     /* in: 0..MILK_MEM_MAX_APPLY */
+	milk_u32 applied;   /* out */
+	milk_u32 refused;   /* out: against the module's books; any refusal makes the region fall back */
+	milk_u32 reserved;
+};
+
+struct milk_mem_stats {
+	milk_u32 fallback;    /* out: MILK_MEM_FALLBACK_* */
+	milk_u32 resident;    /* out: pages on a frame now */
+	milk_u64 faults;      /* out: faults that needed a decision */
+	milk_u64 evictions;   /* out: pages saved and unmapped */
+	milk_u64 maps;        /* out: pages put on a frame */
+	milk_u64 fallback_ns; /* out: when the region fell back (ktime_get_ns), 0 if it has not */
+};
+
+/*
+ * Errors of the MILK_IOC_MEM_* calls: EINVAL a malformed argument; EBUSY
+ * the fd has a channel, a region or an enclave already; ENOMEM no room for
+ * the frames; ENODEV (WAIT, APPLY, FALLBACK) the fd is no region's agent,
+ * (STATS) no region; EPIPE (WAIT, APPLY) the region has fallen back.
+ * CREATE with a policy: ENOENT no such component, EPROTONOSUPPORT it is no
+ * memory manager, EINVAL its settings or the region refused by it (the
+ * reason goes to the log). mmap of a region: EINVAL unless shared, whole
+ * and from offset 0.
+ */
+#define MILK_IOC_MEM_CREATE _IOWR(MILK_IOC_MAGIC, 0x20, struct milk_mem_create)
+#define MILK_IOC_MEM_WAIT _IOWR(MILK_IOC_MAGIC, 0x21, struct milk_mem_wait)
+#define MILK_IOC_MEM_APPLY _IOWR(MILK_IOC_MAGIC, 0x22, struct milk_mem_apply)
+/* The agent gives its region to the module's own FIFO. */
+#define MILK_IOC_MEM_FALLBACK _IO(MILK_IOC_MAGIC, 0x23)
+#define MILK_IOC_MEM_STATS _IOR(MILK_IOC_MAGIC, 0x24, struct milk_mem_stats)
 
 #endif /* MILK_UAPI_H */

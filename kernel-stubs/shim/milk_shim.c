@@ -34,6 +34,7 @@
 #endif
 
 #include "milk_core.h"
+#include "milk_mem_shim.h"
 #include "milk_sched_shim.h"
 #include "milk_lab.h"
 #include "milk_uapi.h"
@@ -48,9 +49,14 @@ MODULE_VERSION("0.1.0");
  */
 static atomic_long_t milk_live_allocations = ATOMIC_LONG_INIT(0);
 
+/*
+ * kvmalloc: a memory region's books are arrays of one entry a page (a
+ * million entries for a region of 4 GiB), beyond what kmalloc can be
+ * counted on to find in one piece; small objects still come from kmalloc.
+ */
 void *milk_shim_kmalloc(milk_size_t bytes)
 {
-	void *pointer = kmalloc(bytes, GFP_KERNEL);
+	void *pointer = kvmalloc(bytes, GFP_KERNEL);
 
 	if (pointer)
 		atomic_long_inc(&milk_live_allocations);
@@ -62,7 +68,7 @@ void milk_shim_kfree(void *pointer)
 	if (!pointer)
 		return;
 	atomic_long_dec(&milk_live_allocations);
-	kfree(pointer);
+	kvfree(pointer);
 }
 
 void *milk_shim_vmalloc_user(milk_size_t bytes)
@@ -168,6 +174,8 @@ struct milk_file {
 	struct milk_waiter serving;  /* the serving thread */
 	struct task_struct *server;
 	void *core;
+	/* A memory region's own address space (the file's f_mapping), or NULL. */
+	struct address_space *mem_mapping;
 };
 
 /*
@@ -310,6 +318,7 @@ static int milk_open(struct inode *inode, struct file *file)
 	init_waitqueue_head(&state->serving.queue);
 	atomic_set(&state->serving.events, 0);
 	state->server = NULL;
+	state->mem_mapping = NULL;
 	state->core = milk_core_open(&state->readers, &state->serving);
 	if (!state->core) {
 		milk_shim_kfree(state);
@@ -334,9 +343,39 @@ static int milk_release(struct inode *inode, struct file *file)
 		atomic_dec(&milk_servers);
 	}
 	milk_core_release(state->core);
+	/* Every mapping of a region holds the file: none is left here. */
+	if (state->mem_mapping)
+		milk_mem_mapping_destroy(state->mem_mapping);
 	mutex_destroy(&state->lock);
 	milk_shim_kfree(state);
 	return 0;
+}
+
+/*
+ * MILK_IOC_MEM_CREATE: the file becomes a memory region, with an address
+ * space of its own as its f_mapping (before any mapping of it can exist:
+ * a file without a channel or region cannot be mapped).
+ */
+static long milk_mem_create(struct file *file, struct milk_file *state, unsigned long argument)
+{
+	struct address_space *mapping = milk_mem_mapping_create(file);
+	long result;
+
+	if (!mapping)
+		return -ENOMEM;
+	if (mutex_lock_interruptible(&state->lock)) {
+		milk_mem_mapping_destroy(mapping);
+		return -ERESTARTSYS;
+	}
+	result = milk_core_mem_create(state->core, argument, mapping);
+	if (result == 0) {
+		state->mem_mapping = mapping;
+		WRITE_ONCE(file->f_mapping, mapping);
+	} else {
+		milk_mem_mapping_destroy(mapping);
+	}
+	mutex_unlock(&state->lock);
+	return result;
 }
 
 static long milk_ioctl(struct file *file, unsigned int command, unsigned long argument)
@@ -351,6 +390,11 @@ static long milk_ioctl(struct file *file, unsigned int command, unsigned long ar
 	 */
 	if (milk_core_is_sched_ioctl(command))
 		return milk_core_sched_ioctl(state->core, command, argument);
+	/* Likewise a region's agent: its WAIT sleeps while faults queue. */
+	if (milk_core_is_mem_ioctl(command))
+		return milk_core_mem_ioctl(state->core, command, argument);
+	if (command == MILK_IOC_MEM_CREATE)
+		return milk_mem_create(file, state, argument);
 	if (mutex_lock_interruptible(&state->lock))
 		return -ERESTARTSYS;
 	result = milk_core_ioctl(state->core, command, argument);
@@ -402,9 +446,15 @@ static int milk_mmap(struct file *file, struct vm_area_struct *vma)
 	struct milk_file *state = file->private_data;
 	void *region = NULL;
 	milk_size_t bytes = 0;
+	unsigned long long region_bytes = 0;
 	int result;
 
 	mutex_lock(&state->lock);
+	if (milk_core_mem_region(state->core, &region, &region_bytes) == 0) {
+		result = milk_mem_mmap(vma, region, region_bytes);
+		mutex_unlock(&state->lock);
+		return result;
+	}
 	result = milk_core_mmap_region(state->core, &region, &bytes);
 	if (result == 0) {
 		/*
@@ -531,6 +581,13 @@ static int __init milk_init(void)
 	BUILD_BUG_ON(MILK_EOPNOTSUPP != EOPNOTSUPP);
 	BUILD_BUG_ON(MILK_EINTR != EINTR);
 	BUILD_BUG_ON(MILK_EAGAIN != EAGAIN);
+
+	BUILD_BUG_ON(sizeof(struct milk_mem_create) != 320);
+	BUILD_BUG_ON(sizeof(struct milk_mem_event) != 16);
+	BUILD_BUG_ON(sizeof(struct milk_mem_wait) != 24);
+	BUILD_BUG_ON(sizeof(struct milk_mem_decision) != 16);
+	BUILD_BUG_ON(sizeof(struct milk_mem_apply) != 24);
+	BUILD_BUG_ON(sizeof(struct milk_mem_stats) != 40);
 
 	result = milk_core_init();
 	if (result)
