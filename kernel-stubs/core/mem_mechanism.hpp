@@ -80,7 +80,7 @@ private:
     void* m_mapping = nullptr;
     void* m_lock = nullptr;
     void* m_faulters = nullptr;  // the shim's wait queue of faulting threads
-    void* m_agent_waker = nullptr;
+    void* m_agent_queue = nullptr;  // the shim's wait queue of the agent (WAIT)
 
     // The books: which page each frame holds and which frame each page is
     // on; each frame's kernel page; each page's saved copy (null until its

@@ -242,14 +242,19 @@ void milk_shim_mem_unmap(void *mapping, unsigned int page);
 /* Maps `frame` at the address of `fault` (a struct vm_fault): a vm_fault_t. */
 unsigned int milk_shim_mem_insert(void *fault, void *frame);
 /*
- * Where faulting threads wait for the agent's decisions. The wait is
- * killable: 0 when ready(argument) is nonzero, 1 after `timeout_ns`, -EINTR
- * on a fatal signal.
+ * A wait queue: where faulting threads wait for the agent's decisions
+ * (killable: a fault is not interrupted by an ordinary signal) and the agent
+ * for faults (interruptible, as any ioctl that sleeps). The wake-up is
+ * immediate (wake_up_all), not deferred: every caller is in process context.
+ * 0 when ready(argument) is nonzero, 1 after `timeout_ns` (< 0: none),
+ * -EINTR on a signal the kind lets in.
  */
+enum milk_wait_kind { MILK_WAIT_KILLABLE = 0, MILK_WAIT_INTERRUPTIBLE = 1 };
 void *milk_shim_mem_queue_create(void);
 void milk_shim_mem_queue_destroy(void *queue);
 void milk_shim_mem_queue_wake(void *queue);
-int milk_shim_mem_queue_wait(void *queue, int (*ready)(void *), void *argument, long long timeout_ns);
+int milk_shim_mem_queue_wait(void *queue, enum milk_wait_kind kind, int (*ready)(void *), void *argument,
+			     long long timeout_ns);
 
 /* What milk_core_poll reports. */
 enum milk_poll_bits { MILK_POLL_IN = 1, MILK_POLL_CLOSED = 2 };

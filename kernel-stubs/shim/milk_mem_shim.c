@@ -110,12 +110,17 @@ void milk_shim_mem_queue_wake(void *pointer)
 	wake_up_all(&queue->queue);
 }
 
-int milk_shim_mem_queue_wait(void *pointer, int (*ready)(void *), void *argument, long long timeout_ns)
+int milk_shim_mem_queue_wait(void *pointer, enum milk_wait_kind kind, int (*ready)(void *), void *argument,
+			     long long timeout_ns)
 {
 	struct milk_mem_queue *queue = pointer;
-	long left = wait_event_killable_timeout(queue->queue, ready(argument),
-						nsecs_to_jiffies(timeout_ns) + 1);
+	long timeout = timeout_ns < 0 ? MAX_SCHEDULE_TIMEOUT : (long)nsecs_to_jiffies(timeout_ns) + 1;
+	long left;
 
+	if (kind == MILK_WAIT_INTERRUPTIBLE)
+		left = wait_event_interruptible_timeout(queue->queue, ready(argument), timeout);
+	else
+		left = wait_event_killable_timeout(queue->queue, ready(argument), timeout);
 	if (left < 0)
 		return -EINTR;
 	return left == 0 ? 1 : 0;
