@@ -13,18 +13,24 @@
 //
 // One component per rule, so that a config says which policy by the name:
 // mem_fifo (evict the page mapped first), mem_clock (second chance from the
-// accessed bits the mechanism samples: an LRU approximation).
+// accessed bits the mechanism samples: an LRU approximation), mem_lru
+// (aging: eight rounds of those samples per page, the least recently used
+// goes), mem_fair (a weighted share of the pool between the tenants, the
+// regions that share it).
 #pragma once
 
 #include "mem.hpp"  // generated from contracts/mem.contract
 
+#include "policy/aging.hpp"
 #include "policy/batch_server.hpp"
 #include "policy/clock.hpp"
 #include "policy/fifo.hpp"
+#include "policy/tenant_share.hpp"
 
 #include <milk/component.hpp>
 #include <milk/fixed_array.hpp>
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <utility>
@@ -77,6 +83,21 @@ struct RuleSettings<policy::ClockRule> {
     static constexpr const char* name = "mem_clock";
 };
 
+template <>
+struct RuleSettings<policy::AgingRule> {
+    static constexpr const char* name = "mem_lru";
+};
+
+template <>
+struct RuleSettings<policy::TenantShareRule> {
+    static constexpr const char* name = "mem_fair";
+};
+
+// How many tenants one channel may declare (the `tenant` event): the
+// groups a share between groups counts, less group 0, which holds the pages
+// before the first tenant (all of them when the mechanism declares none).
+inline constexpr std::uint32_t max_tenants = policy::TenantShareRule::max_groups - 1;
+
 // One region's policy and what the mechanism has been told. The policy's
 // books say which page every frame should hold; `told` is what the
 // mechanism holds there as far as it told us: what the last Decisions said,
@@ -90,7 +111,9 @@ public:
         auto told = MILK_TRY(
             milk::FixedArray<policy::EntityId>::try_create(frames, milk::FixedArray<policy::EntityId>::Fill::Zero));
         for (std::uint32_t frame = 0; frame < frames; ++frame) told[frame] = policy::no_entity;
-        return Pager(std::move(policy), std::move(told));
+        auto tenant_of = MILK_TRY(
+            milk::FixedArray<std::uint8_t>::try_create(pages, milk::FixedArray<std::uint8_t>::Fill::Zero));
+        return Pager(std::move(policy), std::move(told), std::move(tenant_of));
     }
 
     // One event of a batch. An error means the mechanism broke the
@@ -111,7 +134,11 @@ public:
             // race the map decided for it: a page the books already map
             // waits for that map, it needs no second frame.
             if (phase == policy::Phase::Placed) return {};
-            if (phase == policy::Phase::Absent) MILK_TRY(violation_if_failed(m_policy.arrive(page, policy::default_weight, now)));
+            if (phase == policy::Phase::Absent) {
+                // A page arrives in its tenant, with the tenant's weight.
+                const std::uint32_t tenant = m_tenant_of[page];
+                MILK_TRY(violation_if_failed(m_policy.arrive(page, m_weights[tenant], now, tenant)));
+            }
             return violation_if_failed(m_policy.ready(page, policy::Urgency::Now, now, sink));
         }
         case EventKind::accessed:
@@ -120,6 +147,24 @@ public:
             // yet: nothing to learn.
             if (m_policy.phase_of(page) != policy::Phase::Placed) return {};
             return violation_if_failed(m_policy.accessed(page, now));
+        case EventKind::round: return violation_if_failed(m_policy.round(now));
+        case EventKind::tenant: {
+            if (page >= m_policy.entity_capacity()) return violation("mem: a tenant outside the region", page);
+            if (event.count == 0) return violation("mem: a tenant of weight 0", page);
+            if (m_tenants == max_tenants) return violation("mem: more tenants than a memory manager takes", page);
+            if (m_tenants > 0 && page <= m_tenant_first) return violation("mem: tenants out of order", page);
+            // Its pages must not have arrived yet: they would count in the
+            // tenant before.
+            for (std::uint32_t at = page; at < m_policy.entity_capacity(); ++at)
+                if (m_policy.phase_of(at) != policy::Phase::Absent)
+                    return violation("mem: a tenant declared after a fault of its pages", at);
+            ++m_tenants;
+            m_tenant_first = page;
+            m_weights[m_tenants] = event.count;
+            for (std::uint32_t at = page; at < m_policy.entity_capacity(); ++at)
+                m_tenant_of[at] = static_cast<std::uint8_t>(m_tenants);
+            return {};
+        }
         case EventKind::release: {
             const std::uint64_t end = std::uint64_t{page} + event.count;
             if (event.count == 0 || end > m_policy.entity_capacity())
@@ -158,10 +203,18 @@ public:
     }
 
     [[nodiscard]] const policy::PolicyOf<Rule>& policy() const { return m_policy; }
+    // The tenant a page counts in: 0 before the first `tenant` event's
+    // page, else the number of the last tenant declared at or below it.
+    [[nodiscard]] std::uint32_t tenant_of(std::uint32_t page) const {
+        return page < m_tenant_of.size() ? m_tenant_of[page] : 0;
+    }
 
 private:
-    Pager(policy::PolicyOf<Rule> policy, milk::FixedArray<policy::EntityId> told)
-        : m_policy(std::move(policy)), m_told(std::move(told)) {}
+    Pager(policy::PolicyOf<Rule> policy, milk::FixedArray<policy::EntityId> told,
+          milk::FixedArray<std::uint8_t> tenant_of)
+        : m_policy(std::move(policy)), m_told(std::move(told)), m_tenant_of(std::move(tenant_of)) {
+        for (std::uint32_t& weight : m_weights) weight = policy::default_weight;
+    }
 
     static milk::Result<void> violation(const char* what, std::uint32_t detail) {
         return milk::Error{milk::ErrorCode::ProtocolViolation, what, detail};
@@ -173,6 +226,12 @@ private:
 
     policy::PolicyOf<Rule> m_policy;
     milk::FixedArray<policy::EntityId> m_told;
+    // Tenants (the `tenant` event): each page's, and each tenant's weight
+    // (tenant 0, the pages before the first declared, weighs the default).
+    milk::FixedArray<std::uint8_t> m_tenant_of;
+    std::array<std::uint32_t, max_tenants + 1> m_weights{};
+    std::uint32_t m_tenants = 0;
+    std::uint32_t m_tenant_first = 0;
     policy::Nanoseconds m_now = 0;
 };
 
@@ -227,8 +286,12 @@ private:
 
 using FifoMemoryManager = MemoryManager<policy::FifoRule>;
 using ClockMemoryManager = MemoryManager<policy::ClockRule>;
+using LruMemoryManager = MemoryManager<policy::AgingRule>;
+using FairMemoryManager = MemoryManager<policy::TenantShareRule>;
 
 static_assert(milk::Component<FifoMemoryManager>);
 static_assert(milk::Component<ClockMemoryManager>);
+static_assert(milk::Component<LruMemoryManager>);
+static_assert(milk::Component<FairMemoryManager>);
 
 }  // namespace components::mem
