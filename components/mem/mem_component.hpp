@@ -111,9 +111,7 @@ public:
         auto told = MILK_TRY(
             milk::FixedArray<policy::EntityId>::try_create(frames, milk::FixedArray<policy::EntityId>::Fill::Zero));
         for (std::uint32_t frame = 0; frame < frames; ++frame) told[frame] = policy::no_entity;
-        auto tenant_of = MILK_TRY(
-            milk::FixedArray<std::uint8_t>::try_create(pages, milk::FixedArray<std::uint8_t>::Fill::Zero));
-        return Pager(std::move(policy), std::move(told), std::move(tenant_of));
+        return Pager(std::move(policy), std::move(told));
     }
 
     // One event of a batch. An error means the mechanism broke the
@@ -136,7 +134,7 @@ public:
             if (phase == policy::Phase::Placed) return {};
             if (phase == policy::Phase::Absent) {
                 // A page arrives in its tenant, with the tenant's weight.
-                const std::uint32_t tenant = m_tenant_of[page];
+                const std::uint32_t tenant = tenant_of(page);
                 MILK_TRY(violation_if_failed(m_policy.arrive(page, m_weights[tenant], now, tenant)));
             }
             return violation_if_failed(m_policy.ready(page, policy::Urgency::Now, now, sink));
@@ -152,17 +150,15 @@ public:
             if (page >= m_policy.entity_capacity()) return violation("mem: a tenant outside the region", page);
             if (event.count == 0) return violation("mem: a tenant of weight 0", page);
             if (m_tenants == max_tenants) return violation("mem: more tenants than a memory manager takes", page);
-            if (m_tenants > 0 && page <= m_tenant_first) return violation("mem: tenants out of order", page);
+            if (m_tenants > 0 && page <= m_first_pages[m_tenants]) return violation("mem: tenants out of order", page);
             // Its pages must not have arrived yet: they would count in the
             // tenant before.
             for (std::uint32_t at = page; at < m_policy.entity_capacity(); ++at)
                 if (m_policy.phase_of(at) != policy::Phase::Absent)
                     return violation("mem: a tenant declared after a fault of its pages", at);
             ++m_tenants;
-            m_tenant_first = page;
+            m_first_pages[m_tenants] = page;
             m_weights[m_tenants] = event.count;
-            for (std::uint32_t at = page; at < m_policy.entity_capacity(); ++at)
-                m_tenant_of[at] = static_cast<std::uint8_t>(m_tenants);
             return {};
         }
         case EventKind::release: {
@@ -206,13 +202,14 @@ public:
     // The tenant a page counts in: 0 before the first `tenant` event's
     // page, else the number of the last tenant declared at or below it.
     [[nodiscard]] std::uint32_t tenant_of(std::uint32_t page) const {
-        return page < m_tenant_of.size() ? m_tenant_of[page] : 0;
+        std::uint32_t tenant = m_tenants;
+        while (tenant > 0 && page < m_first_pages[tenant]) --tenant;
+        return tenant;
     }
 
 private:
-    Pager(policy::PolicyOf<Rule> policy, milk::FixedArray<policy::EntityId> told,
-          milk::FixedArray<std::uint8_t> tenant_of)
-        : m_policy(std::move(policy)), m_told(std::move(told)), m_tenant_of(std::move(tenant_of)) {
+    Pager(policy::PolicyOf<Rule> policy, milk::FixedArray<policy::EntityId> told)
+        : m_policy(std::move(policy)), m_told(std::move(told)) {
         for (std::uint32_t& weight : m_weights) weight = policy::default_weight;
     }
 
@@ -226,12 +223,13 @@ private:
 
     policy::PolicyOf<Rule> m_policy;
     milk::FixedArray<policy::EntityId> m_told;
-    // Tenants (the `tenant` event): each page's, and each tenant's weight
-    // (tenant 0, the pages before the first declared, weighs the default).
-    milk::FixedArray<std::uint8_t> m_tenant_of;
+    // Tenants (the `tenant` event): each one's first page and weight, in
+    // order (tenant 0, the pages before the first declared, weighs the
+    // default). A tenant runs to the next one's first page, so a page's is
+    // found by a scan of at most max_tenants entries, nothing per page.
+    std::array<std::uint32_t, max_tenants + 1> m_first_pages{};
     std::array<std::uint32_t, max_tenants + 1> m_weights{};
     std::uint32_t m_tenants = 0;
-    std::uint32_t m_tenant_first = 0;
     policy::Nanoseconds m_now = 0;
 };
 
