@@ -244,7 +244,7 @@ TEST_CASE("fair share: a newcomer starts at the others' virtual runtime, not at 
     CHECK(machine.done(1) >= 4'000'000);
 }
 
-TEST_CASE("least attained service: short requests overtake a long one; FIFO makes them wait") {
+TEST_CASE("least attained service: short requests overtake a long one, where FIFO makes them wait") {
     // A dispersive workload on one CPU: one long request (10 ms) and short
     // ones (100 us) arriving every millisecond.
     std::vector<Task> tasks{{0, 10'000'000}};

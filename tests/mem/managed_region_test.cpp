@@ -261,7 +261,7 @@ TEST_CASE("with accessed-bit samples, mem_clock keeps a page in use where mem_fi
     CHECK(clock < 2000 + 20);
 }
 
-TEST_CASE("with reads in the samples, a page only read stays resident under mem_lru and mem_clock; FIFO evicts it") {
+TEST_CASE("with reads in the samples, a page only read stays resident under mem_lru and mem_clock, where FIFO evicts it") {
     // As above, but the hot page is only read: a sample of writes never sees
     // it used, a sample of reads and writes (a soft unmap) does.
     struct Run {
@@ -388,7 +388,7 @@ TEST_CASE("a pool refuses a region it has no pages for, a weight of 0, and a six
     CHECK(regions[3]->release(1, 2).error().code == milk::ErrorCode::InvalidArgument);
 }
 
-TEST_CASE("evicted pages saved to a file keep every byte; a directory that cannot hold one is refused") {
+TEST_CASE("evicted pages saved to a file keep every byte, and a directory that cannot hold one is refused") {
     auto host = make_host("mem_fifo", Placement::Inproc);
     const std::string directory = std::filesystem::temp_directory_path().string();
     auto region = take(ManagedRegion::try_create(take(host.connect<Mem::Contract>("pager")),

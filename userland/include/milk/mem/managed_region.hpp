@@ -19,6 +19,15 @@
 // (UFFDIO_ZEROPAGE), without waking; then one UFFDIO_WAKE lets every
 // faulting thread of the batch go on.
 //
+// Accessed-bit samples (RegionOptions::sample_every, ::sample) tell the
+// policy which pages were used: writes through write protection, or reads
+// and writes through a soft unmap (the page saved and dropped, its frame
+// kept, mapped back by the handler alone at its next access).
+//
+// Several regions may share one pool of frames (ManagedPool, then
+// ManagedRegion::try_attach): one handler and one channel serve them all,
+// and the policy hears of each region as a tenant with a weight.
+//
 // The policy is an untrusted peer: a decision for a frame that does not hold
 // the page, a map onto a full frame, more resident pages than frames, are
 // refused. When the policy dies, misses its deadline or breaks the contract,
