@@ -148,7 +148,8 @@ public:
         case EventKind::round: return violation_if_failed(m_policy.round(now));
         case EventKind::tenant: {
             if (page >= m_policy.entity_capacity()) return violation("mem: a tenant outside the region", page);
-            if (event.count == 0) return violation("mem: a tenant of weight 0", page);
+            if (event.count == 0 || event.count > policy::TenantShareRule::max_weight)
+                return violation("mem: a tenant's weight must be 1 to 2^20", page);
             if (m_tenants == max_tenants) return violation("mem: more tenants than a memory manager takes", page);
             if (m_tenants > 0 && page <= m_first_pages[m_tenants]) return violation("mem: tenants out of order", page);
             // Its pages must not have arrived yet: they would count in the

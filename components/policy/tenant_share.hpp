@@ -22,7 +22,9 @@
 // its share and the waiter's is under.
 //
 // Groups are numbered below max_groups; an entity in a larger group counts
-// in the last one. The rule keeps its counts in arrays of that size, so a
+// in the last one. Weights count up to max_weight (2^20; more counts as
+// that), so that units x the weights of every group stays well inside 64
+// bits. The rule keeps its counts in arrays of that size, so a
 // victim costs a pass over the units and the waiters, nothing allocated.
 #pragma once
 
@@ -36,6 +38,7 @@ namespace components::policy {
 class TenantShareRule {
 public:
     static constexpr std::uint32_t max_groups = 16;
+    static constexpr std::uint32_t max_weight = 1u << 20;
 
     [[nodiscard]] EntityId pick(const Tables& tables) const {
         const Shares shares = count(tables);
@@ -102,8 +105,8 @@ private:
         const auto activate = [&](const EntityState& state) {
             const std::uint32_t group = group_of(state);
             if (shares.weight[group] == 0) {
-                shares.weight[group] = state.weight;
-                shares.total_weight += state.weight;
+                shares.weight[group] = state.weight < max_weight ? state.weight : max_weight;
+                shares.total_weight += shares.weight[group];
             }
             return group;
         };

@@ -175,6 +175,7 @@ TEST_CASE("mem: tenants come in order, before their pages fault, with a weight")
     };
     const Case cases[] = {
         {"a tenant of weight 0", {tenant(3, 0)}},
+        {"a tenant of weight over 2^20", {tenant(3, (1u << 20) + 1)}},
         {"a tenant outside the region", {tenant(16, 1)}},
         {"tenants out of order", {tenant(8, 1), tenant(4, 1)}},
         {"a tenant declared after a fault of its pages", {fault(9), tenant(8, 1)}},

@@ -372,11 +372,13 @@ TEST_CASE("two regions of weights 1 and 3 share a pool under mem_fair: each hold
     static_cast<void>(share_a_pool("mem_fifo"));
 }
 
-TEST_CASE("a pool refuses a region it has no pages for, a weight of 0, and a sixteenth region") {
+TEST_CASE("a pool refuses a region it has no pages for, a weight of 0 or over 2^20, and a sixteenth region") {
     auto host = make_host("mem_fair", Placement::Inproc);
     auto pool = take(ManagedPool::try_create(take(host.connect<Mem::Contract>("pager")), {.pages = 32, .frames = 4}));
     CHECK(ManagedRegion::try_attach(pool, {.pages = 33, .weight = 1}).error().code == milk::ErrorCode::InvalidArgument);
     CHECK(ManagedRegion::try_attach(pool, {.pages = 1, .weight = 0}).error().code == milk::ErrorCode::InvalidArgument);
+    CHECK(ManagedRegion::try_attach(pool, {.pages = 1, .weight = (1u << 20) + 1}).error().code ==
+          milk::ErrorCode::InvalidArgument);
     CHECK(ManagedRegion::try_attach(nullptr, {.pages = 1, .weight = 1}).error().code == milk::ErrorCode::InvalidArgument);
     std::vector<std::unique_ptr<ManagedRegion>> regions;
     for (int i = 0; i < 15; ++i) regions.push_back(take(ManagedRegion::try_attach(pool, {.pages = 2, .weight = 1})));

@@ -196,8 +196,8 @@ public:
         std::uint32_t region;
     };
     Result<Attached> attach(std::uint32_t pages, std::uint32_t weight, bool declare) {
-        if (pages == 0 || weight == 0)
-            return Error{ErrorCode::InvalidArgument, "mem: a region needs pages and a weight", pages};
+        if (pages == 0 || weight == 0 || weight > components::policy::TenantShareRule::max_weight)
+            return Error{ErrorCode::InvalidArgument, "mem: a region needs pages and a weight of 1 to 2^20", weight};
         std::unique_lock lock(m_requests_mutex);
         if (std::uint64_t{m_next_page} + pages > m_options.pages)
             return Error{ErrorCode::InvalidArgument, "mem: the pool has not that many pages left", m_options.pages - m_next_page};
@@ -283,11 +283,12 @@ private:
             m_region_of[page] = static_cast<std::uint8_t>(attach.region);
         if (!attach.declare) return;
         const milk::mem::Event event{milk::mem::EventKind::tenant, attach.first, attach.weight};
+        // As a release: a fallback made now starts from an empty pool and
+        // needs no tenants (it is a FIFO); one made before hears of it.
         if (m_remote) {
-            if (!m_remote->report(event).ok()) fall_back(Error{ErrorCode::ProtocolViolation, "mem: too many events pending", 0});
-        }
-        if (!m_remote) {
-            if (!m_fallback->apply(event, now_ns()).ok()) die("mem: the fallback policy refused a region");
+            if (auto reported = m_remote->report(event); !reported.ok()) fall_back(reported.error());
+        } else if (m_fallback) {
+            if (auto applied = m_fallback->apply(event, now_ns()); !applied.ok()) die("mem: the fallback refused a region");
         }
     }
 

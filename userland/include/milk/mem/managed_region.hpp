@@ -107,8 +107,9 @@ struct PoolOptions {
 };
 
 struct TenantOptions {
-    // The region's size in pages, and its weight: a region of weight 3 is
-    // owed three times the frames of a region of weight 1 (under mem_fair).
+    // The region's size in pages, and its weight (1 to 2^20): a region of
+    // weight 3 is owed three times the frames of a region of weight 1
+    // (under mem_fair).
     std::uint32_t pages = 0;
     std::uint32_t weight = 1;
 };
