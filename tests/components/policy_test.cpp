@@ -293,6 +293,48 @@ TEST_CASE("aging over pages: a page used in every round outlives pages used once
     CHECK(run(clock) == std::vector<EntityId>{1, 2, 3});
 }
 
+TEST_CASE("aging over threads: a thread that ran little lately overtakes one that ran a lot, and neither starves") {
+    // One CPU. Thread 0 runs alone for 40 ticks, reported active at each,
+    // a round every 4 ticks; then thread 1 wakes up.
+    auto aging = make<Aging>(4, 1);
+    std::array<Decision, DecisionSink::per_event> room{};
+    EntityId running = no_entity;
+    const auto apply = [&](DecisionSink& sink) {
+        for (const Decision& decision : sink.decisions())
+            running = decision.kind == DecisionKind::Place ? decision.entity : no_entity;
+    };
+    const auto step = [&](Nanoseconds now) {
+        take(aging.accessed(running, now));
+        DecisionSink sink(room);
+        take(aging.tick(0, now, sink));
+        apply(sink);
+        if (now % 4 == 0) take(aging.round(now));
+    };
+    for (EntityId thread : {0u, 1u}) take(aging.arrive(thread, default_weight, 0));
+    DecisionSink first(room);
+    take(aging.ready(0, Urgency::CanWait, 0, first));
+    apply(first);
+    for (Nanoseconds now = 1; now <= 40; ++now) step(now);
+    CHECK(running == 0);
+    DecisionSink woke(room);
+    take(aging.ready(1, Urgency::CanWait, 40, woke));
+    apply(woke);
+    // The newcomer has no recent use: it has the CPU at the next tick,
+    // where FIFO would let thread 0 run on and round robin make it wait a
+    // quantum.
+    step(41);
+    CHECK(running == 1);
+    std::array<std::uint32_t, 2> ran{};
+    for (Nanoseconds now = 42; now < 442; ++now) {
+        ++ran[running];
+        step(now);
+    }
+    // Once their histories are alike they share the CPU: neither gets less
+    // than 40% of the 400 ticks.
+    CHECK(ran[0] >= 160);
+    CHECK(ran[1] >= 160);
+}
+
 TEST_CASE("tenant share over pages: two groups of weights 1 and 3 hold a quarter and three quarters of the frames") {
     // Group 1 owns pages 0-49 (weight 1), group 2 pages 50-99 (weight 3);
     // both fault through far more pages than the 8 frames, in turns.
