@@ -20,7 +20,14 @@
 //    uniform random, Zipf, a working set that shifts), the policy objects
 //    called directly (the Pager the components use, no faults), with the
 //    offline optimum (Belady: evict the page used furthest in the future) as
-//    the ceiling. Written as mem-hit-ratios.{dat,gp,png} in --out.
+//    the ceiling. Written as mem-hit-ratios.{dat,gp,png} in --out. Aging
+//    (mem_lru) is told a round every --round-every references (what a
+//    mechanism sampling accessed bits at that period would report); exact
+//    LRU is its ceiling.
+//
+// 3. Fair share between two tenants of one pool (mem_fair's rule over the
+//    Pager, weights 1 and 3, each referencing its own pages uniformly): the
+//    frames each holds over time, the second starting a quarter of the way in.
 #include "gnuplot.hpp"
 
 #include "mem/mem_component.hpp"
@@ -41,6 +48,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -273,7 +281,8 @@ std::vector<std::uint32_t> make_trace(Pattern pattern, std::uint32_t pages, std:
 // a hit reports the page accessed (CLOCK's reference bit, as a mechanism
 // that samples accessed bits would), a miss is a fault and one batch.
 template <typename Rule>
-double policy_hit_ratio(const std::vector<std::uint32_t>& trace, std::uint32_t pages, std::uint32_t frames) {
+double policy_hit_ratio(const std::vector<std::uint32_t>& trace, std::uint32_t pages, std::uint32_t frames,
+                        std::uint32_t round_every = 0) {
     auto pager = components::mem::Pager<Rule>::try_create(pages, frames, Rule{});
     if (!pager.ok()) fail("the pager's books", pager.error());
     std::vector<bool> resident(pages, false);
@@ -281,6 +290,8 @@ double policy_hit_ratio(const std::vector<std::uint32_t>& trace, std::uint32_t p
     std::uint64_t now = 0;
     for (const std::uint32_t page : trace) {
         ++now;
+        if (round_every != 0 && now % round_every == 0)
+            if (auto r = pager.value().apply({milk::mem::EventKind::round, 0, 0}, now); !r.ok()) fail("round", r.error());
         if (resident[page]) {
             ++hits;
             if (auto r = pager.value().apply({milk::mem::EventKind::accessed, page, 0}, now); !r.ok()) fail("accessed", r.error());
@@ -292,6 +303,66 @@ double policy_hit_ratio(const std::vector<std::uint32_t>& trace, std::uint32_t p
         });
     }
     return static_cast<double>(hits) / static_cast<double>(trace.size());
+}
+
+// Exact LRU: on a miss with the pool full, evict the page used longest ago
+// (what aging approximates with eight bits a page).
+double lru_hit_ratio(const std::vector<std::uint32_t>& trace, std::uint32_t pages, std::uint32_t frames) {
+    std::vector<std::size_t> last_use(pages, 0);
+    std::vector<bool> resident(pages, false);
+    std::map<std::size_t, std::uint32_t> by_use;  // last use -> page
+    std::uint64_t hits = 0;
+    for (std::size_t i = 0; i < trace.size(); ++i) {
+        const std::uint32_t page = trace[i];
+        if (resident[page]) {
+            ++hits;
+            by_use.erase(last_use[page]);
+        } else if (by_use.size() == frames) {
+            resident[by_use.begin()->second] = false;
+            by_use.erase(by_use.begin());
+        }
+        resident[page] = true;
+        last_use[page] = i;
+        by_use.emplace(i, page);
+    }
+    return static_cast<double>(hits) / static_cast<double>(trace.size());
+}
+
+// Two tenants of one pool under mem_fair's rule: tenant 1 (weight 1) owns
+// the first half of the pages, tenant 2 (weight 3) the second; each
+// reference is to a uniformly random page of one tenant, in turns, tenant 2
+// only from a quarter of the trace on. Prints the frames each holds at
+// eight points.
+void fair_share_over_time(std::uint32_t pages, std::uint32_t frames, std::uint32_t length) {
+    using components::policy::TenantShareRule;
+    auto pager = components::mem::Pager<TenantShareRule>::try_create(pages, frames, TenantShareRule{});
+    if (!pager.ok()) fail("the pager's books", pager.error());
+    const std::uint32_t half = pages / 2;
+    for (const milk::mem::Event& tenant : {milk::mem::Event{milk::mem::EventKind::tenant, 0, 1},
+                                           milk::mem::Event{milk::mem::EventKind::tenant, half, 3}})
+        if (auto r = pager.value().apply(tenant, 0); !r.ok()) fail("tenant", r.error());
+    std::vector<bool> resident(pages, false);
+    std::array<std::uint32_t, 2> held{};
+    std::mt19937_64 random(7);
+    std::printf("\nFair share, two tenants of weights 1 and 3 (%u pages each, %u frames; shares %u and %u)\n", half,
+                frames, frames / 4, frames - frames / 4);
+    std::printf("%-24s %10s %10s\n", "references", "tenant 1", "tenant 2");
+    for (std::uint32_t i = 1; i <= length; ++i) {
+        const bool second = i > length / 4 && i % 2 == 0;
+        const auto page = static_cast<std::uint32_t>((second ? half : 0) + random() % half);
+        if (resident[page]) {
+            if (auto r = pager.value().apply({milk::mem::EventKind::accessed, page, 0}, i); !r.ok()) fail("accessed", r.error());
+        } else {
+            if (auto r = pager.value().apply({milk::mem::EventKind::fault, page, 0}, i); !r.ok()) fail("fault", r.error());
+            pager.value().commit([&](const milk::mem::Decision& decision) {
+                const bool mapped = decision.kind == milk::mem::DecisionKind::map;
+                resident[decision.page] = mapped;
+                std::uint32_t& count = held[decision.page < half ? 0 : 1];
+                count = mapped ? count + 1 : count - 1;
+            });
+        }
+        if (i % (length / 8) == 0) std::printf("%-24u %10u %10u\n", i, held[0], held[1]);
+    }
 }
 
 // Belady's MIN: on a miss with the pool full, evict the resident page whose
@@ -345,6 +416,7 @@ int main(int argc, char** argv) {
     std::uint32_t trace_pages = 4096;
     std::uint32_t trace_frames = 512;
     std::uint32_t trace_length = 400'000;
+    std::uint32_t round_every = 1024;
     std::string out = "build/bench";
     bool no_plot = false;
     app.add_option("--pages", pages, "pages touched per round in the fault-latency rows");
@@ -352,6 +424,7 @@ int main(int argc, char** argv) {
     app.add_option("--trace-pages", trace_pages, "pages of the hit-ratio traces' region");
     app.add_option("--trace-frames", trace_frames, "frames of the hit-ratio traces' pool");
     app.add_option("--trace-length", trace_length, "references per hit-ratio trace");
+    app.add_option("--round-every", round_every, "references per aging round (a sample) in the hit-ratio rows");
     app.add_option("--runner", runner_path(), "milk-runner's path (default: next to this program)");
     app.add_option("--out", out, "where the plot goes");
     app.add_flag("--no-plot", no_plot, "write the plot's data and script but do not run gnuplot");
@@ -409,17 +482,23 @@ int main(int argc, char** argv) {
     }
 
     std::printf("\nHit ratios (%u references over %u pages, a pool of %u frames)\n", trace_length, trace_pages, trace_frames);
-    std::printf("%-24s %10s %10s %10s\n", "", "FIFO", "CLOCK", "Belady");
-    std::string data = "# pattern FIFO CLOCK Belady\n";
+    std::printf("(aging: a round every %u references)\n", round_every);
+    std::printf("%-24s %10s %10s %10s %10s %10s\n", "", "FIFO", "CLOCK", "aging", "LRU", "Belady");
+    std::string data = "# pattern FIFO CLOCK aging LRU Belady\n";
     for (Pattern pattern : {Pattern::Sequential, Pattern::Uniform, Pattern::Zipf, Pattern::Shifting}) {
         const auto trace = make_trace(pattern, trace_pages, trace_frames, trace_length);
         const double fifo = policy_hit_ratio<components::policy::FifoRule>(trace, trace_pages, trace_frames);
         const double clock = policy_hit_ratio<components::policy::ClockRule>(trace, trace_pages, trace_frames);
+        const double aging =
+            policy_hit_ratio<components::policy::AgingRule>(trace, trace_pages, trace_frames, round_every);
+        const double lru = lru_hit_ratio(trace, trace_pages, trace_frames);
         const double optimum = belady_hit_ratio(trace, trace_pages, trace_frames);
-        std::printf("%-24s %10.3f %10.3f %10.3f\n", pattern_name(pattern), fifo, clock, optimum);
+        std::printf("%-24s %10.3f %10.3f %10.3f %10.3f %10.3f\n", pattern_name(pattern), fifo, clock, aging, lru, optimum);
         data += std::string("\"") + pattern_name(pattern) + "\" " + milk::bench::gnuplot_number(fifo, 4) + " " +
-                milk::bench::gnuplot_number(clock, 4) + " " + milk::bench::gnuplot_number(optimum, 4) + "\n";
+                milk::bench::gnuplot_number(clock, 4) + " " + milk::bench::gnuplot_number(aging, 4) + " " +
+                milk::bench::gnuplot_number(lru, 4) + " " + milk::bench::gnuplot_number(optimum, 4) + "\n";
     }
+    fair_share_over_time(trace_pages, trace_frames, trace_length);
     std::filesystem::create_directories(out);
     const milk::bench::GnuplotFiles files{"milk-mem-bench", out, "mem-hit-ratios", 900, 500};
     const std::string script =
@@ -427,7 +506,8 @@ int main(int argc, char** argv) {
         std::to_string(trace_frames) + " frames)'\n"
         "set style data histograms\nset style histogram clustered gap 1\nset style fill solid 0.8 border -1\n"
         "set yrange [0:1]\nset ylabel 'hits / references'\nset key top right\nset grid ytics\n"
-        "plot '" + files.data_path() + "' using 2:xtic(1) title 'FIFO', '' using 3 title 'CLOCK', '' using 4 title 'Belady (optimum)'\n";
+        "plot '" + files.data_path() + "' using 2:xtic(1) title 'FIFO', '' using 3 title 'CLOCK', '' using 4 title "
+        "'aging (mem\\_lru)', '' using 5 title 'LRU (exact)', '' using 6 title 'Belady (optimum)'\n";
     if (!milk::bench::write_gnuplot(files, data, script, !no_plot)) return 1;
     std::printf("\nwrote %s\n", no_plot ? files.data_path().c_str() : files.png_path().c_str());
     return 0;

@@ -13,18 +13,24 @@
 //
 // One component per rule, so that a config says which policy by the name:
 // mem_fifo (evict the page mapped first), mem_clock (second chance from the
-// accessed bits the mechanism samples: an LRU approximation).
+// accessed bits the mechanism samples: an LRU approximation), mem_lru
+// (aging: eight rounds of those samples per page, the least recently used
+// goes), mem_fair (a weighted share of the pool between the tenants, the
+// regions that share it).
 #pragma once
 
 #include "mem.hpp"  // generated from contracts/mem.contract
 
+#include "policy/aging.hpp"
 #include "policy/batch_server.hpp"
 #include "policy/clock.hpp"
 #include "policy/fifo.hpp"
+#include "policy/tenant_share.hpp"
 
 #include <milk/component.hpp>
 #include <milk/fixed_array.hpp>
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <utility>
@@ -77,6 +83,21 @@ struct RuleSettings<policy::ClockRule> {
     static constexpr const char* name = "mem_clock";
 };
 
+template <>
+struct RuleSettings<policy::AgingRule> {
+    static constexpr const char* name = "mem_lru";
+};
+
+template <>
+struct RuleSettings<policy::TenantShareRule> {
+    static constexpr const char* name = "mem_fair";
+};
+
+// How many tenants one channel may declare (the `tenant` event): the
+// groups a share between groups counts, less group 0, which holds the pages
+// before the first tenant (all of them when the mechanism declares none).
+inline constexpr std::uint32_t max_tenants = policy::TenantShareRule::max_groups - 1;
+
 // One region's policy and what the mechanism has been told. The policy's
 // books say which page every frame should hold; `told` is what the
 // mechanism holds there as far as it told us: what the last Decisions said,
@@ -114,7 +135,11 @@ public:
             // race the map decided for it: a page the books already map
             // waits for that map, it needs no second frame.
             if (phase == policy::Phase::Placed) return {};
-            if (phase == policy::Phase::Absent) MILK_TRY(violation_if_failed(m_policy.arrive(page, policy::default_weight, now)));
+            if (phase == policy::Phase::Absent) {
+                // A page arrives in its tenant, with the tenant's weight.
+                const std::uint32_t tenant = tenant_of(page);
+                MILK_TRY(violation_if_failed(m_policy.arrive(page, m_weights[tenant], now, tenant)));
+            }
             return violation_if_failed(m_policy.ready(page, policy::Urgency::Now, now, sink));
         }
         case EventKind::accessed:
@@ -123,6 +148,23 @@ public:
             // yet: nothing to learn.
             if (m_policy.phase_of(page) != policy::Phase::Placed) return {};
             return violation_if_failed(m_policy.accessed(page, now));
+        case EventKind::round: return violation_if_failed(m_policy.round(now));
+        case EventKind::tenant: {
+            if (page >= m_policy.entity_capacity()) return violation("mem: a tenant outside the region", page);
+            if (event.count == 0 || event.count > policy::TenantShareRule::max_weight)
+                return violation("mem: a tenant's weight must be 1 to 2^20", page);
+            if (m_tenants == max_tenants) return violation("mem: more tenants than a memory manager takes", page);
+            if (m_tenants > 0 && page <= m_first_pages[m_tenants]) return violation("mem: tenants out of order", page);
+            // Its pages must not have arrived yet: they would count in the
+            // tenant before.
+            for (std::uint32_t at = page; at < m_policy.entity_capacity(); ++at)
+                if (m_policy.phase_of(at) != policy::Phase::Absent)
+                    return violation("mem: a tenant declared after a fault of its pages", at);
+            ++m_tenants;
+            m_first_pages[m_tenants] = page;
+            m_weights[m_tenants] = event.count;
+            return {};
+        }
         case EventKind::release: {
             const std::uint64_t end = std::uint64_t{page} + event.count;
             if (event.count == 0 || end > m_policy.entity_capacity())
@@ -161,10 +203,19 @@ public:
     }
 
     [[nodiscard]] const policy::PolicyOf<Rule>& policy() const { return m_policy; }
+    // The tenant a page counts in: 0 before the first `tenant` event's
+    // page, else the number of the last tenant declared at or below it.
+    [[nodiscard]] std::uint32_t tenant_of(std::uint32_t page) const {
+        std::uint32_t tenant = m_tenants;
+        while (tenant > 0 && page < m_first_pages[tenant]) --tenant;
+        return tenant;
+    }
 
 private:
     Pager(policy::PolicyOf<Rule> policy, milk::FixedArray<policy::EntityId> told)
-        : m_policy(std::move(policy)), m_told(std::move(told)) {}
+        : m_policy(std::move(policy)), m_told(std::move(told)) {
+        for (std::uint32_t& weight : m_weights) weight = policy::default_weight;
+    }
 
     static milk::Result<void> violation(const char* what, std::uint32_t detail) {
         return milk::Error{milk::ErrorCode::ProtocolViolation, what, detail};
@@ -176,6 +227,13 @@ private:
 
     policy::PolicyOf<Rule> m_policy;
     milk::FixedArray<policy::EntityId> m_told;
+    // Tenants (the `tenant` event): each one's first page and weight, in
+    // order (tenant 0, the pages before the first declared, weighs the
+    // default). A tenant runs to the next one's first page, so a page's is
+    // found by a scan of at most max_tenants entries, nothing per page.
+    std::array<std::uint32_t, max_tenants + 1> m_first_pages{};
+    std::array<std::uint32_t, max_tenants + 1> m_weights{};
+    std::uint32_t m_tenants = 0;
     policy::Nanoseconds m_now = 0;
 };
 
@@ -241,8 +299,12 @@ private:
 
 using FifoMemoryManager = MemoryManager<policy::FifoRule>;
 using ClockMemoryManager = MemoryManager<policy::ClockRule>;
+using LruMemoryManager = MemoryManager<policy::AgingRule>;
+using FairMemoryManager = MemoryManager<policy::TenantShareRule>;
 
 static_assert(milk::Component<FifoMemoryManager>);
 static_assert(milk::Component<ClockMemoryManager>);
+static_assert(milk::Component<LruMemoryManager>);
+static_assert(milk::Component<FairMemoryManager>);
 
 }  // namespace components::mem

@@ -14,6 +14,9 @@
 //                                            the unit gives way to pick()
 //   UnitId victim(Tables&, Nanoseconds now)  whose entity an urgent one evicts
 //
+// and, if it keeps a history of samples, `void round(Tables&)`: a sample
+// round ended (PolicyOf::round), every accessed() of it has been reported.
+//
 // The books are plain arrays sized once (try_create), so a policy runs in
 // milk.ko as it does in user space. Choosing among waiters scans them, which
 // is what the small tables of the tests and the components want; a policy
@@ -50,6 +53,14 @@ struct EntityState {
     Nanoseconds service = 0;
     // Service scaled by default_weight / weight: what a fair share equalises.
     std::uint64_t vruntime = 0;
+    // Aging (aging.hpp): the reference bits of the last eight sample
+    // rounds, the newest in the top bit.
+    std::uint8_t age = 0;
+    // Which group the entity belongs to (a tenant of a shared pool, a
+    // cgroup of threads): what a share between groups (tenant_share.hpp)
+    // counts units by. Every entity is in group 0 unless it arrived saying
+    // otherwise.
+    std::uint32_t group = 0;
 };
 
 // The books a rule reads (and CLOCK's hand writes the reference bits of).
@@ -140,7 +151,11 @@ public:
 
     // ---- events --------------------------------------------------------------
 
-    [[nodiscard]] milk::Result<void> arrive(EntityId entity, std::uint32_t weight, Nanoseconds now) {
+    // `group`: which group it counts in for a share between groups (a
+    // tenant's pages, a cgroup's threads); the rules that ignore groups
+    // ignore it.
+    [[nodiscard]] milk::Result<void> arrive(EntityId entity, std::uint32_t weight, Nanoseconds now,
+                                            std::uint32_t group = 0) {
         MILK_TRY(check_entity(entity));
         EntityState& state = m_tables.entities[entity];
         if (state.phase != Phase::Absent)
@@ -149,6 +164,7 @@ public:
         state = EntityState{};
         state.phase = Phase::Blocked;
         state.weight = weight;
+        state.group = group;
         state.vruntime = m_tables.min_vruntime;
         state.ready_since = now;
         return {};
@@ -245,6 +261,16 @@ public:
         if (state.phase != Phase::Placed)
             return milk::Error{milk::ErrorCode::InvalidArgument, "policy: an entity with no unit was accessed", entity};
         state.referenced = true;
+        return {};
+    }
+
+    // A sample round ended: the mechanism has reported every entity it saw
+    // accessed since the last round (for pages: since its last accessed-bit
+    // sample). Rules that keep a history (aging.hpp) fold the round's
+    // reference bits into it; for the others it changes nothing, so a
+    // mechanism may report rounds to any policy.
+    [[nodiscard]] milk::Result<void> round(Nanoseconds /*now*/) {
+        if constexpr (requires(Rule& rule, Tables& tables) { rule.round(tables); }) m_rule.round(m_tables);
         return {};
     }
 

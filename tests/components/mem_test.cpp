@@ -60,6 +60,8 @@ std::vector<Decision> batch(MemClient& client, std::initializer_list<Event> even
 Event fault(std::uint32_t page) { return {EventKind::fault, page, 0}; }
 Event accessed(std::uint32_t page) { return {EventKind::accessed, page, 0}; }
 Event release(std::uint32_t page, std::uint32_t count) { return {EventKind::release, page, count}; }
+Event round() { return {EventKind::round, 0, 0}; }
+Event tenant(std::uint32_t first, std::uint32_t weight) { return {EventKind::tenant, first, weight}; }
 Decision map(std::uint32_t page, std::uint32_t frame) { return {DecisionKind::map, page, frame}; }
 Decision evict(std::uint32_t page, std::uint32_t frame) { return {DecisionKind::evict, page, frame}; }
 
@@ -115,6 +117,87 @@ TEST_CASE("mem_clock: a page seen accessed gets its second chance") {
     // take page 1.
     CHECK_DECISIONS(batch(client, {accessed(1), fault(4)}), evict(2, 2), map(4, 2));
     CHECK(client.bye().ok());
+}
+
+TEST_CASE("mem_lru: the page with the least use over the last rounds goes, not only the last round's") {
+    auto host = make_host("mem_lru", Placement::Inproc);
+    auto client = connect(host, 16, 3);
+    CHECK_DECISIONS(batch(client, {fault(0), fault(1), fault(2)}), map(0, 0), map(1, 1), map(2, 2));
+    // Rounds of samples: all three were placed in the first, 0 and 1 used
+    // in the second, 2 in the third, 0 in the fourth. Ages: page 0 0xb0,
+    // page 1 0x30, page 2 0x50.
+    CHECK_DECISIONS(batch(client, {round()}));
+    CHECK_DECISIONS(batch(client, {accessed(0), accessed(1), round()}));
+    CHECK_DECISIONS(batch(client, {accessed(2), round()}));
+    CHECK_DECISIONS(batch(client, {accessed(0), round()}));
+    // Neither 1 nor 2 was used in the last round (CLOCK cannot tell them
+    // apart); page 1's last use is the older: it goes.
+    CHECK_DECISIONS(batch(client, {fault(3)}), evict(1, 1), map(3, 1));
+    // Page 3, placed since the last round, counts as used in this one: page
+    // 2 goes before it.
+    CHECK_DECISIONS(batch(client, {fault(4)}), evict(2, 2), map(4, 2));
+    CHECK(client.bye().ok());
+
+    // A round means nothing to CLOCK: the same batches, the hand's order.
+    auto clock_host = make_host("mem_clock", Placement::Inproc);
+    auto clock = connect(clock_host, 16, 3);
+    CHECK_DECISIONS(batch(clock, {fault(0), fault(1), fault(2)}), map(0, 0), map(1, 1), map(2, 2));
+    CHECK_DECISIONS(batch(clock, {round(), accessed(0), accessed(1), round(), accessed(2), round(), accessed(0), round()}));
+    CHECK_DECISIONS(batch(clock, {fault(3)}), evict(0, 0), map(3, 0));
+    CHECK(clock.bye().ok());
+}
+
+TEST_CASE("mem_fair: a tenant under its weighted share takes frames from the one over it, one per fault") {
+    for (Placement placement : {Placement::Inproc, Placement::Process}) {
+        CAPTURE(static_cast<int>(placement));
+        auto host = make_host("mem_fair", placement);
+        auto client = connect(host, 16, 4);
+        // Tenant 1: pages 0-7, weight 1; tenant 2: pages 8-15, weight 3.
+        // Their shares of the four frames: one and three.
+        CHECK_DECISIONS(batch(client, {tenant(0, 1), tenant(8, 3), fault(0), fault(1), fault(2), fault(3)}), map(0, 0),
+                        map(1, 1), map(2, 2), map(3, 3));
+        // Tenant 1 holds the whole pool while tenant 2 wants none; then
+        // each fault of tenant 2 takes tenant 1's oldest page.
+        CHECK_DECISIONS(batch(client, {fault(8)}), evict(0, 0), map(8, 0));
+        CHECK_DECISIONS(batch(client, {fault(9)}), evict(1, 1), map(9, 1));
+        CHECK_DECISIONS(batch(client, {fault(10)}), evict(2, 2), map(10, 2));
+        // Both at their shares: each replaces its own oldest page.
+        CHECK_DECISIONS(batch(client, {fault(11)}), evict(8, 0), map(11, 0));
+        CHECK_DECISIONS(batch(client, {fault(4)}), evict(3, 3), map(4, 3));
+        CHECK(client.bye().ok());
+    }
+}
+
+TEST_CASE("mem: tenants come in order, before their pages fault, with a weight") {
+    struct Case {
+        const char* what;
+        std::vector<Event> events;
+    };
+    const Case cases[] = {
+        {"a tenant of weight 0", {tenant(3, 0)}},
+        {"a tenant of weight over 2^20", {tenant(3, (1u << 20) + 1)}},
+        {"a tenant outside the region", {tenant(16, 1)}},
+        {"tenants out of order", {tenant(8, 1), tenant(4, 1)}},
+        {"a tenant declared after a fault of its pages", {fault(9), tenant(8, 1)}},
+    };
+    for (const Case& bad : cases) {
+        CAPTURE(bad.what);
+        auto host = make_host("mem_fair", Placement::Inproc);
+        auto client = connect(host, 16, 2);
+        for (const Event& event : bad.events) REQUIRE(client.report(event).ok());
+        auto answer = client.commit(0, answer_timeout);
+        REQUIRE_FALSE(answer.ok());
+        const milk::ErrorCode code = answer.error().code;
+        CHECK((code == milk::ErrorCode::ProtocolViolation || code == milk::ErrorCode::PeerClosed));
+    }
+    // Fifteen tenants at most; every memory manager takes tenants (a FIFO
+    // ignores them).
+    auto host = make_host("mem_fifo", Placement::Inproc);
+    auto client = connect(host, 32, 2);
+    for (std::uint32_t t = 0; t < 15; ++t) REQUIRE(client.report(tenant(t, 1)).ok());
+    CHECK_DECISIONS(batch(client, {fault(20)}), map(20, 0));
+    REQUIRE(client.report(tenant(16, 1)).ok());
+    CHECK_FALSE(client.commit(0, answer_timeout).ok());
 }
 
 TEST_CASE("mem: a released page frees its frame, a fault repeated in a batch needs none") {

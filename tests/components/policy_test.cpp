@@ -9,12 +9,14 @@
 // checks each fault's decisions the same way. The scheduler and memory
 // manager components drive the same objects over real threads and real
 // faults; here the point is what each policy decides.
+#include "policy/aging.hpp"
 #include "policy/clock.hpp"
 #include "policy/fair_share.hpp"
 #include "policy/fifo.hpp"
 #include "policy/least_attained.hpp"
 #include "policy/replay.hpp"
 #include "policy/round_robin.hpp"
+#include "policy/tenant_share.hpp"
 
 #include <doctest/doctest.h>
 
@@ -242,7 +244,7 @@ TEST_CASE("fair share: a newcomer starts at the others' virtual runtime, not at 
     CHECK(machine.done(1) >= 4'000'000);
 }
 
-TEST_CASE("least attained service: short requests overtake a long one; FIFO makes them wait") {
+TEST_CASE("least attained service: short requests overtake a long one, where FIFO makes them wait") {
     // A dispersive workload on one CPU: one long request (10 ms) and short
     // ones (100 us) arriving every millisecond.
     std::vector<Task> tasks{{0, 10'000'000}};
@@ -264,8 +266,138 @@ TEST_CASE("least attained service: short requests overtake a long one; FIFO make
     CHECK(with_las.finish(0) == 10'000'000 + 8 * 100'000);
 }
 
+TEST_CASE("aging over pages: a page used in every round outlives pages used once, where CLOCK evicts it") {
+    // Four frames. Round 1 faults pages 1-4 in; round 2 uses 1 and 2;
+    // round 3 uses 1. Then pages 5, 6, 7 fault. Ages after round 3: page 1
+    // 0xE0, page 2 0x60, pages 3 and 4 0x20.
+    const std::vector<std::vector<EntityId>> rounds{{1, 2, 3, 4}, {1, 2}, {1}};
+    const std::vector<EntityId> faults{5, 6, 7};
+    const auto run = [&](auto& policy) {
+        for (const auto& round : rounds) {
+            static_cast<void>(replay(policy, round));
+            take(policy.round(100));
+        }
+        return replay(policy, faults).evicted;
+    };
+    auto aging = make<Aging>(8, 4);
+    // The least used go first (3 and 4, the one placed first among equals),
+    // then page 2, then (never) page 1; pages 5 and 6, placed since the
+    // last round, are not taken before page 2.
+    CHECK(run(aging) == std::vector<EntityId>{3, 4, 2});
+    CHECK(aging.rule().rounds() == 3);
+    CHECK(aging.tables().entities[1].age == 0xe0);
+    CHECK(aging.tables().entities[2].age == 0x60);
+    // CLOCK sees one bit: its hand clears every bit of the pool and takes
+    // page 1, the most used, first.
+    auto clock = make<Clock>(8, 4);
+    CHECK(run(clock) == std::vector<EntityId>{1, 2, 3});
+}
+
+TEST_CASE("aging over threads: a thread that ran little lately overtakes one that ran a lot, and neither starves") {
+    // One CPU. Thread 0 runs alone for 40 ticks, reported active at each,
+    // a round every 4 ticks; then thread 1 wakes up.
+    auto aging = make<Aging>(4, 1);
+    std::array<Decision, DecisionSink::per_event> room{};
+    EntityId running = no_entity;
+    const auto apply = [&](DecisionSink& sink) {
+        for (const Decision& decision : sink.decisions())
+            running = decision.kind == DecisionKind::Place ? decision.entity : no_entity;
+    };
+    const auto step = [&](Nanoseconds now) {
+        take(aging.accessed(running, now));
+        DecisionSink sink(room);
+        take(aging.tick(0, now, sink));
+        apply(sink);
+        if (now % 4 == 0) take(aging.round(now));
+    };
+    for (EntityId thread : {0u, 1u}) take(aging.arrive(thread, default_weight, 0));
+    DecisionSink first(room);
+    take(aging.ready(0, Urgency::CanWait, 0, first));
+    apply(first);
+    for (Nanoseconds now = 1; now <= 40; ++now) step(now);
+    CHECK(running == 0);
+    DecisionSink woke(room);
+    take(aging.ready(1, Urgency::CanWait, 40, woke));
+    apply(woke);
+    // The newcomer has no recent use: it has the CPU at the next tick,
+    // where FIFO would let thread 0 run on and round robin make it wait a
+    // quantum.
+    step(41);
+    CHECK(running == 1);
+    std::array<std::uint32_t, 2> ran{};
+    for (Nanoseconds now = 42; now < 442; ++now) {
+        ++ran[running];
+        step(now);
+    }
+    // Once their histories are alike they share the CPU: neither gets less
+    // than 40% of the 400 ticks.
+    CHECK(ran[0] >= 160);
+    CHECK(ran[1] >= 160);
+}
+
+TEST_CASE("tenant share over pages: two groups of weights 1 and 3 hold a quarter and three quarters of the frames") {
+    // Group 1 owns pages 0-49 (weight 1), group 2 pages 50-99 (weight 3);
+    // both fault through far more pages than the 8 frames, in turns.
+    auto fair = make<TenantShare>(100, 8);
+    std::mt19937_64 random(3);
+    std::array<Decision, DecisionSink::per_event> room{};
+    Nanoseconds now = 0;
+    for (int i = 0; i < 2'000; ++i) {
+        const bool second = i % 2 == 1;
+        const auto page = static_cast<EntityId>((second ? 50 : 0) + random() % 50);
+        ++now;
+        if (fair.unit_of(page) != no_unit) continue;
+        if (fair.phase_of(page) == Phase::Absent)
+            take(fair.arrive(page, second ? 3 * default_weight : default_weight, now, second ? 2 : 1));
+        DecisionSink sink(room);
+        take(fair.ready(page, Urgency::Now, now, sink));
+        CHECK(fair.unit_of(page) != no_unit);
+    }
+    std::uint32_t held[3] = {0, 0, 0};
+    for (UnitId frame = 0; frame < 8; ++frame) {
+        REQUIRE(fair.entity_on(frame) != no_entity);
+        ++held[fair.tables().entities[fair.entity_on(frame)].group];
+    }
+    CHECK(held[1] == 2);
+    CHECK(held[2] == 6);
+    // A group alone takes every frame: a share leaves no frame idle.
+    auto alone = make<TenantShare>(100, 8);
+    CHECK(replay(alone, std::vector<EntityId>{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}).counts.evictions == 2);
+}
+
+TEST_CASE("tenant share over threads: CPUs split between groups by weight, not by how many threads each has") {
+    // Four CPUs; group 1 (weight 1) has six never-ending threads, group 2
+    // (weight 3) three: group 2 is owed three CPUs, however many threads
+    // group 1 has, and gets them from group 1 at the ticks.
+    auto fair = make<TenantShare>(16, 4);
+    std::array<Decision, DecisionSink::per_event> room{};
+    std::vector<EntityId> on(4, no_entity);
+    const auto apply = [&](DecisionSink& sink) {
+        for (const Decision& decision : sink.decisions()) {
+            if (decision.kind == DecisionKind::TakeOff) on[decision.unit] = no_entity;
+            else on[decision.unit] = decision.entity;
+        }
+    };
+    for (EntityId thread = 0; thread < 9; ++thread) {
+        const bool second = thread >= 6;
+        take(fair.arrive(thread, second ? 3 * default_weight : default_weight, 0, second ? 2 : 1));
+        DecisionSink sink(room);
+        take(fair.ready(thread, Urgency::CanWait, 0, sink));
+        apply(sink);
+    }
+    for (Nanoseconds now = 1; now < 100; ++now)
+        for (UnitId cpu = 0; cpu < 4; ++cpu) {
+            DecisionSink sink(room);
+            take(fair.tick(cpu, now, sink));
+            apply(sink);
+        }
+    std::uint32_t second_group = 0;
+    for (const EntityId thread : on) second_group += thread >= 6 ? 1 : 0;
+    CHECK(second_group == 3);
+}
+
 TEST_CASE_TEMPLATE("every policy: the same type drives threads and pages, and keeps the rules", P, Fifo, RoundRobin,
-                   FairShare, Clock, LeastAttained) {
+                   FairShare, Clock, LeastAttained, Aging, TenantShare) {
     SUBCASE("threads onto CPUs") {
         std::mt19937_64 random(7);
         std::vector<Task> tasks;

@@ -12,9 +12,10 @@
 
 TEST_CASE("the generated registry lists the components of components/CMakeLists.txt") {
     const auto components = milk::host::compiled_components();
-    REQUIRE(components.size() == 11);
+    REQUIRE(components.size() == 13);
     const char* const names[] = {"echo",      "files",       "tally",     "directory", "sched_fifo", "sched_rr",
-                                 "sched_fair", "sched_clock", "sched_las", "mem_fifo",  "mem_clock"};
+                                 "sched_fair", "sched_clock", "sched_las", "mem_fifo",  "mem_clock",
+                                 "mem_lru",    "mem_fair"};
     for (std::size_t i = 0; i < components.size(); ++i) CHECK(std::string_view(components[i].name) == names[i]);
     // The five schedulers serve one contract and differ by their policy's settings.
     CHECK(std::string_view(milk::host::find_component(components, "sched_las")->contract) == "milk.sched.Sched");

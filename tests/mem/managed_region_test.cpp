@@ -32,7 +32,9 @@ namespace {
 
 using milk::Placement;
 using milk::mem::FallbackReason;
+using milk::mem::ManagedPool;
 using milk::mem::ManagedRegion;
+using milk::mem::Sample;
 namespace Mem = milk::mem::Mem;
 
 template <typename T>
@@ -259,7 +261,136 @@ TEST_CASE("with accessed-bit samples, mem_clock keeps a page in use where mem_fi
     CHECK(clock < 2000 + 20);
 }
 
-TEST_CASE("evicted pages saved to a file keep every byte; a directory that cannot hold one is refused") {
+TEST_CASE("with reads in the samples, a page only read stays resident under mem_lru and mem_clock, where FIFO evicts it") {
+    // As above, but the hot page is only read: a sample of writes never sees
+    // it used, a sample of reads and writes (a soft unmap) does.
+    struct Run {
+        std::uint64_t evictions;
+        milk::mem::RegionStats stats;
+    };
+    const auto run = [](const char* component, Sample sample) {
+        auto host = make_host(component, Placement::Inproc);
+        auto region = take(ManagedRegion::try_create(take(host.connect<Mem::Contract>("pager")),
+                                                     {.pages = 64, .frames = 8, .sample_every = 1, .sample = sample}));
+        const std::size_t page = region->page_size();
+        volatile std::byte* memory = region->data();
+        memory[0] = std::byte{0x5a};  // its one write, before the loop
+        std::uint32_t wrong = 0;
+        for (std::uint32_t i = 0; i < 2000; ++i) {
+            if (memory[0] != std::byte{0x5a}) ++wrong;
+            memory[(1 + i % 20) * page] = static_cast<std::byte>(i);
+        }
+        CHECK(wrong == 0);
+        for (std::uint32_t cold = 1; cold <= 20; ++cold)
+            CHECK(memory[cold * page] == static_cast<std::byte>((2000 - 20 + (cold - 1)) % 256));
+        const milk::mem::RegionStats stats = region->stats();
+        CHECK(stats.fallback == FallbackReason::None);
+        CHECK(stats.samples > 0);
+        return Run{stats.evictions, stats};
+    };
+    const Run fifo = run("mem_fifo", Sample::ReadsAndWrites);
+    const Run clock = run("mem_clock", Sample::ReadsAndWrites);
+    const Run lru = run("mem_lru", Sample::ReadsAndWrites);
+    const Run clock_writes_only = run("mem_clock", Sample::Writes);
+    MESSAGE("evictions with reads sampled: mem_fifo ", fifo.evictions, ", mem_clock ", clock.evictions, ", mem_lru ",
+            lru.evictions, "; mem_clock sampling writes only ", clock_writes_only.evictions);
+    // 2,000 cold faults under any policy (less the 7 that fill free frames);
+    // FIFO adds the hot page's every eighth or so, and so does CLOCK when
+    // the reads go unseen.
+    CHECK(fifo.evictions > 2000 + 150);
+    CHECK(clock.evictions < 2000 + 20);
+    CHECK(lru.evictions < 2000 + 20);
+    CHECK(clock_writes_only.evictions > 2000 + 150);
+    // The reads were seen through soft unmaps and their faults.
+    CHECK(clock.stats.soft_unmaps > 0);
+    CHECK(clock.stats.sample_faults > 0);
+    CHECK(clock_writes_only.stats.soft_unmaps == 0);
+}
+
+TEST_CASE("reads and writes sampled every batch, four threads: every byte kept through soft unmaps and evictions") {
+    for (Placement placement : {Placement::Inproc, Placement::Process}) {
+        CAPTURE(static_cast<int>(placement));
+        auto host = make_host("mem_lru", placement, {}, std::chrono::microseconds(1000));
+        auto region = take(ManagedRegion::try_create(
+            take(host.connect<Mem::Contract>("pager")),
+            {.pages = 128, .frames = 32, .sample_every = 1, .sample = Sample::ReadsAndWrites}));
+        CHECK(run_workload(*region, {.threads = 4, .accesses = 20'000}) == 0);
+        const milk::mem::RegionStats stats = region->stats();
+        CHECK(stats.fallback == FallbackReason::None);
+        CHECK(stats.soft_unmaps > 0);
+        CHECK(stats.sample_faults > 0);
+        CHECK(stats.evictions > 0);
+        CHECK(stats.resident <= 32);
+    }
+}
+
+namespace {
+
+// Two regions of one pool, weights 1 and 3, both faulting through four
+// times the pool at once (two threads each): what each holds at the end.
+struct Shared {
+    std::uint32_t light;
+    std::uint32_t heavy;
+};
+
+Shared share_a_pool(const char* component) {
+    auto host = make_host(component, Placement::Inproc, {}, std::chrono::microseconds(1000));
+    auto pool = take(ManagedPool::try_create(take(host.connect<Mem::Contract>("pager")), {.pages = 256, .frames = 32}));
+    auto light = take(ManagedRegion::try_attach(pool, {.pages = 128, .weight = 1}));
+    auto heavy = take(ManagedRegion::try_attach(pool, {.pages = 128, .weight = 3}));
+    CHECK(light->data() + light->size() == heavy->data());
+    std::uint64_t wrong_heavy = 0;
+    std::thread other([&] { wrong_heavy = run_workload(*heavy, {.threads = 2, .accesses = 20'000}); });
+    CHECK(run_workload(*light, {.threads = 2, .accesses = 20'000}) == 0);
+    other.join();
+    CHECK(wrong_heavy == 0);
+    const milk::mem::RegionStats pool_stats = pool->stats();
+    const Shared shared{light->stats().resident, heavy->stats().resident};
+    MESSAGE(std::string(component), ": resident, weight 1 ", shared.light, ", weight 3 ", shared.heavy, " of 32; evictions ",
+            pool_stats.evictions);
+    CHECK(pool_stats.fallback == FallbackReason::None);
+    CHECK(pool_stats.evictions > 1000);
+    CHECK(shared.light + shared.heavy <= 32);
+    CHECK(pool_stats.resident == shared.light + shared.heavy);
+    // A region that goes gives its frames back to the pool.
+    light.reset();
+    CHECK(pool->stats().resident == heavy->stats().resident);
+    return shared;
+}
+
+}  // namespace
+
+TEST_CASE("two regions of weights 1 and 3 share a pool under mem_fair: each holds its share, every byte kept") {
+    const Shared fair = share_a_pool("mem_fair");
+    // Shares of 8 and 24 frames, within 10% of the pool (3 frames).
+    CHECK(fair.light >= 8 - 3);
+    CHECK(fair.light <= 8 + 3);
+    CHECK(fair.heavy >= 24 - 3);
+    CHECK(fair.heavy <= 24 + 3);
+    // Under FIFO the weights mean nothing: the frames go to whoever
+    // faulted last, every byte still kept.
+    static_cast<void>(share_a_pool("mem_fifo"));
+}
+
+TEST_CASE("a pool refuses a region it has no pages for, a weight of 0 or over 2^20, and a sixteenth region") {
+    auto host = make_host("mem_fair", Placement::Inproc);
+    auto pool = take(ManagedPool::try_create(take(host.connect<Mem::Contract>("pager")), {.pages = 32, .frames = 4}));
+    CHECK(ManagedRegion::try_attach(pool, {.pages = 33, .weight = 1}).error().code == milk::ErrorCode::InvalidArgument);
+    CHECK(ManagedRegion::try_attach(pool, {.pages = 1, .weight = 0}).error().code == milk::ErrorCode::InvalidArgument);
+    CHECK(ManagedRegion::try_attach(pool, {.pages = 1, .weight = (1u << 20) + 1}).error().code ==
+          milk::ErrorCode::InvalidArgument);
+    CHECK(ManagedRegion::try_attach(nullptr, {.pages = 1, .weight = 1}).error().code == milk::ErrorCode::InvalidArgument);
+    std::vector<std::unique_ptr<ManagedRegion>> regions;
+    for (int i = 0; i < 15; ++i) regions.push_back(take(ManagedRegion::try_attach(pool, {.pages = 2, .weight = 1})));
+    CHECK(ManagedRegion::try_attach(pool, {.pages = 2, .weight = 1}).error().code == milk::ErrorCode::InvalidArgument);
+    // Each region is its own memory: a byte written in one is not in another.
+    regions[3]->data()[5] = std::byte{7};
+    CHECK(regions[4]->data()[5] == std::byte{0});
+    CHECK(regions[3]->data()[5] == std::byte{7});
+    CHECK(regions[3]->release(1, 2).error().code == milk::ErrorCode::InvalidArgument);
+}
+
+TEST_CASE("evicted pages saved to a file keep every byte, and a directory that cannot hold one is refused") {
     auto host = make_host("mem_fifo", Placement::Inproc);
     const std::string directory = std::filesystem::temp_directory_path().string();
     auto region = take(ManagedRegion::try_create(take(host.connect<Mem::Contract>("pager")),

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <condition_variable>
 #include <cerrno>
@@ -128,13 +129,20 @@ private:
 
 }  // namespace
 
-class ManagedRegion::Handler {
+// The most regions one pool serves: the tenants a memory manager takes
+// (components/mem: max_tenants).
+constexpr std::uint32_t max_regions = components::mem::max_tenants;
+
+class ManagedPool::Handler {
 public:
-    Handler(std::byte* base, std::size_t page, const RegionOptions& options, FileDescriptor uffd, FileDescriptor control,
+    Handler(std::byte* base, std::size_t page, const PoolOptions& options, FileDescriptor uffd, FileDescriptor control,
             BackingStore store)
         : m_base(base), m_page(page), m_options(options), m_uffd(std::move(uffd)), m_control(std::move(control)),
           m_store(std::move(store)), m_saved(options.pages, 0), m_frame_of(options.pages, none),
-          m_page_on(options.frames, none), m_sampled(options.pages, 0), m_accessed(options.pages, 0) {}
+          m_page_on(options.frames, none), m_sampled(options.pages, 0), m_accessed(options.pages, 0),
+          m_soft(options.pages, 0), m_region_of(options.pages, 0) {
+        for (std::atomic<std::uint32_t>& resident : m_region_resident) resident.store(0, std::memory_order_relaxed);
+    }
 
     ~Handler() {
         stop();
@@ -178,6 +186,39 @@ public:
         return {};
     }
 
+    // A region of `pages` pages: the pool's next ones, a tenant of weight
+    // `weight` the policy hears of before any fault of its pages when
+    // `declare` (a pool's own single region is not declared: its policy
+    // sees the protocol as it was before pools). Returns its first page and
+    // its number among the pool's regions.
+    struct Attached {
+        std::uint32_t first;
+        std::uint32_t region;
+    };
+    Result<Attached> attach(std::uint32_t pages, std::uint32_t weight, bool declare) {
+        if (pages == 0 || weight == 0 || weight > components::policy::TenantShareRule::max_weight)
+            return Error{ErrorCode::InvalidArgument, "mem: a region needs pages and a weight of 1 to 2^20", weight};
+        std::unique_lock lock(m_requests_mutex);
+        if (std::uint64_t{m_next_page} + pages > m_options.pages)
+            return Error{ErrorCode::InvalidArgument, "mem: the pool has not that many pages left", m_options.pages - m_next_page};
+        if (m_regions == max_regions)
+            return Error{ErrorCode::InvalidArgument, "mem: the pool has as many regions as a memory manager takes", m_regions};
+        const Attached attached{m_next_page, m_regions};
+        m_next_page += pages;
+        ++m_regions;
+        m_attaches.push_back({attached.first, pages, weight, attached.region, declare});
+        const std::uint64_t ticket = ++m_requested;
+        lock.unlock();
+        ring();
+        lock.lock();
+        m_released_cv.wait(lock, [&] { return m_completed >= ticket; });
+        return attached;
+    }
+
+    [[nodiscard]] std::uint32_t resident_of(std::uint32_t region) const {
+        return m_region_resident[region].load(std::memory_order_relaxed);
+    }
+
     [[nodiscard]] std::byte* data() const { return m_base; }
     [[nodiscard]] std::size_t size() const { return std::size_t{m_options.pages} * m_page; }
     [[nodiscard]] std::size_t page_size() const { return m_page; }
@@ -202,19 +243,29 @@ private:
         std::uint32_t first;
         std::uint32_t count;
     };
+    struct Attach {
+        std::uint32_t first;
+        std::uint32_t count;
+        std::uint32_t weight;
+        std::uint32_t region;
+        bool declare;
+    };
 
     // Takes the requests waiting; false when the handler must stop.
     bool serve_requests() {
         std::uint64_t drained = 0;
         static_cast<void>(::read(m_control.get(), &drained, sizeof drained));
         std::vector<Release> releases;
+        std::vector<Attach> attaches;
         std::uint64_t requested = 0;
         {
             const std::lock_guard lock(m_requests_mutex);
             if (m_stopping) return false;
             releases.swap(m_releases);
+            attaches.swap(m_attaches);
             requested = m_requested;
         }
+        for (const Attach& attach : attaches) attach_pages(attach);
         for (const Release& release : releases) release_pages(release);
         {
             const std::lock_guard lock(m_requests_mutex);
@@ -224,6 +275,23 @@ private:
         return true;
     }
 
+    // A region's pages join the pool; the policy hears of a declared one
+    // (its tenant) before the next batch's faults, which are the first its
+    // pages can have.
+    void attach_pages(const Attach& attach) {
+        for (std::uint32_t page = attach.first; page < attach.first + attach.count; ++page)
+            m_region_of[page] = static_cast<std::uint8_t>(attach.region);
+        if (!attach.declare) return;
+        const milk::mem::Event event{milk::mem::EventKind::tenant, attach.first, attach.weight};
+        // As a release: a fallback made now starts from an empty pool and
+        // needs no tenants (it is a FIFO); one made before hears of it.
+        if (m_remote) {
+            if (auto reported = m_remote->report(event); !reported.ok()) fall_back(reported.error());
+        } else if (m_fallback) {
+            if (auto applied = m_fallback->apply(event, now_ns()); !applied.ok()) die("mem: the fallback refused a region");
+        }
+    }
+
     void release_pages(const Release& release) {
         for (std::uint32_t page = release.first; page < release.first + release.count; ++page) {
             m_saved[page] = 0;
@@ -231,10 +299,11 @@ private:
             m_accessed[page] = 0;
             if (m_frame_of[page] == none) continue;
             std::byte* address = m_base + std::size_t{page} * m_page;
-            if (::madvise(address, m_page, MADV_DONTNEED) != 0) die("mem: madvise(MADV_DONTNEED)");
+            if (m_soft[page] == 0 && ::madvise(address, m_page, MADV_DONTNEED) != 0) die("mem: madvise(MADV_DONTNEED)");
+            m_soft[page] = 0;
             m_page_on[m_frame_of[page]] = none;
             m_frame_of[page] = none;
-            --m_resident;
+            note_resident(page, -1);
         }
         const milk::mem::Event event{milk::mem::EventKind::release, release.first, release.count};
         // The policy hears of it with the next batch, before that batch's
@@ -293,7 +362,34 @@ private:
             m_wake_needed = true;
             return;
         }
+        if (m_soft[page] != 0) {
+            map_back(page);
+            return;
+        }
         if (std::find(m_waiting.begin(), m_waiting.end(), page) == m_waiting.end()) m_waiting.push_back(page);
+    }
+
+    // An access to a page a sample dropped softly (Sample::ReadsAndWrites):
+    // it still holds its frame, so the policy is not asked; its saved copy
+    // goes back (waking the threads that faulted on it), and the policy
+    // hears with the next batch that it was used.
+    void map_back(std::uint32_t page) {
+        std::byte* address = m_base + std::size_t{page} * m_page;
+        const std::byte* saved_copy = m_store.load(page);
+        if (saved_copy == nullptr) die("mem: reading a page back from the backing file");
+        for (;;) {
+            uffdio_copy copy{};
+            copy.dst = reinterpret_cast<std::uintptr_t>(address);
+            copy.src = reinterpret_cast<std::uintptr_t>(saved_copy);
+            copy.len = m_page;
+            copy.mode = 0;
+            if (::ioctl(m_uffd.get(), UFFDIO_COPY, &copy) == 0) break;
+            if (errno != EAGAIN) die("mem: UFFDIO_COPY of a softly dropped page");
+        }
+        m_soft[page] = 0;
+        m_accessed[page] = 1;
+        const std::lock_guard lock(m_stats_mutex);
+        ++m_stats.sample_faults;
     }
 
     // One batch: the waiting faults (those that still lack a frame), the
@@ -335,7 +431,14 @@ private:
             m_accessed[page] = 0;
             if (m_frame_of[page] != none) used.push_back(page);
         }
+        // A sample since the last batch closes the round of the accessed
+        // events reported before it (every one of them: a batch reports all
+        // the pages used since the one before, and the sample comes after
+        // a batch): an aging policy folds them into its ages now.
+        const bool round = m_round_pending;
+        m_round_pending = false;
         if (m_remote) {
+            if (round) MILK_TRY(m_remote->report({milk::mem::EventKind::round, 0, 0}));
             for (const std::uint32_t page : used) MILK_TRY(m_remote->report({milk::mem::EventKind::accessed, page, 0}));
             for (const std::uint32_t page : faults)
                 MILK_TRY(m_remote->report({milk::mem::EventKind::fault, page, 0}));
@@ -344,6 +447,7 @@ private:
             decisions.assign(answer.value().begin(), answer.value().end());
         } else {
             const std::uint64_t now = now_ns();
+            if (round) MILK_TRY(m_fallback->apply({milk::mem::EventKind::round, 0, 0}, now));
             for (const std::uint32_t page : used)
                 MILK_TRY(m_fallback->apply({milk::mem::EventKind::accessed, page, 0}, now));
             for (const std::uint32_t page : faults)
@@ -389,17 +493,22 @@ private:
     // Saves the page and drops it. Write-protected first: a thread writing
     // it meanwhile stops in the kernel (a write-protect fault) until the
     // wake after the batch, and then finds the page missing.
+    // A page a sample dropped softly is saved and gone already (any access
+    // since would have mapped it back): only the books change.
     void evict(std::uint32_t page) {
         std::byte* address = m_base + std::size_t{page} * m_page;
-        write_protect(page, 1, Protection::Set);
         m_sampled[page] = 0;
         m_accessed[page] = 0;
-        if (!m_store.save(page, address)) die("mem: saving a page to the backing file");
-        m_saved[page] = 1;
-        if (::madvise(address, m_page, MADV_DONTNEED) != 0) die("mem: madvise(MADV_DONTNEED)");
+        if (m_soft[page] == 0) {
+            write_protect(page, 1, Protection::Set);
+            if (!m_store.save(page, address)) die("mem: saving a page to the backing file");
+            m_saved[page] = 1;
+            if (::madvise(address, m_page, MADV_DONTNEED) != 0) die("mem: madvise(MADV_DONTNEED)");
+        }
+        m_soft[page] = 0;
         m_page_on[m_frame_of[page]] = none;
         m_frame_of[page] = none;
-        --m_resident;
+        note_resident(page, -1);
         m_wake_needed = true;
         const std::lock_guard lock(m_stats_mutex);
         ++m_stats.evictions;
@@ -433,7 +542,7 @@ private:
         if (errno == EEXIST) die("mem: a page the handler had dropped was present");
         m_frame_of[page] = frame;
         m_page_on[frame] = page;
-        ++m_resident;
+        note_resident(page, +1);
         m_wake_needed = true;
         const std::lock_guard lock(m_stats_mutex);
         ++(saved ? m_stats.copies_in : m_stats.zero_fills);
@@ -450,16 +559,48 @@ private:
         if (::ioctl(m_uffd.get(), UFFDIO_WRITEPROTECT, &protect) != 0) die("mem: UFFDIO_WRITEPROTECT");
     }
 
-    // An accessed-bit sample, from write faults: user space cannot read
-    // the page tables' accessed bits, so every resident page is
-    // write-protected and its first write afterwards says it was used
-    // (reads go unseen: a sample of writes, as soft-dirty bits are).
+    // An accessed-bit sample: user space cannot read the page tables'
+    // accessed bits, so every resident page is write-protected and its
+    // first write afterwards says it was used (Sample::Writes: reads go
+    // unseen, as with soft-dirty bits), or every resident page is saved and
+    // dropped while keeping its frame, and its first access of any kind
+    // afterwards says it was used (Sample::ReadsAndWrites, as NUMA
+    // balancing's hinting faults). The write protection comes first either
+    // way: a thread writing a page while it is saved stops in the kernel
+    // (woken after the batch, it finds the page missing and faults again),
+    // so no write lands in a copy already taken.
     void sample() {
         m_since_sample = 0;
+        m_round_pending = true;
         write_protect(0, m_options.pages, Protection::Set);
-        for (std::uint32_t page = 0; page < m_options.pages; ++page) m_sampled[page] = m_frame_of[page] != none;
+        std::uint64_t dropped = 0;
+        for (std::uint32_t page = 0; page < m_options.pages; ++page) {
+            const bool resident = m_frame_of[page] != none;
+            if (m_options.sample == Sample::Writes) {
+                m_sampled[page] = resident;
+                continue;
+            }
+            if (!resident || m_soft[page] != 0) continue;
+            std::byte* address = m_base + std::size_t{page} * m_page;
+            if (!m_store.save(page, address)) die("mem: saving a page to the backing file");
+            m_saved[page] = 1;
+            if (::madvise(address, m_page, MADV_DONTNEED) != 0) die("mem: madvise(MADV_DONTNEED)");
+            m_soft[page] = 1;
+            ++dropped;
+        }
+        if (dropped > 0) m_wake_needed = true;
         const std::lock_guard lock(m_stats_mutex);
         ++m_stats.samples;
+        m_stats.soft_unmaps += dropped;
+    }
+
+    // A page gained (+1) or lost (-1) its frame: the pool's count and its
+    // region's.
+    void note_resident(std::uint32_t page, int change) {
+        m_resident = static_cast<std::uint32_t>(static_cast<int>(m_resident) + change);
+        std::atomic<std::uint32_t>& region = m_region_resident[m_region_of[page]];
+        region.store(static_cast<std::uint32_t>(static_cast<int>(region.load(std::memory_order_relaxed)) + change),
+                     std::memory_order_relaxed);
     }
 
     void wake_all() {
@@ -497,7 +638,7 @@ private:
 
     std::byte* m_base;
     std::size_t m_page;
-    RegionOptions m_options;
+    PoolOptions m_options;
     FileDescriptor m_uffd;
     // The handler's doorbell (an eventfd): release() and stop() ring it.
     FileDescriptor m_control;
@@ -518,6 +659,19 @@ private:
     std::vector<std::uint8_t> m_sampled;
     std::vector<std::uint8_t> m_accessed;
     std::uint32_t m_since_sample = 0;
+    // A sample was taken since the last batch: the next reports a round.
+    bool m_round_pending = false;
+    // Pages a sample dropped while they keep their frames
+    // (Sample::ReadsAndWrites); their saved copies are current.
+    std::vector<std::uint8_t> m_soft;
+    // Regions (ManagedRegion::try_attach): each page's, the next free page,
+    // how many, and each region's pages with a frame (read by stats() on
+    // the regions' threads).
+    std::vector<std::uint8_t> m_region_of;
+    std::vector<Attach> m_attaches;
+    std::uint32_t m_next_page = 0;
+    std::uint32_t m_regions = 0;
+    std::array<std::atomic<std::uint32_t>, max_regions> m_region_resident{};
     std::vector<std::uint32_t> m_waiting;   // pages whose threads wait for a frame
     bool m_wake_needed = false;
     std::optional<MemClient> m_remote;
@@ -528,7 +682,7 @@ private:
     RegionStats m_stats;
 };
 
-Result<std::unique_ptr<ManagedRegion>> ManagedRegion::try_create(MemEndpoint&& endpoint, const RegionOptions& options) {
+Result<std::shared_ptr<ManagedPool>> ManagedPool::try_create(MemEndpoint&& endpoint, const PoolOptions& options) {
     if (options.pages == 0 || options.frames == 0 || options.frames > options.pages)
         return Error{ErrorCode::InvalidArgument, "mem: a region needs 1 <= frames <= pages", options.frames};
     const auto page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
@@ -558,15 +712,56 @@ Result<std::unique_ptr<ManagedRegion>> ManagedRegion::try_create(MemEndpoint&& e
                                              std::move(store).value());
     MILK_TRY(handler->connect(std::move(endpoint)));
     handler->start();
-    return std::unique_ptr<ManagedRegion>(new ManagedRegion(std::move(handler)));
+    return std::shared_ptr<ManagedPool>(new ManagedPool(std::move(handler)));
 }
 
-ManagedRegion::ManagedRegion(std::unique_ptr<Handler> handler) : m_handler(std::move(handler)) {}
-ManagedRegion::~ManagedRegion() = default;
-std::byte* ManagedRegion::data() const { return m_handler->data(); }
-std::size_t ManagedRegion::size() const { return m_handler->size(); }
-std::size_t ManagedRegion::page_size() const { return m_handler->page_size(); }
-RegionStats ManagedRegion::stats() const { return m_handler->stats(); }
-Result<void> ManagedRegion::release(std::uint32_t first, std::uint32_t count) { return m_handler->release(first, count); }
+ManagedPool::ManagedPool(std::unique_ptr<Handler> handler) : m_handler(std::move(handler)) {}
+ManagedPool::~ManagedPool() = default;
+RegionStats ManagedPool::stats() const { return m_handler->stats(); }
+
+Result<std::unique_ptr<ManagedRegion>> ManagedRegion::try_create(MemEndpoint&& endpoint, const RegionOptions& options) {
+    auto pool = MILK_TRY(ManagedPool::try_create(
+        std::move(endpoint), PoolOptions{.pages = options.pages,
+                                         .frames = options.frames,
+                                         .policy_deadline = options.policy_deadline,
+                                         .sample_every = options.sample_every,
+                                         .sample = options.sample,
+                                         .backing_directory = options.backing_directory}));
+    // The pool's one region, not declared as a tenant: its policy sees
+    // Hello and batches as it did before pools.
+    const auto attached = MILK_TRY(pool->m_handler->attach(options.pages, 1, false));
+    return std::unique_ptr<ManagedRegion>(new ManagedRegion(std::move(pool), attached.first, options.pages, attached.region, false));
+}
+
+Result<std::unique_ptr<ManagedRegion>> ManagedRegion::try_attach(std::shared_ptr<ManagedPool> pool,
+                                                                 const TenantOptions& options) {
+    if (!pool) return Error{ErrorCode::InvalidArgument, "mem: no pool to attach to", 0};
+    const auto attached = MILK_TRY(pool->m_handler->attach(options.pages, options.weight, true));
+    return std::unique_ptr<ManagedRegion>(new ManagedRegion(std::move(pool), attached.first, options.pages, attached.region, true));
+}
+
+ManagedRegion::ManagedRegion(std::shared_ptr<ManagedPool> pool, std::uint32_t first, std::uint32_t pages,
+                             std::uint32_t tenant, bool shared)
+    : m_pool(std::move(pool)), m_first(first), m_pages(pages), m_tenant(tenant), m_shared(shared) {}
+
+ManagedRegion::~ManagedRegion() {
+    // Its frames go back to the pool's other tenants; the pool itself goes
+    // with its last region.
+    if (m_shared) static_cast<void>(release(0, m_pages));
+}
+
+std::byte* ManagedRegion::data() const { return m_pool->m_handler->data() + std::size_t{m_first} * page_size(); }
+std::size_t ManagedRegion::size() const { return std::size_t{m_pages} * page_size(); }
+std::size_t ManagedRegion::page_size() const { return m_pool->m_handler->page_size(); }
+RegionStats ManagedRegion::stats() const {
+    RegionStats stats = m_pool->m_handler->stats();
+    stats.resident = m_pool->m_handler->resident_of(m_tenant);
+    return stats;
+}
+Result<void> ManagedRegion::release(std::uint32_t first, std::uint32_t count) {
+    if (count == 0 || std::uint64_t{first} + count > m_pages)
+        return Error{ErrorCode::InvalidArgument, "mem: a released range outside the region", first};
+    return m_pool->m_handler->release(m_first + first, count);
+}
 
 }  // namespace milk::mem
