@@ -114,7 +114,9 @@ public:
         auto told = MILK_TRY(
             milk::FixedArray<policy::EntityId>::try_create(frames, milk::FixedArray<policy::EntityId>::Fill::Zero));
         for (std::uint32_t frame = 0; frame < frames; ++frame) told[frame] = policy::no_entity;
-        return Pager(std::move(policy), std::move(told));
+        auto changed = MILK_TRY(milk::FixedArray<ChangedFrames>::try_create((frames + 63) / 64,
+                                                                             milk::FixedArray<ChangedFrames>::Fill::Zero));
+        return Pager(std::move(policy), std::move(told), std::move(changed));
     }
 
     // One event of a batch. An error means the mechanism broke the
@@ -140,7 +142,7 @@ public:
                 const std::uint32_t tenant = tenant_of(page);
                 MILK_TRY(violation_if_failed(m_policy.arrive(page, m_weights[tenant], now, tenant)));
             }
-            return violation_if_failed(m_policy.ready(page, policy::Urgency::Now, now, sink));
+            return noted(m_policy.ready(page, policy::Urgency::Now, now, sink), sink);
         }
         case EventKind::accessed:
             if (page >= m_policy.entity_capacity()) return violation("mem: an accessed page outside the region", page);
@@ -171,11 +173,19 @@ public:
                 return violation("mem: a released range outside the region", page);
             for (std::uint64_t released = page; released < end; ++released) {
                 const auto entity = static_cast<policy::EntityId>(released);
+                // The mechanism dropped it itself: no frame holds it any
+                // more, and no eviction of it is owed. Where the mechanism
+                // was told it is on a frame the books have moved it from in
+                // this batch, that frame is one the batch changed.
+                for_each_changed([&](std::uint32_t frame) {
+                    if (m_told[frame] == entity) m_told[frame] = policy::no_entity;
+                });
                 if (m_policy.phase_of(entity) != policy::Phase::Placed) continue;
-                // The mechanism dropped it itself: its frame is empty.
                 const policy::UnitId frame = m_policy.unit_of(entity);
                 if (frame < m_told.size() && m_told[frame] == entity) m_told[frame] = policy::no_entity;
-                MILK_TRY(violation_if_failed(m_policy.block(entity, now, sink)));
+                mark_changed(frame);
+                MILK_TRY(noted(m_policy.block(entity, now, sink), sink));
+                sink.clear();
             }
             return {};
         }
@@ -185,21 +195,25 @@ public:
 
     // The decisions that take the mechanism from `told` to the policy's
     // books: every eviction first (a frame must be empty before a page is
-    // mapped onto it), then the mappings. Afterwards `told` is the books.
+    // mapped onto it), then the mappings, each in frame order. Afterwards
+    // `told` is the books. Only the frames the batch's decisions touched
+    // can differ, so only they are visited: a fault's batch changes one or
+    // two frames of thousands, and the kernel's fault handler commits once
+    // a fault.
     template <typename Emit>
     void commit(Emit&& emit) {
-        const auto frames = static_cast<std::uint32_t>(m_told.size());
-        for (std::uint32_t frame = 0; frame < frames; ++frame) {
+        for_each_changed([&](std::uint32_t frame) {
             const policy::EntityId was = m_told[frame];
             if (was != policy::no_entity && was != m_policy.entity_on(frame))
                 emit(milk::mem::Decision{DecisionKind::evict, was, frame});
-        }
-        for (std::uint32_t frame = 0; frame < frames; ++frame) {
+        });
+        for_each_changed([&](std::uint32_t frame) {
             const policy::EntityId now_on = m_policy.entity_on(frame);
             if (now_on != policy::no_entity && now_on != m_told[frame])
                 emit(milk::mem::Decision{DecisionKind::map, now_on, frame});
             m_told[frame] = now_on;
-        }
+        });
+        for (std::size_t word = 0; word < m_changed.size(); ++word) m_changed[word].bits = 0;
     }
 
     [[nodiscard]] const policy::PolicyOf<Rule>& policy() const { return m_policy; }
@@ -212,14 +226,40 @@ public:
     }
 
 private:
-    Pager(policy::PolicyOf<Rule> policy, milk::FixedArray<policy::EntityId> told)
-        : m_policy(std::move(policy)), m_told(std::move(told)) {
+    // A word of the bitmap of frames changed since the last commit. A type of
+    // its own rather than a bare std::uint64_t: milk.ko's core instantiates
+    // FixedArray<std::uint64_t> too, and two objects of the module with one
+    // template function not inlined break its link (docs/kernel.md, "C++
+    // inside the module").
+    struct ChangedFrames {
+        std::uint64_t bits;
+    };
+
+    Pager(policy::PolicyOf<Rule> policy, milk::FixedArray<policy::EntityId> told,
+          milk::FixedArray<ChangedFrames> changed)
+        : m_policy(std::move(policy)), m_told(std::move(told)), m_changed(std::move(changed)) {
         for (std::uint32_t& weight : m_weights) weight = policy::default_weight;
     }
 
     static milk::Result<void> violation(const char* what, std::uint32_t detail) {
         return milk::Error{milk::ErrorCode::ProtocolViolation, what, detail};
     }
+    void mark_changed(policy::UnitId frame) {
+        if (frame < m_told.size()) m_changed[frame / 64].bits |= std::uint64_t{1} << (frame % 64);
+    }
+    // The frames of a policy call's decisions are the ones its event changed.
+    milk::Result<void> noted(milk::Result<void> result, const policy::DecisionSink& sink) {
+        for (const policy::Decision& decision : sink.decisions()) mark_changed(decision.unit);
+        return violation_if_failed(std::move(result));
+    }
+    template <typename Visit>
+    void for_each_changed(Visit&& visit) const {
+        for (std::size_t word = 0; word < m_changed.size(); ++word) {
+            for (std::uint64_t bits = m_changed[word].bits; bits != 0; bits &= bits - 1)
+                visit(static_cast<std::uint32_t>(word * 64 + static_cast<std::size_t>(__builtin_ctzll(bits))));
+        }
+    }
+
     static milk::Result<void> violation_if_failed(milk::Result<void> result) {
         if (result.ok()) return result;
         return milk::Error{milk::ErrorCode::ProtocolViolation, result.error().what, result.error().detail};
@@ -227,6 +267,7 @@ private:
 
     policy::PolicyOf<Rule> m_policy;
     milk::FixedArray<policy::EntityId> m_told;
+    milk::FixedArray<ChangedFrames> m_changed;
     // Tenants (the `tenant` event): each one's first page and weight, in
     // order (tenant 0, the pages before the first declared, weighs the
     // default). A tenant runs to the next one's first page, so a page's is
