@@ -71,6 +71,12 @@ struct Tables {
     EntityId waiting_tail = no_entity;
     std::uint32_t waiting = 0;
     std::uint64_t placements = 0;
+    // How many units hold an entity, and a unit at or below the lowest free
+    // one: so that finding a free unit costs nothing when none is free (a
+    // full pool of frames, every fault) and never rescans the full ones
+    // below it.
+    std::uint32_t occupied = 0;
+    UnitId free_hint = 0;
     // The least vruntime of any entity that wants a unit, kept monotonic: a
     // newcomer starts there, so that it neither starves the others nor waits
     // for them to catch up with zero.
@@ -330,10 +336,15 @@ private:
     }
 
     // The lowest free unit, or no_unit.
-    [[nodiscard]] UnitId free_unit() const {
-        for (UnitId u = 0; u < unit_count(); ++u)
-            if (m_tables.units[u] == no_entity) return u;
-        return no_unit;
+    [[nodiscard]] UnitId free_unit() {
+        if (m_tables.occupied == unit_count()) return no_unit;
+        for (UnitId u = m_tables.free_hint; u < unit_count(); ++u) {
+            if (m_tables.units[u] == no_entity) {
+                m_tables.free_hint = u;
+                return u;
+            }
+        }
+        return no_unit;  // not reached while `occupied` is right
     }
 
     // The rule's choice, checked: a rule that names a non-waiter is our bug,
@@ -378,6 +389,7 @@ private:
         // Placing is a use: a page is placed because it was touched.
         state.referenced = true;
         m_tables.units[unit] = entity;
+        ++m_tables.occupied;
         sink.push(Decision{DecisionKind::Place, entity, unit});
     }
 
@@ -398,6 +410,8 @@ private:
         state.unit = no_unit;
         state.phase = Phase::Blocked;
         m_tables.units[unit] = no_entity;
+        --m_tables.occupied;
+        if (unit < m_tables.free_hint) m_tables.free_hint = unit;
     }
 
     // Adds the time since the last charge to the entity's service.
