@@ -103,20 +103,38 @@ inline constexpr std::uint32_t max_tenants = policy::TenantShareRule::max_groups
 // mechanism holds there as far as it told us: what the last Decisions said,
 // minus the pages it released itself. A Commit sends the difference,
 // evictions first.
+// What a Pager does beyond its rule.
+struct PagerOptions {
+    // Readahead: on a fault of page p, pages p + 1 to p + readahead that
+    // have no frame are prefetched too, onto frames that are free (never by
+    // evicting: a guess does not push out a page in use). 0: none.
+    std::uint32_t readahead = 0;
+};
+
+// The most pages a fault may prefetch.
+inline constexpr std::int64_t max_readahead = 64;
+
 template <typename Rule>
 class Pager {
 public:
     using Event = milk::mem::Event;
     using Decision = milk::mem::Decision;
 
-    static milk::Result<Pager> try_create(std::uint32_t pages, std::uint32_t frames, Rule rule) {
+    static milk::Result<Pager> try_create(std::uint32_t pages, std::uint32_t frames, Rule rule,
+                                          PagerOptions options = {}) {
         auto policy = MILK_TRY(policy::PolicyOf<Rule>::try_create({pages, frames}, std::move(rule)));
         auto told = MILK_TRY(
             milk::FixedArray<policy::EntityId>::try_create(frames, milk::FixedArray<policy::EntityId>::Fill::Zero));
         for (std::uint32_t frame = 0; frame < frames; ++frame) told[frame] = policy::no_entity;
         auto changed = MILK_TRY(milk::FixedArray<ChangedFrames>::try_create((frames + 63) / 64,
                                                                              milk::FixedArray<ChangedFrames>::Fill::Zero));
-        return Pager(std::move(policy), std::move(told), std::move(changed));
+        milk::FixedArray<PrefetchMark> prefetched;
+        if (options.readahead != 0)
+            prefetched = MILK_TRY(milk::FixedArray<PrefetchMark>::try_create(pages, milk::FixedArray<PrefetchMark>::Fill::Zero));
+        Pager pager(std::move(policy), std::move(told), std::move(changed));
+        pager.m_readahead = options.readahead;
+        pager.m_prefetched = std::move(prefetched);
+        return pager;
     }
 
     // One event of a batch. An error means the mechanism broke the
@@ -132,6 +150,8 @@ public:
         case EventKind::none: return {};
         case EventKind::fault: {
             if (page >= m_policy.entity_capacity()) return violation("mem: a fault outside the region", page);
+            // A thread waits for it: whatever placed it, its map is no guess.
+            if (m_readahead != 0) m_prefetched[page].set = false;
             const policy::Phase phase = m_policy.phase_of(page);
             // Two threads touching one page report it twice, and a fault may
             // race the map decided for it: a page the books already map
@@ -142,7 +162,8 @@ public:
                 const std::uint32_t tenant = tenant_of(page);
                 MILK_TRY(violation_if_failed(m_policy.arrive(page, m_weights[tenant], now, tenant)));
             }
-            return noted(m_policy.ready(page, policy::Urgency::Now, now, sink), sink);
+            MILK_TRY(noted(m_policy.ready(page, policy::Urgency::Now, now, sink), sink));
+            return prefetch_after(page, now);
         }
         case EventKind::accessed:
             if (page >= m_policy.entity_capacity()) return violation("mem: an accessed page outside the region", page);
@@ -151,6 +172,14 @@ public:
             if (m_policy.phase_of(page) != policy::Phase::Placed) return {};
             return violation_if_failed(m_policy.accessed(page, now));
         case EventKind::round: return violation_if_failed(m_policy.round(now));
+        case EventKind::pressure:
+            if (event.count == 0 || event.count > m_told.size())
+                return violation("mem: pressure for no frames, or more than the pool", event.count);
+            for (std::uint32_t freed = 0; freed < event.count; ++freed) {
+                MILK_TRY(noted(m_policy.reclaim(now, sink), sink));
+                sink.clear();
+            }
+            return {};
         case EventKind::tenant: {
             if (page >= m_policy.entity_capacity()) return violation("mem: a tenant outside the region", page);
             if (event.count == 0 || event.count > policy::TenantShareRule::max_weight)
@@ -209,8 +238,11 @@ public:
         });
         for_each_changed([&](std::uint32_t frame) {
             const policy::EntityId now_on = m_policy.entity_on(frame);
-            if (now_on != policy::no_entity && now_on != m_told[frame])
-                emit(milk::mem::Decision{DecisionKind::map, now_on, frame});
+            if (now_on != policy::no_entity && now_on != m_told[frame]) {
+                const bool guessed = m_readahead != 0 && m_prefetched[now_on].set;
+                emit(milk::mem::Decision{guessed ? DecisionKind::prefetch : DecisionKind::map, now_on, frame});
+            }
+            if (now_on != policy::no_entity && m_readahead != 0) m_prefetched[now_on].set = false;
             m_told[frame] = now_on;
         });
         for (std::size_t word = 0; word < m_changed.size(); ++word) m_changed[word].bits = 0;
@@ -234,6 +266,11 @@ private:
     struct ChangedFrames {
         std::uint64_t bits;
     };
+    // Whether a page's next map is a prefetch (readahead placed it, no
+    // thread waits for it). Its own type for the same reason.
+    struct PrefetchMark {
+        bool set;
+    };
 
     Pager(policy::PolicyOf<Rule> policy, milk::FixedArray<policy::EntityId> told,
           milk::FixedArray<ChangedFrames> changed)
@@ -244,6 +281,27 @@ private:
     static milk::Result<void> violation(const char* what, std::uint32_t detail) {
         return milk::Error{milk::ErrorCode::ProtocolViolation, what, detail};
     }
+    // A prefetch is a page readied without a fault, placed only onto a free
+    // frame (Urgency::CanWait with a unit free places it at once).
+    milk::Result<void> prefetch_after(std::uint32_t page, policy::Nanoseconds now) {
+        for (std::uint32_t ahead = 1; ahead <= m_readahead; ++ahead) {
+            const std::uint64_t next = std::uint64_t{page} + ahead;
+            if (next >= m_policy.entity_capacity() || !m_policy.has_free_unit()) return {};
+            const auto entity = static_cast<policy::EntityId>(next);
+            const policy::Phase phase = m_policy.phase_of(entity);
+            if (phase != policy::Phase::Absent && phase != policy::Phase::Blocked) continue;
+            if (phase == policy::Phase::Absent) {
+                const std::uint32_t tenant = tenant_of(entity);
+                MILK_TRY(violation_if_failed(m_policy.arrive(entity, m_weights[tenant], now, tenant)));
+            }
+            policy::Decision room[policy::DecisionSink::per_event];
+            policy::DecisionSink sink(room);
+            MILK_TRY(noted(m_policy.ready(entity, policy::Urgency::CanWait, now, sink), sink));
+            m_prefetched[entity].set = true;
+        }
+        return {};
+    }
+
     void mark_changed(policy::UnitId frame) {
         if (frame < m_told.size()) m_changed[frame / 64].bits |= std::uint64_t{1} << (frame % 64);
     }
@@ -268,6 +326,8 @@ private:
     policy::PolicyOf<Rule> m_policy;
     milk::FixedArray<policy::EntityId> m_told;
     milk::FixedArray<ChangedFrames> m_changed;
+    std::uint32_t m_readahead = 0;
+    milk::FixedArray<PrefetchMark> m_prefetched;  // empty without readahead
     // Tenants (the `tenant` event): each one's first page and weight, in
     // order (tenant 0, the pages before the first declared, weighs the
     // default). A tenant runs to the next one's first page, so a page's is
@@ -286,7 +346,7 @@ public:
     static constexpr milk::PlacementSet placements = milk::every_placement;
     // The books live in serve's frame, for the channel's life.
     static constexpr milk::Statefulness statefulness = milk::Statefulness::Stateless;
-    static constexpr milk::SettingNames setting_names{"max_pages", "max_frames"};
+    static constexpr milk::SettingNames setting_names{"max_pages", "max_frames", "readahead"};
     // In a process of its own, the policy locks its memory: a page fault in
     // the pager would wait on itself.
     static constexpr milk::MemoryResidence residence = milk::MemoryResidence::Pinned;
@@ -298,7 +358,11 @@ public:
         const std::int64_t frames = settings.get_or("max_frames", default_max_frames);
         if (frames < 1 || frames > pages)
             return milk::Error{milk::ErrorCode::InvalidArgument, "mem: `max_frames` must be 1 to `max_pages`", frames};
-        return MemoryManager(static_cast<std::uint32_t>(pages), static_cast<std::uint32_t>(frames));
+        const std::int64_t readahead = settings.get_or("readahead", 0);
+        if (readahead < 0 || readahead > max_readahead)
+            return milk::Error{milk::ErrorCode::InvalidArgument, "mem: `readahead` must be 0 to 64", readahead};
+        return MemoryManager(static_cast<std::uint32_t>(pages), static_cast<std::uint32_t>(frames),
+                             PagerOptions{static_cast<std::uint32_t>(readahead)});
     }
 
     // Hello, then Welcome (or Refused, for a region or pool beyond the
@@ -309,7 +373,7 @@ public:
             [this](const MemContract::Hello& hello) -> std::optional<Pager<Rule>> {
                 if (hello.pages < 1 || hello.pages > m_max_pages || hello.frames < 1 || hello.frames > m_max_frames)
                     return std::nullopt;
-                auto made = Pager<Rule>::try_create(hello.pages, hello.frames, Rule{});
+                auto made = Pager<Rule>::try_create(hello.pages, hello.frames, Rule{}, m_options);
                 if (!made.ok()) return std::nullopt;
                 return std::move(made).value();
             },
@@ -327,14 +391,16 @@ public:
         if (pages < 1 || pages > m_max_pages || frames < 1 || frames > m_max_frames)
             return milk::Error{milk::ErrorCode::InvalidArgument,
                                "mem: the region is beyond the policy's max_pages or max_frames", pages};
-        return Pager<Rule>::try_create(pages, frames, Rule{});
+        return Pager<Rule>::try_create(pages, frames, Rule{}, m_options);
     }
 
 private:
-    MemoryManager(std::uint32_t pages, std::uint32_t frames) : m_max_pages(pages), m_max_frames(frames) {}
+    MemoryManager(std::uint32_t pages, std::uint32_t frames, PagerOptions options)
+        : m_max_pages(pages), m_max_frames(frames), m_options(options) {}
 
     std::uint32_t m_max_pages;
     std::uint32_t m_max_frames;
+    PagerOptions m_options;
     std::uint64_t m_batches = 0;
 };
 

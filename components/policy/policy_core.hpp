@@ -208,6 +208,22 @@ public:
         return {};
     }
 
+    // Gives a unit back, the rule's victim taken off it (a memory manager
+    // under memory pressure; for threads, a CPU taken away). The unit stays
+    // free until the next ready. Nothing placed: nothing to do.
+    [[nodiscard]] milk::Result<void> reclaim(Nanoseconds now, DecisionSink& sink) {
+        MILK_TRY(check_room(sink));
+        if (m_tables.occupied == 0) return {};
+        const UnitId unit = m_rule.victim(m_tables, now);
+        if (unit >= m_tables.unit_count() || m_tables.units[unit] == no_entity)
+            return milk::Error{milk::ErrorCode::InvalidArgument, "policy: the rule chose no victim", unit};
+        take_off(unit, now, sink, Phase::Blocked);
+        return {};
+    }
+
+    // Whether a unit is free now (a ready entity would be placed at once).
+    [[nodiscard]] bool has_free_unit() const { return m_tables.occupied < unit_count(); }
+
     [[nodiscard]] milk::Result<void> block(EntityId entity, Nanoseconds now, DecisionSink& sink) {
         return stop_wanting(entity, now, sink, Phase::Blocked);
     }

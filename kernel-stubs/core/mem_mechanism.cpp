@@ -179,6 +179,9 @@ Result<void> Region::apply_decision(std::uint32_t kind, std::uint32_t page, std:
         if (m_page_on[frame].value != page) return Error{ErrorCode::ProtocolViolation, "mem: an eviction of a page the frame does not hold", page};
         return evict(page, frame);
     case MILK_MEM_DECIDE_MAP:
+    case MILK_MEM_DECIDE_PREFETCH:
+        // A prefetch is a map no thread waits for: the page's first touch
+        // finds its frame and only maps it.
         if (m_page_on[frame].value != none || m_frame_of[page].value != none)
             return Error{ErrorCode::ProtocolViolation, "mem: a map onto a held frame, or of a page with one", page};
         if (m_saved[page] != nullptr) milk_shim_page_copy(m_frame_page[frame], m_saved[page]);
@@ -187,6 +190,7 @@ Result<void> Region::apply_decision(std::uint32_t kind, std::uint32_t page, std:
         m_page_on[frame].value = page;
         ++m_resident;
         ++m_maps;
+        if (kind == MILK_MEM_DECIDE_PREFETCH) ++m_prefetches;
         if (m_agent) m_waiting_since[page] = 0;
         return {};
     default: return Error{ErrorCode::ProtocolViolation, "mem: a decision of no known kind", kind};
@@ -194,8 +198,8 @@ Result<void> Region::apply_decision(std::uint32_t kind, std::uint32_t page, std:
 }
 
 // A fault decided by a policy in the module, in the faulting thread.
-Result<void> Region::decide_directly(DirectMemPolicy& policy, std::uint32_t page) {
-    MILK_TRY(policy.event(event_fault, page, 0, now_ns()));
+Result<void> Region::decide_directly(DirectMemPolicy& policy, std::uint32_t page, bool write) {
+    MILK_TRY(policy.event(event_fault, page, write ? 1 : 0, now_ns()));
     DirectMemDecision decisions[max_direct_decisions];
     const std::size_t count = policy.decide(decisions, max_direct_decisions);
     if (count > max_direct_decisions)
@@ -230,7 +234,7 @@ void Region::fall_back(std::uint32_t reason) {
     if (m_agent_queue != nullptr) milk_shim_mem_queue_wake(m_agent_queue);
 }
 
-void Region::queue_for_agent(std::uint32_t page) {
+void Region::queue_for_agent(std::uint32_t page, bool write) {
     if (m_waiting_since[page] != 0) return;  // reported already: its answer is coming
     const std::uint64_t now = now_ns();
     ++m_faults;
@@ -240,29 +244,31 @@ void Region::queue_for_agent(std::uint32_t page) {
     milk_mem_event& slot = m_queue[(m_queue_head + count) % m_pages];
     slot.kind = MILK_MEM_EVENT_FAULT;
     slot.page = page;
+    slot.write = write ? 1 : 0;
+    slot.reserved = 0;
     slot.time_ns = now;
     m_queue_count.store(count + 1, std::memory_order_release);
     milk_shim_mem_queue_wake(m_agent_queue);
 }
 
-int Region::fault(std::uint32_t page, void* fault, unsigned int* result) {
+int Region::fault(std::uint32_t page, bool write, void* fault, unsigned int* result) {
     if (page >= m_pages) return MILK_MEM_FAULT_SIGBUS;
     Guard guard(m_lock);
     if (m_frame_of[page].value == none) {
         if (m_mode == Mode::Agent) {
-            queue_for_agent(page);
+            queue_for_agent(page, write);
             return MILK_MEM_FAULT_QUEUED;
         }
         ++m_faults;
         if (m_mode == Mode::Direct) {
-            auto decided = decide_directly(*m_policy, page);
+            auto decided = decide_directly(*m_policy, page, write);
             if (!decided.ok()) {
                 log(MILK_LOG_WARN, decided.error().what, decided.error().detail);
                 fall_back(MILK_MEM_FALLBACK_POLICY);
             }
         }
         if (m_mode == Mode::Fallback && m_frame_of[page].value == none) {
-            auto decided = decide_directly(*m_fallback, page);
+            auto decided = decide_directly(*m_fallback, page, write);
             if (!decided.ok()) {
                 // The module's own FIFO failed: out of memory for a saved
                 // copy (the fault fails as the kernel's own would), or a bug.
@@ -380,6 +386,7 @@ long Region::ioctl_stats(unsigned long argument) {
         stats.faults = m_faults;
         stats.evictions = m_evictions;
         stats.maps = m_maps;
+        stats.prefetches = m_prefetches;
         stats.fallback_ns = m_fallback_ns;
     }
     return milk_shim_copy_to_user(argument, &stats, sizeof(stats));
@@ -410,9 +417,10 @@ long create(unsigned long argument, void* mapping, Owned<Region>& created) {
 
 }  // namespace milk::kernel::mem
 
-extern "C" int milk_core_mem_fault(void* region, unsigned long page, void* fault, unsigned int* result) {
+extern "C" int milk_core_mem_fault(void* region, unsigned long page, int write, void* fault, unsigned int* result) {
     if (page > 0xffffffffUL) return MILK_MEM_FAULT_SIGBUS;
-    return static_cast<milk::kernel::mem::Region*>(region)->fault(static_cast<std::uint32_t>(page), fault, result);
+    return static_cast<milk::kernel::mem::Region*>(region)->fault(static_cast<std::uint32_t>(page), write != 0, fault,
+                                                                  result);
 }
 
 extern "C" void milk_core_mem_wait(void* region, unsigned long page) {

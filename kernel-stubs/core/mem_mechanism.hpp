@@ -49,7 +49,7 @@ public:
     [[nodiscard]] bool has_agent() const { return m_agent; }
 
     // The fault handler's calls (milk_core.h: milk_core_mem_fault, _wait).
-    [[nodiscard]] int fault(std::uint32_t page, void* fault, unsigned int* result);
+    [[nodiscard]] int fault(std::uint32_t page, bool write, void* fault, unsigned int* result);
     void wait(std::uint32_t page);
 
     // The ioctls without the file's mutex.
@@ -68,9 +68,9 @@ private:
     // All of these run under m_lock.
     [[nodiscard]] Result<void> apply_decision(std::uint32_t kind, std::uint32_t page, std::uint32_t frame);
     [[nodiscard]] Result<void> evict(std::uint32_t page, std::uint32_t frame);
-    [[nodiscard]] Result<void> decide_directly(DirectMemPolicy& policy, std::uint32_t page);
+    [[nodiscard]] Result<void> decide_directly(DirectMemPolicy& policy, std::uint32_t page, bool write);
     void fall_back(std::uint32_t reason);
-    void queue_for_agent(std::uint32_t page);
+    void queue_for_agent(std::uint32_t page, bool write);
     void changed();
 
     std::uint32_t m_pages = 0;
@@ -111,6 +111,7 @@ private:
     std::uint64_t m_faults = 0;
     std::uint64_t m_evictions = 0;
     std::uint64_t m_maps = 0;
+    std::uint64_t m_prefetches = 0;
 };
 
 // MILK_IOC_MEM_CREATE: the region in `created`, or an errno.

@@ -337,8 +337,8 @@ long milk_core_mem_ioctl(void *file_state, unsigned int command, unsigned long a
 /* The file's region for mmap(): its handle and size; -MILK_ENODEV if none. */
 int milk_core_mem_region(void *file_state, void **region, unsigned long long *bytes);
 /*
- * A fault on page `page` of `region`, with the faulting process's memory
- * map lock held. MILK_MEM_FAULT_DONE: the page's frame is mapped (through
+ * A fault on page `page` of `region` (`write`: by a write), with the
+ * faulting process's memory map lock held. MILK_MEM_FAULT_DONE: the page's frame is mapped (through
  * milk_shim_mem_insert(fault, ...), whose vm_fault_t is in *result);
  * MILK_MEM_FAULT_QUEUED: it waits for the agent (milk_core_mem_wait, then
  * fault again); the others say why the fault cannot be served.
@@ -349,7 +349,7 @@ enum milk_mem_fault_outcome {
 	MILK_MEM_FAULT_SIGBUS = 2,
 	MILK_MEM_FAULT_OOM = 3,
 };
-int milk_core_mem_fault(void *region, unsigned long page, void *fault, unsigned int *result);
+int milk_core_mem_fault(void *region, unsigned long page, int write, void *fault, unsigned int *result);
 /*
  * Waits until page `page` has a frame, the region falls back, or the
  * deadline passes (the region then falls back), or a fatal signal comes.

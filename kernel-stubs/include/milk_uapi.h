@@ -544,6 +544,7 @@ struct milk_sched_stats {
 #define MILK_MEM_EVENT_FAULT 1u /* `page` was touched and has no frame */
 #define MILK_MEM_DECIDE_MAP 1u   /* map `page` onto `frame` */
 #define MILK_MEM_DECIDE_EVICT 2u /* save `page` and drop it from `frame` */
+#define MILK_MEM_DECIDE_PREFETCH 3u /* map `page` onto `frame` before any thread touches it (checked as a map) */
 
 /* Why a region's policy was dropped (milk_mem_stats.fallback). */
 #define MILK_MEM_FALLBACK_NONE 0u
@@ -565,6 +566,8 @@ struct milk_mem_create {
 struct milk_mem_event {
 	milk_u32 kind;    /* MILK_MEM_EVENT_* */
 	milk_u32 page;
+	milk_u32 write;   /* FAULT: 1 if a write faulted the page first, else 0 (a read) */
+	milk_u32 reserved;
 	milk_u64 time_ns; /* when the module saw it (ktime_get_ns) */
 };
 
@@ -598,7 +601,8 @@ struct milk_mem_stats {
 	milk_u32 resident;    /* out: pages on a frame now */
 	milk_u64 faults;      /* out: faults that needed a decision */
 	milk_u64 evictions;   /* out: pages saved and unmapped */
-	milk_u64 maps;        /* out: pages put on a frame */
+	milk_u64 maps;        /* out: pages put on a frame (prefetches among them) */
+	milk_u64 prefetches;  /* out: pages put on a frame before any thread touched them */
 	milk_u64 fallback_ns; /* out: when the region fell back (ktime_get_ns), 0 if it has not */
 };
 

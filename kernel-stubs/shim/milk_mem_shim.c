@@ -168,7 +168,7 @@ static vm_fault_t milk_mem_fault(struct vm_fault *vmf)
 	struct file *file;
 
 	for (;;) {
-		switch (milk_core_mem_fault(region, vmf->pgoff, vmf, &result)) {
+		switch (milk_core_mem_fault(region, vmf->pgoff, (vmf->flags & FAULT_FLAG_WRITE) != 0, vmf, &result)) {
 		case MILK_MEM_FAULT_DONE:
 			return result;
 		case MILK_MEM_FAULT_QUEUED:

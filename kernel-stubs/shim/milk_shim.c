@@ -583,11 +583,11 @@ static int __init milk_init(void)
 	BUILD_BUG_ON(MILK_EAGAIN != EAGAIN);
 
 	BUILD_BUG_ON(sizeof(struct milk_mem_create) != 320);
-	BUILD_BUG_ON(sizeof(struct milk_mem_event) != 16);
+	BUILD_BUG_ON(sizeof(struct milk_mem_event) != 24);
 	BUILD_BUG_ON(sizeof(struct milk_mem_wait) != 24);
 	BUILD_BUG_ON(sizeof(struct milk_mem_decision) != 16);
 	BUILD_BUG_ON(sizeof(struct milk_mem_apply) != 24);
-	BUILD_BUG_ON(sizeof(struct milk_mem_stats) != 40);
+	BUILD_BUG_ON(sizeof(struct milk_mem_stats) != 48);
 
 	result = milk_core_init();
 	if (result)

@@ -64,6 +64,9 @@ Event round() { return {EventKind::round, 0, 0}; }
 Event tenant(std::uint32_t first, std::uint32_t weight) { return {EventKind::tenant, first, weight}; }
 Decision map(std::uint32_t page, std::uint32_t frame) { return {DecisionKind::map, page, frame}; }
 Decision evict(std::uint32_t page, std::uint32_t frame) { return {DecisionKind::evict, page, frame}; }
+Decision prefetch(std::uint32_t page, std::uint32_t frame) { return {DecisionKind::prefetch, page, frame}; }
+Event write_fault(std::uint32_t page) { return {EventKind::fault, page, 1}; }
+Event pressure(std::uint32_t frames) { return {EventKind::pressure, 0, frames}; }
 
 bool same(const std::vector<Decision>& a, const std::vector<Decision>& b) {
     if (a.size() != b.size()) return false;
@@ -75,7 +78,8 @@ bool same(const std::vector<Decision>& a, const std::vector<Decision>& b) {
 doctest::String describe(const std::vector<Decision>& decisions) {
     std::string text;
     for (const Decision& d : decisions)
-        text += (d.kind == DecisionKind::map ? "map " : "evict ") + std::to_string(d.page) + "@" +
+        text += (d.kind == DecisionKind::map ? "map " : d.kind == DecisionKind::prefetch ? "prefetch " : "evict ") +
+                std::to_string(d.page) + "@" +
                 std::to_string(d.frame) + "; ";
     return text.c_str();
 }
@@ -243,12 +247,13 @@ TEST_CASE("mem: a mechanism that breaks the rules ends the channel") {
 
 // The Pager's commit visits only the frames its batch changed; a mechanism
 // that applies every commit must hold exactly what the books say, for every
-// rule, through faults, releases, samples and rounds in random batches.
+// rule, through faults, releases, samples, rounds, pressure and readahead
+// in random batches.
 template <typename Rule>
-void check_commits_follow_the_books(std::uint32_t seed) {
+void check_commits_follow_the_books(std::uint32_t seed, std::uint32_t readahead = 0) {
     constexpr std::uint32_t pages = 300;
     constexpr std::uint32_t frames = 70;
-    auto pager = take(components::mem::Pager<Rule>::try_create(pages, frames, Rule{}));
+    auto pager = take(components::mem::Pager<Rule>::try_create(pages, frames, Rule{}, {readahead}));
     std::vector<std::uint32_t> held(frames, 0xffffffffu);  // the mechanism's frames
     std::uint32_t random = seed;
     auto next = [&random] {
@@ -270,6 +275,8 @@ void check_commits_follow_the_books(std::uint32_t seed) {
                     if (on >= page && on < page + event.count) on = 0xffffffffu;
             } else if (what == 1) {
                 event = {EventKind::round, 0, 0};
+            } else if (what == 2) {
+                event = {EventKind::pressure, 0, 1 + next() % 3};
             } else if (what < 5) {
                 event = {EventKind::accessed, page, 0};
             }
@@ -297,6 +304,48 @@ TEST_CASE("mem: every commit takes the mechanism exactly to the books, visiting 
     check_commits_follow_the_books<components::policy::ClockRule>(2);
     check_commits_follow_the_books<components::policy::AgingRule>(3);
     check_commits_follow_the_books<components::policy::TenantShareRule>(4);
+    check_commits_follow_the_books<components::policy::FifoRule>(5, 3);
+    check_commits_follow_the_books<components::policy::ClockRule>(6, 8);
+}
+
+TEST_CASE("mem: readahead prefetches the pages after a fault onto free frames, never by evicting") {
+    milk::Settings settings;
+    REQUIRE(settings.set("readahead", 2).ok());
+    for (Placement placement : {Placement::Inproc, Placement::Process}) {
+        CAPTURE(static_cast<int>(placement));
+        auto host = make_host("mem_fifo", placement, settings);
+        auto client = connect(host, 16, 4);
+        // A write fault decides like a read one; 2 and 3 come along.
+        CHECK_DECISIONS(batch(client, {write_fault(1)}), map(1, 0), prefetch(2, 1), prefetch(3, 2));
+        // A fault of a prefetched page needs nothing; one frame is left for 6.
+        CHECK_DECISIONS(batch(client, {fault(2)}));
+        CHECK_DECISIONS(batch(client, {fault(5)}), map(5, 3));
+        // The pool is full: a fault evicts for itself, and nothing for a guess.
+        CHECK_DECISIONS(batch(client, {fault(9)}), evict(1, 0), map(9, 0));
+        CHECK(client.bye().ok());
+    }
+}
+
+TEST_CASE("mem: pressure evicts the policy's victims and leaves their frames free for the next faults") {
+    auto host = make_host("mem_fifo", Placement::Inproc);
+    auto client = connect(host, 16, 4);
+    CHECK_DECISIONS(batch(client, {fault(0), fault(1), fault(2), fault(3)}), map(0, 0), map(1, 1), map(2, 2), map(3, 3));
+    // Two frames back: FIFO's victims, the pages mapped first.
+    CHECK_DECISIONS(batch(client, {pressure(2)}), evict(0, 0), evict(1, 1));
+    // Faults find them free: no eviction.
+    CHECK_DECISIONS(batch(client, {fault(7)}), map(7, 0));
+    // More than the pool is a broken rule.
+    REQUIRE(client.report(pressure(5)).ok());
+    auto refused = client.commit(0, answer_timeout);
+    CHECK_FALSE(refused.ok());
+}
+
+TEST_CASE("mem: readahead is a setting of 0 to 64") {
+    milk::Settings settings;
+    REQUIRE(settings.set("readahead", 65).ok());
+    auto refused = components::mem::FifoMemoryManager::try_create(settings);
+    REQUIRE_FALSE(refused.ok());
+    CHECK(std::string(refused.error().what) == "mem: `readahead` must be 0 to 64");
 }
 
 TEST_CASE("mem: a memory manager refuses a region or pool beyond its settings") {

@@ -34,6 +34,7 @@ using milk::Placement;
 using milk::mem::FallbackReason;
 using milk::mem::ManagedPool;
 using milk::mem::ManagedRegion;
+using milk::mem::RegionStats;
 using milk::mem::Sample;
 namespace Mem = milk::mem::Mem;
 
@@ -205,6 +206,56 @@ TEST_CASE("a policy that maps onto a taken frame breaks the contract: the fallba
         CHECK(stats.resident <= 8);
     }
     rogue.join();
+}
+
+TEST_CASE("reclaim under memory pressure evicts the policy's victims, their data kept, their frames left free") {
+    auto host = make_host("mem_fifo", Placement::Inproc);
+    auto region = take(ManagedRegion::try_create(take(host.connect<Mem::Contract>("pager")), {.pages = 32, .frames = 8}));
+    const std::size_t page = region->page_size();
+    auto* memory = reinterpret_cast<volatile std::uint32_t*>(region->data());
+    const std::size_t words = page / sizeof(std::uint32_t);
+    for (std::uint32_t p = 0; p < 8; ++p) memory[p * words + 1] = 1000 + p;
+    CHECK(region->stats().resident == 8);
+    REQUIRE(region->reclaim(5).ok());
+    RegionStats stats = region->stats();
+    CHECK(stats.resident == 3);
+    CHECK(stats.reclaimed == 5);
+    CHECK(stats.evictions == 5);
+    // New pages take the freed frames without evicting anything.
+    for (std::uint32_t p = 8; p < 13; ++p) memory[p * words + 1] = 1000 + p;
+    CHECK(region->stats().evictions == 5);
+    // Every page still reads what was written.
+    for (std::uint32_t p = 0; p < 13; ++p) CHECK(memory[p * words + 1] == 1000 + p);
+    CHECK(region->stats().fallback == FallbackReason::None);
+    CHECK(region->reclaim(0).error().code == milk::ErrorCode::InvalidArgument);
+    CHECK(region->reclaim(9).error().code == milk::ErrorCode::InvalidArgument);
+}
+
+TEST_CASE("readahead: a sequential scan faults on a fraction of its pages, the rest prefetched, every byte kept") {
+    milk::Settings settings;
+    REQUIRE(settings.set("readahead", 3).ok());
+    for (Placement placement : {Placement::Inproc, Placement::Process}) {
+        CAPTURE(static_cast<int>(placement));
+        auto host = make_host("mem_fifo", placement, settings);
+        auto region = take(ManagedRegion::try_create(take(host.connect<Mem::Contract>("pager")), {.pages = 64, .frames = 32}));
+        const std::size_t page = region->page_size();
+        auto* memory = reinterpret_cast<volatile std::uint32_t*>(region->data());
+        const std::size_t words = page / sizeof(std::uint32_t);
+        // Reads of the first 32 pages in order: a fault every fourth page.
+        std::uint32_t sum = 0;
+        for (std::uint32_t p = 0; p < 32; ++p) sum += memory[p * words];
+        CHECK(sum == 0);
+        RegionStats stats = region->stats();
+        CHECK(stats.prefetches == 24);
+        CHECK(stats.write_faults == 0);
+        // Writes through the whole region: twice the pool, so pages go and
+        // come back; what was written is read back.
+        for (std::uint32_t p = 0; p < 64; ++p) memory[p * words + 2] = 7 * p;
+        for (std::uint32_t p = 0; p < 64; ++p) CHECK(memory[p * words + 2] == 7 * p);
+        stats = region->stats();
+        CHECK(stats.write_faults > 0);
+        CHECK(stats.fallback == FallbackReason::None);
+    }
 }
 
 TEST_CASE("released pages read as zeros and free their frames for the next faults without an eviction") {

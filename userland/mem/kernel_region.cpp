@@ -108,7 +108,7 @@ private:
             }
             if (wait.count == 0) continue;
             for (std::uint32_t i = 0; i < wait.count; ++i) {
-                auto reported = m_client->report({EventKind::fault, events[i].page, 0});
+                auto reported = m_client->report({EventKind::fault, events[i].page, events[i].write != 0 ? 1u : 0u});
                 if (!reported.ok()) return fall_back(reported.error());
             }
             auto answer = m_client->commit(now_ns(), m_options.policy_deadline);
@@ -211,6 +211,7 @@ KernelRegionStats KernelRegion::stats() const {
         stats.faults = module.faults;
         stats.evictions = module.evictions;
         stats.maps = module.maps;
+        stats.prefetches = module.prefetches;
         stats.resident = module.resident;
         switch (module.fallback) {
         case MILK_MEM_FALLBACK_DEADLINE: stats.fallback = KernelFallback::Deadline; break;

@@ -140,7 +140,7 @@ public:
         : m_base(base), m_page(page), m_options(options), m_uffd(std::move(uffd)), m_control(std::move(control)),
           m_store(std::move(store)), m_saved(options.pages, 0), m_frame_of(options.pages, none),
           m_page_on(options.frames, none), m_sampled(options.pages, 0), m_accessed(options.pages, 0),
-          m_soft(options.pages, 0), m_region_of(options.pages, 0) {
+          m_soft(options.pages, 0), m_write_fault(options.pages, 0), m_region_of(options.pages, 0) {
         for (std::atomic<std::uint32_t>& resident : m_region_resident) resident.store(0, std::memory_order_relaxed);
     }
 
@@ -178,6 +178,21 @@ public:
             return Error{ErrorCode::InvalidArgument, "mem: a released range outside the region", first};
         std::unique_lock lock(m_requests_mutex);
         m_releases.push_back({first, count});
+        const std::uint64_t ticket = ++m_requested;
+        lock.unlock();
+        ring();
+        lock.lock();
+        m_released_cv.wait(lock, [&] { return m_completed >= ticket; });
+        return {};
+    }
+
+    // Memory pressure: the policy evicts `frames` pages of its choice.
+    // Returns once that is done.
+    Result<void> reclaim(std::uint32_t frames) {
+        if (frames == 0 || frames > m_options.frames)
+            return Error{ErrorCode::InvalidArgument, "mem: reclaim 1 to the pool's frames", frames};
+        std::unique_lock lock(m_requests_mutex);
+        m_reclaims += frames;
         const std::uint64_t ticket = ++m_requested;
         lock.unlock();
         ring();
@@ -258,15 +273,18 @@ private:
         std::vector<Release> releases;
         std::vector<Attach> attaches;
         std::uint64_t requested = 0;
+        std::uint32_t reclaims = 0;
         {
             const std::lock_guard lock(m_requests_mutex);
             if (m_stopping) return false;
             releases.swap(m_releases);
             attaches.swap(m_attaches);
+            reclaims = std::exchange(m_reclaims, 0);
             requested = m_requested;
         }
         for (const Attach& attach : attaches) attach_pages(attach);
         for (const Release& release : releases) release_pages(release);
+        if (reclaims != 0) reclaim_frames(std::min(reclaims, m_options.frames));
         {
             const std::lock_guard lock(m_requests_mutex);
             m_completed = requested;
@@ -290,6 +308,23 @@ private:
         } else if (m_fallback) {
             if (auto applied = m_fallback->apply(event, now_ns()); !applied.ok()) die("mem: the fallback refused a region");
         }
+    }
+
+    // A batch of its own, without faults: the pressure event, the policy's
+    // evictions applied (checked as any batch's), the threads their
+    // evictions stopped woken.
+    void reclaim_frames(std::uint32_t frames) {
+        const std::uint64_t evicted_before = stats().evictions;
+        auto decided = decide({}, frames);
+        if (!decided.ok()) {
+            fall_back(decided.error());
+            decided = decide({}, frames);
+        }
+        if (decided.ok()) apply(decided.value());
+        wake_all();
+        const std::lock_guard lock(m_stats_mutex);
+        m_stats.reclaimed += m_stats.evictions - evicted_before;
+        m_stats.resident = m_resident;
     }
 
     void release_pages(const Release& release) {
@@ -366,6 +401,11 @@ private:
             map_back(page);
             return;
         }
+        if ((message.arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WRITE) != 0) {
+            m_write_fault[page] = 1;
+            const std::lock_guard lock(m_stats_mutex);
+            ++m_stats.write_faults;
+        }
         if (std::find(m_waiting.begin(), m_waiting.end(), page) == m_waiting.end()) m_waiting.push_back(page);
     }
 
@@ -421,7 +461,7 @@ private:
     // The decisions on one batch of faults, checked against the frames:
     // evictions of the page each frame holds, then maps onto empty frames
     // of pages without one, never more than the pool.
-    Result<std::vector<milk::mem::Decision>> decide(const std::vector<std::uint32_t>& faults) {
+    Result<std::vector<milk::mem::Decision>> decide(const std::vector<std::uint32_t>& faults, std::uint32_t pressure = 0) {
         std::vector<milk::mem::Decision> decisions;
         // What was used since the last sample, before the faults: the
         // policy's victims are chosen knowing it.
@@ -441,7 +481,8 @@ private:
             if (round) MILK_TRY(m_remote->report({milk::mem::EventKind::round, 0, 0}));
             for (const std::uint32_t page : used) MILK_TRY(m_remote->report({milk::mem::EventKind::accessed, page, 0}));
             for (const std::uint32_t page : faults)
-                MILK_TRY(m_remote->report({milk::mem::EventKind::fault, page, 0}));
+                MILK_TRY(m_remote->report({milk::mem::EventKind::fault, page, m_write_fault[page]}));
+            if (pressure != 0) MILK_TRY(m_remote->report({milk::mem::EventKind::pressure, 0, pressure}));
             auto answer = m_remote->commit(now_ns(), m_options.policy_deadline);
             if (!answer.ok()) return answer.error();
             decisions.assign(answer.value().begin(), answer.value().end());
@@ -451,7 +492,8 @@ private:
             for (const std::uint32_t page : used)
                 MILK_TRY(m_fallback->apply({milk::mem::EventKind::accessed, page, 0}, now));
             for (const std::uint32_t page : faults)
-                MILK_TRY(m_fallback->apply({milk::mem::EventKind::fault, page, 0}, now));
+                MILK_TRY(m_fallback->apply({milk::mem::EventKind::fault, page, m_write_fault[page]}, now));
+            if (pressure != 0) MILK_TRY(m_fallback->apply({milk::mem::EventKind::pressure, 0, pressure}, now));
             m_fallback->commit([&](const milk::mem::Decision& decision) { decisions.push_back(decision); });
         }
         MILK_TRY(check(decisions));
@@ -486,8 +528,16 @@ private:
         // evictions first keeps the pool within its frames throughout.
         for (const milk::mem::Decision& decision : decisions)
             if (decision.kind == milk::mem::DecisionKind::evict) evict(decision.page);
-        for (const milk::mem::Decision& decision : decisions)
-            if (decision.kind == milk::mem::DecisionKind::map) map(decision.page, decision.frame);
+        // A prefetch is a map no thread waits for: the page is there when
+        // the first one touches it.
+        for (const milk::mem::Decision& decision : decisions) {
+            if (decision.kind == milk::mem::DecisionKind::evict) continue;
+            map(decision.page, decision.frame);
+            if (decision.kind == milk::mem::DecisionKind::prefetch) {
+                const std::lock_guard lock(m_stats_mutex);
+                ++m_stats.prefetches;
+            }
+        }
     }
 
     // Saves the page and drops it. Write-protected first: a thread writing
@@ -542,6 +592,7 @@ private:
         if (errno == EEXIST) die("mem: a page the handler had dropped was present");
         m_frame_of[page] = frame;
         m_page_on[frame] = page;
+        m_write_fault[page] = 0;
         note_resident(page, +1);
         m_wake_needed = true;
         const std::lock_guard lock(m_stats_mutex);
@@ -645,6 +696,7 @@ private:
     std::mutex m_requests_mutex;
     std::condition_variable m_released_cv;
     std::vector<Release> m_releases;
+    std::uint32_t m_reclaims = 0;  // frames reclaim() asked for, not yet served
     std::uint64_t m_requested = 0;
     std::uint64_t m_completed = 0;
     bool m_stopping = false;
@@ -664,6 +716,8 @@ private:
     // Pages a sample dropped while they keep their frames
     // (Sample::ReadsAndWrites); their saved copies are current.
     std::vector<std::uint8_t> m_soft;
+    // Pages whose waiting fault was a write (reported as such), until mapped.
+    std::vector<std::uint8_t> m_write_fault;
     // Regions (ManagedRegion::try_attach): each page's, the next free page,
     // how many, and each region's pages with a frame (read by stats() on
     // the regions' threads).
@@ -758,6 +812,10 @@ RegionStats ManagedRegion::stats() const {
     stats.resident = m_pool->m_handler->resident_of(m_tenant);
     return stats;
 }
+Result<void> ManagedPool::reclaim(std::uint32_t frames) { return m_handler->reclaim(frames); }
+
+Result<void> ManagedRegion::reclaim(std::uint32_t frames) { return m_pool->m_handler->reclaim(frames); }
+
 Result<void> ManagedRegion::release(std::uint32_t first, std::uint32_t count) {
     if (count == 0 || std::uint64_t{first} + count > m_pages)
         return Error{ErrorCode::InvalidArgument, "mem: a released range outside the region", first};

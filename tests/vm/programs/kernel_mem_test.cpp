@@ -118,6 +118,21 @@ void million_accesses() {
     MILK_VM_CHECK(stats.fallback == KernelFallback::None && stats.evictions > 1000);
 }
 
+// Readahead in the module: a sequential read of half the region faults on
+// every fourth page, the three after each prefetched onto free frames.
+void readahead_in_kernel() {
+    milk::Settings settings;
+    MILK_VM_CHECK(settings.set("readahead", 3).ok());
+    auto region = take(KernelRegion::try_create_in_kernel("mem_fifo", settings, {.pages = 64, .frames = 32}), "readahead");
+    auto* memory = reinterpret_cast<volatile const std::uint64_t*>(region->data());
+    std::uint64_t sum = 0;
+    for (std::uint32_t page = 0; page < 32; ++page) sum += memory[page * words_per_page];
+    const auto stats = region->stats();
+    std::printf("readahead 3: %llu faults, %llu prefetches, sum %llu\n", static_cast<unsigned long long>(stats.faults),
+                static_cast<unsigned long long>(stats.prefetches), static_cast<unsigned long long>(sum));
+    MILK_VM_CHECK(sum == 0 && stats.faults == 8 && stats.prefetches == 24 && stats.fallback == KernelFallback::None);
+}
+
 // The policy outside the module: the agent in this process brings the
 // module's faults to it over a channel (here to the same component served
 // by milk.ko in a kernel thread of the channel).
@@ -225,6 +240,7 @@ void hostile_agent() {
     milk_mem_wait wait{reinterpret_cast<std::uintptr_t>(events), 4, 0, -1};
     MILK_VM_CHECK(::ioctl(fd, MILK_IOC_MEM_WAIT, &wait) == 0);
     MILK_VM_CHECK(wait.count == 1 && events[0].kind == MILK_MEM_EVENT_FAULT && events[0].page == 0);
+    MILK_VM_CHECK(events[0].write == 1);  // the toucher's first access is a write
     // A bad address, a kind of no meaning, a frame out of the pool: EFAULT
     // or refused before anything changes.
     milk_mem_apply apply{0x10, 1, 0, 0, 0};
@@ -342,6 +358,7 @@ int main() {
     timed("mem_clock in the module", [] { policy_in_kernel("mem_clock"); });
     timed("mem_fifo in the module", [] { policy_in_kernel("mem_fifo"); });
     timed("a million accesses", million_accesses);
+    timed("readahead", readahead_in_kernel);
     timed("through the agent", [] { policy_through_agent("mem_clock"); });
     timed("a policy that dies", policy_dies);
     timed("a stalled agent", agent_stalls);

@@ -60,6 +60,7 @@ struct KernelRegionStats {
     std::uint64_t faults = 0;     // faults that needed a decision
     std::uint64_t evictions = 0;  // pages saved and unmapped
     std::uint64_t maps = 0;       // pages put on a frame
+    std::uint64_t prefetches = 0; // of those, put there before any thread touched them (readahead)
     std::uint32_t resident = 0;   // pages on a frame now
     KernelFallback fallback = KernelFallback::None;
     // The agent's side (zero when the policy is in milk.ko).

@@ -131,6 +131,9 @@ struct RegionStats {
     std::uint64_t samples = 0;      // accessed-bit samples taken
     std::uint64_t soft_unmaps = 0;  // pages a sample dropped while keeping their frames (Sample::ReadsAndWrites)
     std::uint64_t sample_faults = 0;  // accesses to those pages, mapped back without the policy
+    std::uint64_t write_faults = 0;   // faults of a missing page by a write (reported as such to the policy)
+    std::uint64_t prefetches = 0;     // pages the policy mapped before any thread touched them
+    std::uint64_t reclaimed = 0;      // pages evicted for reclaim() (memory pressure)
     // Pages with a frame now: the region's own (a region of a shared pool
     // counts only its pages; the counters above are the pool's).
     std::uint32_t resident = 0;
@@ -153,6 +156,12 @@ public:
 
     // The pool's counters; `resident` is every region's pages with a frame.
     [[nodiscard]] RegionStats stats() const;
+
+    // Memory pressure: `frames` frames back now. The policy evicts that
+    // many resident pages of its choice (the contract's `pressure` event),
+    // whose memory goes back to the system; the frames stay free until
+    // faults fill them. Returns once the evictions are done.
+    [[nodiscard]] Result<void> reclaim(std::uint32_t frames);
 
     class Handler;
 
@@ -195,6 +204,8 @@ public:
     // Returns once the handler has dropped them. No thread may be touching
     // them meanwhile (what it wrote could survive or not).
     [[nodiscard]] Result<void> release(std::uint32_t first, std::uint32_t count);
+    // Memory pressure on the region's pool (ManagedPool::reclaim).
+    [[nodiscard]] Result<void> reclaim(std::uint32_t frames);
 
 private:
     ManagedRegion(std::shared_ptr<ManagedPool> pool, std::uint32_t first, std::uint32_t pages, std::uint32_t tenant,
