@@ -177,12 +177,20 @@ milk::host::Host make_host(const char* component, Placement placement, std::chro
     return std::move(host).value();
 }
 
+// How the region reaches its policy: over the host's channel, or (an
+// inproc instance) by the handler calling the component itself.
+enum class Reach : std::uint8_t { Channel, Direct };
+
 void milk_faults(Placement placement, std::chrono::microseconds spin, std::uint32_t pages, std::vector<double>& samples,
-                 unsigned threads) {
+                 unsigned threads, Reach reach = Reach::Channel) {
     auto host = make_host("mem_fifo", placement, spin);
-    auto endpoint = host.connect<milk::mem::Mem::Contract>("pager");
-    if (!endpoint.ok()) fail("connecting to the pager", endpoint.error());
-    auto region = milk::mem::ManagedRegion::try_create(std::move(endpoint).value(), {.pages = pages, .frames = pages});
+    const milk::mem::RegionOptions options{.pages = pages, .frames = pages};
+    auto region = [&] {
+        if (reach == Reach::Direct) return milk::mem::ManagedRegion::try_create(host, "pager", options);
+        auto endpoint = host.connect<milk::mem::Mem::Contract>("pager");
+        if (!endpoint.ok()) fail("connecting to the pager", endpoint.error());
+        return milk::mem::ManagedRegion::try_create(std::move(endpoint).value(), options);
+    }();
     if (!region.ok()) fail("creating the region", region.error());
     touch_pages(region.value()->data(), pages, samples, threads);
     const milk::mem::RegionStats stats = region.value()->stats();
@@ -445,6 +453,7 @@ int main(int argc, char** argv) {
     for (unsigned threads : {1u, 4u}) {
         rows.push_back({"kernel minor fault (anonymous, read)", [&, threads](auto& s) { kernel_minor_faults(pages, s, threads); }, {}});
         rows.push_back({"raw userfaultfd handler (ZEROPAGE)", [&, threads](auto& s) { raw_userfaultfd_faults(pages, s, threads); }, {}});
+        rows.push_back({"milk, mem_fifo inproc, called directly", [&, threads](auto& s) { milk_faults(Placement::Inproc, default_spin, pages, s, threads, Reach::Direct); }, {}});
         rows.push_back({"milk, mem_fifo inproc", [&, threads](auto& s) { milk_faults(Placement::Inproc, default_spin, pages, s, threads); }, {}});
         rows.push_back({"milk, mem_fifo process", [&, threads](auto& s) { milk_faults(Placement::Process, default_spin, pages, s, threads); }, {}});
         rows.push_back({"milk, mem_fifo inproc, spin_us 1000", [&, threads](auto& s) { milk_faults(Placement::Inproc, long_spin, pages, s, threads); }, {}});

@@ -208,6 +208,31 @@ TEST_CASE("a policy that maps onto a taken frame breaks the contract: the fallba
     rogue.join();
 }
 
+TEST_CASE("a policy placed in the process is called by the handler itself, its decisions checked as a channel's") {
+    for (const char* component : {"mem_fifo", "mem_clock", "mem_lru"}) {
+        CAPTURE(component);
+        auto host = make_host(component, Placement::Inproc);
+        auto region = take(ManagedRegion::try_create(host, "pager", {.pages = 64, .frames = 8}));
+        CHECK(run_workload(*region, {.threads = 4, .accesses = 20'000}) == 0);
+        const RegionStats stats = region->stats();
+        CHECK(stats.policy_called_directly);
+        CHECK(stats.fallback == FallbackReason::None);
+        CHECK(stats.evictions > 0);
+        CHECK(stats.resident <= 8);
+    }
+    // Another placement goes over the host's channel.
+    auto host = make_host("mem_fifo", Placement::Process);
+    auto region = take(ManagedRegion::try_create(host, "pager", {.pages = 64, .frames = 8}));
+    CHECK(run_workload(*region, {.threads = 2, .accesses = 5'000}) == 0);
+    CHECK_FALSE(region->stats().policy_called_directly);
+    // A region beyond the instance's settings is refused, as a Hello would be.
+    milk::Settings small;
+    REQUIRE(small.set("max_frames", 4).ok());
+    auto limited = make_host("mem_fifo", Placement::Inproc, small);
+    CHECK_FALSE(ManagedRegion::try_create(limited, "pager", {.pages = 64, .frames = 8}).ok());
+    CHECK_FALSE(ManagedRegion::try_create(limited, "nobody", {.pages = 64, .frames = 2}).ok());
+}
+
 TEST_CASE("reclaim under memory pressure evicts the policy's victims, their data kept, their frames left free") {
     auto host = make_host("mem_fifo", Placement::Inproc);
     auto region = take(ManagedRegion::try_create(take(host.connect<Mem::Contract>("pager")), {.pages = 32, .frames = 8}));

@@ -217,6 +217,12 @@ const InstanceConfig* Host::instance_config(std::string_view name) const {
     return nullptr;
 }
 
+const ComponentType* Host::component_type(std::string_view name) const {
+    for (const auto& instance : m_instances)
+        if (instance->config.name == name) return instance->type;
+    return nullptr;
+}
+
 bool HostChannel::client_gone() const {
     if (successor) return successor->is_client_gone();
     // The client's process closed its socket (it ended its channel, or

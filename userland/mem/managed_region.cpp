@@ -36,7 +36,7 @@ namespace {
 
 using components::mem::MemClient;
 using milk::process::detail::FileDescriptor;
-using Fallback = components::mem::Pager<components::policy::FifoRule>;
+using Fallback = milk::host::DirectPagerPolicy<components::mem::Pager<components::policy::FifoRule>>;
 
 constexpr std::uint32_t none = 0xffffffffu;
 
@@ -148,6 +148,15 @@ public:
         stop();
         if (m_remote) static_cast<void>(m_remote->bye());
         ::munmap(m_base, size());
+    }
+
+    // A policy placed in this process, called by the handler itself (no
+    // channel, no other thread): the component's books for the pool.
+    void use_directly(std::unique_ptr<milk::host::DirectMemPolicy> policy) {
+        m_local = std::move(policy);
+        m_local_is_fallback = false;
+        const std::lock_guard lock(m_stats_mutex);
+        m_stats.policy_called_directly = true;
     }
 
     Result<void> connect(MemEndpoint&& endpoint) {
@@ -303,11 +312,7 @@ private:
         const milk::mem::Event event{milk::mem::EventKind::tenant, attach.first, attach.weight};
         // As a release: a fallback made now starts from an empty pool and
         // needs no tenants (it is a FIFO); one made before hears of it.
-        if (m_remote) {
-            if (auto reported = m_remote->report(event); !reported.ok()) fall_back(reported.error());
-        } else if (m_fallback) {
-            if (auto applied = m_fallback->apply(event, now_ns()); !applied.ok()) die("mem: the fallback refused a region");
-        }
+        tell(event, "mem: the fallback refused a region");
     }
 
     // A batch of its own, without faults: the pressure event, the policy's
@@ -327,6 +332,24 @@ private:
         m_stats.resident = m_resident;
     }
 
+    // An event outside a batch of faults (a tenant, a release): the remote
+    // policy hears of it with the next batch, a local one at once. A policy
+    // that refuses it is dropped; the fallback refusing one is our bug.
+    void tell(const milk::mem::Event& event, const char* fallback_refused) {
+        if (m_remote) {
+            if (auto reported = m_remote->report(event); !reported.ok()) fall_back(reported.error());
+        } else if (m_local) {
+            if (auto applied = local_event(event, now_ns()); !applied.ok()) {
+                if (m_local_is_fallback) die(fallback_refused);
+                fall_back(applied.error());
+            }
+        }
+    }
+
+    Result<void> local_event(const milk::mem::Event& event, std::uint64_t now) {
+        return m_local->event(static_cast<std::uint8_t>(event.kind), event.page, event.count, now);
+    }
+
     void release_pages(const Release& release) {
         for (std::uint32_t page = release.first; page < release.first + release.count; ++page) {
             m_saved[page] = 0;
@@ -343,11 +366,7 @@ private:
         const milk::mem::Event event{milk::mem::EventKind::release, release.first, release.count};
         // The policy hears of it with the next batch, before that batch's
         // faults; the fallback at once.
-        if (m_remote) {
-            if (auto reported = m_remote->report(event); !reported.ok()) fall_back(reported.error());
-        } else if (m_fallback) {
-            if (auto applied = m_fallback->apply(event, now_ns()); !applied.ok()) die("mem: the fallback refused a release");
-        }
+        tell(event, "mem: the fallback refused a release");
         const std::lock_guard lock(m_stats_mutex);
         m_stats.resident = m_resident;
     }
@@ -488,13 +507,25 @@ private:
             decisions.assign(answer.value().begin(), answer.value().end());
         } else {
             const std::uint64_t now = now_ns();
-            if (round) MILK_TRY(m_fallback->apply({milk::mem::EventKind::round, 0, 0}, now));
-            for (const std::uint32_t page : used)
-                MILK_TRY(m_fallback->apply({milk::mem::EventKind::accessed, page, 0}, now));
+            if (round) MILK_TRY(local_event({milk::mem::EventKind::round, 0, 0}, now));
+            for (const std::uint32_t page : used) MILK_TRY(local_event({milk::mem::EventKind::accessed, page, 0}, now));
             for (const std::uint32_t page : faults)
-                MILK_TRY(m_fallback->apply({milk::mem::EventKind::fault, page, m_write_fault[page]}, now));
-            if (pressure != 0) MILK_TRY(m_fallback->apply({milk::mem::EventKind::pressure, 0, pressure}, now));
-            m_fallback->commit([&](const milk::mem::Decision& decision) { decisions.push_back(decision); });
+                MILK_TRY(local_event({milk::mem::EventKind::fault, page, m_write_fault[page]}, now));
+            if (pressure != 0) MILK_TRY(local_event({milk::mem::EventKind::pressure, 0, pressure}, now));
+            // A batch changes each frame at most twice (an eviction, a map).
+            m_local_decisions.resize(2 * std::size_t{m_options.frames});
+            const std::size_t count = m_local->decide(m_local_decisions.data(), m_local_decisions.size());
+            if (count > m_local_decisions.size())
+                return Error{ErrorCode::ProtocolViolation, "mem: more decisions than a batch can need",
+                             static_cast<std::int64_t>(count)};
+            for (std::size_t i = 0; i < count; ++i) {
+                const milk::host::DirectMemDecision& decided = m_local_decisions[i];
+                if (decided.kind < 1 || decided.kind > 3)
+                    return Error{ErrorCode::ProtocolViolation, "mem: a decision of no known kind", decided.kind};
+                if (decided.page >= m_options.pages || decided.frame >= m_options.frames)
+                    return Error{ErrorCode::ProtocolViolation, "mem: a decision outside the pool", decided.page};
+                decisions.push_back({static_cast<milk::mem::DecisionKind>(decided.kind), decided.page, decided.frame});
+            }
         }
         MILK_TRY(check(decisions));
         return decisions;
@@ -671,10 +702,12 @@ private:
         m_remote.reset();
         for (std::uint32_t page = 0; page < m_options.pages; ++page)
             if (m_frame_of[page] != none) evict(page);
-        auto books = Fallback::try_create(m_options.pages, m_options.frames, {});
+        auto books = components::mem::Pager<components::policy::FifoRule>::try_create(m_options.pages, m_options.frames, {});
         if (!books.ok()) die("mem: no memory for the fallback policy's books");
-        m_fallback = std::make_unique<Fallback>(std::move(books).value());
+        m_local = std::make_unique<Fallback>(std::move(books).value());
+        m_local_is_fallback = true;
         const std::lock_guard lock(m_stats_mutex);
+        m_stats.policy_called_directly = true;
         m_stats.fallback = reason;
         m_stats.fallback_error = error;
     }
@@ -730,13 +763,31 @@ private:
     bool m_wake_needed = false;
     std::optional<MemClient> m_remote;
     // On the heap: made only when the policy fails.
-    std::unique_ptr<Fallback> m_fallback;
+    // The policy the handler calls itself: an inproc-placed component's
+    // books (use_directly), or the FIFO it fell back to; null while a
+    // remote policy serves.
+    std::unique_ptr<milk::host::DirectMemPolicy> m_local;
+    bool m_local_is_fallback = false;
+    std::vector<milk::host::DirectMemDecision> m_local_decisions;
     std::thread m_thread;
     mutable std::mutex m_stats_mutex;
     RegionStats m_stats;
 };
 
-Result<std::shared_ptr<ManagedPool>> ManagedPool::try_create(MemEndpoint&& endpoint, const PoolOptions& options) {
+namespace {
+
+// A region's own pool: the region's options.
+PoolOptions pool_options(const RegionOptions& options) {
+    return PoolOptions{.pages = options.pages,
+                       .frames = options.frames,
+                       .policy_deadline = options.policy_deadline,
+                       .sample_every = options.sample_every,
+                       .sample = options.sample,
+                       .backing_directory = options.backing_directory};
+}
+
+// The pool's memory, registration, store and handler, before any policy.
+Result<std::unique_ptr<ManagedPool::Handler>> make_handler(const PoolOptions& options) {
     if (options.pages == 0 || options.frames == 0 || options.frames > options.pages)
         return Error{ErrorCode::InvalidArgument, "mem: a region needs 1 <= frames <= pages", options.frames};
     const auto page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
@@ -762,11 +813,34 @@ Result<std::shared_ptr<ManagedPool>> ManagedPool::try_create(MemEndpoint&& endpo
         ::munmap(base, bytes);
         return store.error();
     }
-    auto handler = std::make_unique<Handler>(static_cast<std::byte*>(base), page, options, std::move(uffd), std::move(stop),
-                                             std::move(store).value());
+    return std::make_unique<ManagedPool::Handler>(static_cast<std::byte*>(base), page, options, std::move(uffd),
+                                                  std::move(stop), std::move(store).value());
+}
+
+}  // namespace
+
+Result<std::shared_ptr<ManagedPool>> ManagedPool::try_create(MemEndpoint&& endpoint, const PoolOptions& options) {
+    auto handler = MILK_TRY(make_handler(options));
     MILK_TRY(handler->connect(std::move(endpoint)));
     handler->start();
     return std::shared_ptr<ManagedPool>(new ManagedPool(std::move(handler)));
+}
+
+Result<std::shared_ptr<ManagedPool>> ManagedPool::try_create(host::Host& host, std::string_view instance,
+                                                             const PoolOptions& options) {
+    const host::InstanceConfig* config = host.instance_config(instance);
+    const host::ComponentType* type = host.component_type(instance);
+    if (config == nullptr || type == nullptr)
+        return Error{ErrorCode::InvalidArgument, "mem: the host has no such instance", 0};
+    // In this process, a memory manager is called by the handler itself:
+    // the same component, without the hop to its serving thread.
+    if (config->placement == Placement::Inproc && type->direct_mem != nullptr) {
+        auto handler = MILK_TRY(make_handler(options));
+        handler->use_directly(MILK_TRY(type->direct_mem(config->settings, options.pages, options.frames)));
+        handler->start();
+        return std::shared_ptr<ManagedPool>(new ManagedPool(std::move(handler)));
+    }
+    return try_create(MILK_TRY(host.connect<Mem::Contract>(instance)), options);
 }
 
 ManagedPool::ManagedPool(std::unique_ptr<Handler> handler) : m_handler(std::move(handler)) {}
@@ -774,15 +848,16 @@ ManagedPool::~ManagedPool() = default;
 RegionStats ManagedPool::stats() const { return m_handler->stats(); }
 
 Result<std::unique_ptr<ManagedRegion>> ManagedRegion::try_create(MemEndpoint&& endpoint, const RegionOptions& options) {
-    auto pool = MILK_TRY(ManagedPool::try_create(
-        std::move(endpoint), PoolOptions{.pages = options.pages,
-                                         .frames = options.frames,
-                                         .policy_deadline = options.policy_deadline,
-                                         .sample_every = options.sample_every,
-                                         .sample = options.sample,
-                                         .backing_directory = options.backing_directory}));
+    auto pool = MILK_TRY(ManagedPool::try_create(std::move(endpoint), pool_options(options)));
     // The pool's one region, not declared as a tenant: its policy sees
     // Hello and batches as it did before pools.
+    const auto attached = MILK_TRY(pool->m_handler->attach(options.pages, 1, false));
+    return std::unique_ptr<ManagedRegion>(new ManagedRegion(std::move(pool), attached.first, options.pages, attached.region, false));
+}
+
+Result<std::unique_ptr<ManagedRegion>> ManagedRegion::try_create(host::Host& host, std::string_view instance,
+                                                                 const RegionOptions& options) {
+    auto pool = MILK_TRY(ManagedPool::try_create(host, instance, pool_options(options)));
     const auto attached = MILK_TRY(pool->m_handler->attach(options.pages, 1, false));
     return std::unique_ptr<ManagedRegion>(new ManagedRegion(std::move(pool), attached.first, options.pages, attached.region, false));
 }

@@ -5,6 +5,7 @@
 
 #include <milk/channel.hpp>
 #include <milk/component.hpp>
+#include <milk/host/direct_policy.hpp>
 #include <milk/host/movable.hpp>
 
 #include <boost/hana/length.hpp>
@@ -58,6 +59,12 @@ struct ComponentType {
     // Its contract's message names by tag (names[tag - 1]): a trace names
     // each message. Empty only in tests that never trace.
     std::span<const char* const> message_names{};
+    // For a memory manager (a component with `direct_pager`): its books for
+    // a region, called directly by the user-space mechanism when the
+    // instance is placed `inproc` (milk/host/direct_policy.hpp). Null for
+    // every other component.
+    Result<std::unique_ptr<DirectMemPolicy>> (*direct_mem)(const Settings& settings, std::uint32_t pages,
+                                                           std::uint32_t frames) = nullptr;
 };
 
 namespace component_type_detail {
@@ -108,6 +115,8 @@ template <Component C>
         };
         type.reencode = &reencode<typename C::Contract>;
     }
+    if constexpr (requires(const C& component, std::uint32_t count) { component.direct_pager(count, count); })
+        type.direct_mem = &make_direct_mem<C>;
     return type;
 }
 

@@ -221,6 +221,9 @@ public:
     // null: what a mechanism needs to build a kernel-placed policy where it
     // calls it directly (milk::sched::KernelEnclave).
     [[nodiscard]] const InstanceConfig* instance_config(std::string_view instance) const;
+    // The component type of `instance`, or null: what a mechanism needs to
+    // call an inproc-placed policy directly (milk::mem::ManagedPool).
+    [[nodiscard]] const ComponentType* component_type(std::string_view instance) const;
 
     // Every instance, in the config's order.
     [[nodiscard]] std::vector<InstanceStatus> status() const;

@@ -37,6 +37,7 @@
 // no page is lost.
 #pragma once
 
+#include <milk/host/host.hpp>
 #include <milk/result.hpp>
 
 #include <mem.hpp>  // generated from contracts/mem.contract
@@ -47,6 +48,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 
 namespace milk::mem {
 
@@ -139,6 +141,9 @@ struct RegionStats {
     std::uint32_t resident = 0;
     FallbackReason fallback = FallbackReason::None;
     std::optional<Error> fallback_error;
+    // The handler calls the policy itself (an inproc instance, through
+    // try_create(host, ...)), or its fallback; false while a channel serves.
+    bool policy_called_directly = false;
 };
 
 class ManagedPool {
@@ -146,6 +151,12 @@ public:
     // Reserves the pages, registers them with userfaultfd, says Hello to the
     // policy behind `endpoint` (pages, frames) and starts the handler thread.
     [[nodiscard]] static Result<std::shared_ptr<ManagedPool>> try_create(MemEndpoint&& endpoint,
+                                                                         const PoolOptions& options);
+    // The policy of the host's instance `instance`, placed by its config:
+    // in this process (`inproc`) the handler calls the component itself, no
+    // channel and no thread of its own (ComponentType::direct_mem);
+    // anywhere else over the host's channel, as above.
+    [[nodiscard]] static Result<std::shared_ptr<ManagedPool>> try_create(host::Host& host, std::string_view instance,
                                                                          const PoolOptions& options);
 
     ManagedPool(const ManagedPool&) = delete;
@@ -177,6 +188,11 @@ public:
     // userfaultfd, says Hello to the policy behind `endpoint` and starts the
     // handler thread.
     [[nodiscard]] static Result<std::unique_ptr<ManagedRegion>> try_create(MemEndpoint&& endpoint,
+                                                                            const RegionOptions& options);
+    // A region with a pool of its own whose policy is the host's instance
+    // `instance` (ManagedPool::try_create(host, ...): called directly when
+    // it is placed in this process).
+    [[nodiscard]] static Result<std::unique_ptr<ManagedRegion>> try_create(host::Host& host, std::string_view instance,
                                                                             const RegionOptions& options);
     // A region of `options.pages` pages in a pool shared with other
     // regions, a tenant of weight `options.weight`: its pages are the pool's
