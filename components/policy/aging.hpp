@@ -11,8 +11,9 @@
 // current round's reference bit counting above all eight (it is what the
 // next shift makes the top bit: a page placed or used since the last round
 // is not evicted before one that was not); among equals the page placed
-// first goes, as FIFO. Between rounds aging is CLOCK without the hand; with
-// rounds it tells a page used once eight rounds ago from one used in each.
+// first goes, as FIFO. Only a round clears the bit, so without rounds aging
+// is FIFO; with them it tells a page used once eight rounds ago from one
+// used in each.
 //
 // Over threads it is decay-usage scheduling, as the classic Unix
 // schedulers' decayed CPU usage: a round is a scheduling period (the
