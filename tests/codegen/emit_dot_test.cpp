@@ -67,7 +67,7 @@ digraph "demo.ping" {
     CHECK(milkc::emit_dot(*parsed->file, context) == expected);
 }
 
-TEST_CASE("several contracts give several clusters; no end node where nothing ends") {
+TEST_CASE("several contracts give several clusters, no end node where nothing ends") {
     const char* const two = R"(package demo.two;
 contract Ticker {
   message Tick();

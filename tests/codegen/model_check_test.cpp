@@ -368,7 +368,7 @@ contract Race {
     CHECK(first->sink.render() == second->sink.render());
 }
 
-TEST_CASE("a state where nobody speaks but either may hang up (`close;`) is no deadlock") {
+TEST_CASE("a state where nobody speaks but either may hang up (`close`) is no deadlock") {
     const char* const closes = R"(package demo.closes;
 contract Service {
   message Request();

@@ -218,7 +218,7 @@ contract C {
     CHECK(file.contracts[0].states[0].transitions[0].message == "N");
 }
 
-TEST_CASE("parser: a missing `;` at the end of a line is reported where it belongs, and parsing goes on") {
+TEST_CASE("parser: a missing semicolon at the end of a line is reported where it belongs, and parsing goes on") {
     Parsed parsed = parse_text("package p;\nstruct A {\n  u8 a\n  u8 b;\n}\n");
     REQUIRE(parsed.diagnostics.size() == 1);
     CHECK(parsed.diagnostics[0].message == "expected `;` after field `a`, found type `u8`");
@@ -429,7 +429,7 @@ TEST_CASE("parser: a broken sequence is one error") {
     }
 }
 
-TEST_CASE("parser: `close;` marks a state where the speaker may hang up; `close` stays a name elsewhere") {
+TEST_CASE("parser: `close` marks a state where the speaker may hang up, `close` stays a name elsewhere") {
     Parsed parsed = parse_text(R"(package p;
 struct close { u8 close; }
 contract Session {
@@ -458,7 +458,7 @@ contract Session {
     CHECK(missing.diagnostics.front().message.find("after `close`") != std::string::npos);
 }
 
-TEST_CASE("parser: a protocol holds states; a call names it and where it returns to") {
+TEST_CASE("parser: a protocol holds states, a call names it and where it returns to") {
     Parsed parsed = parse_text(R"(package p;
 contract Shell {
   message Login(); message Challenge(); message Response(); message Logout();
@@ -494,7 +494,7 @@ contract Shell {
     CHECK(initial.diagnostics.front().hint.find("a protocol starts in its first state") != std::string::npos);
 }
 
-TEST_CASE("parser: `entry state` marks where a conversation may also start; `entry` stays a name") {
+TEST_CASE("parser: `entry state` marks where a conversation may also start, `entry` stays a name") {
     Parsed parsed = parse_text(R"(package p;
 struct entry { u8 entry; }
 contract C {

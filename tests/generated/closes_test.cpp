@@ -102,7 +102,7 @@ TEST_CASE("close: the server hangs up instead of answering, and the client's rec
     CHECK(log.requests == 1);
 }
 
-TEST_CASE("close: a finished conversation has nothing more to say; both sides close") {
+TEST_CASE("close: a finished conversation has nothing more to say, both sides close") {
     auto [client, server] = open_inproc().value();
     ServerLog log;
     std::thread serving([&, endpoint = std::move(server)]() mutable { log = serve(std::move(endpoint)); });

@@ -145,7 +145,7 @@ TEST_CASE("ledger: an empty handle is a region too: it cannot be held twice, and
     CHECK(ends.first.free_bytes() == pool_bytes);
 }
 
-TEST_CASE("ledger: forged and repeated returns free nothing; a block returned and handed back counts once") {
+TEST_CASE("ledger: forged and repeated returns free nothing, a block returned and handed back counts once") {
     Ends ends;
     const WireBytes lent = send_new(ends.first, 256);
     const std::uint32_t held = ends.first.allocate(64).value();
@@ -174,7 +174,7 @@ TEST_CASE("ledger: forged and repeated returns free nothing; a block returned an
     check_accounting(ends.first);
 }
 
-TEST_CASE("ledger: a broken return ring is reported, and stays reported; allocation goes on") {
+TEST_CASE("ledger: a broken return ring is reported, and stays reported, allocation goes on") {
     Ends ends;
     const WireBytes lent = send_new(ends.first, 64);
     // The peer moves the producer index past what the ring can hold.
