@@ -409,7 +409,7 @@ private:
         if ((message.arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WP) != 0) {
             if (m_frame_of[page] != none && m_sampled[page] != 0) {
                 m_sampled[page] = 0;
-                m_accessed[page] = 1;
+                note_accessed(page);
                 write_protect(page, 1, Protection::Lift);
                 return;
             }
@@ -446,7 +446,7 @@ private:
             if (errno != EAGAIN) die("mem: UFFDIO_COPY of a softly dropped page");
         }
         m_soft[page] = 0;
-        m_accessed[page] = 1;
+        note_accessed(page);
         const std::lock_guard lock(m_stats_mutex);
         ++m_stats.sample_faults;
     }
@@ -484,12 +484,16 @@ private:
         std::vector<milk::mem::Decision> decisions;
         // What was used since the last sample, before the faults: the
         // policy's victims are chosen knowing it.
+        // Only the pages noted since the last batch, not a scan of the
+        // region: a batch costs what happened, not the region's size.
         std::vector<std::uint32_t> used;
-        for (std::uint32_t page = 0; page < m_options.pages; ++page) {
-            if (m_accessed[page] == 0) continue;
+        std::sort(m_accessed_since.begin(), m_accessed_since.end());
+        for (const std::uint32_t page : m_accessed_since) {
+            if (m_accessed[page] == 0) continue;  // evicted or released since
             m_accessed[page] = 0;
             if (m_frame_of[page] != none) used.push_back(page);
         }
+        m_accessed_since.clear();
         // A sample since the last batch closes the round of the accessed
         // events reported before it (every one of them: a batch reports all
         // the pages used since the one before, and the sample comes after
@@ -685,6 +689,11 @@ private:
                      std::memory_order_relaxed);
     }
 
+    void note_accessed(std::uint32_t page) {
+        if (m_accessed[page] == 0) m_accessed_since.push_back(page);
+        m_accessed[page] = 1;
+    }
+
     void wake_all() {
         if (!m_wake_needed) return;
         m_wake_needed = false;
@@ -743,6 +752,7 @@ private:
     // by the last sample and not written since, and pages written since.
     std::vector<std::uint8_t> m_sampled;
     std::vector<std::uint8_t> m_accessed;
+    std::vector<std::uint32_t> m_accessed_since;  // the pages set in m_accessed since the last batch
     std::uint32_t m_since_sample = 0;
     // A sample was taken since the last batch: the next reports a round.
     bool m_round_pending = false;
