@@ -12,10 +12,10 @@
 
 TEST_CASE("the generated registry lists the components of components/CMakeLists.txt") {
     const auto components = milk::host::compiled_components();
-    REQUIRE(components.size() == 13);
+    REQUIRE(components.size() == 14);
     const char* const names[] = {"echo",      "files",       "tally",     "directory", "sched_fifo", "sched_rr",
                                  "sched_fair", "sched_clock", "sched_las", "mem_fifo",  "mem_clock",
-                                 "mem_lru",    "mem_fair"};
+                                 "mem_lru",    "mem_fair",    "blk_ram"};
     for (std::size_t i = 0; i < components.size(); ++i) CHECK(std::string_view(components[i].name) == names[i]);
     // The five schedulers serve one contract and differ by their policy's settings.
     CHECK(std::string_view(milk::host::find_component(components, "sched_las")->contract) == "milk.sched.Sched");
@@ -24,6 +24,8 @@ TEST_CASE("the generated registry lists the components of components/CMakeLists.
     CHECK_FALSE(milk::host::find_component(components, "sched_fifo")->setting_names.contains("quantum_us"));
     // The memory managers serve theirs, with the region's and pool's limits.
     CHECK(std::string_view(milk::host::find_component(components, "mem_clock")->contract) == "milk.mem.Mem");
+    CHECK(std::string_view(milk::host::find_component(components, "blk_ram")->contract) == "milk.blk.Blk");
+    CHECK(milk::host::find_component(components, "blk_ram")->setting_names.contains("max_depth"));
     CHECK(milk::host::find_component(components, "mem_fifo")->setting_names.contains("max_frames"));
     // A scheduler's or a pager's own process locks its memory; the others need not.
     CHECK(milk::host::find_component(components, "mem_fifo")->residence == milk::MemoryResidence::Pinned);

@@ -1,0 +1,315 @@
+// The block service: the server of contracts/blk.contract, a block store
+// that a block device's driver (milk.ko's blk-mq device, or any program)
+// sends its requests to, wherever the host placed the service.
+//
+// `blk_ram` keeps the blocks in memory, for the channel's life (a RAM
+// disk whose contents go with its session, as brd's go with the module).
+//
+// One source for every placement, like the other components: only the
+// freestanding runtime (generated endpoints, milk::Buffer, milk::Result,
+// milk::FixedArray, operator new, <cstring>).
+#pragma once
+
+#include "blk.hpp"  // generated from contracts/blk.contract
+
+#include <milk/component.hpp>
+#include <milk/fixed_array.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <new>
+#include <optional>
+#include <span>
+#include <utility>
+
+// GCC 12 reports the std::optional<endpoint> locals below as maybe used
+// uninitialized when it inlines the endpoints' moves (GCC bug 80635, as in
+// policy/batch_client.hpp). The endpoints are moved in and out only while
+// engaged; the warning is off for this header alone.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+
+namespace components::blk {
+
+namespace Blk = milk::blk::Blk;
+using milk::blk::BlkStatus;
+
+using ServerStart = Blk::Server<Blk::state::Start>;
+using ServerGreeting = Blk::Server<Blk::state::Greeting>;
+using ServerIdle = Blk::Server<Blk::state::Idle>;
+using ServerQueued = Blk::Server<Blk::state::Queued>;
+using ServerServing = Blk::Server<Blk::state::Serving>;
+
+// The device's blocks, in memory. Owns them; moves, never copies.
+class RamStore {
+public:
+    RamStore() = default;
+    RamStore(RamStore&& other) noexcept
+        : m_data(std::exchange(other.m_data, nullptr)), m_blocks(other.m_blocks), m_block_size(other.m_block_size) {}
+    RamStore& operator=(RamStore&& other) noexcept {
+        if (this != &other) {
+            delete[] m_data;
+            m_data = std::exchange(other.m_data, nullptr);
+            m_blocks = other.m_blocks;
+            m_block_size = other.m_block_size;
+        }
+        return *this;
+    }
+    RamStore(const RamStore&) = delete;
+    RamStore& operator=(const RamStore&) = delete;
+    ~RamStore() { delete[] m_data; }
+
+    // Zeroed, as a fresh RAM disk reads.
+    [[nodiscard]] static milk::Result<RamStore> try_create(std::uint64_t blocks, std::uint32_t block_size) {
+        RamStore store;
+        store.m_data = new (std::nothrow) std::byte[blocks * block_size]();
+        if (store.m_data == nullptr)
+            return milk::Error{milk::ErrorCode::OutOfMemory, "blk: no memory for the blocks", static_cast<std::int64_t>(blocks)};
+        store.m_blocks = blocks;
+        store.m_block_size = block_size;
+        return store;
+    }
+
+    [[nodiscard]] std::uint64_t blocks() const { return m_blocks; }
+    [[nodiscard]] std::uint32_t block_size() const { return m_block_size; }
+    // Whether blocks `block` to `block + count - 1` exist (and count > 0).
+    [[nodiscard]] bool holds(std::uint64_t block, std::uint64_t count) const {
+        return count > 0 && block < m_blocks && count <= m_blocks - block;
+    }
+    [[nodiscard]] std::span<const std::byte> range(std::uint64_t block, std::uint64_t count) const {
+        return {m_data + block * m_block_size, count * m_block_size};
+    }
+    // The data may be shared memory the client still writes: it is copied
+    // once, straight into the blocks.
+    void write(std::uint64_t block, std::span<const std::byte> data) {
+        std::memcpy(m_data + block * m_block_size, data.data(), data.size());
+    }
+    void discard(std::uint64_t block, std::uint64_t count) {
+        std::memset(m_data + block * m_block_size, 0, count * m_block_size);
+    }
+
+private:
+    std::byte* m_data = nullptr;
+    std::uint64_t m_blocks = 0;
+    std::uint32_t m_block_size = 0;
+};
+
+// The limits a service takes unless its settings say otherwise: 32 MiB of
+// 4 KiB blocks, a queue of 128.
+inline constexpr std::int64_t default_blocks = 8192;
+inline constexpr std::int64_t default_block_size = 4096;
+inline constexpr std::int64_t default_max_depth = 128;
+inline constexpr std::int64_t most_depth = 4096;
+// The most blocks one read may ask for (1 MiB of 4 KiB blocks): a read's
+// blocks go back in one exchange-heap buffer.
+inline constexpr std::uint32_t max_blocks_per_read = 256;
+
+// One request of the batch, answered at Submit. A write, flush or discard
+// is done when it arrives (its status kept); a read is done at Submit, when
+// its blocks can go straight into the buffer of its answer. Requests of one
+// batch are in flight together: a read that overlaps a write of the same
+// batch may see the write or not, as on any block device.
+struct Pending {
+    std::uint32_t tag = 0;
+    bool read = false;
+    std::uint64_t block = 0;
+    std::uint32_t count = 0;
+    BlkStatus status = BlkStatus::ok;
+};
+
+// Which batch last used each tag (0: none yet): a tag twice in one batch
+// breaks the contract (its answers could not be told apart).
+struct TagUse {
+    std::uint64_t batch = 0;
+};
+
+class RamBlockService {
+public:
+    using Contract = Blk::Contract;
+    static constexpr const char* name = "blk_ram";
+    static constexpr milk::PlacementSet placements = milk::every_placement;
+    // The blocks live in the component, for the channel's life.
+    static constexpr milk::Statefulness statefulness = milk::Statefulness::Stateless;
+    static constexpr milk::SettingNames setting_names{"blocks", "block_size", "max_depth"};
+
+    [[nodiscard]] static milk::Result<RamBlockService> try_create(const milk::Settings& settings) {
+        const std::int64_t block_size = settings.get_or("block_size", default_block_size);
+        if (block_size != 512 && block_size != 4096)
+            return milk::Error{milk::ErrorCode::InvalidArgument, "blk: `block_size` must be 512 or 4096", block_size};
+        const std::int64_t blocks = settings.get_or("blocks", default_blocks);
+        if (blocks < 1 || blocks * block_size > (std::int64_t{1} << 32))
+            return milk::Error{milk::ErrorCode::InvalidArgument, "blk: `blocks` must be 1 to 4 GiB of blocks", blocks};
+        const std::int64_t max_depth = settings.get_or("max_depth", default_max_depth);
+        if (max_depth < 1 || max_depth > most_depth)
+            return milk::Error{milk::ErrorCode::InvalidArgument, "blk: `max_depth` must be 1 to 4096", max_depth};
+        auto store = MILK_TRY(RamStore::try_create(static_cast<std::uint64_t>(blocks), static_cast<std::uint32_t>(block_size)));
+        return RamBlockService(std::move(store), static_cast<std::uint32_t>(max_depth));
+    }
+
+    // Hello, then Welcome with the device (or Refused for a queue of 0 or
+    // beyond 4096), then batches until Bye.
+    [[nodiscard]] milk::Result<void> serve(ServerStart&& server) {
+        struct Greeted {
+            std::uint32_t depth;
+            std::optional<ServerGreeting> greeting;
+        };
+        auto greeted = MILK_TRY(std::move(server).receive(
+            [](Blk::Hello&& hello, ServerGreeting&& next) { return Greeted{hello.depth, std::move(next)}; }));
+        if (greeted.depth < 1 || greeted.depth > most_depth) {
+            auto refused = std::move(*greeted.greeting).send(Blk::Refused{m_max_depth});
+            return refused.ok() ? milk::Result<void>{} : milk::Result<void>{refused.error()};
+        }
+        const std::uint32_t depth = greeted.depth < m_max_depth ? greeted.depth : m_max_depth;
+        auto pending = MILK_TRY(milk::FixedArray<Pending>::try_create(depth, milk::FixedArray<Pending>::Fill::Zero));
+        auto tags = MILK_TRY(milk::FixedArray<TagUse>::try_create(depth, milk::FixedArray<TagUse>::Fill::Zero));
+        auto idle = MILK_TRY(std::move(*greeted.greeting).send(Blk::Welcome{m_store.blocks(), m_store.block_size(), depth}));
+        return serve_batches(std::move(idle), pending, tags);
+    }
+
+    // What the last channel did.
+    [[nodiscard]] std::uint64_t batches() const { return m_batches; }
+
+private:
+    RamBlockService(RamStore store, std::uint32_t max_depth) : m_store(std::move(store)), m_max_depth(max_depth) {}
+
+    // One receive in Idle or Queued: the next endpoint, whichever state it
+    // is in, or none after Bye.
+    struct Next {
+        std::optional<ServerQueued> queued;
+        std::optional<ServerServing> serving;
+    };
+
+    milk::Result<void> serve_batches(ServerIdle&& first, milk::FixedArray<Pending>& pending, milk::FixedArray<TagUse>& tags) {
+        std::optional<ServerIdle> idle{std::move(first)};
+        for (;;) {
+            ++m_batches;
+            std::size_t count = 0;
+            milk::Result<void> taken{};
+            auto take = [&](Pending request) {
+                // More requests than the queue: the client broke the
+                // contract's rule (the depth it agreed to).
+                if (count == pending.size()) {
+                    taken = milk::Error{milk::ErrorCode::ProtocolViolation, "blk: more requests in a batch than its depth",
+                                        static_cast<std::int64_t>(count)};
+                    return;
+                }
+                if (request.tag >= pending.size()) {
+                    taken = milk::Error{milk::ErrorCode::ProtocolViolation, "blk: a tag beyond the queue's depth", request.tag};
+                    return;
+                }
+                if (tags[request.tag].batch == m_batches) {
+                    taken = milk::Error{milk::ErrorCode::ProtocolViolation, "blk: a tag twice in one batch", request.tag};
+                    return;
+                }
+                tags[request.tag].batch = m_batches;
+                pending[count++] = request;
+            };
+            auto started = MILK_TRY(std::move(*idle).receive(
+                [&](Blk::Read&& read, ServerQueued&& next) {
+                    take(on_read(read));
+                    return Next{std::move(next), std::nullopt};
+                },
+                [&](Blk::Write&& write, ServerQueued&& next) {
+                    take(on_write(write));
+                    return Next{std::move(next), std::nullopt};
+                },
+                [&](Blk::Flush&& flush, ServerQueued&& next) {
+                    take(Pending{flush.tag, false, 0, 0, BlkStatus::ok});
+                    return Next{std::move(next), std::nullopt};
+                },
+                [&](Blk::Discard&& discard, ServerQueued&& next) {
+                    take(on_discard(discard));
+                    return Next{std::move(next), std::nullopt};
+                },
+                [](Blk::Bye&&) { return Next{}; }));
+            idle.reset();
+            if (!started.queued) return {};  // Bye
+            if (!taken.ok()) return std::move(*started.queued).fail(taken.error());
+            std::optional<ServerQueued> queued = std::move(started.queued);
+            std::optional<ServerServing> serving;
+            while (queued) {
+                auto next = MILK_TRY(std::move(*queued).receive(
+                    [&](Blk::Read&& read, ServerQueued&& more) {
+                        take(on_read(read));
+                        return Next{std::move(more), std::nullopt};
+                    },
+                    [&](Blk::Write&& write, ServerQueued&& more) {
+                        take(on_write(write));
+                        return Next{std::move(more), std::nullopt};
+                    },
+                    [&](Blk::Flush&& flush, ServerQueued&& more) {
+                        take(Pending{flush.tag, false, 0, 0, BlkStatus::ok});
+                        return Next{std::move(more), std::nullopt};
+                    },
+                    [&](Blk::Discard&& discard, ServerQueued&& more) {
+                        take(on_discard(discard));
+                        return Next{std::move(more), std::nullopt};
+                    },
+                    [&](Blk::Submit&&, ServerServing&& answer) { return Next{std::nullopt, std::move(answer)}; }));
+                if (!taken.ok()) {
+                    if (next.queued) return std::move(*next.queued).fail(taken.error());
+                    return std::move(*next.serving).fail(taken.error());
+                }
+                queued = std::move(next.queued);
+                serving = std::move(next.serving);
+            }
+            idle.emplace(MILK_TRY(answer(std::move(*serving), std::span<const Pending>(pending.data(), count))));
+        }
+    }
+
+    [[nodiscard]] Pending on_read(const Blk::Read& read) const {
+        Pending request{read.tag, true, read.block, read.count, BlkStatus::ok};
+        if (!m_store.holds(read.block, read.count)) request.status = BlkStatus::out_of_range;
+        else if (read.count > max_blocks_per_read) request.status = BlkStatus::bad_request;
+        return request;
+    }
+
+    Pending on_write(const Blk::Write& write) {
+        const std::span<const std::byte> data = write.data.bytes();
+        const std::uint32_t block_size = m_store.block_size();
+        if (data.empty() || data.size() % block_size != 0) return Pending{write.tag, false, 0, 0, BlkStatus::bad_request};
+        if (!m_store.holds(write.block, data.size() / block_size))
+            return Pending{write.tag, false, 0, 0, BlkStatus::out_of_range};
+        m_store.write(write.block, data);
+        return Pending{write.tag, false, 0, 0, BlkStatus::ok};
+    }
+
+    Pending on_discard(const Blk::Discard& discard) {
+        if (!m_store.holds(discard.block, discard.count)) return Pending{discard.tag, false, 0, 0, BlkStatus::out_of_range};
+        m_store.discard(discard.block, discard.count);
+        return Pending{discard.tag, false, 0, 0, BlkStatus::ok};
+    }
+
+    // Every request's answer, in the order they came, then Completed.
+    milk::Result<ServerIdle> answer(ServerServing&& first, std::span<const Pending> requests) {
+        std::optional<ServerServing> serving{std::move(first)};
+        for (const Pending& request : requests) {
+            if (request.read && request.status == BlkStatus::ok) {
+                const std::span<const std::byte> blocks = m_store.range(request.block, request.count);
+                auto data = MILK_TRY(serving->allocate(blocks.size()));
+                std::memcpy(data.data(), blocks.data(), blocks.size());
+                auto next = MILK_TRY(std::move(*serving).send(Blk::ReadDone{request.tag, std::move(data)}));
+                serving.emplace(std::move(next));
+                continue;
+            }
+            auto next = MILK_TRY(std::move(*serving).send(Blk::Done{request.tag, request.status}));
+            serving.emplace(std::move(next));
+        }
+        return std::move(*serving).send(Blk::Completed{});
+    }
+
+    RamStore m_store;
+    std::uint32_t m_max_depth;
+    std::uint64_t m_batches = 0;
+};
+
+static_assert(milk::Component<RamBlockService>);
+
+}  // namespace components::blk
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif

@@ -1,0 +1,193 @@
+// The block service (components/blk) over contracts/blk.contract, placed by
+// the host in its own process and in a process of its own, driven through
+// BlkClient as a block device's driver would: batches of requests up to the
+// queue depth, every block written read back.
+#include "blk/blk_client.hpp"
+#include "blk/blk_component.hpp"
+
+#include "../host/one_instance_host.hpp"
+
+#include <milk/host/component_type.hpp>
+#include <milk/host/host.hpp>
+
+#include <doctest/doctest.h>
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace {
+
+using components::blk::BlkClient;
+using components::blk::Request;
+using components::blk::RequestKind;
+using milk::Placement;
+using milk::blk::BlkStatus;
+namespace Blk = milk::blk::Blk;
+
+constexpr auto answer_timeout = std::chrono::seconds(10);
+
+template <typename T>
+T take(milk::Result<T>&& result) {
+    REQUIRE_MESSAGE(result.ok(), (result.ok() ? "" : result.error().what));
+    return std::move(result).value();
+}
+
+milk::host::Host make_host(Placement placement, const milk::Settings& settings = {}) {
+    return milk::test::make_one_instance_host("disk", "blk_ram", placement, settings);
+}
+
+BlkClient connect(milk::host::Host& host, std::uint32_t depth) {
+    return take(BlkClient::try_connect(take(host.connect<Blk::Contract>("disk")), depth, answer_timeout));
+}
+
+// A block's worth of bytes saying which block and which pass wrote it.
+std::vector<std::byte> pattern(std::uint64_t block, std::uint32_t blocks, std::uint32_t block_size, std::uint8_t pass) {
+    std::vector<std::byte> bytes(std::size_t{blocks} * block_size);
+    for (std::size_t i = 0; i < bytes.size(); ++i)
+        bytes[i] = static_cast<std::byte>((block * 31 + i / block_size * 7 + i + pass) & 0xff);
+    return bytes;
+}
+
+struct Answer {
+    BlkStatus status;
+    std::vector<std::byte> data;
+};
+
+// One batch; each tag's answer.
+std::vector<Answer> run(BlkClient& disk, std::span<const Request> batch) {
+    std::vector<Answer> answers(disk.device().depth, Answer{BlkStatus::bad_request, {}});
+    std::vector<int> seen(disk.device().depth, 0);
+    auto submitted = disk.submit(batch, answer_timeout, [&](std::uint32_t tag, BlkStatus status, std::span<const std::byte> data) {
+        ++seen[tag];
+        answers[tag] = Answer{status, std::vector<std::byte>(data.begin(), data.end())};
+    });
+    REQUIRE_MESSAGE(submitted.ok(), (submitted.ok() ? "" : submitted.error().what));
+    for (const Request& request : batch) CHECK(seen[request.tag] == 1);
+    return answers;
+}
+
+}  // namespace
+
+TEST_CASE("blk_ram: batches up to the queue depth, every block written read back, in each placement") {
+    for (Placement placement : {Placement::Inproc, Placement::Process}) {
+        CAPTURE(static_cast<int>(placement));
+        milk::Settings settings;
+        REQUIRE(settings.set("blocks", 256).ok());
+        auto host = make_host(placement, settings);
+        auto disk = connect(host, 16);
+        CHECK(disk.device().blocks == 256);
+        CHECK(disk.device().block_size == 4096);
+        CHECK(disk.device().depth == 16);
+        // Sixteen writes of two blocks each in one batch, then sixteen reads.
+        std::vector<std::vector<std::byte>> written;
+        std::vector<Request> writes;
+        for (std::uint32_t tag = 0; tag < 16; ++tag) {
+            written.push_back(pattern(tag * 16, 2, 4096, 1));
+            writes.push_back({RequestKind::write, tag, tag * 16u, 0, written.back()});
+        }
+        for (const Answer& answer : run(disk, writes)) CHECK(answer.status == BlkStatus::ok);
+        std::vector<Request> reads;
+        for (std::uint32_t tag = 0; tag < 16; ++tag) reads.push_back({RequestKind::read, 15 - tag, tag * 16u, 2, {}});
+        const auto answers = run(disk, reads);
+        for (std::uint32_t tag = 0; tag < 16; ++tag) {
+            CHECK(answers[15 - tag].status == BlkStatus::ok);
+            CHECK(answers[15 - tag].data == written[tag]);
+        }
+        // Blocks never written read as zeros; a flush completes.
+        const std::array<Request, 2> zeros{Request{RequestKind::read, 3, 100, 1, {}}, Request{RequestKind::flush, 4, 0, 0, {}}};
+        const auto zero_answers = run(disk, zeros);
+        CHECK(zero_answers[3].data == std::vector<std::byte>(4096, std::byte{0}));
+        CHECK(zero_answers[4].status == BlkStatus::ok);
+        CHECK(disk.bye().ok());
+    }
+}
+
+TEST_CASE("blk_ram: a discarded range reads as zeros, and what lies outside the device or is no whole block fails alone") {
+    auto host = make_host(Placement::Inproc);
+    auto disk = connect(host, 8);
+    const auto data = pattern(10, 4, 4096, 2);
+    const std::array<Request, 1> write{Request{RequestKind::write, 0, 10, 0, data}};
+    CHECK(run(disk, write)[0].status == BlkStatus::ok);
+    const std::vector<std::byte> half(2048, std::byte{1});
+    const std::uint64_t last = disk.device().blocks - 1;
+    const std::array<Request, 6> batch{
+        Request{RequestKind::discard, 0, 11, 2, {}},
+        Request{RequestKind::read, 1, last, 2, {}},          // past the end
+        Request{RequestKind::write, 2, 3, 0, half},           // half a block
+        Request{RequestKind::discard, 3, last + 1, 1, {}},    // past the end
+        Request{RequestKind::read, 4, 0, 0, {}},              // no blocks
+        Request{RequestKind::read, 5, 10, 4, {}},
+    };
+    const auto answers = run(disk, batch);
+    CHECK(answers[0].status == BlkStatus::ok);
+    CHECK(answers[1].status == BlkStatus::out_of_range);
+    CHECK(answers[2].status == BlkStatus::bad_request);
+    CHECK(answers[3].status == BlkStatus::out_of_range);
+    CHECK(answers[4].status == BlkStatus::out_of_range);
+    REQUIRE(answers[5].status == BlkStatus::ok);
+    // Blocks 11 and 12 were discarded in the same batch as this read, which
+    // may see them either way; a read in the next batch sees zeros.
+    const std::array<Request, 1> again{Request{RequestKind::read, 0, 10, 4, {}}};
+    const auto after = run(disk, again);
+    std::vector<std::byte> expected = data;
+    std::fill(expected.begin() + 4096, expected.begin() + 3 * 4096, std::byte{0});
+    CHECK(after[0].data == expected);
+    CHECK(disk.bye().ok());
+}
+
+TEST_CASE("blk_ram: the queue is the smaller depth, and none at all is refused") {
+    milk::Settings settings;
+    REQUIRE(settings.set("max_depth", 4).ok());
+    auto host = make_host(Placement::Inproc, settings);
+    auto disk = connect(host, 64);
+    CHECK(disk.device().depth == 4);
+    // The client keeps to it.
+    std::vector<Request> five(5, Request{RequestKind::flush, 0, 0, 0, {}});
+    for (std::uint32_t tag = 0; tag < 5; ++tag) five[tag].tag = tag;
+    CHECK(disk.submit(five, answer_timeout, [](auto, auto, auto) {}).error().code == milk::ErrorCode::InvalidArgument);
+    CHECK(disk.bye().ok());
+    auto refused = BlkClient::try_connect(take(host.connect<Blk::Contract>("disk")), 0, answer_timeout);
+    REQUIRE_FALSE(refused.ok());
+    CHECK(refused.error().code == milk::ErrorCode::InvalidArgument);
+}
+
+TEST_CASE("blk_ram: a driver that reuses a tag in a batch or goes past its depth ends the channel") {
+    auto host = make_host(Placement::Inproc);
+    for (int rule = 0; rule < 2; ++rule) {
+        CAPTURE(rule);
+        auto start = take(host.connect<Blk::Contract>("disk"));
+        auto greeting = take(std::move(start).send(Blk::Hello{2}));
+        std::optional<components::blk::ClientIdle> idle;
+        REQUIRE(std::move(greeting)
+                    .receive([&](Blk::Welcome&&, components::blk::ClientIdle&& next) { idle.emplace(std::move(next)); },
+                             [](Blk::Refused&&) {})
+                    .ok());
+        REQUIRE(idle);
+        auto queued = take(std::move(*idle).send(Blk::Flush{1}));
+        // rule 0: tag 1 twice; rule 1: a tag beyond the depth of 2.
+        auto again = take(std::move(queued).send(Blk::Flush{rule == 0 ? 1u : 2u}));
+        auto serving = take(std::move(again).send(Blk::Submit{}));
+        auto answer = std::move(serving).receive_for(
+            answer_timeout, [](Blk::ReadDone&&, components::blk::ClientServing&&) { return 1; },
+            [](Blk::Done&&, components::blk::ClientServing&&) { return 1; },
+            [](Blk::Completed&&, components::blk::ClientIdle&&) { return 2; },
+            [](milk::TimedOut, components::blk::ClientServing&&) { return 3; });
+        REQUIRE_FALSE(answer.ok());
+        CHECK(answer.error().code == milk::ErrorCode::ProtocolViolation);
+    }
+}
+
+TEST_CASE("blk_ram: settings are checked") {
+    milk::Settings settings;
+    REQUIRE(settings.set("block_size", 1024).ok());
+    CHECK_FALSE(components::blk::RamBlockService::try_create(settings).ok());
+    milk::Settings deep;
+    REQUIRE(deep.set("max_depth", 5000).ok());
+    CHECK_FALSE(components::blk::RamBlockService::try_create(deep).ok());
+    milk::Settings none;
+    REQUIRE(none.set("blocks", 0).ok());
+    CHECK_FALSE(components::blk::RamBlockService::try_create(none).ok());
+}
