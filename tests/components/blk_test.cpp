@@ -9,13 +9,16 @@
 
 #include <milk/host/component_type.hpp>
 #include <milk/host/host.hpp>
+#include <milk/inproc.hpp>
 
 #include <doctest/doctest.h>
 
 #include <array>
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace {
@@ -190,4 +193,91 @@ TEST_CASE("blk_ram: settings are checked") {
     milk::Settings none;
     REQUIRE(none.set("blocks", 0).ok());
     CHECK_FALSE(components::blk::RamBlockService::try_create(none).ok());
+}
+
+namespace {
+
+// A service that answers its first batch with `answer` (given the first
+// request's tag) instead of the truth, then hangs up.
+template <typename Answer>
+std::thread rogue_service(milk::ChannelEnd&& end, Answer answer) {
+    return std::thread([server = Blk::Contract::server(std::move(end)), answer]() mutable {
+        struct Greeted {
+            std::optional<components::blk::ServerGreeting> greeting;
+        };
+        auto greeted = std::move(server).receive([](Blk::Hello&&, components::blk::ServerGreeting&& next) {
+            return Greeted{std::move(next)};
+        });
+        if (!greeted.ok()) return;
+        auto idle = std::move(*greeted.value().greeting).send(Blk::Welcome{64, 4096, 4});
+        if (!idle.ok()) return;
+        std::uint32_t tag = 0;
+        auto queued = std::move(idle).value().receive(
+            [&](Blk::Read&& read, components::blk::ServerQueued&& next) {
+                tag = read.tag;
+                return std::optional<components::blk::ServerQueued>{std::move(next)};
+            },
+            [](Blk::Write&&, components::blk::ServerQueued&&) { return std::optional<components::blk::ServerQueued>{}; },
+            [](Blk::Flush&&, components::blk::ServerQueued&&) { return std::optional<components::blk::ServerQueued>{}; },
+            [](Blk::Discard&&, components::blk::ServerQueued&&) { return std::optional<components::blk::ServerQueued>{}; },
+            [](Blk::Bye&&) { return std::optional<components::blk::ServerQueued>{}; });
+        if (!queued.ok() || !queued.value()) return;
+        auto serving = std::move(*queued.value()).receive(
+            [](Blk::Read&&, components::blk::ServerQueued&&) { return std::optional<components::blk::ServerServing>{}; },
+            [](Blk::Write&&, components::blk::ServerQueued&&) { return std::optional<components::blk::ServerServing>{}; },
+            [](Blk::Flush&&, components::blk::ServerQueued&&) { return std::optional<components::blk::ServerServing>{}; },
+            [](Blk::Discard&&, components::blk::ServerQueued&&) { return std::optional<components::blk::ServerServing>{}; },
+            [](Blk::Submit&&, components::blk::ServerServing&& next) {
+                return std::optional<components::blk::ServerServing>{std::move(next)};
+            });
+        if (!serving.ok() || !serving.value()) return;
+        answer(std::move(*serving.value()), tag);
+    });
+}
+
+// What the driver makes of the rogue's answer to one read of one block.
+milk::Error read_from_rogue(auto answer) {
+    auto channel = milk::inproc::open_channel();
+    REQUIRE(channel.ok());
+    auto [client_end, server_end] = std::move(channel).value();
+    std::thread rogue = rogue_service(std::move(server_end), answer);
+    auto disk = take(BlkClient::try_connect(Blk::Contract::client(std::move(client_end)), 4, answer_timeout));
+    const std::array<Request, 1> read{Request{RequestKind::read, 2, 5, 1, {}}};
+    int calls = 0;
+    auto submitted = disk.submit(read, answer_timeout, [&](auto, auto, auto) { ++calls; });
+    rogue.join();
+    REQUIRE_FALSE(submitted.ok());
+    // Nothing of the bad answer reached the caller.
+    CHECK(calls == 0);
+    return submitted.error();
+}
+
+}  // namespace
+
+TEST_CASE("BlkClient: a service that answers another tag, the wrong length or a read without its blocks fails the batch") {
+    const milk::Error other_tag = read_from_rogue([](components::blk::ServerServing&& serving, std::uint32_t tag) {
+        auto data = serving.allocate(4096);
+        if (data.ok()) static_cast<void>(std::move(serving).send(Blk::ReadDone{tag + 1, std::move(data).value()}));
+    });
+    CHECK(other_tag.code == milk::ErrorCode::ProtocolViolation);
+    CHECK(std::string(other_tag.what) == "blk: an answer for no request of the batch");
+
+    const milk::Error short_read = read_from_rogue([](components::blk::ServerServing&& serving, std::uint32_t tag) {
+        auto data = serving.allocate(512);
+        if (data.ok()) static_cast<void>(std::move(serving).send(Blk::ReadDone{tag, std::move(data).value()}));
+    });
+    CHECK(short_read.code == milk::ErrorCode::ProtocolViolation);
+    CHECK(std::string(short_read.what) == "blk: a read's answer of the wrong length");
+
+    const milk::Error no_blocks = read_from_rogue([](components::blk::ServerServing&& serving, std::uint32_t tag) {
+        static_cast<void>(std::move(serving).send(Blk::Done{tag, BlkStatus::ok}));
+    });
+    CHECK(no_blocks.code == milk::ErrorCode::ProtocolViolation);
+    CHECK(std::string(no_blocks.what) == "blk: a read answered ok without its blocks");
+
+    const milk::Error early = read_from_rogue([](components::blk::ServerServing&& serving, std::uint32_t) {
+        static_cast<void>(std::move(serving).send(Blk::Completed{}));
+    });
+    CHECK(early.code == milk::ErrorCode::ProtocolViolation);
+    CHECK(std::string(early.what) == "blk: Completed before every request had its answer");
 }
