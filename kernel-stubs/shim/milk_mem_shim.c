@@ -82,7 +82,8 @@ unsigned int milk_shim_mem_insert(void *fault, void *frame)
 {
 	struct vm_fault *vmf = fault;
 
-	return vmf_insert_pfn(vmf->vma, vmf->address, page_to_pfn((struct page *)frame));
+	/* vm_fault_t is a sparse bitwise type; the core carries it as a plain int. */
+	return (__force unsigned int)vmf_insert_pfn(vmf->vma, vmf->address, page_to_pfn((struct page *)frame));
 }
 
 struct milk_mem_queue {
@@ -164,13 +165,13 @@ static void milk_mem_release_fault_lock(struct vm_fault *vmf)
 static vm_fault_t milk_mem_fault(struct vm_fault *vmf)
 {
 	void *region = vmf->vma->vm_private_data;
-	unsigned int result = VM_FAULT_SIGBUS;
+	unsigned int result = (__force unsigned int)VM_FAULT_SIGBUS;
 	struct file *file;
 
 	for (;;) {
 		switch (milk_core_mem_fault(region, vmf->pgoff, (vmf->flags & FAULT_FLAG_WRITE) != 0, vmf, &result)) {
 		case MILK_MEM_FAULT_DONE:
-			return result;
+			return (__force vm_fault_t)result;
 		case MILK_MEM_FAULT_QUEUED:
 			break;
 		case MILK_MEM_FAULT_OOM:
