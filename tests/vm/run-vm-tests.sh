@@ -250,9 +250,19 @@ ended=$(date +%s.%N)
 awk -v b0="$boot_started" -v b1="$boot_ended" -v t0="$started" -v t1="$ended" \
     'BEGIN { printf "run-vm-tests: VM %.1fs (boot to power-off), total %.1fs\n", b1 - b0, t1 - t0 }'
 if ((${#problems[@]})); then
-    for problem in "${problems[@]}"; do echo "run-vm-tests: FAIL: $problem" >&2; done
     echo "run-vm-tests: last console lines:" >&2
     tail -n 40 "$log" >&2
+    # A failing program's own last lines and the verdicts come last: CI keeps
+    # only the head and the tail of a long run's output, and the cause of a
+    # failure must be in what it keeps.
+    for name in "${names[@]}"; do
+        if ! grep -qx "MILK-TEST $name PASS" "$log"; then
+            echo "run-vm-tests: last lines of $name:" >&2
+            grep -E "^  $name: " "$log" | tail -n 15 >&2 || true
+            grep -E "^MILK-TEST $name " "$log" >&2 || true
+        fi
+    done
+    for problem in "${problems[@]}"; do echo "run-vm-tests: FAIL: $problem" >&2; done
     exit 1
 fi
 echo "run-vm-tests: PASS (${#names[@]} tests)"
