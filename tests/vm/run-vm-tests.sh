@@ -6,18 +6,40 @@
 #
 #   run-vm-tests.sh --module build/kernel-stubs/kbuild/milk.ko --work DIR \
 #                   [--timeout SECONDS] [--accel auto|tcg|kvm] \
-#                   [--file SOURCE=/PATH]... [--env NAME=VALUE]... PROGRAM...
+#                   [--file SOURCE=/PATH]... [--env NAME=VALUE]... \
+#                   [--tool /PATH]... [--kmod 'NAME [PARAM=VALUE]...']... PROGRAM...
 #
 # --file puts a file the programs need into the guest at /PATH (a program
 # that is not a test, such as milkd, or a config file); an executable must be
 # statically linked too. --env sets NAME=VALUE in the programs' environment
 # (passed on the kernel's command line: a NAME without dots, a VALUE without
 # spaces).
+# --tool puts one of the host's own programs into the guest at the same
+# /PATH, dynamically linked as it is (/sbin/mkfs.ext4, /sbin/e2fsck), so that
+# a test can use the real Linux tool rather than a busybox look-alike or
+# nothing. The guest gets the program's file (a symlink's target, under the
+# link's own name: mkfs.ext4 is mke2fs, which reads its name), every library
+# `ldd` lists for it and the ELF interpreter, each at its host path, and
+# /etc/mke2fs.conf when a tool is mke2fs; not what it may dlopen() at run
+# time, which ldd cannot see. The tools' directories come before /bin in the
+# PATH the programs run with, so that a program that runs "e2fsck" by execvp
+# gets the real one. Busybox's sh runs its own applet for a name it knows
+# (mke2fs, sha256sum) whatever PATH says: through system() or `sh -c`, name
+# such a tool by its full path.
+# --kmod loads a module of the guest kernel, and the modules it depends on
+# in the order `modprobe --show-depends` gives for that release, before
+# milk.ko (a test that formats a RAM disk needs ext4 and brd, which Debian
+# builds as modules). The module's own PARAM=VALUE words, after its name in
+# the same argument, go to its insmod only. The host's /etc/modprobe.d is not
+# read: the guest gets the kernel's dependencies, not this host's settings.
+# Each is printed as "MILK-KMOD <name> OK" when it loaded; one that did not
+# fails the run.
 # A program passes when it exits 0. The run fails on: a missing
-# "MILK-TEST <name> PASS" line, a missing "MILK-VM-DONE", the module not
-# loading or unloading, a "milk: leak:" line or no "milk: unloaded cleanly",
-# any Oops / BUG: / WARNING: / Kernel panic / general protection fault on
-# the console, or the timeout. The whole console log stays in DIR/serial.log.
+# "MILK-TEST <name> PASS" line, a missing "MILK-VM-DONE", milk.ko or a
+# --kmod module not loading, milk.ko not unloading, a "milk: leak:" line or
+# no "milk: unloaded cleanly", any Oops / BUG: / WARNING: / Kernel panic /
+# general protection fault on the console, or the timeout. The whole console
+# log stays in DIR/serial.log.
 #
 # Acceleration: TCG (software emulation) is the default and always works.
 # With --accel auto (the default) KVM is used only if a probe boot under KVM
@@ -31,6 +53,8 @@ accel=auto
 programs=()
 files=()
 environment=()
+tools=()
+kmods=()
 while (($#)); do
     case "$1" in
     --module) module=$2; shift 2 ;;
@@ -39,13 +63,16 @@ while (($#)); do
     --accel) accel=$2; shift 2 ;;
     --file) files+=("$2"); shift 2 ;;
     --env) environment+=("$2"); shift 2 ;;
-    -h | --help) sed -n '2,28p' "$0"; exit 0 ;;
+    --tool) tools+=("$2"); shift 2 ;;
+    --kmod) kmods+=("$2"); shift 2 ;;
+    -h | --help) sed -n '2,/^[^#]/{/^#/p;}' "$0"; exit 0 ;;
     -*) echo "run-vm-tests: unknown option $1" >&2; exit 2 ;;
     *) programs+=("$1"); shift ;;
     esac
 done
 [[ -n $module && -n $work && ${#programs[@]} -gt 0 ]] || {
-    echo "usage: run-vm-tests.sh --module milk.ko --work DIR [--timeout S] [--accel auto|tcg|kvm] PROGRAM..." >&2
+    echo "usage: run-vm-tests.sh --module milk.ko --work DIR [--timeout S] [--accel auto|tcg|kvm]" \
+        "[--file SOURCE=/PATH]... [--env NAME=VALUE]... [--tool /PATH]... [--kmod 'NAME [PARAM=VALUE]...']... PROGRAM..." >&2
     exit 2
 }
 [[ -f $module ]] || { echo "run-vm-tests: no module at $module (build the milk_ko target)" >&2; exit 2; }
@@ -77,6 +104,7 @@ for candidate in /bin/busybox /usr/bin/busybox "$busybox"; do
         break
     fi
 done
+# shellcheck disable=SC2015 # fail when either test fails
 [[ -n $busybox ]] && ! ldd "$busybox" >/dev/null 2>&1 || fail "no statically linked busybox (package busybox-static)"
 
 # The vmlinux inside the vmlinuz, booted through its PVH entry, skips the
@@ -122,12 +150,95 @@ done
 # The programs run in the order given here, not in the order of their names:
 # the caller decides what runs after what.
 printf '%s\n' "${names[@]}" >"$root/tests.order"
+# --tool: the host's program at its own path, with what the dynamic linker
+# loads for it at the paths `ldd` found them (copied, never linked: the host's
+# /lib and /lib64 are symlinks into /usr that the initramfs does not have).
+# There is no ld.so.cache in the guest; the linker's default directories
+# (/lib/x86_64-linux-gnu among them) are where ldd finds them on Debian.
+tool_dirs=()
+for tool in "${tools[@]}"; do
+    [[ $tool == /* ]] || fail "--tool wants an absolute path, not $tool"
+    [[ -f $tool && -x $tool ]] || fail "tool $tool is missing or not executable"
+    case $tool in /init | /bin/busybox | /milk.ko | /tests/*) fail "--tool $tool would replace the harness's own file" ;; esac
+    mkdir -p "$root$(dirname "$tool")"
+    cp -L "$tool" "$root$tool"
+    chmod 0755 "$root$tool"
+    [[ " ${tool_dirs[*]} " == *" $(dirname "$tool") "* ]] || tool_dirs+=("$(dirname "$tool")")
+    # ldd fails on a static program or a script: the file alone is enough.
+    if listed=$(ldd "$tool" 2>/dev/null); then
+        while read -r line; do
+            case $line in
+            *'=> not found'*) fail "tool $tool needs ${line%% *}, which ldd cannot find" ;;
+            *'=> /'*) library=${line#*=> } ;;
+            /*) library=$line ;; # the ELF interpreter
+            *) continue ;;       # linux-vdso.so.1: the kernel's
+            esac
+            library=${library%% (*}
+            if [[ ! -e $root$library ]]; then
+                mkdir -p "$root$(dirname "$library")"
+                cp -L "$library" "$root$library"
+            fi
+        done <<<"$listed"
+    fi
+    # mke2fs (mkfs.ext4 and its kin are links to it) reads its defaults for
+    # each file system type from there; a --file of that path still wins.
+    if [[ $(basename "$(readlink -f "$tool")") == mke2fs && -f /etc/mke2fs.conf ]]; then
+        mkdir -p "$root/etc"
+        cp /etc/mke2fs.conf "$root/etc/mke2fs.conf"
+    fi
+done
+if ((${#tool_dirs[@]})); then
+    (IFS=:; echo "${tool_dirs[*]}") >"$root/tools.path"
+fi
+# --kmod: each module and its dependencies, decompressed (busybox's insmod
+# takes a plain ELF file), listed in load order in /kmods.order as "NAME FILE
+# [PARAM=VALUE]...". A module that two --kmod share is loaded once. modprobe
+# is in /sbin, which a user's PATH on Debian does not hold.
+kmod_names=()
+if ((${#kmods[@]})); then
+    modprobe=$(PATH=$PATH:/usr/sbin:/sbin command -v modprobe) || fail "modprobe not found (package: kmod)"
+    [[ -d /lib/modules/$release/kernel ]] || fail "no modules of $release in /lib/modules/$release (package linux-image-$release)"
+    mkdir -p "$root/kmods"
+    : >"$root/kmods.order"
+fi
+for kmod in "${kmods[@]}"; do
+    read -r wanted parameters <<<"$kmod" || true
+    [[ -n ${wanted:-} ]] || fail "--kmod wants a module name, not '$kmod'"
+    # -C /dev/null: the kernel's own dependencies and soft dependencies
+    # (modules.dep, modules.softdep), none of the host's modprobe.d options.
+    plan=$("$modprobe" -C /dev/null --show-depends --set-version "$release" "$wanted" 2>&1) ||
+        fail "--kmod $wanted: modprobe found no such module for $release: $plan"
+    # NAME's parameters go to NAME's own insmod: the line whose module is
+    # NAME (spelt with - or _), else, for an alias, the last one.
+    owner=$(awk -v want="${wanted//-/_}" '$1 == "insmod" {
+            name = $2; sub(/.*\//, "", name); sub(/\.ko.*/, "", name); gsub(/-/, "_", name)
+            last = $2; if (name == want) own = $2 }
+        END { print (own != "" ? own : last) }' <<<"$plan")
+    while read -r verb file _; do
+        [[ $verb == insmod ]] || continue # "builtin NAME": in the kernel already
+        name=$(basename "$file")
+        name=${name%%.ko*}
+        [[ " ${kmod_names[*]} " == *" $name "* ]] && continue
+        own=""
+        [[ $file == "$owner" ]] && own=${parameters:-}
+        case $file in
+        *.ko.xz) xz -dc "$file" >"$root/kmods/$name.ko" ;;
+        *.ko.zst) zstd -dcq "$file" >"$root/kmods/$name.ko" ;;
+        *.ko.gz) gzip -dc "$file" >"$root/kmods/$name.ko" ;;
+        *.ko) cp "$file" "$root/kmods/$name.ko" ;;
+        *) fail "--kmod $wanted: cannot read the module file $file" ;;
+        esac
+        echo "$name /kmods/$name.ko${own:+ $own}" >>"$root/kmods.order"
+        kmod_names+=("$name")
+    done <<<"$plan"
+    grep -q '^insmod ' <<<"$plan" || echo "run-vm-tests: --kmod $wanted: built into $release, nothing to load"
+done
 for file in "${files[@]}"; do
     source=${file%%=*}
     target=${file#*=}
     [[ $source != "$file" && $target == /* ]] || fail "--file wants SOURCE=/PATH, not $file"
     [[ -f $source ]] || fail "file $source is missing"
-    if [[ -x $source ]] && ldd "$source" >/dev/null 2>&1; then fail "$source is not statically linked"; fi
+    if [[ -x $source ]] && ldd "$source" >/dev/null 2>&1; then fail "$source is not statically linked (--tool takes a dynamic one)"; fi
     mkdir -p "$root$(dirname "$target")"
     cp "$source" "$root$target"
 done
@@ -139,12 +250,19 @@ mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
 echo "MILK-VM-BOOTED $(uname -r)"
+if [ -f /kmods.order ]; then
+    while read -r name file parameters; do
+        if insmod "$file" $parameters; then echo "MILK-KMOD $name OK"; else echo "MILK-KMOD $name FAIL (exit $?)"; fi
+    done </kmods.order
+fi
+tools_path=/bin
+if [ -f /tools.path ]; then tools_path="$(cat /tools.path):/bin"; fi
 if insmod /milk.ko; then
     echo "MILK-INSMOD OK"
     for name in $(cat /tests.order); do
         test=/tests/$name
         echo "MILK-RUN $name"
-        if "$test" >/tmp/out 2>&1; then verdict=PASS; else verdict="FAIL (exit $?)"; fi
+        if PATH=$tools_path "$test" >/tmp/out 2>&1; then verdict=PASS; else verdict="FAIL (exit $?)"; fi
         sed "s/^/  $name: /" /tmp/out
         echo "MILK-TEST $name $verdict"
         echo "MILK-UPTIME $name $(cut -d' ' -f1 /proc/uptime)"
@@ -193,6 +311,7 @@ if [[ $accel == auto ]]; then
         accel=$(cat "$work/kvm-probe")
     fi
 fi
+# shellcheck disable=SC2054 # the commas in tcg's options are QEMU's
 case $accel in
 kvm) cpu=(-accel kvm -cpu host) ;;
 # thread=multi: one host thread per vCPU (MTTCG), so that two guest CPUs
@@ -232,6 +351,9 @@ grep -E '^(MILK-|  [a-z_]+: )' "$log" | grep -v '^MILK-RUN ' || true
 
 problems=()
 [[ $qemu_status -eq 124 || $qemu_status -eq 137 ]] && problems+=("timed out after ${timeout_seconds}s")
+for name in "${kmod_names[@]}"; do
+    grep -qx "MILK-KMOD $name OK" "$log" || problems+=("kernel module $name did not load")
+done
 grep -q '^MILK-INSMOD OK' "$log" || problems+=("milk.ko did not load")
 for name in "${names[@]}"; do
     grep -qx "MILK-TEST $name PASS" "$log" || problems+=("no PASS line for $name")
