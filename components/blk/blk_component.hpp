@@ -91,7 +91,38 @@ public:
         std::memset(m_data + block * m_block_size, 0, count * m_block_size);
     }
 
+    // The store called directly by milk.ko's block device (DirectStore):
+    // byte ranges, as the block layer's requests come (512-byte sectors,
+    // whatever the block size). The device checks each range first; the
+    // store checks again, since a range outside it would be memory
+    // corruption.
+    [[nodiscard]] milk::Result<void> read_bytes(std::uint64_t offset, std::span<std::byte> into) const {
+        MILK_TRY(check_range(offset, into.size()));
+        std::memcpy(into.data(), m_data + offset, into.size());
+        return {};
+    }
+    [[nodiscard]] milk::Result<void> write_bytes(std::uint64_t offset, std::span<const std::byte> from) {
+        MILK_TRY(check_range(offset, from.size()));
+        std::memcpy(m_data + offset, from.data(), from.size());
+        return {};
+    }
+    [[nodiscard]] milk::Result<void> discard_bytes(std::uint64_t offset, std::uint64_t bytes) {
+        MILK_TRY(check_range(offset, bytes));
+        std::memset(m_data + offset, 0, bytes);
+        return {};
+    }
+    // Memory keeps nothing back: a flush has nothing to write.
+    [[nodiscard]] milk::Result<void> flush() { return {}; }
+
 private:
+    [[nodiscard]] milk::Result<void> check_range(std::uint64_t offset, std::uint64_t bytes) const {
+        const std::uint64_t size = m_blocks * m_block_size;
+        if (offset > size || bytes > size - offset)
+            return milk::Error{milk::ErrorCode::InvalidArgument, "blk: a range outside the device",
+                               static_cast<std::int64_t>(offset)};
+        return {};
+    }
+
     std::byte* m_data = nullptr;
     std::uint64_t m_blocks = 0;
     std::uint32_t m_block_size = 0;
@@ -171,6 +202,11 @@ public:
 
     // What the last channel did.
     [[nodiscard]] std::uint64_t batches() const { return m_batches; }
+
+    // Without a channel: milk.ko's block device calls the store directly
+    // when the host places the service in the kernel (docs/blk.md).
+    using DirectStore = RamStore;
+    [[nodiscard]] RamStore direct_store() && { return std::move(m_store); }
 
 private:
     RamBlockService(RamStore store, std::uint32_t max_depth) : m_store(std::move(store)), m_max_depth(max_depth) {}

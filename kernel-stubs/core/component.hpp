@@ -156,6 +156,21 @@ public:
     [[nodiscard]] virtual std::size_t decide(DirectMemDecision* out, std::size_t capacity) = 0;
 };
 
+// A block service in the module that milk.ko's block device calls directly,
+// without a channel (MILK_IOC_BLK_CREATE naming one): the component's own
+// store. Offsets and lengths are in bytes, multiples of 512 and inside the
+// device: the device checks them before it calls.
+class DirectBlkService {
+public:
+    virtual ~DirectBlkService() = default;
+    [[nodiscard]] virtual std::uint64_t blocks() const = 0;
+    [[nodiscard]] virtual std::uint32_t block_size() const = 0;
+    [[nodiscard]] virtual Result<void> read(std::uint64_t offset, std::span<std::byte> into) = 0;
+    [[nodiscard]] virtual Result<void> write(std::uint64_t offset, std::span<const std::byte> from) = 0;
+    [[nodiscard]] virtual Result<void> flush() = 0;
+    [[nodiscard]] virtual Result<void> discard(std::uint64_t offset, std::uint64_t bytes) = 0;
+};
+
 // One component compiled into the module (component_entry() makes it).
 struct ComponentEntry {
     const char* name;                 // what MILK_IOC_OPEN_CHANNEL names: "echo"
@@ -177,6 +192,9 @@ struct ComponentEntry {
     // every other component.
     Result<Owned<DirectMemPolicy>> (*create_direct_mem)(const Settings& settings, std::uint32_t pages,
                                                        std::uint32_t frames);
+    // For a block service: its store, which the block device calls
+    // directly; null for every other component.
+    Result<Owned<DirectBlkService>> (*create_direct_blk)(const Settings& settings);
 };
 
 // The module's own counts of a component's use (MILK_IOC_COMPONENT_INFO).

@@ -137,6 +137,17 @@ private:
     C m_component;
 };
 
+// The host refuses a config that sets a name the component does not
+// declare (milk::SettingNames); a direct factory, which user space reaches
+// without the host, refuses it here, before the component sees the rest.
+template <milk::Component C>
+[[nodiscard]] Result<void> check_setting_names(const Settings& settings) {
+    for (std::size_t i = 0; i < settings.size(); ++i)
+        if (!C::setting_names.contains(settings.name_of(i)))
+            return Error{ErrorCode::InvalidArgument, "a setting the component does not declare", static_cast<std::int64_t>(i)};
+    return {};
+}
+
 // A scheduler component (components/sched) offers its books without a
 // channel; the scheduler mechanism then calls them directly.
 template <typename C>
@@ -154,6 +165,7 @@ public:
 
     [[nodiscard]] static Result<Owned<DirectSchedPolicy>> create(const Settings& settings, std::uint32_t cpus,
                                                                  std::uint32_t max_tasks) {
+        MILK_TRY(check_setting_names<C>(settings));
         const C component = MILK_TRY(C::try_create(settings));
         auto books = MILK_TRY(component.direct_books(cpus, max_tasks));
         auto runner = MILK_TRY(Owned<DirectSchedRunner>::try_create(std::move(books)));
@@ -203,6 +215,7 @@ public:
 
     [[nodiscard]] static Result<Owned<DirectMemPolicy>> create(const Settings& settings, std::uint32_t pages,
                                                                std::uint32_t frames) {
+        MILK_TRY(check_setting_names<C>(settings));
         const C component = MILK_TRY(C::try_create(settings));
         auto pager = MILK_TRY(component.direct_pager(pages, frames));
         auto runner = MILK_TRY(Owned<DirectMemRunner>::try_create(std::move(pager)));
@@ -236,6 +249,51 @@ constexpr auto direct_mem_factory() -> Result<Owned<DirectMemPolicy>> (*)(const 
     else return nullptr;
 }
 
+// A block service component (components/blk) offers its store without a
+// channel; the block device then calls it directly.
+template <typename C>
+concept DirectBlockStore = requires(C component) {
+    typename C::DirectStore;
+    { std::move(component).direct_store() } -> std::same_as<typename C::DirectStore>;
+};
+
+template <DirectBlockStore C>
+class DirectBlkRunner final : public DirectBlkService {
+    using Store = typename C::DirectStore;
+
+public:
+    explicit DirectBlkRunner(Store&& store) : m_store(std::move(store)) {}
+
+    [[nodiscard]] static Result<Owned<DirectBlkService>> create(const Settings& settings) {
+        MILK_TRY(check_setting_names<C>(settings));
+        C component = MILK_TRY(C::try_create(settings));
+        auto runner = MILK_TRY(Owned<DirectBlkRunner>::try_create(std::move(component).direct_store()));
+        return Owned<DirectBlkService>(std::move(runner));
+    }
+
+    [[nodiscard]] std::uint64_t blocks() const override { return m_store.blocks(); }
+    [[nodiscard]] std::uint32_t block_size() const override { return m_store.block_size(); }
+    [[nodiscard]] Result<void> read(std::uint64_t offset, std::span<std::byte> into) override {
+        return m_store.read_bytes(offset, into);
+    }
+    [[nodiscard]] Result<void> write(std::uint64_t offset, std::span<const std::byte> from) override {
+        return m_store.write_bytes(offset, from);
+    }
+    [[nodiscard]] Result<void> flush() override { return m_store.flush(); }
+    [[nodiscard]] Result<void> discard(std::uint64_t offset, std::uint64_t bytes) override {
+        return m_store.discard_bytes(offset, bytes);
+    }
+
+private:
+    Store m_store;
+};
+
+template <typename C>
+constexpr auto direct_blk_factory() -> Result<Owned<DirectBlkService>> (*)(const Settings&) {
+    if constexpr (DirectBlockStore<C>) return &DirectBlkRunner<C>::create;
+    else return nullptr;
+}
+
 // Not constexpr on purpose: reached while the registry is constant-
 // initialised, it makes the build fail with its name as the message.
 inline void a_contract_has_more_bytes_fields_per_message_than_milk_ko_takes() {}
@@ -249,10 +307,10 @@ constexpr ComponentEntry component_entry(const char* name, const milk_kcontract&
     if constexpr (milk::StepComponent<C>) {
         if (contract.hosting == MILK_KHOSTING_PER_MESSAGE)
             return ComponentEntry{name, &contract, Hosting::PerMessage, &StepRunner<C>::create, &StepRunner<C>::restore,
-                                  direct_sched_factory<C>(), direct_mem_factory<C>()};
+                                  direct_sched_factory<C>(), direct_mem_factory<C>(), direct_blk_factory<C>()};
     }
     return ComponentEntry{name, &contract, Hosting::Thread, &ServeRunner<C>::create, nullptr, direct_sched_factory<C>(),
-                          direct_mem_factory<C>()};
+                          direct_mem_factory<C>(), direct_blk_factory<C>()};
 }
 
 }  // namespace milk::kernel

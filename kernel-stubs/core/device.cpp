@@ -1,5 +1,6 @@
 // The core's side of /dev/milk: per-file state and ioctl dispatch. The shim
 // calls these (include/milk_core.h) with the file's mutex held.
+#include "blk_mechanism.hpp"
 #include "channel_directory.hpp"
 #include "channel_trace.hpp"
 #include "component_channel.hpp"
@@ -37,14 +38,19 @@ struct FileState {
     // which run without it, see it.
     Owned<mem::Region> region;
     std::atomic<mem::Region*> region_view{nullptr};
+    // Or a block device (MILK_IOC_BLK_CREATE), which lives as long as the
+    // file.
+    Owned<blk::Device> disk;
     void* waker = nullptr;
     void* serve_waker = nullptr;
 
     // The channel is served by a kernel thread: a kick only wakes it.
     [[nodiscard]] bool threaded() const { return channel && channel->serving() != ChannelServing::InKick; }
 
-    // A file is a channel or a region, never both.
-    [[nodiscard]] bool has_channel() const { return static_cast<bool>(channel) || static_cast<bool>(region); }
+    // A file is a channel, a region or a block device, never two of them.
+    [[nodiscard]] bool has_channel() const {
+        return static_cast<bool>(channel) || static_cast<bool>(region) || static_cast<bool>(disk);
+    }
 };
 
 // The errno user space sees for a core error.
@@ -278,6 +284,16 @@ long ioctl_channel_error(FileState& state, unsigned long argument) {
     return milk_shim_copy_to_user(argument, &record, sizeof(record));
 }
 
+long ioctl_blk_create(FileState& state, unsigned long argument) {
+    if (state.has_channel()) return -MILK_EBUSY;
+    return blk::create(argument, state.disk);
+}
+
+long ioctl_blk_stats(const FileState& state, unsigned long argument) {
+    if (!state.disk) return -MILK_ENODEV;
+    return state.disk->ioctl_stats(argument);
+}
+
 long ioctl_kick(FileState& state, unsigned long argument) {
     if (argument != 0) return -MILK_EINVAL;
     if (state.threaded()) {
@@ -365,6 +381,8 @@ extern "C" long milk_core_ioctl(void* file_state, unsigned int command, unsigned
     case MILK_IOC_RETIRE: return milk::kernel::ioctl_retire(state, argument);
     case MILK_IOC_OPEN_RESTORED: return milk::kernel::ioctl_open_restored(state, argument);
     case MILK_IOC_TRACE: return milk::kernel::ioctl_trace(argument);
+    case MILK_IOC_BLK_CREATE: return milk::kernel::ioctl_blk_create(state, argument);
+    case MILK_IOC_BLK_STATS: return milk::kernel::ioctl_blk_stats(state, argument);
     default: return -MILK_ENOTTY;
     }
 }

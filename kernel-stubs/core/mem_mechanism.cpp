@@ -18,6 +18,7 @@
 
 #include "component.hpp"
 #include "kernel_log.hpp"
+#include "mutex_guard.hpp"
 #include "settings_table.hpp"
 
 #include "milk_core.h"
@@ -40,17 +41,6 @@ constexpr std::uint8_t event_fault = MILK_MEM_EVENT_FAULT;
 
 // The FIFO every region falls back to: mem_fifo's own code.
 constexpr const char* fallback_component = "mem_fifo";
-
-class Guard {
-public:
-    explicit Guard(void* lock) : m_lock(lock) { milk_shim_mutex_lock(m_lock); }
-    ~Guard() { milk_shim_mutex_unlock(m_lock); }
-    Guard(const Guard&) = delete;
-    Guard& operator=(const Guard&) = delete;
-
-private:
-    void* m_lock;
-};
 
 template <typename T>
 Result<FixedArray<T>> zeroed(std::size_t size) {
@@ -253,7 +243,7 @@ void Region::queue_for_agent(std::uint32_t page, bool write) {
 
 int Region::fault(std::uint32_t page, bool write, void* fault, unsigned int* result) {
     if (page >= m_pages) return MILK_MEM_FAULT_SIGBUS;
-    Guard guard(m_lock);
+    MutexGuard guard(m_lock);
     if (m_frame_of[page].value == none) {
         if (m_mode == Mode::Agent) {
             queue_for_agent(page, write);
@@ -289,14 +279,14 @@ void Region::wait(std::uint32_t page) {
         GenerationWait waiting{this, 0};
         std::uint64_t since = 0;
         {
-            Guard guard(m_lock);
+            MutexGuard guard(m_lock);
             if (m_mode != Mode::Agent || m_frame_of[page].value != none || m_waiting_since[page] == 0) return;
             since = m_waiting_since[page];
             waiting.seen = generation();
         }
         const std::uint64_t now = now_ns();
         if (now >= since + m_deadline_ns) {
-            Guard guard(m_lock);
+            MutexGuard guard(m_lock);
             if (m_mode == Mode::Agent && m_frame_of[page].value == none && m_waiting_since[page] != 0)
                 fall_back(MILK_MEM_FALLBACK_DEADLINE);
             return;
@@ -320,7 +310,7 @@ long Region::ioctl_wait(unsigned long argument) {
     if (!events.ok()) return -MILK_ENOMEM;
     std::uint32_t count = 0;
     {
-        Guard guard(m_lock);
+        MutexGuard guard(m_lock);
         if (m_mode != Mode::Agent) return -MILK_EPIPE;
         const std::uint32_t queued = m_queue_count.load(std::memory_order_relaxed);
         count = queued < request.capacity ? queued : request.capacity;
@@ -346,7 +336,7 @@ long Region::ioctl_apply(unsigned long argument) {
     request.applied = 0;
     request.refused = 0;
     {
-        Guard guard(m_lock);
+        MutexGuard guard(m_lock);
         if (m_mode != Mode::Agent) return -MILK_EPIPE;
         // In order, each against the books as the ones before left them.
         // The first one refused drops the policy: the rest are refused too,
@@ -371,7 +361,7 @@ long Region::ioctl_apply(unsigned long argument) {
 }
 
 long Region::ioctl_fallback() {
-    Guard guard(m_lock);
+    MutexGuard guard(m_lock);
     if (m_mode != Mode::Agent) return -MILK_EPIPE;
     fall_back(MILK_MEM_FALLBACK_ASKED);
     return 0;
@@ -380,7 +370,7 @@ long Region::ioctl_fallback() {
 long Region::ioctl_stats(unsigned long argument) {
     milk_mem_stats stats{};
     {
-        Guard guard(m_lock);
+        MutexGuard guard(m_lock);
         stats.fallback = m_fallback_reason;
         stats.resident = m_resident;
         stats.faults = m_faults;

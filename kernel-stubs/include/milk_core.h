@@ -256,6 +256,26 @@ void milk_shim_mem_queue_wake(void *queue);
 int milk_shim_mem_queue_wait(void *queue, enum milk_wait_kind kind, int (*ready)(void *), void *argument,
 			     long long timeout_ns);
 
+/*
+ * --- the block device (core/blk_mechanism.cpp, shim/milk_blk_shim.c) -----
+ *
+ * A blk-mq disk, /dev/milkblkN, of `bytes` bytes and logical blocks of
+ * `block_size`, with `depth` tags, whose every request goes to
+ * milk_core_blk_request(device, ...). Made with BLK_MQ_F_BLOCKING: the
+ * requests arrive in process context and the core may sleep. NULL (and
+ * *error: -MILK_ENOSPC every number in use, else -errno) if it cannot be
+ * made. Destroy deletes the disk: no request runs once it returns.
+ */
+void *milk_shim_blk_disk_create(void *device, unsigned long long bytes, unsigned int block_size, unsigned int depth,
+				unsigned int *index, int *error);
+void milk_shim_blk_disk_destroy(void *disk);
+/*
+ * Maps a read's or write's segments one by one and calls each(context,
+ * data, bytes) for them in order; stops at the first nonzero return and
+ * returns it (else 0).
+ */
+int milk_shim_blk_segments(void *request, int (*each)(void *context, void *data, unsigned int bytes), void *context);
+
 /* What milk_core_poll reports. */
 enum milk_poll_bits { MILK_POLL_IN = 1, MILK_POLL_CLOSED = 2 };
 
@@ -356,6 +376,17 @@ int milk_core_mem_fault(void *region, unsigned long page, int write, void *fault
  * Called without the memory map lock; the caller holds the region's file.
  */
 void milk_core_mem_wait(void *region, unsigned long page);
+
+/*
+ * The block device's calls. MILK_IOC_BLK_CREATE runs under the file's mutex
+ * (milk_core_blk_create); STATS too. milk_core_blk_request is the disk's
+ * queue_rq: one request of `op` at byte `offset`, `bytes` long (`request`
+ * is the struct request, for milk_shim_blk_segments); 0 or -errno, and the
+ * shim ends the request with that status.
+ */
+enum milk_blk_op { MILK_BLK_OP_READ = 0, MILK_BLK_OP_WRITE = 1, MILK_BLK_OP_FLUSH = 2, MILK_BLK_OP_DISCARD = 3 };
+int milk_core_blk_request(void *device, enum milk_blk_op op, unsigned long long offset, unsigned long long bytes,
+			  void *request);
 
 #ifdef __cplusplus
 }

@@ -32,7 +32,7 @@ typedef int64_t milk_s64;
 #endif
 
 /* Bumped on every incompatible change of anything in this file. */
-#define MILK_ABI_VERSION 9u
+#define MILK_ABI_VERSION 10u
 
 #define MILK_DEVICE_NAME "milk"
 
@@ -622,5 +622,50 @@ struct milk_mem_stats {
 /* The agent gives its region to the module's own FIFO. */
 #define MILK_IOC_MEM_FALLBACK _IO(MILK_IOC_MAGIC, 0x23)
 #define MILK_IOC_MEM_STATS _IOR(MILK_IOC_MAGIC, 0x24, struct milk_mem_stats)
+
+/*
+ * A block device served by a block service component (MILK_IOC_BLK_*,
+ * docs/blk.md "The kernel device"): MILK_IOC_BLK_CREATE registers a blk-mq
+ * disk, /dev/milkblkN, whose requests (read, write, flush, discard) go to
+ * the service named by `service`, a block service compiled into the module
+ * ("blk_ram"), built from `settings` and called directly in the submitting
+ * context. The disk's size and logical block size are the service's. The
+ * disk lives as long as the fd that created it: when the fd goes, the disk
+ * is deleted (a file system still mounted on it sees I/O errors from then
+ * on; its data go with the service).
+ */
+#define MILK_BLK_MAX_DEPTH 256u
+#define MILK_BLK_MAX_DEVICES 16u
+
+struct milk_blk_create {
+	milk_u32 depth;        /* in: 1..MILK_BLK_MAX_DEPTH, requests in flight at once */
+	milk_u32 reserved;     /* must be 0 */
+	milk_u64 blocks;       /* out: the device's size, in blocks */
+	milk_u32 block_size;   /* out: its logical block size, 512 or 4096 */
+	milk_u32 index;        /* out: N of /dev/milkblkN */
+	char service[MILK_COMPONENT_NAME_MAX]; /* in: a block service in the module */
+	struct milk_settings settings;         /* in: its settings */
+};
+
+/* What the device has done (every request the block layer sent it). */
+struct milk_blk_stats {
+	milk_u64 reads;
+	milk_u64 writes;
+	milk_u64 flushes;
+	milk_u64 discards;
+	milk_u64 read_bytes;
+	milk_u64 write_bytes;
+	milk_u64 errors;   /* requests that ended with an error */
+};
+
+/*
+ * Errors: EBUSY the fd has a channel, a region or a device already; ENOENT
+ * no such component, EPROTONOSUPPORT it is no block service; EINVAL a
+ * malformed request or settings the service refused (the log says why);
+ * ENOSPC MILK_BLK_MAX_DEVICES devices exist; ENOMEM. STATS: ENODEV the fd
+ * has no device.
+ */
+#define MILK_IOC_BLK_CREATE _IOWR(MILK_IOC_MAGIC, 0x30, struct milk_blk_create)
+#define MILK_IOC_BLK_STATS _IOR(MILK_IOC_MAGIC, 0x31, struct milk_blk_stats)
 
 #endif /* MILK_UAPI_H */

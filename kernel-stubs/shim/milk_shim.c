@@ -34,6 +34,7 @@
 #endif
 
 #include "milk_core.h"
+#include "milk_blk_shim.h"
 #include "milk_mem_shim.h"
 #include "milk_sched_shim.h"
 #include "milk_lab.h"
@@ -588,13 +589,22 @@ static int __init milk_init(void)
 	BUILD_BUG_ON(sizeof(struct milk_mem_decision) != 16);
 	BUILD_BUG_ON(sizeof(struct milk_mem_apply) != 24);
 	BUILD_BUG_ON(sizeof(struct milk_mem_stats) != 48);
+	BUILD_BUG_ON(sizeof(struct milk_blk_create) != 320);
+	BUILD_BUG_ON(sizeof(struct milk_blk_stats) != 56);
 
 	result = milk_core_init();
 	if (result)
 		return result;
 	milk_sched_shim_init();
+	result = milk_blk_shim_init();
+	if (result) {
+		milk_sched_shim_exit();
+		milk_core_exit();
+		return result;
+	}
 	result = misc_register(&milk_device);
 	if (result) {
+		milk_blk_shim_exit();
 		milk_sched_shim_exit();
 		milk_core_exit();
 		return result;
@@ -602,6 +612,7 @@ static int __init milk_init(void)
 	result = milk_lab_init();
 	if (result) {
 		misc_deregister(&milk_device);
+		milk_blk_shim_exit();
 		milk_sched_shim_exit();
 		milk_core_exit();
 		return result;
@@ -617,6 +628,7 @@ static void __exit milk_exit(void)
 	/* No file can be open here: each holds a reference to the module. */
 	milk_lab_exit();
 	misc_deregister(&milk_device);
+	milk_blk_shim_exit();
 	milk_sched_shim_exit();
 	milk_core_exit();
 	leaked = atomic_long_read(&milk_live_allocations);
