@@ -47,7 +47,10 @@ enum class RequestKind : std::uint8_t { read, write, flush, discard };
 
 // One request of a batch. `data` (a write's blocks) is copied into the
 // exchange heap once, when the batch is submitted; `count` is read for a
-// read and a discard.
+// read and a discard. A write with no `data` has its `count` blocks
+// written straight into the exchange-heap buffer by submit's `fill`
+// (milk.ko's block device copies a request's pages there: no copy of its
+// own in between).
 struct Request {
     RequestKind kind;
     std::uint32_t tag;
@@ -102,6 +105,16 @@ public:
     // `timeout` for each answer.
     template <typename Done>
     [[nodiscard]] milk::Result<void> submit(std::span<const Request> requests, std::chrono::nanoseconds timeout, Done&& done) {
+        return submit(requests, timeout, std::forward<Done>(done), [](std::uint32_t, std::span<std::byte>) -> milk::Result<void> {
+            return milk::Error{milk::ErrorCode::InvalidArgument, "blk: a write without its data", 0};
+        });
+    }
+
+    // The same; a write without `data` gets its buffer (count blocks) from
+    // the exchange heap and `fill(tag, buffer)` writes its blocks there.
+    template <typename Done, typename Fill>
+    [[nodiscard]] milk::Result<void> submit(std::span<const Request> requests, std::chrono::nanoseconds timeout, Done&& done,
+                                            Fill&& fill) {
         if (!m_idle) return milk::Error{milk::ErrorCode::PeerClosed, "blk: the channel failed before", 0};
         if (requests.empty() || requests.size() > m_device.depth)
             return milk::Error{milk::ErrorCode::InvalidArgument, "blk: a batch of 1 to the queue's depth requests",
@@ -113,10 +126,10 @@ public:
             m_answered[request.tag] = Answered{m_batch, false, request.kind == RequestKind::read ? request.count : 0};
         }
         // Idle, then Queued: every request, then Submit.
-        std::optional<ClientQueued> queued{MILK_TRY(send(std::move(*m_idle), requests[0]))};
+        std::optional<ClientQueued> queued{MILK_TRY(send(std::move(*m_idle), requests[0], fill))};
         m_idle.reset();
         for (std::size_t i = 1; i < requests.size(); ++i) {
-            auto next = MILK_TRY(send(std::move(*queued), requests[i]));
+            auto next = MILK_TRY(send(std::move(*queued), requests[i], fill));
             queued.emplace(std::move(next));
         }
         std::optional<ClientServing> serving{MILK_TRY(std::move(*queued).send(BlkProtocol::Submit{}))};
@@ -196,13 +209,19 @@ private:
         return {};
     }
 
-    template <typename Endpoint>
-    static milk::Result<ClientQueued> send(Endpoint&& at, const Request& request) {
+    template <typename Endpoint, typename Fill>
+    milk::Result<ClientQueued> send(Endpoint&& at, const Request& request, Fill& fill) const {
         switch (request.kind) {
         case RequestKind::read: return std::move(at).send(BlkProtocol::Read{request.tag, request.block, request.count});
         case RequestKind::flush: return std::move(at).send(BlkProtocol::Flush{request.tag});
         case RequestKind::discard: return std::move(at).send(BlkProtocol::Discard{request.tag, request.block, request.count});
         case RequestKind::write: break;
+        }
+        if (request.data.empty() && request.count > 0) {
+            const std::size_t bytes = std::size_t{request.count} * m_device.block_size;
+            auto filled = MILK_TRY(at.allocate(bytes));
+            MILK_TRY(fill(request.tag, std::span<std::byte>(filled.data(), bytes)));
+            return std::move(at).send(BlkProtocol::Write{request.tag, request.block, std::move(filled)});
         }
         auto data = MILK_TRY(at.allocate(request.data.size()));
         if (!request.data.empty()) std::memcpy(data.data(), request.data.data(), request.data.size());

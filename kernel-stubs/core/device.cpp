@@ -39,8 +39,10 @@ struct FileState {
     Owned<mem::Region> region;
     std::atomic<mem::Region*> region_view{nullptr};
     // Or a block device (MILK_IOC_BLK_CREATE), which lives as long as the
-    // file.
+    // file; `disk_view` for the agent's ioctls, which run without the
+    // file's mutex.
     Owned<blk::Device> disk;
+    std::atomic<blk::Device*> disk_view{nullptr};
     void* waker = nullptr;
     void* serve_waker = nullptr;
 
@@ -286,7 +288,9 @@ long ioctl_channel_error(FileState& state, unsigned long argument) {
 
 long ioctl_blk_create(FileState& state, unsigned long argument) {
     if (state.has_channel()) return -MILK_EBUSY;
-    return blk::create(argument, state.disk);
+    const long created = blk::create(argument, state.disk);
+    if (created == 0) state.disk_view.store(&*state.disk, std::memory_order_release);
+    return created;
 }
 
 long ioctl_blk_stats(const FileState& state, unsigned long argument) {
@@ -413,6 +417,22 @@ extern "C" long milk_core_mem_ioctl(void* file_state, unsigned int command, unsi
     case MILK_IOC_MEM_WAIT: return region->ioctl_wait(argument);
     case MILK_IOC_MEM_APPLY: return region->ioctl_apply(argument);
     case MILK_IOC_MEM_FALLBACK: return argument == 0 ? region->ioctl_fallback() : -MILK_EINVAL;
+    default: return -MILK_ENOTTY;
+    }
+}
+
+extern "C" int milk_core_is_blk_ioctl(unsigned int command) {
+    return command == MILK_IOC_BLK_WAIT || command == MILK_IOC_BLK_DATA || command == MILK_IOC_BLK_COMPLETE;
+}
+
+extern "C" long milk_core_blk_ioctl(void* file_state, unsigned int command, unsigned long argument) {
+    auto& state = *static_cast<FileState*>(file_state);
+    milk::kernel::blk::Device* disk = state.disk_view.load(std::memory_order_acquire);
+    if (disk == nullptr || !disk->has_agent()) return -MILK_ENODEV;
+    switch (command) {
+    case MILK_IOC_BLK_WAIT: return disk->ioctl_wait(argument);
+    case MILK_IOC_BLK_DATA: return disk->ioctl_answers(argument, false);
+    case MILK_IOC_BLK_COMPLETE: return disk->ioctl_answers(argument, true);
     default: return -MILK_ENOTTY;
     }
 }

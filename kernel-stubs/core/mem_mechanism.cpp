@@ -95,8 +95,8 @@ Result<Owned<Region>> Region::try_create(const milk_mem_create& request, void* m
     const std::uint32_t deadline_ms = request.deadline_ms == 0 ? MILK_MEM_DEFAULT_DEADLINE_MS : request.deadline_ms;
     made.m_deadline_ns = std::uint64_t{deadline_ms} * 1'000'000;
     made.m_lock = milk_shim_mutex_create();
-    made.m_faulters = milk_shim_mem_queue_create();
-    made.m_agent_queue = milk_shim_mem_queue_create();
+    made.m_faulters = milk_shim_queue_create();
+    made.m_agent_queue = milk_shim_queue_create();
     if (made.m_lock == nullptr || made.m_faulters == nullptr || made.m_agent_queue == nullptr)
         return Error{ErrorCode::OutOfMemory, "mem: no memory for the region's locks", 0};
 
@@ -124,8 +124,8 @@ Result<Owned<Region>> Region::try_create(const milk_mem_create& request, void* m
 Region::~Region() {
     for (std::size_t frame = 0; frame < m_frame_page.size(); ++frame) milk_shim_page_free(m_frame_page[frame]);
     for (std::size_t page = 0; page < m_saved.size(); ++page) milk_shim_page_free(m_saved[page]);
-    if (m_agent_queue != nullptr) milk_shim_mem_queue_destroy(m_agent_queue);
-    if (m_faulters != nullptr) milk_shim_mem_queue_destroy(m_faulters);
+    if (m_agent_queue != nullptr) milk_shim_queue_destroy(m_agent_queue);
+    if (m_faulters != nullptr) milk_shim_queue_destroy(m_faulters);
     if (m_lock != nullptr) milk_shim_mutex_destroy(m_lock);
 }
 
@@ -139,7 +139,7 @@ bool Region::agent_has_work() const {
 // or the region fell back.
 void Region::changed() {
     m_generation.fetch_add(1, std::memory_order_acq_rel);
-    milk_shim_mem_queue_wake(m_faulters);
+    milk_shim_queue_wake(m_faulters);
 }
 
 Result<void> Region::evict(std::uint32_t page, std::uint32_t frame) {
@@ -221,7 +221,7 @@ void Region::fall_back(std::uint32_t reason) {
     }
     changed();
     // An agent waiting for faults learns at once that there will be none.
-    if (m_agent_queue != nullptr) milk_shim_mem_queue_wake(m_agent_queue);
+    if (m_agent_queue != nullptr) milk_shim_queue_wake(m_agent_queue);
 }
 
 void Region::queue_for_agent(std::uint32_t page, bool write) {
@@ -238,7 +238,7 @@ void Region::queue_for_agent(std::uint32_t page, bool write) {
     slot.reserved = 0;
     slot.time_ns = now;
     m_queue_count.store(count + 1, std::memory_order_release);
-    milk_shim_mem_queue_wake(m_agent_queue);
+    milk_shim_queue_wake(m_agent_queue);
 }
 
 int Region::fault(std::uint32_t page, bool write, void* fault, unsigned int* result) {
@@ -291,7 +291,7 @@ void Region::wait(std::uint32_t page) {
                 fall_back(MILK_MEM_FALLBACK_DEADLINE);
             return;
         }
-        const int waited = milk_shim_mem_queue_wait(m_faulters, MILK_WAIT_KILLABLE, &generation_moved, &waiting,
+        const int waited = milk_shim_queue_wait(m_faulters, MILK_WAIT_KILLABLE, &generation_moved, &waiting,
                                                     static_cast<long long>(since + m_deadline_ns - now));
         if (waited < 0) return;  // a fatal signal: the thread is going anyway
     }
@@ -302,7 +302,7 @@ long Region::ioctl_wait(unsigned long argument) {
     if (milk_shim_copy_from_user(&request, argument, sizeof(request)) != 0) return -MILK_EFAULT;
     if (request.capacity < 1 || request.capacity > MILK_MEM_MAX_WAIT) return -MILK_EINVAL;
     if (request.timeout_ns != 0) {
-        const int waited = milk_shim_mem_queue_wait(m_agent_queue, MILK_WAIT_INTERRUPTIBLE, &agent_ready, this,
+        const int waited = milk_shim_queue_wait(m_agent_queue, MILK_WAIT_INTERRUPTIBLE, &agent_ready, this,
                                                     request.timeout_ns);
         if (waited < 0) return waited;
     }

@@ -36,6 +36,7 @@ enum milk_errno {
 	MILK_EALREADY = 114,
 	MILK_ENOSPC = 28,
 	MILK_EINTR = 4,
+	MILK_EIO = 5,
 	MILK_EAGAIN = 11,
 };
 
@@ -250,10 +251,10 @@ unsigned int milk_shim_mem_insert(void *fault, void *frame);
  * -EINTR on a signal the kind lets in.
  */
 enum milk_wait_kind { MILK_WAIT_KILLABLE = 0, MILK_WAIT_INTERRUPTIBLE = 1 };
-void *milk_shim_mem_queue_create(void);
-void milk_shim_mem_queue_destroy(void *queue);
-void milk_shim_mem_queue_wake(void *queue);
-int milk_shim_mem_queue_wait(void *queue, enum milk_wait_kind kind, int (*ready)(void *), void *argument,
+void *milk_shim_queue_create(void);
+void milk_shim_queue_destroy(void *queue);
+void milk_shim_queue_wake(void *queue);
+int milk_shim_queue_wait(void *queue, enum milk_wait_kind kind, int (*ready)(void *), void *argument,
 			     long long timeout_ns);
 
 /*
@@ -261,13 +262,15 @@ int milk_shim_mem_queue_wait(void *queue, enum milk_wait_kind kind, int (*ready)
  *
  * A blk-mq disk, /dev/milkblkN, of `bytes` bytes and logical blocks of
  * `block_size`, with `depth` tags, whose every request goes to
- * milk_core_blk_request(device, ...). Made with BLK_MQ_F_BLOCKING: the
+ * milk_core_blk_request(device, ...), and whose requests time out after
+ * `timeout_ms` (milk_core_blk_timeout). Made with BLK_MQ_F_BLOCKING: the
  * requests arrive in process context and the core may sleep. NULL (and
  * *error: -MILK_ENOSPC every number in use, else -errno) if it cannot be
- * made. Destroy deletes the disk: no request runs once it returns.
+ * made. Destroy deletes the disk: it waits for every request still in
+ * flight to end, and no request comes once it returns.
  */
 void *milk_shim_blk_disk_create(void *device, unsigned long long bytes, unsigned int block_size, unsigned int depth,
-				unsigned int *index, int *error);
+				unsigned int timeout_ms, unsigned int *index, int *error);
 void milk_shim_blk_disk_destroy(void *disk);
 /*
  * Maps a read's or write's segments one by one and calls each(context,
@@ -275,6 +278,14 @@ void milk_shim_blk_disk_destroy(void *disk);
  * returns it (else 0).
  */
 int milk_shim_blk_segments(void *request, int (*each)(void *context, void *data, unsigned int bytes), void *context);
+/*
+ * Copies a request's data to user memory at `user` (to_user: a write's
+ * data for the agent) or from it (a read's answer): 0 or -MILK_EFAULT.
+ * Called with no lock held: the copy may fault.
+ */
+int milk_shim_blk_copy_user(void *request, unsigned long user, int to_user);
+/* Ends a request the core held (an agent's) with 0 or -errno. */
+void milk_shim_blk_end(void *request, int error);
 
 /* What milk_core_poll reports. */
 enum milk_poll_bits { MILK_POLL_IN = 1, MILK_POLL_CLOSED = 2 };
@@ -378,15 +389,27 @@ int milk_core_mem_fault(void *region, unsigned long page, int write, void *fault
 void milk_core_mem_wait(void *region, unsigned long page);
 
 /*
- * The block device's calls. MILK_IOC_BLK_CREATE runs under the file's mutex
- * (milk_core_blk_create); STATS too. milk_core_blk_request is the disk's
- * queue_rq: one request of `op` at byte `offset`, `bytes` long (`request`
- * is the struct request, for milk_shim_blk_segments); 0 or -errno, and the
- * shim ends the request with that status.
+ * The block device's calls. MILK_IOC_BLK_CREATE and STATS run under the
+ * file's mutex (milk_core_ioctl); an agent's WAIT, DATA and COMPLETE
+ * without it (milk_core_blk_ioctl: WAIT sleeps).
+ *
+ * milk_core_blk_request is the disk's queue_rq: request `tag` (the blk-mq
+ * tag, below the depth) of `op` at byte `offset`, `bytes` long (`request`
+ * is the struct request). 0 or -errno: the shim ends the request with it;
+ * MILK_BLK_QUEUED: the core keeps it for the agent and ends it later
+ * (milk_shim_blk_end). milk_core_blk_timeout is the disk's timeout handler
+ * for request `tag`: MILK_BLK_TIMEOUT_END (the shim ends it with an I/O
+ * error), _DONE (it is ended already, or being ended) or _RESET (wait
+ * longer: it is being copied).
  */
 enum milk_blk_op { MILK_BLK_OP_READ = 0, MILK_BLK_OP_WRITE = 1, MILK_BLK_OP_FLUSH = 2, MILK_BLK_OP_DISCARD = 3 };
-int milk_core_blk_request(void *device, enum milk_blk_op op, unsigned long long offset, unsigned long long bytes,
-			  void *request);
+#define MILK_BLK_QUEUED 1
+int milk_core_blk_request(void *device, enum milk_blk_op op, unsigned int tag, unsigned long long offset,
+			  unsigned long long bytes, void *request);
+enum milk_blk_timeout { MILK_BLK_TIMEOUT_END = 0, MILK_BLK_TIMEOUT_DONE = 1, MILK_BLK_TIMEOUT_RESET = 2 };
+enum milk_blk_timeout milk_core_blk_timeout(void *device, unsigned int tag);
+int milk_core_is_blk_ioctl(unsigned int command);
+long milk_core_blk_ioctl(void *file_state, unsigned int command, unsigned long argument);
 
 #ifdef __cplusplus
 }

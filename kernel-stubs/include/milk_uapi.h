@@ -627,24 +627,38 @@ struct milk_mem_stats {
  * A block device served by a block service component (MILK_IOC_BLK_*,
  * docs/blk.md "The kernel device"): MILK_IOC_BLK_CREATE registers a blk-mq
  * disk, /dev/milkblkN, whose requests (read, write, flush, discard) go to
- * the service named by `service`, a block service compiled into the module
- * ("blk_ram"), built from `settings` and called directly in the submitting
- * context. The disk's size and logical block size are the service's. The
- * disk lives as long as the fd that created it: when the fd goes, the disk
- * is deleted (a file system still mounted on it sees I/O errors from then
- * on; its data go with the service).
+ * its block service:
+ * - `service` names one compiled into the module ("blk_ram"), built from
+ *   `settings`: the disk calls it directly, and the disk's size and block
+ *   size are the service's;
+ * - `service` empty: this fd is the disk's agent, and `blocks` and
+ *   `block_size` say the disk's size. Requests queue; the agent reads them
+ *   (MILK_IOC_BLK_WAIT), takes a write's data (MILK_IOC_BLK_DATA), has the
+ *   request served wherever its service runs, and ends it
+ *   (MILK_IOC_BLK_COMPLETE, a read's data with it). A request the agent
+ *   has not ended `deadline_ms` after it came fails with an I/O error.
+ * Every request carries at most MILK_BLK_MAX_REQUEST_BYTES. The disk lives
+ * as long as the fd that created it: when the fd goes, every request still
+ * with the agent fails and the disk is deleted (a file system still
+ * mounted on it sees I/O errors from then on).
  */
 #define MILK_BLK_MAX_DEPTH 256u
 #define MILK_BLK_MAX_DEVICES 16u
+#define MILK_BLK_MAX_REQUEST_BYTES (128u * 1024u)
+#define MILK_BLK_MAX_BYTES (1ull << 40) /* an agent's disk: at most 1 TiB */
+#define MILK_BLK_DEFAULT_DEADLINE_MS 10000u
+#define MILK_BLK_MAX_DEADLINE_MS 600000u
+#define MILK_BLK_MAX_WAIT 256u   /* requests per MILK_IOC_BLK_WAIT */
+#define MILK_BLK_MAX_ANSWERS 256u /* answers per MILK_IOC_BLK_DATA or _COMPLETE */
 
 struct milk_blk_create {
 	milk_u32 depth;        /* in: 1..MILK_BLK_MAX_DEPTH, requests in flight at once */
-	milk_u32 reserved;     /* must be 0 */
-	milk_u64 blocks;       /* out: the device's size, in blocks */
-	milk_u32 block_size;   /* out: its logical block size, 512 or 4096 */
+	milk_u32 deadline_ms;  /* in: an agent's disk: 0 = MILK_BLK_DEFAULT_DEADLINE_MS, at most MILK_BLK_MAX_DEADLINE_MS; else 0 */
+	milk_u64 blocks;       /* in: an agent's disk: its size in blocks; out: the disk's */
+	milk_u32 block_size;   /* in: an agent's disk: 512 or 4096; out: the disk's */
 	milk_u32 index;        /* out: N of /dev/milkblkN */
-	char service[MILK_COMPONENT_NAME_MAX]; /* in: a block service in the module */
-	struct milk_settings settings;         /* in: its settings */
+	char service[MILK_COMPONENT_NAME_MAX]; /* in: a block service in the module, or empty: this fd is the agent */
+	struct milk_settings settings;         /* in: the service's settings (none for an agent's disk) */
 };
 
 /* What the device has done (every request the block layer sent it). */
@@ -655,7 +669,52 @@ struct milk_blk_stats {
 	milk_u64 discards;
 	milk_u64 read_bytes;
 	milk_u64 write_bytes;
-	milk_u64 errors;   /* requests that ended with an error */
+	milk_u64 errors;   /* requests that ended with an error (timeouts among them) */
+	milk_u64 timeouts; /* an agent's requests failed after deadline_ms */
+};
+
+/* The ops of a request (milk_blk_request.op). */
+#define MILK_BLK_READ 0u
+#define MILK_BLK_WRITE 1u
+#define MILK_BLK_FLUSH 2u
+#define MILK_BLK_DISCARD 3u
+
+/* A request for the agent (MILK_IOC_BLK_WAIT). */
+struct milk_blk_request {
+	milk_u64 cookie;  /* names the request in DATA and COMPLETE (tags are reused; a cookie is not) */
+	milk_u32 op;      /* MILK_BLK_* */
+	milk_u32 reserved;
+	milk_u64 offset;  /* bytes from the disk's start */
+	milk_u64 bytes;   /* READ, WRITE, DISCARD: how many (a multiple of 512); FLUSH: 0 */
+};
+
+struct milk_blk_wait {
+	milk_u64 requests;   /* in: user address of struct milk_blk_request[capacity] */
+	milk_u32 capacity;   /* in: 1..MILK_BLK_MAX_WAIT */
+	milk_u32 count;      /* out: requests written */
+	milk_s64 timeout_ns; /* in: < 0 until one comes, 0 do not wait */
+};
+
+/*
+ * One answer: DATA copies the write `cookie`'s data (its `bytes`) to `data`;
+ * COMPLETE ends request `cookie` with `status` (0, or a positive errno: the
+ * block layer's I/O error for it), a read's data copied from `data` first
+ * (when `status` is 0). `result` comes back 0, or the errno of this answer
+ * alone: ENOENT no request of that cookie with the agent (ended, timed out,
+ * never), EINVAL DATA of a request that is no write, a status beyond 4095,
+ * EFAULT `data` unreadable or unwritable (a read's request then fails).
+ */
+struct milk_blk_answer {
+	milk_u64 cookie;
+	milk_u64 data;
+	milk_u32 status;
+	milk_u32 result; /* in: 0 */
+};
+
+struct milk_blk_answers {
+	milk_u64 answers; /* in: user address of struct milk_blk_answer[count]; each one's result is written back */
+	milk_u32 count;   /* in: 0..MILK_BLK_MAX_ANSWERS */
+	milk_u32 done;    /* out: answers with result 0 */
 };
 
 /*
@@ -663,9 +722,13 @@ struct milk_blk_stats {
  * no such component, EPROTONOSUPPORT it is no block service; EINVAL a
  * malformed request or settings the service refused (the log says why);
  * ENOSPC MILK_BLK_MAX_DEVICES devices exist; ENOMEM. STATS: ENODEV the fd
- * has no device.
+ * has no device. WAIT, DATA, COMPLETE (without the file's mutex): ENODEV
+ * the fd is no disk's agent, EINTR, EFAULT, EINVAL.
  */
 #define MILK_IOC_BLK_CREATE _IOWR(MILK_IOC_MAGIC, 0x30, struct milk_blk_create)
 #define MILK_IOC_BLK_STATS _IOR(MILK_IOC_MAGIC, 0x31, struct milk_blk_stats)
+#define MILK_IOC_BLK_WAIT _IOWR(MILK_IOC_MAGIC, 0x32, struct milk_blk_wait)
+#define MILK_IOC_BLK_DATA _IOWR(MILK_IOC_MAGIC, 0x33, struct milk_blk_answers)
+#define MILK_IOC_BLK_COMPLETE _IOWR(MILK_IOC_MAGIC, 0x34, struct milk_blk_answers)
 
 #endif /* MILK_UAPI_H */

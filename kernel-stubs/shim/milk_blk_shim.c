@@ -16,6 +16,7 @@
 #include <linux/highmem.h>
 #include <linux/idr.h>
 #include <linux/module.h>
+#include <linux/uaccess.h>
 #include <linux/version.h>
 
 #include "milk_blk_shim.h"
@@ -73,14 +74,37 @@ static blk_status_t milk_blk_queue_rq(struct blk_mq_hw_ctx *hctx, const struct b
 		return BLK_STS_NOTSUPP;
 	}
 	blk_mq_start_request(rq);
-	result = milk_core_blk_request(disk->device, op, offset, blk_rq_bytes(rq), rq);
-	blk_mq_end_request(rq, errno_to_blk_status(result));
+	result = milk_core_blk_request(disk->device, op, rq->tag, offset, blk_rq_bytes(rq), rq);
+	/* An agent's request is ended later, by the agent or the timeout. */
+	if (result != MILK_BLK_QUEUED)
+		blk_mq_end_request(rq, errno_to_blk_status(result));
 	return BLK_STS_OK;
+}
+
+static enum blk_eh_timer_return milk_blk_timeout(struct request *rq)
+{
+	struct milk_blk_disk *disk = rq->q->queuedata;
+
+	switch (milk_core_blk_timeout(disk->device, rq->tag)) {
+	case MILK_BLK_TIMEOUT_END:
+		blk_mq_end_request(rq, BLK_STS_IOERR);
+		return BLK_EH_DONE;
+	case MILK_BLK_TIMEOUT_RESET:
+		return BLK_EH_RESET_TIMER;
+	default:
+		return BLK_EH_DONE;
+	}
 }
 
 static const struct blk_mq_ops milk_blk_mq_ops = {
 	.queue_rq = milk_blk_queue_rq,
+	.timeout = milk_blk_timeout,
 };
+
+void milk_shim_blk_end(void *request, int error)
+{
+	blk_mq_end_request(request, errno_to_blk_status(error));
+}
 
 static const struct block_device_operations milk_blk_fops = {
 	.owner = THIS_MODULE,
@@ -106,8 +130,32 @@ int milk_shim_blk_segments(void *request, int (*each)(void *context, void *data,
 	return 0;
 }
 
+int milk_shim_blk_copy_user(void *request, unsigned long user, int to_user)
+{
+	struct request *rq = request;
+	struct req_iterator iter;
+	struct bio_vec bvec;
+
+	rq_for_each_segment(bvec, rq, iter) {
+		void *data = bvec_kmap_local(&bvec);
+		unsigned long left;
+
+		if (to_user) {
+			left = copy_to_user((void __user *)user, data, bvec.bv_len);
+		} else {
+			left = copy_from_user(data, (const void __user *)user, bvec.bv_len);
+			flush_dcache_page(bvec.bv_page);
+		}
+		kunmap_local(data);
+		if (left)
+			return -MILK_EFAULT;
+		user += bvec.bv_len;
+	}
+	return 0;
+}
+
 void *milk_shim_blk_disk_create(void *device, unsigned long long bytes, unsigned int block_size, unsigned int depth,
-				unsigned int *index, int *error)
+				unsigned int timeout_ms, unsigned int *index, int *error)
 {
 	struct milk_blk_disk *made;
 	struct gendisk *disk;
@@ -117,6 +165,7 @@ void *milk_shim_blk_disk_create(void *device, unsigned long long bytes, unsigned
 	struct queue_limits limits = {
 		.logical_block_size = block_size,
 		.physical_block_size = block_size,
+		.max_hw_sectors = MILK_BLK_MAX_REQUEST_BYTES >> SECTOR_SHIFT,
 		.max_hw_discard_sectors = UINT_MAX >> SECTOR_SHIFT,
 		.discard_granularity = block_size,
 		.features = BLK_FEAT_WRITE_CACHE,
@@ -140,6 +189,7 @@ void *milk_shim_blk_disk_create(void *device, unsigned long long bytes, unsigned
 	made->set.queue_depth = depth;
 	made->set.numa_node = NUMA_NO_NODE;
 	made->set.flags = BLK_MQ_F_SHOULD_MERGE | BLK_MQ_F_BLOCKING;
+	made->set.timeout = msecs_to_jiffies(timeout_ms);
 	result = blk_mq_alloc_tag_set(&made->set);
 	if (result)
 		goto free_made;
@@ -155,6 +205,7 @@ void *milk_shim_blk_disk_create(void *device, unsigned long long bytes, unsigned
 #if LINUX_VERSION_CODE < KERNEL_VERSION(6, 11, 0)
 	blk_queue_logical_block_size(disk->queue, block_size);
 	blk_queue_physical_block_size(disk->queue, block_size);
+	blk_queue_max_hw_sectors(disk->queue, MILK_BLK_MAX_REQUEST_BYTES >> SECTOR_SHIFT);
 	/* Discard needs a granularity too, or 6.1 warns and refuses it. */
 	disk->queue->limits.discard_granularity = block_size;
 	blk_queue_max_discard_sectors(disk->queue, UINT_MAX >> SECTOR_SHIFT);
@@ -163,6 +214,12 @@ void *milk_shim_blk_disk_create(void *device, unsigned long long bytes, unsigned
 	disk->major = milk_blk_major;
 	disk->first_minor = number;
 	disk->minors = 1;
+	/*
+	 * No partition scan: add_disk would read the disk before the caller
+	 * (an agent's MILK_IOC_BLK_CREATE) has returned, so before anyone can
+	 * answer; each read would wait for the deadline.
+	 */
+	disk->flags |= GENHD_FL_NO_PART;
 	disk->fops = &milk_blk_fops;
 	disk->private_data = made;
 	snprintf(disk->disk_name, DISK_NAME_LEN, "milkblk%d", number);

@@ -90,7 +90,7 @@ struct milk_mem_queue {
 	wait_queue_head_t queue;
 };
 
-void *milk_shim_mem_queue_create(void)
+void *milk_shim_queue_create(void)
 {
 	struct milk_mem_queue *queue = milk_shim_kmalloc(sizeof(*queue));
 
@@ -99,19 +99,19 @@ void *milk_shim_mem_queue_create(void)
 	return queue;
 }
 
-void milk_shim_mem_queue_destroy(void *queue)
+void milk_shim_queue_destroy(void *queue)
 {
 	milk_shim_kfree(queue);
 }
 
-void milk_shim_mem_queue_wake(void *pointer)
+void milk_shim_queue_wake(void *pointer)
 {
 	struct milk_mem_queue *queue = pointer;
 
 	wake_up_all(&queue->queue);
 }
 
-int milk_shim_mem_queue_wait(void *pointer, enum milk_wait_kind kind, int (*ready)(void *), void *argument,
+int milk_shim_queue_wait(void *pointer, enum milk_wait_kind kind, int (*ready)(void *), void *argument,
 			     long long timeout_ns)
 {
 	struct milk_mem_queue *queue = pointer;

@@ -396,6 +396,9 @@ static long milk_ioctl(struct file *file, unsigned int command, unsigned long ar
 		return milk_core_mem_ioctl(state->core, command, argument);
 	if (command == MILK_IOC_MEM_CREATE)
 		return milk_mem_create(file, state, argument);
+	/* And a disk's agent: its WAIT sleeps while requests queue. */
+	if (milk_core_is_blk_ioctl(command))
+		return milk_core_blk_ioctl(state->core, command, argument);
 	if (mutex_lock_interruptible(&state->lock))
 		return -ERESTARTSYS;
 	result = milk_core_ioctl(state->core, command, argument);
@@ -581,6 +584,7 @@ static int __init milk_init(void)
 	BUILD_BUG_ON(MILK_ENOSPC != ENOSPC);
 	BUILD_BUG_ON(MILK_EOPNOTSUPP != EOPNOTSUPP);
 	BUILD_BUG_ON(MILK_EINTR != EINTR);
+	BUILD_BUG_ON(MILK_EIO != EIO);
 	BUILD_BUG_ON(MILK_EAGAIN != EAGAIN);
 
 	BUILD_BUG_ON(sizeof(struct milk_mem_create) != 320);
@@ -590,7 +594,11 @@ static int __init milk_init(void)
 	BUILD_BUG_ON(sizeof(struct milk_mem_apply) != 24);
 	BUILD_BUG_ON(sizeof(struct milk_mem_stats) != 48);
 	BUILD_BUG_ON(sizeof(struct milk_blk_create) != 320);
-	BUILD_BUG_ON(sizeof(struct milk_blk_stats) != 56);
+	BUILD_BUG_ON(sizeof(struct milk_blk_stats) != 64);
+	BUILD_BUG_ON(sizeof(struct milk_blk_request) != 32);
+	BUILD_BUG_ON(sizeof(struct milk_blk_wait) != 24);
+	BUILD_BUG_ON(sizeof(struct milk_blk_answer) != 24);
+	BUILD_BUG_ON(sizeof(struct milk_blk_answers) != 16);
 
 	result = milk_core_init();
 	if (result)

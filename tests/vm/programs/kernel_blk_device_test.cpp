@@ -114,8 +114,29 @@ void refusals() {
     create = request("blk_ram", MILK_BLK_MAX_DEPTH + 1);
     MILK_VM_CHECK_ERRNO(::ioctl(fd, MILK_IOC_BLK_CREATE, &create), EINVAL);
     create = request("blk_ram", 8);
-    create.reserved = 1;
+    create.deadline_ms = 100;  // a deadline is for an agent's disk
     MILK_VM_CHECK_ERRNO(::ioctl(fd, MILK_IOC_BLK_CREATE, &create), EINVAL);
+    // An agent's disk (no service): its geometry must make sense, and it
+    // takes no settings.
+    create = request("", 8);
+    create.block_size = 4096;
+    MILK_VM_CHECK_ERRNO(::ioctl(fd, MILK_IOC_BLK_CREATE, &create), EINVAL);  // no blocks
+    create.blocks = 16;
+    create.block_size = 1024;
+    MILK_VM_CHECK_ERRNO(::ioctl(fd, MILK_IOC_BLK_CREATE, &create), EINVAL);
+    create.block_size = 4096;
+    create.blocks = MILK_BLK_MAX_BYTES / 4096 + 1;
+    MILK_VM_CHECK_ERRNO(::ioctl(fd, MILK_IOC_BLK_CREATE, &create), EINVAL);
+    create.blocks = 16;
+    create.deadline_ms = MILK_BLK_MAX_DEADLINE_MS + 1;
+    MILK_VM_CHECK_ERRNO(::ioctl(fd, MILK_IOC_BLK_CREATE, &create), EINVAL);
+    create.deadline_ms = 0;
+    set(create, "blocks", 16);
+    MILK_VM_CHECK_ERRNO(::ioctl(fd, MILK_IOC_BLK_CREATE, &create), EINVAL);
+    // The agent's calls on a fd with no disk, and on a disk of a service in the module.
+    milk_blk_request seen[1]{};
+    milk_blk_wait wait{reinterpret_cast<std::uintptr_t>(seen), 1, 0, 0};
+    MILK_VM_CHECK_ERRNO(::ioctl(fd, MILK_IOC_BLK_WAIT, &wait), ENODEV);
     create = request("blk_ram", 8);
     set(create, "block_size", 1000);
     MILK_VM_CHECK_ERRNO(::ioctl(fd, MILK_IOC_BLK_CREATE, &create), EINVAL);
@@ -129,8 +150,9 @@ void refusals() {
     milk_blk_stats stats{};
     MILK_VM_CHECK_ERRNO(::ioctl(fd, MILK_IOC_BLK_STATS, &stats), ENODEV);
     ::close(fd);
-    std::printf("refused: no such service, no block service, depth 0 and %u, reserved bits, bad settings, "
-                "an unterminated name, a bad address; stats of no device\n",
+    std::printf("refused: no such service, no block service, depth 0 and %u, a deadline with a service, an agent's "
+                "disk of no blocks, of 1024-byte blocks, past 1 TiB, with a deadline past 600 s, with settings; bad "
+                "settings, an unterminated name, a bad address; stats and WAIT of no device\n",
                 MILK_BLK_MAX_DEPTH + 1);
 }
 
@@ -286,6 +308,10 @@ int main() {
     {
         milk_blk_create again = request("blk_ram", 8);
         MILK_VM_CHECK_ERRNO(::ioctl(disk.fd, MILK_IOC_BLK_CREATE, &again), EBUSY);
+        // The service is in the module: there is no agent to wait.
+        milk_blk_request seen[1]{};
+        milk_blk_wait wait{reinterpret_cast<std::uintptr_t>(seen), 1, 0, 0};
+        MILK_VM_CHECK_ERRNO(::ioctl(disk.fd, MILK_IOC_BLK_WAIT, &wait), ENODEV);
     }
     raw_io(disk);
     const milk_blk_stats raw = stats_of(disk);
