@@ -19,6 +19,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <cstring>
 #include <vector>
 
 namespace {
@@ -105,6 +106,47 @@ TEST_CASE("blk_ram: batches up to the queue depth, every block written read back
         CHECK(zero_answers[3].data == std::vector<std::byte>(4096, std::byte{0}));
         CHECK(zero_answers[4].status == BlkStatus::ok);
         CHECK(disk.bye().ok());
+    }
+}
+
+TEST_CASE("BlkClient: a write without data has its blocks written into the exchange heap by the fill, in each placement") {
+    for (Placement placement : {Placement::Inproc, Placement::Process}) {
+        CAPTURE(static_cast<int>(placement));
+        milk::Settings settings;
+        REQUIRE(settings.set("blocks", 64).ok());
+        auto host = make_host(placement, settings);
+        auto disk = connect(host, 4);
+        // Two filled writes of 3 and 1 blocks; the fill sees a buffer of
+        // exactly count blocks, once per write.
+        const auto first = pattern(5, 3, 4096, 9);
+        const auto second = pattern(20, 1, 4096, 9);
+        const std::array<Request, 2> writes{Request{RequestKind::write, 0, 5, 3, {}}, Request{RequestKind::write, 1, 20, 1, {}}};
+        std::vector<std::size_t> filled(2, 0);
+        auto fill = [&](std::uint32_t tag, std::span<std::byte> into) -> milk::Result<void> {
+            const auto& source = tag == 0 ? first : second;
+            filled[tag] = into.size();
+            REQUIRE(into.size() == source.size());
+            std::memcpy(into.data(), source.data(), source.size());
+            return {};
+        };
+        int ok = 0;
+        REQUIRE(disk.submit(writes, answer_timeout,
+                            [&](std::uint32_t, BlkStatus status, std::span<const std::byte>) { ok += status == BlkStatus::ok; },
+                            fill)
+                    .ok());
+        CHECK(ok == 2);
+        CHECK(filled == std::vector<std::size_t>{3 * 4096, 4096});
+        const std::array<Request, 2> reads{Request{RequestKind::read, 0, 5, 3, {}}, Request{RequestKind::read, 1, 20, 1, {}}};
+        const auto answers = run(disk, reads);
+        CHECK(answers[0].data == first);
+        CHECK(answers[1].data == second);
+        // A fill that fails fails the batch (the channel is then gone).
+        const std::array<Request, 1> failing{Request{RequestKind::write, 2, 0, 1, {}}};
+        auto refused = disk.submit(failing, answer_timeout, [](std::uint32_t, BlkStatus, std::span<const std::byte>) {},
+                                   [](std::uint32_t, std::span<std::byte>) -> milk::Result<void> {
+                                       return milk::Error{milk::ErrorCode::SystemError, "no data", 0};
+                                   });
+        CHECK_FALSE(refused.ok());
     }
 }
 
