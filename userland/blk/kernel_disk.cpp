@@ -291,10 +291,19 @@ Result<std::unique_ptr<KernelDisk>> KernelDisk::try_create(host::Host& host, std
     const host::InstanceConfig* config = host.instance_config(instance);
     if (config == nullptr) return Error{ErrorCode::InvalidArgument, "blk: the host has no such instance", 0};
     if (config->placement == Placement::Kernel) return try_create_in_kernel(config->component, config->settings, options);
+    return with_agent(MILK_TRY(host.connect<Blk::Contract>(instance)), &host, instance, options);
+}
+
+Result<std::unique_ptr<KernelDisk>> KernelDisk::try_create(Blk::Client<Blk::state::Start>&& endpoint,
+                                                           const KernelDiskOptions& options) {
+    return with_agent(std::move(endpoint), nullptr, {}, options);
+}
+
+Result<std::unique_ptr<KernelDisk>> KernelDisk::with_agent(Blk::Client<Blk::state::Start>&& endpoint, host::Host* host,
+                                                           std::string_view instance, const KernelDiskOptions& options) {
     if (options.deadline.count() < 1 || options.deadline.count() > MILK_BLK_MAX_DEADLINE_MS)
         return Error{ErrorCode::InvalidArgument, "blk: the deadline must be 1 ms to 600 s",
                      static_cast<std::int64_t>(options.deadline.count())};
-    auto endpoint = MILK_TRY(host.connect<Blk::Contract>(instance));
     const auto timeout = std::chrono::duration_cast<std::chrono::nanoseconds>(options.service_timeout);
     auto client = MILK_TRY(BlkClient::try_connect(std::move(endpoint), options.depth, timeout));
     // The disk is the service's: its size and block size, and at most the
@@ -307,7 +316,7 @@ Result<std::unique_ptr<KernelDisk>> KernelDisk::try_create(host::Host& host, std
     agreed.depth = client.device().depth;
     auto fd = MILK_TRY(create_disk(create, agreed));
     const int raw = std::move(fd).take();
-    auto agent = std::make_unique<Agent>(raw, std::move(client), &host, std::string(instance), agreed);
+    auto agent = std::make_unique<Agent>(raw, std::move(client), host, std::string(instance), agreed);
     return std::unique_ptr<KernelDisk>(new KernelDisk(raw, create.index, create.blocks, create.block_size, std::move(agent)));
 }
 

@@ -24,6 +24,7 @@
 #include <milk/blk/kernel_disk.hpp>
 #include <milk/host/component_type.hpp>
 #include <milk/host/host.hpp>
+#include <milk/inproc.hpp>
 
 #include <linux/fs.h>
 #include <signal.h>
@@ -37,6 +38,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -356,10 +358,109 @@ void raw_agent() {
                 waited_ms);
 }
 
+// A service that answers the disk's first read with a lie, then hangs up.
+enum class Lie { other_tag, short_read, ok_without_blocks, early_completed };
+namespace Blk = milk::blk::Blk;
+
+std::thread rogue(milk::ChannelEnd&& end, Lie lie) {
+    return std::thread([server = Blk::Contract::server(std::move(end)), lie]() mutable {
+        using Greeting = Blk::Server<Blk::state::Greeting>;
+        using Queued = Blk::Server<Blk::state::Queued>;
+        using Serving = Blk::Server<Blk::state::Serving>;
+        auto greeted = std::move(server).receive([](Blk::Hello&&, Greeting&& next) { return std::optional<Greeting>{std::move(next)}; });
+        if (!greeted.ok()) return;
+        auto idle = std::move(*greeted.value()).send(Blk::Welcome{8192, 4096, 4});
+        if (!idle.ok()) return;
+        std::uint32_t tag = 0;
+        auto queued = std::move(idle).value().receive(
+            [&](Blk::Read&& read, Queued&& next) {
+                tag = read.tag;
+                return std::optional<Queued>{std::move(next)};
+            },
+            [](Blk::Write&&, Queued&&) { return std::optional<Queued>{}; },
+            [](Blk::Flush&&, Queued&&) { return std::optional<Queued>{}; },
+            [](Blk::Discard&&, Queued&&) { return std::optional<Queued>{}; }, [](Blk::Bye&&) { return std::optional<Queued>{}; });
+        if (!queued.ok() || !queued.value()) return;
+        auto serving = std::move(*queued.value()).receive(
+            [](Blk::Read&&, Queued&&) { return std::optional<Serving>{}; }, [](Blk::Write&&, Queued&&) { return std::optional<Serving>{}; },
+            [](Blk::Flush&&, Queued&&) { return std::optional<Serving>{}; },
+            [](Blk::Discard&&, Queued&&) { return std::optional<Serving>{}; },
+            [](Blk::Submit&&, Serving&& next) { return std::optional<Serving>{std::move(next)}; });
+        if (!serving.ok() || !serving.value()) return;
+        Serving answer = std::move(*serving.value());
+        switch (lie) {
+        case Lie::other_tag:
+        case Lie::short_read: {
+            auto data = answer.allocate(lie == Lie::short_read ? 512 : 4096);
+            if (!data.ok()) return;
+            std::memset(data.value().data(), 0x5a, lie == Lie::short_read ? 512 : 4096);
+            static_cast<void>(std::move(answer).send(Blk::ReadDone{lie == Lie::other_tag ? tag + 1 : tag, std::move(data).value()}));
+            return;
+        }
+        case Lie::ok_without_blocks: static_cast<void>(std::move(answer).send(Blk::Done{tag, milk::blk::BlkStatus::ok})); return;
+        case Lie::early_completed: static_cast<void>(std::move(answer).send(Blk::Completed{})); return;
+        }
+    });
+}
+
+// Each lie through the disk: the read fails with EIO, none of the lie's
+// bytes reach the reader's buffer, the channel is dropped (later requests
+// fail at once), and a disk beside it keeps every byte it had.
+void rogue_services() {
+    auto bystander = KernelDisk::try_create_in_kernel("blk_ram", milk::Settings{}, KernelDiskOptions{});
+    MILK_VM_CHECK(bystander.ok());
+    const std::string bystander_path = bystander.value()->path();
+    auto* kept = static_cast<std::byte*>(std::aligned_alloc(4096, 65536));
+    auto* back = static_cast<std::byte*>(std::aligned_alloc(4096, 65536));
+    for (std::size_t i = 0; i < 65536; ++i) kept[i] = pattern(11, i);
+    const int keeper = ::open(bystander_path.c_str(), O_RDWR | O_DIRECT | O_CLOEXEC);
+    MILK_VM_CHECK(keeper >= 0 && ::pwrite(keeper, kept, 65536, 0) == 65536);
+
+    const std::pair<Lie, const char*> lies[] = {
+        {Lie::other_tag, "blk: an answer for no request of the batch"},
+        {Lie::short_read, "blk: a read's answer of the wrong length"},
+        {Lie::ok_without_blocks, "blk: a read answered ok without its blocks"},
+        {Lie::early_completed, "blk: Completed before every request had its answer"},
+    };
+    for (const auto& [lie, reason] : lies) {
+        auto channel = milk::inproc::open_channel();
+        MILK_VM_CHECK(channel.ok());
+        auto [client_end, server_end] = std::move(channel).value();
+        std::thread service = rogue(std::move(server_end), lie);
+        KernelDiskOptions options;
+        options.depth = 4;
+        options.service_timeout = std::chrono::milliseconds(2000);
+        auto disk = KernelDisk::try_create(Blk::Contract::client(std::move(client_end)), options);
+        MILK_VM_CHECK(disk.ok());
+        const int fd = ::open(disk.value()->path().c_str(), O_RDWR | O_DIRECT | O_CLOEXEC);
+        MILK_VM_CHECK(fd >= 0);
+        std::memset(back, 0xab, 4096);
+        errno = 0;
+        MILK_VM_CHECK(::pread(fd, back, 4096, 5 * 4096) == -1 && errno == EIO);
+        for (std::size_t i = 0; i < 4096; ++i) MILK_VM_CHECK(back[i] == std::byte{0xab});
+        service.join();
+        const auto stats = disk.value()->stats();
+        MILK_VM_CHECK(stats.service_error.has_value());
+        if (std::strcmp(stats.service_error->what, reason) != 0)
+            std::fprintf(stderr, "expected \"%s\", got \"%s\"\n", reason, stats.service_error->what);
+        MILK_VM_CHECK(std::strcmp(stats.service_error->what, reason) == 0);
+        errno = 0;
+        MILK_VM_CHECK(::pread(fd, back, 4096, 0) == -1 && errno == EIO);
+        ::close(fd);
+    }
+    MILK_VM_CHECK(::pread(keeper, back, 65536, 0) == 65536 && std::memcmp(back, kept, 65536) == 0);
+    ::close(keeper);
+    std::free(kept);
+    std::free(back);
+    std::printf("lying services (another tag, a short read, ok without blocks, Completed too early): each read failed "
+                "with EIO, nothing of the lie in the reader's buffer, the channel dropped; the disk beside them intact\n");
+}
+
 }  // namespace
 
 int main() {
     raw_agent();
+    rogue_services();
     placed(milk::Placement::Process, "process");
     placed(milk::Placement::Kernel, "kernel");
     killed_fail();

@@ -24,6 +24,8 @@
 // user space without a bound.
 #pragma once
 
+#include "blk.hpp"  // generated from contracts/blk.contract
+
 #include <milk/host/host.hpp>
 #include <milk/result.hpp>
 
@@ -75,6 +77,11 @@ public:
     // The block service instance `instance` of the host, placed by its config.
     [[nodiscard]] static Result<std::unique_ptr<KernelDisk>> try_create(host::Host& host, std::string_view instance,
                                                                       const KernelDiskOptions& options);
+    // The service at the other end of `endpoint` (any placement, or a
+    // test's own), through this process's agent; Replay cannot reconnect
+    // without a host, so a broken channel fails the requests.
+    [[nodiscard]] static Result<std::unique_ptr<KernelDisk>> try_create(Blk::Client<Blk::state::Start>&& endpoint,
+                                                                      const KernelDiskOptions& options);
     // The block service `component` compiled into milk.ko, built from
     // `settings`, called by the disk directly.
     [[nodiscard]] static Result<std::unique_ptr<KernelDisk>> try_create_in_kernel(std::string_view component,
@@ -99,6 +106,9 @@ public:
 
 private:
     KernelDisk(int fd, std::uint32_t index, std::uint64_t blocks, std::uint32_t block_size, std::unique_ptr<Agent> agent);
+    [[nodiscard]] static Result<std::unique_ptr<KernelDisk>> with_agent(Blk::Client<Blk::state::Start>&& endpoint,
+                                                                      host::Host* host, std::string_view instance,
+                                                                      const KernelDiskOptions& options);
 
     int m_fd = -1;
     std::uint32_t m_index = 0;
