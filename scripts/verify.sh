@@ -83,7 +83,7 @@ export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:atexit_sleep_ms=100
 # The tests that run under the sanitizers: every suite that runs milk's own
 # code. Not the compile-fail tests (they run compilers), the install test
 # (it builds a project), the README tour (it builds one too), nor the VM.
-sanitizer_exclude='^(compile_fail|install|vm)\.|^example\.readme-tour$|^kstub\.clang19$|^milkc\.scale\.at-limits$'
+sanitizer_exclude='^(compile_fail|install|vm|ship)\.|^example\.readme-tour$|^kstub\.clang19$|^milkc\.scale\.at-limits$'
 
 # Configures a clang-19 tree for a sanitizer. Re-running it on a configured
 # tree is cheap and keeps the tree incremental.
