@@ -20,6 +20,7 @@
 // Needs /host/milk-runner (--file), mkfs.ext4 and e2fsck (--tool) and
 // ext4 (--kmod).
 #include "vm_check.hpp"
+#include "vm_fs.hpp"
 
 #include <milk/blk/kernel_disk.hpp>
 #include <milk/host/component_type.hpp>
@@ -44,6 +45,11 @@
 #include <vector>
 
 namespace {
+
+using milk::vm::drop_caches;
+using milk::vm::fnv;
+using milk::vm::pattern;
+using milk::vm::run;
 
 using milk::blk::KernelDisk;
 using milk::blk::KernelDiskOptions;
@@ -76,80 +82,10 @@ std::unique_ptr<KernelDisk> make_disk(milk::host::Host& host, const KernelDiskOp
     return std::move(disk).value();
 }
 
-int run(const std::vector<const char*>& arguments) {
-    std::vector<char*> argv;
-    for (const char* argument : arguments) argv.push_back(const_cast<char*>(argument));
-    argv.push_back(nullptr);
-    const pid_t child = ::fork();
-    MILK_VM_CHECK(child >= 0);
-    if (child == 0) {
-        ::execvp(argv[0], argv.data());
-        std::perror(argv[0]);
-        ::_exit(127);
-    }
-    int status = 0;
-    MILK_VM_CHECK(::waitpid(child, &status, 0) == child);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
-std::byte pattern(std::uint64_t seed, std::uint64_t at) {
-    std::uint64_t x = (seed + 1) * 0x9e3779b97f4a7c15ull ^ (at / 8) * 0xbf58476d1ce4e5b9ull;
-    x ^= x >> 31;
-    return static_cast<std::byte>((x >> ((at % 8) * 8)) & 0xff);
-}
-
-std::uint64_t fnv(const std::vector<std::byte>& data) {
-    std::uint64_t hash = 0xcbf29ce484222325ull;
-    for (const std::byte b : data) hash = (hash ^ static_cast<std::uint64_t>(b)) * 0x100000001b3ull;
-    return hash;
-}
-
-void drop_caches() {
-    ::sync();
-    const int fd = ::open("/proc/sys/vm/drop_caches", O_WRONLY);
-    MILK_VM_CHECK(fd >= 0);
-    MILK_VM_CHECK(::write(fd, "3", 1) == 1);
-    ::close(fd);
-}
-
 // ext4 on the disk, filled, checked uncached, e2fsck clean.
 void file_system(const std::string& path, const char* placement) {
-    MILK_VM_CHECK(run({"mkfs.ext4", "-q", "-F", path.c_str()}) == 0);
-    ::mkdir("/mnt", 0755);
-    ::mkdir("/mnt/disk", 0755);
-    MILK_VM_CHECK(::mount(path.c_str(), "/mnt/disk", "ext4", 0, nullptr) == 0);
     constexpr int files = 16;
-    std::vector<std::uint64_t> sums;
-    std::uint64_t total = 0;
-    for (int i = 0; i < files; ++i) {
-        const std::size_t length = (i % 5 == 0) ? 29 + i : (std::size_t{1} << (11 + i % 10)) + static_cast<std::size_t>(i) * 4093;
-        std::vector<std::byte> data(length);
-        for (std::size_t at = 0; at < length; ++at) data[at] = pattern(200 + i, at);
-        sums.push_back(fnv(data));
-        total += length;
-        const std::string name = "/mnt/disk/file" + std::to_string(i);
-        const int fd = ::open(name.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-        MILK_VM_CHECK(fd >= 0);
-        MILK_VM_CHECK(::write(fd, data.data(), data.size()) == static_cast<ssize_t>(data.size()));
-        if (i % 4 == 0) MILK_VM_CHECK(::fsync(fd) == 0);
-        ::close(fd);
-    }
-    MILK_VM_CHECK(::umount("/mnt/disk") == 0);
-    drop_caches();
-    MILK_VM_CHECK(::mount(path.c_str(), "/mnt/disk", "ext4", MS_RDONLY, nullptr) == 0);
-    for (int i = 0; i < files; ++i) {
-        const std::string name = "/mnt/disk/file" + std::to_string(i);
-        const int fd = ::open(name.c_str(), O_RDONLY | O_CLOEXEC);
-        MILK_VM_CHECK(fd >= 0);
-        struct stat status {};
-        MILK_VM_CHECK(::fstat(fd, &status) == 0);
-        std::vector<std::byte> data(static_cast<std::size_t>(status.st_size));
-        MILK_VM_CHECK(::read(fd, data.data(), data.size()) == static_cast<ssize_t>(data.size()));
-        ::close(fd);
-        MILK_VM_CHECK(fnv(data) == sums[static_cast<std::size_t>(i)]);
-    }
-    MILK_VM_CHECK(::umount("/mnt/disk") == 0);
-    MILK_VM_CHECK(run({"e2fsck", "-f", "-n", path.c_str()}) == 0);
+    const std::uint64_t total = milk::vm::ext4_round_trip(path, files, 10, 200);
     std::printf("placement %s: %s, mkfs.ext4, %d files (%" PRIu64 " bytes), mounted again uncached, every checksum "
                 "equal, e2fsck -fn clean\n",
                 placement, path.c_str(), files, total);
