@@ -228,8 +228,11 @@ private:
             auto endpoint = m_host->connect<Blk::Contract>(m_instance);
             if (endpoint.ok()) {
                 auto client = BlkClient::try_connect(std::move(endpoint).value(), m_options.depth, timeout);
+                // The same disk: its size, block size and queue (a smaller
+                // queue could not take the tags the disk's requests have).
                 if (client.ok() && client.value().device().blocks == m_blocks &&
-                    client.value().device().block_size == m_block_size) {
+                    client.value().device().block_size == m_block_size &&
+                    client.value().device().depth == m_options.depth) {
                     m_client.emplace(std::move(client).value());
                     const std::lock_guard lock(m_mutex);
                     ++m_reconnects;
