@@ -114,7 +114,8 @@ struct MachineTables {
     }
 
     static constexpr bool cut_points_agree() {
-        for (StateMachine::State state = 0; state < names.size(); ++state) {
+        for (std::size_t index = 0; index < names.size(); ++index) {
+            const auto state = static_cast<StateMachine::State>(index);
             bool listed = false;
             for (StateMachine::State point : cut_points) listed = listed || point == state;
             if (listed != derived_cut_point(state)) return false;
