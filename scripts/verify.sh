@@ -215,7 +215,7 @@ tsan_targets=(milk_runtime_tests milk_generated_tests milk_process_tests milk_pe
 # channel tests run here, in milk_component_tests.)
 # (doctest_discover_tests adds a placeholder <target>_NOT_BUILT test for each
 # suite this stage does not build.)
-tsan_exclude='^(compile_fail|install|vm|kstub|diagnostics|milkc|bench|front|backend)\.|^host\.config\.|^host\.milkd\.cli\.|^example\.readme-tour$|^generated\.goldens$|_NOT_BUILT'
+tsan_exclude='^(compile_fail|install|vm|ship|kstub|diagnostics|milkc|bench|front|backend)\.|^host\.config\.|^host\.milkd\.cli\.|^example\.readme-tour$|^generated\.goldens$|_NOT_BUILT'
 
 stage_tsan() {
     configure_clang "$tsan_dir" thread ""
