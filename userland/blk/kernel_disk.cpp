@@ -6,6 +6,8 @@
 #include "blk/blk_client.hpp"
 #include "process_internal.hpp"
 
+#include <milk/kernel.hpp>
+
 #include "milk_uapi.h"
 
 #include <atomic>
@@ -278,13 +280,7 @@ Result<std::unique_ptr<KernelDisk>> KernelDisk::try_create_in_kernel(std::string
     if (component.empty() || component.size() >= sizeof(create.service))
         return Error{ErrorCode::InvalidArgument, "blk: a component name of 1-31 bytes", 0};
     std::memcpy(create.service, component.data(), component.size());
-    if (settings.size() > MILK_SETTINGS_MAX) return Error{ErrorCode::InvalidArgument, "blk: too many settings", 0};
-    for (std::size_t i = 0; i < settings.size(); ++i) {
-        const std::string_view name = settings.name_of(i);
-        std::memcpy(create.settings.entries[i].name, name.data(), name.size());
-        create.settings.entries[i].value = settings[i].value;
-    }
-    create.settings.count = static_cast<std::uint32_t>(settings.size());
+    MILK_TRY(milk::kernel::to_settings_table(settings, create.settings));
     auto fd = MILK_TRY(create_disk(create, options));
     return std::unique_ptr<KernelDisk>(new KernelDisk(std::move(fd).take(), create.index, create.blocks, create.block_size, nullptr));
 }
