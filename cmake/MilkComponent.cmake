@@ -1,4 +1,4 @@
-# milk_component(<name> TYPE <C++ type> HEADER <header> CONTRACT <file>)
+# milk_component(<name> TYPE <C++ type> HEADER <header> CONTRACT <file> [USER_SPACE_ONLY])
 #
 # Names one component of components/: its C++ type (a milk::Component,
 # userland/include/milk/component.hpp), the header that defines it (relative
@@ -6,6 +6,11 @@
 # calls in components/CMakeLists.txt are THE list of components: everything
 # that hosts components reads it from the global properties set here, so
 # adding a component is writing it and adding one call.
+#
+# USER_SPACE_ONLY leaves the component out of milk.ko (its registry and
+# Kbuild list): one that needs more than the freestanding runtime (POSIX
+# file I/O, text settings). Its C++ `placements` must leave out Kernel; the
+# user-space registry checks that at compile time.
 #
 # Creates the INTERFACE target milk_component_<name> (the header's folder,
 # the contract's generated header, the runtime) and sets these global
@@ -15,13 +20,14 @@
 #   MILK_COMPONENT_<name>_HEADER        the header, absolute
 #   MILK_COMPONENT_<name>_CONTRACT      the contract file, absolute
 #   MILK_COMPONENT_<name>_CONTRACT_TARGET  its milk_add_contract target
+#   MILK_COMPONENT_<name>_USER_SPACE_ONLY  TRUE or FALSE
 #
 # The contract's target is milk_contract_<stem> (contracts/CMakeLists.txt
 # makes one per contract file).
 include_guard(GLOBAL)
 
 function(milk_component name)
-  cmake_parse_arguments(PARSE_ARGV 1 arg "" "TYPE;HEADER;CONTRACT" "")
+  cmake_parse_arguments(PARSE_ARGV 1 arg "USER_SPACE_ONLY" "TYPE;HEADER;CONTRACT" "")
   if(arg_UNPARSED_ARGUMENTS)
     message(FATAL_ERROR "milk_component(${name}): unexpected arguments: ${arg_UNPARSED_ARGUMENTS}")
   endif()
@@ -64,4 +70,9 @@ function(milk_component name)
   set_property(GLOBAL PROPERTY MILK_COMPONENT_${name}_HEADER "${header}")
   set_property(GLOBAL PROPERTY MILK_COMPONENT_${name}_CONTRACT "${contract}")
   set_property(GLOBAL PROPERTY MILK_COMPONENT_${name}_CONTRACT_TARGET ${contract_target})
+  if(arg_USER_SPACE_ONLY)
+    set_property(GLOBAL PROPERTY MILK_COMPONENT_${name}_USER_SPACE_ONLY TRUE)
+  else()
+    set_property(GLOBAL PROPERTY MILK_COMPONENT_${name}_USER_SPACE_ONLY FALSE)
+  endif()
 endfunction()

@@ -3,7 +3,8 @@
 // sends its requests to, wherever the host placed the service.
 //
 // `blk_ram` keeps the blocks in memory, for the channel's life (a RAM
-// disk whose contents go with its session, as brd's go with the module).
+// disk whose contents go with its session, as brd's go with the module);
+// `blk_file` (blk_file_component.hpp, user space only) in a file.
 //
 // One source for every placement, like the other components: only the
 // freestanding runtime (generated endpoints, milk::Buffer, milk::Result,
@@ -79,16 +80,21 @@ public:
     [[nodiscard]] bool holds(std::uint64_t block, std::uint64_t count) const {
         return count > 0 && block < m_blocks && count <= m_blocks - block;
     }
-    [[nodiscard]] std::span<const std::byte> range(std::uint64_t block, std::uint64_t count) const {
-        return {m_data + block * m_block_size, count * m_block_size};
+    // What BlockService calls, with ranges it has checked (holds): a read
+    // into its answer's buffer, a write from its request's, both in the
+    // exchange heap. The data may be shared memory the client still writes:
+    // it is copied once, straight into the blocks.
+    [[nodiscard]] milk::Result<void> read(std::uint64_t block, std::span<std::byte> into) const {
+        std::memcpy(into.data(), m_data + block * m_block_size, into.size());
+        return {};
     }
-    // The data may be shared memory the client still writes: it is copied
-    // once, straight into the blocks.
-    void write(std::uint64_t block, std::span<const std::byte> data) {
+    [[nodiscard]] milk::Result<void> write(std::uint64_t block, std::span<const std::byte> data) {
         std::memcpy(m_data + block * m_block_size, data.data(), data.size());
+        return {};
     }
-    void discard(std::uint64_t block, std::uint64_t count) {
+    [[nodiscard]] milk::Result<void> discard(std::uint64_t block, std::uint64_t count) {
         std::memset(m_data + block * m_block_size, 0, count * m_block_size);
+        return {};
     }
 
     // The store called directly by milk.ko's block device (DirectStore):
@@ -128,6 +134,20 @@ private:
     std::uint32_t m_block_size = 0;
 };
 
+// blk_ram: a RAM disk. What BlockService needs of a store, beside the
+// calls above: the component's name, placements and settings, and a
+// factory from the settings every store reads (blocks, block_size).
+struct RamStoreKind {
+    using Store = RamStore;
+    static constexpr const char* name = "blk_ram";
+    static constexpr milk::PlacementSet placements = milk::every_placement;
+    static constexpr milk::SettingNames setting_names{"blocks", "block_size", "max_depth"};
+    [[nodiscard]] static milk::Result<RamStore> try_create(const milk::Settings&, std::uint64_t blocks,
+                                                          std::uint32_t block_size) {
+        return RamStore::try_create(blocks, block_size);
+    }
+};
+
 // The limits a service takes unless its settings say otherwise: 32 MiB of
 // 4 KiB blocks, a queue of 128.
 inline constexpr std::int64_t default_blocks = 8192;
@@ -157,16 +177,24 @@ struct TagUse {
     std::uint64_t batch = 0;
 };
 
-class RamBlockService {
+// The block service over a store (RamStoreKind, or FileStoreKind in
+// blk_file_component.hpp): one implementation of the contract's server, the
+// store's calls the only difference. The store's settings are read by the
+// store's kind; blocks, block_size and max_depth here.
+template <typename Kind>
+class BlockService {
 public:
+    using Store = typename Kind::Store;
     using Contract = Blk::Contract;
-    static constexpr const char* name = "blk_ram";
-    static constexpr milk::PlacementSet placements = milk::every_placement;
-    // The blocks live in the component, for the channel's life.
+    static constexpr const char* name = Kind::name;
+    static constexpr milk::PlacementSet placements = Kind::placements;
+    // The blocks live in the store (memory for the channel's life, or a
+    // file): nothing to move with the component.
     static constexpr milk::Statefulness statefulness = milk::Statefulness::Stateless;
-    static constexpr milk::SettingNames setting_names{"blocks", "block_size", "max_depth"};
+    static constexpr milk::SettingNames setting_names = Kind::setting_names;
+    static constexpr milk::SettingNames text_setting_names = milk::text_setting_names_of<Kind>();
 
-    [[nodiscard]] static milk::Result<RamBlockService> try_create(const milk::Settings& settings) {
+    [[nodiscard]] static milk::Result<BlockService> try_create(const milk::Settings& settings) {
         const std::int64_t block_size = settings.get_or("block_size", default_block_size);
         if (block_size != 512 && block_size != 4096)
             return milk::Error{milk::ErrorCode::InvalidArgument, "blk: `block_size` must be 512 or 4096", block_size};
@@ -176,8 +204,8 @@ public:
         const std::int64_t max_depth = settings.get_or("max_depth", default_max_depth);
         if (max_depth < 1 || max_depth > most_depth)
             return milk::Error{milk::ErrorCode::InvalidArgument, "blk: `max_depth` must be 1 to 4096", max_depth};
-        auto store = MILK_TRY(RamStore::try_create(static_cast<std::uint64_t>(blocks), static_cast<std::uint32_t>(block_size)));
-        return RamBlockService(std::move(store), static_cast<std::uint32_t>(max_depth));
+        auto store = MILK_TRY(Kind::try_create(settings, static_cast<std::uint64_t>(blocks), static_cast<std::uint32_t>(block_size)));
+        return BlockService(std::move(store), static_cast<std::uint32_t>(max_depth));
     }
 
     // Hello, then Welcome with the device (or Refused for a queue of 0 or
@@ -205,11 +233,11 @@ public:
 
     // Without a channel: milk.ko's block device calls the store directly
     // when the host places the service in the kernel (docs/blk.md).
-    using DirectStore = RamStore;
-    [[nodiscard]] RamStore direct_store() && { return std::move(m_store); }
+    using DirectStore = Store;
+    [[nodiscard]] Store direct_store() && { return std::move(m_store); }
 
 private:
-    RamBlockService(RamStore store, std::uint32_t max_depth) : m_store(std::move(store)), m_max_depth(max_depth) {}
+    BlockService(Store store, std::uint32_t max_depth) : m_store(std::move(store)), m_max_depth(max_depth) {}
 
     // One receive in Idle or Queued: the next endpoint, whichever state it
     // is in, or none after Bye.
@@ -253,7 +281,7 @@ private:
                     return Next{std::move(next), std::nullopt};
                 },
                 [&](Blk::Flush&& flush, ServerQueued&& next) {
-                    take(Pending{flush.tag, false, 0, 0, BlkStatus::ok});
+                    take(on_flush(flush));
                     return Next{std::move(next), std::nullopt};
                 },
                 [&](Blk::Discard&& discard, ServerQueued&& next) {
@@ -277,7 +305,7 @@ private:
                         return Next{std::move(more), std::nullopt};
                     },
                     [&](Blk::Flush&& flush, ServerQueued&& more) {
-                        take(Pending{flush.tag, false, 0, 0, BlkStatus::ok});
+                        take(on_flush(flush));
                         return Next{std::move(more), std::nullopt};
                     },
                     [&](Blk::Discard&& discard, ServerQueued&& more) {
@@ -309,39 +337,53 @@ private:
         if (data.empty() || data.size() % block_size != 0) return Pending{write.tag, false, 0, 0, BlkStatus::bad_request};
         if (!m_store.holds(write.block, data.size() / block_size))
             return Pending{write.tag, false, 0, 0, BlkStatus::out_of_range};
-        m_store.write(write.block, data);
-        return Pending{write.tag, false, 0, 0, BlkStatus::ok};
+        // A store that fails (a file's write) fails this request alone.
+        const BlkStatus status = m_store.write(write.block, data).ok() ? BlkStatus::ok : BlkStatus::io_error;
+        return Pending{write.tag, false, 0, 0, status};
     }
 
     Pending on_discard(const Blk::Discard& discard) {
         if (!m_store.holds(discard.block, discard.count)) return Pending{discard.tag, false, 0, 0, BlkStatus::out_of_range};
-        m_store.discard(discard.block, discard.count);
-        return Pending{discard.tag, false, 0, 0, BlkStatus::ok};
+        const BlkStatus status = m_store.discard(discard.block, discard.count).ok() ? BlkStatus::ok : BlkStatus::io_error;
+        return Pending{discard.tag, false, 0, 0, status};
+    }
+
+    // Everything written before it, in this batch and earlier ones, is
+    // durable when its Done says ok (the store's flush: fdatasync for a
+    // file, nothing for memory).
+    Pending on_flush(const Blk::Flush& flush) {
+        return Pending{flush.tag, false, 0, 0, m_store.flush().ok() ? BlkStatus::ok : BlkStatus::io_error};
     }
 
     // Every request's answer, in the order they came, then Completed.
     milk::Result<ServerIdle> answer(ServerServing&& first, std::span<const Pending> requests) {
         std::optional<ServerServing> serving{std::move(first)};
         for (const Pending& request : requests) {
-            if (request.read && request.status == BlkStatus::ok) {
-                const std::span<const std::byte> blocks = m_store.range(request.block, request.count);
-                auto data = MILK_TRY(serving->allocate(blocks.size()));
-                std::memcpy(data.data(), blocks.data(), blocks.size());
-                auto next = MILK_TRY(std::move(*serving).send(Blk::ReadDone{request.tag, std::move(data)}));
-                serving.emplace(std::move(next));
-                continue;
+            BlkStatus status = request.status;
+            if (request.read && status == BlkStatus::ok) {
+                // The blocks go straight into the answer's exchange-heap
+                // buffer; a store that fails answers Done(io_error) instead,
+                // and the unsent buffer goes back to the heap.
+                auto data = MILK_TRY(serving->allocate(std::size_t{request.count} * m_store.block_size()));
+                if (m_store.read(request.block, data.bytes()).ok()) {
+                    auto next = MILK_TRY(std::move(*serving).send(Blk::ReadDone{request.tag, std::move(data)}));
+                    serving.emplace(std::move(next));
+                    continue;
+                }
+                status = BlkStatus::io_error;
             }
-            auto next = MILK_TRY(std::move(*serving).send(Blk::Done{request.tag, request.status}));
+            auto next = MILK_TRY(std::move(*serving).send(Blk::Done{request.tag, status}));
             serving.emplace(std::move(next));
         }
         return std::move(*serving).send(Blk::Completed{});
     }
 
-    RamStore m_store;
+    Store m_store;
     std::uint32_t m_max_depth;
     std::uint64_t m_batches = 0;
 };
 
+using RamBlockService = BlockService<RamStoreKind>;
 static_assert(milk::Component<RamBlockService>);
 
 }  // namespace components::blk

@@ -4,6 +4,7 @@
 // queue depth, every block written read back.
 #include "blk/blk_client.hpp"
 #include "blk/blk_component.hpp"
+#include "blk/blk_file_component.hpp"
 
 #include "../host/one_instance_host.hpp"
 
@@ -20,7 +21,13 @@
 #include <string>
 #include <thread>
 #include <cstring>
+#include <fstream>
+#include <iterator>
 #include <vector>
+
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 namespace {
 
@@ -39,8 +46,43 @@ T take(milk::Result<T>&& result) {
     return std::move(result).value();
 }
 
-milk::host::Host make_host(Placement placement, const milk::Settings& settings = {}) {
-    return milk::test::make_one_instance_host("disk", "blk_ram", placement, settings);
+// A file for blk_file's blocks, gone with the test.
+class TempFile {
+public:
+    TempFile() {
+        char name[] = "/tmp/milk-blk-test-XXXXXX";
+        const int fd = ::mkstemp(name);
+        REQUIRE(fd >= 0);
+        ::close(fd);
+        m_path = name;
+    }
+    TempFile(const TempFile&) = delete;
+    TempFile& operator=(const TempFile&) = delete;
+    ~TempFile() { ::unlink(m_path.c_str()); }
+    [[nodiscard]] const std::string& path() const { return m_path; }
+    // The file's bytes, as a program reading it directly sees them.
+    [[nodiscard]] std::vector<std::byte> bytes() const {
+        std::ifstream in(m_path, std::ios::binary);
+        std::vector<char> chars{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+        std::vector<std::byte> out(chars.size());
+        std::memcpy(out.data(), chars.data(), chars.size());
+        return out;
+    }
+
+private:
+    std::string m_path;
+};
+
+// The two block services: blk_ram, and blk_file over a file of the test's.
+struct Service {
+    const char* component;
+    const TempFile* file = nullptr;
+};
+
+milk::host::Host make_host(Placement placement, const milk::Settings& settings = {}, Service service = {"blk_ram"}) {
+    milk::Settings with_path = settings;
+    if (service.file != nullptr) REQUIRE(with_path.set_text("path", service.file->path()).ok());
+    return milk::test::make_one_instance_host("disk", service.component, placement, with_path);
 }
 
 BlkClient connect(milk::host::Host& host, std::uint32_t depth) {
@@ -75,12 +117,17 @@ std::vector<Answer> run(BlkClient& disk, std::span<const Request> batch) {
 
 }  // namespace
 
-TEST_CASE("blk_ram: batches up to the queue depth, every block written read back, in each placement") {
+TEST_CASE("blk_ram and blk_file: batches up to the queue depth, every block written read back, in each placement") {
+    const TempFile file;
+    for (const Service service : {Service{"blk_ram"}, Service{"blk_file", &file}})
     for (Placement placement : {Placement::Inproc, Placement::Process}) {
+        CAPTURE(service.component);
         CAPTURE(static_cast<int>(placement));
+        // Each round starts from a file of zeros, as blk_ram from memory.
+        REQUIRE(::truncate(file.path().c_str(), 0) == 0);
         milk::Settings settings;
         REQUIRE(settings.set("blocks", 256).ok());
-        auto host = make_host(placement, settings);
+        auto host = make_host(placement, settings, service);
         auto disk = connect(host, 16);
         CHECK(disk.device().blocks == 256);
         CHECK(disk.device().block_size == 4096);
@@ -150,8 +197,11 @@ TEST_CASE("BlkClient: a write without data has its blocks written into the excha
     }
 }
 
-TEST_CASE("blk_ram: a discarded range reads as zeros, and what lies outside the device or is no whole block fails alone") {
-    auto host = make_host(Placement::Inproc);
+TEST_CASE("blk_ram and blk_file: a discarded range reads as zeros, and what lies outside the device or is no whole block fails alone") {
+    const TempFile file;
+    for (const Service service : {Service{"blk_ram"}, Service{"blk_file", &file}}) {
+    CAPTURE(service.component);
+    auto host = make_host(Placement::Inproc, {}, service);
     auto disk = connect(host, 8);
     const auto data = pattern(10, 4, 4096, 2);
     const std::array<Request, 1> write{Request{RequestKind::write, 0, 10, 0, data}};
@@ -181,6 +231,7 @@ TEST_CASE("blk_ram: a discarded range reads as zeros, and what lies outside the 
     std::fill(expected.begin() + 4096, expected.begin() + 3 * 4096, std::byte{0});
     CHECK(after[0].data == expected);
     CHECK(disk.bye().ok());
+    }
 }
 
 TEST_CASE("blk_ram: the queue is the smaller depth, and none at all is refused") {
@@ -336,4 +387,67 @@ TEST_CASE("BlkClient: a service that answers another tag, the wrong length or a 
     });
     CHECK(early.code == milk::ErrorCode::ProtocolViolation);
     CHECK(std::string(early.what) == "blk: Completed before every request had its answer");
+}
+
+TEST_CASE("blk_file: the blocks outlive the channel and the service's process, and are the file's bytes") {
+    const TempFile file;
+    milk::Settings settings;
+    REQUIRE(settings.set("blocks", 64).ok());
+    const auto first = pattern(7, 5, 4096, 3);
+    const auto second = pattern(40, 2, 4096, 4);
+    {
+        // Written through a service in a process of its own, then flushed.
+        auto host = make_host(Placement::Process, settings, Service{"blk_file", &file});
+        auto disk = connect(host, 4);
+        const std::array<Request, 3> batch{Request{RequestKind::write, 0, 7, 0, first},
+                                           Request{RequestKind::write, 1, 40, 0, second},
+                                           Request{RequestKind::flush, 2, 0, 0, {}}};
+        const auto answers = run(disk, batch);
+        for (const Request& request : batch) CHECK(answers[request.tag].status == BlkStatus::ok);
+        CHECK(disk.bye().ok());
+    }
+    // The file is the device: 64 blocks, each where the device has it.
+    const auto bytes = file.bytes();
+    REQUIRE(bytes.size() == 64 * 4096);
+    CHECK(std::vector<std::byte>(bytes.begin() + 7 * 4096, bytes.begin() + 12 * 4096) == first);
+    CHECK(std::vector<std::byte>(bytes.begin() + 40 * 4096, bytes.begin() + 42 * 4096) == second);
+    CHECK(std::vector<std::byte>(bytes.begin(), bytes.begin() + 7 * 4096) == std::vector<std::byte>(7 * 4096, std::byte{0}));
+    // Another host, another placement, a new channel: the same blocks.
+    auto host = make_host(Placement::Inproc, settings, Service{"blk_file", &file});
+    auto disk = connect(host, 2);
+    const std::array<Request, 2> reads{Request{RequestKind::read, 0, 7, 5, {}}, Request{RequestKind::read, 1, 40, 2, {}}};
+    const auto answers = run(disk, reads);
+    CHECK(answers[0].data == first);
+    CHECK(answers[1].data == second);
+    // Two channels at once share the blocks: what one writes, the other reads.
+    auto other = connect(host, 2);
+    const auto third = pattern(1, 1, 4096, 5);
+    const std::array<Request, 1> write{Request{RequestKind::write, 0, 1, 0, third}};
+    CHECK(run(other, write)[0].status == BlkStatus::ok);
+    const std::array<Request, 1> read{Request{RequestKind::read, 1, 1, 1, {}}};
+    CHECK(run(disk, read)[1].data == third);
+    CHECK(other.bye().ok());
+    CHECK(disk.bye().ok());
+}
+
+TEST_CASE("blk_file: a missing, unusable or wrong-kind path is refused") {
+    milk::Settings none;
+    CHECK(components::blk::FileBlockService::try_create(none).error().code == milk::ErrorCode::InvalidArgument);
+    milk::Settings empty;
+    REQUIRE(empty.set_text("path", "").ok());
+    CHECK(components::blk::FileBlockService::try_create(empty).error().code == milk::ErrorCode::InvalidArgument);
+    milk::Settings directory;
+    REQUIRE(directory.set_text("path", "/tmp").ok());
+    CHECK_FALSE(components::blk::FileBlockService::try_create(directory).ok());
+    milk::Settings missing_folder;
+    REQUIRE(missing_folder.set_text("path", "/nonexistent-milk-folder/disk.img").ok());
+    CHECK(components::blk::FileBlockService::try_create(missing_folder).error().code == milk::ErrorCode::SystemError);
+    // A character device is no disk.
+    milk::Settings character;
+    REQUIRE(character.set_text("path", "/dev/null").ok());
+    CHECK(components::blk::FileBlockService::try_create(character).error().code == milk::ErrorCode::InvalidArgument);
+    // The path given as an integer is no path (the host refuses it first, H0016).
+    milk::Settings integer;
+    REQUIRE(integer.set("path", 5).ok());
+    CHECK_FALSE(components::blk::FileBlockService::try_create(integer).ok());
 }

@@ -12,10 +12,10 @@
 
 TEST_CASE("the generated registry lists the components of components/CMakeLists.txt") {
     const auto components = milk::host::compiled_components();
-    REQUIRE(components.size() == 14);
+    REQUIRE(components.size() == 15);
     const char* const names[] = {"echo",      "files",       "tally",     "directory", "sched_fifo", "sched_rr",
                                  "sched_fair", "sched_clock", "sched_las", "mem_fifo",  "mem_clock",
-                                 "mem_lru",    "mem_fair",    "blk_ram"};
+                                 "mem_lru",    "mem_fair",    "blk_ram",   "blk_file"};
     for (std::size_t i = 0; i < components.size(); ++i) CHECK(std::string_view(components[i].name) == names[i]);
     // The five schedulers serve one contract and differ by their policy's settings.
     CHECK(std::string_view(milk::host::find_component(components, "sched_las")->contract) == "milk.sched.Sched");
@@ -26,6 +26,13 @@ TEST_CASE("the generated registry lists the components of components/CMakeLists.
     CHECK(std::string_view(milk::host::find_component(components, "mem_clock")->contract) == "milk.mem.Mem");
     CHECK(std::string_view(milk::host::find_component(components, "blk_ram")->contract) == "milk.blk.Blk");
     CHECK(milk::host::find_component(components, "blk_ram")->setting_names.contains("max_depth"));
+    // blk_file reads its file's path as text, and so runs in user space only.
+    const milk::host::ComponentType* blk_file = milk::host::find_component(components, "blk_file");
+    REQUIRE(blk_file != nullptr);
+    CHECK(blk_file->text_setting_names.contains("path"));
+    CHECK_FALSE(blk_file->text_setting_names.contains("blocks"));
+    CHECK_FALSE(blk_file->placements.contains(milk::Placement::Kernel));
+    CHECK(milk::host::find_component(components, "blk_ram")->text_setting_names.size() == 0);
     CHECK(milk::host::find_component(components, "mem_fifo")->setting_names.contains("max_frames"));
     // A scheduler's or a pager's own process locks its memory; the others need not.
     CHECK(milk::host::find_component(components, "mem_fifo")->residence == milk::MemoryResidence::Pinned);

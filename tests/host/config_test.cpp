@@ -195,7 +195,7 @@ component = 7
 placement = "inproc"
 [B.settings]
 Bad = 1
-ok = "one"
+ok = 1.5
 )";
     LoadResult result = parse(config);
     CHECK_FALSE(result.config);

@@ -177,13 +177,26 @@ private:
         const SettingNames& known = draft.type->setting_names;
         std::string names;
         for (std::size_t i = 0; i < known.size(); ++i) names += (i == 0 ? "" : ", ") + std::string(known[i]);
-        for (const auto& [name, where] : draft.setting_keys) {
-            if (known.contains(name)) continue;
-            m_diagnostics.add(DiagnosticCode::UnknownSetting,
-                              subject + ": component " + quoted(draft.type->name) + " has no setting " + quoted(name),
-                              where,
-                              names.empty() ? "component " + quoted(draft.type->name) + " reads no settings"
-                                            : "component " + quoted(draft.type->name) + " reads: " + names);
+        for (const Draft::SettingKey& key : draft.setting_keys) {
+            if (!known.contains(key.name)) {
+                m_diagnostics.add(DiagnosticCode::UnknownSetting,
+                                  subject + ": component " + quoted(draft.type->name) + " has no setting " +
+                                      quoted(key.name),
+                                  key.key,
+                                  names.empty() ? "component " + quoted(draft.type->name) + " reads no settings"
+                                                : "component " + quoted(draft.type->name) + " reads: " + names);
+                continue;
+            }
+            // The value must be of the kind the component reads.
+            const bool wants_text = draft.type->text_setting_names.contains(key.name);
+            const bool is_text = draft.instance.settings.find_text(key.name).has_value();
+            if (wants_text == is_text) continue;
+            m_diagnostics.add(DiagnosticCode::BadSettingValue,
+                              subject + ": setting " + quoted(key.name) + " must be " +
+                                  (wants_text ? "a string, not an integer" : "an integer, not a string"),
+                              key.value,
+                              "component " + quoted(draft.type->name) + " reads " + quoted(key.name) +
+                                  (wants_text ? " as text" : " as a 64-bit signed integer"));
         }
     }
 
@@ -273,7 +286,7 @@ private:
             m_diagnostics.add(DiagnosticCode::WrongType,
                               subject + ": \"settings\" must be a table, not " + std::string(type_name(node.type())),
                               location_of(node.source(), m_file),
-                              "settings are named integers: [" + draft.instance.name + ".settings] with limit = 10");
+                              "settings are named integers or strings: [" + draft.instance.name + ".settings] with limit = 10");
             return;
         }
         std::size_t count = 0;
@@ -286,12 +299,13 @@ private:
                 continue;
             }
             const toml::value<std::int64_t>* integer = value->as_integer();
-            if (integer == nullptr) {
+            const toml::value<std::string>* text = value->as_string();
+            if (integer == nullptr && text == nullptr) {
                 m_diagnostics.add(DiagnosticCode::BadSettingValue,
-                                  subject + ": setting " + quoted(name) + " must be an integer, not " +
+                                  subject + ": setting " + quoted(name) + " must be an integer or a string, not " +
                                       std::string(type_name(value->type())),
                                   location_of(value->source(), m_file),
-                                  "settings are 64-bit signed integers");
+                                  "settings are 64-bit signed integers, or strings for user-space components");
                 continue;
             }
             if (++count > Settings::max_entries) {
@@ -310,12 +324,22 @@ private:
             }
             // The name was checked and the table has room, so this fails only
             // if Settings' own rules change without this reader.
-            if (!draft.instance.settings.set(name, integer->get()).ok()) {
+            if (text != nullptr) {
+                auto stored = draft.instance.settings.set_text(name, text->get());
+                if (!stored.ok()) {
+                    m_diagnostics.add(DiagnosticCode::BadSettingValue,
+                                      subject + ": setting " + quoted(name) + ": " + std::string(stored.error().what),
+                                      location_of(value->source(), m_file),
+                                      "a text setting holds no NUL byte, and an instance's texts fit in " +
+                                          std::to_string(Settings::max_text_bytes - 1) + " bytes");
+                    continue;
+                }
+            } else if (!draft.instance.settings.set(name, integer->get()).ok()) {
                 m_diagnostics.add(DiagnosticCode::BadSettingName, subject + ": bad setting name " + quoted(name),
                                   where, "a setting's name is 1-23 bytes of a-z, 0-9 and _");
                 continue;
             }
-            draft.setting_keys.emplace_back(std::string(name), where);
+            draft.setting_keys.push_back({std::string(name), where, location_of(value->source(), m_file)});
         }
     }
 

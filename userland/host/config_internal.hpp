@@ -40,7 +40,13 @@ struct Draft {
     // Each setting the file gave, with where its name stands: checked
     // against the component's declared names once both are known (the keys
     // of an instance table come in any order).
-    std::vector<std::pair<std::string, Location>> setting_keys;
+    // Each setting's name, where its key is and where its value is.
+    struct SettingKey {
+        std::string name;
+        Location key;
+        Location value;
+    };
+    std::vector<SettingKey> setting_keys;
 };
 
 // One "INSTANCE=PLACEMENT" that parsed.

@@ -144,12 +144,14 @@ int run_runner(int argc, char** argv, std::span<const ComponentType> components)
     std::string instance;
     std::string component;
     std::vector<std::string> settings_text;
+    std::vector<std::string> text_settings;
     int control_fd = -1;
     int counters_fd = -1;
     std::int64_t spin_us = 10;
     app.add_option("--instance", instance, "the instance's name")->required();
     app.add_option("--component", component, "the component to run")->required();
-    app.add_option("--setting", settings_text, "NAME=VALUE, one per setting");
+    app.add_option("--setting", settings_text, "NAME=VALUE, one per integer setting");
+    app.add_option("--text-setting", text_settings, "NAME=TEXT, one per text setting");
     app.add_option("--control-fd", control_fd, "the control socket")->required();
     app.add_option("--counters-fd", counters_fd, "the counters memfd")->required();
     app.add_option("--spin-us", spin_us, "how long the component's end spins for a message before it sleeps")
@@ -176,6 +178,14 @@ int run_runner(int argc, char** argv, std::span<const ComponentType> components)
         if (first == nullptr || std::from_chars(first, last, value).ptr != last ||
             !settings.set(std::string_view(text).substr(0, equals), value).ok()) {
             std::fprintf(stderr, "milk-runner: bad --setting '%s' (NAME=INTEGER)\n", text.c_str());
+            return 2;
+        }
+    }
+    for (const std::string& text : text_settings) {
+        const auto equals = text.find('=');
+        if (equals == std::string::npos ||
+            !settings.set_text(std::string_view(text).substr(0, equals), std::string_view(text).substr(equals + 1)).ok()) {
+            std::fprintf(stderr, "milk-runner: bad --text-setting '%s' (NAME=TEXT)\n", text.c_str());
             return 2;
         }
     }

@@ -52,8 +52,12 @@ Result<std::unique_ptr<RunnerProcess>> RunnerProcess::try_spawn(const std::strin
     // program may only make async-signal-safe calls.
     std::vector<std::string> words{path, "--instance", instance.name, "--component", instance.component};
     for (std::size_t i = 0; i < instance.settings.size(); ++i) {
-        words.emplace_back("--setting");
-        words.push_back(std::string(instance.settings.name_of(i)) + "=" + std::to_string(instance.settings[i].value));
+        // Text goes as is (exec passes any bytes but NUL, which Settings
+        // refuses), under its own option so that "10" stays text.
+        const bool text = instance.settings[i].kind == Settings::Kind::Text;
+        words.emplace_back(text ? "--text-setting" : "--setting");
+        words.push_back(std::string(instance.settings.name_of(i)) + "=" +
+                        (text ? std::string(instance.settings.text_of(i)) : std::to_string(instance.settings[i].value)));
     }
     words.insert(words.end(), {"--control-fd", std::to_string(theirs.get()), "--counters-fd", std::to_string(counters_fd),
                                "--spin-us", std::to_string(instance.spin.count())});

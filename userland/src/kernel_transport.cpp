@@ -318,6 +318,11 @@ Result<void> to_settings_table(const Settings& settings, ::milk_settings& table)
     // most MILK_SETTINGS_MAX of them.
     table.count = static_cast<milk_u32>(settings.size());
     for (std::size_t i = 0; i < settings.size(); ++i) {
+        // milk.ko's table holds integers only (components in the kernel
+        // read no text: component.hpp's Settings).
+        if (settings[i].kind != Settings::Kind::Integer)
+            return Error{ErrorCode::InvalidArgument, "a text setting cannot go into milk.ko (settings there are integers)",
+                         static_cast<std::int64_t>(i)};
         if (!put_name(table.entries[i].name, settings.name_of(i)))
             return Error{ErrorCode::InvalidArgument, "a setting's name does not fit", static_cast<std::int64_t>(i)};
         table.entries[i].value = settings[i].value;

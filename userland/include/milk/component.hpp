@@ -13,6 +13,9 @@
 //         // The settings it reads: a config that sets any other is refused
 //         // (H0018), so that a misspelt `limt = 10` never goes unnoticed.
 //         static constexpr milk::SettingNames setting_names{};   // or {"limit"}
+//         // Of those, the ones that are text (a path), for a component that
+//         // runs in user space only: milk::text_setting_names_of below.
+//         //   static constexpr milk::SettingNames text_setting_names{"path"};
 //
 //         // Built once per channel, from the instance's settings (the config's
 //         // [instance.settings] table; milk.ko gets the same values).
@@ -127,42 +130,45 @@ template <typename C>
     else return MemoryResidence::Pageable;
 }
 
-// An instance's settings: named integers from the config's
-// [instance.settings] table. The same fixed-size table in user space and in
-// milk.ko (it crosses the ioctl as is), so a component reads its settings
-// the same way in every placement. Names are at most max_name_bytes - 1
-// bytes of [a-z0-9_].
+// An instance's settings: named values from the config's
+// [instance.settings] table. Integers everywhere: the same values reach a
+// component in every placement (milk.ko gets them through its ioctl's
+// settings table, milk::kernel::to_settings_table). Text (a file's path)
+// only in user space: the freestanding build (milk.ko) has none of it, so a
+// component that reads text is a user-space one (its milk_component() call
+// says USER_SPACE_ONLY, and its placements leave out Kernel), and a table
+// with text never crosses into the kernel (to_settings_table refuses it).
+// Names are at most max_name_bytes - 1 bytes of [a-z0-9_].
 class Settings {
 public:
     static constexpr std::size_t max_entries = 8;
     static constexpr std::size_t max_name_bytes = 24;
+#if !defined(MILK_FREESTANDING)
+    // All text values together, each with its NUL: room for a path or two.
+    static constexpr std::size_t max_text_bytes = 1024;
+#endif
+
+    enum class Kind : std::uint8_t { Integer, Text };
 
     struct Entry {
         char name[max_name_bytes] = {};  // NUL-terminated
-        std::int64_t value = 0;
+        std::int64_t value = 0;          // for Text: the offset of its text in the table's pool
+        Kind kind = Kind::Integer;
     };
 
-    // Adds or replaces `name`. InvalidArgument for a name that is empty, too
-    // long or not [a-z0-9_], or when the table is full.
+    // Adds or replaces `name` with an integer. InvalidArgument for a name
+    // that is empty, too long or not [a-z0-9_], or when the table is full.
     [[nodiscard]] Result<void> set(std::string_view name, std::int64_t value) {
-        if (!valid_name(name)) return Error{ErrorCode::InvalidArgument, "a setting's name must be 1-23 bytes of [a-z0-9_]", 0};
-        for (std::size_t i = 0; i < m_count; ++i) {
-            if (name_of(i) == name) {
-                m_entries[i].value = value;
-                return {};
-            }
-        }
-        if (m_count == max_entries) return Error{ErrorCode::InvalidArgument, "more than 8 settings", 0};
-        Entry& entry = m_entries[m_count++];
-        for (std::size_t i = 0; i < name.size(); ++i) entry.name[i] = name[i];
-        entry.name[name.size()] = '\0';
-        entry.value = value;
+        Entry* entry = MILK_TRY(slot(name));
+        entry->kind = Kind::Integer;
+        entry->value = value;
         return {};
     }
 
+    // The integer setting `name`, if the config sets it as an integer.
     [[nodiscard]] std::optional<std::int64_t> find(std::string_view name) const {
         for (std::size_t i = 0; i < m_count; ++i)
-            if (name_of(i) == name) return m_entries[i].value;
+            if (name_of(i) == name && m_entries[i].kind == Kind::Integer) return m_entries[i].value;
         return std::nullopt;
     }
 
@@ -170,6 +176,39 @@ public:
     [[nodiscard]] std::int64_t get_or(std::string_view name, std::int64_t fallback) const {
         return find(name).value_or(fallback);
     }
+
+#if !defined(MILK_FREESTANDING)
+    // Adds or replaces `name` with text (no NUL inside). InvalidArgument as
+    // set(), or when the texts together pass max_text_bytes.
+    [[nodiscard]] Result<void> set_text(std::string_view name, std::string_view text) {
+        for (char c : text)
+            if (c == '\0') return Error{ErrorCode::InvalidArgument, "a text setting holds a NUL byte", 0};
+        if (text.size() + 1 > max_text_bytes - m_text_used)
+            return Error{ErrorCode::InvalidArgument, "the settings' texts pass 1023 bytes in all",
+                         static_cast<std::int64_t>(text.size())};
+        Entry* entry = MILK_TRY(slot(name));
+        // A replaced text keeps its old bytes in the pool: a config sets each
+        // name once, so nothing is worth compacting.
+        for (std::size_t i = 0; i < text.size(); ++i) m_text[m_text_used + i] = text[i];
+        m_text[m_text_used + text.size()] = '\0';
+        entry->kind = Kind::Text;
+        entry->value = static_cast<std::int64_t>(m_text_used);
+        m_text_used += text.size() + 1;
+        return {};
+    }
+
+    // The text setting `name`, if the config sets it as text.
+    [[nodiscard]] std::optional<std::string_view> find_text(std::string_view name) const {
+        for (std::size_t i = 0; i < m_count; ++i)
+            if (name_of(i) == name && m_entries[i].kind == Kind::Text) return text_of(i);
+        return std::nullopt;
+    }
+
+    // The text of entry `index`, which must be a Text one.
+    [[nodiscard]] std::string_view text_of(std::size_t index) const {
+        return std::string_view(m_text + m_entries[index].value);
+    }
+#endif
 
     [[nodiscard]] std::size_t size() const { return m_count; }
     [[nodiscard]] const Entry& operator[](std::size_t index) const { return m_entries[index]; }
@@ -188,8 +227,24 @@ public:
     }
 
 private:
+    // The entry for `name`: the one that has it, or a new one.
+    [[nodiscard]] Result<Entry*> slot(std::string_view name) {
+        if (!valid_name(name)) return Error{ErrorCode::InvalidArgument, "a setting's name must be 1-23 bytes of [a-z0-9_]", 0};
+        for (std::size_t i = 0; i < m_count; ++i)
+            if (name_of(i) == name) return &m_entries[i];
+        if (m_count == max_entries) return Error{ErrorCode::InvalidArgument, "more than 8 settings", 0};
+        Entry& entry = m_entries[m_count++];
+        for (std::size_t i = 0; i < name.size(); ++i) entry.name[i] = name[i];
+        entry.name[name.size()] = '\0';
+        return &entry;
+    }
+
     Entry m_entries[max_entries] = {};
     std::size_t m_count = 0;
+#if !defined(MILK_FREESTANDING)
+    char m_text[max_text_bytes] = {};
+    std::size_t m_text_used = 0;
+#endif
 };
 
 // The names of the settings a component reads (at most Settings::max_entries,
@@ -228,7 +283,27 @@ private:
     std::size_t m_count = 0;
 };
 
+// The settings a component reads as text (a subset of its setting_names),
+// declared with `static constexpr milk::SettingNames text_setting_names{"path"};`.
+// The host refuses a config that gives one of them an integer, or another
+// setting a string. Only user-space components read text (Settings).
+template <typename C>
+[[nodiscard]] constexpr SettingNames text_setting_names_of() {
+    if constexpr (requires { C::text_setting_names; }) return C::text_setting_names;
+    else return SettingNames{};
+}
+
 namespace component_detail {
+
+// Every text setting is a setting, and a component with any runs in user
+// space only: milk.ko's settings are integers.
+template <typename C>
+constexpr bool text_settings_fit() {
+    constexpr SettingNames text = text_setting_names_of<C>();
+    for (std::size_t i = 0; i < text.size(); ++i)
+        if (!C::setting_names.contains(text[i])) return false;
+    return text.size() == 0 || !C::placements.contains(Placement::Kernel);
+}
 
 template <typename C>
 concept HasServe = requires(C& component, typename C::Contract::ServerEndpoint&& endpoint) {
@@ -266,7 +341,8 @@ concept Component = std::is_move_constructible_v<C> && requires(const Settings& 
     { C::try_create(settings) } -> std::same_as<Result<C>>;
 } && (component_detail::HasServe<C> || component_detail::HasStep<C>) &&
                     // State that cannot be written down cannot be moved.
-                    (C::statefulness == Statefulness::Stateless || component_detail::HasSnapshot<C>);
+                    (C::statefulness == Statefulness::Stateless || component_detail::HasSnapshot<C>) &&
+                    component_detail::text_settings_fit<C>();
 
 // A component that can answer one message at a time (milk.ko runs it inline
 // in the doorbell when its contract allows).

@@ -37,8 +37,11 @@ void print_summary(const milk::host::Config& config) {
                   << milk::placement_name(instance.placement) << " ("
                   << milk::host::placement_source_name(instance.placement_source) << ")";
         for (std::size_t i = 0; i < instance.settings.size(); ++i) {
-            std::cout << (i == 0 ? ", settings " : ", ") << instance.settings.name_of(i) << '='
-                      << instance.settings[i].value;
+            std::cout << (i == 0 ? ", settings " : ", ") << instance.settings.name_of(i) << '=';
+            if (instance.settings[i].kind == milk::Settings::Kind::Text)
+                std::cout << '"' << instance.settings.text_of(i) << '"';
+            else
+                std::cout << instance.settings[i].value;
         }
         std::cout << '\n';
     }

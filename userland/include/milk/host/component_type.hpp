@@ -39,6 +39,8 @@ struct ComponentType {
     session::StateMachine machine{};
     // Whether its own process (a runner) locks its memory.
     MemoryResidence residence = MemoryResidence::Pageable;
+    // Of setting_names, the ones it reads as text; the rest are integers.
+    SettingNames text_setting_names{};
 
     // Live relocation (milk/host/movable.hpp). Null for a component that
     // serves whole sessions (serve()): it cannot be moved.
@@ -104,6 +106,7 @@ template <Component C>
         },
         session::state_machine<C::Contract::protocol>(),
         residence_of<C>(),
+        text_setting_names_of<C>(),
     };
     type.message_names = component_type_detail::MessageNames<typename C::Contract>::names;
     if constexpr (StepComponent<C>) {
