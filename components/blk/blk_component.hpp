@@ -44,6 +44,13 @@ using ServerIdle = Blk::Server<Blk::state::Idle>;
 using ServerQueued = Blk::Server<Blk::state::Queued>;
 using ServerServing = Blk::Server<Blk::state::Serving>;
 
+// Whether blocks `block` to `block + count - 1` exist on a device of
+// `blocks` blocks (and count > 0): what the service checks of every request
+// before its store sees it.
+[[nodiscard]] constexpr bool within(std::uint64_t blocks, std::uint64_t block, std::uint64_t count) {
+    return count > 0 && block < blocks && count <= blocks - block;
+}
+
 // The device's blocks, in memory. Owns them; moves, never copies.
 class RamStore {
 public:
@@ -76,11 +83,7 @@ public:
 
     [[nodiscard]] std::uint64_t blocks() const { return m_blocks; }
     [[nodiscard]] std::uint32_t block_size() const { return m_block_size; }
-    // Whether blocks `block` to `block + count - 1` exist (and count > 0).
-    [[nodiscard]] bool holds(std::uint64_t block, std::uint64_t count) const {
-        return count > 0 && block < m_blocks && count <= m_blocks - block;
-    }
-    // What BlockService calls, with ranges it has checked (holds): a read
+    // What BlockService calls, with ranges it has checked (within): a read
     // into its answer's buffer, a write from its request's, both in the
     // exchange heap. The data may be shared memory the client still writes:
     // it is copied once, straight into the blocks.
@@ -326,7 +329,7 @@ private:
 
     [[nodiscard]] Pending on_read(const Blk::Read& read) const {
         Pending request{read.tag, true, read.block, read.count, BlkStatus::ok};
-        if (!m_store.holds(read.block, read.count)) request.status = BlkStatus::out_of_range;
+        if (!within(m_store.blocks(), read.block, read.count)) request.status = BlkStatus::out_of_range;
         else if (read.count > max_blocks_per_read) request.status = BlkStatus::bad_request;
         return request;
     }
@@ -335,7 +338,7 @@ private:
         const std::span<const std::byte> data = write.data.bytes();
         const std::uint32_t block_size = m_store.block_size();
         if (data.empty() || data.size() % block_size != 0) return Pending{write.tag, false, 0, 0, BlkStatus::bad_request};
-        if (!m_store.holds(write.block, data.size() / block_size))
+        if (!within(m_store.blocks(), write.block, data.size() / block_size))
             return Pending{write.tag, false, 0, 0, BlkStatus::out_of_range};
         // A store that fails (a file's write) fails this request alone.
         const BlkStatus status = m_store.write(write.block, data).ok() ? BlkStatus::ok : BlkStatus::io_error;
@@ -343,7 +346,7 @@ private:
     }
 
     Pending on_discard(const Blk::Discard& discard) {
-        if (!m_store.holds(discard.block, discard.count)) return Pending{discard.tag, false, 0, 0, BlkStatus::out_of_range};
+        if (!within(m_store.blocks(), discard.block, discard.count)) return Pending{discard.tag, false, 0, 0, BlkStatus::out_of_range};
         const BlkStatus status = m_store.discard(discard.block, discard.count).ok() ? BlkStatus::ok : BlkStatus::io_error;
         return Pending{discard.tag, false, 0, 0, status};
     }

@@ -66,11 +66,8 @@ public:
 
     [[nodiscard]] std::uint64_t blocks() const { return m_blocks; }
     [[nodiscard]] std::uint32_t block_size() const { return m_block_size; }
-    [[nodiscard]] bool holds(std::uint64_t block, std::uint64_t count) const {
-        return count > 0 && block < m_blocks && count <= m_blocks - block;
-    }
 
-    // The calls BlockService makes, with ranges it has checked. A read goes
+    // The calls BlockService makes, with ranges it has checked (within). A read goes
     // straight into the answer's exchange-heap buffer, a write straight from
     // the request's: the kernel's copy is the only one.
     [[nodiscard]] milk::Result<void> read(std::uint64_t block, std::span<std::byte> into) const {

@@ -58,6 +58,18 @@ inline void drop_caches() {
     ::close(fd);
 }
 
+// The checksum (fnv) of the whole file `name`, read in one go.
+inline std::uint64_t file_checksum(const std::string& name) {
+    const int fd = ::open(name.c_str(), O_RDONLY | O_CLOEXEC);
+    MILK_VM_CHECK(fd >= 0);
+    struct stat status {};
+    MILK_VM_CHECK(::fstat(fd, &status) == 0);
+    std::vector<std::byte> data(static_cast<std::size_t>(status.st_size));
+    MILK_VM_CHECK(::read(fd, data.data(), data.size()) == static_cast<ssize_t>(data.size()));
+    ::close(fd);
+    return fnv(data);
+}
+
 // ext4 on the block device `path`: made, `files` files written (from a few
 // bytes to 1 << (10 + max_shift) bytes: inline, extent and indirect-sized;
 // every fourth fsynced), unmounted, mounted again read-only with nothing
@@ -87,17 +99,8 @@ inline std::uint64_t ext4_round_trip(const std::string& path, int files, int max
     MILK_VM_CHECK(::umount("/mnt/fs") == 0);
     drop_caches();
     MILK_VM_CHECK(::mount(path.c_str(), "/mnt/fs", "ext4", MS_RDONLY, nullptr) == 0);
-    for (int i = 0; i < files; ++i) {
-        const std::string name = "/mnt/fs/file" + std::to_string(i);
-        const int fd = ::open(name.c_str(), O_RDONLY | O_CLOEXEC);
-        MILK_VM_CHECK(fd >= 0);
-        struct stat status {};
-        MILK_VM_CHECK(::fstat(fd, &status) == 0);
-        std::vector<std::byte> data(static_cast<std::size_t>(status.st_size));
-        MILK_VM_CHECK(::read(fd, data.data(), data.size()) == static_cast<ssize_t>(data.size()));
-        ::close(fd);
-        MILK_VM_CHECK(fnv(data) == sums[static_cast<std::size_t>(i)]);
-    }
+    for (int i = 0; i < files; ++i)
+        MILK_VM_CHECK(file_checksum("/mnt/fs/file" + std::to_string(i)) == sums[static_cast<std::size_t>(i)]);
     MILK_VM_CHECK(::umount("/mnt/fs") == 0);
     MILK_VM_CHECK(run({"e2fsck", "-f", "-n", path.c_str()}) == 0);
     return total;
