@@ -18,6 +18,8 @@
 // Then the ratios of each milk disk's IOPS to brd's and null_blk's.
 //
 //   blk_bench [SECONDS]    (default 2)
+#include "../programs/vm_disk_host.hpp"
+
 #include <milk/blk/kernel_disk.hpp>
 #include <milk/host/component_type.hpp>
 #include <milk/host/host.hpp>
@@ -39,17 +41,7 @@
 namespace {
 
 milk::host::Host make_host(milk::Placement placement) {
-    milk::host::Config config;
-    config.file = "blk_bench";
-    milk::host::InstanceConfig instance;
-    instance.name = "disk";
-    instance.component = "blk_ram";
-    instance.placement = placement;
-    (void)instance.settings.set("blocks", 8192);
-    config.instances.push_back(instance);
-    milk::host::HostOptions options;
-    options.runner_path = "/host/milk-runner";
-    auto host = milk::host::Host::try_create(config, milk::host::compiled_components(), options);
+    auto host = milk::vm::make_disk_host("blk_bench", {placement});
     if (!host.ok()) {
         std::fprintf(stderr, "blk_bench: host: %s\n", host.error().what);
         std::exit(1);

@@ -21,6 +21,7 @@
 // Needs /host/milk-runner (--file), mkfs.ext4 and e2fsck (--tool) and
 // ext4 (--kmod).
 #include "vm_check.hpp"
+#include "vm_disk_host.hpp"
 #include "vm_fs.hpp"
 
 #include <milk/blk/kernel_disk.hpp>
@@ -60,20 +61,7 @@ using Clock = std::chrono::steady_clock;
 // The service: blk_ram, or blk_file over `file` when one is given.
 milk::host::Host make_host(milk::Placement placement, milk::host::RestartPolicy restart = milk::host::RestartPolicy::Never,
                            const char* file = nullptr) {
-    milk::host::Config config;
-    config.file = "kernel_blk_disk_test";
-    milk::host::InstanceConfig instance;
-    instance.name = "disk";
-    instance.component = file != nullptr ? "blk_file" : "blk_ram";
-    instance.placement = placement;
-    instance.restart = restart;
-    MILK_VM_CHECK(instance.settings.set("blocks", 8192).ok());  // 32 MiB
-    if (file != nullptr) MILK_VM_CHECK(instance.settings.set_text("path", file).ok());
-    config.instances.push_back(instance);
-    milk::host::HostOptions options;
-    options.runner_path = "/host/milk-runner";
-    options.stop_timeout = std::chrono::milliseconds(500);
-    auto host = milk::host::Host::try_create(config, milk::host::compiled_components(), options);
+    auto host = milk::vm::make_disk_host("kernel_blk_disk_test", {placement, restart, file});
     if (!host.ok()) std::fprintf(stderr, "host: %s (%" PRId64 ")\n", host.error().what, host.error().detail);
     MILK_VM_CHECK(host.ok());
     return std::move(host).value();
