@@ -15,8 +15,10 @@
 #include <cstdint>
 #include <fcntl.h>
 #include <linux/falloc.h>
+#include <linux/fs.h>
 #include <span>
 #include <string>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <utility>
@@ -57,7 +59,16 @@ public:
         if (S_ISREG(status.st_mode)) {
             if (static_cast<std::uint64_t>(status.st_size) < bytes && ::ftruncate(fd, static_cast<off_t>(bytes)) != 0)
                 return milk::Error{milk::ErrorCode::SystemError, "blk_file: cannot grow `path` to the device's size", errno};
-        } else if (!S_ISBLK(status.st_mode)) {
+        } else if (S_ISBLK(status.st_mode)) {
+            // A block device cannot grow: one smaller than the device
+            // would fail writes past its end long after the open.
+            std::uint64_t device_bytes = 0;
+            if (::ioctl(fd, BLKGETSIZE64, &device_bytes) != 0)
+                return milk::Error{milk::ErrorCode::SystemError, "blk_file: the size of the block device `path` is unknown", errno};
+            if (device_bytes < bytes)
+                return milk::Error{milk::ErrorCode::InvalidArgument, "blk_file: the block device `path` is smaller than `blocks`",
+                                   static_cast<std::int64_t>(device_bytes)};
+        } else {
             return milk::Error{milk::ErrorCode::InvalidArgument, "blk_file: `path` is neither a regular file nor a block device",
                                static_cast<std::int64_t>(status.st_mode)};
         }

@@ -24,6 +24,8 @@
 #include "vm_disk_host.hpp"
 #include "vm_fs.hpp"
 
+#include "blk/blk_file_component.hpp"
+
 #include <milk/blk/kernel_disk.hpp>
 #include <milk/host/component_type.hpp>
 #include <milk/host/host.hpp>
@@ -111,6 +113,17 @@ void placed(milk::Placement placement, const char* name) {
         MILK_VM_CHECK(wrote && synced && discarded && same);
         ::close(fd);
         std::free(buffer);
+    }
+    if (placement == milk::Placement::Kernel) {
+        // blk_file over a block device node (this very disk): refused when
+        // the device is smaller than `blocks`, taken when it fits.
+        milk::Settings too_big;
+        MILK_VM_CHECK(too_big.set_text("path", disk->path()).ok() && too_big.set("blocks", 8193).ok());
+        auto refused = components::blk::FileBlockService::try_create(too_big);
+        MILK_VM_CHECK(!refused.ok() && refused.error().code == milk::ErrorCode::InvalidArgument);
+        milk::Settings fits;
+        MILK_VM_CHECK(fits.set_text("path", disk->path()).ok() && fits.set("blocks", 8192).ok());
+        MILK_VM_CHECK(components::blk::FileBlockService::try_create(fits).ok());
     }
     file_system(disk->path(), name);
     const auto stats = disk->stats();
