@@ -13,6 +13,8 @@
 
 #include <milk/component.hpp>
 #include <milk/inproc.hpp>
+#include <milk/kernel.hpp>
+#include <milk_uapi.h>
 
 #include <array>
 #include <future>
@@ -20,6 +22,7 @@
 #include <span>
 #include <vector>
 #include <string>
+#include <string_view>
 #include <utility>
 
 TEST_CASE("settings: set, replace, find, and the limits a config meets") {
@@ -44,6 +47,48 @@ TEST_CASE("settings: set, replace, find, and the limits a config meets") {
     auto overflow = full.set("one_more", 1);
     REQUIRE_FALSE(overflow.ok());
     CHECK(overflow.error().code == milk::ErrorCode::InvalidArgument);
+}
+
+TEST_CASE("settings: text beside integers, each found only as its kind, and never into milk.ko") {
+    milk::Settings settings;
+    REQUIRE(settings.set("blocks", 64).ok());
+    REQUIRE(settings.set_text("path", "/var/lib/milk/disk.img").ok());
+    CHECK(settings.size() == 2);
+    CHECK(settings.find_text("path") == std::string_view("/var/lib/milk/disk.img"));
+    CHECK(settings[1].kind == milk::Settings::Kind::Text);
+    CHECK(settings.text_of(1) == "/var/lib/milk/disk.img");
+    // Each kind is found only as itself: a text is no integer, and back.
+    CHECK_FALSE(settings.find("path").has_value());
+    CHECK(settings.get_or("path", -1) == -1);
+    CHECK_FALSE(settings.find_text("blocks").has_value());
+    // Replacing changes the kind, in place.
+    REQUIRE(settings.set("path", 3).ok());
+    CHECK(settings.size() == 2);
+    CHECK(settings.find("path") == 3);
+    CHECK_FALSE(settings.find_text("path").has_value());
+    REQUIRE(settings.set_text("blocks", "").ok());
+    CHECK(settings.find_text("blocks") == std::string_view(""));
+
+    // A NUL inside, or more text than the pool holds, is refused whole.
+    milk::Settings texts;
+    CHECK(texts.set_text("a", std::string_view("x\0y", 3)).error().code == milk::ErrorCode::InvalidArgument);
+    CHECK(texts.size() == 0);
+    const std::string half(milk::Settings::max_text_bytes / 2 - 1, 'p');
+    CHECK(texts.set_text("first", half).ok());
+    CHECK(texts.set_text("second", half).ok());
+    CHECK(texts.set_text("third", "z").error().code == milk::ErrorCode::InvalidArgument);
+    CHECK(texts.size() == 2);
+    CHECK(texts.find_text("second") == std::string_view(half));
+    CHECK_FALSE(texts.set_text("Bad-Name", "x").ok());
+
+    // milk.ko's settings table takes integers only.
+    ::milk_settings table{};
+    CHECK(milk::kernel::to_settings_table(settings, table).error().code == milk::ErrorCode::InvalidArgument);
+    milk::Settings integers;
+    REQUIRE(integers.set("blocks", 64).ok());
+    REQUIRE(milk::kernel::to_settings_table(integers, table).ok());
+    CHECK(table.count == 1);
+    CHECK(table.entries[0].value == 64);
 }
 
 TEST_CASE("placements: config words both ways, and sets") {
